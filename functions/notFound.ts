@@ -1,0 +1,16 @@
+import { app } from '@azure/functions';
+import { notFound } from '../shared/http/graphError';
+import { graphHandler } from '../shared/http/handler';
+
+// Routing prefers every literal route over a catch-all, so this answers only paths no other function
+// serves, in Graph's error shape rather than the host's empty 404.
+export const notFoundHandler = graphHandler(async (request) => {
+  throw notFound(`No resource matches the path ${new URL(request.url).pathname}.`);
+});
+
+app.http('notFound', {
+  methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+  authLevel: 'anonymous',
+  route: '{*path}',
+  handler: notFoundHandler,
+});

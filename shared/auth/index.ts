@@ -1,0 +1,41 @@
+import type { HttpRequest, InvocationContext } from '@azure/functions';
+import { settings } from '../config';
+import { GraphError } from '../http/graphError';
+import type { RequestContext } from '../http/requestContext';
+import type { Caller } from './caller';
+import { authorize, type Operation } from './permissions';
+import { AuthConfigurationError, TokenVerifier } from './tokens';
+
+export type { Caller } from './caller';
+export { Permission, authorize, isAllowed, type Operation } from './permissions';
+
+let verifier: TokenVerifier | undefined;
+
+function tokenVerifier(): TokenVerifier {
+  const { auth, localStateDir } = settings();
+  verifier ??= new TokenVerifier(auth, localStateDir);
+  return verifier;
+}
+
+/** The verified caller of a request; 401 without a valid token, 503 when authentication is not configured. */
+export async function authenticate(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<Caller> {
+  try {
+    return await tokenVerifier().verify(request.headers.get('authorization'));
+  } catch (error) {
+    if (!(error instanceof AuthConfigurationError)) throw error;
+    context.error(JSON.stringify({ event: 'configurationError', requestId: rc.requestId, message: error.message }));
+    throw new GraphError(503, 'serviceNotAvailable', 'The service is not configured to authenticate requests.');
+  }
+}
+
+/** Authenticates and checks the permission an operation needs: 401 before 403, as Graph does. */
+export async function authorizeRequest(
+  request: HttpRequest,
+  rc: RequestContext,
+  context: InvocationContext,
+  operation: Operation,
+): Promise<Caller> {
+  const caller = await authenticate(request, rc, context);
+  authorize(caller, operation);
+  return caller;
+}

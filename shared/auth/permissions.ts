@@ -1,0 +1,34 @@
+import { forbidden } from '../http/graphError';
+import type { Caller } from './caller';
+
+export const Permission = {
+  ReadBasic: 'BitLockerKey.ReadBasic.All',
+  Read: 'BitLockerKey.Read.All',
+  ReadWrite: 'BitLockerKey.ReadWrite.All',
+  AuditRead: 'AuditLog.Read.All',
+} as const;
+
+export type PermissionName = (typeof Permission)[keyof typeof Permission];
+
+/** Operations and the permissions that allow them: the one permission matrix of the service. */
+export const permissionsFor = {
+  writeKey: [Permission.ReadWrite],
+  readMetadata: [Permission.ReadBasic, Permission.Read, Permission.ReadWrite],
+  readKey: [Permission.Read],
+  readAudit: [Permission.AuditRead],
+} as const satisfies Record<string, readonly PermissionName[]>;
+
+export type Operation = keyof typeof permissionsFor;
+
+export function isAllowed(caller: Caller, operation: Operation): boolean {
+  return permissionsFor[operation].some((p) => caller.permissions.has(p.toLowerCase()));
+}
+
+export function authorize(caller: Caller, operation: Operation): void {
+  if (!isAllowed(caller, operation)) {
+    const needed = permissionsFor[operation];
+    throw forbidden(
+      `Insufficient privileges to complete the operation: it needs ${needed.length > 1 ? 'one of ' : ''}${needed.join(', ')}.`,
+    );
+  }
+}

@@ -1,0 +1,79 @@
+// Every setting is read and checked here, once; nothing else reads process.env.
+// A bad setting is reported by name, never by value: values may be secrets.
+
+export type AuthMode = 'entra' | 'local';
+
+export interface AuthSettings {
+  mode: AuthMode;
+  tenantId?: string;
+  audience?: string;
+  issuer?: string;
+  jwksUri?: string;
+}
+
+export interface Settings {
+  auth: AuthSettings;
+  storageConnectionString: string;
+  port: number;
+  /** Where local-mode secrets (the development signing key) and embedded Azurite data live. */
+  localStateDir: string;
+}
+
+export const DEVELOPMENT_STORAGE = 'UseDevelopmentStorage=true';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function nonEmpty(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function readPort(env: Env): number {
+  const raw = nonEmpty(env, 'PORT');
+  if (raw === undefined) return 7071;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError('PORT must be a whole number from 0 to 65535');
+  }
+  return port;
+}
+
+function readAuth(env: Env): AuthSettings {
+  const mode = (nonEmpty(env, 'AUTH_MODE') ?? 'entra').toLowerCase();
+  if (mode !== 'entra' && mode !== 'local') {
+    throw new ConfigError("AUTH_MODE must be 'entra' or 'local'");
+  }
+  return {
+    mode,
+    tenantId: nonEmpty(env, 'AUTH_TENANT_ID'),
+    audience: nonEmpty(env, 'AUTH_AUDIENCE'),
+    issuer: nonEmpty(env, 'AUTH_ISSUER'),
+    jwksUri: nonEmpty(env, 'AUTH_JWKS_URI'),
+  };
+}
+
+export function readSettings(env: Env = process.env): Settings {
+  return {
+    auth: readAuth(env),
+    storageConnectionString: nonEmpty(env, 'STORAGE_CONNECTION_STRING') ?? DEVELOPMENT_STORAGE,
+    port: readPort(env),
+    localStateDir: nonEmpty(env, 'LOCAL_STATE_DIR') ?? '.local',
+  };
+}
+
+let cached: Settings | undefined;
+
+/** The process's settings, read on first use so that tests and tools can set the environment first. */
+export function settings(): Settings {
+  cached ??= readSettings();
+  return cached;
+}
+
+/** For tests and tools that change the environment after a first read. */
+export function resetSettings(): void {
+  cached = undefined;
+}

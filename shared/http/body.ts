@@ -1,0 +1,64 @@
+import type { HttpRequest } from '@azure/functions';
+import { badRequest, GraphError } from './graphError';
+
+export const MAX_BODY_BYTES = 16 * 1024;
+
+const tooLarge = (): GraphError =>
+  new GraphError(413, 'requestEntityTooLarge', `The request body must not exceed ${MAX_BODY_BYTES} bytes.`);
+
+function isJsonMediaType(contentType: string | null): boolean {
+  if (!contentType) return false;
+  const mediaType = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  return mediaType === 'application/json';
+}
+
+async function readBounded(request: HttpRequest): Promise<Uint8Array> {
+  const declared = request.headers.get('content-length');
+  if (declared !== null && Number(declared) > MAX_BODY_BYTES) throw tooLarge();
+  const body = request.body;
+  if (!body) return new Uint8Array();
+  // Read chunk by chunk so that a body without (or lying about) Content-Length is cut at the limit.
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > MAX_BODY_BYTES) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+// JSON.parse makes "__proto__" an own property, which later object spreads or merges could turn into a
+// prototype change; no property of ours has that name, so refuse it wherever it stands.
+function refuseProtoKeys(key: string, value: unknown): unknown {
+  if (key === '__proto__') throw badRequest('__proto__ is not a property of bitlockerRecoveryKey.');
+  return value;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The request's JSON object body: 415 without a JSON content type, 413 over the limit, 400 for anything not a JSON object. */
+export async function readJsonObject(request: HttpRequest): Promise<Record<string, unknown>> {
+  if (!isJsonMediaType(request.headers.get('content-type'))) {
+    throw new GraphError(415, 'unsupportedMediaType', 'The request body must be sent with Content-Type: application/json.');
+  }
+  const bytes = await readBounded(request);
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw badRequest('The request body is not valid UTF-8.');
+  }
+  if (text.trim() === '') throw badRequest('The request body is empty; send a JSON object.');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text, refuseProtoKeys);
+  } catch (error) {
+    if (error instanceof GraphError) throw error;
+    throw badRequest('The request body is not valid JSON.');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw badRequest('The request body must be a JSON object.');
+  }
+  return parsed as Record<string, unknown>;
+}

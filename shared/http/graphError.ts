@@ -1,0 +1,53 @@
+// The one error type. Any layer refuses a request by throwing it; one place (responses.ts) renders it.
+
+export type GraphErrorCode =
+  | 'badRequest'
+  | 'InvalidAuthenticationToken'
+  | 'authorization_error'
+  | 'itemNotFound'
+  | 'methodNotAllowed'
+  | 'conflict'
+  | 'preconditionFailed'
+  | 'requestEntityTooLarge'
+  | 'unsupportedMediaType'
+  | 'tooManyRequests'
+  | 'serviceNotAvailable'
+  | 'generalException';
+
+export class GraphError extends Error {
+  override name = 'GraphError';
+
+  constructor(
+    readonly status: number,
+    readonly code: GraphErrorCode,
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (message: string): GraphError => new GraphError(400, 'badRequest', message);
+
+export const unauthorized = (message: string): GraphError =>
+  new GraphError(401, 'InvalidAuthenticationToken', message, { 'WWW-Authenticate': 'Bearer' });
+
+export const forbidden = (message: string): GraphError => new GraphError(403, 'authorization_error', message);
+
+export const notFound = (message: string): GraphError => new GraphError(404, 'itemNotFound', message);
+
+export const methodNotAllowed = (method: string, allowed: readonly string[]): GraphError =>
+  new GraphError(405, 'methodNotAllowed', `${method} is not supported here; use ${allowed.join(', ')}.`, {
+    Allow: allowed.join(', '),
+  });
+
+export const conflict = (message: string): GraphError => new GraphError(409, 'conflict', message);
+
+export const preconditionFailed = (message: string): GraphError =>
+  new GraphError(412, 'preconditionFailed', message);
+
+export const serviceUnavailable = (message: string, retryAfterSeconds = 5): GraphError =>
+  new GraphError(503, 'serviceNotAvailable', message, { 'Retry-After': String(retryAfterSeconds) });
+
+export const tooManyRequests = (message: string, retryAfterSeconds: number): GraphError =>
+  new GraphError(429, 'tooManyRequests', message, { 'Retry-After': String(retryAfterSeconds) });

@@ -1,0 +1,55 @@
+import type { HttpResponseInit } from '@azure/functions';
+import { GraphError } from './graphError';
+import type { RequestContext } from './requestContext';
+
+export type JsonObject = { [key: string]: unknown };
+
+function correlationHeaders(rc: RequestContext): Record<string, string> {
+  const headers: Record<string, string> = { 'request-id': rc.requestId };
+  if (rc.clientRequestId) headers['client-request-id'] = rc.clientRequestId;
+  return headers;
+}
+
+export function jsonResponse(
+  rc: RequestContext,
+  status: number,
+  body: JsonObject,
+  headers: Record<string, string> = {},
+): HttpResponseInit {
+  return {
+    status,
+    headers: {
+      'Content-Type': 'application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8',
+      'Cache-Control': 'no-store',
+      ...correlationHeaders(rc),
+      ...headers,
+    },
+    body: JSON.stringify(body),
+  };
+}
+
+export function emptyResponse(rc: RequestContext, status: number, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, headers: { ...correlationHeaders(rc), ...headers } };
+}
+
+/** Graph's error body: `date` has no fraction and no zone, as Graph writes it. */
+export function errorResponse(rc: RequestContext, error: GraphError): HttpResponseInit {
+  const innerError: Record<string, string> = {
+    date: new Date().toISOString().slice(0, 19),
+    'request-id': rc.requestId,
+  };
+  if (rc.clientRequestId) innerError['client-request-id'] = rc.clientRequestId;
+  return jsonResponse(
+    rc,
+    error.status,
+    { error: { code: error.code, message: error.message, innerError } },
+    { ...error.headers },
+  );
+}
+
+export function internalErrorResponse(rc: RequestContext): HttpResponseInit {
+  return errorResponse(
+    rc,
+    new GraphError(500, 'generalException', 'An unexpected error occurred. Quote the request-id when reporting it.'),
+  );
+}

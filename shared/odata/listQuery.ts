@@ -1,0 +1,117 @@
+import { badRequest } from '../http/graphError';
+import { differentCase, type KeyFilter, parseKeyFilter, shown } from './filter';
+import { INVALID_SKIP_TOKEN_MESSAGE } from './skipToken';
+
+// The query options of GET {collection} and GET {collection}/{id}. Option names are matched exactly
+// (lowercase, with the '$'); anything unknown or repeated is a 400 that lists what is supported, so a
+// client never gets a silently unfiltered or unpaged answer to a query it thought it asked.
+
+export const SELECTABLE_PROPERTIES = ['id', 'createdDateTime', 'deviceId', 'volumeType'] as const;
+export type SelectableProperty = (typeof SELECTABLE_PROPERTIES)[number];
+
+/** On a single key, `key` can be selected too: that is how the recovery password is read. */
+export const ITEM_SELECTABLE_PROPERTIES = [...SELECTABLE_PROPERTIES, 'key'] as const;
+export type ItemSelectableProperty = (typeof ITEM_SELECTABLE_PROPERTIES)[number];
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_TOP = 1000;
+
+export interface ListQuery {
+  filter?: KeyFilter;
+  top: number;
+  select?: SelectableProperty[];
+  /** As the client sent it; decodeSkipToken checks it against the filter. */
+  skipToken?: string;
+}
+
+export interface ItemSelect {
+  includeKey: boolean;
+  select?: ItemSelectableProperty[];
+}
+
+const LIST_OPTIONS = ['$filter', '$top', '$select', '$skiptoken'] as const;
+const ITEM_OPTIONS = ['$select'] as const;
+
+const READ_KEY_HINT = 'the recovery key can only be read one at a time, with GET .../recoveryKeys/{id}?$select=key';
+
+/** 'filter', '$FILTER' or '$Filter' for '$filter': the supported option a name was probably meant to be. */
+function meantOption(name: string, supported: readonly string[]): string | undefined {
+  const withDollar = name.startsWith('$') ? name : `$${name}`;
+  return supported.includes(withDollar) ? withDollar : differentCase(withDollar, supported);
+}
+
+function unsupportedOption(name: string, supported: readonly string[], where: string): string {
+  const meant = meantOption(name, supported);
+  const hint = meant ? `; did you mean '${meant}'? (option names are lowercase and start with '$')` : '';
+  return `The query option ${shown(name)} is not supported ${where}${hint}. Supported: ${supported.join(', ')}.`;
+}
+
+/** The value of each supported option present; refuses unknown and repeated options. */
+function singleOptions<T extends string>(query: URLSearchParams, supported: readonly T[], where: string): Map<T, string> {
+  const options = new Map<T, string>();
+  for (const [name, value] of query) {
+    if (!(supported as readonly string[]).includes(name)) throw badRequest(unsupportedOption(name, supported, where));
+    const option = name as T;
+    if (options.has(option)) {
+      throw badRequest(`The query option ${option} is given more than once; give it once. Supported: ${supported.join(', ')}.`);
+    }
+    options.set(option, value);
+  }
+  return options;
+}
+
+function parseTop(text: string): number {
+  // Digits only: Number() alone would take ' 5', '1e2', '0x10' and '+5'.
+  const top = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+  if (!(top >= 1 && top <= MAX_TOP)) {
+    throw badRequest(`$top must be a whole number from 1 to ${MAX_TOP}, written in digits, not ${shown(text)}.`);
+  }
+  return top;
+}
+
+function selectProblem(name: string, selectable: readonly string[]): string {
+  const listing = `Selectable: ${selectable.join(', ')}.`;
+  if (name === '') return `$select has an empty property name. ${listing}`;
+  if (name === 'key') return `$select=key is not supported on the list: ${READ_KEY_HINT}. ${listing}`;
+  const meant = differentCase(name, selectable);
+  if (meant) return `$select: unknown property ${shown(name)}; did you mean '${meant}'? (names are case-sensitive). ${listing}`;
+  return `$select: ${shown(name)} is not a property that can be selected. ${listing}`;
+}
+
+/** The named properties in first-mention order, duplicates dropped; refuses any name not in `selectable`. */
+function parseSelect<T extends string>(text: string, selectable: readonly T[]): T[] {
+  const names = text.split(',').map((name) => name.trim());
+  for (const name of names) {
+    if (!(selectable as readonly string[]).includes(name)) throw badRequest(selectProblem(name, selectable));
+  }
+  return [...new Set(names as T[])];
+}
+
+function parseSkipToken(text: string): string {
+  // An empty token would read as "no token" further on and silently restart the list.
+  if (text === '') throw badRequest(INVALID_SKIP_TOKEN_MESSAGE);
+  return text;
+}
+
+/** The options of GET {collection}: $filter, $top, $select and $skiptoken, each at most once. */
+export function parseListQuery(query: URLSearchParams): ListQuery {
+  const options = singleOptions(query, LIST_OPTIONS, 'when listing recovery keys');
+  const filter = options.get('$filter');
+  const top = options.get('$top');
+  const select = options.get('$select');
+  const skipToken = options.get('$skiptoken');
+  return {
+    ...(filter !== undefined && { filter: parseKeyFilter(filter) }),
+    top: top === undefined ? DEFAULT_PAGE_SIZE : parseTop(top),
+    ...(select !== undefined && { select: parseSelect(select, SELECTABLE_PROPERTIES) }),
+    ...(skipToken !== undefined && { skipToken: parseSkipToken(skipToken) }),
+  };
+}
+
+/** The options of GET {collection}/{id}: only $select, where `key` asks for the recovery password. */
+export function parseItemSelect(query: URLSearchParams): ItemSelect {
+  const text = singleOptions(query, ITEM_OPTIONS, 'when reading one recovery key').get('$select');
+  if (text === undefined) return { includeKey: false };
+  const select = parseSelect(text, ITEM_SELECTABLE_PROPERTIES);
+  return { includeKey: select.includes('key'), select };
+}

@@ -1,0 +1,30 @@
+import type { RequestContext } from '../http/requestContext';
+import type { JsonObject } from '../http/responses';
+import type { RecoveryKey, StoredRecoveryKey } from './model';
+import { ODATA_TYPE } from './schema';
+
+export const COLLECTION_CONTEXT = 'informationProtection/bitlocker/recoveryKeys';
+
+export type KeyProperty = 'id' | 'createdDateTime' | 'volumeType' | 'deviceId' | 'key';
+
+const METADATA_PROPERTIES: readonly KeyProperty[] = ['id', 'createdDateTime', 'volumeType', 'deviceId'];
+
+/** The Graph JSON of one key: metadata always, `key` only where the operation says so. */
+export function graphProperties(key: RecoveryKey, properties: readonly KeyProperty[]): JsonObject {
+  const json: JsonObject = { '@odata.type': ODATA_TYPE };
+  for (const property of properties) json[property] = key[property];
+  return json;
+}
+
+export function propertiesFor(includeKey: boolean): readonly KeyProperty[] {
+  return includeKey ? [...METADATA_PROPERTIES, 'key'] : METADATA_PROPERTIES;
+}
+
+/** A single key as a top-level Graph entity with its context and ETag. */
+export function graphEntity(rc: RequestContext, key: StoredRecoveryKey, properties: readonly KeyProperty[]): JsonObject {
+  return {
+    '@odata.context': `${rc.serviceRoot}/$metadata#${COLLECTION_CONTEXT}/$entity`,
+    '@odata.etag': key.etag,
+    ...graphProperties(key, properties),
+  };
+}

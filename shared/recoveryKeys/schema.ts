@@ -1,0 +1,139 @@
+import Joi from 'joi';
+import { badRequest } from '../http/graphError';
+import { type RecoveryKey, type RecoveryKeyInput, VOLUME_TYPES, type VolumeType } from './model';
+
+// All validation of the recoveryKey resource lives here.
+
+export const ODATA_TYPE = '#microsoft.graph.bitlockerRecoveryKey';
+
+/** Clients' clocks drift; a createdDateTime this far ahead of ours is still accepted. */
+export const CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+const GUID_BRACED = /^\{([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}$/i;
+const GUID_PLAIN = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
+/** A GUID in any case, with or without braces, as lowercase without braces; undefined if it is not one. */
+export function normalizeGuid(value: string): string | undefined {
+  const match = GUID_PLAIN.exec(value) ?? GUID_BRACED.exec(value);
+  return match?.[1]!.toLowerCase();
+}
+
+const guid = Joi.string()
+  .custom((value: string, helpers) => normalizeGuid(value) ?? helpers.error('guid.format'))
+  .messages({
+    'guid.format': '{{#label}} must be a GUID such as 2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e',
+    'string.base': '{{#label}} must be a string (a GUID)',
+    'string.empty': '{{#label}} must be a GUID, not empty',
+  });
+
+const RECOVERY_PASSWORD = /^[0-9]{6}(-[0-9]{6}){7}$/;
+
+const recoveryPassword = Joi.string()
+  .custom((value: string, helpers) => {
+    if (!RECOVERY_PASSWORD.test(value)) return helpers.error('key.format');
+    const groups = value.split('-');
+    for (let i = 0; i < groups.length; i++) {
+      const group = Number(groups[i]);
+      // Each group encodes one 16-bit word of the 128-bit key as word * 11.
+      if (group % 11 !== 0 || group >= 720896) return helpers.error('key.group', { group: i + 1 });
+    }
+    return value;
+  })
+  .messages({
+    'key.format': '{{#label}} must be a 48-digit recovery password: 8 groups of 6 digits joined by "-"',
+    'key.group': '{{#label}} is not a valid recovery password: group {{#group}} must be divisible by 11 and below 720896',
+    'string.base': '{{#label}} must be a string (the 48-digit recovery password)',
+    'string.empty': '{{#label}} must be the 48-digit recovery password, not empty',
+  });
+
+const VOLUME_TYPE_BY_NUMBER: Readonly<Record<string, VolumeType>> = { '1': 'operatingSystemVolume', '2': 'fixedDataVolume', '3': 'removableDataVolume', '4': 'unknownFutureValue' };
+
+const volumeTypeMessage = `{{#label}} must be one of ${VOLUME_TYPES.join(', ')} (or Graph's numbers 1 to 4)`;
+
+const volumeType = Joi.alternatives()
+  .try(Joi.string(), Joi.number())
+  .custom((value: string | number, helpers) => {
+    const text = String(value);
+    if ((VOLUME_TYPES as readonly string[]).includes(text)) return text;
+    return VOLUME_TYPE_BY_NUMBER[text] ?? helpers.error('volumeType.invalid');
+  })
+  .messages({ 'volumeType.invalid': volumeTypeMessage, 'alternatives.types': volumeTypeMessage });
+
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:(\d{2})(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** The instant an ISO 8601 date-time names, or NaN; Date.parse alone would roll 2024-02-30 over to March. */
+function parseDateTime(value: string): number {
+  const match = ISO_DATE_TIME.exec(value);
+  if (!match) return NaN;
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 7].map((i) => Number(match[i] ?? 0));
+  const fields = new Date(Date.UTC(year!, month! - 1, day!, hour!, minute!, second!));
+  const exists =
+    fields.getUTCMonth() === month! - 1 && fields.getUTCDate() === day! && fields.getUTCHours() === hour! &&
+    fields.getUTCMinutes() === minute! && fields.getUTCSeconds() === second!;
+  return exists ? Date.parse(value) : NaN;
+}
+
+const createdDateTime = Joi.string()
+  .custom((value: string, helpers) => {
+    const time = parseDateTime(value);
+    if (Number.isNaN(time)) return helpers.error('date.format');
+    if (time > Date.now() + CLOCK_SKEW_MS) return helpers.error('date.future');
+    return new Date(time).toISOString();
+  })
+  .messages({
+    'date.format': '{{#label}} must be an ISO 8601 date and time with a time zone, such as 2026-11-28T09:45:12Z',
+    'date.future': '{{#label}} must not be in the future',
+    'string.base': '{{#label}} must be a string (an ISO 8601 date and time)',
+  });
+
+const properties = {
+  '@odata.type': Joi.string().valid(ODATA_TYPE).messages({ 'any.only': `{{#label}} must be ${ODATA_TYPE}` }),
+  id: guid,
+  deviceId: guid,
+  key: recoveryPassword,
+  volumeType,
+  createdDateTime,
+};
+
+const inputSchema = Joi.object(properties)
+  .unknown(false)
+  .messages({ 'object.unknown': '{{#label}} is not a property of bitlockerRecoveryKey; allowed: id, createdDateTime, deviceId, key, volumeType, @odata.type' });
+
+/** The complete key that a creation must end up with. */
+const completeSchema = Joi.object({
+  id: guid.required(),
+  deviceId: guid.required(),
+  key: recoveryPassword.required(),
+  volumeType: volumeType.required(),
+  createdDateTime: createdDateTime.required(),
+})
+  .messages({ 'any.required': '{{#label}} is required when a recovery key is created' });
+
+const options: Joi.ValidationOptions = { abortEarly: false, convert: true, errors: { wrap: { label: '' } } };
+
+function check<T>(schema: Joi.Schema, value: unknown): T {
+  const { error, value: checked } = schema.validate(value, options);
+  if (error) throw badRequest(error.details.map((d) => d.message).join('; '));
+  return checked as T;
+}
+
+/** A request body, checked and normalised: every rule of the resource except those that need the stored key. */
+export function parseRecoveryKeyInput(body: unknown, urlId?: string): RecoveryKeyInput {
+  const { '@odata.type': _type, ...input } = check<RecoveryKeyInput & { '@odata.type'?: string }>(inputSchema, body);
+  if (urlId !== undefined && input.id !== undefined && input.id !== urlId) {
+    throw badRequest(`id in the body (${input.id}) differs from the id in the URL (${urlId})`);
+  }
+  return input;
+}
+
+/** The key a creation stores: all of its properties must be there. */
+export function requireComplete(candidate: Partial<RecoveryKey>): RecoveryKey {
+  return check<RecoveryKey>(completeSchema, candidate);
+}
+
+/** The id segment of an item URL, normalised; 400 if it is not a GUID. */
+export function parseKeyIdSegment(segment: string): string {
+  const id = normalizeGuid(segment);
+  if (!id) throw badRequest(`'${segment.slice(0, 64)}' is not a valid recovery key id: use a GUID.`);
+  return id;
+}

@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import { badRequest, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../http/graphError';
+import type { Preconditions } from '../http/preconditions';
+import type { RecoveryKey, RecoveryKeyInput, StoredRecoveryKey } from './model';
+import { requireComplete } from './schema';
+import * as store from './store';
+
+// Use cases of the recovery-key resource. Each write reads the stored version and writes against its
+// ETag, so concurrent writers cannot overwrite each other unseen; a lost race is simply tried again
+// from a fresh read (a client's own If-Match is never retried: its 412 is the answer).
+
+const MAX_ATTEMPTS = 5;
+
+export interface WriteResult {
+  key: StoredRecoveryKey;
+  created: boolean;
+}
+
+function checkPreconditions(current: StoredRecoveryKey | undefined, pre: Preconditions): void {
+  if (pre.ifMatch !== undefined) {
+    if (!current) throw preconditionFailed('If-Match was given but the recovery key does not exist.');
+    if (pre.ifMatch !== '*' && pre.ifMatch !== current.etag) {
+      throw preconditionFailed('The recovery key has changed since the ETag given in If-Match.');
+    }
+  }
+  if (pre.ifNoneMatch !== undefined && current && (pre.ifNoneMatch === '*' || pre.ifNoneMatch === current.etag)) {
+    throw preconditionFailed('If-None-Match was given but the recovery key exists.');
+  }
+}
+
+/** A client's own ETag pins the version: its 412 is the answer, never retried. '*' only asks that the key exist. */
+const pinsVersion = (pre: Preconditions): boolean => pre.ifMatch !== undefined && pre.ifMatch !== '*';
+
+/** The version a write is made against: the client's ETag, or the one just read (never '*', which could overwrite a concurrent change). */
+const writeEtag = (current: StoredRecoveryKey, pre: Preconditions): string => (pinsVersion(pre) ? pre.ifMatch! : current.etag);
+
+const isStatus = (error: unknown, status: number): boolean => error instanceof GraphError && error.status === status;
+
+function sameKey(a: RecoveryKey, b: RecoveryKey): boolean {
+  return (
+    a.id === b.id &&
+    a.deviceId === b.deviceId &&
+    a.volumeType === b.volumeType &&
+    a.createdDateTime === b.createdDateTime &&
+    a.key === b.key
+  );
+}
+
+function merge(current: StoredRecoveryKey, input: RecoveryKeyInput): RecoveryKey {
+  if (input.createdDateTime !== undefined && input.createdDateTime !== current.createdDateTime) {
+    throw badRequest(`createdDateTime cannot change once a key is stored (it is ${current.createdDateTime}).`);
+  }
+  return {
+    id: current.id,
+    deviceId: input.deviceId ?? current.deviceId,
+    volumeType: input.volumeType ?? current.volumeType,
+    createdDateTime: current.createdDateTime,
+    key: input.key ?? current.key,
+  };
+}
+
+function newKey(id: string, input: RecoveryKeyInput): RecoveryKey {
+  return requireComplete({ ...input, id, createdDateTime: input.createdDateTime ?? new Date().toISOString() });
+}
+
+const contention = (): GraphError => serviceUnavailable('The recovery key is being changed by other requests; try again.', 1);
+
+/**
+ * PATCH: creates the key if absent (all properties required), otherwise merges the given properties.
+ * Repeating the same PATCH writes nothing and returns the same object.
+ */
+export async function upsertRecoveryKey(id: string | undefined, input: RecoveryKeyInput, pre: Preconditions = {}): Promise<WriteResult> {
+  const keyId = id ?? input.id ?? randomUUID();
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const current = await store.getKey(keyId);
+    checkPreconditions(current, pre);
+    try {
+      if (!current) return { key: await store.insertKey(newKey(keyId, input)), created: true };
+      const merged = merge(current, input);
+      if (sameKey(merged, current)) return { key: current, created: false };
+      return { key: await store.replaceKey(merged, writeEtag(current, pre), current), created: false };
+    } catch (error) {
+      const lostRace = current ? isStatus(error, 412) && !pinsVersion(pre) : isStatus(error, 409) && pre.ifNoneMatch === undefined;
+      if (lostRace) continue;
+      throw !current && isStatus(error, 409) ? preconditionFailed('If-None-Match was given but the recovery key exists.') : error;
+    }
+  }
+  throw contention();
+}
+
+/** POST: creates the key; 409 if its id exists. */
+export async function createRecoveryKey(input: RecoveryKeyInput): Promise<StoredRecoveryKey> {
+  return store.insertKey(newKey(input.id ?? randomUUID(), input));
+}
+
+export async function getRecoveryKey(id: string): Promise<StoredRecoveryKey> {
+  const key = await store.getKey(id);
+  if (!key) throw notFound(`Recovery key ${id} was not found.`);
+  return key;
+}
+
+export async function deleteRecoveryKey(id: string, pre: Preconditions = {}): Promise<StoredRecoveryKey> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const current = await store.getKey(id);
+    checkPreconditions(current, pre);
+    if (!current) throw notFound(`Recovery key ${id} was not found.`);
+    try {
+      await store.deleteKey(current, writeEtag(current, pre));
+      return current;
+    } catch (error) {
+      if (isStatus(error, 404)) throw notFound(`Recovery key ${id} was not found.`);
+      if (!(isStatus(error, 412) && !pinsVersion(pre))) throw error;
+    }
+  }
+  throw contention();
+}
+
+export type KeyQuery = { kind: 'deviceId'; deviceId: string } | { kind: 'id'; id: string } | { kind: 'idPrefix'; prefix: string };
+
+/** A page holds at most this many storage round trips, so that a sparse page cannot hold a request up. */
+const MAX_FETCHES_PER_PAGE = 5;
+
+function fetchPage(query: KeyQuery | undefined, size: number, continuation?: string): Promise<store.Page> {
+  if (query?.kind === 'deviceId') return store.listByDevice(query.deviceId, size, continuation);
+  return store.listKeys(size, continuation, query?.kind === 'idPrefix' ? query.prefix : undefined);
+}
+
+/**
+ * One page of keys matching the query. Storage may hand back short or empty pages (partition
+ * boundaries, index entries whose record is gone); the page is topped up from the following ones
+ * within a bounded number of fetches, and the continuation says where the next page starts.
+ */
+export async function listRecoveryKeys(query: KeyQuery | undefined, pageSize: number, continuation?: string): Promise<store.Page> {
+  if (query?.kind === 'id') {
+    const key = await store.getKey(query.id);
+    return { items: key ? [key] : [] };
+  }
+  const items: StoredRecoveryKey[] = [];
+  let next = continuation;
+  for (let fetches = 0; fetches < MAX_FETCHES_PER_PAGE && items.length < pageSize; fetches++) {
+    const page = await fetchPage(query, pageSize - items.length, next);
+    items.push(...page.items);
+    next = page.continuation;
+    if (next === undefined) break;
+  }
+  return { items, continuation: next };
+}

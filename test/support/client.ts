@@ -1,0 +1,60 @@
+import { mintDevelopmentToken, type DevelopmentTokenRequest } from '../../shared/auth/developmentToken';
+
+// Talks to the local host that globalSetup started, over real HTTP.
+
+export const baseUrl = (): string => process.env.ESCROW_TEST_URL!;
+
+export const stateDir = (): string => process.env.LOCAL_STATE_DIR!;
+
+export const WRITE = 'BitLockerKey.ReadWrite.All';
+export const READ = 'BitLockerKey.Read.All';
+export const READ_BASIC = 'BitLockerKey.ReadBasic.All';
+
+export function token(request: DevelopmentTokenRequest = {}): Promise<string> {
+  return mintDevelopmentToken(stateDir(), request);
+}
+
+export const tokenWith = (...roles: string[]): Promise<string> => token({ roles });
+
+export interface CallOptions {
+  token?: string;
+  body?: unknown;
+  /** A raw body, sent as is. */
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  json: Record<string, any>;
+  text: string;
+}
+
+export async function call(method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.Authorization = `Bearer ${options.token}`;
+  let body: string | undefined = options.rawBody;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['Content-Type'] ??= 'application/json';
+  }
+  const response = await fetch(new URL(path, baseUrl()), { method, headers, body });
+  const text = await response.text();
+  let json: Record<string, any> = {};
+  try {
+    json = text ? JSON.parse(text) : {};
+  } catch {
+    // Not JSON: the test asserts on text.
+  }
+  return { status: response.status, headers: response.headers, json, text };
+}
+
+/** Asserts Graph's error shape and returns the error object. */
+export function expectGraphError(response: ApiResponse, status: number, code: string): { code: string; message: string } {
+  expect({ status: response.status, code: response.json.error?.code }).toEqual({ status, code });
+  expect(typeof response.json.error.message).toBe('string');
+  expect(response.json.error.innerError['request-id']).toBe(response.headers.get('request-id'));
+  expect(response.json.error.innerError.date).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/);
+  return response.json.error;
+}

@@ -1,0 +1,27 @@
+import { TableClient } from '@azure/data-tables';
+
+// Raw reads of the tables, below the service, for "nothing stored" and layout assertions.
+
+export function rawTable(name: string): TableClient {
+  return TableClient.fromConnectionString(process.env.STORAGE_CONNECTION_STRING!, name, { allowInsecureConnection: true });
+}
+
+export async function rawEntities(table: string, filter?: string): Promise<Record<string, unknown>[]> {
+  const entities: Record<string, unknown>[] = [];
+  try {
+    for await (const entity of rawTable(table).listEntities({ queryOptions: { filter } })) entities.push(entity);
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return [];
+    throw error;
+  }
+  return entities;
+}
+
+/** Every entity of both tables that mentions the id. */
+export async function entitiesMentioning(id: string): Promise<Record<string, unknown>[]> {
+  const [records, index] = await Promise.all([
+    rawEntities('RecoveryKeys', `PartitionKey eq '${id}'`),
+    rawEntities('RecoveryKeysByDevice', `RowKey eq '${id}'`),
+  ]);
+  return [...records, ...index];
+}
