@@ -124,12 +124,12 @@ export async function startAzuriteTables(options: AzuriteTablesOptions): Promise
     '--disableTelemetry',
     '--skipApiVersionCheck',
   ];
-  if (options.inMemory) {
-    args.push('--inMemoryPersistence');
-  } else {
-    const location = path.resolve(options.location as string);
+  if (options.location !== undefined) {
+    const location = path.resolve(options.location);
     fs.mkdirSync(location, { recursive: true });
     args.push('--location', location);
+  } else {
+    args.push('--inMemoryPersistence');
   }
   if (silent) args.push('--silent');
 

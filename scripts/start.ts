@@ -3,7 +3,7 @@
 // everything else goes to stderr.
 
 import * as path from 'node:path';
-import { DEVELOPMENT_STORAGE, settings } from '../shared/config';
+import { DEVELOPMENT_STORAGE, preferLocalAuthByDefault, settings } from '../shared/config';
 import { AZURITE_DEFAULT_TABLE_PORT, startAzuriteTables, tableServiceAnswers, type RunningAzurite } from './azurite';
 import { startHost, type RunningHost } from './host/server';
 
@@ -37,6 +37,7 @@ function describe(err: unknown): string {
 }
 
 export async function main(): Promise<void> {
+  preferLocalAuthByDefault();
   const config = settings();
 
   let azurite: RunningAzurite | undefined;
@@ -85,7 +86,8 @@ export async function main(): Promise<void> {
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, shutdown);
 
-  process.stdout.write(`BitLocker key escrow listening on ${host.url} (storage: ${storage})\n`);
+  const auth = config.auth.mode === 'local' ? 'local development tokens (npm run token)' : 'Entra ID tokens';
+  process.stdout.write(`BitLocker key escrow listening on ${host.url} (storage: ${storage}; auth: ${auth})\n`);
 }
 
 if (require.main === module) {

@@ -11,8 +11,15 @@ export interface AuthSettings {
   jwksUri?: string;
 }
 
+export interface EncryptionSettings {
+  /** ENCRYPTION_KEYS: JSON object of key version to base64 of 32 bytes (in Azure, a Key Vault reference). Checked by shared/crypto. */
+  keys?: string;
+  activeKey?: string;
+}
+
 export interface Settings {
   auth: AuthSettings;
+  encryption: EncryptionSettings;
   storageConnectionString: string;
   port: number;
   /** Where local-mode secrets (the development signing key) and embedded Azurite data live. */
@@ -42,8 +49,19 @@ function readPort(env: Env): number {
   return port;
 }
 
+let defaultAuthMode: AuthMode = 'entra';
+
+/**
+ * The local host (`npm start`) is a development tool that Azure never runs: there AUTH_MODE defaults
+ * to local, so that a fresh clone answers tokens from `npm run token`. Everywhere else it is entra.
+ */
+export function preferLocalAuthByDefault(): void {
+  defaultAuthMode = 'local';
+  cached = undefined;
+}
+
 function readAuth(env: Env): AuthSettings {
-  const mode = (nonEmpty(env, 'AUTH_MODE') ?? 'entra').toLowerCase();
+  const mode = (nonEmpty(env, 'AUTH_MODE') ?? defaultAuthMode).toLowerCase();
   if (mode !== 'entra' && mode !== 'local') {
     throw new ConfigError("AUTH_MODE must be 'entra' or 'local'");
   }
@@ -59,6 +77,7 @@ function readAuth(env: Env): AuthSettings {
 export function readSettings(env: Env = process.env): Settings {
   return {
     auth: readAuth(env),
+    encryption: { keys: nonEmpty(env, 'ENCRYPTION_KEYS'), activeKey: nonEmpty(env, 'ENCRYPTION_ACTIVE_KEY') },
     storageConnectionString: nonEmpty(env, 'STORAGE_CONNECTION_STRING') ?? DEVELOPMENT_STORAGE,
     port: readPort(env),
     localStateDir: nonEmpty(env, 'LOCAL_STATE_DIR') ?? '.local',

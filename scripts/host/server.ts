@@ -178,6 +178,7 @@ function requestQuery(url: URL): Record<string, string> {
 }
 
 class BodyTooLargeError extends Error {}
+class ClientGoneError extends Error {}
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -196,8 +197,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     };
     req.on('data', onData);
     req.once('end', () => resolve(Buffer.concat(chunks, size)));
-    req.once('error', reject);
-    req.once('close', () => reject(new Error('The client closed the connection before sending the whole body')));
+    // A request stream only fails or closes early when the client went away (e.g. "aborted").
+    req.once('error', () => reject(new ClientGoneError()));
+    req.once('close', () => reject(new ClientGoneError()));
   });
 }
 
@@ -321,10 +323,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       options: route.options,
     });
 
-    let result: unknown;
     try {
-      result = await invokeWithHooks(route.fn.handler, context, [request]);
-      await sendResult(res, method, result);
+      await sendResult(res, method, await invokeWithHooks(route.fn.handler, context, [request]));
     } catch (err) {
       emitLog('error', 'system', `Executed '${functionName}' (Failed, Id=${context.invocationId}): ${describeFailure(err)}`, 'host');
       if (!res.headersSent) sendEmpty(res, 500);
@@ -333,8 +333,6 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // While closing, let each response end its connection instead of keeping it alive.
-    if (closing) res.setHeader('connection', 'close');
     const url = requestUrl(req, fallbackHost);
     if (!url) {
       sendEmpty(res, 400);
@@ -348,7 +346,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     try {
       await invoke(match.target, req, res, url, match.params);
     } catch (err) {
-      if (res.headersSent) {
+      if (res.headersSent || err instanceof ClientGoneError) {
+        // Nobody is left to answer; nothing worth logging either.
         res.destroy();
       } else if (err instanceof BodyTooLargeError) {
         res.setHeader('connection', 'close');
@@ -362,8 +361,13 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     }
   }
 
+  // Responses not yet started; on close they are told to end their connection, not keep it alive.
+  const pending = new Set<ServerResponse>();
   const server = createServer((req, res) => {
-    res.once('finish', () => {
+    if (closing) res.setHeader('connection', 'close');
+    else pending.add(res);
+    res.once('close', () => {
+      pending.delete(res);
       if (closing) server.closeIdleConnections();
     });
     void handle(req, res);
@@ -385,6 +389,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const close = (): Promise<void> => {
     closed ??= (async () => {
       closing = true;
+      for (const res of pending) if (!res.headersSent) res.setHeader('connection', 'close');
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
