@@ -4,7 +4,7 @@ import { GraphError } from '../http/graphError';
 import type { RequestContext } from '../http/requestContext';
 import type { Caller } from './caller';
 import { authorize, type Operation } from './permissions';
-import { AuthConfigurationError, TokenVerifier } from './tokens';
+import { AuthConfigurationError, SigningKeysUnavailable, TokenVerifier } from './tokens';
 
 export type { Caller } from './caller';
 export { Permission, authorize, isAllowed, type Operation } from './permissions';
@@ -22,6 +22,11 @@ export async function authenticate(request: HttpRequest, rc: RequestContext, con
   try {
     return await tokenVerifier().verify(request.headers.get('authorization'));
   } catch (error) {
+    if (error instanceof SigningKeysUnavailable) {
+      // A 503 of ours: the log says why (the caller's answer does not).
+      context.warn(JSON.stringify({ event: 'signingKeysUnavailable', requestId: rc.requestId, reason: error.reason }));
+      throw error;
+    }
     if (!(error instanceof AuthConfigurationError)) throw error;
     context.error(JSON.stringify({ event: 'configurationError', requestId: rc.requestId, message: error.message }));
     throw new GraphError(503, 'serviceNotAvailable', 'The service is not configured to authenticate requests.');

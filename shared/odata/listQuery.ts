@@ -47,7 +47,7 @@ function unsupportedOption(name: string, supported: readonly string[], where: st
 }
 
 /** The value of each supported option present; refuses unknown and repeated options. */
-function singleOptions<T extends string>(query: URLSearchParams, supported: readonly T[], where: string): Map<T, string> {
+export function singleOptions<T extends string>(query: URLSearchParams, supported: readonly T[], where: string): Map<T, string> {
   const options = new Map<T, string>();
   for (const [name, value] of query) {
     if (!(supported as readonly string[]).includes(name)) throw badRequest(unsupportedOption(name, supported, where));
@@ -60,7 +60,7 @@ function singleOptions<T extends string>(query: URLSearchParams, supported: read
   return options;
 }
 
-function parseTop(text: string): number {
+export function parseTop(text: string): number {
   // Digits only: Number() alone would take ' 5', '1e2', '0x10' and '+5'.
   const top = /^[0-9]+$/.test(text) ? Number(text) : NaN;
   if (!(top >= 1 && top <= MAX_TOP)) {
@@ -87,7 +87,7 @@ function parseSelect<T extends string>(text: string, selectable: readonly T[]): 
   return [...new Set(names as T[])];
 }
 
-function parseSkipToken(text: string): string {
+export function parseSkipToken(text: string): string {
   // An empty token would read as "no token" further on and silently restart the list.
   if (text === '') throw badRequest(INVALID_SKIP_TOKEN_MESSAGE);
   return text;

@@ -1,0 +1,43 @@
+import { randomUUID } from 'node:crypto';
+import type { HttpRequest } from '@azure/functions';
+import type { Caller } from '../auth/caller';
+import { GraphError } from '../http/graphError';
+import type { RequestContext } from '../http/requestContext';
+import type { Activity, AuditEvent, AuditSource } from './model';
+import { writeAuditEntry } from './store';
+
+export function auditSourceOf(request: HttpRequest, rc: RequestContext, caller: Caller): AuditSource {
+  return {
+    caller,
+    requestId: rc.requestId,
+    userAgent: request.headers.get('user-agent') ?? undefined,
+    clientName: request.headers.get('ocp-client-name') ?? undefined,
+    clientVersion: request.headers.get('ocp-client-version') ?? undefined,
+  };
+}
+
+export interface AuditTarget {
+  keyId?: string;
+  deviceId?: string;
+}
+
+export function auditEvent(
+  source: AuditSource,
+  activity: Activity,
+  result: AuditEvent['result'],
+  resultReason: string,
+  target: AuditTarget = {},
+): AuditEvent {
+  return { id: randomUUID(), at: new Date(), source, activity, result, resultReason, ...target };
+}
+
+/**
+ * Records a refused or failed operation before its error goes out, and hands that error back. If the
+ * record cannot be written, the answer is the audit trail's 503 instead.
+ */
+export async function auditFailure(source: AuditSource, activity: Activity, error: unknown, target: AuditTarget = {}): Promise<unknown> {
+  // An unexpected error's message stays out of the record, as it stays out of the response.
+  const reason = error instanceof GraphError ? `${error.status} ${error.code}: ${error.message}` : '500 generalException';
+  await writeAuditEntry(auditEvent(source, activity, 'failure', reason, target));
+  return error;
+}
