@@ -1,6 +1,7 @@
 import { app } from '@azure/functions';
 import { notFound } from '../shared/http/graphError';
 import { graphHandler } from '../shared/http/handler';
+import { ALL_METHODS } from '../shared/http/methods';
 
 // Routing prefers every literal route over a catch-all, so this answers only paths no other function
 // serves, in Graph's error shape rather than the host's empty 404.
@@ -9,7 +10,7 @@ export const notFoundHandler = graphHandler(async (request) => {
 });
 
 app.http('notFound', {
-  methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+  methods: ALL_METHODS,
   authLevel: 'anonymous',
   route: '{*path}',
   handler: notFoundHandler,

@@ -1,8 +1,9 @@
-import { app, type HttpMethod, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { authorize, authorizeRequest } from '../shared/auth';
 import { readJsonObject } from '../shared/http/body';
 import { methodNotAllowed } from '../shared/http/graphError';
 import { type GraphOperation, graphHandler } from '../shared/http/handler';
+import { ALL_METHODS } from '../shared/http/methods';
 import { preconditionsOf } from '../shared/http/preconditions';
 import type { RequestContext } from '../shared/http/requestContext';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
@@ -88,9 +89,6 @@ const deleteKey: GraphOperation = async (request, rc, context) => {
 };
 
 type MethodTable = Partial<Record<string, GraphOperation>>;
-
-/** Every method reaches the function, so that an unsupported one gets Graph's 405 with Allow rather than the host's 404. */
-const ALL_METHODS: HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
 function dispatch(methods: MethodTable): GraphOperation {
   const allowed = Object.keys(methods);

@@ -25,3 +25,15 @@ export async function entitiesMentioning(id: string): Promise<Record<string, unk
   ]);
   return [...records, ...index];
 }
+
+/**
+ * A key's own rows: its record (RowKey 'recoveryKey') and every device index entry naming it. Unlike
+ * entitiesMentioning, other rows of the key's partition (such as audit twins) are not included.
+ */
+export async function keyRowsOf(id: string): Promise<{ records: Record<string, unknown>[]; index: Record<string, unknown>[] }> {
+  const [records, index] = await Promise.all([
+    rawEntities('RecoveryKeys', `PartitionKey eq '${id}' and RowKey eq 'recoveryKey'`),
+    rawEntities('RecoveryKeysByDevice', `RowKey eq '${id}'`),
+  ]);
+  return { records, index };
+}

@@ -1,0 +1,38 @@
+import { app } from '@azure/functions';
+import { listAuditEvents } from '../shared/audit/store';
+import { parseAuditListQuery } from '../shared/audit/query';
+import { directoryAudit } from '../shared/audit/representation';
+import { authorizeRequest } from '../shared/auth';
+import { methodNotAllowed } from '../shared/http/graphError';
+import { graphHandler } from '../shared/http/handler';
+import { ALL_METHODS } from '../shared/http/methods';
+import { jsonResponse } from '../shared/http/responses';
+import { decodeSkipToken, encodeSkipToken } from '../shared/odata';
+
+export const directoryAuditsHandler = graphHandler(async (request, rc, context) => {
+  if (request.method.toUpperCase() !== 'GET') throw methodNotAllowed(request.method, ['GET']);
+  await authorizeRequest(request, rc, context, 'readAudit');
+  const query = parseAuditListQuery(request.query);
+  const fingerprint = JSON.stringify({ audit: query.filter });
+  const continuation = query.skipToken ? decodeSkipToken(query.skipToken, fingerprint).continuation : undefined;
+  const page = await listAuditEvents(query.filter, query.top, continuation);
+  const body: Record<string, unknown> = {
+    '@odata.context': `${rc.serviceRoot}/$metadata#auditLogs/directoryAudits`,
+    value: page.items.map(directoryAudit),
+  };
+  if (page.continuation !== undefined) {
+    const next = new URL(request.url);
+    next.searchParams.set('$skiptoken', encodeSkipToken({ query: fingerprint, continuation: page.continuation }));
+    body['@odata.nextLink'] = next.toString();
+  }
+  return jsonResponse(rc, 200, body);
+});
+
+for (const version of ['', 'v1.0/', 'beta/']) {
+  app.http(`directoryAudits-${version.replace(/[^A-Za-z0-9]+/g, '') || 'root'}`, {
+    methods: ALL_METHODS,
+    authLevel: 'anonymous',
+    route: `${version}auditLogs/directoryAudits`,
+    handler: directoryAuditsHandler,
+  });
+}

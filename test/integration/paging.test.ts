@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import { baseUrl, call, READ_BASIC, tokenWith, WRITE } from '../support/client';
+import { newId, recoveryPassword } from '../support/fixtures';
+import { COLLECTION, escrowKeys, idWithPrefix, keyBodies, listPath, mapLimit, randomHex, readAllPages, sorted, type Traversal } from '../support/keys';
+import { rawEntities, rawTable } from '../support/storage';
+
+// Server-driven paging over HTTP: @odata.nextLink is followed until it is absent, and the pages
+// together must hold every matching key exactly once, whatever storage hands back page by page.
+
+let writer: string;
+let reader: string;
+beforeAll(async () => {
+  [writer, reader] = await Promise.all([tokenWith(WRITE), tokenWith(READ_BASIC)]);
+});
+
+const deviceFilter = (deviceId: string): string => `deviceId eq '${deviceId}'`;
+const prefixFilter = (prefix: string): string => `startswith(id,'${prefix}')`;
+
+function expectNoDuplicates(traversal: Traversal): void {
+  expect(traversal.ids.length).toBe(new Set(traversal.ids).size);
+}
+
+function expectPagesAtMost(traversal: Traversal, top: number): void {
+  for (const page of traversal.pages) expect(page.json.value.length).toBeLessThanOrEqual(top);
+}
+
+/** Every nextLink is absolute, on the request's own origin and path (so its version prefix), and keeps the query. */
+function expectNextLinksOn(traversal: Traversal, collection: string, options: Record<string, string>): void {
+  for (const link of traversal.nextLinks) {
+    expect(link.startsWith(`${baseUrl()}${collection}?`)).toBe(true);
+    const query = new URL(link).searchParams;
+    for (const [name, value] of Object.entries(options)) expect(query.get(name)).toBe(value);
+    expect(query.get('$skiptoken')).toMatch(/^[A-Za-z0-9_-]+$/);
+  }
+}
+
+describe("paging through one device's keys with $top=7", () => {
+  const deviceId = newId();
+  let created: string[];
+  beforeAll(async () => {
+    created = (await escrowKeys(writer, keyBodies(25, { deviceId }), 8)).map((k) => k.id!);
+    // Other devices' keys around it, so that a page that ran past the partition would show.
+    await escrowKeys(writer, keyBodies(5), 5);
+  });
+
+  it.each([
+    ['/v1.0/informationProtection/bitlocker/recoveryKeys', 'v1.0'],
+    ['/beta/bitlocker/recoveryKeys', 'beta'],
+    ['/beta/informationProtection/bitlocker/recoveryKeys', 'beta'],
+    ['/bitlocker/recoveryKeys', 'v1.0'],
+  ])('under %s: several pages of at most 7, no duplicates, no gaps, nextLinks on the same origin and path', async (collection, version) => {
+    const options = { $filter: deviceFilter(deviceId), $top: '7' };
+    const traversal = await readAllPages(listPath(options, collection), reader);
+    expect(traversal.pages.length).toBeGreaterThanOrEqual(4);
+    expectPagesAtMost(traversal, 7);
+    expectNoDuplicates(traversal);
+    expect(sorted(traversal.ids)).toEqual(sorted(created));
+    expectNextLinksOn(traversal, collection, options);
+    for (const page of traversal.pages) {
+      expect(page.json['@odata.context']).toBe(`${baseUrl()}/${version}/$metadata#informationProtection/bitlocker/recoveryKeys`);
+      for (const item of page.json.value) {
+        expect(item.deviceId).toBe(deviceId);
+        expect(item).not.toHaveProperty('key');
+      }
+    }
+    expect(traversal.pages.at(-1)!.json).not.toHaveProperty('@odata.nextLink');
+  });
+
+  it('keeps $select across pages', async () => {
+    const options = { $filter: deviceFilter(deviceId), $top: '7', $select: 'id' };
+    const traversal = await readAllPages(listPath(options), reader);
+    expect(sorted(traversal.ids)).toEqual(sorted(created));
+    expectNextLinksOn(traversal, COLLECTION, options);
+    for (const page of traversal.pages) {
+      for (const item of page.json.value) expect(Object.keys(item).sort()).toEqual(['@odata.type', 'id']);
+    }
+  });
+});
+
+describe('paging through an id-prefix search', () => {
+  const prefix = randomHex(4);
+  let created: string[];
+  beforeAll(async () => {
+    created = (await escrowKeys(writer, keyBodies(12, {}, () => idWithPrefix(prefix)), 6)).map((k) => k.id!);
+  });
+
+  it('several pages of at most 5, every key with the prefix exactly once', async () => {
+    const options = { $filter: prefixFilter(prefix), $top: '5' };
+    const traversal = await readAllPages(listPath(options), reader);
+    // Keys escrowed by other tests may share a 4-character prefix: what storage holds is the bound.
+    const stored = (await rawEntities('RecoveryKeys', `PartitionKey ge '${prefix}' and PartitionKey lt '${prefix}~' and RowKey eq 'recoveryKey'`)).map(
+      (e) => e.partitionKey as string,
+    );
+    expect(traversal.pages.length).toBeGreaterThanOrEqual(3);
+    expectPagesAtMost(traversal, 5);
+    expectNoDuplicates(traversal);
+    expect(traversal.ids).toEqual(expect.arrayContaining(created));
+    expect(stored).toEqual(expect.arrayContaining(traversal.ids));
+    for (const id of traversal.ids) expect(id.startsWith(prefix)).toBe(true);
+    expectNextLinksOn(traversal, COLLECTION, options);
+  });
+});
+
+describe('listing by device skips index entries whose record is gone', () => {
+  it('pages past index entries with no record and entries of keys that moved to another device', async () => {
+    const deviceId = newId();
+    const real = (await escrowKeys(writer, keyBodies(10, { deviceId }), 5)).map((k) => k.id!);
+    // A write interrupted between the index entry and the record leaves an entry that points at nothing.
+    const index = rawTable('RecoveryKeysByDevice');
+    const phantoms = Array.from({ length: 15 }, () => randomUUID());
+    await mapLimit(phantoms, 8, (id) => index.createEntity({ partitionKey: deviceId, rowKey: id }));
+    // An entry left behind by a key that now belongs to another device: its record names that device.
+    const moved = (await escrowKeys(writer, keyBodies(2))).map((k) => k.id!);
+    await mapLimit(moved, 2, (id) => index.createEntity({ partitionKey: deviceId, rowKey: id }));
+
+    const traversal = await readAllPages(listPath({ $filter: deviceFilter(deviceId), $top: '4' }), reader, 50);
+    expectPagesAtMost(traversal, 4);
+    expectNoDuplicates(traversal);
+    expect(sorted(traversal.ids)).toEqual(sorted(real));
+    expect(traversal.pages.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('terminates with an empty set for a device whose entries all point at nothing', async () => {
+    const deviceId = newId();
+    const index = rawTable('RecoveryKeysByDevice');
+    await index.createTable();
+    await mapLimit(
+      Array.from({ length: 40 }, () => randomUUID()),
+      8,
+      (id) => index.createEntity({ partitionKey: deviceId, rowKey: id }),
+    );
+    const traversal = await readAllPages(listPath({ $filter: deviceFilter(deviceId), $top: '5' }), reader, 50);
+    expect(traversal.ids).toEqual([]);
+    expect(traversal.pages.at(-1)!.json).not.toHaveProperty('@odata.nextLink');
+  });
+});
+
+describe('prefix search among thousands of keys', () => {
+  const PREFIX = 'f00dfeed';
+  const SEEDED = 3000;
+  let created: string[];
+
+  beforeAll(async () => {
+    // Records written straight into the table, as a large tenant's would be: random ids, other devices.
+    const records = rawTable('RecoveryKeys');
+    await records.createTable();
+    const now = new Date().toISOString();
+    await mapLimit(Array.from({ length: SEEDED }), 32, () =>
+      records.createEntity({
+        partitionKey: randomUUID(),
+        rowKey: 'recoveryKey',
+        deviceId: randomUUID(),
+        volumeType: 'fixedDataVolume',
+        createdDateTime: now,
+        recoveryPassword: recoveryPassword(),
+      }),
+    );
+    created = (await escrowKeys(writer, keyBodies(3, {}, () => idWithPrefix(PREFIX)))).map((k) => k.id!);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(created.map((id) => call('DELETE', `${COLLECTION}/${id}`, { token: writer })));
+  });
+
+  it(`startswith(id,'${PREFIX}') returns exactly the three keys with that prefix`, async () => {
+    const response = await call('GET', listPath({ $filter: prefixFilter(PREFIX) }), { token: reader });
+    expect(response.status).toBe(200);
+    expect(sorted(response.json.value.map((k: { id: string }) => k.id))).toEqual(sorted(created));
+    expect(response.json).not.toHaveProperty('@odata.nextLink');
+  });
+
+  it('finds them in upper case too, and pages through them with $top=2', async () => {
+    const traversal = await readAllPages(listPath({ $filter: prefixFilter(PREFIX.toUpperCase()), $top: '2' }), reader);
+    expect(traversal.pages.length).toBe(2);
+    expect(sorted(traversal.ids)).toEqual(sorted(created));
+  });
+
+  it('a prefix that nothing has gives an empty list', async () => {
+    const response = await call('GET', listPath({ $filter: prefixFilter(`${PREFIX}-0000-0000-0000-00000000000`) }), { token: reader });
+    expect(response.status).toBe(200);
+    expect(response.json.value).toEqual([]);
+  });
+});
+
+// After the thousands above, so that following the unfiltered list to its end crosses several full pages.
+describe('the unfiltered list', () => {
+  let created: string[];
+  beforeAll(async () => {
+    created = (await escrowKeys(writer, keyBodies(3))).map((k) => k.id!);
+  });
+
+  it('pages with a nextLink, the next page continuing where the first stopped', async () => {
+    const first = await call('GET', listPath({ $top: '3' }), { token: reader });
+    expect(first.status).toBe(200);
+    expect(first.json.value).toHaveLength(3);
+    const nextLink: string = first.json['@odata.nextLink'];
+    expect(nextLink.startsWith(`${baseUrl()}${COLLECTION}?`)).toBe(true);
+    expect(new URL(nextLink).searchParams.get('$filter')).toBeNull();
+    const second = await call('GET', nextLink, { token: reader });
+    expect(second.status).toBe(200);
+    expect(second.json.value.length).toBeGreaterThan(0);
+    const firstIds = new Set(first.json.value.map((k: { id: string }) => k.id));
+    for (const item of second.json.value) expect(firstIds.has(item.id)).toBe(false);
+  });
+
+  it('holds every key exactly once when followed to the end', async () => {
+    const traversal = await readAllPages(listPath({ $top: '1000' }), reader, 100);
+    expectNoDuplicates(traversal);
+    expectPagesAtMost(traversal, 1000);
+    expect(traversal.ids).toEqual(expect.arrayContaining(created));
+    // The thousands seeded above are all there too: several full pages were followed.
+    expect(traversal.ids.length).toBeGreaterThan(3000);
+    expect(traversal.pages.length).toBeGreaterThanOrEqual(4);
+  });
+});
