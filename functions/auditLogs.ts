@@ -28,11 +28,14 @@ export const directoryAuditsHandler = graphHandler(async (request, rc, context) 
   return jsonResponse(rc, 200, body);
 });
 
-for (const version of ['', 'v1.0/', 'beta/']) {
-  app.http(`directoryAudits-${version.replace(/[^A-Za-z0-9]+/g, '') || 'root'}`, {
+/** Graph's path, without a version prefix and under /v1.0 and /beta. */
+export const DIRECTORY_AUDITS_ROUTES: readonly string[] = ['', 'v1.0/', 'beta/'].map((version) => `${version}auditLogs/directoryAudits`);
+
+for (const route of DIRECTORY_AUDITS_ROUTES) {
+  app.http(`directoryAudits-${route.replace(/[^A-Za-z0-9]+/g, '-')}`, {
     methods: ALL_METHODS,
     authLevel: 'anonymous',
-    route: `${version}auditLogs/directoryAudits`,
+    route,
     handler: directoryAuditsHandler,
   });
 }

@@ -5,11 +5,8 @@ import { ALL_METHODS } from '../shared/http/methods';
 import { jsonResponse } from '../shared/http/responses';
 import { buildOpenApiDocument, OPENAPI_ROUTE, withServer } from '../shared/openapi/document';
 import type { OpenApiDocument } from '../shared/openapi/types';
+import { DIRECTORY_AUDITS_ROUTES } from './auditLogs';
 import { COLLECTION_ROUTES } from './recoveryKeys';
-
-// functions/auditLogs.ts registers these without exporting them; until it does, this is the one copy,
-// and test/unit/openapi.test.ts fails if it stops matching what is registered.
-const AUDIT_ROUTES: readonly string[] = ['', 'v1.0/', 'beta/'].map((version) => `${version}auditLogs/directoryAudits`);
 
 // Built on first request rather than at load: a drift between joi and the document's hints then
 // fails this one function (as a Graph-shaped 500) instead of the whole app's startup.
@@ -17,7 +14,7 @@ let document: OpenApiDocument | undefined;
 
 export const openApiHandler = graphHandler(async (request, rc) => {
   if (request.method.toUpperCase() !== 'GET') throw methodNotAllowed(request.method, ['GET']);
-  document ??= buildOpenApiDocument({ collectionRoutes: COLLECTION_ROUTES, auditRoutes: AUDIT_ROUTES });
+  document ??= buildOpenApiDocument({ collectionRoutes: COLLECTION_ROUTES, auditRoutes: DIRECTORY_AUDITS_ROUTES });
   // The request's own origin, so that API Management importing from this URL targets this backend.
   const body = withServer(document, new URL(request.url).origin);
   return jsonResponse(rc, 200, body, { 'Content-Type': 'application/json; charset=utf-8' });

@@ -99,6 +99,9 @@ const inputSchema = Joi.object(properties)
   .unknown(false)
   .messages({ 'object.unknown': '{{#label}} is not a property of bitlockerRecoveryKey; allowed: id, createdDateTime, deviceId, key, volumeType, @odata.type' });
 
+/** A request body's rules as joi describes them; the OpenAPI document derives its schemas from this. */
+export const describeRecoveryKeyInput = (): Joi.Description => inputSchema.describe();
+
 /** The complete key that a creation must end up with. */
 const completeSchema = Joi.object({
   id: guid.required(),
@@ -109,11 +112,19 @@ const completeSchema = Joi.object({
 })
   .messages({ 'any.required': '{{#label}} is required when a recovery key is created' });
 
+/**
+ * Client text as a message repeats it (a property name in a joi label, a URL segment): every character
+ * outside printable ASCII as \uXXXX, as the query-option parsers' shown() does, so that NULs, line breaks
+ * or bidi overrides never reach a log or a UI. (Not shown() itself: odata/filter imports this module.)
+ */
+const printable = (text: string): string =>
+  text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 const options: Joi.ValidationOptions = { abortEarly: false, convert: true, errors: { wrap: { label: '' } } };
 
 function check<T>(schema: Joi.Schema, value: unknown): T {
   const { error, value: checked } = schema.validate(value, options);
-  if (error) throw badRequest(error.details.map((d) => d.message).join('; '));
+  if (error) throw badRequest(printable(error.details.map((d) => d.message).join('; ')));
   return checked as T;
 }
 
@@ -134,6 +145,6 @@ export function requireComplete(candidate: Partial<RecoveryKey>): RecoveryKey {
 /** The id segment of an item URL, normalised; 400 if it is not a GUID. */
 export function parseKeyIdSegment(segment: string): string {
   const id = normalizeGuid(segment);
-  if (!id) throw badRequest(`'${segment.slice(0, 64)}' is not a valid recovery key id: use a GUID.`);
+  if (!id) throw badRequest(`'${printable(segment.slice(0, 64))}' is not a valid recovery key id: use a GUID.`);
   return id;
 }
