@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { badRequest, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../http/graphError';
+import { badRequest, conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../http/graphError';
 import type { Preconditions } from '../http/preconditions';
 import type { RecoveryKey, RecoveryKeyInput, StoredRecoveryKey } from './model';
 import { requireComplete } from './schema';
@@ -80,8 +80,13 @@ export async function upsertRecoveryKey(id: string | undefined, input: RecoveryK
       if (sameKey(merged, current)) return { key: current, created: false };
       return { key: await store.replaceKey(merged, writeEtag(current, pre), current), created: false };
     } catch (error) {
-      const lostRace = current ? isStatus(error, 412) && !pinsVersion(pre) : isStatus(error, 409) && pre.ifNoneMatch === undefined;
+      // Lost races: another writer changed the key (412) or deleted it (404) since our read, or
+      // created it first (409). Unless the client pinned the version, the write starts over from a
+      // fresh read, so an upsert racing a DELETE re-creates the key rather than answering 404.
+      const changedOrDeleted = isStatus(error, 412) || isStatus(error, 404);
+      const lostRace = current ? changedOrDeleted && !pinsVersion(pre) : isStatus(error, 409) && pre.ifNoneMatch === undefined;
       if (lostRace) continue;
+      if (current && changedOrDeleted) throw preconditionFailed('The recovery key has changed since the ETag given in If-Match.');
       throw !current && isStatus(error, 409) ? preconditionFailed('If-None-Match was given but the recovery key exists.') : error;
     }
   }
@@ -90,7 +95,11 @@ export async function upsertRecoveryKey(id: string | undefined, input: RecoveryK
 
 /** POST: creates the key; 409 if its id exists. */
 export async function createRecoveryKey(input: RecoveryKeyInput): Promise<StoredRecoveryKey> {
-  return store.insertKey(newKey(input.id ?? randomUUID(), input));
+  const key = newKey(input.id ?? randomUUID(), input);
+  // A known id is refused before anything is written: the store adds the device index entry ahead of
+  // the record, so a conflict found by the insert would leave an entry under the POSTed deviceId.
+  if (await store.getKey(key.id)) throw conflict(`Recovery key ${key.id} already exists.`);
+  return store.insertKey(key);
 }
 
 export async function getRecoveryKey(id: string): Promise<StoredRecoveryKey> {

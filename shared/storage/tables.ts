@@ -2,23 +2,195 @@ import { RestError, TableClient, type TableServiceClientOptions } from '@azure/d
 import { settings } from '../config';
 import { conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../http/graphError';
 
-// Retries are few and short on purpose: a caller (a device or a helpdesk tool) is waiting, and a
-// storage outage should turn into a prompt 503 with Retry-After rather than a hung request.
-const clientOptions: TableServiceClientOptions = {
-  retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
+// ---------------------------------------------------------------------------------------------
+// Storage faults: every storage call ends within a bounded time (README "Storage faults").
+//
+// A caller (a device escrowing a key, a helpdesk tool reading one) is waiting on the other end, so
+// an unreachable, hung or throttling Table service must turn into a prompt 503 with Retry-After,
+// never a request that hangs until the Functions host's own timeout (minutes). The SDK's default
+// retry policy cannot promise that: it has no per-try timeout (a storage that accepts the TCP
+// connection and never answers holds a request forever), and it waits out whatever Retry-After the
+// service sends (a throttling `Retry-After: 30` would hold the caller 30 s per retry). So the SDK's
+// retries are switched off and this module's policy does the retrying, on every call of every
+// client that tableClient() hands out, with these numbers:
+
+/**
+ * One try gets at most this long, measured to the end of the response body (an abort signal, not
+ * the HTTP client's `request.timeout`, which stops counting once the headers arrived). Table
+ * point operations within a region answer in milliseconds and our queries are partition-scoped, so
+ * a try still silent after 2 s is facing a dead connection or a sick node, and a fresh try on a
+ * new connection is the better bet than more waiting.
+ */
+export const STORAGE_TRY_TIMEOUT_MS = 2_000;
+/**
+ * The whole call, all tries and the waits between them, ends within this budget: the try in flight
+ * is cut short at the deadline and no retry starts that could not finish before it. 4 s leaves room
+ * under the ~5 s a waiting client is promised for request handling and the response itself, and still
+ * allows a second try after one that hung for the full per-try timeout.
+ */
+export const STORAGE_CALL_BUDGET_MS = 4_000;
+/** Three tries: one transient fault (a reset connection, a failover, a 500) rarely comes alone, three rarely in a row. */
+export const STORAGE_MAX_TRIES = 3;
+/** Exponential backoff between tries, with jitter (half to full): at most 200 ms, then 400 ms. */
+const RETRY_BASE_DELAY_MS = 200;
+const RETRY_MAX_DELAY_MS = 1_000;
+/** A retry is not started with less than this left of the budget: it could hardly succeed in time. */
+const MIN_TRY_MS = 300;
+
+/** Retry-After (seconds) of our 503 when storage is unreachable or hung: outages last longer than a few seconds, and thousands of devices coming back at once would not help it recover. */
+export const UNREACHABLE_RETRY_AFTER_S = 10;
+/** Retry-After (seconds) of our 503 when storage throttles without saying for how long. */
+export const BUSY_RETRY_AFTER_S = 5;
+/** A storage Retry-After is passed on as is, up to this (a longer one is a misbehaving proxy). */
+const MAX_RETRY_AFTER_S = 300;
+
+export interface StorageCallLimits {
+  tryTimeoutMs: number;
+  callBudgetMs: number;
+  maxTries: number;
+}
+
+export const DEFAULT_STORAGE_CALL_LIMITS: StorageCallLimits = {
+  tryTimeoutMs: STORAGE_TRY_TIMEOUT_MS,
+  callBudgetMs: STORAGE_CALL_BUDGET_MS,
+  maxTries: STORAGE_MAX_TRIES,
 };
+
+// The pipeline types, taken from the client's own options so that no transitive package is imported.
+type PipelinePolicy = NonNullable<TableServiceClientOptions['additionalPolicies']>[number]['policy'];
+type SendRequest = Parameters<PipelinePolicy['sendRequest']>[1];
+type PipelineRequest = Parameters<PipelinePolicy['sendRequest']>[0];
+type PipelineResponse = Awaited<ReturnType<SendRequest>>;
+
+interface Outcome {
+  response?: PipelineResponse;
+  /** Set when the try threw; a RestError thrown over an HTTP response carries that response too. */
+  error?: unknown;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One try, cut short after `timeoutMs` (a timeout becomes a RestError without status, like a network failure). */
+async function tryOnce(request: PipelineRequest, next: SendRequest, timeoutMs: number): Promise<Outcome> {
+  const callerSignal = request.abortSignal;
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, Math.max(1, timeoutMs));
+  const onCallerAbort = (): void => controller.abort();
+  if (callerSignal?.aborted) controller.abort();
+  callerSignal?.addEventListener('abort', onCallerAbort);
+  // The signal is per try: the HTTP client destroys the connection when it fires, body included.
+  request.abortSignal = controller.signal;
+  try {
+    return { response: await next(request) };
+  } catch (error) {
+    if (timedOut && !callerSignal?.aborted) {
+      return { error: new RestError(`Storage did not answer within ${timeoutMs} ms.`, { code: 'ETIMEDOUT', request }) };
+    }
+    if (error instanceof RestError) return { error, response: error.response };
+    // Not a storage answer (the caller's own abort, a configuration error): no retry.
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    callerSignal?.removeEventListener('abort', onCallerAbort);
+    request.abortSignal = callerSignal;
+  }
+}
+
+/** The wait the storage asks for on a throttling answer (retry-after-ms, x-ms-retry-after-ms, Retry-After in seconds or as a date). */
+export function storageRetryAfterMs(response: { status: number; headers: { get(name: string): string | undefined } } | undefined): number | undefined {
+  if (!response || (response.status !== 429 && response.status !== 503)) return undefined;
+  for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
+    const value = Number(response.headers.get(name) ?? NaN);
+    if (Number.isFinite(value) && value >= 0) return value;
+  }
+  const header = response.headers.get('retry-after')?.trim();
+  if (!header) return undefined;
+  if (/^\d+$/.test(header)) return Number(header) * 1000;
+  const date = Date.parse(header);
+  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
+}
+
+function backoffMs(retry: number): number {
+  const ceiling = Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** retry);
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+/** How long to wait before the next try, or undefined when the outcome is final (success, or a 4xx the caller acts on). */
+function retryDelayMs(outcome: Outcome, retry: number): number | undefined {
+  const status = outcome.response?.status;
+  if (status === undefined) {
+    // No HTTP answer at all: refused, reset, unresolvable or timed out. Transient by nature.
+    return outcome.error instanceof RestError ? backoffMs(retry) : undefined;
+  }
+  // Throttled: never sooner than the storage asked (a hint longer than the budget ends the call).
+  if (status === 429 || status === 503) return Math.max(storageRetryAfterMs(outcome.response) ?? 0, backoffMs(retry));
+  if (status === 408 || status === 500 || status === 502 || status === 504) return backoffMs(retry);
+  return undefined;
+}
+
+/**
+ * The retry policy of every storage call: per-try timeout, a budget for the whole call, exponential
+ * backoff with jitter, and a storage Retry-After honoured when it fits the budget and passed on to
+ * our caller (through mapStorageError) when it does not.
+ */
+export function storageCallPolicy(limits: StorageCallLimits = DEFAULT_STORAGE_CALL_LIMITS): PipelinePolicy {
+  return {
+    name: 'escrowStorageCallPolicy',
+    async sendRequest(request, next) {
+      const deadline = Date.now() + limits.callBudgetMs;
+      for (let tries = 1; ; tries++) {
+        const outcome = await tryOnce(request, next, Math.min(limits.tryTimeoutMs, deadline - Date.now()));
+        const wait = retryDelayMs(outcome, tries - 1);
+        const final =
+          wait === undefined ||
+          tries >= limits.maxTries ||
+          Date.now() + wait + MIN_TRY_MS > deadline ||
+          request.abortSignal?.aborted === true;
+        if (final) {
+          if (outcome.error !== undefined) throw outcome.error;
+          return outcome.response!;
+        }
+        await sleep(wait);
+      }
+    },
+  };
+}
+
+/** Client options for a storage account: this module's retries replace the SDK's. */
+export function storageClientOptions(
+  connectionString: string,
+  limits: StorageCallLimits = DEFAULT_STORAGE_CALL_LIMITS,
+): TableServiceClientOptions {
+  return {
+    allowInsecureConnection: isLoopback(connectionString),
+    // 0 turns the SDK's retry policy into a pass-through; storageCallPolicy sits before it (perCall)
+    // and re-sends through the whole pipeline, so every try is signed afresh.
+    retryOptions: { maxRetries: 0 },
+    additionalPolicies: [{ policy: storageCallPolicy(limits), position: 'perCall' }],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
 
 const clients = new Map<string, TableClient>();
 const created = new Map<string, Promise<void>>();
 
-/** A client for one table of the configured account; the table is created on first use. */
+/**
+ * A client for one table of the configured account; the table is created on first use. Only a
+ * successful creation is remembered: a failed one (storage down at the time) is forgotten at once,
+ * so the next request tries again and the service recovers by itself when storage comes back.
+ */
 export async function tableClient(tableName: string): Promise<TableClient> {
   const connectionString = settings().storageConnectionString;
   const cacheKey = `${tableName}\n${connectionString}`;
   let client = clients.get(cacheKey);
   if (!client) {
-    const options = { ...clientOptions, allowInsecureConnection: isLoopback(connectionString) };
-    client = TableClient.fromConnectionString(connectionString, tableName, options);
+    client = TableClient.fromConnectionString(connectionString, tableName, storageClientOptions(connectionString));
     clients.set(cacheKey, client);
   }
   let ready = created.get(cacheKey);
@@ -42,9 +214,17 @@ export function statusOf(error: unknown): number | undefined {
   return error instanceof RestError ? error.statusCode : undefined;
 }
 
+function retryAfterSeconds(error: RestError, fallback: number): number {
+  const ms = storageRetryAfterMs(error.response);
+  if (ms === undefined) return fallback;
+  return Math.min(MAX_RETRY_AFTER_S, Math.max(1, Math.ceil(ms / 1000)));
+}
+
 /**
  * Storage failures in Graph's terms. Only outcomes a caller can act on get their own status; anything
  * else stays an unexpected error (a bug to look at), with its details kept out of the response.
+ * Throttling by storage is a 503, not a 429: the service as a whole is busy, not this caller over
+ * its own quota; the storage's Retry-After is passed on when it sent one.
  */
 export function mapStorageError(error: unknown, what = 'The recovery key'): unknown {
   if (error instanceof GraphError) return error;
@@ -58,12 +238,14 @@ export function mapStorageError(error: unknown, what = 'The recovery key'): unkn
       return preconditionFailed(`${what} has changed since the ETag given in If-Match.`);
     case 429:
     case 503:
-      return serviceUnavailable('Storage is busy; try again shortly.', 10);
+      return serviceUnavailable('Storage is busy; try again shortly.', retryAfterSeconds(error, BUSY_RETRY_AFTER_S));
     case undefined:
+    case 408:
     case 500:
     case 502:
     case 504:
-      return serviceUnavailable('Storage is unreachable; try again shortly.', 10);
+      // No answer (refused, reset, timed out) or a server-side failure: storage is unreachable for now.
+      return serviceUnavailable('Storage is unreachable; try again shortly.', UNREACHABLE_RETRY_AFTER_S);
     default:
       return error;
   }
