@@ -1,6 +1,6 @@
 import { odata, type TableEntity, type TableEntityResult } from '@azure/data-tables';
-import { serviceUnavailable } from '../http/graphError';
-import { statusOf, tableClient } from '../storage/tables';
+import { GraphError, serviceUnavailable } from '../http/graphError';
+import { mapStorageError, statusOf, tableClient } from '../storage/tables';
 import { ACTIVITIES, type Activity, type AuditEvent } from './model';
 
 // Layout (README "Audit trail"):
@@ -94,8 +94,15 @@ function fromEntity(entity: TableEntityResult<AuditEntity>): AuditEvent {
   };
 }
 
-const auditUnavailable = () =>
-  serviceUnavailable('The audit trail could not be written, so the operation was not carried out; try again shortly.', 10);
+/** The audit trail's 503, passing on when storage asked us to come back (if it said). */
+function auditUnavailable(cause: unknown): GraphError {
+  const mapped = mapStorageError(cause);
+  const retryAfter = mapped instanceof GraphError ? Number(mapped.headers['Retry-After']) : NaN;
+  return serviceUnavailable(
+    'The audit trail could not be written, so the operation was not carried out; try again shortly.',
+    Number.isInteger(retryAfter) && retryAfter > 0 ? retryAfter : 10,
+  );
+}
 
 /**
  * Writes the AuditLog entry of an event. `hasTwin` marks the entry of a write whose twin goes into the
@@ -105,8 +112,8 @@ const auditUnavailable = () =>
 export async function writeAuditEntry(event: AuditEvent, hasTwin = false): Promise<void> {
   try {
     await (await tableClient(AUDIT_TABLE)).upsertEntity(toEntity(event, hasTwin), 'Replace');
-  } catch {
-    throw auditUnavailable();
+  } catch (error) {
+    throw auditUnavailable(error);
   }
 }
 

@@ -1,18 +1,29 @@
+import type { Sealed } from '../crypto/envelope';
+
 export const VOLUME_TYPES = ['operatingSystemVolume', 'fixedDataVolume', 'removableDataVolume', 'unknownFutureValue'] as const;
 
 export type VolumeType = (typeof VOLUME_TYPES)[number];
 
-/** A recovery key as the service holds it. `key` is the 48-digit recovery password. */
-export interface RecoveryKey {
+/** What may be shown of a key to anyone allowed to read metadata. */
+export interface KeyMetadata {
   id: string;
   deviceId: string;
   volumeType: VolumeType;
   createdDateTime: string;
+}
+
+/** A recovery key with its 48-digit recovery password in plain text: only ever in memory, for a request that needs it. */
+export interface RecoveryKey extends KeyMetadata {
   key: string;
 }
 
-/** A stored recovery key with its storage version, which is also its ETag. */
-export interface StoredRecoveryKey extends RecoveryKey {
+/** A key as the store holds it: the recovery password sealed (shared/crypto), never in plain text. */
+export interface KeyRecord extends KeyMetadata {
+  sealed: Sealed;
+}
+
+/** A stored record with its storage version, which is also its ETag. */
+export interface StoredRecoveryKey extends KeyRecord {
   etag: string;
 }
 

@@ -1,6 +1,6 @@
 import type { RequestContext } from '../http/requestContext';
 import type { JsonObject } from '../http/responses';
-import type { RecoveryKey, StoredRecoveryKey } from './model';
+import type { KeyMetadata, StoredRecoveryKey } from './model';
 import { ODATA_TYPE } from './schema';
 
 export const COLLECTION_CONTEXT = 'informationProtection/bitlocker/recoveryKeys';
@@ -9,10 +9,10 @@ export type KeyProperty = 'id' | 'createdDateTime' | 'volumeType' | 'deviceId' |
 
 const METADATA_PROPERTIES: readonly KeyProperty[] = ['id', 'createdDateTime', 'volumeType', 'deviceId'];
 
-/** The Graph JSON of one key: metadata always, `key` only where the operation says so. */
-export function graphProperties(key: RecoveryKey, properties: readonly KeyProperty[]): JsonObject {
+/** The Graph JSON of one key: metadata always, `key` (the plain-text password) only where the operation says so and supplies it. */
+export function graphProperties(key: KeyMetadata, properties: readonly KeyProperty[], password?: string): JsonObject {
   const json: JsonObject = { '@odata.type': ODATA_TYPE };
-  for (const property of properties) json[property] = key[property];
+  for (const property of properties) json[property] = property === 'key' ? password : key[property];
   return json;
 }
 
@@ -21,10 +21,10 @@ export function propertiesFor(includeKey: boolean): readonly KeyProperty[] {
 }
 
 /** A single key as a top-level Graph entity with its context and ETag. */
-export function graphEntity(rc: RequestContext, key: StoredRecoveryKey, properties: readonly KeyProperty[]): JsonObject {
+export function graphEntity(rc: RequestContext, key: StoredRecoveryKey, password?: string): JsonObject {
   return {
     '@odata.context': `${rc.serviceRoot}/$metadata#${COLLECTION_CONTEXT}/$entity`,
     '@odata.etag': key.etag,
-    ...graphProperties(key, properties),
+    ...graphProperties(key, propertiesFor(password !== undefined), password),
   };
 }

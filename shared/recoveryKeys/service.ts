@@ -1,18 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { badRequest, conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../http/graphError';
 import type { Preconditions } from '../http/preconditions';
-import type { RecoveryKey, RecoveryKeyInput, StoredRecoveryKey } from './model';
+import type { Activity, AuditSource } from '../audit/model';
+import { auditEvent } from '../audit/recorder';
+import { writeAuditEntry } from '../audit/store';
+import type { KeyMetadata, KeyRecord, RecoveryKey, RecoveryKeyInput, StoredRecoveryKey } from './model';
 import { requireComplete } from './schema';
+import { openPassword, sealPassword } from './sealing';
 import * as store from './store';
 
 // Use cases of the recovery-key resource. Each write reads the stored version and writes against its
 // ETag, so concurrent writers cannot overwrite each other unseen; a lost race is simply tried again
 // from a fresh read (a client's own If-Match is never retried: its 412 is the answer).
+// Every successful write carries its audit event into the store, which commits the two together;
+// refusals and failures are audited by the caller (functions/recoveryKeys.ts).
 
 const MAX_ATTEMPTS = 5;
 
 export interface WriteResult {
-  key: StoredRecoveryKey;
+  stored: StoredRecoveryKey;
+  /** The recovery password in plain text, for the response of the write. */
+  key: string;
   created: boolean;
 }
 
@@ -36,17 +44,11 @@ const writeEtag = (current: StoredRecoveryKey, pre: Preconditions): string => (p
 
 const isStatus = (error: unknown, status: number): boolean => error instanceof GraphError && error.status === status;
 
-function sameKey(a: RecoveryKey, b: RecoveryKey): boolean {
-  return (
-    a.id === b.id &&
-    a.deviceId === b.deviceId &&
-    a.volumeType === b.volumeType &&
-    a.createdDateTime === b.createdDateTime &&
-    a.key === b.key
-  );
+function sameMetadata(a: KeyMetadata, b: KeyMetadata): boolean {
+  return a.id === b.id && a.deviceId === b.deviceId && a.volumeType === b.volumeType && a.createdDateTime === b.createdDateTime;
 }
 
-function merge(current: StoredRecoveryKey, input: RecoveryKeyInput): RecoveryKey {
+function mergeMetadata(current: StoredRecoveryKey, input: RecoveryKeyInput): KeyMetadata {
   if (input.createdDateTime !== undefined && input.createdDateTime !== current.createdDateTime) {
     throw badRequest(`createdDateTime cannot change once a key is stored (it is ${current.createdDateTime}).`);
   }
@@ -55,8 +57,30 @@ function merge(current: StoredRecoveryKey, input: RecoveryKeyInput): RecoveryKey
     deviceId: input.deviceId ?? current.deviceId,
     volumeType: input.volumeType ?? current.volumeType,
     createdDateTime: current.createdDateTime,
-    key: input.key ?? current.key,
   };
+}
+
+const sealed = (key: RecoveryKey): KeyRecord => {
+  const { key: password, ...metadata } = key;
+  return { ...metadata, sealed: sealPassword(key.id, password) };
+};
+
+const succeeded = (source: AuditSource, activity: Activity, key: KeyMetadata, reason = '') =>
+  auditEvent(source, activity, 'success', reason, { keyId: key.id, deviceId: key.deviceId });
+
+/** A write to an existing key: the password is decrypted only when the client sent one to compare or none to echo back. */
+async function updateExisting(current: StoredRecoveryKey, input: RecoveryKeyInput, pre: Preconditions, source: AuditSource): Promise<WriteResult> {
+  const metadata = mergeMetadata(current, input);
+  const storedPassword = openPassword(current);
+  const password = input.key ?? storedPassword;
+  if (sameMetadata(metadata, current) && password === storedPassword) {
+    // Nothing to write; the attempt is audited all the same.
+    await writeAuditEntry(succeeded(source, 'update', current, 'No change: the stored key already matched.'));
+    return { stored: current, key: password, created: false };
+  }
+  const record: KeyRecord = password === storedPassword ? { ...metadata, sealed: current.sealed } : sealed({ ...metadata, key: password });
+  const stored = await store.replaceKey(record, writeEtag(current, pre), current, succeeded(source, 'update', record));
+  return { stored, key: password, created: false };
 }
 
 function newKey(id: string, input: RecoveryKeyInput): RecoveryKey {
@@ -69,16 +93,19 @@ const contention = (): GraphError => serviceUnavailable('The recovery key is bei
  * PATCH: creates the key if absent (all properties required), otherwise merges the given properties.
  * Repeating the same PATCH writes nothing and returns the same object.
  */
-export async function upsertRecoveryKey(id: string | undefined, input: RecoveryKeyInput, pre: Preconditions = {}): Promise<WriteResult> {
+export async function upsertRecoveryKey(
+  id: string | undefined,
+  input: RecoveryKeyInput,
+  pre: Preconditions,
+  source: AuditSource,
+): Promise<WriteResult> {
   const keyId = id ?? input.id ?? randomUUID();
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await store.getKey(keyId);
     checkPreconditions(current, pre);
     try {
-      if (!current) return { key: await store.insertKey(newKey(keyId, input)), created: true };
-      const merged = merge(current, input);
-      if (sameKey(merged, current)) return { key: current, created: false };
-      return { key: await store.replaceKey(merged, writeEtag(current, pre), current), created: false };
+      if (!current) return await insertNew(newKey(keyId, input), source);
+      return await updateExisting(current, input, pre, source);
     } catch (error) {
       // Lost races: another writer changed the key (412) or deleted it (404) since our read, or
       // created it first (409). Unless the client pinned the version, the write starts over from a
@@ -93,13 +120,18 @@ export async function upsertRecoveryKey(id: string | undefined, input: RecoveryK
   throw contention();
 }
 
+async function insertNew(key: RecoveryKey, source: AuditSource): Promise<WriteResult> {
+  const stored = await store.insertKey(sealed(key), succeeded(source, 'add', key));
+  return { stored, key: key.key, created: true };
+}
+
 /** POST: creates the key; 409 if its id exists. */
-export async function createRecoveryKey(input: RecoveryKeyInput): Promise<StoredRecoveryKey> {
+export async function createRecoveryKey(input: RecoveryKeyInput, source: AuditSource): Promise<WriteResult> {
   const key = newKey(input.id ?? randomUUID(), input);
   // A known id is refused before anything is written: the store adds the device index entry ahead of
   // the record, so a conflict found by the insert would leave an entry under the POSTed deviceId.
   if (await store.getKey(key.id)) throw conflict(`Recovery key ${key.id} already exists.`);
-  return store.insertKey(key);
+  return insertNew(key, source);
 }
 
 export async function getRecoveryKey(id: string): Promise<StoredRecoveryKey> {
@@ -108,13 +140,21 @@ export async function getRecoveryKey(id: string): Promise<StoredRecoveryKey> {
   return key;
 }
 
-export async function deleteRecoveryKey(id: string, pre: Preconditions = {}): Promise<StoredRecoveryKey> {
+/** A key with its recovery password, for BitLockerKey.Read.All: audited before the password leaves this function. */
+export async function readRecoveryPassword(id: string, source: AuditSource): Promise<{ stored: StoredRecoveryKey; key: string }> {
+  const stored = await getRecoveryKey(id);
+  const key = openPassword(stored);
+  await writeAuditEntry(succeeded(source, 'read', stored));
+  return { stored, key };
+}
+
+export async function deleteRecoveryKey(id: string, pre: Preconditions, source: AuditSource): Promise<StoredRecoveryKey> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await store.getKey(id);
     checkPreconditions(current, pre);
     if (!current) throw notFound(`Recovery key ${id} was not found.`);
     try {
-      await store.deleteKey(current, writeEtag(current, pre));
+      await store.deleteKey(current, writeEtag(current, pre), succeeded(source, 'delete', current));
       return current;
     } catch (error) {
       if (isStatus(error, 404)) throw notFound(`Recovery key ${id} was not found.`);

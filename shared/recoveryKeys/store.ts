@@ -1,6 +1,8 @@
-import { odata, type TableEntityResult } from '@azure/data-tables';
+import { odata, type TableEntity, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
+import { twinRowKey, writeAuditEntry } from '../audit/store';
+import type { AuditEvent } from '../audit/model';
 import { mapStorageError, statusOf, tableClient } from '../storage/tables';
-import type { RecoveryKey, StoredRecoveryKey, VolumeType } from './model';
+import type { KeyRecord, StoredRecoveryKey, VolumeType } from './model';
 
 // Table layout (see README "Storage layout"):
 //   RecoveryKeys          PartitionKey = key id,    RowKey = 'recoveryKey'   the record itself
@@ -11,19 +13,23 @@ import type { RecoveryKey, StoredRecoveryKey, VolumeType } from './model';
 // and every lookup through it is checked against the record. A write interrupted between the two
 // leaves only an index entry that points at nothing, which readers skip; a key is never findable by
 // one path and not by another.
+// Each write also stores the twin of its audit event (shared/audit/store.ts) in the key's partition,
+// in the same transaction as the record: the change and its audit record commit together or not at all.
 
 const KEYS_TABLE = 'RecoveryKeys';
 const DEVICE_INDEX_TABLE = 'RecoveryKeysByDevice';
 const RECORD_ROW = 'recoveryKey';
 
-interface RecordEntity {
+type RecordEntity = {
   partitionKey: string;
   rowKey: string;
   deviceId: string;
   volumeType: string;
   createdDateTime: string;
-  recoveryPassword: string;
-}
+  /** base64 of IV | AES-256-GCM ciphertext | tag; the recovery password is never stored in plain text. */
+  recoveryPasswordCiphertext: string;
+  encryptionKeyVersion: string;
+};
 
 export interface Page {
   items: StoredRecoveryKey[];
@@ -31,14 +37,15 @@ export interface Page {
   continuation?: string;
 }
 
-function toEntity(key: RecoveryKey): RecordEntity {
+function toEntity(key: KeyRecord): RecordEntity {
   return {
     partitionKey: key.id,
     rowKey: RECORD_ROW,
     deviceId: key.deviceId,
     volumeType: key.volumeType,
     createdDateTime: key.createdDateTime,
-    recoveryPassword: key.key,
+    recoveryPasswordCiphertext: key.sealed.ciphertext,
+    encryptionKeyVersion: key.sealed.keyVersion,
   };
 }
 
@@ -48,7 +55,7 @@ function fromEntity(entity: TableEntityResult<RecordEntity>): StoredRecoveryKey 
     deviceId: entity.deviceId,
     volumeType: entity.volumeType as VolumeType,
     createdDateTime: entity.createdDateTime,
-    key: entity.recoveryPassword,
+    sealed: { ciphertext: entity.recoveryPasswordCiphertext, keyVersion: entity.encryptionKeyVersion },
     etag: entity.etag,
   };
 }
@@ -96,28 +103,54 @@ async function addIndexEntry(deviceId: string, id: string): Promise<void> {
   await guarded(async () => (await deviceIndex()).upsertEntity({ partitionKey: deviceId, rowKey: id }, 'Replace'));
 }
 
+function twinAction(audit: AuditEvent): ['create', TableEntity] {
+  return ['create', { partitionKey: audit.keyId!, rowKey: twinRowKey(audit), eventId: audit.id }];
+}
+
+/** Writes the record and its audit twin in one transaction; the record's new ETag. */
+async function commit(recordAction: TransactionAction, audit: AuditEvent): Promise<string | undefined> {
+  const response = await guarded(async () => (await keys()).submitTransaction([recordAction, twinAction(audit)]));
+  return response.subResponses[0]?.etag?.trim();
+}
+
 /** Stores a new key; 409 if the id exists. */
-export async function insertKey(key: RecoveryKey): Promise<StoredRecoveryKey> {
-  await addIndexEntry(key.deviceId, key.id);
-  const { etag } = await guarded(async () => (await keys()).createEntity(toEntity(key)));
+export async function insertKey(key: KeyRecord, audit: AuditEvent): Promise<StoredRecoveryKey> {
+  await Promise.all([addIndexEntry(key.deviceId, key.id), writeAuditEntry(audit, true)]);
+  const etag = await commit(['create', toEntity(key)], audit);
   return { ...key, etag: etag! };
 }
 
-/** Replaces a stored key if it is still at `etag` (412 otherwise; '*' for any version). */
-export async function replaceKey(key: RecoveryKey, etag: string, previous: RecoveryKey): Promise<StoredRecoveryKey> {
+/** Replaces a stored key if it is still at `etag` (412 otherwise). */
+export async function replaceKey(key: KeyRecord, etag: string, previous: KeyRecord, audit: AuditEvent): Promise<StoredRecoveryKey> {
   const moved = previous.deviceId !== key.deviceId;
   const staleEtag = moved ? await indexEtag(previous.deviceId, key.id) : undefined;
-  if (moved) await addIndexEntry(key.deviceId, key.id);
-  const result = await guarded(async () => (await keys()).updateEntity(toEntity(key), 'Replace', { etag }));
+  await Promise.all([moved ? addIndexEntry(key.deviceId, key.id) : undefined, writeAuditEntry(audit, true)]);
+  const newEtag = await commit(['update', toEntity(key), 'Replace', { etag }], audit);
   if (moved) await removeIndexEntry(previous.deviceId, key.id, staleEtag);
-  return { ...key, etag: result.etag! };
+  return { ...key, etag: newEtag! };
 }
 
-/** Deletes a stored key if it is still at `etag`; its device index entry goes after it. */
-export async function deleteKey(stored: RecoveryKey, etag: string): Promise<void> {
-  const staleEtag = await indexEtag(stored.deviceId, stored.id);
-  await guarded(async () => (await keys()).deleteEntity(stored.id, RECORD_ROW, { etag }));
+/**
+ * Deletes a stored key if it is still at `etag`; its device index entry goes after it.
+ * The SDK's transactions cannot carry If-Match on a delete, so here the audit twin is written first
+ * and withdrawn if the delete is refused: a crash in between over-reports a delete, never hides one.
+ */
+export async function deleteKey(stored: KeyRecord, etag: string, audit: AuditEvent): Promise<void> {
+  const [staleEtag] = await Promise.all([indexEtag(stored.deviceId, stored.id), writeAuditEntry(audit, true)]);
+  const twin = twinAction(audit)[1];
+  await guarded(async () => (await keys()).createEntity(twin));
+  try {
+    await guarded(async () => (await keys()).deleteEntity(stored.id, RECORD_ROW, { etag }));
+  } catch (error) {
+    await (await keys()).deleteEntity(twin.partitionKey, twin.rowKey).catch(() => undefined);
+    throw error;
+  }
   await removeIndexEntry(stored.deviceId, stored.id, staleEtag);
+}
+
+/** Moves a record to another encryption key version, if it is still at `etag`; nothing else changes. */
+export async function resealKey(stored: StoredRecoveryKey, sealed: KeyRecord['sealed']): Promise<void> {
+  await guarded(async () => (await keys()).updateEntity(toEntity({ ...stored, sealed }), 'Replace', { etag: stored.etag }));
 }
 
 /** One page of the keys of a device, through the device index, each checked against its record. */

@@ -1,0 +1,27 @@
+import { DecryptionError, open, type Sealed, seal } from '../crypto/envelope';
+import { keyring } from '../crypto/keyring';
+import { GraphError } from '../http/graphError';
+import type { KeyRecord } from './model';
+
+/** The recovery password sealed for the record with this id: the id is bound, so the ciphertext is useless in any other record. */
+export function sealPassword(id: string, password: string): Sealed {
+  return seal(keyring(), id, password);
+}
+
+/**
+ * The recovery password of a stored record. A ciphertext that fails to open is never answered with a
+ * wrong key: it is an error that says the record cannot be trusted (altered, copied from another
+ * record, or sealed under a key version this deployment does not have).
+ */
+export function openPassword(record: KeyRecord): string {
+  try {
+    return open(keyring(), record.id, record.sealed);
+  } catch (error) {
+    if (!(error instanceof DecryptionError)) throw error;
+    throw new GraphError(
+      500,
+      'generalException',
+      `The stored recovery key ${record.id} cannot be decrypted: ${error.message}. No key is returned; report this to the service's administrators.`,
+    );
+  }
+}
