@@ -2,6 +2,7 @@ import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import type { Activity, AuditSource } from '../shared/audit/model';
 import { type AuditTarget, auditSourceOf, runAudited } from '../shared/audit/recorder';
 import { authenticate, authorize, authorizeRequest, type Caller } from '../shared/auth';
+import { limitKeyReads } from '../shared/auth/rateLimit';
 import { readJsonObject } from '../shared/http/body';
 import { methodNotAllowed } from '../shared/http/graphError';
 import { type GraphOperation, graphHandler } from '../shared/http/handler';
@@ -83,6 +84,7 @@ const getKey: GraphOperation = async (request, rc, context) => {
   }
   return underAudit(request, rc, caller, 'read', async (source) => {
     authorize(caller, 'readKey');
+    limitKeyReads(caller);
     const { stored, key } = await keys.readRecoveryPassword(itemId(request), source);
     return entityResponse(rc, 200, stored, key);
   });

@@ -22,6 +22,8 @@ export interface Settings {
   encryption: EncryptionSettings;
   storageConnectionString: string;
   port: number;
+  /** KEY_READ_LIMIT_PER_MINUTE: key reads ($select=key) one caller may make per minute on one instance. */
+  keyReadLimitPerMinute: number;
   /** Where local-mode secrets (the development signing key) and embedded Azurite data live. */
   localStateDir: string;
 }
@@ -60,6 +62,17 @@ export function preferLocalAuthByDefault(): void {
   cached = undefined;
 }
 
+/** Generous: a helpdesk reads a handful of keys an hour; a script reading hundreds a minute is what this is for. */
+export const DEFAULT_KEY_READ_LIMIT_PER_MINUTE = 120;
+
+function readKeyReadLimit(env: Env): number {
+  const raw = nonEmpty(env, 'KEY_READ_LIMIT_PER_MINUTE');
+  if (raw === undefined) return DEFAULT_KEY_READ_LIMIT_PER_MINUTE;
+  const limit = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (!(limit >= 1 && limit <= 1_000_000)) throw new ConfigError('KEY_READ_LIMIT_PER_MINUTE must be a whole number from 1 to 1000000');
+  return limit;
+}
+
 function readAuth(env: Env): AuthSettings {
   const mode = (nonEmpty(env, 'AUTH_MODE') ?? defaultAuthMode).toLowerCase();
   if (mode !== 'entra' && mode !== 'local') {
@@ -80,6 +93,7 @@ export function readSettings(env: Env = process.env): Settings {
     encryption: { keys: nonEmpty(env, 'ENCRYPTION_KEYS'), activeKey: nonEmpty(env, 'ENCRYPTION_ACTIVE_KEY') },
     storageConnectionString: nonEmpty(env, 'STORAGE_CONNECTION_STRING') ?? DEVELOPMENT_STORAGE,
     port: readPort(env),
+    keyReadLimitPerMinute: readKeyReadLimit(env),
     localStateDir: nonEmpty(env, 'LOCAL_STATE_DIR') ?? '.local',
   };
 }

@@ -1,0 +1,60 @@
+import { settings } from '../config';
+import { tooManyRequests } from '../http/graphError';
+import type { Caller } from './caller';
+
+// A token bucket per caller, in this instance's memory: it bounds how fast one identity can pull keys
+// out of one instance. It is not global (instances do not share buckets); README "Security model" says
+// how to add a global limit in front with API Management.
+
+interface Bucket {
+  tokens: number;
+  updated: number;
+}
+
+/** Beyond this many callers the idlest buckets are dropped; a dropped bucket is a full one, so only generosity is lost. */
+const MAX_BUCKETS = 10_000;
+
+export class RateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(
+    private readonly perMinute: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Takes one token for the caller, or answers how many seconds until one is free. */
+  take(callerKey: string): { allowed: true } | { allowed: false; retryAfterSeconds: number } {
+    const now = this.now();
+    const ratePerMs = this.perMinute / 60_000;
+    const bucket = this.buckets.get(callerKey) ?? { tokens: this.perMinute, updated: now };
+    bucket.tokens = Math.min(this.perMinute, bucket.tokens + (now - bucket.updated) * ratePerMs);
+    bucket.updated = now;
+    // Re-inserting keeps the map in least-recently-used order for eviction.
+    this.buckets.delete(callerKey);
+    this.buckets.set(callerKey, bucket);
+    if (this.buckets.size > MAX_BUCKETS) this.buckets.delete(this.buckets.keys().next().value!);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return { allowed: true };
+    }
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / ratePerMs / 1000)) };
+  }
+}
+
+export function callerKey(caller: Caller): string {
+  return `${caller.tid ?? '-'}/${caller.oid ?? caller.appId ?? 'unknown'}`;
+}
+
+let keyReads: RateLimiter | undefined;
+
+/** 429 with Retry-After when the caller has used up its key reads for now. */
+export function limitKeyReads(caller: Caller): void {
+  keyReads ??= new RateLimiter(settings().keyReadLimitPerMinute);
+  const verdict = keyReads.take(callerKey(caller));
+  if (!verdict.allowed) {
+    throw tooManyRequests(
+      `Too many recovery key reads; this caller may read ${settings().keyReadLimitPerMinute} keys a minute. Try again later.`,
+      verdict.retryAfterSeconds,
+    );
+  }
+}
