@@ -8,6 +8,10 @@ export function sealPassword(id: string, password: string): Sealed {
   return seal(keyring(), id, password);
 }
 
+export function isSealedWithActiveKey(record: KeyRecord): boolean {
+  return record.sealed.keyVersion === keyring().active;
+}
+
 /**
  * The recovery password of a stored record. A ciphertext that fails to open is never answered with a
  * wrong key: it is an error that says the record cannot be trusted (altered, copied from another

@@ -6,7 +6,7 @@ import { auditEvent } from '../audit/recorder';
 import { writeAuditEntry } from '../audit/store';
 import type { KeyMetadata, KeyRecord, RecoveryKey, RecoveryKeyInput, StoredRecoveryKey } from './model';
 import { requireComplete } from './schema';
-import { openPassword, sealPassword } from './sealing';
+import { isSealedWithActiveKey, openPassword, sealPassword } from './sealing';
 import * as store from './store';
 
 // Use cases of the recovery-key resource. Each write reads the stored version and writes against its
@@ -78,7 +78,9 @@ async function updateExisting(current: StoredRecoveryKey, input: RecoveryKeyInpu
     await writeAuditEntry(succeeded(source, 'update', current, 'No change: the stored key already matched.'));
     return { stored: current, key: password, created: false };
   }
-  const record: KeyRecord = password === storedPassword ? { ...metadata, sealed: current.sealed } : sealed({ ...metadata, key: password });
+  // Any write also moves the record to the active encryption key, so rotation needs the script only for keys nobody touches.
+  const keepSealed = password === storedPassword && isSealedWithActiveKey(current);
+  const record: KeyRecord = keepSealed ? { ...metadata, sealed: current.sealed } : sealed({ ...metadata, key: password });
   const stored = await store.replaceKey(record, writeEtag(current, pre), current, succeeded(source, 'update', record));
   return { stored, key: password, created: false };
 }

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -8,6 +7,7 @@ import { TableClient } from '@azure/data-tables';
 import { azuriteConnectionString, findFreePort, startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
 import { expectGraphError, READ, tokenWith, WRITE, type ApiResponse } from '../support/client';
 import { keyBody, newId, type KeyBody } from '../support/fixtures';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../support/localHost';
 
 // Storage faults, end to end: this file runs its own Azurite (persisted to a temp folder, so that it
 // can be stopped and restarted with its data) and its own local hosts pointed at it, at a dead port
@@ -26,60 +26,15 @@ jest.setTimeout(60_000);
 // ---------------------------------------------------------------------------------------------
 // Helpers: a host of our own, and HTTP calls to it
 
-interface Host {
-  url: string;
-  child: ChildProcess;
-  /** The tail of the host's stderr (its request log), for failure messages. */
-  log(): string;
-}
-
-const hosts: Host[] = [];
+type Host = LocalHost;
 
 function startHost(connectionString: string): Promise<Host> {
-  const child = spawn(process.execPath, [join(__dirname, '../../dist/scripts/start.js')], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      STORAGE_CONNECTION_STRING: connectionString,
-      AUTH_MODE: 'local',
-      // The run's state folder: its development signing key is what test tokens are signed with.
-      LOCAL_STATE_DIR: process.env.LOCAL_STATE_DIR,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return startLocalHost({
+    STORAGE_CONNECTION_STRING: connectionString,
+    AUTH_MODE: 'local',
+    // The run's state folder: its development signing key is what test tokens are signed with.
+    LOCAL_STATE_DIR: process.env.LOCAL_STATE_DIR,
   });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-8_000);
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`the host did not start:\n${output}\n${stderr}`)), 20_000);
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (!match) return;
-      clearTimeout(timer);
-      child.stdout!.off('data', onData);
-      child.stdout!.resume();
-      const host = { url: match[1]!, child, log: () => stderr };
-      hosts.push(host);
-      resolve(host);
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the host exited with ${code}:\n${output}\n${stderr}`));
-    });
-  });
-}
-
-async function stopHost(host: Host): Promise<void> {
-  if (host.child.exitCode !== null || host.child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => host.child.once('exit', () => resolve()));
-  host.child.kill('SIGTERM');
-  const killer = setTimeout(() => host.child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(killer);
 }
 
 interface TimedResponse extends ApiResponse {
@@ -153,7 +108,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(hosts.map(stopHost));
+  await stopLocalHosts();
   for (const cleanup of cleanups) await cleanup();
 }, 30_000);
 
@@ -467,7 +422,7 @@ describe('a host started while storage is down', () => {
     // The failed table creation was not remembered: the same host creates the tables now.
     azurite = await startAzuriteTables({ port, inMemory: true, silent: true });
     const stored = await callAt(host, 'PATCH', item(body.id!), { token: writer, body });
-    expect({ status: stored.status, log: stored.status === 200 ? '' : host.log() }).toEqual({ status: 200, log: '' });
+    expect({ status: stored.status, log: stored.status === 200 ? '' : host.output() }).toEqual({ status: 200, log: '' });
     const read = await callAt(host, 'GET', `${item(body.id!)}?$select=key`, { token: keyReader });
     expect(read.json.key).toBe(body.key);
   });
