@@ -1,5 +1,6 @@
 import type { JsonObject } from '../http/responses';
 import { ACTIVITIES, type AuditEvent } from './model';
+import { withoutSecrets } from '../redact';
 
 export const LOGGED_BY = 'BitLocker key escrow';
 
@@ -9,7 +10,7 @@ export function directoryAudit(event: AuditEvent): JsonObject {
   const activity = ACTIVITIES[event.activity];
   const details: { key: string; value: string }[] = [];
   const detail = (key: string, value: string | undefined): void => {
-    if (value) details.push({ key, value });
+    if (value) details.push({ key, value: withoutSecrets(value) });
   };
   detail('DeviceId', event.deviceId);
   detail('TenantId', caller.tid);
@@ -22,7 +23,7 @@ export function directoryAudit(event: AuditEvent): JsonObject {
     category: 'KeyManagement',
     correlationId: event.source.requestId,
     result: event.result,
-    resultReason: event.resultReason,
+    resultReason: withoutSecrets(event.resultReason),
     activityDisplayName: activity.displayName,
     activityDateTime: event.at.toISOString(),
     loggedByService: LOGGED_BY,

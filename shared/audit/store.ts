@@ -2,6 +2,7 @@ import { odata, type TableEntity, type TableEntityResult } from '@azure/data-tab
 import { GraphError, serviceUnavailable } from '../http/graphError';
 import { mapStorageError, statusOf, tableClient } from '../storage/tables';
 import { ACTIVITIES, type Activity, type AuditEvent } from './model';
+import { withoutSecrets } from '../redact';
 
 // Layout (README "Audit trail"):
 //   AuditLog      PartitionKey = inverted UTC day, RowKey = inverted milliseconds + '-' + event id
@@ -48,8 +49,9 @@ const ACTIVITY_BY_NAME = new Map<string, Activity>(
   Object.entries(ACTIVITIES).map(([activity, { displayName }]) => [displayName, activity as Activity]),
 );
 
-// Header values are the client's; they are bounded so that an audit entity stays far below the 1 MiB limit.
-const clip = (value: string | undefined): string | undefined => value?.slice(0, 512);
+// Header values and error messages carry the client's text: masked (a key or token pasted in the wrong
+// place), then bounded so that an audit entity stays far below the 1 MiB limit.
+const clip = (value: string | undefined): string | undefined => withoutSecrets(value)?.slice(0, 512);
 
 function toEntity(event: AuditEvent, hasTwin: boolean): TableEntity<AuditEntity> {
   const { caller } = event.source;

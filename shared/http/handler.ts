@@ -1,4 +1,5 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { withoutSecrets } from '../redact';
 import { GraphError } from './graphError';
 import { type RequestContext, requestContextOf } from './requestContext';
 import { errorResponse, internalErrorResponse } from './responses';
@@ -41,7 +42,8 @@ export function graphHandler(operation: GraphOperation): HttpHandler {
         event: 'request',
         requestId: rc.requestId,
         method: request.method,
-        path: new URL(request.url).pathname,
+        // A recovery password pasted where a key id belongs must not reach the log.
+        path: withoutSecrets(new URL(request.url).pathname),
         status: response.status,
         ms: Date.now() - started,
       }),

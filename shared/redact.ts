@@ -1,0 +1,15 @@
+// Text a client controls (a header, a URL segment or property name that an error message repeats) can
+// hold a recovery password or a token pasted in the wrong place. Audit records and logs are read by
+// more people than the keys are, so such text is masked before it is stored, shown or logged.
+
+/** 8 groups of 6 digits, joined by '-', by another single separator or by nothing: a recovery password, valid or not. */
+const RECOVERY_PASSWORD_LIKE = /(?<![0-9])[0-9]{6}(?:[^0-9A-Za-z]?[0-9]{6}){7}(?![0-9])/g;
+/** A JWT (header and payload at least): base64url of '{"' starts with 'eyJ'. */
+const JWT_LIKE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?/g;
+
+/** `text` with anything shaped like a recovery password or a token masked. */
+export function withoutSecrets(text: string): string;
+export function withoutSecrets(text: string | undefined): string | undefined;
+export function withoutSecrets(text: string | undefined): string | undefined {
+  return text?.replace(RECOVERY_PASSWORD_LIKE, '[recovery password]').replace(JWT_LIKE, '[token]');
+}
