@@ -1,4 +1,5 @@
 import type { HttpRequest } from '@azure/functions';
+import { shown } from '../odata/filter';
 import { badRequest, GraphError } from './graphError';
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -28,11 +29,42 @@ async function readBounded(request: HttpRequest): Promise<Uint8Array> {
   return Buffer.concat(chunks);
 }
 
-// JSON.parse makes "__proto__" an own property, which later object spreads or merges could turn into a
-// prototype change; no property of ours has that name, so refuse it wherever it stands.
-function refuseProtoKeys(key: string, value: unknown): unknown {
-  if (key === '__proto__') throw badRequest('__proto__ is not a property of bitlockerRecoveryKey.');
-  return value;
+/**
+ * Refuses what JSON.parse would silently accept in a valid JSON text: a property given twice in one object
+ * (JSON.parse keeps the last, so `{"key":"a","key":"b"}` would store whichever came second: ambiguous for a
+ * recovery key) and "__proto__" (JSON.parse makes it an own property, which later object spreads or merges
+ * could turn into a prototype change; no property of ours has that name). Both at any depth, with names
+ * compared after unescaping ("k\u0065y" is "key"). Iterative, so deep nesting cannot exhaust the stack,
+ * as JSON.parse's reviver did. Only for text that JSON.parse has accepted.
+ */
+function refuseAmbiguousKeys(text: string): void {
+  // One entry per open container: the names seen so far for an object, undefined for an array.
+  const open: (Set<string> | undefined)[] = [];
+  let expectingName = false;
+  for (let at = 0; at < text.length; at++) {
+    const c = text[at];
+    if (c === '"') {
+      const start = at;
+      for (at++; text[at] !== '"'; at++) if (text[at] === '\\') at++;
+      const names = open[open.length - 1];
+      if (names && expectingName) {
+        const name = JSON.parse(text.slice(start, at + 1)) as string;
+        if (name === '__proto__') throw badRequest('__proto__ is not a property of bitlockerRecoveryKey.');
+        if (names.has(name)) throw badRequest(`The property ${shown(name)} is given more than once; give each property once.`);
+        names.add(name);
+        expectingName = false;
+      }
+    } else if (c === '{') {
+      open.push(new Set());
+      expectingName = true;
+    } else if (c === '[') {
+      open.push(undefined);
+    } else if (c === '}' || c === ']') {
+      open.pop();
+    } else if (c === ',') {
+      expectingName = open[open.length - 1] !== undefined;
+    }
+  }
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -52,11 +84,11 @@ export async function readJsonObject(request: HttpRequest): Promise<Record<strin
   if (text.trim() === '') throw badRequest('The request body is empty; send a JSON object.');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text, refuseProtoKeys);
-  } catch (error) {
-    if (error instanceof GraphError) throw error;
+    parsed = JSON.parse(text);
+  } catch {
     throw badRequest('The request body is not valid JSON.');
   }
+  refuseAmbiguousKeys(text);
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw badRequest('The request body must be a JSON object.');
   }

@@ -120,11 +120,18 @@ const completeSchema = Joi.object({
 const printable = (text: string): string =>
   text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
+const MAX_REPORTED_PROBLEMS = 10;
+
 const options: Joi.ValidationOptions = { abortEarly: false, convert: true, errors: { wrap: { label: '' } } };
 
 function check<T>(schema: Joi.Schema, value: unknown): T {
   const { error, value: checked } = schema.validate(value, options);
-  if (error) throw badRequest(printable(error.details.map((d) => d.message).join('; ')));
+  if (error) {
+    // Every problem is named, up to a point: a body of a thousand unknown names must not become an error of a thousand lines.
+    const shownDetails = error.details.slice(0, MAX_REPORTED_PROBLEMS).map((d) => d.message);
+    const more = error.details.length - shownDetails.length;
+    throw badRequest(printable(shownDetails.join('; ') + (more > 0 ? `; and ${more} more problems` : '')));
+  }
   return checked as T;
 }
 

@@ -343,3 +343,15 @@ describe('correlation headers', () => {
     expect(failed.json.error.innerError['client-request-id']).toBe(clientRequestId);
   });
 });
+
+describe('error messages stay bounded', () => {
+  it('names the first ten problems of a body with many and counts the rest', async () => {
+    const writer = await tokenWith(WRITE);
+    const body: Record<string, unknown> = keyBody();
+    for (let i = 0; i < 40; i++) body[`unknown${i}`] = i;
+    const response = await call('PATCH', '/bitlocker/recoveryKeys', { token: writer, body });
+    const error = expectGraphError(response, 400, 'badRequest');
+    expect(error.message.match(/is not a property of bitlockerRecoveryKey/g)).toHaveLength(10);
+    expect(error.message).toMatch(/and 30 more problems$/);
+  });
+});

@@ -1,4 +1,5 @@
 import '../support/functionsCore';
+import { handlerRequest, quietContext } from '../support/inProcess';
 import { RestError } from '@azure/data-tables';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
@@ -16,19 +17,9 @@ import { keyRowsOf, rawEntities } from '../support/storage';
 
 const FAIL_AUDIT = 'failAudit';
 
-const context = (): InvocationContext => new InvocationContext({ functionName: 'auditFailure.test', logHandler: () => undefined });
+const context = (): InvocationContext => quietContext('auditFailure.test');
+const request = handlerRequest;
 
-function request(method: string, path: string, bearer: string, body?: unknown, id?: string): HttpRequest {
-  const headers: Record<string, string> = { authorization: `Bearer ${bearer}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  return new HttpRequest({
-    method,
-    url: `http://127.0.0.1:7071${path}`,
-    headers,
-    params: id ? { id } : {},
-    body: body === undefined ? undefined : { string: JSON.stringify(body) },
-  });
-}
 
 const COLLECTION = '/v1.0/informationProtection/bitlocker/recoveryKeys';
 const header = (response: HttpResponseInit, name: string): string | undefined =>

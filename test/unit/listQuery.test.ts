@@ -1,4 +1,5 @@
-import { GraphError } from '../../shared/http/graphError';
+import type { GraphError } from '../../shared/http/graphError';
+import { refusal } from '../support/refusal';
 import { DEFAULT_PAGE_SIZE, MAX_TOP, parseItemSelect, parseListQuery } from '../../shared/odata/listQuery';
 
 const GUID = '2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e';
@@ -6,19 +7,6 @@ const LIST_SUPPORTED = 'Supported: $filter, $top, $select, $skiptoken.';
 const ITEM_SUPPORTED = 'Supported: $select.';
 const SELECTABLE = 'Selectable: id, createdDateTime, deviceId, volumeType.';
 const SKIP_TOKEN_INVALID = 'The $skiptoken is invalid or was altered; start again from the first page.';
-
-/** The GraphError that `act` throws, after checking it is a 400 badRequest. */
-function refusal(act: () => unknown): GraphError {
-  try {
-    act();
-  } catch (error) {
-    expect(error).toBeInstanceOf(GraphError);
-    const { status, code } = error as GraphError;
-    expect({ status, code }).toEqual({ status: 400, code: 'badRequest' });
-    return error as GraphError;
-  }
-  throw new Error('expected a 400 refusal, but nothing was thrown');
-}
 
 const list = (query: string) => parseListQuery(new URLSearchParams(query));
 const item = (query: string) => parseItemSelect(new URLSearchParams(query));

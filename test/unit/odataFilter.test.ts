@@ -1,21 +1,9 @@
 import { GraphError } from '../../shared/http/graphError';
+import { refusal } from '../support/refusal';
 import { parseKeyFilter } from '../../shared/odata/filter';
 
 const SUPPORTED = "Supported filters: deviceId eq '{guid}', id eq '{guid}', startswith(id,'{hex prefix}')";
 const GUID = '2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e';
-
-/** The GraphError that `act` throws, after checking it is a 400 badRequest. */
-function refusal(act: () => unknown): GraphError {
-  try {
-    act();
-  } catch (error) {
-    expect(error).toBeInstanceOf(GraphError);
-    const { status, code } = error as GraphError;
-    expect({ status, code }).toEqual({ status: 400, code: 'badRequest' });
-    return error as GraphError;
-  }
-  throw new Error('expected a 400 refusal, but nothing was thrown');
-}
 
 /** Checks that the filter is refused with a message that names the supported forms and contains `detail`. */
 function expectRefused(filter: string, detail: string): void {

@@ -1,4 +1,5 @@
 import '../support/functionsCore';
+import { handlerRequest, quietContext } from '../support/inProcess';
 import { HttpRequest, InvocationContext, type HttpHandler, type HttpResponseInit } from '@azure/functions';
 import { directoryAuditsHandler } from '../../functions/auditLogs';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
@@ -53,19 +54,9 @@ const MATRIX = parseMatrix(SPEC_MATRIX);
 // ---- requests -------------------------------------------------------------------------------------------------
 
 const COLLECTION = '/v1.0/informationProtection/bitlocker/recoveryKeys';
-const context = (): InvocationContext => new InvocationContext({ functionName: 'permissionMatrix.test', logHandler: () => undefined });
+const context = (): InvocationContext => quietContext('permissionMatrix.test');
+const request = handlerRequest;
 
-function request(method: string, path: string, bearer: string, body?: unknown, id?: string): HttpRequest {
-  const headers: Record<string, string> = { authorization: `Bearer ${bearer}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  return new HttpRequest({
-    method,
-    url: `http://127.0.0.1:7071${path}`,
-    headers,
-    params: id ? { id } : {},
-    body: body === undefined ? undefined : { string: JSON.stringify(body) },
-  });
-}
 
 const send = (handler: HttpHandler, req: HttpRequest): Promise<HttpResponseInit> => handler(req, context()) as Promise<HttpResponseInit>;
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GraphError } from '../../shared/http/graphError';
+import { refusal } from '../support/refusal';
 import { decodeSkipToken, encodeSkipToken, MAX_SKIP_TOKEN_LENGTH } from '../../shared/odata/skipToken';
 
 const INVALID = 'The $skiptoken is invalid or was altered; start again from the first page.';
@@ -17,19 +18,6 @@ const CONTINUATION = continuationOf({ nextPartitionKey: '1!48!MmQ3YjNjNmEtOGYwZS
 function forge(continuation: string, query = QUERY, version = 1): string {
   const check = createHash('sha256').update(JSON.stringify([version, query, continuation])).digest().subarray(0, 16);
   return Buffer.concat([Buffer.from([version]), Buffer.from(continuation, 'latin1'), check]).toString('base64url');
-}
-
-/** The GraphError that `act` throws, after checking it is a 400 badRequest. */
-function refusal(act: () => unknown): GraphError {
-  try {
-    act();
-  } catch (error) {
-    expect(error).toBeInstanceOf(GraphError);
-    const { status, code } = error as GraphError;
-    expect({ status, code }).toEqual({ status: 400, code: 'badRequest' });
-    return error as GraphError;
-  }
-  throw new Error('expected a 400 refusal, but nothing was thrown');
 }
 
 function expectInvalid(token: string, query = QUERY): void {

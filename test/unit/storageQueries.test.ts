@@ -1,4 +1,5 @@
 import '../support/functionsCore';
+import { handlerRequest, quietContext } from '../support/inProcess';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { collectionHandler } from '../../functions/recoveryKeys';
 import { tableClient } from '../../shared/storage/tables';
@@ -53,18 +54,9 @@ beforeAll(async () => {
   }
 });
 
-const context = () => new InvocationContext({ functionName: 'storageQueries', logHandler: () => {} });
+const context = (): InvocationContext => quietContext('storageQueries');
+const request = handlerRequest;
 
-function request(method: string, path: string, token: string, body?: unknown): HttpRequest {
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  return new HttpRequest({
-    method,
-    url: `http://127.0.0.1:7071${path}`,
-    headers,
-    body: body === undefined ? undefined : { string: JSON.stringify(body) },
-  });
-}
 
 async function escrow(overrides: Parameters<typeof keyBody>[0]): Promise<string> {
   const body = keyBody(overrides);
