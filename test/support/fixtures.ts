@@ -1,11 +1,7 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { keyBody as escrowBody, newId, recoveryPassword } from '../../scripts/bench/fixtures';
 
-/** A valid 48-digit recovery password: each group is a random 16-bit word times 11. */
-export function recoveryPassword(): string {
-  return Array.from({ length: 8 }, () => String(randomInt(0, 65536) * 11).padStart(6, '0')).join('-');
-}
-
-export const newId = (): string => randomUUID();
+// The benchmark's generators (scripts/, which the build compiles) serve the tests too.
+export { newId, recoveryPassword };
 
 export interface KeyBody {
   id?: string;
@@ -16,13 +12,7 @@ export interface KeyBody {
   [extra: string]: unknown;
 }
 
+/** A valid escrow body, with any property replaced or added (tests add wrong ones on purpose). */
 export function keyBody(overrides: KeyBody = {}): KeyBody {
-  return {
-    '@odata.type': '#microsoft.graph.bitlockerRecoveryKey',
-    id: newId(),
-    deviceId: newId(),
-    key: recoveryPassword(),
-    volumeType: 'operatingSystemVolume',
-    ...overrides,
-  };
+  return { ...escrowBody(), ...overrides };
 }
