@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { azuriteConnectionString, findFreePort, startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
-import { call, expectGraphError, READ, token, WRITE, type ApiResponse, type CallOptions } from '../support/client';
+import { call, callOn, expectGraphError, READ, token, WRITE, type ApiResponse, type CallOptions } from '../support/client';
 import { keyBody, type KeyBody } from '../support/fixtures';
 import { COLLECTION, mapLimit } from '../support/keys';
 import { HostDidNotStart, startLocalHost, stopLocalHosts, type EnvOverrides, type LocalHost } from '../support/localHost';
@@ -95,25 +95,8 @@ async function rawRecords(connectionString: string): Promise<Map<string, { recov
 // ---------------------------------------------------------------------------------------------
 // HTTP against a private host
 
-async function callAt(host: LocalHost, method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token) headers.Authorization = `Bearer ${options.token}`;
-  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
-  const response = await fetch(new URL(path, host.url), {
-    method,
-    headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await response.text();
-  let json: Record<string, any> = {};
-  try {
-    json = text ? JSON.parse(text) : {};
-  } catch {
-    // Not JSON: assertions on status say so.
-  }
-  return { status: response.status, headers: response.headers, json, text };
-}
+const callAt = (host: LocalHost, method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> =>
+  callOn(host.url, method, path, options);
 
 async function escrowAt(host: LocalHost, bodies: readonly KeyBody[]): Promise<void> {
   await mapLimit(bodies, 8, async (body) => {

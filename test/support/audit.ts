@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type ApiResponse, call } from './client';
+import type { ApiResponse } from './client';
+import { followPages } from './keys';
 
 // Helpers for the audit trail (GET /auditLogs/directoryAudits) and for "no secret anywhere" checks.
 
@@ -43,17 +44,8 @@ export interface AuditTraversal {
 
 /** Reads the first page and follows @odata.nextLink to the end; every page must be a 200. */
 export async function readAllAudits(firstPath: string, token: string, maxPages = 200): Promise<AuditTraversal> {
-  const traversal: AuditTraversal = { pages: [], events: [] };
-  let path: string | undefined = firstPath;
-  while (path !== undefined) {
-    if (traversal.pages.length >= maxPages) throw new Error(`more than ${maxPages} pages from ${firstPath}: the list does not end`);
-    const page = await call('GET', path, { token });
-    if (page.status !== 200) throw new Error(`GET ${path} gave ${page.status}: ${page.text}`);
-    traversal.pages.push(page);
-    traversal.events.push(...(page.json.value as DirectoryAudit[]));
-    path = page.json['@odata.nextLink'] as string | undefined;
-  }
-  return traversal;
+  const pages = await followPages(firstPath, token, maxPages);
+  return { pages, events: pages.flatMap((page) => page.json.value as DirectoryAudit[]) };
 }
 
 /** Every event about one key, newest first, with an optional extra condition joined by 'and'. */

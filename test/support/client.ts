@@ -31,7 +31,8 @@ export interface ApiResponse {
   text: string;
 }
 
-export async function call(method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> {
+/** A request to a host at `base` (the run's host, or a private one a test started). */
+export async function callOn(base: string, method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.Authorization = `Bearer ${options.token}`;
   let body: string | undefined = options.rawBody;
@@ -39,7 +40,7 @@ export async function call(method: string, path: string, options: CallOptions = 
     body = JSON.stringify(options.body);
     headers['Content-Type'] ??= 'application/json';
   }
-  const response = await fetch(new URL(path, baseUrl()), { method, headers, body });
+  const response = await fetch(new URL(path, base), { method, headers, body, signal: AbortSignal.timeout(15_000) });
   const text = await response.text();
   let json: Record<string, any> = {};
   try {
@@ -49,6 +50,9 @@ export async function call(method: string, path: string, options: CallOptions = 
   }
   return { status: response.status, headers: response.headers, json, text };
 }
+
+export const call = (method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> =>
+  callOn(baseUrl(), method, path, options);
 
 /** Asserts Graph's error shape and returns the error object. */
 export function expectGraphError(response: ApiResponse, status: number, code: string): { code: string; message: string } {

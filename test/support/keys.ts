@@ -62,19 +62,26 @@ export interface Traversal {
  * Reads the first page and follows @odata.nextLink until a page has none. Every page must be a 200;
  * more than `maxPages` pages is a failure (a list that never ends), not a hang.
  */
-export async function readAllPages(firstPath: string, token: string, maxPages = 100): Promise<Traversal> {
-  const traversal: Traversal = { pages: [], ids: [], nextLinks: [] };
+export async function followPages(firstPath: string, token: string, maxPages: number): Promise<ApiResponse[]> {
+  const pages: ApiResponse[] = [];
   let path: string | undefined = firstPath;
   while (path !== undefined) {
-    if (traversal.pages.length >= maxPages) throw new Error(`more than ${maxPages} pages from ${firstPath}: the list does not end`);
+    if (pages.length >= maxPages) throw new Error(`more than ${maxPages} pages from ${firstPath}: the list does not end`);
     const page = await call('GET', path, { token });
     if (page.status !== 200) throw new Error(`GET ${path} gave ${page.status}: ${page.text}`);
-    traversal.pages.push(page);
-    traversal.ids.push(...(page.json.value as { id: string }[]).map((item) => item.id));
+    pages.push(page);
     path = page.json['@odata.nextLink'] as string | undefined;
-    if (path !== undefined) traversal.nextLinks.push(path);
   }
-  return traversal;
+  return pages;
+}
+
+export async function readAllPages(firstPath: string, token: string, maxPages = 100): Promise<Traversal> {
+  const pages = await followPages(firstPath, token, maxPages);
+  return {
+    pages,
+    ids: pages.flatMap((page) => (page.json.value as { id: string }[]).map((item) => item.id)),
+    nextLinks: pages.slice(0, -1).map((page) => page.json['@odata.nextLink'] as string),
+  };
 }
 
 export const sorted = (ids: Iterable<string>): string[] => [...ids].sort();
