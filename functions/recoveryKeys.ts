@@ -15,6 +15,7 @@ import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
 import { COLLECTION_CONTEXT, graphEntity, graphProperties, propertiesFor } from '../shared/recoveryKeys/representation';
 import { normalizeGuid, parseKeyIdSegment, parseRecoveryKeyInput } from '../shared/recoveryKeys/schema';
 import * as keys from '../shared/recoveryKeys/service';
+import { settings } from '../shared/config';
 import { keyring } from '../shared/crypto/keyring';
 
 function entityResponse(
@@ -139,6 +140,8 @@ for (const route of COLLECTION_ROUTES) {
   app.http(`${name}-item`, { methods: ALL_METHODS, authLevel: 'anonymous', route: `${route}/{id}`, handler: itemHandler });
 }
 
-// A missing or malformed ENCRYPTION_KEYS stops the app here, as it loads, with a message that names
-// the setting: never a service that stores plain text, nor one that fails only at its first key.
+// A malformed setting or a missing or malformed ENCRYPTION_KEYS stops the app here, as it loads, with
+// a message that names the setting: never a service that stores plain text, nor one that fails only
+// at its first request.
+settings();
 keyring();
