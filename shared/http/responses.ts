@@ -1,4 +1,5 @@
 import type { HttpResponseInit } from '@azure/functions';
+import { withoutSecrets } from '../redact';
 import { GraphError } from './graphError';
 import type { RequestContext } from './requestContext';
 
@@ -42,7 +43,9 @@ export function errorResponse(rc: RequestContext, error: GraphError): HttpRespon
   return jsonResponse(
     rc,
     error.status,
-    { error: { code: error.code, message: error.message, innerError } },
+    // Messages may repeat the client's text; a recovery password pasted into a URL is not sent back
+    // through proxies and gateways that log responses.
+    { error: { code: error.code, message: withoutSecrets(error.message), innerError } },
     { ...error.headers },
   );
 }

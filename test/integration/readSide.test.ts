@@ -385,3 +385,13 @@ describe('methods and headers', () => {
     expect(failed.json.error.innerError['client-request-id']).toBe(clientRequestId);
   });
 });
+
+describe('error messages never send a recovery password back', () => {
+  it('masks a recovery password pasted where the key id belongs', async () => {
+    const pasted = '496298-461032-321464-595518-463221-173943-033616-139579';
+    const response = await call('GET', `/v1.0/bitlocker/recoveryKeys/${pasted}`, { token: await tokenWith(READ) });
+    const error = expectGraphError(response, 400, 'badRequest');
+    expect(error.message).toContain('[recovery password]');
+    expect(response.text).not.toContain(pasted);
+  });
+});
