@@ -164,6 +164,11 @@ export async function listAuditEvents(query: AuditQuery, pageSize: number, conti
   const entities = (await tableClient(AUDIT_TABLE)).listEntities<AuditEntity>({ queryOptions: filter ? { filter } : {} });
   const page = (await entities.byPage({ maxPageSize: pageSize, continuationToken: continuation }).next()).value;
   const rows: TableEntityResult<AuditEntity>[] = page ?? [];
-  const shown = await Promise.all(rows.map(async (row) => (row.hasTwin && !(await twinExists(fromEntity(row))) ? undefined : fromEntity(row))));
+  const shown = await Promise.all(
+    rows.map(async (row) => {
+      const event = fromEntity(row);
+      return row.hasTwin && !(await twinExists(event)) ? undefined : event;
+    }),
+  );
   return { items: shown.filter((e): e is AuditEvent => e !== undefined), continuation: page?.continuationToken };
 }

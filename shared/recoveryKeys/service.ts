@@ -21,7 +21,6 @@ export interface WriteResult {
   stored: StoredRecoveryKey;
   /** The recovery password in plain text, for the response of the write. */
   key: string;
-  created: boolean;
 }
 
 function checkPreconditions(current: StoredRecoveryKey | undefined, pre: Preconditions): void {
@@ -68,7 +67,7 @@ const sealed = (key: RecoveryKey): KeyRecord => {
 const succeeded = (source: AuditSource, activity: Activity, key: KeyMetadata, reason = '') =>
   auditEvent(source, activity, 'success', reason, { keyId: key.id, deviceId: key.deviceId });
 
-/** A write to an existing key: the password is decrypted only when the client sent one to compare or none to echo back. */
+/** A write to an existing key. The stored password is decrypted to compare it with the one sent, and to echo it back. */
 async function updateExisting(current: StoredRecoveryKey, input: RecoveryKeyInput, pre: Preconditions, source: AuditSource): Promise<WriteResult> {
   const metadata = mergeMetadata(current, input);
   const storedPassword = openPassword(current);
@@ -76,13 +75,13 @@ async function updateExisting(current: StoredRecoveryKey, input: RecoveryKeyInpu
   if (sameMetadata(metadata, current) && password === storedPassword) {
     // Nothing to write; the attempt is audited all the same.
     await writeAuditEntry(succeeded(source, 'update', current, 'No change: the stored key already matched.'));
-    return { stored: current, key: password, created: false };
+    return { stored: current, key: password };
   }
   // Any write also moves the record to the active encryption key, so rotation needs the script only for keys nobody touches.
   const keepSealed = password === storedPassword && isSealedWithActiveKey(current);
   const record: KeyRecord = keepSealed ? { ...metadata, sealed: current.sealed } : sealed({ ...metadata, key: password });
   const stored = await store.replaceKey(record, writeEtag(current, pre), current, succeeded(source, 'update', record));
-  return { stored, key: password, created: false };
+  return { stored, key: password };
 }
 
 function newKey(id: string, input: RecoveryKeyInput): RecoveryKey {
@@ -124,7 +123,7 @@ export async function upsertRecoveryKey(
 
 async function insertNew(key: RecoveryKey, source: AuditSource): Promise<WriteResult> {
   const stored = await store.insertKey(sealed(key), succeeded(source, 'add', key));
-  return { stored, key: key.key, created: true };
+  return { stored, key: key.key };
 }
 
 /** POST: creates the key; 409 if its id exists. */

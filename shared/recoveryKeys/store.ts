@@ -103,13 +103,13 @@ async function addIndexEntry(deviceId: string, id: string): Promise<void> {
   await guarded(async () => (await deviceIndex()).upsertEntity({ partitionKey: deviceId, rowKey: id }, 'Replace'));
 }
 
-function twinAction(audit: AuditEvent): ['create', TableEntity] {
-  return ['create', { partitionKey: audit.keyId!, rowKey: twinRowKey(audit), eventId: audit.id }];
+function twinEntity(audit: AuditEvent): TableEntity {
+  return { partitionKey: audit.keyId!, rowKey: twinRowKey(audit), eventId: audit.id };
 }
 
 /** Writes the record and its audit twin in one transaction; the record's new ETag. */
 async function commit(recordAction: TransactionAction, audit: AuditEvent): Promise<string | undefined> {
-  const response = await guarded(async () => (await keys()).submitTransaction([recordAction, twinAction(audit)]));
+  const response = await guarded(async () => (await keys()).submitTransaction([recordAction, ['create', twinEntity(audit)]]));
   return response.subResponses[0]?.etag?.trim();
 }
 
@@ -137,7 +137,7 @@ export async function replaceKey(key: KeyRecord, etag: string, previous: KeyReco
  */
 export async function deleteKey(stored: KeyRecord, etag: string, audit: AuditEvent): Promise<void> {
   const [staleEtag] = await Promise.all([indexEtag(stored.deviceId, stored.id), writeAuditEntry(audit, true)]);
-  const twin = twinAction(audit)[1];
+  const twin = twinEntity(audit);
   await guarded(async () => (await keys()).createEntity(twin));
   try {
     await guarded(async () => (await keys()).deleteEntity(stored.id, RECORD_ROW, { etag }));
