@@ -1,48 +1,20 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAzuriteTables } from '../../scripts/azurite';
+import { startLocalHost } from './localHost';
 
 // One in-memory Azurite and one local host (the compiled app, as `npm start` runs it) for the whole run.
 // Test files reach them through the environment set here, which jest's workers inherit.
 
 interface RunningServices {
   stopAzurite: () => Promise<void>;
-  host: ChildProcess;
+  stopHost: () => Promise<void>;
 }
 
 declare global {
   // eslint-disable-next-line no-var
   var __escrowServices: RunningServices | undefined;
-}
-
-function startLocalHost(env: NodeJS.ProcessEnv): Promise<{ host: ChildProcess; url: string }> {
-  const host = spawn(process.execPath, [join(__dirname, '../../dist/scripts/start.js')], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`the local host did not start:\n${output}`)), 20000);
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        host.stdout!.off('data', onData);
-        host.stdout!.resume();
-        resolve({ host, url: match[1]! });
-      }
-    };
-    host.stdout!.on('data', onData);
-    // The host's log goes to a file-less sink: tests that need it start their own host.
-    host.stderr!.resume();
-    host.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the local host exited with ${code}:\n${output}`));
-    });
-  });
 }
 
 export default async function globalSetup(): Promise<void> {
@@ -53,7 +25,7 @@ export default async function globalSetup(): Promise<void> {
     AUTH_MODE: 'local',
     LOCAL_STATE_DIR: stateDir,
   });
-  const { host, url } = await startLocalHost({ ...process.env, PORT: '0' });
-  process.env.ESCROW_TEST_URL = url;
-  globalThis.__escrowServices = { stopAzurite: azurite.stop, host };
+  const host = await startLocalHost();
+  process.env.ESCROW_TEST_URL = host.url;
+  globalThis.__escrowServices = { stopAzurite: azurite.stop, stopHost: host.stop };
 }
