@@ -20,6 +20,18 @@ export interface AuditSource {
   clientVersion?: string;
 }
 
+/**
+ * One changed property of an audited write, in Graph's modifiedProperty shape (directoryAudit
+ * targetResources[].modifiedProperties): values are JSON text, as Entra ID writes them (`"\"fixedDataVolume\""`),
+ * and `oldValue` is null for a property an add sets. Never a recovery password: the password cannot
+ * change under its key id, and an add records that a password was escrowed, not which.
+ */
+export interface ModifiedProperty {
+  displayName: string;
+  oldValue: string | null;
+  newValue: string | null;
+}
+
 /** One audited event, as the service builds it before it is stored. */
 export interface AuditEvent {
   id: string;
@@ -29,5 +41,7 @@ export interface AuditEvent {
   resultReason: string;
   keyId?: string;
   deviceId?: string;
+  /** What a successful add or update changed; absent or empty when nothing did (reads, refusals, no-op writes). */
+  modifiedProperties?: ModifiedProperty[];
   source: AuditSource;
 }

@@ -3,7 +3,7 @@ import type { HttpRequest } from '@azure/functions';
 import type { Caller } from '../auth/caller';
 import { GraphError } from '../http/graphError';
 import type { RequestContext } from '../http/requestContext';
-import type { Activity, AuditEvent, AuditSource } from './model';
+import type { Activity, AuditEvent, AuditSource, ModifiedProperty } from './model';
 import { writeAuditEntry } from './store';
 
 export function auditSourceOf(request: HttpRequest, rc: RequestContext, caller: Caller): AuditSource {
@@ -16,9 +16,11 @@ export function auditSourceOf(request: HttpRequest, rc: RequestContext, caller: 
   };
 }
 
+/** The key an event is about (Graph's targetResources[0]) and, for a write, what it changed there. */
 export interface AuditTarget {
   keyId?: string;
   deviceId?: string;
+  modifiedProperties?: ModifiedProperty[];
 }
 
 export function auditEvent(

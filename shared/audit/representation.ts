@@ -1,8 +1,37 @@
 import type { JsonObject } from '../http/responses';
-import { ACTIVITIES, type AuditEvent } from './model';
+import { ACTIVITIES, type AuditEvent, type ModifiedProperty } from './model';
 import { withoutSecrets } from '../redact';
 
 export const LOGGED_BY = 'BitLocker key escrow';
+
+/** A JSON-text value of a modified property as plain text (`"\"abc\""` gives `abc`). */
+function plainValue(json: string | null): string | undefined {
+  if (json === null) return undefined;
+  try {
+    const value: unknown = JSON.parse(json);
+    return typeof value === 'string' ? value : json;
+  } catch {
+    return json;
+  }
+}
+
+/** The device a key was moved away from, when the event moved it. */
+const previousDeviceOf = (changes: readonly ModifiedProperty[]): string | undefined =>
+  plainValue(changes.find((p) => p.displayName === 'deviceId')?.oldValue ?? null);
+
+/** The key as Graph's targetResource, with what a write changed where it changed something. */
+function targetResourcesOf(event: AuditEvent): JsonObject[] {
+  if (!event.keyId) return [];
+  const target: JsonObject = { id: event.keyId, displayName: event.keyId, type: 'BitLockerKey' };
+  if (event.modifiedProperties?.length) {
+    target.modifiedProperties = event.modifiedProperties.map((p) => ({
+      displayName: p.displayName,
+      oldValue: p.oldValue === null ? null : withoutSecrets(p.oldValue),
+      newValue: p.newValue === null ? null : withoutSecrets(p.newValue),
+    }));
+  }
+  return [target];
+}
 
 /** Graph's directoryAudit shape, as Entra ID records "Read BitLocker key". */
 export function directoryAudit(event: AuditEvent): JsonObject {
@@ -13,6 +42,11 @@ export function directoryAudit(event: AuditEvent): JsonObject {
     if (value) details.push({ key, value: withoutSecrets(value) });
   };
   detail('DeviceId', event.deviceId);
+  // A move names both devices where a reader of the trail looks first, besides modifiedProperties.
+  detail('PreviousDeviceId', previousDeviceOf(event.modifiedProperties ?? []));
+  // The password cannot change under its key id (a different one is refused), so every update that
+  // happened left it as it was; saying so answers the first question about any key change.
+  if (event.activity === 'update' && event.result === 'success') detail('Key', 'key unchanged');
   detail('TenantId', caller.tid);
   detail('User-Agent', event.source.userAgent);
   detail('ocp-client-name', event.source.clientName);
@@ -32,7 +66,7 @@ export function directoryAudit(event: AuditEvent): JsonObject {
       user: delegated ? { id: caller.oid ?? null, userPrincipalName: caller.upn ?? null } : null,
       app: caller.appId ? { appId: caller.appId, displayName: null, servicePrincipalId: delegated ? null : (caller.oid ?? null) } : null,
     },
-    targetResources: event.keyId ? [{ id: event.keyId, displayName: event.keyId, type: 'BitLockerKey' }] : [],
+    targetResources: targetResourcesOf(event),
     additionalDetails: details,
   };
 }

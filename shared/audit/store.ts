@@ -1,7 +1,7 @@
 import { odata, type TableEntity, type TableEntityResult } from '@azure/data-tables';
 import { GraphError, serviceUnavailable } from '../http/graphError';
 import { mapStorageError, statusOf, tableClient } from '../storage/tables';
-import { ACTIVITIES, type Activity, type AuditEvent } from './model';
+import { ACTIVITIES, type Activity, type AuditEvent, type ModifiedProperty } from './model';
 import { withoutSecrets } from '../redact';
 
 // Layout (README "Audit trail"):
@@ -41,6 +41,8 @@ interface AuditEntity {
   userAgent?: string;
   clientName?: string;
   clientVersion?: string;
+  /** JSON of the write's ModifiedProperty list; absent when it changed nothing. Built by the service from stored values, never client text. */
+  modifiedProperties?: string;
   /** Shown only if its twin exists in the key's partition. */
   hasTwin: boolean;
 }
@@ -73,8 +75,26 @@ function toEntity(event: AuditEvent, hasTwin: boolean): TableEntity<AuditEntity>
     userAgent: clip(event.source.userAgent),
     clientName: clip(event.source.clientName),
     clientVersion: clip(event.source.clientVersion),
+    modifiedProperties: event.modifiedProperties?.length ? JSON.stringify(event.modifiedProperties) : undefined,
     hasTwin,
   };
+}
+
+const isModifiedProperty = (value: unknown): value is ModifiedProperty => {
+  const p = value as ModifiedProperty | null;
+  const text = (v: unknown): boolean => v === null || typeof v === 'string';
+  return typeof p === 'object' && p !== null && typeof p.displayName === 'string' && text(p.oldValue) && text(p.newValue);
+};
+
+/** The stored list, or none: a row that was altered into something else shows no changes rather than failing the page. */
+function modifiedPropertiesOf(json: string | undefined): ModifiedProperty[] | undefined {
+  if (json === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(json);
+    return Array.isArray(parsed) && parsed.every(isModifiedProperty) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function fromEntity(entity: TableEntityResult<AuditEntity>): AuditEvent {
@@ -86,6 +106,7 @@ function fromEntity(entity: TableEntityResult<AuditEntity>): AuditEvent {
     resultReason: entity.resultReason,
     keyId: entity.targetId,
     deviceId: entity.deviceId,
+    modifiedProperties: modifiedPropertiesOf(entity.modifiedProperties),
     source: {
       requestId: entity.correlationId,
       userAgent: entity.userAgent,

@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { badRequest, conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../http/graphError';
 import type { Preconditions } from '../http/preconditions';
-import type { Activity, AuditSource } from '../audit/model';
+import type { Activity, AuditSource, ModifiedProperty } from '../audit/model';
 import { auditEvent } from '../audit/recorder';
 import { writeAuditEntry } from '../audit/store';
 import type { KeyMetadata, KeyRecord, RecoveryKey, RecoveryKeyInput, StoredRecoveryKey } from './model';
+import { modifiedProperties } from './changes';
 import { requireComplete } from './schema';
 import { isSealedWithActiveKey, openPassword, sealPassword } from './sealing';
 import * as store from './store';
@@ -19,8 +20,11 @@ const MAX_ATTEMPTS = 5;
 
 export interface WriteResult {
   stored: StoredRecoveryKey;
-  /** The recovery password in plain text, for the response of the write. */
-  key: string;
+  /**
+   * The recovery password the request itself carried, to echo in the response; absent when it carried
+   * none. Never a stored password: only an authorized, audited key read returns one (README, security model).
+   */
+  key?: string;
 }
 
 function checkPreconditions(current: StoredRecoveryKey | undefined, pre: Preconditions): void {
@@ -64,24 +68,41 @@ const sealed = (key: RecoveryKey): KeyRecord => {
   return { ...metadata, sealed: sealPassword(key.id, password) };
 };
 
-const succeeded = (source: AuditSource, activity: Activity, key: KeyMetadata, reason = '') =>
-  auditEvent(source, activity, 'success', reason, { keyId: key.id, deviceId: key.deviceId });
+const succeeded = (source: AuditSource, activity: Activity, key: KeyMetadata, reason = '', changes?: ModifiedProperty[]) =>
+  auditEvent(source, activity, 'success', reason, { keyId: key.id, deviceId: key.deviceId, modifiedProperties: changes });
 
-/** A write to an existing key. The stored password is decrypted to compare it with the one sent, and to echo it back. */
+/** Compares two recovery passwords in time that does not depend on where they differ. */
+function samePassword(a: string, b: string): boolean {
+  const [x, y] = [Buffer.from(a), Buffer.from(b)];
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * BitLocker never changes the password of a key protector; a rotated password is a new protector
+ * with a new ID. So a different password under a stored id is refused, whoever sends it.
+ */
+const passwordCannotChange = (id: string): GraphError =>
+  conflict(`the recovery password of key ${id} cannot change; a rotated password has a new key ID`);
+
+/**
+ * A write to an existing key. The stored password is decrypted only when the request carries one, to
+ * compare the two (the same password is the idempotent no-op; a different one is a 409), never to
+ * answer with it: a writer cannot read a key.
+ */
 async function updateExisting(current: StoredRecoveryKey, input: RecoveryKeyInput, pre: Preconditions, source: AuditSource): Promise<WriteResult> {
   const metadata = mergeMetadata(current, input);
-  const storedPassword = openPassword(current);
-  const password = input.key ?? storedPassword;
-  if (sameMetadata(metadata, current) && password === storedPassword) {
+  if (input.key !== undefined && !samePassword(input.key, openPassword(current))) throw passwordCannotChange(current.id);
+  if (sameMetadata(metadata, current)) {
     // Nothing to write; the attempt is audited all the same.
     await writeAuditEntry(succeeded(source, 'update', current, 'No change: the stored key already matched.'));
-    return { stored: current, key: password };
+    return { stored: current, key: input.key };
   }
-  // Any write also moves the record to the active encryption key, so rotation needs the script only for keys nobody touches.
-  const keepSealed = password === storedPassword && isSealedWithActiveKey(current);
-  const record: KeyRecord = keepSealed ? { ...metadata, sealed: current.sealed } : sealed({ ...metadata, key: password });
-  const stored = await store.replaceKey(record, writeEtag(current, pre), current, succeeded(source, 'update', record));
-  return { stored, key: password };
+  // A write that holds the password anyway (the request sent it) also moves the record to the active
+  // encryption key; one that does not keeps the ciphertext as it is, and `npm run reencrypt` moves it.
+  const reseal = input.key !== undefined && !isSealedWithActiveKey(current);
+  const record: KeyRecord = reseal ? sealed({ ...metadata, key: input.key! }) : { ...metadata, sealed: current.sealed };
+  const stored = await store.replaceKey(record, writeEtag(current, pre), current, succeeded(source, 'update', record, '', modifiedProperties(current, record)));
+  return { stored, key: input.key };
 }
 
 function newKey(id: string, input: RecoveryKeyInput): RecoveryKey {
@@ -92,7 +113,9 @@ const contention = (): GraphError => serviceUnavailable('The recovery key is bei
 
 /**
  * PATCH: creates the key if absent (all properties required), otherwise merges the given properties.
- * Repeating the same PATCH writes nothing and returns the same object.
+ * Repeating the same PATCH writes nothing and returns the same object. A `key` other than the stored
+ * one is a 409 conflict on every attempt, retries after a lost race included: each attempt compares
+ * against a fresh read, so a password is never overwritten.
  */
 export async function upsertRecoveryKey(
   id: string | undefined,
@@ -122,7 +145,7 @@ export async function upsertRecoveryKey(
 }
 
 async function insertNew(key: RecoveryKey, source: AuditSource): Promise<WriteResult> {
-  const stored = await store.insertKey(sealed(key), succeeded(source, 'add', key));
+  const stored = await store.insertKey(sealed(key), succeeded(source, 'add', key, '', modifiedProperties(undefined, key)));
   return { stored, key: key.key };
 }
 

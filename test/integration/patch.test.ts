@@ -1,5 +1,5 @@
 import { call, expectGraphError, READ_BASIC, token, tokenWith, WRITE } from '../support/client';
-import { keyBody, newId, recoveryPassword } from '../support/fixtures';
+import { keyBody, newId } from '../support/fixtures';
 import { entitiesMentioning, keyRowsOf, rawEntities } from '../support/storage';
 
 let writer: string;
@@ -70,7 +70,8 @@ describe('PATCH /bitlocker/recoveryKeys (the seed operation)', () => {
     expect(second.status).toBe(200);
     expect(second.json.createdDateTime).toBe(first.json.createdDateTime);
     expect(second.json.volumeType).toBe('fixedDataVolume');
-    expect(second.json.key).toBe(body.key);
+    // The body carried no key, so the answer has none: a write never returns a stored password.
+    expect(second.json).not.toHaveProperty('key');
     expect(second.headers.get('etag')).not.toBe(first.headers.get('etag'));
   });
 
@@ -112,9 +113,12 @@ describe('PATCH {collection}/{id}', () => {
     const created = await patch(`/bitlocker/recoveryKeys/${id}`, rest);
     expect(created.status).toBe(200);
     expect(created.json.id).toBe(id);
-    const newKey = recoveryPassword();
-    const merged = await patch(`/bitlocker/recoveryKeys/${id}`, { key: newKey });
-    expect(merged.json).toMatchObject({ id, deviceId: body.deviceId, volumeType: 'operatingSystemVolume', key: newKey });
+    const merged = await patch(`/bitlocker/recoveryKeys/${id}`, { volumeType: 3 });
+    expect(merged.json).toMatchObject({ id, deviceId: body.deviceId, volumeType: 'removableDataVolume' });
+    expect(merged.json).not.toHaveProperty('key');
+    // With the stored key in the body, the caller's own value is echoed.
+    const withKey = await patch(`/bitlocker/recoveryKeys/${id}`, { volumeType: 3, key: body.key });
+    expect(withKey.json).toMatchObject({ id, volumeType: 'removableDataVolume', key: body.key });
   });
 
   it('requires deviceId, key and volumeType when it creates, naming the missing ones', async () => {
