@@ -1,29 +1,38 @@
 import '../support/functionsCore';
 import { handlerRequest, quietContext } from '../support/inProcess';
-import { HttpRequest, InvocationContext, type HttpHandler, type HttpResponseInit } from '@azure/functions';
+import type { HttpHandler, HttpRequest, HttpResponseInit } from '@azure/functions';
 import { directoryAuditsHandler } from '../../functions/auditLogs';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
-import { newOid } from '../support/audit';
+import { keySpellings, newOid, secretsIn, targetFilter } from '../support/audit';
 import { token } from '../support/client';
-import { keyBody } from '../support/fixtures';
+import { type KeyBody, keyBody, recoveryPassword } from '../support/fixtures';
+import { rawEntities } from '../support/storage';
 
-// The permission matrix of the spec ("Operations" and "Audit trail"), as a table: every operation
-// against every permission, granted as an app role and as a delegated scope, in Graph's spellings.
-// The expectations come from the grid below, copied from the spec, never from the app's own
-// permissionsFor: a test that derived them from the code under test would prove nothing.
-// The handlers are called in-process (fast) against the run's Azurite.
+// The permission matrix of the spec ("Operations", "Who may see a password" and "Audit trail"), as a
+// table: every operation against every permission, granted as an app role and as a delegated scope, in
+// Graph's spellings, and in combinations. Each case asserts the status AND the body: no response but an
+// allowed key read ($select=key with Read.All) holds a stored recovery password; a write may echo only
+// the password its own request carried. The expectations come from the grid below, copied from the spec,
+// never from the app's own permissionsFor: a test that derived them from the code under test would prove
+// nothing. The handlers are called in-process (fast) against the run's Azurite.
 
 // prettier-ignore
 const SPEC_MATRIX = `
-  operation          none   ReadBasic   Read    ReadWrite   AuditLog
-  list               403    allow       allow   allow       403
-  getMetadata        403    allow       allow   allow       403
-  getKey             403    403         allow   403         403
-  patchCollection    403    403         403     allow       403
-  patchItem          403    403         403     allow       403
-  post               403    403         403     allow       403
-  delete             403    403         403     allow       403
-  listAudits         403    403         403     403         allow
+  operation              none   ReadBasic   Read    ReadWrite   AuditLog
+  list                   403    allow       allow   allow       403
+  getMetadata            403    allow       allow   allow       403
+  getKey                 403    403         allow   403         403
+  patchCollectionNew     403    403         403     allow       403
+  patchCollectionIdOnly  403    403         403     allow       403
+  patchItemNew           403    403         403     allow       403
+  patchItemEmpty         403    403         403     allow       403
+  patchItemVolumeType    403    403         403     allow       403
+  patchItemSameKey       403    403         403     allow       403
+  patchItemOtherKey      403    403         403     allow       403
+  post                   403    403         403     allow       403
+  postExisting           403    403         403     allow       403
+  delete                 403    403         403     allow       403
+  listAudits             403    403         403     403         allow
 `;
 
 /** The permission each column stands for, in the spec's spelling and in the other spellings Graph and clients use. */
@@ -51,105 +60,189 @@ function parseMatrix(text: string): Map<string, Map<string, Expectation>> {
 
 const MATRIX = parseMatrix(SPEC_MATRIX);
 
+/** A grant of several columns allows what any of them allows (permissions only ever add up). */
+const expectationFor = (operation: string, columns: readonly string[]): Expectation =>
+  columns.some((column) => MATRIX.get(operation)!.get(column) === 'allow') ? 'allow' : '403';
+
 // ---- requests -------------------------------------------------------------------------------------------------
 
 const COLLECTION = '/v1.0/informationProtection/bitlocker/recoveryKeys';
-const context = (): InvocationContext => quietContext('permissionMatrix.test');
 const request = handlerRequest;
 
+const send = (handler: HttpHandler, req: HttpRequest): Promise<HttpResponseInit> =>
+  handler(req, quietContext('permissionMatrix.test')) as Promise<HttpResponseInit>;
 
-const send = (handler: HttpHandler, req: HttpRequest): Promise<HttpResponseInit> => handler(req, context()) as Promise<HttpResponseInit>;
-
-/** A stored key for the reads, and a fresh one for each DELETE (so that an allowed delete is a real 204). */
-let shared: ReturnType<typeof keyBody>;
+/** The key every operation on an existing key works on; its password must only ever leave through an allowed key read. */
+let shared: KeyBody;
+/** Its ciphertext as first stored: no write of this file, allowed or refused, may change it. */
+let sharedCiphertext: string;
 let setupWriter: string;
+/** Every password stored by this file: the needles of the body scans. */
+const storedPasswords: string[] = [];
 
-async function storeKey(): Promise<ReturnType<typeof keyBody>> {
+async function storeKey(): Promise<KeyBody> {
   const body = keyBody();
+  storedPasswords.push(body.key!);
   const response = await send(collectionHandler, request('PATCH', COLLECTION, setupWriter, body));
   if (response.status !== 200) throw new Error(`setup PATCH gave ${response.status}: ${String(response.body)}`);
   return body;
 }
 
+const recordOf = async (id: string): Promise<Record<string, unknown> | undefined> =>
+  (await rawEntities('RecoveryKeys', `PartitionKey eq '${id}' and RowKey eq 'recoveryKey'`))[0];
+
 interface Outcome {
   response: HttpResponseInit;
-  /** The recovery password this operation must not reveal when refused. */
-  secret?: string;
-  /** Whether the operation, when refused, left the key as it was (for writes). */
-  untouched?: () => Promise<boolean>;
+  /** The status an allowed caller gets (a 409 is the allowed answer to a write the rules refuse). */
+  allowedStatus: number;
+  /** The recovery password the request itself carried: the one password its response may echo. */
+  sent?: string;
+  /** Whether the stored state is as this operation must leave it (refused: untouched; allowed: as the rules say). */
+  stateHolds?: (allowed: boolean) => Promise<boolean>;
 }
 
-const exists = async (id: string): Promise<boolean> =>
-  (await send(itemHandler, request('GET', `${COLLECTION}/${id}`, setupWriter, undefined, id))).status === 200;
+const sharedPasswordKept = async (): Promise<boolean> => (await recordOf(shared.id!))?.recoveryPasswordCiphertext === sharedCiphertext;
 
-const OPERATIONS: Record<string, (bearer: string) => Promise<Outcome>> = {
-  list: async (bearer) => ({
-    response: await send(collectionHandler, request('GET', `${COLLECTION}?$filter=${encodeURIComponent(`id eq '${shared.id}'`)}`, bearer)),
+/** A write that would create `body`: allowed, it is stored; refused, nothing is. */
+const created = (body: KeyBody) => async (allowed: boolean): Promise<boolean> => (await recordOf(body.id!) !== undefined) === allowed;
+
+/** A write that creates a key with a password of the caller's own (remembered as stored, since it may be). */
+function freshBody(): KeyBody {
+  const body = keyBody();
+  storedPasswords.push(body.key!);
+  return body;
+}
+
+const patchShared = async (body: Record<string, unknown>, sent?: string, allowedStatus = 200): Promise<Outcome> => ({
+  response: await send(itemHandler, request('PATCH', `${COLLECTION}/${shared.id}`, bearerOf.current, body, shared.id)),
+  allowedStatus,
+  sent,
+  stateHolds: sharedPasswordKept,
+});
+
+/** The token of the case being run (operations read it rather than take it, to keep their table flat). */
+const bearerOf = { current: '' };
+
+const OPERATIONS: Record<string, () => Promise<Outcome>> = {
+  list: async () => ({
+    response: await send(collectionHandler, request('GET', `${COLLECTION}?$filter=${encodeURIComponent(`id eq '${shared.id}'`)}`, bearerOf.current)),
+    allowedStatus: 200,
   }),
-  getMetadata: async (bearer) => ({ response: await send(itemHandler, request('GET', `${COLLECTION}/${shared.id}`, bearer, undefined, shared.id)) }),
-  getKey: async (bearer) => ({
-    response: await send(itemHandler, request('GET', `${COLLECTION}/${shared.id}?$select=key`, bearer, undefined, shared.id)),
-    secret: shared.key,
+  getMetadata: async () => ({
+    response: await send(itemHandler, request('GET', `${COLLECTION}/${shared.id}`, bearerOf.current, undefined, shared.id)),
+    allowedStatus: 200,
   }),
-  patchCollection: async (bearer) => {
-    const body = keyBody();
-    return { response: await send(collectionHandler, request('PATCH', COLLECTION, bearer, body)), untouched: async () => !(await exists(body.id!)) };
+  getKey: async () => ({
+    response: await send(itemHandler, request('GET', `${COLLECTION}/${shared.id}?$select=key`, bearerOf.current, undefined, shared.id)),
+    allowedStatus: 200,
+  }),
+  patchCollectionNew: async () => {
+    const body = freshBody();
+    return { response: await send(collectionHandler, request('PATCH', COLLECTION, bearerOf.current, body)), allowedStatus: 200, sent: body.key, stateHolds: created(body) };
   },
-  patchItem: async (bearer) => {
-    const body = keyBody();
+  // The attack of issue 8: a body that names an existing key and nothing else.
+  patchCollectionIdOnly: async () => ({
+    response: await send(collectionHandler, request('PATCH', COLLECTION, bearerOf.current, { id: shared.id })),
+    allowedStatus: 200,
+    stateHolds: sharedPasswordKept,
+  }),
+  patchItemNew: async () => {
+    const body = freshBody();
     return {
-      response: await send(itemHandler, request('PATCH', `${COLLECTION}/${body.id}`, bearer, body, body.id)),
-      untouched: async () => !(await exists(body.id!)),
+      response: await send(itemHandler, request('PATCH', `${COLLECTION}/${body.id}`, bearerOf.current, body, body.id)),
+      allowedStatus: 200,
+      sent: body.key,
+      stateHolds: created(body),
     };
   },
-  post: async (bearer) => {
-    const body = keyBody();
-    return { response: await send(collectionHandler, request('POST', COLLECTION, bearer, body)), untouched: async () => !(await exists(body.id!)) };
+  patchItemEmpty: () => patchShared({}),
+  patchItemVolumeType: () => patchShared({ volumeType: 2 }),
+  patchItemSameKey: () => patchShared({ key: shared.key }, shared.key),
+  // A different password under a stored id: refused for everyone (409 for a writer), and never stored.
+  patchItemOtherKey: () => {
+    const other = recoveryPassword();
+    return patchShared({ key: other }, other, 409);
   },
-  delete: async (bearer) => {
+  post: async () => {
+    const body = freshBody();
+    return { response: await send(collectionHandler, request('POST', COLLECTION, bearerOf.current, body)), allowedStatus: 201, sent: body.key, stateHolds: created(body) };
+  },
+  postExisting: async () => {
+    const body = keyBody({ id: shared.id });
+    return {
+      response: await send(collectionHandler, request('POST', COLLECTION, bearerOf.current, body)),
+      allowedStatus: 409,
+      sent: body.key,
+      stateHolds: sharedPasswordKept,
+    };
+  },
+  delete: async () => {
     const victim = await storeKey();
     return {
-      response: await send(itemHandler, request('DELETE', `${COLLECTION}/${victim.id}`, bearer, undefined, victim.id)),
-      untouched: () => exists(victim.id!),
+      response: await send(itemHandler, request('DELETE', `${COLLECTION}/${victim.id}`, bearerOf.current, undefined, victim.id)),
+      allowedStatus: 204,
+      stateHolds: async (allowed) => (await recordOf(victim.id!) === undefined) === allowed,
     };
   },
-  listAudits: async (bearer) => ({
-    response: await send(directoryAuditsHandler, request('GET', `/v1.0/auditLogs/directoryAudits?$top=1`, bearer)),
+  listAudits: async () => ({
+    response: await send(directoryAuditsHandler, request('GET', `/v1.0/auditLogs/directoryAudits?$top=50&$filter=${encodeURIComponent(targetFilter(shared.id!))}`, bearerOf.current)),
+    allowedStatus: 200,
   }),
 };
 
 // ---- the grants under test --------------------------------------------------------------------------------------
 
 interface Grant {
-  column: string;
+  /** The matrix columns the grant holds; none for a token without any of them. */
+  columns: string[];
   description: string;
   mint: () => Promise<string>;
 }
 
+const roles = (...names: string[]) => () => token({ roles: names, claims: { oid: newOid() } });
+const scopes = (...names: string[]) => () => token({ scopes: names, claims: { oid: newOid() } });
+const spelling = (column: string): string => COLUMNS[column]![0]!;
+
 const grants: Grant[] = [
-  { column: 'none', description: 'a token with neither roles nor scp', mint: () => token({ claims: { oid: newOid() } }) },
-  { column: 'none', description: 'an app token with unrelated roles', mint: () => token({ roles: ['User.Read.All', 'Device.Read.All'], claims: { oid: newOid() } }) },
-  { column: 'none', description: 'a delegated token with unrelated scopes', mint: () => token({ scopes: ['User.Read', 'Directory.Read.All'], claims: { oid: newOid() } }) },
+  { columns: [], description: 'a token with neither roles nor scp', mint: () => token({ claims: { oid: newOid() } }) },
+  { columns: [], description: 'an app token with unrelated roles', mint: roles('User.Read.All', 'Device.Read.All') },
+  { columns: [], description: 'a delegated token with unrelated scopes', mint: scopes('User.Read', 'Directory.Read.All') },
   {
-    column: 'none',
+    columns: [],
     description: 'near misses of every name (no .All, a prefix, a suffix)',
-    mint: () => token({ roles: ['BitLockerKey.Read', 'BitLockerKey.ReadWrite', 'BitLockerKey.Read.AllX', 'XAuditLog.Read.All', 'AuditLog.Read'], claims: { oid: newOid() } }),
+    mint: roles('BitLockerKey.Read', 'BitLockerKey.ReadWrite', 'BitLockerKey.Read.AllX', 'XAuditLog.Read.All', 'AuditLog.Read'),
   },
-  ...Object.entries(COLUMNS).flatMap(([column, spellings]) =>
-    spellings.flatMap((spelling): Grant[] => [
-      { column, description: `app role ${spelling}`, mint: () => token({ roles: [spelling], claims: { oid: newOid() } }) },
-      { column, description: `delegated scope ${spelling}`, mint: () => token({ scopes: [spelling], claims: { oid: newOid() } }) },
-    ]),
-  ),
+  ...Object.entries(COLUMNS)
+    .filter(([column]) => column !== 'none')
+    .flatMap(([column, spellings]) =>
+      spellings.flatMap((name): Grant[] => [
+        { columns: [column], description: `app role ${name}`, mint: roles(name) },
+        { columns: [column], description: `delegated scope ${name}`, mint: scopes(name) },
+      ]),
+    ),
+  // Combinations: a writer that may also list, read the trail, or read keys.
+  ...[
+    ['ReadBasic', 'ReadWrite'],
+    ['ReadWrite', 'AuditLog'],
+    ['Read', 'ReadWrite'],
+    ['Read', 'AuditLog'],
+    ['ReadBasic', 'Read', 'ReadWrite', 'AuditLog'],
+  ].map((columns): Grant => ({ columns, description: `app roles ${columns.join(' + ')}`, mint: roles(...columns.map(spelling)) })),
+  {
+    columns: ['Read', 'ReadWrite'],
+    description: 'app role ReadWrite.All with delegated scope Read.All',
+    mint: () => token({ roles: [spelling('ReadWrite')], scopes: [spelling('Read')], claims: { oid: newOid() } }),
+  },
 ];
 
 const cases = grants.flatMap((grant) =>
-  [...MATRIX.keys()].map((operation) => ({ ...grant, operation, expected: MATRIX.get(operation)!.get(grant.column)! })),
+  [...MATRIX.keys()].map((operation) => ({ ...grant, operation, expected: expectationFor(operation, grant.columns) })),
 );
 
 beforeAll(async () => {
   setupWriter = await token({ roles: ['BitLockerKey.ReadWrite.All'], claims: { oid: newOid() } });
   shared = await storeKey();
+  sharedCiphertext = (await recordOf(shared.id!))!.recoveryPasswordCiphertext as string;
 });
 
 describe('the spec matrix itself', () => {
@@ -159,28 +252,48 @@ describe('the spec matrix itself', () => {
     const allowed = (operation: string): string[] => [...MATRIX.get(operation)!].filter(([, e]) => e === 'allow').map(([c]) => c);
     expect(allowed('getKey')).toEqual(['Read']);
     expect(allowed('listAudits')).toEqual(['AuditLog']);
-    for (const write of ['patchCollection', 'patchItem', 'post', 'delete']) expect(allowed(write)).toEqual(['ReadWrite']);
+    for (const operation of MATRIX.keys()) {
+      if (operation.startsWith('patch') || operation.startsWith('post') || operation === 'delete') expect(allowed(operation)).toEqual(['ReadWrite']);
+      expect(MATRIX.get(operation)!.get('none')).toBe('403');
+    }
     for (const read of ['list', 'getMetadata']) expect(allowed(read)).toEqual(['ReadBasic', 'Read', 'ReadWrite']);
-    for (const operation of MATRIX.keys()) expect(MATRIX.get(operation)!.get('none')).toBe('403');
   });
 });
 
-describe('every operation with every grant', () => {
+describe('every operation with every grant: the status, and what the body holds', () => {
   it.each(cases.map((c) => [c.operation, c.expected, c.description, c] as const))('%s: %s with %s', async (_operation, _expected, _description, c) => {
-    const outcome = await OPERATIONS[c.operation]!(await c.mint());
+    bearerOf.current = await c.mint();
+    const outcome = await OPERATIONS[c.operation]!();
     const { status } = outcome.response;
     const text = outcome.response.body === undefined ? '' : String(outcome.response.body);
-    if (c.expected === 'allow') {
-      // Allowed: a success, or a 404 for something absent; never 401 or 403.
-      expect({ status, ok: (status! >= 200 && status! < 300) || status === 404, body: text.slice(0, 300) }).toMatchObject({ ok: true });
-      if (c.operation === 'getKey') expect(JSON.parse(text).key).toBe(shared.key);
+    const allowed = c.expected === 'allow';
+    const keyRead = allowed && c.operation === 'getKey';
+
+    if (allowed) {
+      expect({ status, body: text.slice(0, 300) }).toMatchObject({ status: outcome.allowedStatus });
     } else {
       expect({ status, body: text.slice(0, 300) }).toMatchObject({ status: 403 });
       const json = JSON.parse(text);
       expect(json.error.code).toBe('authorization_error');
       expect(json.error.innerError['request-id']).toBe((outcome.response.headers as Record<string, string>)['request-id']);
-      if (outcome.secret) expect(text).not.toContain(outcome.secret);
-      if (outcome.untouched) expect(await outcome.untouched()).toBe(true);
     }
+
+    // The body: an allowed key read holds the shared key's password and no other; every other answer
+    // holds none but, on a successful write, the one its own request carried.
+    const echoable = outcome.sent !== undefined && allowed && status! < 300 ? keySpellings(outcome.sent) : [];
+    const forbiddenNeedles = storedPasswords.flatMap(keySpellings).filter((needle) => !echoable.includes(needle));
+    if (keyRead) {
+      expect(JSON.parse(text).key).toBe(shared.key);
+      expect(secretsIn(text, forbiddenNeedles.filter((n) => !keySpellings(shared.key!).includes(n)))).toEqual([]);
+    } else {
+      expect(secretsIn(text, forbiddenNeedles)).toEqual([]);
+      // A write's key property is the request's own value, and absent when the request sent none.
+      if (status! < 300 && text) {
+        const json = JSON.parse(text);
+        if (outcome.sent === undefined) expect(json).not.toHaveProperty('key');
+        else expect(json.key).toBe(outcome.sent);
+      }
+    }
+    if (outcome.stateHolds) expect(await outcome.stateHolds(allowed && status! < 300)).toBe(true);
   });
 });
