@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type ApiResponse, call } from './client';
+import { type ApiResponse, baseUrl, call, callOn } from './client';
 import { type KeyBody, keyBody } from './fixtures';
 
 // Helpers for tests that need many keys or whole result sets: escrowing over HTTP with bounded
@@ -60,14 +60,14 @@ export interface Traversal {
 
 /**
  * Reads the first page and follows @odata.nextLink until a page has none. Every page must be a 200;
- * more than `maxPages` pages is a failure (a list that never ends), not a hang.
+ * more than `maxPages` pages is a failure (a list that never ends), not a hang. `base` is the run's host unless given.
  */
-export async function followPages(firstPath: string, token: string, maxPages: number): Promise<ApiResponse[]> {
+export async function followPages(firstPath: string, token: string, maxPages: number, base = baseUrl()): Promise<ApiResponse[]> {
   const pages: ApiResponse[] = [];
   let path: string | undefined = firstPath;
   while (path !== undefined) {
     if (pages.length >= maxPages) throw new Error(`more than ${maxPages} pages from ${firstPath}: the list does not end`);
-    const page = await call('GET', path, { token });
+    const page = await callOn(base, 'GET', path, { token });
     if (page.status !== 200) throw new Error(`GET ${path} gave ${page.status}: ${page.text}`);
     pages.push(page);
     path = page.json['@odata.nextLink'] as string | undefined;
