@@ -219,7 +219,7 @@ describe('writes in the audit trail', () => {
     }
     expect(refused.initiatedBy.app?.appId).toBe(readerApp.appId);
     for (const event of events) {
-      expect(event.targetResources).toEqual([{ id, displayName: id, type: 'BitLockerKey' }]);
+      expect(event.targetResources).toMatchObject([{ id, displayName: id, type: 'BitLockerKey' }]);
       expect(detailOf(event, 'User-Agent')).toBe('EscrowAgent/3.0');
       expect(detailOf(event, 'ocp-client-name')).toBe('escrow-agent');
       expect(detailOf(event, 'ocp-client-version')).toBe('3.0.1');

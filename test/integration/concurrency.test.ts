@@ -134,17 +134,17 @@ describe('preconditions', () => {
 describe('concurrent writers', () => {
   it('20 concurrent PATCHes with the same If-Match: exactly one 200, nineteen 412, and the winner is stored', async () => {
     const { body, etag } = await stored();
-    const keys = Array.from({ length: 20 }, () => recoveryPassword());
-    const responses = await Promise.all(keys.map((key) => patch(body.id!, { key }, { 'If-Match': etag })));
+    const devices = Array.from({ length: 20 }, () => newId());
+    const responses = await Promise.all(devices.map((deviceId) => patch(body.id!, { deviceId }, { 'If-Match': etag })));
 
     expect(statuses(responses)).toEqual({ 200: 1, 412: 19 });
     for (const r of responses.filter((r) => r.status === 412)) expectGraphError(r, 412, 'preconditionFailed');
     const winner = responses.find((r) => r.status === 200)!;
-    const winningKey = keys[responses.indexOf(winner)];
-    expect(winner.json.key).toBe(winningKey);
+    const winningDevice = devices[responses.indexOf(winner)];
+    expect(winner.json.deviceId).toBe(winningDevice);
 
     const after = await readKey(body.id!);
-    expect(after.json.key).toBe(winningKey);
+    expect({ deviceId: after.json.deviceId, key: after.json.key }).toEqual({ deviceId: winningDevice, key: body.key });
     expect(after.headers.get('etag')).toBe(winner.headers.get('etag'));
   });
 
@@ -165,25 +165,25 @@ describe('concurrent writers', () => {
     const rounds = await Promise.all(
       Array.from({ length: 15 }, async () => {
         const { body } = await stored({ volumeType: 'operatingSystemVolume' });
-        const newKey = recoveryPassword();
-        const [volume, key] = await Promise.all([
+        const newDevice = newId();
+        const [volume, device] = await Promise.all([
           patch(body.id!, { volumeType: 'fixedDataVolume' }),
-          patch(body.id!, { key: newKey }),
+          patch(body.id!, { deviceId: newDevice }),
         ]);
         const after = await readKey(body.id!);
-        return { statuses: [volume.status, key.status], volumeType: after.json.volumeType, key: after.json.key, newKey };
+        return { statuses: [volume.status, device.status], volumeType: after.json.volumeType, deviceId: after.json.deviceId, newDevice, key: after.json.key === body.key };
       }),
     );
     for (const round of rounds) {
-      expect(round).toEqual({ statuses: [200, 200], volumeType: 'fixedDataVolume', key: round.newKey, newKey: round.newKey });
+      expect(round).toEqual({ statuses: [200, 200], volumeType: 'fixedDataVolume', deviceId: round.newDevice, newDevice: round.newDevice, key: true });
     }
   });
 
-  it('10 volumeType writers and 10 key writers, interleaved: the final state holds a written value of each', async () => {
+  it('10 volumeType writers and 10 device writers, interleaved: the final state holds a written value of each', async () => {
     const { body } = await stored({ volumeType: 'operatingSystemVolume' });
     const volumeTypes = ['fixedDataVolume', 'removableDataVolume'];
     const writes = Array.from({ length: 20 }, (_, i) =>
-      i % 2 === 0 ? { volumeType: volumeTypes[(i / 2) % 2]! } : { key: recoveryPassword() },
+      i % 2 === 0 ? { volumeType: volumeTypes[(i / 2) % 2]! } : { deviceId: newId() },
     );
     const responses = await Promise.all(writes.map((w) => patch(body.id!, w)));
 
@@ -200,14 +200,14 @@ describe('concurrent writers', () => {
     }
     const succeeded = writes.filter((_, i) => responses[i]!.status === 200);
     const writtenVolumeTypes = succeeded.flatMap((w) => (w.volumeType ? [w.volumeType] : []));
-    const writtenKeys = succeeded.flatMap((w) => (w.key ? [w.key] : []));
+    const writtenDevices = succeeded.flatMap((w) => (w.deviceId ? [w.deviceId] : []));
     expect(writtenVolumeTypes.length).toBeGreaterThan(0);
-    expect(writtenKeys.length).toBeGreaterThan(0);
+    expect(writtenDevices.length).toBeGreaterThan(0);
 
     const after = await readKey(body.id!);
     expect(writtenVolumeTypes).toContain(after.json.volumeType);
-    expect(writtenKeys).toContain(after.json.key);
-    expect(after.json.deviceId).toBe(body.deviceId);
+    expect(writtenDevices).toContain(after.json.deviceId);
+    expect(after.json.key).toBe(body.key);
   });
 
   // Upsert means "create if absent": racing a DELETE, a full PATCH either lands before it (and is
@@ -216,7 +216,7 @@ describe('concurrent writers', () => {
     const rounds = await Promise.all(
       Array.from({ length: 15 }, async () => {
         const { body } = await stored();
-        const update = { ...body, key: recoveryPassword() };
+        const update = { ...body, volumeType: 'fixedDataVolume' };
         const [patched, deleted] = await Promise.all([patch(body.id!, update), remove(body.id!)]);
         const [after, listed] = await Promise.all([
           readKey(body.id!),
@@ -232,7 +232,7 @@ describe('concurrent writers', () => {
       // Either order is fine; a key that exists is the PATCH's, and its device lists it (the
       // DELETE's removal of the index entry must not take the re-created key's entry with it).
       if (after.status === 200) {
-        expect({ key: after.json.key, byDevice }).toEqual({ key: update.key, byDevice: true });
+        expect({ key: after.json.key, volumeType: after.json.volumeType, byDevice }).toEqual({ key: update.key, volumeType: 'fixedDataVolume', byDevice: true });
       } else {
         expectGraphError(after, 404, 'itemNotFound');
         expect(byDevice).toBe(false);

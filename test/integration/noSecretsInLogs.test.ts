@@ -125,14 +125,16 @@ it('runs a full session against the private host', async () => {
   const generated = await send('PATCH collection without id', 'PATCH', COLLECTION, { token: writer, body: withoutId });
   expect(generated.status).toBe(200);
   escrowed.push(bodies[0]!.id!, bodies[1]!.id!, bodies[2]!.id!, generated.json.id as string);
-  // An update that changes the key, and the same PATCH again.
+  // An attempt to change the key (a 409: a password never changes under its key id), twice, and a
+  // repeat of the stored key (a no-op that echoes it).
   const newKey = secretKey();
   for (let i = 0; i < 2; i++) {
-    expect((await send('PATCH change key', 'PATCH', item(escrowed[0]!), { token: writer, body: { key: newKey } })).status).toBe(200);
+    expect((await send('PATCH change key', 'PATCH', item(escrowed[0]!), { token: writer, body: { key: newKey } })).status).toBe(409);
   }
+  expect((await send('PATCH same key', 'PATCH', item(escrowed[0]!), { token: writer, body: { key: bodies[0]!.key } })).status).toBe(200);
 
   // ---- read them with $select=key ---------------------------------------------------------------------------------
-  const expectedKeys = [newKey, bodies[1]!.key, bodies[2]!.key, bodies[3]!.key];
+  const expectedKeys = [bodies[0]!.key, bodies[1]!.key, bodies[2]!.key, bodies[3]!.key];
   for (const [i, id] of escrowed.entries()) {
     const read = await send('read key', 'GET', `${item(id)}?$select=key`, { token: reader, headers: { 'User-Agent': 'HelpdeskPortal/1.0' } });
     expect(read.status).toBe(200);

@@ -7,7 +7,7 @@ import { AUDIT_TABLE } from '../../shared/audit/store';
 import { tableClient } from '../../shared/storage/tables';
 import { newOid } from '../support/audit';
 import { READ, READ_BASIC, WRITE, token } from '../support/client';
-import { keyBody, recoveryPassword, type KeyBody } from '../support/fixtures';
+import { keyBody, newId, type KeyBody } from '../support/fixtures';
 import { keyRowsOf, rawEntities } from '../support/storage';
 
 // "If the audit record cannot be written, the key is not returned" (spec, Operations), and no write
@@ -117,7 +117,7 @@ describe('while the audit trail cannot be written', () => {
 
   it('a PATCH changing a key answers 503 and the stored key stays as it was', async () => {
     const before = await rawEntities('RecoveryKeys', `PartitionKey eq '${stored.id}' and RowKey eq 'recoveryKey'`);
-    const response = await patchItem({ key: recoveryPassword(), volumeType: 'fixedDataVolume' }, writer, stored.id!);
+    const response = await patchItem({ deviceId: newId(), volumeType: 'fixedDataVolume' }, writer, stored.id!);
     expectAuditOutage(response);
     const after = await rawEntities('RecoveryKeys', `PartitionKey eq '${stored.id}' and RowKey eq 'recoveryKey'`);
     expect(after).toEqual(before);
