@@ -17,7 +17,7 @@ const DIRECTORY_AUDIT: SchemaObject = {
     category: { type: 'string', enum: ['KeyManagement'] },
     correlationId: { type: 'string', format: 'uuid', description: 'The request-id of the audited request.' },
     result: { type: 'string', enum: ['success', 'failure'] },
-    resultReason: { type: 'string', description: 'Why a refused operation was refused; empty on success.' },
+    resultReason: { type: 'string', description: 'Why a refused operation was refused; empty on success (a write that changed nothing says so).' },
     activityDisplayName: { type: 'string', enum: [...ACTIVITY_NAMES] },
     activityDateTime: { type: 'string', format: 'date-time' },
     loggedByService: { type: 'string', enum: [LOGGED_BY] },
@@ -31,11 +31,27 @@ const DIRECTORY_AUDIT: SchemaObject = {
     },
     targetResources: {
       type: 'array',
-      items: { type: 'object', properties: { id: text, displayName: text, type: { type: 'string', enum: ['BitLockerKey'] } } },
+      items: {
+        type: 'object',
+        properties: {
+          id: text,
+          displayName: text,
+          type: { type: 'string', enum: ['BitLockerKey'] },
+          modifiedProperties: {
+            type: 'array',
+            description:
+              'On an add or update that changed something: each property it set or changed (deviceId, volumeType, createdDateTime), ' +
+              'values as JSON text, oldValue null on an add. Never the recovery password, which cannot change.',
+            items: { type: 'object', properties: { displayName: text, oldValue: nullableText, newValue: nullableText } },
+          },
+        },
+      },
     },
     additionalDetails: {
       type: 'array',
-      description: 'DeviceId, TenantId, User-Agent, ocp-client-name and ocp-client-version, where known.',
+      description:
+        'DeviceId, TenantId, User-Agent, ocp-client-name and ocp-client-version, where known; PreviousDeviceId on a move; ' +
+        'Key "key unchanged" on every successful update.',
       items: { type: 'object', properties: { key: text, value: text } },
     },
   },

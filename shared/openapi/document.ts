@@ -124,7 +124,7 @@ const COMMON_ERRORS: readonly ErrorStatus[] = [400, 401, 403, 429, 500, 503];
 const BODY_ERRORS: readonly ErrorStatus[] = [413, 415];
 
 const ENTITY = ref('schemas', 'bitlockerRecoveryKeyEntity');
-const STORED = jsonResponse('The stored key, key included.', ENTITY, 'ETag');
+const STORED = jsonResponse('The stored key; key only if the request body carried it (echoed), never a stored password.', ENTITY, 'ETag');
 
 /** Both PATCHes upsert: the collection's with the body's id (or a new one), the item's with the URL's. */
 const UPSERT = {
@@ -133,7 +133,7 @@ const UPSERT = {
   parameters: ['ifMatch', 'ifNoneMatch'],
   body: true,
   success: { 200: STORED },
-  errors: [...BODY_ERRORS, 412],
+  errors: [...BODY_ERRORS, 409, 412],
 } as const satisfies Partial<OperationSpec>;
 
 const COLLECTION_OPERATIONS: readonly OperationSpec[] = [
@@ -150,7 +150,8 @@ const COLLECTION_OPERATIONS: readonly OperationSpec[] = [
     ...UPSERT,
     action: 'escrowRecoveryKey',
     summary: 'Escrow a recovery key',
-    description: 'With id in the body: an upsert of that key. Without id: a new key with a server-generated id.',
+    description:
+      'With id in the body: an upsert of that key (a key other than the stored one is a 409). Without id: a new key with a server-generated id.',
   },
   {
     method: 'post',
@@ -159,7 +160,7 @@ const COLLECTION_OPERATIONS: readonly OperationSpec[] = [
     description: 'Creates the key; 409 if one with this id exists. Without id, the server generates one.',
     permission: 'writeKey',
     body: true,
-    success: { 201: jsonResponse('Created; the key, key included.', ENTITY, 'ETag', 'Location') },
+    success: { 201: jsonResponse('Created; key as the request sent it.', ENTITY, 'ETag', 'Location') },
     errors: [...BODY_ERRORS, 409],
   },
 ];
@@ -180,7 +181,9 @@ const ITEM_OPERATIONS: readonly OperationSpec[] = [
     ...UPSERT,
     action: 'upsertRecoveryKey',
     summary: 'Create or update a recovery key',
-    description: "Upsert: merges the given properties, or creates the key if absent. A body id other than the URL's is a 400.",
+    description:
+      "Upsert: merges the given properties, or creates the key if absent. A body id other than the URL's is a 400. " +
+      'A key other than the stored one is a 409: a recovery password never changes under its key ID.',
   },
   {
     method: 'delete',

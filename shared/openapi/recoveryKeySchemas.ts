@@ -27,8 +27,9 @@ const guidHint = (what: string): PropertyHints[string] => ({
 });
 
 const KEY_AVAILABILITY =
-  'Returned only by PATCH and POST, and by GET of one key with $select=key to a caller holding BitLockerKey.Read.All ' +
-  '(each such read is audited); never by the list.';
+  'A stored password is returned only by GET of one key with $select=key to a caller holding BitLockerKey.Read.All ' +
+  '(each such read is audited first); never by the list. PATCH and POST answer with key only when the request body ' +
+  'carried it (the caller\'s own value, echoed), and with no key property otherwise.';
 
 export const RECOVERY_KEY_HINTS: PropertyHints = {
   '@odata.type': {
