@@ -4,6 +4,7 @@ import type { Caller } from '../auth/caller';
 import { GraphError } from '../http/graphError';
 import type { RequestContext } from '../http/requestContext';
 import type { Activity, AuditEvent, AuditSource } from './model';
+import { REVEAL_REASON_HEADER, REVEAL_TICKET_HEADER } from '../recoveryKeys/revealReasonCodes';
 import { recordRefusal } from './refusals';
 
 export function auditSourceOf(request: HttpRequest, rc: RequestContext, caller: Caller): AuditSource {
@@ -13,6 +14,9 @@ export function auditSourceOf(request: HttpRequest, rc: RequestContext, caller: 
     userAgent: request.headers.get('user-agent') ?? undefined,
     clientName: request.headers.get('ocp-client-name') ?? undefined,
     clientVersion: request.headers.get('ocp-client-version') ?? undefined,
+    // Recorded as sent, valid or not (bounded and escaped on the way into the record): a refused read shows what it claimed.
+    revealReason: request.headers.get(REVEAL_REASON_HEADER) ?? undefined,
+    revealTicket: request.headers.get(REVEAL_TICKET_HEADER) ?? undefined,
   };
 }
 
