@@ -8,16 +8,18 @@ import { withoutSecrets } from './redact';
  * Characters written as `\uXXXX` instead of themselves: C0 and C1 controls and DEL; the Unicode
  * bidirectional formatting characters (UAX #9: U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069);
  * line and paragraph separators (U+2028, U+2029); zero-width space and no-break space (U+200B, U+FEFF);
- * and lone surrogates (not text at all). A backslash is doubled, so that an escape cannot be forged.
+ * and lone surrogates (not text at all). A backslash stays as it is, so that bounding is idempotent:
+ * records are bounded as they are written and again as they are shown, and the second pass must not
+ * escape the first one's escapes. (A client can thus write a literal `\u202e`; it shows as those six
+ * characters, which hide nothing.)
  */
-const ESCAPED = /^(?:[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\\]|[\ud800-\udfff])$/;
+const ESCAPED = /^(?:[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]|[\ud800-\udfff])$/;
 
 const ELLIPSIS = '…';
 
 /** One code point as it is written into a record. */
 function written(character: string): string {
-  if (!ESCAPED.test(character)) return character;
-  return character === '\\' ? '\\\\' : `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  return ESCAPED.test(character) ? `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}` : character;
 }
 
 /**

@@ -19,9 +19,16 @@ describe('clientText: client text as an audit record holds it', () => {
     ['line and paragraph separators', 'a\u2028b\u2029c', 'a\\u2028b\\u2029c'],
     ['zero-width space and BOM', '\u200bx\ufeff', '\\u200bx\\ufeff'],
     ['a lone surrogate', 'x\ud800y', 'x\\ud800y'],
-    ['a backslash, so that escapes cannot be forged', 'C:\\u202e', 'C:\\\\u202e'],
+    ['nothing of an escape already made (bounding twice changes nothing)', 'C:\\u202e', 'C:\\u202e'],
   ])('escapes %s', (_what, text, expected) => {
     expect(clientText(text, 256)).toBe(expected);
+  });
+
+  it('is idempotent: text bounded again (as a stored record is shown) stays as it was', () => {
+    for (const text of ['a\u0000b\u202e\\u0041', `Evil${Buffer.from('\u202e').toString('latin1')}${'A'.repeat(500)}`, '🔑'.repeat(200)]) {
+      const once = clientText(text, 64);
+      expect(clientText(once, 64)).toBe(once);
+    }
   });
 
   it('masks a recovery password and a token before anything else, even with control characters between its groups', () => {
