@@ -7,18 +7,19 @@
 // drifted from package.json fails here rather than in Azure). Zipped with the system `zip`
 // (Info-ZIP), which Debian and macOS have; nothing is hand-written ZIP.
 //
-// Output: .package/bitlocker-key-escrow.zip (git-ignored) and one line with its size. Fails when the
+// Output: .package/bitlocker-key-escrow.zip and its unpacked tree .package/app/ (azure.yaml's `dist`
+// for azd), both git-ignored, and one line with the zip's size. Fails when the
 // zip is larger than MAX_PACKAGE_BYTES: Flex Consumption deploys up to far more, but a package
 // growing past this means dev dependencies or test data crept in.
 
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const OUT_DIR = path.join(ROOT, '.package');
 const ZIP_NAME = 'bitlocker-key-escrow.zip';
+const STAGING = path.join(OUT_DIR, 'app');
 export const MAX_PACKAGE_BYTES = 50 * 1024 * 1024;
 
 /** What goes into the package besides node_modules, relative to the project root. */
@@ -57,21 +58,18 @@ export function buildPackage(): { zip: string; bytes: number; files: number; unp
   for (const item of CONTENTS) {
     if (!fs.existsSync(path.join(ROOT, item))) throw new Error(`${item} is missing (run npm run build first)`);
   }
-  const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'escrow-package-'));
-  try {
-    for (const item of CONTENTS) fs.cpSync(path.join(ROOT, item), path.join(staging, item), { recursive: true });
-    // --ignore-scripts: nothing of a dependency runs on the packaging machine; the app needs no install scripts.
-    run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], staging);
-    const unpacked = sizeOfTree(staging);
-    fs.mkdirSync(OUT_DIR, { recursive: true });
-    const zip = path.join(OUT_DIR, ZIP_NAME);
-    fs.rmSync(zip, { force: true });
-    // -X: no extra file attributes (uid/gid, times beyond the DOS ones), so the zip depends on content only.
-    run('zip', ['-r', '-q', '-X', zip, '.'], staging);
-    return { zip, bytes: fs.statSync(zip).size, files: unpacked.files, unpackedBytes: unpacked.bytes };
-  } finally {
-    fs.rmSync(staging, { recursive: true, force: true });
-  }
+  // Rebuilt from nothing every time: a leftover file must not ship.
+  fs.rmSync(STAGING, { recursive: true, force: true });
+  fs.mkdirSync(STAGING, { recursive: true });
+  for (const item of CONTENTS) fs.cpSync(path.join(ROOT, item), path.join(STAGING, item), { recursive: true });
+  // --ignore-scripts: nothing of a dependency runs on the packaging machine; the app needs no install scripts.
+  run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], STAGING);
+  const unpacked = sizeOfTree(STAGING);
+  const zip = path.join(OUT_DIR, ZIP_NAME);
+  fs.rmSync(zip, { force: true });
+  // -X: no extra file attributes (uid/gid, times beyond the DOS ones), so the zip depends on content only.
+  run('zip', ['-r', '-q', '-X', zip, '.'], STAGING);
+  return { zip, bytes: fs.statSync(zip).size, files: unpacked.files, unpackedBytes: unpacked.bytes };
 }
 
 if (require.main === module) {
