@@ -9,7 +9,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const name = process.argv[2];
-if (!name || !/^[A-Za-z0-9_-]+$/.test(name)) {
+if (!name || !/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)?$/.test(name)) {
   process.stderr.write('usage: node scripts/runCompiled.cjs <script name> [args…]\n');
   process.exit(2);
 }
