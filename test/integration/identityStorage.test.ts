@@ -1,5 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
@@ -84,6 +85,30 @@ describe('identity-based Table Storage', () => {
     for (const request of identity.requests) {
       expect(request).toEqual({ apiVersion: '2019-08-01', resource: STORAGE_RESOURCE, clientId, headerMatched: true });
     }
+  });
+
+  it('npm run reencrypt takes the same settings: it moves the keys written above to a new key version by identity', async () => {
+    const identity = await standIn();
+    // The development keyring the hosts above used (AUTH_MODE=local without ENCRYPTION_KEYS), plus a new active version.
+    const development = JSON.parse(await readFile(join(process.env.LOCAL_STATE_DIR!, 'encryption-keys.json'), 'utf8')) as { keys: Record<string, string> };
+    const env = {
+      ...process.env,
+      STORAGE_CONNECTION_STRING: undefined,
+      STORAGE_TABLE_ENDPOINT: azurite.tableEndpoint,
+      IDENTITY_ENDPOINT: identity.endpoint,
+      IDENTITY_HEADER: identity.header,
+      NODE_EXTRA_CA_CERTS: cert,
+      ENCRYPTION_KEYS: JSON.stringify({ ...development.keys, v2: randomBytes(32).toString('base64') }),
+      ENCRYPTION_ACTIVE_KEY: 'v2',
+    };
+    const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [join(__dirname, '../../dist/scripts/reencrypt.js')], { env, timeout: 30_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+    expect(run).toMatchObject({ code: 0, stdout: expect.stringMatching(/reencrypt: done: [1-9]\d* scanned, [1-9]\d* moved to v2, .* 0 failed/) });
+    expect(identity.requests.length).toBeGreaterThan(0);
+    expect(identity.requests.every((request) => request.resource === STORAGE_RESOURCE && request.headerMatched)).toBe(true);
   });
 
   it('answers 503, not 500, when storage refuses the token, and logs which call failed and why', async () => {
