@@ -4,6 +4,7 @@ import { graphHandler } from '../shared/http/handler';
 import { ALL_METHODS } from '../shared/http/methods';
 import { jsonResponse } from '../shared/http/responses';
 import { health } from '../shared/health/check';
+import { HEALTH_ROUTE } from '../shared/openapi/document';
 
 /**
  * GET /health, no token: 200 `{"status":"healthy","checks":{"storage":"ok","keyring":"ok"}}` when
@@ -23,4 +24,4 @@ export const healthHandler = graphHandler(async (request, rc) => {
   return jsonResponse(rc, 200, { status: 'healthy', checks: report.checks }, { 'Content-Type': 'application/json; charset=utf-8' });
 });
 
-app.http('health', { methods: ALL_METHODS, authLevel: 'anonymous', route: 'health', handler: healthHandler });
+app.http('health', { methods: ALL_METHODS, authLevel: 'anonymous', route: HEALTH_ROUTE, handler: healthHandler });
