@@ -1,5 +1,5 @@
 import { RestError, TableClient, type TableServiceClientOptions } from '@azure/data-tables';
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import { settings, type StorageTarget } from '../config';
 import { conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../http/graphError';
 
@@ -241,7 +241,13 @@ let credential: TokenCredential | undefined;
  * and Functions; AZURE_CLIENT_ID selects a user-assigned identity); on a workstation, the Azure CLI login.
  */
 function storageCredential(): TokenCredential {
-  credential ??= new DefaultAzureCredential();
+  // Loaded only when used: @azure/identity (with MSAL) takes about as long to load as the Tables SDK,
+  // which hosts on a connection string (Azurite, tests, shared-key accounts) need not pay at cold start.
+  if (!credential) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { DefaultAzureCredential } = require('@azure/identity') as typeof import('@azure/identity');
+    credential = new DefaultAzureCredential();
+  }
   return credential;
 }
 
@@ -341,6 +347,7 @@ function isCredentialFailure(error: unknown): boolean {
 
 /** Attaches what went wrong with storage to the 503, for graphHandler's log line. */
 function withStorageFailure(graphError: GraphError, cause: unknown): GraphError {
-  graphError.logDetails = storageFailureOf(cause) ?? { call: 'token', code: cause instanceof Error ? cause.name : typeof cause, tries: 1, ms: 0 };
+  // A failure the retry policy did not see happened before any request: getting the token.
+  graphError.logDetails = storageFailureOf(cause) ?? { call: isCredentialFailure(cause) ? 'token' : 'unknown', code: cause instanceof Error ? cause.name : typeof cause };
   return graphError;
 }

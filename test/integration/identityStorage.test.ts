@@ -142,6 +142,21 @@ describe('identity-based Table Storage', () => {
     expect(log).not.toContain(body.key!);
   });
 
+  it('answers 503, not 500, when the managed-identity endpoint gives no token, and logs that the token failed', async () => {
+    const identity = await standIn();
+    // The right endpoint, the wrong secret: the endpoint answers 400, as App Service's does.
+    const host = await identityHost({ ...identity, header: 'not-the-secret' });
+    const response = await callOn(host.url, 'GET', `${COLLECTION}/${newId()}`, { token: await tokenWith(READ) });
+    expectGraphError(response, 503, 'serviceNotAvailable');
+    expect(identity.requests.some((request) => !request.headerMatched)).toBe(true);
+    const failure = host
+      .output()
+      .split('\n')
+      .find((line) => line.includes('"dependencyFailure"') && line.includes(response.headers.get('request-id')!));
+    expect(JSON.parse(failure!.slice(failure!.indexOf('{'))).cause).toMatchObject({ call: 'token' });
+    expect(host.output()).not.toContain('not-the-secret');
+  });
+
   it('refuses to load with both STORAGE_CONNECTION_STRING and STORAGE_TABLE_ENDPOINT, naming both', async () => {
     const identity = await standIn();
     await expect(identityHost(identity, { STORAGE_CONNECTION_STRING: azurite.connectionString })).rejects.toThrow(
