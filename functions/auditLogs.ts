@@ -6,6 +6,7 @@ import { authorizeRequest } from '../shared/auth';
 import { methodNotAllowed } from '../shared/http/graphError';
 import { graphHandler } from '../shared/http/handler';
 import { ALL_METHODS } from '../shared/http/methods';
+import { publicUrlOf } from '../shared/http/requestContext';
 import { jsonResponse } from '../shared/http/responses';
 import { decodeSkipToken, encodeSkipToken } from '../shared/odata';
 
@@ -21,7 +22,7 @@ export const directoryAuditsHandler = graphHandler(async (request, rc, context) 
     value: page.items.map(directoryAudit),
   };
   if (page.continuation !== undefined) {
-    const next = new URL(request.url);
+    const next = publicUrlOf(request, rc);
     next.searchParams.set('$skiptoken', encodeSkipToken({ query: fingerprint, continuation: page.continuation }));
     body['@odata.nextLink'] = next.toString();
   }

@@ -15,8 +15,8 @@ let document: OpenApiDocument | undefined;
 export const openApiHandler = graphHandler(async (request, rc) => {
   if (request.method.toUpperCase() !== 'GET') throw methodNotAllowed(request.method, ['GET']);
   document ??= buildOpenApiDocument({ collectionRoutes: COLLECTION_ROUTES, auditRoutes: DIRECTORY_AUDITS_ROUTES });
-  // The request's own origin, so that API Management importing from this URL targets this backend.
-  const body = withServer(document, new URL(request.url).origin);
+  // PUBLIC_BASE_URL, or else the request's own origin, so that API Management importing from this URL targets this backend.
+  const body = withServer(document, rc.publicBase);
   return jsonResponse(rc, 200, body, { 'Content-Type': 'application/json; charset=utf-8' });
 });
 

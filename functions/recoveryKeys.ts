@@ -8,7 +8,7 @@ import { methodNotAllowed } from '../shared/http/graphError';
 import { type GraphOperation, graphHandler } from '../shared/http/handler';
 import { ALL_METHODS } from '../shared/http/methods';
 import { preconditionsOf } from '../shared/http/preconditions';
-import type { RequestContext } from '../shared/http/requestContext';
+import { publicUrlOf, type RequestContext } from '../shared/http/requestContext';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
 import { decodeSkipToken, encodeSkipToken, parseItemSelect, parseListQuery } from '../shared/odata';
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
@@ -71,7 +71,7 @@ const listKeys: GraphOperation = async (request, rc, context) => {
     value: page.items.map((key) => graphProperties(key, properties)),
   };
   if (page.continuation !== undefined) {
-    const next = new URL(request.url);
+    const next = publicUrlOf(request, rc);
     next.searchParams.set('$skiptoken', encodeSkipToken({ query: fingerprint, continuation: page.continuation }));
     body['@odata.nextLink'] = next.toString();
   }
@@ -107,7 +107,7 @@ const postKey = auditedWrite('add', async (request, rc, source, target) => {
   const input = parseRecoveryKeyInput(await readJsonObject(request));
   Object.assign(target, { keyId: input.id, deviceId: input.deviceId });
   const { stored, key } = await keys.createRecoveryKey(input, source);
-  const collection = new URL(request.url);
+  const collection = publicUrlOf(request, rc);
   const location = `${collection.origin}${collection.pathname.replace(/\/+$/, '')}/${stored.id}`;
   return entityResponse(rc, 201, stored, key, { Location: location });
 });

@@ -31,19 +31,27 @@ export interface AzuriteTablesOptions {
   /** Default true: no access log. When false, Azurite's output is copied to our stderr. */
   silent?: boolean;
   startTimeoutMs?: number;
+  /**
+   * Serve https with this PEM certificate and key (both file paths) and check bearer tokens the way
+   * Azurite's `--oauth basic` does (issuer, audience, lifetime; not the signature). Azurite accepts
+   * bearer tokens only over https.
+   */
+  oauth?: { cert: string; key: string };
 }
 
 export interface RunningAzurite {
   readonly port: number;
   readonly connectionString: string;
+  /** `http(s)://127.0.0.1:{port}/devstoreaccount1`: the table endpoint, for STORAGE_TABLE_ENDPOINT. */
+  readonly tableEndpoint: string;
   /** Stops Azurite gracefully (it saves its data) and resolves once the process has exited. */
   stop(): Promise<void>;
 }
 
-export function azuriteConnectionString(port: number): string {
+export function azuriteConnectionString(port: number, scheme: 'http' | 'https' = 'http'): string {
   return (
-    `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT_NAME};AccountKey=${DEV_ACCOUNT_KEY};` +
-    `TableEndpoint=http://${AZURITE_HOST}:${port}/${DEV_ACCOUNT_NAME};`
+    `DefaultEndpointsProtocol=${scheme};AccountName=${DEV_ACCOUNT_NAME};AccountKey=${DEV_ACCOUNT_KEY};` +
+    `TableEndpoint=${scheme}://${AZURITE_HOST}:${port}/${DEV_ACCOUNT_NAME};`
   );
 }
 
@@ -132,6 +140,7 @@ export async function startAzuriteTables(options: AzuriteTablesOptions): Promise
     args.push('--inMemoryPersistence');
   }
   if (silent) args.push('--silent');
+  if (options.oauth) args.push('--oauth', 'basic', '--cert', path.resolve(options.oauth.cert), '--key', path.resolve(options.oauth.key));
 
   // Detached: a Ctrl-C in the terminal must not reach Azurite directly, or our own graceful stop
   // would deliver a second SIGINT, which Azurite does not handle and which kills it mid-save.
@@ -189,5 +198,11 @@ export async function startAzuriteTables(options: AzuriteTablesOptions): Promise
     return stopping;
   };
 
-  return { port, connectionString: azuriteConnectionString(port), stop };
+  const scheme = options.oauth ? 'https' : 'http';
+  return {
+    port,
+    connectionString: azuriteConnectionString(port, scheme),
+    tableEndpoint: `${scheme}://${AZURITE_HOST}:${port}/${DEV_ACCOUNT_NAME}`,
+    stop,
+  };
 }

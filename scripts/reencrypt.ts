@@ -8,7 +8,9 @@ import { getKey, listKeys, resealKey } from '../shared/recoveryKeys/store';
 // `npm run reencrypt`: moves every stored recovery key to the active encryption key version
 // (ENCRYPTION_ACTIVE_KEY), so that an old version can be removed from ENCRYPTION_KEYS.
 //
-// Settings are the service's own (shared/config): STORAGE_CONNECTION_STRING, ENCRYPTION_KEYS,
+// Settings are the service's own (shared/config): STORAGE_CONNECTION_STRING or STORAGE_TABLE_ENDPOINT
+// (then DefaultAzureCredential: on a workstation, your `az login`, which needs the Storage Table Data
+// Contributor role on the account), ENCRYPTION_KEYS,
 // ENCRYPTION_ACTIVE_KEY, and AUTH_MODE / LOCAL_STATE_DIR for the development key (used only with
 // AUTH_MODE=local set explicitly: unlike `npm start`, this tool does not default to local). ENCRYPTION_KEYS
 // must hold every version still in use plus the active one; the service must already be running with

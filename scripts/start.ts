@@ -41,8 +41,9 @@ export async function main(): Promise<void> {
   const config = settings();
 
   let azurite: RunningAzurite | undefined;
-  let storage = 'from STORAGE_CONNECTION_STRING'; // never the string itself: it holds a key
-  if (usesDevelopmentStorage(config.storageConnectionString)) {
+  // Never the connection string itself: it holds a key.
+  let storage = config.storage.tableEndpoint !== undefined ? 'STORAGE_TABLE_ENDPOINT with DefaultAzureCredential' : 'from STORAGE_CONNECTION_STRING';
+  if (config.storage.connectionString !== undefined && usesDevelopmentStorage(config.storage.connectionString)) {
     const where = `127.0.0.1:${AZURITE_DEFAULT_TABLE_PORT}`;
     if (await tableServiceAnswers(AZURITE_DEFAULT_TABLE_PORT)) {
       storage = `development storage already running on ${where}`;

@@ -17,10 +17,27 @@ export interface EncryptionSettings {
   activeKey?: string;
 }
 
+/**
+ * Where the tables live. Exactly one of the two settings may be given:
+ * - STORAGE_CONNECTION_STRING (Azurite, shared-key accounts): `{ connectionString }`;
+ * - STORAGE_TABLE_ENDPOINT (`https://<account>.table.core.windows.net`): `{ tableEndpoint }`, reached with
+ *   DefaultAzureCredential (in Azure the Function App's managed identity; AZURE_CLIENT_ID picks a
+ *   user-assigned one), for accounts with shared-key access disabled. The identity needs the
+ *   *Storage Table Data Contributor* role.
+ * Neither: development storage (Azurite on 127.0.0.1:10002).
+ */
+export type StorageTarget = { connectionString: string; tableEndpoint?: undefined } | { tableEndpoint: string; connectionString?: undefined };
+
 export interface Settings {
   auth: AuthSettings;
   encryption: EncryptionSettings;
-  storageConnectionString: string;
+  storage: StorageTarget;
+  /**
+   * PUBLIC_BASE_URL: the origin (and optional path prefix) clients reach the service at, e.g. behind
+   * API Management or Front Door. Every link the service writes starts with it; without it, links
+   * use the request's own origin. No trailing slash.
+   */
+  publicBaseUrl?: string;
   port: number;
   /** KEY_READ_LIMIT_PER_MINUTE: key reads ($select=key) one caller may make per minute on one instance. */
   keyReadLimitPerMinute: number;
@@ -82,11 +99,26 @@ function readBoolean(env: Env, name: string, fallback: boolean): boolean {
   return raw === 'true';
 }
 
+/**
+ * App Service and Azure Functions set WEBSITE_INSTANCE_ID on every instance; a development tool
+ * never sees it. Local modes trust a signing key on the instance's disk, so they must not run there.
+ */
+function refuseLocalModeInAzure(env: Env, name: string): void {
+  if (nonEmpty(env, 'WEBSITE_INSTANCE_ID') === undefined) return;
+  throw new ConfigError(
+    `${name}=local is refused: WEBSITE_INSTANCE_ID is set, so this runs in Azure, where local mode would accept ` +
+      `tokens signed by a development key on the instance's disk. Set ${name}=entra (or remove it) in the app settings.`,
+  );
+}
+
 function readAuth(env: Env): AuthSettings {
   const mode = (nonEmpty(env, 'AUTH_MODE') ?? defaultAuthMode).toLowerCase();
   if (mode !== 'entra' && mode !== 'local') {
     throw new ConfigError("AUTH_MODE must be 'entra' or 'local'");
   }
+  if (mode === 'local') refuseLocalModeInAzure(env, 'AUTH_MODE');
+  // DEVICE_AUTH is read where device authentication lives; its local mode is refused in Azure all the same.
+  if (nonEmpty(env, 'DEVICE_AUTH')?.toLowerCase() === 'local') refuseLocalModeInAzure(env, 'DEVICE_AUTH');
   return {
     mode,
     tenantId: nonEmpty(env, 'AUTH_TENANT_ID'),
@@ -96,11 +128,45 @@ function readAuth(env: Env): AuthSettings {
   };
 }
 
+const LOOPBACK_HOSTNAMES: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** An absolute URL, https (plain http only on loopback, for tests); returned without a trailing slash. */
+function readServiceUrl(env: Env, name: string, allowPath: boolean): string | undefined {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be an absolute URL`);
+  }
+  const secure = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTNAMES.has(url.hostname));
+  if (!secure) throw new ConfigError(`${name} must be an https URL`);
+  if (url.search || url.hash || url.username || url.password) throw new ConfigError(`${name} must not carry a query, a fragment or credentials`);
+  if (!allowPath && url.pathname !== '/' && !(LOOPBACK_HOSTNAMES.has(url.hostname) && /^\/[^/]+\/?$/.test(url.pathname))) {
+    // Azurite's endpoint carries the account name as its path; a real account's does not.
+    throw new ConfigError(`${name} must be the table service's endpoint, e.g. https://<account>.table.core.windows.net`);
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function readStorage(env: Env): StorageTarget {
+  const connectionString = nonEmpty(env, 'STORAGE_CONNECTION_STRING');
+  const tableEndpoint = readServiceUrl(env, 'STORAGE_TABLE_ENDPOINT', false);
+  if (connectionString !== undefined && tableEndpoint !== undefined) {
+    throw new ConfigError(
+      'Set only one of STORAGE_CONNECTION_STRING (shared key, Azurite) and STORAGE_TABLE_ENDPOINT (managed identity), not both',
+    );
+  }
+  return tableEndpoint !== undefined ? { tableEndpoint } : { connectionString: connectionString ?? DEVELOPMENT_STORAGE };
+}
+
 export function readSettings(env: Env = process.env): Settings {
   return {
     auth: readAuth(env),
     encryption: { keys: nonEmpty(env, 'ENCRYPTION_KEYS'), activeKey: nonEmpty(env, 'ENCRYPTION_ACTIVE_KEY') },
-    storageConnectionString: nonEmpty(env, 'STORAGE_CONNECTION_STRING') ?? DEVELOPMENT_STORAGE,
+    storage: readStorage(env),
+    publicBaseUrl: readServiceUrl(env, 'PUBLIC_BASE_URL', true),
     port: readPort(env),
     keyReadLimitPerMinute: readKeyReadLimit(env),
     requireRevealReason: readBoolean(env, 'REQUIRE_REVEAL_REASON', false),

@@ -153,10 +153,17 @@ function effectiveOptions(bindings: Readonly<Record<string, BindingInfo>>): Effe
   return { trigger, return: returnBinding, extraInputs, extraOutputs };
 }
 
-/** The request URL as the function sees it; undefined when the Host header makes no valid URL. */
+/**
+ * The request URL as the function sees it; undefined when the Host header makes no valid URL or the
+ * request target is not origin-form (RFC 9112 3.2.1). The target is appended to the origin, not resolved
+ * against it: resolving `//other.example/v1.0/...` would make `other.example` the URL's host, and every
+ * link the function writes would point there. Appended, the path keeps its `//`, which names no resource.
+ */
 function requestUrl(req: IncomingMessage, fallbackHost: string): URL | undefined {
+  const target = req.url ?? '/';
+  if (!target.startsWith('/')) return undefined;
   try {
-    return new URL(req.url ?? '/', `http://${req.headers.host ?? fallbackHost}`);
+    return new URL(`http://${req.headers.host ?? fallbackHost}${target}`);
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { settings } from '../config';
 import { GraphError } from '../http/graphError';
+import { logFields } from '../http/logFields';
 import type { RequestContext } from '../http/requestContext';
 import type { Caller } from './caller';
 import { authorize, type Operation } from './permissions';
@@ -24,11 +25,11 @@ export async function authenticate(request: HttpRequest, rc: RequestContext, con
   } catch (error) {
     if (error instanceof SigningKeysUnavailable) {
       // A 503 of ours: the log says why (the caller's answer does not).
-      context.warn(JSON.stringify({ event: 'signingKeysUnavailable', requestId: rc.requestId, reason: error.reason }));
+      context.warn(JSON.stringify({ event: 'signingKeysUnavailable', ...logFields(context, rc.requestId), reason: error.reason }));
       throw error;
     }
     if (!(error instanceof AuthConfigurationError)) throw error;
-    context.error(JSON.stringify({ event: 'configurationError', requestId: rc.requestId, message: error.message }));
+    context.error(JSON.stringify({ event: 'configurationError', ...logFields(context, rc.requestId), message: error.message }));
     throw new GraphError(503, 'serviceNotAvailable', 'The service is not configured to authenticate requests.');
   }
 }

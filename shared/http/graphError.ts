@@ -16,6 +16,8 @@ export type GraphErrorCode =
 
 export class GraphError extends Error {
   override name = 'GraphError';
+  /** What the log line of this error should add (never sent to the client): e.g. the storage call behind a 503. */
+  logDetails?: Readonly<Record<string, unknown>>;
 
   constructor(
     readonly status: number,

@@ -1,6 +1,7 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { withoutSecrets } from '../redact';
-import { GraphError } from './graphError';
+import { GraphError, notFound } from './graphError';
+import { logFields } from './logFields';
 import { type RequestContext, requestContextOf } from './requestContext';
 import { errorResponse, internalErrorResponse } from './responses';
 
@@ -21,26 +22,39 @@ function describeUnexpected(error: unknown): Record<string, unknown> {
   return { type: error.name, code, statusCode, frames };
 }
 
+/**
+ * A request line whose path starts with `//` (`GET //evil.example/v1.0/...`) would be read as a
+ * scheme-relative URL by anything that resolves it, and its links would point at another host.
+ * It names no resource of ours: Graph-shaped 404.
+ */
+function refuseDoubleSlash(request: HttpRequest): void {
+  if (new URL(request.url).pathname.startsWith('//')) throw notFound('No resource matches a path that begins with //.');
+}
+
 /** Wraps an operation with the request id, Graph-shaped errors and one log line per request. */
 export function graphHandler(operation: GraphOperation): HttpHandler {
   return async (request, context) => {
     const rc = requestContextOf(request);
     const started = Date.now();
+    const fields = logFields(context, rc.requestId);
     let response: HttpResponseInit;
     try {
+      refuseDoubleSlash(request);
       response = await operation(request, rc, context);
     } catch (error) {
       if (error instanceof GraphError) {
         response = errorResponse(rc, error);
+        // The cause of a 503 (which storage call, which error code, how long), never its URL or content.
+        if (error.logDetails) context.warn(JSON.stringify({ event: 'dependencyFailure', ...fields, status: error.status, cause: error.logDetails }));
       } else {
-        context.error(JSON.stringify({ event: 'unexpectedError', requestId: rc.requestId, error: describeUnexpected(error) }));
+        context.error(JSON.stringify({ event: 'unexpectedError', ...fields, error: describeUnexpected(error) }));
         response = internalErrorResponse(rc);
       }
     }
     context.log(
       JSON.stringify({
         event: 'request',
-        requestId: rc.requestId,
+        ...fields,
         method: request.method,
         // A recovery password pasted where a key id belongs must not reach the log.
         path: withoutSecrets(new URL(request.url).pathname),

@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest } from '@azure/functions';
+import { settings } from '../config';
 
 /** What every response needs to know about the request it answers. */
 export interface RequestContext {
   requestId: string;
   clientRequestId?: string;
-  /** The request's origin plus its version prefix (`/v1.0` when none), for `@odata.context` and links. */
+  /** The public base (PUBLIC_BASE_URL, or the request's origin) plus the version prefix (`/v1.0` when none), for `@odata.context`. */
   serviceRoot: string;
+  /** PUBLIC_BASE_URL when set, else the request's origin; no trailing slash. Every link starts with it. */
+  publicBase: string;
 }
 
 const VERSION_PREFIX = /^\/(v1\.0|beta)(?=\/|$)/i;
@@ -18,9 +21,21 @@ export function requestContextOf(request: HttpRequest): RequestContext {
   const url = new URL(request.url);
   const version = VERSION_PREFIX.exec(url.pathname)?.[1]?.toLowerCase() ?? 'v1.0';
   const clientRequestId = request.headers.get('client-request-id') ?? undefined;
+  // Host and X-Forwarded-* are never trusted for links: behind a gateway only the setting is right.
+  const publicBase = settings().publicBaseUrl ?? url.origin;
   return {
     requestId: randomUUID(),
     clientRequestId: clientRequestId && CLIENT_REQUEST_ID.test(clientRequestId) ? clientRequestId : undefined,
-    serviceRoot: `${url.origin}/${version}`,
+    serviceRoot: `${publicBase}/${version}`,
+    publicBase,
   };
+}
+
+/**
+ * The request's own path and query under the public base, as a URL to edit (e.g. `$skiptoken`) and
+ * write into a response: `@odata.nextLink`, `Location`.
+ */
+export function publicUrlOf(request: HttpRequest, rc: RequestContext): URL {
+  const url = new URL(request.url);
+  return new URL(`${rc.publicBase}${url.pathname}${url.search}`);
 }

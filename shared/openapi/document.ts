@@ -27,6 +27,8 @@ import {
 
 /** Where the document is served (registered by functions/openapi.ts, without a route prefix). */
 export const OPENAPI_ROUTE = 'openapi.json';
+/** GET /health: see functions/health.ts. */
+export const HEALTH_ROUTE = 'health';
 
 export interface DocumentOptions {
   /** The recovery-key collection routes as registered; each also has an item route `{route}/{id}`. */
@@ -305,6 +307,30 @@ const OPENAPI_PATH: PathItemObject = {
   },
 };
 
+const HEALTH_PATH: PathItemObject = {
+  description: UNSUPPORTED_METHODS,
+  get: {
+    operationId: 'getHealth',
+    summary: 'Whether this instance can serve: storage and the encryption keyring answer',
+    description:
+      'Needs no token. 200 when both answer; 503 (serviceNotAvailable) naming the failing dependency otherwise. ' +
+      'At most one storage request; the result is shared for a few seconds per instance.',
+    tags: [METADATA_TAG],
+    security: [],
+    parameters: [ref('parameters', 'clientRequestId')],
+    responses: {
+      200: jsonResponse('Healthy.', {
+        type: 'object',
+        properties: {
+          status: { type: 'string', enum: ['healthy'] },
+          checks: { type: 'object', properties: { storage: { type: 'string' }, keyring: { type: 'string' } } },
+        },
+      }),
+      ...errorRefs([500, 503]),
+    },
+  },
+};
+
 function keyIdParameter(schemas: Record<string, SchemaObject>): ParameterObject {
   return {
     name: 'id',
@@ -332,9 +358,9 @@ export function buildOpenApiDocument({ collectionRoutes, auditRoutes }: Document
     tags: [
       { name: TAG, description: 'microsoft.graph.bitlockerRecoveryKey' },
       { name: AUDIT_TAG, description: 'microsoft.graph.directoryAudit: the audit trail of recovery-key operations.' },
-      { name: METADATA_TAG, description: 'This description of the API.' },
+      { name: METADATA_TAG, description: 'This description of the API, and the health probe.' },
     ],
-    paths: Object.fromEntries([...recoveryKeyPaths(collectionRoutes), ...auditPaths(auditRoutes), [`/${OPENAPI_ROUTE}`, OPENAPI_PATH]]),
+    paths: Object.fromEntries([...recoveryKeyPaths(collectionRoutes), ...auditPaths(auditRoutes), [`/${OPENAPI_ROUTE}`, OPENAPI_PATH], [`/${HEALTH_ROUTE}`, HEALTH_PATH]]),
     components: {
       schemas,
       responses: errorResponses(),

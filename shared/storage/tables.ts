@@ -1,5 +1,6 @@
 import { RestError, TableClient, type TableServiceClientOptions } from '@azure/data-tables';
-import { settings } from '../config';
+import type { TokenCredential } from '@azure/identity';
+import { settings, type StorageTarget } from '../config';
 import { conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../http/graphError';
 
 // ---------------------------------------------------------------------------------------------
@@ -132,6 +133,54 @@ function retryDelayMs(outcome: Outcome, retry: number): number | undefined {
   return undefined;
 }
 
+// ---------------------------------------------------------------------------------------------
+// What a failed storage call was, for the log line of the 503 it becomes (never a URL, a key or an
+// entity: the path names records by their ids, and ids are the keys' identities).
+
+/** Which call failed, how, after how many tries and how long (ms, all tries). */
+export type StorageFailure = {
+  /** e.g. `GET RecoveryKeys(entity)`, `POST $batch`, `POST Tables`: the method and the table, no keys. */
+  call: string;
+  /** The storage's x-ms-error-code (`AuthenticationFailed`, `ServerBusy` …) or the network error (`ECONNREFUSED`, `ETIMEDOUT`). */
+  code?: string;
+  status?: number;
+  tries: number;
+  ms: number;
+};
+
+const failures = new WeakMap<object, StorageFailure>();
+
+function noteFailure(error: unknown, failure: StorageFailure): void {
+  if (typeof error === 'object' && error !== null) failures.set(error, failure);
+}
+
+/** The diagnostics the retry policy noted for this error, if it came from a storage call. */
+export function storageFailureOf(error: unknown): StorageFailure | undefined {
+  return typeof error === 'object' && error !== null ? failures.get(error) : undefined;
+}
+
+function errorCodeOf(outcome: Outcome): string | undefined {
+  const header = outcome.response?.headers.get('x-ms-error-code');
+  if (header) return header;
+  const code = outcome.error instanceof RestError ? outcome.error.code : undefined;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function describeStorageCall(request: { method: string; url: string }): string {
+  let last = '';
+  try {
+    last = new URL(request.url).pathname.split('/').filter(Boolean).pop() ?? '';
+  } catch {
+    // An unparsable URL is named by its method alone.
+  }
+  const table = /^([A-Za-z][A-Za-z0-9]{2,62})(\()?/.exec(decodeURIComponent(last));
+  if (last === '$batch') return `${request.method} $batch`;
+  if (!table) return request.method;
+  // `Table(PartitionKey='…',RowKey='…')` is one entity, `Table()` or `Table` a query; `Tables` creates or lists tables.
+  const kind = table[1] === 'Tables' ? '' : /\(.+\)/.test(last) ? '(entity)' : '(query)';
+  return `${request.method} ${table[1]}${kind}`;
+}
+
 /**
  * The retry policy of every storage call: per-try timeout, a budget for the whole call, exponential
  * backoff with jitter, and a storage Retry-After honoured when it fits the budget and passed on to
@@ -141,7 +190,8 @@ export function storageCallPolicy(limits: StorageCallLimits = DEFAULT_STORAGE_CA
   return {
     name: 'escrowStorageCallPolicy',
     async sendRequest(request, next) {
-      const deadline = Date.now() + limits.callBudgetMs;
+      const started = Date.now();
+      const deadline = started + limits.callBudgetMs;
       for (let tries = 1; ; tries++) {
         const outcome = await tryOnce(request, next, Math.min(limits.tryTimeoutMs, deadline - Date.now()));
         const wait = retryDelayMs(outcome, tries - 1);
@@ -151,7 +201,10 @@ export function storageCallPolicy(limits: StorageCallLimits = DEFAULT_STORAGE_CA
           Date.now() + wait + MIN_TRY_MS > deadline ||
           request.abortSignal?.aborted === true;
         if (final) {
-          if (outcome.error !== undefined) throw outcome.error;
+          if (outcome.error !== undefined) {
+            noteFailure(outcome.error, { call: describeStorageCall(request), code: errorCodeOf(outcome), status: outcome.response?.status, tries, ms: Date.now() - started });
+            throw outcome.error;
+          }
           return outcome.response!;
         }
         await sleep(wait);
@@ -162,11 +215,12 @@ export function storageCallPolicy(limits: StorageCallLimits = DEFAULT_STORAGE_CA
 
 /** Client options for a storage account: this module's retries replace the SDK's. */
 export function storageClientOptions(
-  connectionString: string,
+  target: StorageTarget,
   limits: StorageCallLimits = DEFAULT_STORAGE_CALL_LIMITS,
 ): TableServiceClientOptions {
   return {
-    allowInsecureConnection: isLoopback(connectionString),
+    // Plain http only to a local emulator by shared key; a bearer token never goes over http.
+    allowInsecureConnection: target.connectionString !== undefined && isLoopback(target.connectionString),
     // 0 turns the SDK's retry policy into a pass-through; storageCallPolicy sits before it (perCall)
     // and re-sends through the whole pipeline, so every try is signed afresh.
     retryOptions: { maxRetries: 0 },
@@ -179,6 +233,30 @@ export function storageClientOptions(
 
 const clients = new Map<string, TableClient>();
 const created = new Map<string, Promise<void>>();
+let credential: TokenCredential | undefined;
+
+/**
+ * One credential for the process: it caches its token and renews it before expiry. In Azure,
+ * DefaultAzureCredential finds the managed identity (IDENTITY_ENDPOINT/IDENTITY_HEADER on App Service
+ * and Functions; AZURE_CLIENT_ID selects a user-assigned identity); on a workstation, the Azure CLI login.
+ */
+function storageCredential(): TokenCredential {
+  // Loaded only when used: @azure/identity (with MSAL) takes about as long to load as the Tables SDK,
+  // which hosts on a connection string (Azurite, tests, shared-key accounts) need not pay at cold start.
+  if (!credential) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { DefaultAzureCredential } = require('@azure/identity') as typeof import('@azure/identity');
+    credential = new DefaultAzureCredential();
+  }
+  return credential;
+}
+
+function newTableClient(target: StorageTarget, tableName: string): TableClient {
+  const options = storageClientOptions(target);
+  return target.tableEndpoint !== undefined
+    ? new TableClient(target.tableEndpoint, tableName, storageCredential(), options)
+    : TableClient.fromConnectionString(target.connectionString, tableName, options);
+}
 
 /**
  * A client for one table of the configured account; the table is created on first use. Only a
@@ -186,11 +264,11 @@ const created = new Map<string, Promise<void>>();
  * so the next request tries again and the service recovers by itself when storage comes back.
  */
 export async function tableClient(tableName: string): Promise<TableClient> {
-  const connectionString = settings().storageConnectionString;
-  const cacheKey = `${tableName}\n${connectionString}`;
+  const target = settings().storage;
+  const cacheKey = `${tableName}\n${target.connectionString ?? ''}\n${target.tableEndpoint ?? ''}`;
   let client = clients.get(cacheKey);
   if (!client) {
-    client = TableClient.fromConnectionString(connectionString, tableName, storageClientOptions(connectionString));
+    client = newTableClient(target, tableName);
     clients.set(cacheKey, client);
   }
   let ready = created.get(cacheKey);
@@ -228,8 +306,19 @@ function retryAfterSeconds(error: RestError, fallback: number): number {
  */
 export function mapStorageError(error: unknown, what = 'The recovery key'): unknown {
   if (error instanceof GraphError) return error;
+  const unavailable = (message: string, retryAfter: number): GraphError =>
+    withStorageFailure(serviceUnavailable(message, retryAfter), error);
+  if (isCredentialFailure(error)) {
+    // No token for storage at all (managed identity endpoint down or not configured).
+    return unavailable('Storage is unreachable; try again shortly.', UNREACHABLE_RETRY_AFTER_S);
+  }
   if (!(error instanceof RestError)) return error;
   switch (error.statusCode) {
+    case 401:
+    case 403:
+      // Storage refused the service's own credentials (a missing role assignment, a token it does
+      // not accept): nothing the caller did, and nothing the caller can fix; the log says why.
+      return unavailable('Storage refused the service\'s credentials; try again later.', UNREACHABLE_RETRY_AFTER_S);
     case 404:
       return notFound(`${what} was not found.`);
     case 409:
@@ -238,15 +327,27 @@ export function mapStorageError(error: unknown, what = 'The recovery key'): unkn
       return preconditionFailed(`${what} has changed since the ETag given in If-Match.`);
     case 429:
     case 503:
-      return serviceUnavailable('Storage is busy; try again shortly.', retryAfterSeconds(error, BUSY_RETRY_AFTER_S));
+      return unavailable('Storage is busy; try again shortly.', retryAfterSeconds(error, BUSY_RETRY_AFTER_S));
     case undefined:
     case 408:
     case 500:
     case 502:
     case 504:
       // No answer (refused, reset, timed out) or a server-side failure: storage is unreachable for now.
-      return serviceUnavailable('Storage is unreachable; try again shortly.', UNREACHABLE_RETRY_AFTER_S);
+      return unavailable('Storage is unreachable; try again shortly.', UNREACHABLE_RETRY_AFTER_S);
     default:
       return error;
   }
+}
+
+/** @azure/identity's failures to get a token (names, not classes, so that no instance check crosses package copies). */
+function isCredentialFailure(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'CredentialUnavailableError' || error.name === 'AuthenticationError' || error.name === 'AggregateAuthenticationError');
+}
+
+/** Attaches what went wrong with storage to the 503, for graphHandler's log line. */
+function withStorageFailure(graphError: GraphError, cause: unknown): GraphError {
+  // A failure the retry policy did not see happened before any request: getting the token.
+  graphError.logDetails = storageFailureOf(cause) ?? { call: isCredentialFailure(cause) ? 'token' : 'unknown', code: cause instanceof Error ? cause.name : typeof cause };
+  return graphError;
 }

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { mintDevelopmentToken, type DevelopmentTokenRequest } from '../../shared/auth/developmentToken';
 
 // Talks to the local host that globalSetup started, over real HTTP.
@@ -61,4 +62,34 @@ export function expectGraphError(response: ApiResponse, status: number, code: st
   expect(response.json.error.innerError['request-id']).toBe(response.headers.get('request-id'));
   expect(response.json.error.innerError.date).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/);
   return response.json.error;
+}
+
+/**
+ * A request whose request line and Host header are sent exactly as given (fetch would resolve a path
+ * starting with `//` against the base and would not let a test set Host), e.g. `GET //x/v1.0/...`.
+ */
+export function rawCallOn(base: string, method: string, path: string, headers: Record<string, string> = {}): Promise<ApiResponse> {
+  const target = new URL(base);
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: target.hostname, port: target.port, method, path, headers, agent: false, timeout: 15_000 }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const received = new Headers();
+        for (const [name, value] of Object.entries(response.headers)) if (typeof value === 'string') received.set(name, value);
+        let json: Record<string, any> = {};
+        try {
+          json = text ? JSON.parse(text) : {};
+        } catch {
+          // Not JSON: the test asserts on text.
+        }
+        resolve({ status: response.statusCode!, headers: received, json, text });
+      });
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error('timed out')));
+    request.on('error', reject);
+    request.end();
+  });
 }
