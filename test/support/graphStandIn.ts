@@ -23,6 +23,10 @@ export interface GraphStandIn {
   readonly devices: Map<string, StandInDevice>;
   /** deviceIds looked up, one per request that reached it. */
   readonly lookups: string[];
+  /** Headers of every request that reached it. */
+  readonly requestHeaders: Record<string, string | string[] | undefined>[];
+  /** Answers to give before any real one, first first: a status and its Retry-After. */
+  readonly throttle: { status: number; retryAfter?: string }[];
   down: boolean;
   close(): Promise<void>;
 }
@@ -41,9 +45,18 @@ export async function startGraphStandIn(acceptedToken: string): Promise<GraphSta
   const state = { down: false };
   const devices = new Map<string, StandInDevice>();
   const lookups: string[] = [];
+  const requestHeaders: Record<string, string | string[] | undefined>[] = [];
+  const throttle: { status: number; retryAfter?: string }[] = [];
   const server: Server = createServer((req, res) => {
     if (state.down) {
       req.socket.destroy();
+      return;
+    }
+    requestHeaders.push(req.headers);
+    const throttled = throttle.shift();
+    if (throttled) {
+      res.writeHead(throttled.status, { 'Content-Type': 'application/json', ...(throttled.retryAfter ? { 'Retry-After': throttled.retryAfter } : {}) });
+      res.end(JSON.stringify({ error: { code: 'TooManyRequests', message: 'Too many requests.' } }));
       return;
     }
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -78,6 +91,8 @@ export async function startGraphStandIn(acceptedToken: string): Promise<GraphSta
     url: `http://127.0.0.1:${port}`,
     devices,
     lookups,
+    requestHeaders,
+    throttle,
     get down() {
       return state.down;
     },
