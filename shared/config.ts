@@ -11,6 +11,9 @@ export interface AuthSettings {
   jwksUri?: string;
 }
 
+/** DEVICE_AUTH: whether devices may prove themselves with the EntraDevice scheme, and against which directory. */
+export type DeviceAuthMode = 'off' | 'entra' | 'local';
+
 export interface EncryptionSettings {
   /** ENCRYPTION_KEYS: JSON object of key version to base64 of 32 bytes (in Azure, a Key Vault reference). Checked by shared/crypto. */
   keys?: string;
@@ -43,6 +46,10 @@ export interface Settings {
   keyReadLimitPerMinute: number;
   /** REQUIRE_REVEAL_REASON: a key read without a valid X-Reveal-Reason is a 400 (shared/recoveryKeys/revealReason.ts). */
   requireRevealReason: boolean;
+  /** DEVICE_AUTH: off (default), entra (devices looked up in Microsoft Graph) or local (devices under LOCAL_STATE_DIR/devices). */
+  deviceAuth: DeviceAuthMode;
+  /** GRAPH_BASE_URL without a trailing slash: https, or http on loopback only (test stand-ins). */
+  graphBaseUrl: string;
   /** Where local-mode secrets (the development signing key) and embedded Azurite data live. */
   localStateDir: string;
 }
@@ -117,8 +124,6 @@ function readAuth(env: Env): AuthSettings {
     throw new ConfigError("AUTH_MODE must be 'entra' or 'local'");
   }
   if (mode === 'local') refuseLocalModeInAzure(env, 'AUTH_MODE');
-  // DEVICE_AUTH is read where device authentication lives; its local mode is refused in Azure all the same.
-  if (nonEmpty(env, 'DEVICE_AUTH')?.toLowerCase() === 'local') refuseLocalModeInAzure(env, 'DEVICE_AUTH');
   return {
     mode,
     tenantId: nonEmpty(env, 'AUTH_TENANT_ID'),
@@ -126,6 +131,13 @@ function readAuth(env: Env): AuthSettings {
     issuer: nonEmpty(env, 'AUTH_ISSUER'),
     jwksUri: nonEmpty(env, 'AUTH_JWKS_URI'),
   };
+}
+
+function readDeviceAuth(env: Env): DeviceAuthMode {
+  const mode = (nonEmpty(env, 'DEVICE_AUTH') ?? 'off').toLowerCase();
+  if (mode !== 'off' && mode !== 'entra' && mode !== 'local') throw new ConfigError("DEVICE_AUTH must be 'off', 'entra' or 'local'");
+  if (mode === 'local') refuseLocalModeInAzure(env, 'DEVICE_AUTH');
+  return mode;
 }
 
 const LOOPBACK_HOSTNAMES: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -170,6 +182,9 @@ export function readSettings(env: Env = process.env): Settings {
     port: readPort(env),
     keyReadLimitPerMinute: readKeyReadLimit(env),
     requireRevealReason: readBoolean(env, 'REQUIRE_REVEAL_REASON', false),
+    deviceAuth: readDeviceAuth(env),
+    // GRAPH_BASE_URL carries our managed identity's Graph token: https only, except to a stand-in on this machine.
+    graphBaseUrl: readServiceUrl(env, 'GRAPH_BASE_URL', true) ?? 'https://graph.microsoft.com',
     localStateDir: nonEmpty(env, 'LOCAL_STATE_DIR') ?? '.local',
   };
 }

@@ -65,6 +65,8 @@ export function directoryAudit(stored: AuditEvent): JsonObject {
   // happened left it as it was; saying so answers the first question about any key change.
   if (event.activity === 'update' && event.result === 'success') detail('Key', 'key unchanged');
   detail('TenantId', caller.tid);
+  detail('InitiatedByDeviceId', caller.device?.deviceId);
+  detail('DeviceCertificateThumbprint', caller.device?.thumbprint);
   detail('User-Agent', event.source.userAgent);
   detail('ocp-client-name', event.source.clientName);
   detail('ocp-client-version', event.source.clientVersion);

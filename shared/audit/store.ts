@@ -45,6 +45,9 @@ interface AuditEntity {
   tid?: string;
   /** The token had `scp`: a user signed in through an app. Absent on rows written before it was kept. */
   delegated?: boolean;
+  /** A device caller (EntraDevice): its deviceId and certificate thumbprint. */
+  callerDeviceId?: string;
+  callerThumbprint?: string;
   userAgent?: string;
   clientName?: string;
   clientVersion?: string;
@@ -102,6 +105,8 @@ function toEntity(event: AuditEvent, hasTwin: boolean): TableEntity<AuditEntity>
     appId: caller.appId,
     upn: caller.upn,
     tid: caller.tid,
+    callerDeviceId: caller.device?.deviceId,
+    callerThumbprint: caller.device?.thumbprint,
     delegated: caller.delegated,
     userAgent: source.userAgent,
     clientName: source.clientName,
@@ -162,6 +167,7 @@ function fromEntity(entity: TableEntityResult<AuditEntity>): AuditEvent {
         // Rows from before `delegated` was kept: a upn was then the only sign of a user.
         delegated: entity.delegated ?? entity.upn !== undefined,
         permissions: new Set(),
+        device: entity.callerDeviceId ? { deviceId: entity.callerDeviceId, thumbprint: entity.callerThumbprint ?? '' } : undefined,
       },
     },
     ...(refusals && { refusals }),

@@ -1,4 +1,5 @@
 import type { JWTPayload } from 'jose';
+import type { DeviceIdentity } from './device/verifier';
 
 /** Who is calling, as far as a verified token says. */
 export interface Caller {
@@ -16,6 +17,8 @@ export interface Caller {
   delegated: boolean;
   /** Granted permissions (app roles and delegated scopes), lower-cased: Graph spells them in more than one case. */
   permissions: ReadonlySet<string>;
+  /** Set for a device proven with the EntraDevice scheme (then there is no oid, app or user, and no permissions). */
+  device?: DeviceIdentity;
 }
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
@@ -44,6 +47,8 @@ export function callerFromClaims(claims: JWTPayload): Caller {
  * to one identity give the same key. A token without `oid` (Entra ID always issues one to users and
  * service principals) falls back to its client application id.
  */
-export function callerKey(caller: Pick<Caller, 'tid' | 'oid' | 'appId'>): string {
+export function callerKey(caller: Pick<Caller, 'tid' | 'oid' | 'appId' | 'device'>): string {
+  // A device has no token claims: its proven device id is its identity.
+  if (caller.device) return `device/${caller.device.deviceId}`.toLowerCase();
   return `${caller.tid ?? '-'}/${caller.oid ?? caller.appId ?? 'unknown'}`.toLowerCase();
 }

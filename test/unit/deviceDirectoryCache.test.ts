@@ -1,0 +1,68 @@
+import { CachedDeviceDirectory, FOUND_TTL_MS, NOT_FOUND_TTL_MS } from '../../shared/auth/device/cachedDirectory';
+import { DirectoryUnavailable, type DirectoryDevice } from '../../shared/auth/device/directory';
+import { ConfigError, readSettings } from '../../shared/config';
+
+const FOUND = '11111111-1111-4111-8111-111111111111';
+const device: DirectoryDevice = { deviceId: FOUND, accountEnabled: true, alternativeSecurityIds: [] };
+
+/** A directory that counts its lookups and can be made to fail. */
+function countingDirectory() {
+  const state = { lookups: 0, failing: false };
+  return {
+    state,
+    findDevice: async (deviceId: string) => {
+      state.lookups++;
+      if (state.failing) throw new DirectoryUnavailable('down');
+      return deviceId === FOUND ? device : undefined;
+    },
+  };
+}
+
+describe('the device lookup cache', () => {
+  it('keeps a found device 5 minutes and a missing one 1 minute, then asks again', async () => {
+    let now = 0;
+    const inner = countingDirectory();
+    const cache = new CachedDeviceDirectory(inner, () => now);
+    const missing = '22222222-2222-4222-8222-222222222222';
+    expect([await cache.findDevice(FOUND), await cache.findDevice(missing)]).toEqual([device, undefined]);
+    now = NOT_FOUND_TTL_MS - 1;
+    await cache.findDevice(FOUND);
+    await cache.findDevice(missing);
+    expect(inner.state.lookups).toBe(2);
+    now = NOT_FOUND_TTL_MS;
+    await cache.findDevice(missing);
+    expect(inner.state.lookups).toBe(3);
+    now = FOUND_TTL_MS;
+    await cache.findDevice(FOUND);
+    expect(inner.state.lookups).toBe(4);
+  });
+
+  it('never caches a failure: every lookup while the directory is down fails, and the first after it recovers succeeds', async () => {
+    const inner = countingDirectory();
+    const cache = new CachedDeviceDirectory(inner);
+    inner.state.failing = true;
+    await expect(cache.findDevice(FOUND)).rejects.toBeInstanceOf(DirectoryUnavailable);
+    await expect(cache.findDevice(FOUND)).rejects.toBeInstanceOf(DirectoryUnavailable);
+    inner.state.failing = false;
+    expect(await cache.findDevice(FOUND)).toEqual(device);
+    expect(inner.state.lookups).toBe(3);
+  });
+});
+
+describe('device settings', () => {
+  it('DEVICE_AUTH is off by default and takes entra or local', () => {
+    expect(readSettings({}).deviceAuth).toBe('off');
+    expect(readSettings({ DEVICE_AUTH: 'Entra' }).deviceAuth).toBe('entra');
+    expect(readSettings({ DEVICE_AUTH: 'local' }).deviceAuth).toBe('local');
+    expect(() => readSettings({ DEVICE_AUTH: 'on' })).toThrow(new ConfigError("DEVICE_AUTH must be 'off', 'entra' or 'local'"));
+  });
+
+  it('GRAPH_BASE_URL is Graph by default, https, and plain http only on loopback', () => {
+    expect(readSettings({}).graphBaseUrl).toBe('https://graph.microsoft.com');
+    expect(readSettings({ GRAPH_BASE_URL: 'https://graph.microsoft.us/' }).graphBaseUrl).toBe('https://graph.microsoft.us');
+    expect(readSettings({ GRAPH_BASE_URL: 'http://127.0.0.1:4321' }).graphBaseUrl).toBe('http://127.0.0.1:4321');
+    for (const bad of ['http://graph.microsoft.com', 'graph.microsoft.com', 'https://user:pw@graph.example', 'https://graph.example/?x=1', 'ftp://127.0.0.1']) {
+      expect(() => readSettings({ GRAPH_BASE_URL: bad })).toThrow(ConfigError);
+    }
+  });
+});

@@ -1,0 +1,68 @@
+import type { TokenCredential } from '@azure/identity';
+import { GraphDeviceDirectory } from '../../shared/auth/device/graphDirectory';
+import { DirectoryUnavailable } from '../../shared/auth/device/directory';
+import { GraphClient } from '../../shared/graph/client';
+import { GRAPH_SCOPE } from '../../shared/graph/policies';
+import { startGraphStandIn, type GraphStandIn } from '../support/graphStandIn';
+
+// The Graph client against the stand-in Graph: headers, token, throttling. (The managed-identity
+// credential itself is exercised end to end in test/integration/deviceEscrow.test.ts.)
+
+const TOKEN = 'graph-client-test-token';
+const scopes: string[] = [];
+const credential: TokenCredential = {
+  getToken: async (scope) => {
+    scopes.push(...(Array.isArray(scope) ? scope : [scope]));
+    return { token: TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 };
+  },
+};
+const DEVICE = '0b8d5f3e-9a41-4c7e-8f20-6d1e2c3b4a59';
+
+let graph: GraphStandIn;
+let directory: GraphDeviceDirectory;
+
+beforeAll(async () => {
+  graph = await startGraphStandIn(TOKEN);
+  graph.devices.set(DEVICE, { deviceId: DEVICE, accountEnabled: true, certificates: [] });
+  directory = new GraphDeviceDirectory(new GraphClient(graph.url, credential));
+});
+afterAll(() => graph.close());
+
+it('asks for the Graph scope and says who is calling', async () => {
+  expect(await directory.findDevice(DEVICE)).toEqual({ id: `obj-${DEVICE}`, deviceId: DEVICE, accountEnabled: true, alternativeSecurityIds: [] });
+  expect(scopes).toContain(GRAPH_SCOPE);
+  expect(graph.requestHeaders.at(-1)).toMatchObject({
+    'user-agent': 'bitlocker-key-escrow/0.1.0',
+    'ocp-client-name': 'bitlocker-key-escrow',
+    'ocp-client-version': '0.1.0',
+  });
+});
+
+it('an unknown device is undefined, not an error', async () => {
+  expect(await directory.findDevice('00000000-0000-4000-8000-000000000000')).toBeUndefined();
+});
+
+it("waits out a short Retry-After and tries again", async () => {
+  graph.throttle.push({ status: 429, retryAfter: '1' }, { status: 503, retryAfter: '1' });
+  const started = Date.now();
+  expect((await directory.findDevice(DEVICE))?.deviceId).toBe(DEVICE);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+});
+
+it('passes a long Retry-After on instead of waiting it out', async () => {
+  graph.throttle.push({ status: 429, retryAfter: '30' });
+  const started = Date.now();
+  const failure = await directory.findDevice(DEVICE).catch((error: unknown) => error);
+  expect(failure).toBeInstanceOf(DirectoryUnavailable);
+  expect((failure as DirectoryUnavailable).retryAfterSeconds).toBe(30);
+  expect(Date.now() - started).toBeLessThan(1_000);
+});
+
+it('an unreachable Graph is DirectoryUnavailable', async () => {
+  graph.down = true;
+  try {
+    await expect(directory.findDevice(DEVICE)).rejects.toBeInstanceOf(DirectoryUnavailable);
+  } finally {
+    graph.down = false;
+  }
+});
