@@ -5,6 +5,8 @@ export const ACTIVITIES = {
   update: { displayName: 'Update BitLocker key', operationType: 'Update' },
   delete: { displayName: 'Delete BitLocker key', operationType: 'Delete' },
   read: { displayName: 'Read BitLocker key', operationType: 'Read' },
+  restore: { displayName: 'Restore BitLocker key', operationType: 'Restore' },
+  purge: { displayName: 'Purge BitLocker key', operationType: 'Purge' },
 } as const;
 
 export type Activity = keyof typeof ACTIVITIES;

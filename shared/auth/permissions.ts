@@ -5,6 +5,8 @@ export const Permission = {
   ReadBasic: 'BitLockerKey.ReadBasic.All',
   Read: 'BitLockerKey.Read.All',
   ReadWrite: 'BitLockerKey.ReadWrite.All',
+  /** Purging a deleted key destroys the last copy of its password: an app role of its own, which ReadWrite.All does not imply. */
+  Purge: 'BitLockerKey.Purge.All',
   AuditRead: 'AuditLog.Read.All',
 } as const;
 
@@ -16,6 +18,7 @@ export const permissionsFor = {
   readMetadata: [Permission.ReadBasic, Permission.Read, Permission.ReadWrite],
   readKey: [Permission.Read],
   readAudit: [Permission.AuditRead],
+  purgeKey: [Permission.Purge],
 } as const satisfies Record<string, readonly PermissionName[]>;
 
 export type Operation = keyof typeof permissionsFor;

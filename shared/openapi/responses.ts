@@ -68,7 +68,7 @@ export const ERRORS = {
   403: { code: 'authorization_error', description: 'A valid token without the permission the operation needs.' },
   404: { code: 'itemNotFound', description: 'No recovery key with this id.' },
   405: { code: 'methodNotAllowed', description: 'A method the path does not support.', headers: ['Allow'] },
-  409: { code: 'conflict', description: 'A recovery key with this id already exists.' },
+  409: { code: 'conflict', description: 'A recovery key with this id already exists, or is deleted (restore or purge it first).' },
   412: { code: 'preconditionFailed', description: 'If-Match or If-None-Match not satisfied.' },
   413: { code: 'requestEntityTooLarge', description: `The body is over ${MAX_BODY_BYTES} bytes.` },
   415: { code: 'unsupportedMediaType', description: 'The body was not sent with Content-Type: application/json.' },

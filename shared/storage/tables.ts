@@ -250,3 +250,12 @@ export function mapStorageError(error: unknown, what = 'The recovery key'): unkn
       return error;
   }
 }
+
+/** Runs one storage call, turning its failure into the service's answer (mapStorageError). */
+export async function storageCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw mapStorageError(error);
+  }
+}
