@@ -3,7 +3,7 @@ import type { AuditSource } from '../audit/model';
 import { settings } from '../config';
 import { notFound } from '../http/graphError';
 import type { Preconditions } from '../http/preconditions';
-import type { KeyRecord, StoredRecoveryKey } from './model';
+import type { StoredRecoveryKey } from './model';
 import { checkPreconditions, contention, isStatus, pinsVersion, succeeded, writeEtag } from './service';
 import * as store from './store';
 
@@ -114,7 +114,7 @@ export async function purgeExpiredKeys(now: Date, source: AuditSource, retention
       result.expired++;
       const reason = `Retention ended: deleted ${key.deletedDateTime}, kept ${retentionDays ?? settings().deletedKeyRetentionDays} days.`;
       try {
-        await store.purgeKey(key, key.etag, succeeded(source, 'purge', key as KeyRecord, reason));
+        await store.purgeKey(key, key.etag, succeeded(source, 'purge', key, reason));
         result.purged++;
       } catch (error) {
         if (isStatus(error, 412) || isStatus(error, 404)) result.skipped++;

@@ -99,5 +99,5 @@ describe('retention of deleted keys', () => {
       code: 2,
       stderr: expect.stringContaining('DELETED_KEY_RETENTION_DAYS must be a whole number from 1 to 3650'),
     });
-  });
+  }, 120_000);
 });
