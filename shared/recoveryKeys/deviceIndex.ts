@@ -35,6 +35,13 @@ export const FALLBACK_READS_IN_FLIGHT = 8;
 
 const fallbackReads = new InFlightLimit(FALLBACK_READS_IN_FLIGHT);
 
+/**
+ * Confirming or removing an entry after the record committed is best effort, so it gets a short
+ * deadline of its own rather than the whole storage call budget: when storage dies just after a
+ * commit, the client's 200 waits at most this much longer, and the entry stays pending (safe).
+ */
+const AFTER_COMMIT_DEADLINE_MS = 1_000;
+
 interface IndexEntity {
   volumeType?: string;
   createdDateTime?: string;
@@ -65,7 +72,8 @@ export async function markPending(key: KeyMetadata): Promise<string> {
  */
 export async function confirm(key: KeyMetadata, pendingEtag: string): Promise<void> {
   try {
-    await (await deviceIndex()).updateEntity(entity(key, true), 'Replace', { etag: pendingEtag });
+    const abortSignal = AbortSignal.timeout(AFTER_COMMIT_DEADLINE_MS);
+    await (await deviceIndex()).updateEntity(entity(key, true), 'Replace', { etag: pendingEtag, abortSignal });
   } catch {
     // A 412 means another writer owns the entry now; any other failure leaves it pending, which is safe.
   }
@@ -74,7 +82,8 @@ export async function confirm(key: KeyMetadata, pendingEtag: string): Promise<vo
 /** After the record left the device (moved or deleted): removes the entry if no writer turned it pending since. Best effort. */
 export async function remove(deviceId: string, id: string, pendingEtag: string): Promise<void> {
   try {
-    await (await deviceIndex()).deleteEntity(deviceId, id, { etag: pendingEtag });
+    const abortSignal = AbortSignal.timeout(AFTER_COMMIT_DEADLINE_MS);
+    await (await deviceIndex()).deleteEntity(deviceId, id, { etag: pendingEtag, abortSignal });
   } catch {
     // A stale pending entry is checked against the record by every list; a 412 means a writer needs it again.
   }
