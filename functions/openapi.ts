@@ -6,6 +6,7 @@ import { jsonResponse } from '../shared/http/responses';
 import { buildOpenApiDocument, OPENAPI_ROUTE, withServer } from '../shared/openapi/document';
 import type { OpenApiDocument } from '../shared/openapi/types';
 import { DIRECTORY_AUDITS_ROUTES } from './auditLogs';
+import { DELETED_ITEMS_ROUTES, DELETED_KEYS_CAST } from './deletedItems';
 import { COLLECTION_ROUTES } from './recoveryKeys';
 
 // Built on first request rather than at load: a drift between joi and the document's hints then
@@ -14,7 +15,12 @@ let document: OpenApiDocument | undefined;
 
 export const openApiHandler = graphHandler(async (request, rc) => {
   if (request.method.toUpperCase() !== 'GET') throw methodNotAllowed(request.method, ['GET']);
-  document ??= buildOpenApiDocument({ collectionRoutes: COLLECTION_ROUTES, auditRoutes: DIRECTORY_AUDITS_ROUTES });
+  document ??= buildOpenApiDocument({
+    collectionRoutes: COLLECTION_ROUTES,
+    auditRoutes: DIRECTORY_AUDITS_ROUTES,
+    deletedItemsRoutes: DELETED_ITEMS_ROUTES,
+    deletedKeysCast: DELETED_KEYS_CAST,
+  });
   // PUBLIC_BASE_URL, or else the request's own origin, so that API Management importing from this URL targets this backend.
   const body = withServer(document, rc.publicBase);
   return jsonResponse(rc, 200, body, { 'Content-Type': 'application/json; charset=utf-8' });

@@ -1,21 +1,21 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import type { Activity, AuditSource } from '../shared/audit/model';
-import { type AuditTarget, auditSourceOf, runAudited } from '../shared/audit/recorder';
-import { authenticate, authorize, type Caller } from '../shared/auth';
+import { type AuditedWork, auditedOperation, underAudit } from '../shared/audit/auditedOperation';
+import type { Activity } from '../shared/audit/model';
+import { authenticate, authorize } from '../shared/auth';
 import { authorizeDeviceListing } from '../shared/auth/device/access';
 import { limitKeyReads } from '../shared/auth/rateLimit';
 import { readJsonObject } from '../shared/http/body';
-import { methodNotAllowed } from '../shared/http/graphError';
+import { dispatch } from '../shared/http/dispatch';
 import { type GraphOperation, graphHandler } from '../shared/http/handler';
 import { ALL_METHODS } from '../shared/http/methods';
 import { preconditionsOf } from '../shared/http/preconditions';
 import { publicUrlOf, type RequestContext } from '../shared/http/requestContext';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
-import { decodeSkipToken, encodeSkipToken, parseItemSelect, parseListQuery } from '../shared/odata';
+import { decodeSkipToken, nextLinkOf, parseItemSelect, parseListQuery } from '../shared/odata';
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
 import { COLLECTION_CONTEXT, graphEntity, graphProperties, propertiesFor } from '../shared/recoveryKeys/representation';
 import { parseRevealHeaders } from '../shared/recoveryKeys/revealReason';
-import { normalizeGuid, parseKeyIdSegment, parseRecoveryKeyInput } from '../shared/recoveryKeys/schema';
+import { parseKeyIdSegment, parseRecoveryKeyInput } from '../shared/recoveryKeys/schema';
 import * as keys from '../shared/recoveryKeys/service';
 import { settings } from '../shared/config';
 import { keyring } from '../shared/crypto/keyring';
@@ -32,32 +32,9 @@ function entityResponse(
 
 const itemId = (request: HttpRequest): string => parseKeyIdSegment(request.params.id ?? '');
 
-/**
- * Runs a write or a key read of an authenticated caller under audit. Unauthenticated requests (401)
- * are not audited: they carry no identity, and anyone could flood the trail with them; they are in the log.
- */
-function underAudit<T>(
-  request: HttpRequest,
-  rc: RequestContext,
-  caller: Caller,
-  activity: Activity,
-  work: (source: AuditSource, target: AuditTarget) => Promise<T>,
-): Promise<T> {
-  const source = auditSourceOf(request, rc, caller);
-  const target: AuditTarget = { keyId: normalizeGuid(request.params.id ?? '') };
-  return runAudited(source, activity, target, () => work(source, target));
-}
-
 /** A write: authenticated, audited, and allowed only with the write permission. */
-const auditedWrite =
-  (activity: Activity, work: (request: HttpRequest, rc: RequestContext, source: AuditSource, target: AuditTarget) => Promise<HttpResponseInit>): GraphOperation =>
-  async (request, rc, context) => {
-    const caller = await authenticate(request, rc, context);
-    return underAudit(request, rc, caller, activity, (source, target) => {
-      authorize(caller, activity === 'delete' ? 'deleteKey' : 'writeKey');
-      return work(request, rc, source, target);
-    });
-  };
+const auditedWrite = (activity: Activity, work: AuditedWork): GraphOperation =>
+  auditedOperation(activity, activity === 'delete' ? 'deleteKey' : 'writeKey', work);
 
 const listKeys: GraphOperation = async (request, rc, context) => {
   const caller = await authenticate(request, rc, context);
@@ -73,11 +50,8 @@ const listKeys: GraphOperation = async (request, rc, context) => {
     '@odata.context': `${rc.serviceRoot}/$metadata#${COLLECTION_CONTEXT}${query.select ? `(${query.select.join(',')})` : ''}`,
     value: page.items.map((key) => graphProperties(key, properties)),
   };
-  if (page.continuation !== undefined) {
-    const next = publicUrlOf(request, rc);
-    next.searchParams.set('$skiptoken', encodeSkipToken({ query: fingerprint, continuation: page.continuation }));
-    body['@odata.nextLink'] = next.toString();
-  }
+  const nextLink = nextLinkOf(publicUrlOf(request, rc), fingerprint, page.continuation);
+  if (nextLink !== undefined) body['@odata.nextLink'] = nextLink;
   return jsonResponse(rc, 200, body);
 };
 
@@ -120,17 +94,6 @@ const deleteKey = auditedWrite('delete', async (request, rc, source, target) => 
   target.deviceId = deleted.deviceId;
   return emptyResponse(rc, 204);
 });
-
-type MethodTable = Partial<Record<string, GraphOperation>>;
-
-function dispatch(methods: MethodTable): GraphOperation {
-  const allowed = Object.keys(methods);
-  return (request, rc, context) => {
-    const operation = methods[request.method.toUpperCase()];
-    if (!operation) throw methodNotAllowed(request.method, allowed);
-    return operation(request, rc, context);
-  };
-}
 
 export const collectionHandler = graphHandler(dispatch({ GET: listKeys, PATCH: patch(false), POST: postKey }));
 export const itemHandler = graphHandler(dispatch({ GET: getKey, PATCH: patch(true), DELETE: deleteKey }));

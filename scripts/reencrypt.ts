@@ -19,8 +19,9 @@ import { getKey, listKeys, resealKey } from '../shared/recoveryKeys/store';
 // - Safe while the service runs: each record is replaced only if it is still at the ETag it was read
 //   at. A concurrent write (412) makes it read the record again: the writer usually sealed it under
 //   the active version already; if not (a metadata-only PATCH keeps the old ciphertext) it is moved
-//   again. A record deleted meanwhile (404) is skipped. Audit twins and device index rows are not
-//   touched, and nothing but the ciphertext and its key version changes.
+//   again. A record purged meanwhile (404) is skipped; deleted keys, kept restorable, are moved like
+//   live ones. Audit twins and device index rows are not touched, and nothing but the ciphertext and
+//   its key version changes.
 // - Resumable and idempotent: only records not yet on the active version are touched, so a rerun
 //   after an interruption continues where the last one stopped, and a rerun after success moves nothing.
 // - Output: progress on stderr (at most every ~2 s), one summary line on stdout. Record ids and key

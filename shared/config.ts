@@ -50,6 +50,10 @@ export interface Settings {
   deviceAuth: DeviceAuthMode;
   /** GRAPH_BASE_URL without a trailing slash: https, or http on loopback only (test stand-ins). */
   graphBaseUrl: string;
+  /** DELETED_KEY_RETENTION_DAYS: how long a deleted key stays restorable before it is purged for good. */
+  deletedKeyRetentionDays: number;
+  /** PURGE_EXPIRED_SCHEDULE: NCRONTAB (six fields, seconds first) of the timer that purges keys past their retention. */
+  purgeExpiredSchedule: string;
   /** Where local-mode secrets (the development signing key) and embedded Azurite data live. */
   localStateDir: string;
 }
@@ -116,6 +120,38 @@ function refuseLocalModeInAzure(env: Env, name: string): void {
     `${name}=local is refused: WEBSITE_INSTANCE_ID is set, so this runs in Azure, where local mode would accept ` +
       `tokens signed by a development key on the instance's disk. Set ${name}=entra (or remove it) in the app settings.`,
   );
+}
+
+/** Entra ID keeps deleted directory objects 30 days; a recovery key is worth keeping longer (a disk may sit in a drawer). */
+export const DEFAULT_DELETED_KEY_RETENTION_DAYS = 90;
+const MAX_DELETED_KEY_RETENTION_DAYS = 3650;
+
+function readRetentionDays(env: Env): number {
+  const raw = nonEmpty(env, 'DELETED_KEY_RETENTION_DAYS');
+  if (raw === undefined) return DEFAULT_DELETED_KEY_RETENTION_DAYS;
+  const days = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (!(days >= 1 && days <= MAX_DELETED_KEY_RETENTION_DAYS)) {
+    throw new ConfigError(`DELETED_KEY_RETENTION_DAYS must be a whole number from 1 to ${MAX_DELETED_KEY_RETENTION_DAYS}`);
+  }
+  return days;
+}
+
+/** Daily at 02:30 UTC: a quiet hour, and a day's delay past the retention changes nothing that matters. */
+export const DEFAULT_PURGE_EXPIRED_SCHEDULE = '0 30 2 * * *';
+
+// NCRONTAB as the Functions timer trigger reads it: {second} {minute} {hour} {day} {month} {day-of-week},
+// each a number, a range, a list, a step or '*' (month and day names allowed). The host checks the
+// meaning; this catches a five-field Unix cron or a stray character as the app loads.
+const NCRONTAB_FIELD = /^(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[0-9]+)?)*$/;
+
+function readPurgeSchedule(env: Env): string {
+  const raw = nonEmpty(env, 'PURGE_EXPIRED_SCHEDULE');
+  if (raw === undefined) return DEFAULT_PURGE_EXPIRED_SCHEDULE;
+  const fields = raw.split(/\s+/);
+  if (fields.length !== 6 || !fields.every((field) => NCRONTAB_FIELD.test(field))) {
+    throw new ConfigError("PURGE_EXPIRED_SCHEDULE must be an NCRONTAB expression of six fields, seconds first, e.g. '0 30 2 * * *'");
+  }
+  return fields.join(' ');
 }
 
 function readAuth(env: Env): AuthSettings {
@@ -185,6 +221,8 @@ export function readSettings(env: Env = process.env): Settings {
     deviceAuth: readDeviceAuth(env),
     // GRAPH_BASE_URL carries our managed identity's Graph token: https only, except to a stand-in on this machine.
     graphBaseUrl: readServiceUrl(env, 'GRAPH_BASE_URL', true) ?? 'https://graph.microsoft.com',
+    deletedKeyRetentionDays: readRetentionDays(env),
+    purgeExpiredSchedule: readPurgeSchedule(env),
     localStateDir: nonEmpty(env, 'LOCAL_STATE_DIR') ?? '.local',
   };
 }

@@ -29,8 +29,11 @@ export function keyBody(overrides: Partial<KeyBody> = {}): KeyBody {
   };
 }
 
-/** Exactly the entity shape of a RecoveryKeysByDevice index entry: keys only, no data. */
-export const indexEntity = (deviceId: string, id: string): { partitionKey: string; rowKey: string } => ({
+/** The entity shape of a trusted RecoveryKeysByDevice index entry: keys plus the listed metadata (shared/recoveryKeys/deviceIndex.ts). */
+export const indexEntity = (deviceId: string, id: string) => ({
   partitionKey: deviceId,
   rowKey: id,
+  volumeType: 'operatingSystemVolume',
+  createdDateTime: new Date().toISOString(),
+  listed: true,
 });

@@ -7,6 +7,8 @@ export const ACTIVITIES = {
   read: { displayName: 'Read BitLocker key', operationType: 'Read' },
   /** One caller's refusals of one minute beyond the first REFUSALS_RECORDED_PER_MINUTE, counted in one record (shared/audit/refusals.ts). */
   refusals: { displayName: 'Refused BitLocker key requests', operationType: 'Other' },
+  restore: { displayName: 'Restore BitLocker key', operationType: 'Restore' },
+  purge: { displayName: 'Purge BitLocker key', operationType: 'Purge' },
 } as const;
 
 export type Activity = keyof typeof ACTIVITIES;

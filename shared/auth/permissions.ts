@@ -6,6 +6,8 @@ export const Permission = {
   ReadBasic: 'BitLockerKey.ReadBasic.All',
   Read: 'BitLockerKey.Read.All',
   ReadWrite: 'BitLockerKey.ReadWrite.All',
+  /** Purging a deleted key destroys the last copy of its password: an app role of its own, which ReadWrite.All does not imply. */
+  Purge: 'BitLockerKey.Purge.All',
   AuditRead: 'AuditLog.Read.All',
 } as const;
 
@@ -17,7 +19,10 @@ export const permissionsFor = {
   readMetadata: [Permission.ReadBasic, Permission.Read, Permission.ReadWrite],
   readKey: [Permission.Read],
   deleteKey: [Permission.ReadWrite],
+  /** Not writeKey: a device (which may write its own keys) may not bring back a deleted one. */
+  restoreKey: [Permission.ReadWrite],
   readAudit: [Permission.AuditRead],
+  purgeKey: [Permission.Purge],
 } as const satisfies Record<string, readonly PermissionName[]>;
 
 export type Operation = keyof typeof permissionsFor;

@@ -10,9 +10,11 @@ export {
   MAX_TOP,
   parseItemSelect,
   parseListQuery,
+  parsePageQuery,
   SELECTABLE_PROPERTIES,
   type SelectableProperty,
 } from './listQuery';
+export { nextLinkOf } from './nextLink';
 export {
   decodeSkipToken,
   encodeSkipToken,

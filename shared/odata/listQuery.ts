@@ -31,6 +31,7 @@ export interface ItemSelect {
 
 const LIST_OPTIONS = ['$filter', '$top', '$select', '$skiptoken'] as const;
 const ITEM_OPTIONS = ['$select'] as const;
+const PAGE_OPTIONS = ['$top', '$skiptoken'] as const;
 
 const READ_KEY_HINT = 'the recovery key can only be read one at a time, with GET .../recoveryKeys/{id}?$select=key';
 
@@ -104,6 +105,17 @@ export function parseListQuery(query: URLSearchParams): ListQuery {
     ...(filter !== undefined && { filter: parseKeyFilter(filter) }),
     top: top === undefined ? DEFAULT_PAGE_SIZE : parseTop(top),
     ...(select !== undefined && { select: parseSelect(select, SELECTABLE_PROPERTIES) }),
+    ...(skipToken !== undefined && { skipToken: parseSkipToken(skipToken) }),
+  };
+}
+
+/** Paging alone, for lists that take no filter (directory/deletedItems): $top and $skiptoken, each at most once. */
+export function parsePageQuery(query: URLSearchParams, where: string): Pick<ListQuery, 'top' | 'skipToken'> {
+  const options = singleOptions(query, PAGE_OPTIONS, where);
+  const top = options.get('$top');
+  const skipToken = options.get('$skiptoken');
+  return {
+    top: top === undefined ? DEFAULT_PAGE_SIZE : parseTop(top),
     ...(skipToken !== undefined && { skipToken: parseSkipToken(skipToken) }),
   };
 }

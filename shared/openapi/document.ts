@@ -5,6 +5,7 @@ import { DEFAULT_PAGE_SIZE, ITEM_SELECTABLE_PROPERTIES, MAX_TOP, SELECTABLE_PROP
 import { MAX_REVEAL_REASON_TEXT, MAX_REVEAL_TICKET, REVEAL_REASON_CODES, REVEAL_REASON_HEADER, REVEAL_TICKET_HEADER } from '../recoveryKeys/revealReasonCodes';
 import { ODATA_TYPE } from '../recoveryKeys/schema';
 import { directoryAuditSchemas } from './auditSchemas';
+import { deletedItemSchemas } from './deletedItemSchemas';
 import { EXAMPLE_KEY_ID, EXAMPLE_RECOVERY_PASSWORD, keyIdParameterSchema, recoveryKeySchemas } from './recoveryKeySchemas';
 import { type ErrorStatus, errorRefs, errorResponses, GRAPH_ERROR_SCHEMA, HEADERS, jsonResponse, responseHeaders } from './responses';
 import {
@@ -35,11 +36,16 @@ export interface DocumentOptions {
   readonly collectionRoutes: readonly string[];
   /** The routes of GET auditLogs/directoryAudits as registered. */
   readonly auditRoutes: readonly string[];
+  /** The directory/deletedItems routes as registered; each has `/{cast}`, `/{id}` and `/{id}/restore` below it. */
+  readonly deletedItemsRoutes: readonly string[];
+  /** The type-cast segment of the deleted keys' list, `microsoft.graph.bitlockerRecoveryKey`. */
+  readonly deletedKeysCast: string;
 }
 
 const SECURITY_SCHEME = 'entraId';
 const TAG = 'bitlockerRecoveryKey';
 const AUDIT_TAG = 'directoryAudit';
+const DELETED_TAG = 'deletedItems';
 const METADATA_TAG = 'openapi';
 
 function selectParameter(selectable: readonly string[], description: string): ParameterObject {
@@ -81,6 +87,12 @@ const PARAMETERS = {
     ITEM_SELECTABLE_PROPERTIES,
     `Properties to return; key returns the recovery password and needs ${permissionsFor.readKey.join(' or ')} (the read is audited first).`,
   ),
+  deletedTop: {
+    name: '$top',
+    in: 'query',
+    description: 'Page size; in digits. The only other option is $skiptoken.',
+    schema: { type: 'integer', minimum: 1, maximum: MAX_TOP, default: DEFAULT_PAGE_SIZE },
+  },
   skipToken: {
     name: '$skiptoken',
     in: 'query',
@@ -209,7 +221,9 @@ const ITEM_OPERATIONS: readonly OperationSpec[] = [
     method: 'delete',
     action: 'deleteRecoveryKey',
     summary: 'Delete a recovery key',
-    description: 'Deletes the key; audited.',
+    description:
+      'A soft delete; audited. The key leaves every read and list and is kept for DELETED_KEY_RETENTION_DAYS (default 90), ' +
+      'restorable at directory/deletedItems/{id}/restore. Writing to its id meanwhile is a 409.',
     permission: 'deleteKey',
     parameters: ['ifMatch'],
     success: { 204: { description: 'Deleted.', headers: responseHeaders() } },
@@ -226,6 +240,56 @@ const AUDIT_OPERATIONS: readonly OperationSpec[] = [
     permission: 'readAudit',
     parameters: ['auditFilter', 'top', 'skipToken'],
     success: { 200: jsonResponse('A page of audit records.', ref('schemas', 'directoryAuditCollection')) },
+  },
+];
+
+const DELETED_ENTITY = ref('schemas', 'deletedBitlockerRecoveryKeyEntity');
+
+const DELETED_COLLECTION_OPERATIONS: readonly OperationSpec[] = [
+  {
+    method: 'get',
+    action: 'listDeletedRecoveryKeys',
+    summary: 'List deleted recovery keys',
+    description:
+      'Keys deleted within DELETED_KEY_RETENTION_DAYS (default 90), with deletedDateTime; never key. Follow @odata.nextLink.',
+    permission: 'readMetadata',
+    parameters: ['deletedTop', 'skipToken'],
+    success: { 200: jsonResponse('A page of deleted keys.', ref('schemas', 'deletedBitlockerRecoveryKeyCollection')) },
+  },
+];
+
+const DELETED_ITEM_OPERATIONS: readonly OperationSpec[] = [
+  {
+    method: 'get',
+    action: 'getDeletedRecoveryKey',
+    summary: 'Get a deleted recovery key',
+    description: "A deleted key's properties and deletedDateTime; never key. 404 if it is not deleted, or was purged, or its retention ended.",
+    permission: 'readMetadata',
+    success: { 200: jsonResponse('The deleted key.', DELETED_ENTITY, 'ETag') },
+    errors: [404],
+  },
+  {
+    method: 'delete',
+    action: 'purgeDeletedRecoveryKey',
+    summary: 'Purge a deleted recovery key',
+    description: 'Deletes the key and its password for good; audited. Needs its own app role: ReadWrite.All does not imply it.',
+    permission: 'purgeKey',
+    parameters: ['ifMatch'],
+    success: { 204: { description: 'Purged.', headers: responseHeaders() } },
+    errors: [404, 412],
+  },
+];
+
+const RESTORE_OPERATIONS: readonly OperationSpec[] = [
+  {
+    method: 'post',
+    action: 'restoreDeletedRecoveryKey',
+    summary: 'Restore a deleted recovery key',
+    description: 'The key is live again with its password, in its device list again; audited. The answer carries no key.',
+    permission: 'restoreKey',
+    parameters: ['ifMatch'],
+    success: { 200: jsonResponse('The restored key, without key.', ENTITY, 'ETag') },
+    errors: [404, 412],
   },
 ];
 
@@ -285,6 +349,16 @@ function recoveryKeyPaths(collectionRoutes: readonly string[]): [string, PathIte
       [collection, collectionItem],
       [item, { ...keyItem, parameters: [ref('parameters', 'keyId')] }],
     ];
+  });
+}
+
+function deletedItemsPaths(routes: readonly string[], cast: string): [string, PathItemObject][] {
+  return routes.flatMap((route) => {
+    const form = (path: string): PathForm => ({ route, path: `/${route}${path}`, tag: DELETED_TAG });
+    const [item, itemPath] = pathItem(form('/{id}'), DELETED_ITEM_OPERATIONS);
+    const [restore, restorePath] = pathItem(form('/{id}/restore'), RESTORE_OPERATIONS);
+    const withId = { parameters: [ref('parameters', 'keyId')] };
+    return [pathItem(form(`/${cast}`), DELETED_COLLECTION_OPERATIONS), [item, { ...itemPath, ...withId }], [restore, { ...restorePath, ...withId }]];
   });
 }
 
@@ -350,17 +424,29 @@ const DESCRIPTION = [
 ].join('\n\n');
 
 /** The document without `servers`, which depends on where it is served from (see withServer). */
-export function buildOpenApiDocument({ collectionRoutes, auditRoutes }: DocumentOptions): OpenApiDocument {
-  const schemas: Record<string, SchemaObject> = { ...recoveryKeySchemas(), ...directoryAuditSchemas(), graphError: GRAPH_ERROR_SCHEMA };
+export function buildOpenApiDocument({ collectionRoutes, auditRoutes, deletedItemsRoutes, deletedKeysCast }: DocumentOptions): OpenApiDocument {
+  const schemas: Record<string, SchemaObject> = {
+    ...recoveryKeySchemas(),
+    ...deletedItemSchemas(),
+    ...directoryAuditSchemas(),
+    graphError: GRAPH_ERROR_SCHEMA,
+  };
   return {
     openapi: '3.0.3',
     info: { title: 'BitLocker recovery-key escrow', version: '1.0', description: DESCRIPTION },
     tags: [
       { name: TAG, description: 'microsoft.graph.bitlockerRecoveryKey' },
+      { name: DELETED_TAG, description: 'Deleted recovery keys (directory/deletedItems): list, read, restore, purge.' },
       { name: AUDIT_TAG, description: 'microsoft.graph.directoryAudit: the audit trail of recovery-key operations.' },
       { name: METADATA_TAG, description: 'This description of the API, and the health probe.' },
     ],
-    paths: Object.fromEntries([...recoveryKeyPaths(collectionRoutes), ...auditPaths(auditRoutes), [`/${OPENAPI_ROUTE}`, OPENAPI_PATH], [`/${HEALTH_ROUTE}`, HEALTH_PATH]]),
+    paths: Object.fromEntries([
+      ...recoveryKeyPaths(collectionRoutes),
+      ...deletedItemsPaths(deletedItemsRoutes, deletedKeysCast),
+      ...auditPaths(auditRoutes),
+      [`/${OPENAPI_ROUTE}`, OPENAPI_PATH],
+      [`/${HEALTH_ROUTE}`, HEALTH_PATH],
+    ]),
     components: {
       schemas,
       responses: errorResponses(),

@@ -70,7 +70,9 @@ export const ERRORS = {
   405: { code: 'methodNotAllowed', description: 'A method the path does not support.', headers: ['Allow'] },
   409: {
     code: 'conflict',
-    description: 'POST of an id that exists, or a key other than the stored one for an existing id (a recovery password never changes under its key ID).',
+    description:
+      'POST of an id that exists, a key other than the stored one for an existing id (a recovery password never changes under its key ID), ' +
+      'or a write to the id of a deleted key (restore or purge it first).',
   },
   412: { code: 'preconditionFailed', description: 'If-Match or If-None-Match not satisfied.' },
   413: { code: 'requestEntityTooLarge', description: `The body is over ${MAX_BODY_BYTES} bytes.` },

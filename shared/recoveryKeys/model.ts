@@ -20,6 +20,11 @@ export interface RecoveryKey extends KeyMetadata {
 /** A key as the store holds it: the recovery password sealed (shared/crypto), never in plain text. */
 export interface KeyRecord extends KeyMetadata {
   sealed: Sealed;
+  /**
+   * Set while the key is deleted (ISO 8601 UTC): kept, sealed, restorable until the retention
+   * (DELETED_KEY_RETENTION_DAYS) ends, and absent from every read but directory/deletedItems.
+   */
+  deletedDateTime?: string;
 }
 
 /** A stored record with its storage version, which is also its ETag. */

@@ -28,3 +28,16 @@ export function graphEntity(rc: RequestContext, key: StoredRecoveryKey, password
     ...graphProperties(key, propertiesFor(password !== undefined), password),
   };
 }
+
+/** Where directory/deletedItems lists deleted keys, as Graph names a cast of its deleted items. */
+export const DELETED_COLLECTION_CONTEXT = 'directory/deletedItems/microsoft.graph.bitlockerRecoveryKey';
+
+/** A deleted key as directory/deletedItems shows it: metadata and deletedDateTime, never the key. */
+export function deletedProperties(key: KeyMetadata & { deletedDateTime: string }): JsonObject {
+  return { ...graphProperties(key, METADATA_PROPERTIES), deletedDateTime: key.deletedDateTime };
+}
+
+/** One deleted key as a top-level Graph entity with its context and ETag. */
+export function deletedEntity(rc: RequestContext, key: StoredRecoveryKey & { deletedDateTime: string }): JsonObject {
+  return { '@odata.context': `${rc.serviceRoot}/$metadata#directory/deletedItems/$entity`, '@odata.etag': key.etag, ...deletedProperties(key) };
+}

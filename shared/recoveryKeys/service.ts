@@ -28,7 +28,7 @@ export interface WriteResult {
   key?: string;
 }
 
-function checkPreconditions(current: StoredRecoveryKey | undefined, pre: Preconditions): void {
+export function checkPreconditions(current: StoredRecoveryKey | undefined, pre: Preconditions): void {
   if (pre.ifMatch !== undefined) {
     if (!current) throw preconditionFailed('If-Match was given but the recovery key does not exist.');
     if (pre.ifMatch !== '*' && pre.ifMatch !== current.etag) {
@@ -41,12 +41,12 @@ function checkPreconditions(current: StoredRecoveryKey | undefined, pre: Precond
 }
 
 /** A client's own ETag pins the version: its 412 is the answer, never retried. '*' only asks that the key exist. */
-const pinsVersion = (pre: Preconditions): boolean => pre.ifMatch !== undefined && pre.ifMatch !== '*';
+export const pinsVersion = (pre: Preconditions): boolean => pre.ifMatch !== undefined && pre.ifMatch !== '*';
 
 /** The version a write is made against: the client's ETag, or the one just read (never '*', which could overwrite a concurrent change). */
-const writeEtag = (current: StoredRecoveryKey, pre: Preconditions): string => (pinsVersion(pre) ? pre.ifMatch! : current.etag);
+export const writeEtag = (current: StoredRecoveryKey, pre: Preconditions): string => (pinsVersion(pre) ? pre.ifMatch! : current.etag);
 
-const isStatus = (error: unknown, status: number): boolean => error instanceof GraphError && error.status === status;
+export const isStatus = (error: unknown, status: number): boolean => error instanceof GraphError && error.status === status;
 
 function sameMetadata(a: KeyMetadata, b: KeyMetadata): boolean {
   return a.id === b.id && a.deviceId === b.deviceId && a.volumeType === b.volumeType && a.createdDateTime === b.createdDateTime;
@@ -69,7 +69,7 @@ const sealed = (key: RecoveryKey): KeyRecord => {
   return { ...metadata, sealed: sealPassword(key.id, password) };
 };
 
-const succeeded = (source: AuditSource, activity: Activity, key: KeyMetadata, reason = '', changes?: ModifiedProperty[]) =>
+export const succeeded = (source: AuditSource, activity: Activity, key: KeyMetadata, reason = '', changes?: ModifiedProperty[]) =>
   auditEvent(source, activity, 'success', reason, { keyId: key.id, deviceId: key.deviceId, modifiedProperties: changes });
 
 /** Compares two recovery passwords in time that does not depend on where they differ. */
@@ -118,7 +118,14 @@ function newKey(id: string, input: RecoveryKeyInput): RecoveryKey {
 const requireDeviceOwnsKey = (source: AuditSource, keyId: string, current: KeyMetadata | undefined, writtenDeviceId: string | undefined): void =>
   requireOwnDevice(source.caller, keyId, current?.deviceId, writtenDeviceId);
 
-const contention = (): GraphError => serviceUnavailable('The recovery key is being changed by other requests; try again.', 1);
+export const contention = (): GraphError => serviceUnavailable('The recovery key is being changed by other requests; try again.', 1);
+
+/** A write to the id of a deleted key stores nothing: the deleted key would otherwise be lost under a new one. */
+const writeToDeleted = (id: string): GraphError =>
+  conflict(
+    `Recovery key ${id} is deleted. Restore it (POST /directory/deletedItems/${id}/restore) or purge it ` +
+      `(DELETE /directory/deletedItems/${id}) before writing to its id.`,
+  );
 
 /**
  * PATCH: creates the key if absent (all properties required), otherwise merges the given properties.
@@ -136,6 +143,7 @@ export async function upsertRecoveryKey(
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await store.getKey(keyId);
     requireDeviceOwnsKey(source, keyId, current, input.deviceId);
+    if (current?.deletedDateTime !== undefined) throw writeToDeleted(keyId);
     checkPreconditions(current, pre);
     try {
       if (!current) return await insertNew(newKey(keyId, input), source);
@@ -166,13 +174,15 @@ export async function createRecoveryKey(input: RecoveryKeyInput, source: AuditSo
   // the record, so a conflict found by the insert would leave an entry under the POSTed deviceId.
   const existing = await store.getKey(key.id);
   requireDeviceOwnsKey(source, key.id, existing, key.deviceId);
+  if (existing?.deletedDateTime !== undefined) throw writeToDeleted(key.id);
   if (existing) throw conflict(`Recovery key ${key.id} already exists.`);
   return insertNew(key, source);
 }
 
+/** A live key; a deleted one is absent here as everywhere but directory/deletedItems. */
 export async function getRecoveryKey(id: string): Promise<StoredRecoveryKey> {
   const key = await store.getKey(id);
-  if (!key) throw notFound(`Recovery key ${id} was not found.`);
+  if (!key || key.deletedDateTime !== undefined) throw notFound(`Recovery key ${id} was not found.`);
   return key;
 }
 
@@ -184,14 +194,19 @@ export async function readRecoveryPassword(id: string, source: AuditSource): Pro
   return { stored, key };
 }
 
+/**
+ * DELETE: a soft delete. The key leaves every read, list and write, and is kept, sealed, for
+ * DELETED_KEY_RETENTION_DAYS, restorable with its password (shared/recoveryKeys/deletedKeys.ts).
+ */
 export async function deleteRecoveryKey(id: string, pre: Preconditions, source: AuditSource): Promise<StoredRecoveryKey> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const current = await store.getKey(id);
+    const stored = await store.getKey(id);
+    const current = stored?.deletedDateTime === undefined ? stored : undefined;
     checkPreconditions(current, pre);
     if (!current) throw notFound(`Recovery key ${id} was not found.`);
     try {
-      await store.deleteKey(current, writeEtag(current, pre), succeeded(source, 'delete', current));
-      return current;
+      const deleted = { ...current, deletedDateTime: new Date().toISOString() };
+      return await store.softDeleteKey(deleted, writeEtag(current, pre), succeeded(source, 'delete', current));
     } catch (error) {
       if (isStatus(error, 404)) throw notFound(`Recovery key ${id} was not found.`);
       if (!(isStatus(error, 412) && !pinsVersion(pre))) throw error;
@@ -200,14 +215,17 @@ export async function deleteRecoveryKey(id: string, pre: Preconditions, source: 
   throw contention();
 }
 
+const isLive = (key: KeyRecord): boolean => key.deletedDateTime === undefined;
+
 export type KeyQuery = { kind: 'deviceId'; deviceId: string } | { kind: 'id'; id: string } | { kind: 'idPrefix'; prefix: string };
 
 /** A page holds at most this many storage round trips, so that a sparse page cannot hold a request up. */
 const MAX_FETCHES_PER_PAGE = 5;
 
-function fetchPage(query: KeyQuery | undefined, size: number, continuation?: string): Promise<store.Page> {
+async function fetchPage(query: KeyQuery | undefined, size: number, continuation?: string): Promise<store.Page<KeyMetadata>> {
   if (query?.kind === 'deviceId') return store.listByDevice(query.deviceId, size, continuation);
-  return store.listKeys(size, continuation, query?.kind === 'idPrefix' ? query.prefix : undefined);
+  const page = await store.listKeys(size, continuation, query?.kind === 'idPrefix' ? query.prefix : undefined);
+  return { ...page, items: page.items.filter(isLive) };
 }
 
 /**
@@ -215,12 +233,12 @@ function fetchPage(query: KeyQuery | undefined, size: number, continuation?: str
  * boundaries, index entries whose record is gone); the page is topped up from the following ones
  * within a bounded number of fetches, and the continuation says where the next page starts.
  */
-export async function listRecoveryKeys(query: KeyQuery | undefined, pageSize: number, continuation?: string): Promise<store.Page> {
+export async function listRecoveryKeys(query: KeyQuery | undefined, pageSize: number, continuation?: string): Promise<store.Page<KeyMetadata>> {
   if (query?.kind === 'id') {
     const key = await store.getKey(query.id);
-    return { items: key ? [key] : [] };
+    return { items: key && isLive(key) ? [key] : [] };
   }
-  const items: StoredRecoveryKey[] = [];
+  const items: KeyMetadata[] = [];
   let next = continuation;
   for (let fetches = 0; fetches < MAX_FETCHES_PER_PAGE && items.length < pageSize; fetches++) {
     const page = await fetchPage(query, pageSize - items.length, next);

@@ -351,3 +351,12 @@ function withStorageFailure(graphError: GraphError, cause: unknown): GraphError 
   graphError.logDetails = storageFailureOf(cause) ?? { call: isCredentialFailure(cause) ? 'token' : 'unknown', code: cause instanceof Error ? cause.name : typeof cause };
   return graphError;
 }
+
+/** Runs one storage call, turning its failure into the service's answer (mapStorageError). */
+export async function storageCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw mapStorageError(error);
+  }
+}

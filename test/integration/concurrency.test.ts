@@ -210,9 +210,10 @@ describe('concurrent writers', () => {
     expect(after.json.key).toBe(body.key);
   });
 
-  // Upsert means "create if absent": racing a DELETE, a full PATCH either lands before it (and is
-  // deleted) or after it (and re-creates the key). It is never a 404.
-  it('a full PATCH racing a DELETE is a 200 either way, and the final state matches the order', async () => {
+  // Racing a DELETE, a full PATCH either lands before it (200, and is then deleted with the key) or
+  // after it (409: the id is deleted, restore or purge it first; nothing is stored). Never a 404,
+  // and never a key that a device lists while it reads as deleted.
+  it('a full PATCH racing a DELETE is a 200 before it or a 409 after it, and the key ends deleted', async () => {
     const rounds = await Promise.all(
       Array.from({ length: 15 }, async () => {
         const { body } = await stored();
@@ -223,24 +224,18 @@ describe('concurrent writers', () => {
           call('GET', `${COLLECTION}?$filter=${encodeURIComponent(`deviceId eq '${body.deviceId}'`)}`, { token: reader }),
         ]);
         const byDevice = listed.json.value.some((k: { id: string }) => k.id === body.id);
-        return { patched, deleted, after, byDevice, update };
+        return { patched, deleted, after, byDevice };
       }),
     );
-    for (const { patched, deleted, after, byDevice, update } of rounds) {
-      expect({ patch: patched.status, patchError: patched.json.error?.message }).toEqual({ patch: 200, patchError: undefined });
+    for (const { patched, deleted, after, byDevice } of rounds) {
+      if (patched.status !== 200) expect(expectGraphError(patched, 409, 'conflict').message).toMatch(/deleted.*restore.*purge/i);
       expect(deleted.status).toBe(204);
-      // Either order is fine; a key that exists is the PATCH's, and its device lists it (the
-      // DELETE's removal of the index entry must not take the re-created key's entry with it).
-      if (after.status === 200) {
-        expect({ key: after.json.key, volumeType: after.json.volumeType, byDevice }).toEqual({ key: update.key, volumeType: 'fixedDataVolume', byDevice: true });
-      } else {
-        expectGraphError(after, 404, 'itemNotFound');
-        expect(byDevice).toBe(false);
-      }
+      expectGraphError(after, 404, 'itemNotFound');
+      expect(byDevice).toBe(false);
     }
   });
 
-  it('a PATCH with If-Match racing a DELETE is a 200 or a 412, never a 404', async () => {
+  it('a PATCH with If-Match racing a DELETE is a 200, a 412 or (after the delete) a 409, never a 404', async () => {
     const rounds = await Promise.all(
       Array.from({ length: 15 }, async () => {
         const { body, etag } = await stored();
@@ -252,7 +247,8 @@ describe('concurrent writers', () => {
       }),
     );
     for (const { patched, deleted, after } of rounds) {
-      if (patched.status !== 200) expectGraphError(patched, 412, 'preconditionFailed');
+      if (patched.status === 409) expectGraphError(patched, 409, 'conflict');
+      else if (patched.status !== 200) expectGraphError(patched, 412, 'preconditionFailed');
       expect(deleted.status).toBe(204);
       // The PATCH changed the version it was pinned to, or nothing: the key ends deleted either way.
       expectGraphError(after, 404, 'itemNotFound');

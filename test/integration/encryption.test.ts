@@ -332,7 +332,11 @@ describe('key rotation: new versions, npm run reencrypt, old versions removed', 
 
   const oldKeys = Array.from({ length: 24 }, () => keyBody());
   const newKeys = Array.from({ length: 8 }, () => keyBody());
-  /** Deleted by the service between reencrypt's read of it and its write. */
+  /**
+   * Deleted by the service between reencrypt's read of it and its write. A delete keeps the record
+   * (restorable, still sealed under v1), so reencrypt reads it again and moves it too: a restore after
+   * v1 is removed must still open it.
+   */
   const deletedMidway = oldKeys[0]!;
   /** Changed by the service (metadata only: its ciphertext stays on v1) between reencrypt's read of it and its write. */
   const changedMidway = oldKeys[1]!;
@@ -413,11 +417,13 @@ describe('key rotation: new versions, npm run reencrypt, old versions removed', 
       process.stderr.write(`[encryption] ${run.stdout}`);
       expect(summaryOf(run)).toEqual({
         scanned: oldKeys.length + newKeys.length,
-        moved: oldKeys.length - 1,
+        moved: oldKeys.length,
         version: 'v2',
+        // Both held records are moved after a 412: the metadata-only PATCH kept the v1 ciphertext, and
+        // the soft delete kept the record (deleted keys stay restorable, so they move too).
         already: newKeys.length,
-        gone: 1,
-        retried: 1,
+        gone: 0,
+        retried: 2,
         failed: 0,
       });
       expect(run.stderr).toMatch(/^reencrypt: \d+ scanned, \d+ moved to v2, 0 failed$/m);
@@ -426,16 +432,17 @@ describe('key rotation: new versions, npm run reencrypt, old versions removed', 
       await proxy.close();
     }
 
-    // Below the service: every record is on v2, and the deleted ones stayed deleted.
+    // Below the service: every record is on v2, the deleted ones too (and they stayed deleted).
     expect(await versionsOf(ids(kept))).toEqual(all(ids(kept), 'v2'));
-    expect(await versionsOf(ids(deleted))).toEqual(all(ids(deleted), undefined));
+    expect(await versionsOf(ids(deleted))).toEqual(all(ids(deleted), 'v2'));
     const records = await rawRecords(azurite.connectionString);
     expect([...records.values()].filter((r) => r.encryptionKeyVersion !== 'v2')).toEqual([]);
 
     // Rerun: nothing left to move.
     const rerun = await runReencrypt(env({ v1, v2 }, 'v2'));
     expect({ code: rerun.code, stderr: rerun.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
-    expect(summaryOf(rerun)).toEqual({ scanned: kept.length, moved: 0, version: 'v2', already: kept.length, gone: 0, retried: 0, failed: 0 });
+    const stored = kept.length + deleted.length;
+    expect(summaryOf(rerun)).toEqual({ scanned: stored, moved: 0, version: 'v2', already: stored, gone: 0, retried: 0, failed: 0 });
     expect(leaked(rerun.stdout + rerun.stderr, secrets)).toEqual([]);
 
     await host.stop();
@@ -468,7 +475,7 @@ describe('key rotation: new versions, npm run reencrypt, old versions removed', 
 
     const run = await runReencrypt(env({ v1, v2 }, 'v2'));
     expect(run.code).toBe(1);
-    expect(summaryOf(run)).toEqual(expect.objectContaining({ scanned: kept.length, moved: 0, failed: 2 }));
+    expect(summaryOf(run)).toEqual(expect.objectContaining({ scanned: kept.length + deleted.length, moved: 0, failed: 2 }));
     expect(run.stderr).toMatch(new RegExp(`record ${altered} cannot be decrypted`));
     expect(run.stderr).toMatch(new RegExp(`record ${unknownVersion} cannot be decrypted.*'v0'`));
     expect(leaked(run.stdout + run.stderr, secrets)).toEqual([]);

@@ -233,7 +233,9 @@ async function checkStore(sent: Sent, received: Received): Promise<void> {
     for (const change of found) expect(change.table === 'RecoveryKeys' ? change.partitionKey : change.rowKey).toBe(id);
     const record = [...after.values()].find((e) => e.partitionKey === id && e.rowKey === 'recoveryKey');
     if (method === 'DELETE') {
-      expect(record).toBeUndefined();
+      // A soft delete: the record stays, marked deleted, and leaves its device's index.
+      expect(typeof record?.deletedDateTime).toBe('string');
+      expect([...after.keys()].some((k) => k.startsWith('RecoveryKeysByDevice|') && k.endsWith(`|${id}`))).toBe(false);
     } else {
       // The record and its device index entry, both or neither.
       expect(record).toBeDefined();

@@ -304,9 +304,9 @@ describe('POST {collection}', () => {
     expectGraphError(await call('POST', COLLECTION, { token: writer, body: other }), 409, 'conflict');
     const rows = await keyRowsOf(original.id!);
     expect(rows.index.map((entry) => entry.partitionKey)).toEqual([original.deviceId]);
-    // And so, once the key is deleted, nothing of it is left under either device.
+    // And so, once the key is deleted, nothing of it is left under either device (its record is kept, marked deleted).
     expect((await call('DELETE', `${COLLECTION}/${original.id}`, { token: writer })).status).toBe(204);
-    expect(await keyRowsOf(original.id!)).toEqual({ records: [], index: [] });
+    expect(softDeleted(await keyRowsOf(original.id!))).toBe(true);
   });
 
   it.each([
@@ -320,8 +320,13 @@ describe('POST {collection}', () => {
   });
 });
 
+/** A soft-deleted key's rows: its record alone, with deletedDateTime, and no device index entry. */
+function softDeleted(rows: Awaited<ReturnType<typeof keyRowsOf>>): boolean {
+  return rows.index.length === 0 && rows.records.length === 1 && typeof rows.records[0]!.deletedDateTime === 'string';
+}
+
 describe('DELETE {collection}/{id}', () => {
-  it('204, and at once the key is gone from every lookup and from storage', async () => {
+  it('204, and at once the key is gone from every lookup; storage keeps only its record, marked deleted', async () => {
     const deviceId = newId();
     const [gone, kept] = await escrowKeys(writer, keyBodies(2, { deviceId }));
     const before = await keyRowsOf(gone!.id!);
@@ -342,7 +347,7 @@ describe('DELETE {collection}/{id}', () => {
     expect(idsOf(byDevice)).toEqual([kept!.id]);
     expect(idsOf(byPrefix)).not.toContain(gone!.id);
     expect(byIdFilter.json.value).toEqual([]);
-    expect(stored).toEqual({ records: [], index: [] });
+    expect(softDeleted(stored)).toBe(true);
   });
 
   it('DELETE again is a 404', async () => {

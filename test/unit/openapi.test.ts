@@ -287,6 +287,10 @@ describe('document structure', () => {
       upsertRecoveryKey: permissionsFor.writeKey,
       deleteRecoveryKey: permissionsFor.writeKey,
       listDirectoryAudits: permissionsFor.readAudit,
+      listDeletedRecoveryKeys: permissionsFor.readMetadata,
+      getDeletedRecoveryKey: permissionsFor.readMetadata,
+      restoreDeletedRecoveryKey: permissionsFor.writeKey,
+      purgeDeletedRecoveryKey: permissionsFor.purgeKey,
     };
     for (const [p, , op] of allOperations()) {
       if (p === '/openapi.json' || p === '/health') {

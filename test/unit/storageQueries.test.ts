@@ -6,6 +6,7 @@ import { tableClient } from '../../shared/storage/tables';
 import { READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
 import { idWithPrefix, randomHex, sorted } from '../support/keys';
+import { rawTable } from '../support/storage';
 
 // The "no table scan" proof: the handler runs in-process against the process-wide TableClients the
 // store uses, with a recording policy in their pipelines, so every request to storage is seen with
@@ -79,7 +80,7 @@ async function listRecorded(filter: string | undefined, top?: number): Promise<{
 }
 
 describe('no table scan: every lookup addresses partitions', () => {
-  it('listing by device is one single-partition query on the device index plus a point read per key', async () => {
+  it('listing by device is one single-partition query on the device index, and no read of the records', async () => {
     const deviceId = newId();
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push(await escrow({ deviceId }));
@@ -87,14 +88,47 @@ describe('no table scan: every lookup addresses partitions', () => {
 
     const { ids: listed, requests } = await listRecorded(`deviceId eq '${deviceId}'`);
     expect(sorted(listed)).toEqual(sorted(ids));
+    expect(requests).toEqual([{ method: 'GET', table: INDEX, resource: '()', filter: `PartitionKey eq '${deviceId}'` }]);
+  });
 
-    const onIndex = requests.filter((r) => r.table === INDEX);
-    expect(onIndex).toEqual([{ method: 'GET', table: INDEX, resource: '()', filter: `PartitionKey eq '${deviceId}'` }]);
-    const onRecords = requests.filter((r) => r.table === KEYS);
-    expect(sorted(onRecords.map((r) => r.resource))).toEqual(sorted(ids.map(pointRead)));
-    for (const r of onRecords) expect(r.method).toBe('GET');
-    expect(requests.filter(isScanOfRecords)).toEqual([]);
-    expect(requests).toHaveLength(onIndex.length + onRecords.length);
+  it('entries of earlier versions (no metadata) and pending ones are checked against their records, which stay the truth', async () => {
+    const deviceId = newId();
+    const [legacy, pending, moved, gone] = [await escrow({ deviceId }), await escrow({ deviceId, volumeType: 2 }), await escrow({ deviceId }), newId()];
+    const index = rawTable(INDEX);
+    // As an earlier version wrote them: keys only. The one of `moved` points at a record now on another device.
+    await index.upsertEntity({ partitionKey: deviceId, rowKey: legacy }, 'Replace');
+    await index.upsertEntity({ partitionKey: deviceId, rowKey: moved }, 'Replace');
+    await rawTable(KEYS).updateEntity({ partitionKey: moved, rowKey: 'recoveryKey', deviceId: newId() }, 'Merge');
+    // A write that turned the entry pending and never committed: the entry's copy says removable, the record says fixed.
+    await index.upsertEntity({ partitionKey: deviceId, rowKey: pending, volumeType: 'removableDataVolume', createdDateTime: '2020-01-01T00:00:00.000Z', listed: false }, 'Replace');
+    // An insert interrupted before its record: an entry that points at nothing.
+    await index.upsertEntity({ partitionKey: deviceId, rowKey: gone, volumeType: 'fixedDataVolume', createdDateTime: '2020-01-01T00:00:00.000Z', listed: false }, 'Replace');
+
+    const query = new URLSearchParams({ $filter: `deviceId eq '${deviceId}'` });
+    recorded.length = 0;
+    const response = await collectionHandler(request('GET', `/v1.0/informationProtection/bitlocker/recoveryKeys?${query}`, reader), context());
+    const requests = [...recorded];
+    const { value } = JSON.parse(String(response.body)) as { value: { id: string; volumeType: string; deviceId: string }[] };
+    expect(sorted(value.map((k) => k.id))).toEqual(sorted([legacy, pending]));
+    expect(value.find((k) => k.id === pending)!.volumeType).toBe('fixedDataVolume');
+    expect(value.every((k) => k.deviceId === deviceId)).toBe(true);
+    // One query, then a point read for each untrusted entry and for nothing else.
+    expect(requests.filter((r) => r.table === INDEX)).toHaveLength(1);
+    expect(sorted(requests.filter((r) => r.table === KEYS).map((r) => r.resource))).toEqual(sorted([legacy, pending, moved, gone].map(pointRead)));
+  });
+
+  it('a write that changes what the list shows leaves a trusted entry with the new metadata; a no-change write touches no entry', async () => {
+    const deviceId = newId();
+    const id = await escrow({ deviceId, volumeType: 1 });
+    const entry = async () => rawTable(INDEX).getEntity<Record<string, unknown>>(deviceId, id);
+    expect(await entry()).toMatchObject({ volumeType: 'operatingSystemVolume', listed: true });
+    await escrow({ id, deviceId, volumeType: 2 });
+    expect(await entry()).toMatchObject({ volumeType: 'fixedDataVolume', listed: true });
+    const before = (await entry()).etag;
+    recorded.length = 0;
+    await collectionHandler(request('PATCH', '/bitlocker/recoveryKeys', writer, { id, volumeType: 2 }), context());
+    expect(recorded.filter((r) => r.table === INDEX)).toEqual([]);
+    expect((await entry()).etag).toBe(before);
   });
 
   it('the prefix search is a PartitionKey range on the records and touches nothing else', async () => {
