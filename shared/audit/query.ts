@@ -1,4 +1,5 @@
 import { badRequest, type GraphError } from '../http/graphError';
+import { DATE_TIME_OFFSET_RANGE, readDateTimeOffset } from '../odata/dateTimeOffset';
 import { shown } from '../odata/filter';
 import { DEFAULT_PAGE_SIZE, parseSkipToken, parseTop, singleOptions } from '../odata/listQuery';
 import { normalizeGuid } from '../recoveryKeys/schema';
@@ -14,7 +15,7 @@ import type { AuditQuery } from './store';
 //             | "targetResources/any(" name ":" name "/id" "eq" string ")"
 
 export const SUPPORTED_AUDIT_FILTERS =
-  "Supported: activityDateTime ge|le {ISO 8601 UTC}, activityDisplayName eq '{name}', targetResources/any(t:t/id eq '{guid}'), joined with 'and'";
+  "Supported: activityDateTime ge|le {ISO 8601 date and time with Z or an offset}, activityDisplayName eq '{name}', targetResources/any(t:t/id eq '{guid}'), joined with 'and'";
 
 const MAX_FILTER_LENGTH = 512;
 
@@ -25,7 +26,8 @@ function refuse(problem: string): GraphError {
 type Token = { kind: 'word' | 'string' | 'datetime' | 'punct'; text: string; at: number } | { kind: 'end'; text: ''; at: number };
 
 const LEXEMES: [Token['kind'], RegExp][] = [
-  ['datetime', /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?Z/y],
+  // Any zone: 'Z' or an offset (a '+' must travel as %2B: in a query string a bare '+' is a space).
+  ['datetime', /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})/y],
   ['word', /[A-Za-z_][A-Za-z0-9_]*/y],
   ['string', /'(?:[^']|'')*'/y],
   ['punct', /[()/:]/y],
@@ -106,9 +108,11 @@ class Parser {
     const operator = this.take('word').text;
     if (operator !== 'ge' && operator !== 'le') throw refuse(`activityDateTime takes 'ge' or 'le', not ${shown(operator)}`);
     const token = this.take('datetime');
-    const time = new Date(token.text);
-    if (Number.isNaN(time.getTime())) throw refuse(`${shown(token.text)} is not a valid date and time`);
-    this.once(query, operator === 'ge' ? 'from' : 'to', time);
+    const reading = readDateTimeOffset(token.text);
+    if ('problem' in reading) {
+      throw refuse(reading.problem === 'range' ? `activityDateTime must be compared with a date and time ${DATE_TIME_OFFSET_RANGE}` : `${shown(token.text)} is not a valid date and time`);
+    }
+    this.once(query, operator === 'ge' ? 'from' : 'to', new Date(reading.ms));
   }
 
   private anyTargetId(): string {

@@ -1,6 +1,7 @@
 import type { JsonObject } from '../http/responses';
 import { ACTIVITIES, type AuditEvent } from './model';
 import { withoutSecrets } from '../redact';
+import { writeDateTimeOffset } from '../odata/dateTimeOffset';
 
 export const LOGGED_BY = 'BitLocker key escrow';
 
@@ -25,7 +26,7 @@ export function directoryAudit(event: AuditEvent): JsonObject {
     result: event.result,
     resultReason: withoutSecrets(event.resultReason),
     activityDisplayName: activity.displayName,
-    activityDateTime: event.at.toISOString(),
+    activityDateTime: writeDateTimeOffset(event.at),
     loggedByService: LOGGED_BY,
     operationType: activity.operationType,
     initiatedBy: {

@@ -1,3 +1,4 @@
+import { DATE_TIME_OFFSET_RANGE } from '../odata/dateTimeOffset';
 import { VOLUME_TYPES } from '../recoveryKeys/model';
 import { COLLECTION_CONTEXT } from '../recoveryKeys/representation';
 import { CLOCK_SKEW_MS, describeRecoveryKeyInput, ODATA_TYPE } from '../recoveryKeys/schema';
@@ -64,7 +65,8 @@ export const RECOVERY_KEY_HINTS: PropertyHints = {
       maxLength: 33,
       description:
         'When the key was first escrowed. Set by the server on creation unless given (imports keep their dates); ' +
-        `never in the future (${CLOCK_SKEW_MS / 60_000} minutes of clock skew allowed); cannot change afterwards.`,
+        `never in the future (${CLOCK_SKEW_MS / 60_000} minutes of clock skew allowed); cannot change afterwards. ` +
+        `Must be ${DATE_TIME_OFFSET_RANGE} (.NET's DateTimeOffset).`,
     },
     response: { description: 'When the key was first escrowed, in ISO 8601 UTC with milliseconds.' },
   },

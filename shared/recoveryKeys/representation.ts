@@ -1,5 +1,6 @@
 import type { RequestContext } from '../http/requestContext';
 import type { JsonObject } from '../http/responses';
+import { writeDateTimeOffset } from '../odata/dateTimeOffset';
 import type { KeyMetadata, StoredRecoveryKey } from './model';
 import { ODATA_TYPE } from './schema';
 
@@ -12,7 +13,10 @@ const METADATA_PROPERTIES: readonly KeyProperty[] = ['id', 'createdDateTime', 'v
 /** The Graph JSON of one key: metadata always, `key` (the plain-text password) only where the operation says so and supplies it. */
 export function graphProperties(key: KeyMetadata, properties: readonly KeyProperty[], password?: string): JsonObject {
   const json: JsonObject = { '@odata.type': ODATA_TYPE };
-  for (const property of properties) json[property] = property === 'key' ? password : key[property];
+  for (const property of properties) {
+    if (property === 'key') json.key = password;
+    else json[property] = property === 'createdDateTime' ? writeDateTimeOffset(key.createdDateTime) : key[property];
+  }
   return json;
 }
 

@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { badRequest } from '../http/graphError';
+import { DATE_TIME_OFFSET_RANGE, readDateTimeOffset, writeDateTimeOffset } from '../odata/dateTimeOffset';
 import { type RecoveryKey, type RecoveryKeyInput, VOLUME_TYPES, type VolumeType } from './model';
 
 // All validation of the recoveryKey resource lives here.
@@ -59,29 +60,16 @@ const volumeType = Joi.alternatives()
   })
   .messages({ 'volumeType.invalid': volumeTypeMessage, 'alternatives.types': volumeTypeMessage });
 
-const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:(\d{2})(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})$/;
-
-/** The instant an ISO 8601 date-time names, or NaN; Date.parse alone would roll 2024-02-30 over to March. */
-function parseDateTime(value: string): number {
-  const match = ISO_DATE_TIME.exec(value);
-  if (!match) return NaN;
-  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 7].map((i) => Number(match[i] ?? 0));
-  const fields = new Date(Date.UTC(year!, month! - 1, day!, hour!, minute!, second!));
-  const exists =
-    fields.getUTCMonth() === month! - 1 && fields.getUTCDate() === day! && fields.getUTCHours() === hour! &&
-    fields.getUTCMinutes() === minute! && fields.getUTCSeconds() === second!;
-  return exists ? Date.parse(value) : NaN;
-}
-
 const createdDateTime = Joi.string()
   .custom((value: string, helpers) => {
-    const time = parseDateTime(value);
-    if (Number.isNaN(time)) return helpers.error('date.format');
-    if (time > Date.now() + CLOCK_SKEW_MS) return helpers.error('date.future');
-    return new Date(time).toISOString();
+    const reading = readDateTimeOffset(value);
+    if ('problem' in reading) return helpers.error(reading.problem === 'range' ? 'date.range' : 'date.format');
+    if (reading.ms > Date.now() + CLOCK_SKEW_MS) return helpers.error('date.future');
+    return writeDateTimeOffset(reading.ms);
   })
   .messages({
     'date.format': '{{#label}} must be an ISO 8601 date and time with a time zone, such as 2026-11-28T09:45:12Z',
+    'date.range': `{{#label}} must be ${DATE_TIME_OFFSET_RANGE}`,
     'date.future': '{{#label}} must not be in the future',
     'string.base': '{{#label}} must be a string (an ISO 8601 date and time)',
   });

@@ -1,0 +1,94 @@
+import { AUDIT_READ, auditsPath, newOid } from '../support/audit';
+import { call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE } from '../support/client';
+import { keyBody } from '../support/fixtures';
+import { COLLECTION_PATHS, VERSION_PREFIXES } from '../support/arbitraries';
+import { entitiesMentioning, rawTable } from '../support/storage';
+
+// What real Graph clients send, found in public bug reports against Graph, the Functions host and OData
+// clients (issue 14): each kind of value or request checked on every path form and method it applies to.
+
+/** Every collection path: both of Graph's, without a version prefix and under /v1.0 and /beta. */
+const COLLECTIONS = VERSION_PREFIXES.flatMap((version) => COLLECTION_PATHS.map((path) => version + path));
+
+let writer: string;
+let reader: string;
+let basic: string;
+let auditor: string;
+beforeAll(async () => {
+  [writer, reader, basic, auditor] = await Promise.all([
+    tokenWith(WRITE),
+    token({ roles: [READ], claims: { oid: newOid() } }),
+    tokenWith(READ_BASIC),
+    tokenWith(AUDIT_READ),
+  ]);
+});
+
+/** A key stored with PATCH; its body as sent and the stored answer. */
+async function escrowed(overrides: Record<string, unknown> = {}) {
+  const body = keyBody(overrides);
+  const response = await call('PATCH', `/bitlocker/recoveryKeys/${body.id}`, { token: writer, body });
+  expect(response.status).toBe(200);
+  return { body, stored: response.json };
+}
+
+const RANGE = 'between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.9999999Z (UTC, after applying the offset)';
+
+describe('1. date-times: valid Edm.DateTimeOffset in .NET range, in and out', () => {
+  const writes = COLLECTIONS.flatMap((collection) => [
+    ['PATCH', collection, true],
+    ['PATCH', collection, false],
+    ['POST', collection, false],
+  ] as const);
+
+  it.each(writes)('%s %s (item: %s) refuses 0001-01-01T00:00:00+13:00 with a 400 naming the property and the range, storing nothing', async (method, collection, item) => {
+    const body = keyBody({ createdDateTime: '0001-01-01T00:00:00+13:00' });
+    const response = await call(method, item ? `${collection}/${body.id}` : collection, { token: writer, body });
+    expect(expectGraphError(response, 400, 'badRequest').message).toBe(`createdDateTime must be ${RANGE}`);
+    expect(await entitiesMentioning(body.id!)).toEqual([]);
+  });
+
+  it('accepts the bounds and offsets that stay in range, and returns them in UTC with milliseconds', async () => {
+    const first = await escrowed({ createdDateTime: '0001-01-01T13:00:00+13:00' });
+    expect(first.stored.createdDateTime).toBe('0001-01-01T00:00:00.000Z');
+    const second = await escrowed({ createdDateTime: '2019-03-04T05:06:07.1234567-14:00' });
+    expect(second.stored.createdDateTime).toBe('2019-03-04T19:06:07.123Z');
+    const read = await call('GET', `/v1.0/informationProtection/bitlocker/recoveryKeys/${first.body.id}`, { token: basic });
+    expect(read.json.createdDateTime).toBe('0001-01-01T00:00:00.000Z');
+  });
+
+  it('writes a record stored before the range was enforced as the nearest bound, so the device list stays readable', async () => {
+    const { body } = await escrowed();
+    const records = rawTable('RecoveryKeys');
+    const record = await records.getEntity<Record<string, unknown>>(body.id!, 'recoveryKey');
+    await records.updateEntity({ partitionKey: body.id!, rowKey: 'recoveryKey', createdDateTime: '0000-12-31T11:00:00.000Z' }, 'Merge');
+    expect(record.createdDateTime).not.toBe('0000-12-31T11:00:00.000Z');
+    const one = await call('GET', `/beta/bitlocker/recoveryKeys/${body.id}`, { token: basic });
+    expect(one.json.createdDateTime).toBe('0001-01-01T00:00:00.000Z');
+    const list = await call('GET', `/v1.0/bitlocker/recoveryKeys?$filter=${encodeURIComponent(`deviceId eq '${body.deviceId}'`)}`, { token: basic });
+    expect(list.json.value.map((item: { createdDateTime: string }) => item.createdDateTime)).toEqual(['0001-01-01T00:00:00.000Z']);
+  });
+
+  it.each(['', '/v1.0', '/beta'])('%s/auditLogs/directoryAudits: $filter times out of range are a 400 naming activityDateTime and the range', async (version) => {
+    for (const literal of ['0001-01-01T00:00:00+13:00', '0000-06-01T00:00:00Z', '9999-12-31T23:59:59-01:00']) {
+      const response = await call('GET', `${version}/auditLogs/directoryAudits?$filter=${encodeURIComponent(`activityDateTime ge ${literal}`)}`, { token: auditor });
+      expect(expectGraphError(response, 400, 'badRequest').message).toMatch(`Invalid $filter: activityDateTime must be compared with a date and time ${RANGE}.`);
+    }
+    const impossible = await call('GET', `${version}/auditLogs/directoryAudits?$filter=${encodeURIComponent('activityDateTime le 2024-02-30T00:00:00Z')}`, { token: auditor });
+    expect(expectGraphError(impossible, 400, 'badRequest').message).toMatch("'2024-02-30T00:00:00Z' is not a valid date and time");
+  });
+
+  it('audit $filter takes offsets, applied before comparing, and answers times in the one output form', async () => {
+    const { body } = await escrowed();
+    const path = (condition: string) =>
+      auditsPath({ $filter: `targetResources/any(t:t/id eq '${body.id}') and ${condition}` });
+    const now = Date.now();
+    // An hour ahead in +01:00 is now in UTC: the write is inside [now - 1 min, now + 1 min] written either way.
+    const local = (ms: number) => new Date(ms + 3_600_000).toISOString().slice(0, 19) + '+01:00';
+    const within = await call('GET', path(`activityDateTime ge ${local(now - 60_000)} and activityDateTime le ${local(now + 60_000)}`), { token: auditor });
+    expect(within.status).toBe(200);
+    expect(within.json.value.length).toBe(1);
+    expect(within.json.value[0].activityDateTime).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    const before = await call('GET', path(`activityDateTime le ${local(now - 60_000)}`), { token: auditor });
+    expect(before.json.value).toEqual([]);
+  });
+});
