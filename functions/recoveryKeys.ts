@@ -12,7 +12,7 @@ import type { RequestContext } from '../shared/http/requestContext';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
 import { decodeSkipToken, encodeSkipToken, parseItemSelect, parseListQuery } from '../shared/odata';
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
-import { COLLECTION_CONTEXT, graphEntity, graphProperties, propertiesFor } from '../shared/recoveryKeys/representation';
+import { contextUrl, graphEntity, graphProperties, type KeyProperty, propertiesFor } from '../shared/recoveryKeys/representation';
 import { normalizeGuid, parseKeyIdSegment, parseRecoveryKeyInput } from '../shared/recoveryKeys/schema';
 import * as keys from '../shared/recoveryKeys/service';
 import { settings } from '../shared/config';
@@ -24,8 +24,9 @@ function entityResponse(
   key: StoredRecoveryKey,
   password?: string,
   headers: Record<string, string> = {},
+  select?: readonly KeyProperty[],
 ): HttpResponseInit {
-  return jsonResponse(rc, status, graphEntity(rc, key, password), { ETag: key.etag, ...headers });
+  return jsonResponse(rc, status, graphEntity(rc, key, password, select), { ETag: key.etag, ...headers });
 }
 
 const itemId = (request: HttpRequest): string => parseKeyIdSegment(request.params.id ?? '');
@@ -66,7 +67,7 @@ const listKeys: GraphOperation = async (request, rc, context) => {
   const page = await keys.listRecoveryKeys(query.filter, query.top, continuation);
   const properties = query.select ?? propertiesFor(false);
   const body: Record<string, unknown> = {
-    '@odata.context': `${rc.serviceRoot}/$metadata#${COLLECTION_CONTEXT}${query.select ? `(${query.select.join(',')})` : ''}`,
+    '@odata.context': contextUrl(rc, query.select, false),
     value: page.items.map((key) => graphProperties(key, properties)),
   };
   if (page.continuation !== undefined) {
@@ -79,15 +80,16 @@ const listKeys: GraphOperation = async (request, rc, context) => {
 
 const getKey: GraphOperation = async (request, rc, context) => {
   const caller = await authenticate(request, rc, context);
-  if (!parseItemSelect(request.query).includeKey) {
+  const { includeKey, select } = parseItemSelect(request.query);
+  if (!includeKey) {
     authorize(caller, 'readMetadata');
-    return entityResponse(rc, 200, await keys.getRecoveryKey(itemId(request)));
+    return entityResponse(rc, 200, await keys.getRecoveryKey(itemId(request)), undefined, {}, select);
   }
   return underAudit(request, rc, caller, 'read', async (source) => {
     authorize(caller, 'readKey');
     limitKeyReads(caller);
     const { stored, key } = await keys.readRecoveryPassword(itemId(request), source);
-    return entityResponse(rc, 200, stored, key);
+    return entityResponse(rc, 200, stored, key, {}, select);
   });
 };
 

@@ -24,11 +24,23 @@ export function propertiesFor(includeKey: boolean): readonly KeyProperty[] {
   return includeKey ? [...METADATA_PROPERTIES, 'key'] : METADATA_PROPERTIES;
 }
 
-/** A single key as a top-level Graph entity with its context and ETag. */
-export function graphEntity(rc: RequestContext, key: StoredRecoveryKey, password?: string): JsonObject {
+/**
+ * `@odata.context` of the collection or (with `entity`) of one key, with the `$select` list when there is one:
+ * `{root}/$metadata#informationProtection/bitlocker/recoveryKeys(id,deviceId)/$entity`, as OData 4.01 part 1
+ * section 10 and Graph write it.
+ */
+export function contextUrl(rc: RequestContext, select: readonly KeyProperty[] | undefined, entity: boolean): string {
+  return `${rc.serviceRoot}/$metadata#${COLLECTION_CONTEXT}${select ? `(${select.join(',')})` : ''}${entity ? '/$entity' : ''}`;
+}
+
+/**
+ * A single key as a top-level Graph entity with its context and ETag: the properties in `select` when the
+ * request had a `$select`, else all but `key` (and `key` too when a password is given).
+ */
+export function graphEntity(rc: RequestContext, key: StoredRecoveryKey, password?: string, select?: readonly KeyProperty[]): JsonObject {
   return {
-    '@odata.context': `${rc.serviceRoot}/$metadata#${COLLECTION_CONTEXT}/$entity`,
+    '@odata.context': contextUrl(rc, select, true),
     '@odata.etag': key.etag,
-    ...graphProperties(key, propertiesFor(password !== undefined), password),
+    ...graphProperties(key, select ?? propertiesFor(password !== undefined), password),
   };
 }

@@ -1,5 +1,5 @@
 import { AUDIT_READ, auditsPath, newOid } from '../support/audit';
-import { call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE } from '../support/client';
+import { baseUrl, call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE } from '../support/client';
 import { keyBody } from '../support/fixtures';
 import { COLLECTION_PATHS, VERSION_PREFIXES } from '../support/arbitraries';
 import { entitiesMentioning, rawTable } from '../support/storage';
@@ -90,5 +90,53 @@ describe('1. date-times: valid Edm.DateTimeOffset in .NET range, in and out', ()
     expect(within.json.value[0].activityDateTime).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     const before = await call('GET', path(`activityDateTime le ${local(now - 60_000)}`), { token: auditor });
     expect(before.json.value).toEqual([]);
+  });
+});
+
+describe('2. $select on a single key is applied', () => {
+  const entityContext = (collection: string, select: string): string => {
+    const version = /^\/(v1\.0|beta)\//.exec(collection)?.[1] ?? 'v1.0';
+    return `${baseUrl()}/${version}/$metadata#informationProtection/bitlocker/recoveryKeys(${select})/$entity`;
+  };
+
+  it.each(COLLECTIONS)('%s/{id}?$select=id: only id, with @odata.context ending recoveryKeys(id)/$entity and @odata.etag', async (collection) => {
+    const { body } = await escrowed();
+    const response = await call('GET', `${collection}/${body.id}?$select=id`, { token: basic });
+    expect(response.json).toEqual({
+      '@odata.context': entityContext(collection, 'id'),
+      '@odata.etag': response.headers.get('etag'),
+      '@odata.type': '#microsoft.graph.bitlockerRecoveryKey',
+      id: body.id,
+    });
+  });
+
+  it.each(COLLECTIONS)('%s/{id}?$select=key,id,deviceId: those three to Read.All, not volumeType or createdDateTime', async (collection) => {
+    const { body } = await escrowed();
+    const response = await call('GET', `${collection}/${body.id}?$select=key,id,deviceId`, { token: reader });
+    expect(response.json).toEqual({
+      '@odata.context': entityContext(collection, 'key,id,deviceId'),
+      '@odata.etag': response.headers.get('etag'),
+      '@odata.type': '#microsoft.graph.bitlockerRecoveryKey',
+      key: body.key,
+      id: body.id,
+      deviceId: body.deviceId,
+    });
+  });
+
+  it('names each selected property once, in the order first given, as the list does', async () => {
+    const { body } = await escrowed();
+    const one = await call('GET', `/v1.0/bitlocker/recoveryKeys/${body.id}?$select=volumeType,id,volumeType`, { token: basic });
+    expect(Object.keys(one.json)).toEqual(['@odata.context', '@odata.etag', '@odata.type', 'volumeType', 'id']);
+    expect(one.json['@odata.context']).toMatch(/recoveryKeys\(volumeType,id\)\/\$entity$/);
+    const list = await call('GET', `/v1.0/bitlocker/recoveryKeys?$select=volumeType,id,volumeType&$filter=${encodeURIComponent(`id eq '${body.id}'`)}`, { token: basic });
+    expect(list.json['@odata.context']).toMatch(/recoveryKeys\(volumeType,id\)$/);
+    expect(Object.keys(list.json.value[0])).toEqual(['@odata.type', 'volumeType', 'id']);
+  });
+
+  it('selecting key still needs Read.All, whatever else is selected', async () => {
+    const { body } = await escrowed();
+    const response = await call('GET', `/beta/bitlocker/recoveryKeys/${body.id}?$select=id,key`, { token: basic });
+    expectGraphError(response, 403, 'authorization_error');
+    expect(response.text).not.toContain(body.key);
   });
 });

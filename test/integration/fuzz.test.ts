@@ -643,7 +643,8 @@ describe('fuzzing the recovery-key API over HTTP', () => {
                 ? 400
                 : ({ GET: isSeed ? 200 : 404, PATCH: 200, DELETE: isSeed ? 204 : 404 } as Record<string, number>)[method] ?? 405;
             expect(received.status).toBe(expected);
-            if (received.status === 200) expect(received.json!.id).toBe(id);
+            if (received.status === 200 && query === '?$select=id' && method === 'GET') expect(received.json).toEqual({ '@odata.context': expect.stringMatching(/recoveryKeys\(id\)\/\$entity$/), '@odata.etag': received.headers.etag, '@odata.type': '#microsoft.graph.bitlockerRecoveryKey', id });
+            else if (received.status === 200) expect(received.json!.id).toBe(id);
           },
         ),
         fuzz,
@@ -784,7 +785,11 @@ describe('fuzzing the recovery-key API over HTTP', () => {
               expect(received.status).toBe(403);
             } else {
               expect(received.status).toBe(200);
-              expect(received.json!.id).toBe(seed.id);
+              // Exactly the selected properties (each once), with the entity's annotations.
+              const selected = [...new Set(names)];
+              expect(Object.keys(received.json!).sort()).toEqual(['@odata.context', '@odata.etag', '@odata.type', ...selected].sort());
+              expect(received.json!['@odata.context']).toMatch(new RegExp(`recoveryKeys\\(${selected.join(',')}\\)/\\$entity$`));
+              if (selected.includes('id')) expect(received.json!.id).toBe(seed.id);
               if (wantsKey) expect(received.json!.key).toBe(seed.key);
               else expect(received.json).not.toHaveProperty('key');
             }
