@@ -13,7 +13,7 @@ import { emptyResponse, jsonResponse } from '../shared/http/responses';
 import { decodeSkipToken, encodeSkipToken, parseItemSelect, parseListQuery } from '../shared/odata';
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
 import { contextUrl, graphEntity, graphProperties, type KeyProperty, propertiesFor } from '../shared/recoveryKeys/representation';
-import { normalizeGuid, parseKeyIdSegment, parseRecoveryKeyInput } from '../shared/recoveryKeys/schema';
+import { normalizeGuid, parseKeyIdSegment, parseRecoveryKeyBody } from '../shared/recoveryKeys/schema';
 import * as keys from '../shared/recoveryKeys/service';
 import { settings } from '../shared/config';
 import { keyring } from '../shared/crypto/keyring';
@@ -96,14 +96,15 @@ const getKey: GraphOperation = async (request, rc, context) => {
 const patch = (withId: boolean): GraphOperation =>
   auditedWrite('update', async (request, rc, source, target) => {
     const id = withId ? itemId(request) : undefined;
-    const input = parseRecoveryKeyInput(await readJsonObject(request), id);
+    const { input, etag } = parseRecoveryKeyBody(await readJsonObject(request), id);
     Object.assign(target, { keyId: id ?? input.id, deviceId: input.deviceId });
-    const { stored, key } = await keys.upsertRecoveryKey(id, input, preconditionsOf(request), source);
+    const { stored, key } = await keys.upsertRecoveryKey(id, input, preconditionsOf(request, etag), source);
     return entityResponse(rc, 200, stored, key);
   });
 
 const postKey = auditedWrite('add', async (request, rc, source, target) => {
-  const input = parseRecoveryKeyInput(await readJsonObject(request));
+  // @odata.etag is read and ignored here, as If-Match is: a POST creates, so there is no stored version to match.
+  const { input } = parseRecoveryKeyBody(await readJsonObject(request));
   Object.assign(target, { keyId: input.id, deviceId: input.deviceId });
   const { stored, key } = await keys.createRecoveryKey(input, source);
   const collection = new URL(request.url);

@@ -84,7 +84,14 @@ export function recoveryKeySchemas(): Record<string, SchemaObject> {
     },
     bitlockerRecoveryKeyInput: {
       ...derived.request,
-      description: `A request body of PATCH or POST. Any property not listed is refused with 400. ${CREATION_RULE}`,
+      // Instance annotations are read before joi sees the body (parseRecoveryKeyBody), so they are named here.
+      properties: {
+        ...derived.request.properties,
+        '@odata.context': { description: 'Ignored: a client may send back the object it read.' },
+        '@odata.etag': { type: 'string', maxLength: 256, description: 'Acts as If-Match on PATCH (412 when stale); with an If-Match of another ETag, 412. Ignored on POST.' },
+      },
+      description:
+        `A request body of PATCH or POST. Any property not listed is refused with 400, except other @odata.* instance annotations, which are ignored. ${CREATION_RULE}`,
     },
     bitlockerRecoveryKeyEntity: {
       allOf: [

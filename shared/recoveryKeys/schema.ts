@@ -132,6 +132,47 @@ export function parseRecoveryKeyInput(body: unknown, urlId?: string): RecoveryKe
   return input;
 }
 
+// Instance annotations (OData JSON format 4.01, section 18) are not properties: a client that sends back
+// the object it just read carries @odata.context and @odata.etag. @odata.type stays with the properties,
+// where its value is checked; any other @odata.* annotation is ignored, as OData lets a service do. A
+// case slip of a known one is refused, so that a precondition meant as @odata.etag is never silently dropped.
+const isInstanceAnnotation = (name: string): boolean => name.startsWith('@odata.') && name !== '@odata.type';
+
+const KNOWN_ANNOTATIONS = '@odata.context, @odata.etag, @odata.type';
+
+const annotationsSchema = Joi.object({
+  '@odata.context': Joi.any(),
+  '@odata.etag': Joi.string().max(256).messages({
+    'string.base': '{{#label}} must be a string: the @odata.etag (or ETag header) of a read',
+    'string.empty': '{{#label}} must be the @odata.etag (or ETag header) of a read, not empty',
+    'string.max': '{{#label}} is longer than any ETag of this service',
+  }),
+})
+  .pattern(
+    /^@odata\.(context|etag|type)$/i,
+    Joi.any().forbidden().messages({ 'any.unknown': `{{#label}} is not an annotation of this service; names are case-sensitive: ${KNOWN_ANNOTATIONS}` }),
+  )
+  .unknown(true);
+
+/** A request body split into the key's properties and the @odata.etag it carried, if any. */
+export interface RecoveryKeyBody {
+  input: RecoveryKeyInput;
+  /** The body's @odata.etag: a precondition like If-Match (shared/http/preconditions.ts). */
+  etag?: string;
+}
+
+/**
+ * A write's JSON body: its instance annotations read (@odata.context and unknown @odata.* ignored,
+ * @odata.etag returned), the rest checked as parseRecoveryKeyInput does. Unknown properties, property
+ * annotations (`key@odata.type`) and misspelt annotations are still refused by name.
+ */
+export function parseRecoveryKeyBody(body: Record<string, unknown>, urlId?: string): RecoveryKeyBody {
+  const entries = Object.entries(body);
+  const input = parseRecoveryKeyInput(Object.fromEntries(entries.filter(([name]) => !isInstanceAnnotation(name))), urlId);
+  const annotations = check<{ '@odata.etag'?: string }>(annotationsSchema, Object.fromEntries(entries.filter(([name]) => isInstanceAnnotation(name))));
+  return { input, ...(annotations['@odata.etag'] !== undefined && { etag: annotations['@odata.etag'] }) };
+}
+
 /** The key a creation stores: all of its properties must be there. */
 export function requireComplete(candidate: Partial<RecoveryKey>): RecoveryKey {
   return check<RecoveryKey>(completeSchema, candidate);

@@ -140,3 +140,95 @@ describe('2. $select on a single key is applied', () => {
     expect(response.text).not.toContain(body.key);
   });
 });
+
+describe('5. OData instance annotations in a request body', () => {
+  /** A stored key and the object a metadata read answers for it (annotations and all). */
+  async function readBack() {
+    const { body } = await escrowed();
+    const read = await call('GET', `/v1.0/informationProtection/bitlocker/recoveryKeys/${body.id}`, { token: basic });
+    expect(read.status).toBe(200);
+    return { body, read: read.json };
+  }
+
+  const targets = COLLECTIONS.flatMap((collection) => [[collection, true], [collection, false]] as const);
+
+  it.each(targets)('PATCH %s (item: %s) takes back the object it read, @odata.context and @odata.etag included', async (collection, item) => {
+    const { body, read } = await readBack();
+    const response = await call('PATCH', item ? `${collection}/${body.id}` : collection, { token: writer, body: { ...read, volumeType: 'fixedDataVolume' } });
+    expect(response.status).toBe(200);
+    expect(response.json).toMatchObject({ id: body.id, deviceId: body.deviceId, volumeType: 'fixedDataVolume', createdDateTime: read.createdDateTime });
+    expect(response.json['@odata.etag']).not.toBe(read['@odata.etag']);
+  });
+
+  it.each(targets)('PATCH %s (item: %s) with a stale @odata.etag is a 412 and changes nothing', async (collection, item) => {
+    const { body, read } = await readBack();
+    expect((await call('PATCH', `/bitlocker/recoveryKeys/${body.id}`, { token: writer, body: { volumeType: 2 } })).status).toBe(200);
+    const stale = await call('PATCH', item ? `${collection}/${body.id}` : collection, { token: writer, body: { ...read, volumeType: 'removableDataVolume' } });
+    expect(expectGraphError(stale, 412, 'preconditionFailed').message).toBe('The recovery key has changed since the ETag given in If-Match.');
+    const now = await call('GET', `/v1.0/bitlocker/recoveryKeys/${body.id}`, { token: basic });
+    expect(now.json.volumeType).toBe('fixedDataVolume');
+  });
+
+  it('@odata.etag and If-Match: equal is fine, * is implied by the ETag, two different ETags are a 412', async () => {
+    const { body, read } = await readBack();
+    const path = `/beta/bitlocker/recoveryKeys/${body.id}`;
+    const etag = read['@odata.etag'] as string;
+    const same = await call('PATCH', path, { token: writer, body: { '@odata.etag': etag, volumeType: 2 }, headers: { 'If-Match': etag } });
+    expect(same.status).toBe(200);
+    const fresh = same.json['@odata.etag'] as string;
+    const starAndStale = await call('PATCH', path, { token: writer, body: { '@odata.etag': etag, volumeType: 3 }, headers: { 'If-Match': '*' } });
+    expect(expectGraphError(starAndStale, 412, 'preconditionFailed').message).toMatch(/has changed since the ETag/);
+    const differing = await call('PATCH', path, { token: writer, body: { '@odata.etag': etag, volumeType: 3 }, headers: { 'If-Match': fresh } });
+    expect(expectGraphError(differing, 412, 'preconditionFailed').message).toBe(
+      'If-Match and @odata.etag name different versions of the recovery key; no version can match both.',
+    );
+    const starAndFresh = await call('PATCH', path, { token: writer, body: { '@odata.etag': fresh, volumeType: 3 }, headers: { 'If-Match': '*' } });
+    expect(starAndFresh.json.volumeType).toBe('removableDataVolume');
+    // On a key that does not exist, an @odata.etag is an If-Match that cannot hold: nothing is created.
+    const absent = keyBody();
+    const created = await call('PATCH', `/bitlocker/recoveryKeys/${absent.id}`, { token: writer, body: { ...absent, '@odata.etag': etag } });
+    expectGraphError(created, 412, 'preconditionFailed');
+    expect(await entitiesMentioning(absent.id!)).toEqual([]);
+  });
+
+  it.each(COLLECTIONS)('POST %s ignores @odata.context, @odata.etag and unknown @odata.* annotations', async (collection) => {
+    const body = keyBody();
+    const response = await call('POST', collection, {
+      token: writer,
+      body: { '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#x/$entity', '@odata.etag': 'W/"stale"', '@odata.id': 'x', ...body },
+    });
+    expect(response.status).toBe(201);
+    expect(response.json).toMatchObject({ id: body.id, deviceId: body.deviceId });
+  });
+
+  it.each([
+    ['@odata.id', 'https://example.invalid/x'],
+    ['@odata.editLink', 'recoveryKeys/x'],
+    ['@odata.nextLink', 42],
+    ['@odata.count', { nested: true }],
+    ['@odata.context', null],
+  ])('ignores the annotation %s whatever its value', async (name, value) => {
+    const body = keyBody();
+    const response = await call('PATCH', `/v1.0/bitlocker/recoveryKeys/${body.id}`, { token: writer, body: { ...body, [name]: value } });
+    expect(response.status).toBe(200);
+    expect(response.json).not.toHaveProperty(name);
+  });
+
+  it.each([
+    ['@odata.type of another type', { '@odata.type': '#microsoft.graph.user' }, '@odata.type must be #microsoft.graph.bitlockerRecoveryKey'],
+    ['a case slip of @odata.etag', { '@odata.ETag': 'W/"x"' }, '@odata.ETag is not an annotation of this service; names are case-sensitive: @odata.context, @odata.etag, @odata.type'],
+    ['a case slip of the namespace', { '@ODATA.etag': 'W/"x"' }, /^@ODATA\.etag is not a property of bitlockerRecoveryKey/],
+    ['a property annotation', { 'key@odata.type': '#String' }, /^key@odata\.type is not a property of bitlockerRecoveryKey/],
+    ['an annotation of another namespace', { '@microsoft.graph.conflictBehavior': 'replace' }, /^@microsoft\.graph\.conflictBehavior is not a property/],
+    ['an unknown property beside annotations', { '@odata.context': 'x', recoveryPassword: 'x' }, /^recoveryPassword is not a property of bitlockerRecoveryKey/],
+    ['an @odata.etag that is not a string', { '@odata.etag': 1 }, '@odata.etag must be a string: the @odata.etag (or ETag header) of a read'],
+    ['an empty @odata.etag', { '@odata.etag': '' }, '@odata.etag must be the @odata.etag (or ETag header) of a read, not empty'],
+  ])('refuses %s by name, storing nothing', async (_what, extra, message) => {
+    const body = keyBody();
+    const response = await call('PATCH', `/bitlocker/recoveryKeys/${body.id}`, { token: writer, body: { ...body, ...extra } });
+    const error = expectGraphError(response, 400, 'badRequest');
+    if (typeof message === 'string') expect(error.message).toBe(message);
+    else expect(error.message).toMatch(message);
+    expect(await entitiesMentioning(body.id!)).toEqual([]);
+  });
+});
