@@ -1,3 +1,4 @@
+import * as zlib from 'node:zlib';
 import { AUDIT_READ, auditsPath, newOid } from '../support/audit';
 import { baseUrl, call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE } from '../support/client';
 import { keyBody } from '../support/fixtures';
@@ -230,5 +231,72 @@ describe('5. OData instance annotations in a request body', () => {
     if (typeof message === 'string') expect(error.message).toBe(message);
     else expect(error.message).toMatch(message);
     expect(await entitiesMentioning(body.id!)).toEqual([]);
+  });
+});
+
+describe('4. Content-Encoding of request bodies', () => {
+  const send = (method: string, path: string, bytes: Uint8Array, encoding?: string) =>
+    fetch(new URL(path, baseUrl()), {
+      method,
+      headers: { Authorization: `Bearer ${writer}`, 'Content-Type': 'application/json', ...(encoding !== undefined && { 'Content-Encoding': encoding }) },
+      body: new Uint8Array(bytes),
+    }).then(async (response) => ({ status: response.status, headers: response.headers, json: (await response.json()) as Record<string, any> }));
+  const json = (body: unknown): Buffer => Buffer.from(JSON.stringify(body));
+
+  const writes = COLLECTIONS.flatMap((collection) => [['PATCH', collection, true], ['PATCH', collection, false], ['POST', collection, false]] as const);
+
+  it.each(writes)('%s %s (item: %s): gzip, deflate and br bodies are decoded and stored', async (method, collection, item) => {
+    for (const [encoding, encode] of [['gzip', zlib.gzipSync], ['deflate', zlib.deflateSync], ['br', zlib.brotliCompressSync]] as const) {
+      const body = keyBody();
+      const response = await send(method, item ? `${collection}/${body.id}` : collection, encode(json(body)), encoding);
+      expect({ encoding, status: response.status, id: response.json.id }).toEqual({ encoding, status: method === 'POST' ? 201 : 200, id: body.id });
+    }
+  });
+
+  it.each(writes)('%s %s (item: %s): plain JSON labelled gzip is a 400 and stores nothing', async (method, collection, item) => {
+    const body = keyBody();
+    const response = await send(method, item ? `${collection}/${body.id}` : collection, json(body), 'gzip');
+    expect({ status: response.status, message: response.json.error.message }).toEqual({ status: 400, message: 'The request body is not valid gzip data, as its Content-Encoding says.' });
+    expect(await entitiesMentioning(body.id!)).toEqual([]);
+  });
+
+  it.each(['compress', 'zstd', 'x-custom', 'gzip, zstd', 'zstd, gzip'])('Content-Encoding %s: 415 naming the coding, with Accept-Encoding, storing nothing', async (encoding) => {
+    const body = keyBody();
+    const response = await send('PATCH', `/v1.0/bitlocker/recoveryKeys/${body.id}`, zlib.gzipSync(json(body)), encoding);
+    expect(response.status).toBe(415);
+    const named = encoding.split(', ').find((coding) => coding !== 'gzip');
+    expect(response.json.error).toMatchObject({
+      code: 'unsupportedMediaType',
+      message: `The content coding '${named}' is not supported; send the body as is, or with Content-Encoding gzip, deflate or br.`,
+    });
+    expect(response.headers.get('accept-encoding')).toBe('gzip, deflate, br, identity');
+    expect(await entitiesMentioning(body.id!)).toEqual([]);
+  });
+
+  it('identity, any case, several codings (undone last first) and empty list members are understood', async () => {
+    for (const [encoding, encode] of [
+      ['identity', (b: Buffer) => b],
+      ['GZIP', zlib.gzipSync],
+      ['x-gzip', zlib.gzipSync],
+      ['deflate, gzip', (b: Buffer) => zlib.gzipSync(zlib.deflateSync(b))],
+      [' , identity, br ,', zlib.brotliCompressSync],
+    ] as const) {
+      const body = keyBody();
+      const response = await send('PATCH', `/beta/bitlocker/recoveryKeys/${body.id}`, encode(json(body)), encoding);
+      expect({ encoding, status: response.status }).toEqual({ encoding, status: 200 });
+    }
+  });
+
+  it('the 16 KiB limit applies to the decoded body: a small gzip that inflates past it is a 413, a bomb too, promptly', async () => {
+    const padded = Buffer.from(JSON.stringify(keyBody()).slice(0, -1) + ' '.repeat(17 * 1024) + '}');
+    const inflated = await send('PATCH', '/bitlocker/recoveryKeys', zlib.gzipSync(padded), 'gzip');
+    expect({ status: inflated.status, message: inflated.json.error.message }).toEqual({ status: 413, message: 'The request body must not exceed 16384 bytes.' });
+    // 15 MB of spaces: about 15 KB of gzip, under the limit as sent.
+    const bomb = zlib.gzipSync(Buffer.concat([Buffer.from('{"id":"'), Buffer.alloc(15_000_000, 0x20), Buffer.from('"}')]), { level: 9 });
+    expect(bomb.length).toBeLessThan(16 * 1024);
+    const started = Date.now();
+    const exploded = await send('POST', '/v1.0/bitlocker/recoveryKeys', bomb, 'gzip');
+    expect(exploded.status).toBe(413);
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 });
