@@ -3,14 +3,12 @@ import { listAuditEvents } from '../shared/audit/store';
 import { parseAuditListQuery } from '../shared/audit/query';
 import { directoryAudit } from '../shared/audit/representation';
 import { authorizeRequest } from '../shared/auth';
-import { methodNotAllowed } from '../shared/http/graphError';
-import { graphHandler } from '../shared/http/handler';
-import { ALL_METHODS } from '../shared/http/methods';
+import { type GraphOperation, graphHandler } from '../shared/http/handler';
+import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
 import { jsonResponse } from '../shared/http/responses';
 import { decodeSkipToken, encodeSkipToken } from '../shared/odata';
 
-export const directoryAuditsHandler = graphHandler(async (request, rc, context) => {
-  if (request.method.toUpperCase() !== 'GET') throw methodNotAllowed(request.method, ['GET']);
+const listDirectoryAudits: GraphOperation = async (request, rc, context) => {
   await authorizeRequest(request, rc, context, 'readAudit');
   const query = parseAuditListQuery(request.query);
   const fingerprint = JSON.stringify({ audit: query.filter });
@@ -26,7 +24,9 @@ export const directoryAuditsHandler = graphHandler(async (request, rc, context) 
     body['@odata.nextLink'] = next.toString();
   }
   return jsonResponse(rc, 200, body);
-});
+};
+
+export const directoryAuditsHandler = graphHandler(dispatchByMethod({ GET: listDirectoryAudits }));
 
 /** Graph's path, without a version prefix and under /v1.0 and /beta. */
 export const DIRECTORY_AUDITS_ROUTES: readonly string[] = ['', 'v1.0/', 'beta/'].map((version) => `${version}auditLogs/directoryAudits`);

@@ -4,9 +4,8 @@ import { type AuditTarget, auditSourceOf, runAudited } from '../shared/audit/rec
 import { authenticate, authorize, authorizeRequest, type Caller } from '../shared/auth';
 import { limitKeyReads } from '../shared/auth/rateLimit';
 import { readJsonObject } from '../shared/http/body';
-import { methodNotAllowed } from '../shared/http/graphError';
 import { type GraphOperation, graphHandler } from '../shared/http/handler';
-import { ALL_METHODS } from '../shared/http/methods';
+import { ALL_METHODS, dispatchByMethod, refuseHead } from '../shared/http/methods';
 import { preconditionsOf } from '../shared/http/preconditions';
 import type { RequestContext } from '../shared/http/requestContext';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
@@ -81,6 +80,7 @@ const listKeys: GraphOperation = async (request, rc, context) => {
 const getKey: GraphOperation = async (request, rc, context) => {
   const caller = await authenticate(request, rc, context);
   const { includeKey, select } = parseItemSelect(request.query);
+  if (includeKey) refuseHead(request.method, 'read a recovery key');
   if (!includeKey) {
     authorize(caller, 'readMetadata');
     return entityResponse(rc, 200, await keys.getRecoveryKey(itemId(request)), undefined, {}, select);
@@ -118,19 +118,8 @@ const deleteKey = auditedWrite('delete', async (request, rc, source, target) => 
   return emptyResponse(rc, 204);
 });
 
-type MethodTable = Partial<Record<string, GraphOperation>>;
-
-function dispatch(methods: MethodTable): GraphOperation {
-  const allowed = Object.keys(methods);
-  return (request, rc, context) => {
-    const operation = methods[request.method.toUpperCase()];
-    if (!operation) throw methodNotAllowed(request.method, allowed);
-    return operation(request, rc, context);
-  };
-}
-
-export const collectionHandler = graphHandler(dispatch({ GET: listKeys, PATCH: patch(false), POST: postKey }));
-export const itemHandler = graphHandler(dispatch({ GET: getKey, PATCH: patch(true), DELETE: deleteKey }));
+export const collectionHandler = graphHandler(dispatchByMethod({ GET: listKeys, PATCH: patch(false), POST: postKey }));
+export const itemHandler = graphHandler(dispatchByMethod({ GET: getKey, PATCH: patch(true), DELETE: deleteKey }));
 
 /** The seed's path and Graph's, each without a version prefix and under /v1.0 and /beta. */
 export const COLLECTION_ROUTES: readonly string[] = ['', 'v1.0/', 'beta/'].flatMap((version) =>

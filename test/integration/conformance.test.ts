@@ -300,3 +300,65 @@ describe('4. Content-Encoding of request bodies', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 });
+
+describe('3. HEAD: the GET status and headers, no body', () => {
+  /** The headers a HEAD must share with its GET (request-id is per request, so only its shape). */
+  const shared = (response: { status: number; headers: Headers; text: string }) => ({
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    contentLength: response.headers.get('content-length'),
+    etag: response.headers.get('etag'),
+    cacheControl: response.headers.get('cache-control'),
+  });
+
+  async function expectHeadLikeGet(path: string, bearer: string | undefined): Promise<void> {
+    const get = await call('GET', path, { token: bearer });
+    const head = await call('HEAD', path, { token: bearer });
+    expect(shared(head)).toEqual(shared(get));
+    expect(Number(head.headers.get('content-length'))).toBe(Buffer.byteLength(get.text));
+    expect(head.text).toBe('');
+    expect(head.headers.get('request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(head.headers.get('request-id')).not.toBe(get.headers.get('request-id'));
+  }
+
+  it.each(COLLECTIONS)('HEAD %s and its items: as GET, for a key, an absent key, a filter and a bad filter', async (collection) => {
+    const { body } = await escrowed();
+    await expectHeadLikeGet(`${collection}/${body.id}`, basic);
+    await expectHeadLikeGet(`${collection}/${body.id}?$select=id,deviceId`, basic);
+    await expectHeadLikeGet(`${collection}/${keyBody().id}`, basic);
+    await expectHeadLikeGet(`${collection}?$filter=${encodeURIComponent(`deviceId eq '${body.deviceId}'`)}`, basic);
+    await expectHeadLikeGet(`${collection}?$filter=nonsense`, basic);
+    await expectHeadLikeGet(`${collection}/${body.id}`, undefined);
+  });
+
+  it.each(['', '/v1.0', '/beta'])('HEAD %s/auditLogs/directoryAudits, and /openapi.json: as GET', async (version) => {
+    await expectHeadLikeGet(`${version}/auditLogs/directoryAudits?$top=1`, auditor);
+    await expectHeadLikeGet(`${version}/auditLogs/directoryAudits`, basic);
+    await expectHeadLikeGet('/openapi.json', undefined);
+  });
+
+  it('HEAD with $select=key is refused, reveals nothing and is not audited as a read', async () => {
+    const { body } = await escrowed();
+    for (const collection of COLLECTIONS) {
+      const head = await call('HEAD', `${collection}/${body.id}?$select=key`, { token: reader });
+      expect({ status: head.status, text: head.text, etag: head.headers.get('etag') }).toEqual({ status: 400, text: '', etag: null });
+    }
+    const audits = await call('GET', auditsPath({ $filter: `targetResources/any(t:t/id eq '${body.id}') and activityDisplayName eq 'Read BitLocker key'` }), { token: auditor });
+    expect(audits.json.value).toEqual([]);
+  });
+
+  it('lists HEAD in Allow wherever GET is, and the local host registers what the handlers dispatch', async () => {
+    const allows = await Promise.all([
+      call('PUT', '/v1.0/bitlocker/recoveryKeys', { token: writer }),
+      call('PUT', `/v1.0/bitlocker/recoveryKeys/${keyBody().id}`, { token: writer }),
+      call('DELETE', '/beta/auditLogs/directoryAudits', { token: auditor }),
+      call('POST', '/openapi.json'),
+    ]);
+    expect(allows.map((r) => [r.status, r.headers.get('allow')])).toEqual([
+      [405, 'GET, HEAD, POST, PATCH'],
+      [405, 'GET, HEAD, PATCH, DELETE'],
+      [405, 'GET, HEAD'],
+      [405, 'GET, HEAD'],
+    ]);
+  });
+});

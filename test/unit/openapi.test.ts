@@ -136,12 +136,12 @@ describe('paths against the registered functions', () => {
     }
   });
 
-  it('has collection GET, PATCH, POST and item GET, PATCH, DELETE on every path form', () => {
+  it('has collection GET, HEAD, PATCH, POST and item GET, HEAD, PATCH, DELETE on every path form', () => {
     const forms = Object.keys(doc.paths).filter((p) => p.endsWith('/recoveryKeys'));
     expect(forms).toHaveLength(6);
     for (const collection of forms) {
-      expect(operationsOf(doc.paths[collection]!).map(([m]) => m).sort()).toEqual(['GET', 'PATCH', 'POST']);
-      expect(operationsOf(doc.paths[`${collection}/{id}`]!).map(([m]) => m).sort()).toEqual(['DELETE', 'GET', 'PATCH']);
+      expect(operationsOf(doc.paths[collection]!).map(([m]) => m).sort()).toEqual(['GET', 'HEAD', 'PATCH', 'POST']);
+      expect(operationsOf(doc.paths[`${collection}/{id}`]!).map(([m]) => m).sort()).toEqual(['DELETE', 'GET', 'HEAD', 'PATCH']);
     }
   });
 });
@@ -294,7 +294,8 @@ describe('document structure', () => {
         expect(op['x-permissions']).toBeUndefined();
         continue;
       }
-      const action = op.operationId.split('_')[0]!;
+      // A HEAD is documented as its GET is, under the GET's action + 'Head'.
+      const action = op.operationId.split('_')[0]!.replace(/Head$/, '');
       expect({ action, permissions: op['x-permissions'] }).toEqual({ action, permissions: [...(expected[action] ?? ['?'])] });
       if (action === 'getRecoveryKey') expect(op['x-key-permissions']).toEqual([...permissionsFor.readKey]);
     }
