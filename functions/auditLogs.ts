@@ -6,11 +6,12 @@ import { authorizeRequest } from '../shared/auth';
 import { type GraphOperation, graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
 import { jsonResponse } from '../shared/http/responses';
-import { decodeSkipToken, encodeSkipToken } from '../shared/odata';
+import { decodeSkipToken, encodeSkipToken, nextLinkFor } from '../shared/odata';
+import { isBeta } from '../shared/http/requestContext';
 
 const listDirectoryAudits: GraphOperation = async (request, rc, context) => {
   await authorizeRequest(request, rc, context, 'readAudit');
-  const query = parseAuditListQuery(request.query);
+  const query = parseAuditListQuery(request.query, isBeta(rc));
   const fingerprint = JSON.stringify({ audit: query.filter });
   const continuation = query.skipToken ? decodeSkipToken(query.skipToken, fingerprint).continuation : undefined;
   const page = await listAuditEvents(query.filter, query.top, continuation);
@@ -19,9 +20,7 @@ const listDirectoryAudits: GraphOperation = async (request, rc, context) => {
     value: page.items.map(directoryAudit),
   };
   if (page.continuation !== undefined) {
-    const next = new URL(request.url);
-    next.searchParams.set('$skiptoken', encodeSkipToken({ query: fingerprint, continuation: page.continuation }));
-    body['@odata.nextLink'] = next.toString();
+    body['@odata.nextLink'] = nextLinkFor(request.url, encodeSkipToken({ query: fingerprint, continuation: page.continuation }));
   }
   return jsonResponse(rc, 200, body);
 };

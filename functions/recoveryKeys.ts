@@ -7,9 +7,9 @@ import { readJsonObject } from '../shared/http/body';
 import { type GraphOperation, graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod, refuseHead } from '../shared/http/methods';
 import { preconditionsOf } from '../shared/http/preconditions';
-import type { RequestContext } from '../shared/http/requestContext';
+import { isBeta, type RequestContext } from '../shared/http/requestContext';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
-import { decodeSkipToken, encodeSkipToken, parseItemSelect, parseListQuery } from '../shared/odata';
+import { decodeSkipToken, encodeSkipToken, nextLinkFor, parseItemSelect, parseListQuery } from '../shared/odata';
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
 import { contextUrl, graphEntity, graphProperties, type KeyProperty, propertiesFor } from '../shared/recoveryKeys/representation';
 import { normalizeGuid, parseKeyIdSegment, parseRecoveryKeyBody } from '../shared/recoveryKeys/schema';
@@ -59,7 +59,7 @@ const auditedWrite =
 
 const listKeys: GraphOperation = async (request, rc, context) => {
   await authorizeRequest(request, rc, context, 'readMetadata');
-  const query = parseListQuery(request.query);
+  const query = parseListQuery(request.query, isBeta(rc));
   // A page token belongs to the filter it was issued for; it is refused under any other.
   const fingerprint = JSON.stringify(query.filter ?? null);
   const continuation = query.skipToken ? decodeSkipToken(query.skipToken, fingerprint).continuation : undefined;
@@ -70,16 +70,14 @@ const listKeys: GraphOperation = async (request, rc, context) => {
     value: page.items.map((key) => graphProperties(key, properties)),
   };
   if (page.continuation !== undefined) {
-    const next = new URL(request.url);
-    next.searchParams.set('$skiptoken', encodeSkipToken({ query: fingerprint, continuation: page.continuation }));
-    body['@odata.nextLink'] = next.toString();
+    body['@odata.nextLink'] = nextLinkFor(request.url, encodeSkipToken({ query: fingerprint, continuation: page.continuation }));
   }
   return jsonResponse(rc, 200, body);
 };
 
 const getKey: GraphOperation = async (request, rc, context) => {
   const caller = await authenticate(request, rc, context);
-  const { includeKey, select } = parseItemSelect(request.query);
+  const { includeKey, select } = parseItemSelect(request.query, isBeta(rc));
   if (includeKey) refuseHead(request.method, 'read a recovery key');
   if (!includeKey) {
     authorize(caller, 'readMetadata');

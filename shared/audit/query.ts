@@ -1,7 +1,7 @@
 import { badRequest, type GraphError } from '../http/graphError';
 import { DATE_TIME_OFFSET_RANGE, readDateTimeOffset } from '../odata/dateTimeOffset';
 import { shown } from '../odata/filter';
-import { DEFAULT_PAGE_SIZE, parseSkipToken, parseTop, singleOptions } from '../odata/listQuery';
+import { DEFAULT_PAGE_SIZE, parseSkipToken, parseTop, singleOptions, systemQueryOptions } from '../odata/listQuery';
 import { normalizeGuid } from '../recoveryKeys/schema';
 import { ACTIVITY_NAMES } from './model';
 import type { AuditQuery } from './store';
@@ -152,9 +152,9 @@ export interface AuditListQuery {
 
 const AUDIT_OPTIONS = ['$filter', '$top', '$skiptoken'] as const;
 
-/** The options of GET /auditLogs/directoryAudits: $filter, $top and $skiptoken, each at most once. */
-export function parseAuditListQuery(query: URLSearchParams): AuditListQuery {
-  const options = singleOptions(query, AUDIT_OPTIONS, 'when listing directory audits');
+/** The options of GET /auditLogs/directoryAudits: $filter, $top and $skiptoken, each at most once ('$' optional on /beta). */
+export function parseAuditListQuery(query: URLSearchParams, dollarOptional = false): AuditListQuery {
+  const options = singleOptions(systemQueryOptions(query, dollarOptional), AUDIT_OPTIONS, 'when listing directory audits');
   const filter = options.get('$filter');
   const top = options.get('$top');
   const skipToken = options.get('$skiptoken');

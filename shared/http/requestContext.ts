@@ -24,3 +24,6 @@ export function requestContextOf(request: HttpRequest): RequestContext {
     serviceRoot: `${url.origin}/${version}`,
   };
 }
+
+/** Whether the request came under /beta, where Graph documents the '$' of query options as optional. */
+export const isBeta = (rc: RequestContext): boolean => rc.serviceRoot.endsWith('/beta');

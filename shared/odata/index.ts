@@ -18,5 +18,6 @@ export {
   encodeSkipToken,
   INVALID_SKIP_TOKEN_MESSAGE,
   MAX_SKIP_TOKEN_LENGTH,
+  nextLinkFor,
   type SkipTokenState,
 } from './skipToken';

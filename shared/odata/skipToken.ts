@@ -113,3 +113,14 @@ export function decodeSkipToken(token: string, expectedQuery: string): SkipToken
   if (!isValidContinuation(continuation)) throw invalid();
   return { query: expectedQuery, continuation };
 }
+
+/**
+ * The `@odata.nextLink` of the page after this one: the request's own URL with `$skiptoken` set. A bare
+ * `skiptoken` (read as `$skiptoken` on /beta) is dropped, so the link never carries the option twice.
+ */
+export function nextLinkFor(requestUrl: string, skipToken: string): string {
+  const next = new URL(requestUrl);
+  next.searchParams.delete('skiptoken');
+  next.searchParams.set('$skiptoken', skipToken);
+  return next.toString();
+}

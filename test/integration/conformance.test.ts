@@ -362,3 +362,63 @@ describe('3. HEAD: the GET status and headers, no body', () => {
     ]);
   });
 });
+
+describe("6. query options without '$' on /beta", () => {
+  const BETA = COLLECTIONS.filter((c) => c.startsWith('/beta/'));
+  const OTHERS = COLLECTIONS.filter((c) => !c.startsWith('/beta/'));
+
+  it.each(BETA)('%s: filter, top, select and skiptoken act as their $ forms, pages and all', async (collection) => {
+    const device = keyBody().deviceId!;
+    const ids = await Promise.all([1, 2, 3].map(async () => (await escrowed({ deviceId: device })).body.id!));
+    const first = await call('GET', `${collection}?filter=${encodeURIComponent(`deviceId eq '${device}'`)}&top=2&select=id`, { token: basic });
+    expect(first.status).toBe(200);
+    expect(first.json['@odata.context']).toMatch(/recoveryKeys\(id\)$/);
+    expect(first.json.value).toHaveLength(2);
+    for (const item of first.json.value) expect(Object.keys(item)).toEqual(['@odata.type', 'id']);
+    // The next page with the token as a bare skiptoken, as a client that drops every '$' would send it.
+    const token = new URL(first.json['@odata.nextLink']).searchParams.get('$skiptoken')!;
+    const second = await call('GET', `${collection}?filter=${encodeURIComponent(`deviceId eq '${device}'`)}&top=2&select=id&skiptoken=${token}`, { token: basic });
+    expect(second.status).toBe(200);
+    expect([...first.json.value, ...second.json.value].map((item: { id: string }) => item.id).sort()).toEqual([...ids].sort());
+    const onePage = await call('GET', `${collection}?$filter=${encodeURIComponent(`deviceId eq '${device}'`)}&$top=1`, { token: basic });
+    const afterOne = new URL(onePage.json['@odata.nextLink']).searchParams.get('$skiptoken')!;
+    const nextOfBare = await call('GET', `${collection}?filter=${encodeURIComponent(`deviceId eq '${device}'`)}&top=1&skiptoken=${afterOne}`, { token: basic });
+    const link = new URL(nextOfBare.json['@odata.nextLink']);
+    expect({ bare: link.searchParams.has('skiptoken'), dollared: link.searchParams.has('$skiptoken') }).toEqual({ bare: false, dollared: true });
+    const item = await call('GET', `${collection}/${ids[0]}?select=key,id`, { token: reader });
+    expect(Object.keys(item.json).sort()).toEqual(['@odata.context', '@odata.etag', '@odata.type', 'id', 'key']);
+  });
+
+  it.each(BETA)('%s: an option given both with and without $ is a 400', async (collection) => {
+    for (const query of ['filter=x&$filter=y', '$top=1&top=1', 'select=id&$select=id']) {
+      const name = /(\w+)=/.exec(query)![1]!;
+      const response = await call('GET', `${collection}?${query}`, { token: basic });
+      expect(expectGraphError(response, 400, 'badRequest').message).toBe(`The query option $${name} is given both as '${name}' and as '$${name}'; give it once.`);
+    }
+    const item = await call('GET', `${collection}/${keyBody().id}?select=id&$select=id`, { token: basic });
+    expectGraphError(item, 400, 'badRequest');
+  });
+
+  it.each(BETA)('%s: other bare OData options are their $ forms, refused as unsupported like them', async (collection) => {
+    const response = await call('GET', `${collection}?orderby=id`, { token: basic });
+    expect(expectGraphError(response, 400, 'badRequest').message).toMatch(/^The query option '\$orderby' is not supported when listing recovery keys/);
+  });
+
+  it.each(OTHERS)("%s (v1.0 or no prefix): a bare name is refused as today, with a did-you-mean", async (collection) => {
+    const response = await call('GET', `${collection}?filter=${encodeURIComponent("deviceId eq 'x'")}`, { token: basic });
+    expect(expectGraphError(response, 400, 'badRequest').message).toMatch(/^The query option 'filter' is not supported when listing recovery keys; did you mean '\$filter'\?/);
+    const item = await call('GET', `${collection}/${keyBody().id}?select=id`, { token: basic });
+    expect(expectGraphError(item, 400, 'badRequest').message).toMatch(/^The query option 'select' is not supported when reading one recovery key; did you mean '\$select'\?/);
+  });
+
+  it('/beta/auditLogs/directoryAudits takes filter and top bare; /v1.0 refuses them', async () => {
+    const { body } = await escrowed();
+    const query = `filter=${encodeURIComponent(`targetResources/any(t:t/id eq '${body.id}')`)}&top=1`;
+    const beta = await call('GET', `/beta/auditLogs/directoryAudits?${query}`, { token: auditor });
+    expect(beta.status).toBe(200);
+    expect(beta.json.value.map((event: { targetResources: { id: string }[] }) => event.targetResources[0]!.id)).toEqual([body.id]);
+    expectGraphError(await call('GET', `/v1.0/auditLogs/directoryAudits?${query}`, { token: auditor }), 400, 'badRequest');
+    expectGraphError(await call('GET', `/auditLogs/directoryAudits?${query}`, { token: auditor }), 400, 'badRequest');
+    expectGraphError(await call('GET', `/beta/auditLogs/directoryAudits?top=1&$top=1`, { token: auditor }), 400, 'badRequest');
+  });
+});
