@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { HttpRequest } from '@azure/functions';
 import type { Caller } from '../auth/caller';
 import { GraphError } from '../http/graphError';
+import { headerText } from '../http/headerText';
 import type { RequestContext } from '../http/requestContext';
 import type { Activity, AuditEvent, AuditSource } from './model';
 import { writeAuditEntry } from './store';
@@ -10,9 +11,9 @@ export function auditSourceOf(request: HttpRequest, rc: RequestContext, caller: 
   return {
     caller,
     requestId: rc.requestId,
-    userAgent: request.headers.get('user-agent') ?? undefined,
-    clientName: request.headers.get('ocp-client-name') ?? undefined,
-    clientVersion: request.headers.get('ocp-client-version') ?? undefined,
+    userAgent: headerText(request, 'user-agent'),
+    clientName: headerText(request, 'ocp-client-name'),
+    clientVersion: headerText(request, 'ocp-client-version'),
   };
 }
 

@@ -422,3 +422,44 @@ describe("6. query options without '$' on /beta", () => {
     expectGraphError(await call('GET', `/beta/auditLogs/directoryAudits?top=1&$top=1`, { token: auditor }), 400, 'badRequest');
   });
 });
+
+describe('7. header text: UTF-8 read as UTF-8, other bytes kept as escapes', () => {
+  /** The bytes of `text` in UTF-8, as the one-character-per-byte string an HTTP client puts on the wire. */
+  const utf8Bytes = (text: string): string => Buffer.from(text, 'utf8').toString('latin1');
+  const headers = {
+    'ocp-client-name': utf8Bytes('Büro-Helpdesk ✓'),
+    'ocp-client-version': utf8Bytes('2.1 – 日本語'),
+    // Latin-1, not UTF-8: 'Büro' with ü as the single byte 0xFC.
+    'User-Agent': 'B\u00fcro-Agent/1.0 \u00ff',
+  };
+  const expected = [
+    { key: 'User-Agent', value: 'B\\xfcro-Agent/1.0 \\xff' },
+    { key: 'ocp-client-name', value: 'Büro-Helpdesk ✓' },
+    { key: 'ocp-client-version', value: '2.1 – 日本語' },
+  ];
+  const detailsOf = (event: { additionalDetails: { key: string; value: string }[] }) =>
+    event.additionalDetails.filter((d) => ['User-Agent', 'ocp-client-name', 'ocp-client-version'].includes(d.key));
+
+  it('every audited operation (PATCH, POST, key read, refused read, DELETE) records the same text', async () => {
+    const body = keyBody();
+    const item = `/beta/informationProtection/bitlocker/recoveryKeys/${body.id}`;
+    expect((await call('POST', '/v1.0/bitlocker/recoveryKeys', { token: writer, body, headers })).status).toBe(201);
+    expect((await call('PATCH', item, { token: writer, body: { volumeType: 2 }, headers })).status).toBe(200);
+    expect((await call('GET', `${item}?$select=key`, { token: reader, headers })).status).toBe(200);
+    expect((await call('GET', `${item}?$select=key`, { token: basic, headers })).status).toBe(403);
+    expect((await call('DELETE', item, { token: writer, headers })).status).toBe(204);
+    const audits = await call('GET', auditsPath({ $filter: `targetResources/any(t:t/id eq '${body.id}')` }), { token: auditor });
+    const events = audits.json.value as { activityDisplayName: string; result: string; additionalDetails: { key: string; value: string }[] }[];
+    expect(events.map((e) => `${e.activityDisplayName} ${e.result}`).sort()).toEqual(
+      ['Add BitLocker key success', 'Update BitLocker key success', 'Read BitLocker key success', 'Read BitLocker key failure', 'Delete BitLocker key success'].sort(),
+    );
+    for (const event of events) expect(detailsOf(event)).toEqual(expected);
+  });
+
+  it('a client-request-id that decodes to non-ASCII text is still not echoed', async () => {
+    const response = await call('GET', `/v1.0/bitlocker/recoveryKeys/${keyBody().id}`, { token: basic, headers: { 'client-request-id': utf8Bytes('ïd-✓') } });
+    expect(response.status).toBe(404);
+    expect(response.headers.get('client-request-id')).toBeNull();
+    expect(response.json.error.innerError).not.toHaveProperty('client-request-id');
+  });
+});
