@@ -81,12 +81,12 @@ const DECODERS: Readonly<Record<string, (bytes: Uint8Array, options: zlib.ZlibOp
 export const ACCEPTED_CODINGS = ['gzip', 'deflate', 'br', 'identity'] as const;
 
 /**
- * The body as the client meant it: each coding of Content-Encoding undone, last applied first. A coding we do
- * not decode is a 415 that names it, with Accept-Encoding listing those we do (RFC 9110 section 15.5.16).
- * Each step stops inflating one chunk past the size limit (zlib's maxOutputLength), so a small "bomb" that
+ * The codings of Content-Encoding, checked before the body is read: one we do not decode is a 415 that names
+ * it, with Accept-Encoding listing those we do (RFC 9110 section 15.5.16). decodeContent then undoes them,
+ * last applied first. Each step stops inflating one chunk past the size limit (zlib's maxOutputLength), so a small "bomb" that
  * would inflate to gigabytes costs no more than the limit before its 413.
  */
-function decodeContent(request: HttpRequest, bytes: Uint8Array): Uint8Array {
+function contentCodings(request: HttpRequest): string[] {
   const codings = (request.headers.get('content-encoding') ?? '')
     .split(',')
     .map((coding) => coding.trim().toLowerCase())
@@ -98,6 +98,10 @@ function decodeContent(request: HttpRequest, bytes: Uint8Array): Uint8Array {
       });
     }
   }
+  return codings;
+}
+
+function decodeContent(codings: readonly string[], bytes: Uint8Array): Uint8Array {
   let decoded = bytes;
   for (const coding of [...codings].reverse()) {
     try {
@@ -118,7 +122,8 @@ export async function readJsonObject(request: HttpRequest): Promise<Record<strin
   if (!isJsonMediaType(request.headers.get('content-type'))) {
     throw new GraphError(415, 'unsupportedMediaType', 'The request body must be sent with Content-Type: application/json.');
   }
-  const bytes = decodeContent(request, await readBounded(request));
+  const codings = contentCodings(request);
+  const bytes = decodeContent(codings, await readBounded(request));
   let text: string;
   try {
     text = utf8.decode(bytes);

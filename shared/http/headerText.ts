@@ -3,7 +3,7 @@ import type { HttpRequest } from '@azure/functions';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * A header value as text, for anything that records it (audit records, logs, echoed ids). Node's HTTP
+ * A header value as text, for anything that records it (audit records, logs). Node's HTTP
  * parser hands over each byte of a header value as one character (latin1), so UTF-8 text such as
  * `Büro-Helpdesk ✓` arrives as `BÃ¼ro-Helpdesk â\u009c\u0093`. Here bytes that are valid UTF-8 are read as
  * UTF-8; bytes that are not keep their value visibly, every byte 0x80-0xFF as `\xHH`, so nothing is

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest } from '@azure/functions';
-import { headerText } from './headerText';
 
 /** What every response needs to know about the request it answers. */
 export interface RequestContext {
@@ -18,7 +17,8 @@ const CLIENT_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 export function requestContextOf(request: HttpRequest): RequestContext {
   const url = new URL(request.url);
   const version = VERSION_PREFIX.exec(url.pathname)?.[1]?.toLowerCase() ?? 'v1.0';
-  const clientRequestId = headerText(request, 'client-request-id');
+  // Raw, not headerText(): only printable ASCII is ever echoed, so there is nothing to decode.
+  const clientRequestId = request.headers.get('client-request-id') ?? undefined;
   return {
     requestId: randomUUID(),
     clientRequestId: clientRequestId && CLIENT_REQUEST_ID.test(clientRequestId) ? clientRequestId : undefined,
