@@ -252,7 +252,8 @@ describe('a storage outage under a running host (Azurite stopped and restarted)'
     for (const r of reads) {
       const expected = before.get(r.json.id)!;
       expect(r.status).toBe(200);
-      expect({ ...r.json, etag: r.headers.get('etag') }).toEqual(expected);
+      // The write's answer and the read's differ only in @odata.context, which names the read's $select.
+      expect({ ...r.json, '@odata.context': undefined, etag: r.headers.get('etag') }).toEqual({ ...expected, '@odata.context': undefined });
     }
   });
 
