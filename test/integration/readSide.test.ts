@@ -368,8 +368,8 @@ describe('DELETE {collection}/{id}', () => {
 
 describe('methods and headers', () => {
   it.each([
-    [`${COLLECTION}/2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e`, 'GET, PATCH, DELETE'],
-    [COLLECTION, 'GET, PATCH, POST'],
+    [`${COLLECTION}/2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e`, 'GET, HEAD, PATCH, DELETE'],
+    [COLLECTION, 'GET, HEAD, POST, PATCH'],
   ])('PUT %s is a 405 with Allow: %s', async (path, allow) => {
     const response = await call('PUT', path, { token: writer, body: keyBody() });
     expect(expectGraphError(response, 405, 'methodNotAllowed').message).toMatch(/PUT/);
