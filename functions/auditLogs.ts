@@ -3,17 +3,15 @@ import { listAuditEvents } from '../shared/audit/store';
 import { parseAuditListQuery } from '../shared/audit/query';
 import { directoryAudit } from '../shared/audit/representation';
 import { authorizeRequest } from '../shared/auth';
-import { methodNotAllowed } from '../shared/http/graphError';
-import { graphHandler } from '../shared/http/handler';
-import { ALL_METHODS } from '../shared/http/methods';
-import { publicUrlOf } from '../shared/http/requestContext';
+import { type GraphOperation, graphHandler } from '../shared/http/handler';
+import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
+import { isBeta, publicUrlOf } from '../shared/http/requestContext';
 import { jsonResponse } from '../shared/http/responses';
-import { decodeSkipToken, encodeSkipToken } from '../shared/odata';
+import { decodeSkipToken, nextLinkOf } from '../shared/odata';
 
-export const directoryAuditsHandler = graphHandler(async (request, rc, context) => {
-  if (request.method.toUpperCase() !== 'GET') throw methodNotAllowed(request.method, ['GET']);
+const listDirectoryAudits: GraphOperation = async (request, rc, context) => {
   await authorizeRequest(request, rc, context, 'readAudit');
-  const query = parseAuditListQuery(request.query);
+  const query = parseAuditListQuery(request.query, isBeta(rc));
   const fingerprint = JSON.stringify({ audit: query.filter });
   const continuation = query.skipToken ? decodeSkipToken(query.skipToken, fingerprint).continuation : undefined;
   const page = await listAuditEvents(query.filter, query.top, continuation);
@@ -22,12 +20,12 @@ export const directoryAuditsHandler = graphHandler(async (request, rc, context) 
     value: page.items.map(directoryAudit),
   };
   if (page.continuation !== undefined) {
-    const next = publicUrlOf(request, rc);
-    next.searchParams.set('$skiptoken', encodeSkipToken({ query: fingerprint, continuation: page.continuation }));
-    body['@odata.nextLink'] = next.toString();
+    body['@odata.nextLink'] = nextLinkOf(publicUrlOf(request, rc), fingerprint, page.continuation);
   }
   return jsonResponse(rc, 200, body);
-});
+};
+
+export const directoryAuditsHandler = graphHandler(dispatchByMethod({ GET: listDirectoryAudits }));
 
 /** Graph's path, without a version prefix and under /v1.0 and /beta. */
 export const DIRECTORY_AUDITS_ROUTES: readonly string[] = ['', 'v1.0/', 'beta/'].map((version) => `${version}auditLogs/directoryAudits`);

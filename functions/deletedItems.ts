@@ -2,8 +2,7 @@ import { app, type HttpRequest } from '@azure/functions';
 import { auditedOperation } from '../shared/audit/auditedOperation';
 import { authorizeRequest } from '../shared/auth';
 import { type GraphOperation, graphHandler } from '../shared/http/handler';
-import { dispatch } from '../shared/http/dispatch';
-import { ALL_METHODS } from '../shared/http/methods';
+import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
 import { preconditionsOf } from '../shared/http/preconditions';
 import { publicUrlOf } from '../shared/http/requestContext';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
@@ -54,9 +53,9 @@ const purge = auditedOperation('purge', 'purgeKey', async (request, rc, source, 
   return emptyResponse(rc, 204);
 });
 
-export const deletedCollectionHandler = graphHandler(dispatch({ GET: listDeleted }));
-export const deletedItemHandler = graphHandler(dispatch({ GET: getDeleted, DELETE: purge }));
-export const restoreHandler = graphHandler(dispatch({ POST: restore }));
+export const deletedCollectionHandler = graphHandler(dispatchByMethod({ GET: listDeleted }));
+export const deletedItemHandler = graphHandler(dispatchByMethod({ GET: getDeleted, DELETE: purge }));
+export const restoreHandler = graphHandler(dispatchByMethod({ POST: restore }));
 
 /** Graph's paths, each without a version prefix and under /v1.0 and /beta. */
 export const DELETED_ITEMS_ROUTES: readonly string[] = ['', 'v1.0/', 'beta/'].map((version) => `${version}directory/deletedItems`);

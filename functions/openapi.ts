@@ -1,7 +1,6 @@
 import { app } from '@azure/functions';
-import { methodNotAllowed } from '../shared/http/graphError';
-import { graphHandler } from '../shared/http/handler';
-import { ALL_METHODS } from '../shared/http/methods';
+import { type GraphOperation, graphHandler } from '../shared/http/handler';
+import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
 import { jsonResponse } from '../shared/http/responses';
 import { buildOpenApiDocument, OPENAPI_ROUTE, withServer } from '../shared/openapi/document';
 import type { OpenApiDocument } from '../shared/openapi/types';
@@ -13,8 +12,7 @@ import { COLLECTION_ROUTES } from './recoveryKeys';
 // fails this one function (as a Graph-shaped 500) instead of the whole app's startup.
 let document: OpenApiDocument | undefined;
 
-export const openApiHandler = graphHandler(async (request, rc) => {
-  if (request.method.toUpperCase() !== 'GET') throw methodNotAllowed(request.method, ['GET']);
+const getOpenApiDocument: GraphOperation = async (_request, rc) => {
   document ??= buildOpenApiDocument({
     collectionRoutes: COLLECTION_ROUTES,
     auditRoutes: DIRECTORY_AUDITS_ROUTES,
@@ -24,6 +22,8 @@ export const openApiHandler = graphHandler(async (request, rc) => {
   // PUBLIC_BASE_URL, or else the request's own origin, so that API Management importing from this URL targets this backend.
   const body = withServer(document, rc.publicBase);
   return jsonResponse(rc, 200, body, { 'Content-Type': 'application/json; charset=utf-8' });
-});
+};
+
+export const openApiHandler = graphHandler(dispatchByMethod({ GET: getOpenApiDocument }));
 
 app.http('openapi', { methods: ALL_METHODS, authLevel: 'anonymous', route: OPENAPI_ROUTE, handler: openApiHandler });

@@ -5,17 +5,16 @@ import { authenticate, authorize } from '../shared/auth';
 import { authorizeDeviceListing } from '../shared/auth/device/access';
 import { limitKeyReads } from '../shared/auth/rateLimit';
 import { readJsonObject } from '../shared/http/body';
-import { dispatch } from '../shared/http/dispatch';
 import { type GraphOperation, graphHandler } from '../shared/http/handler';
-import { ALL_METHODS } from '../shared/http/methods';
+import { ALL_METHODS, dispatchByMethod, refuseHead } from '../shared/http/methods';
 import { preconditionsOf } from '../shared/http/preconditions';
-import { publicUrlOf, type RequestContext } from '../shared/http/requestContext';
+import { isBeta, publicUrlOf, type RequestContext } from '../shared/http/requestContext';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
 import { decodeSkipToken, nextLinkOf, parseItemSelect, parseListQuery } from '../shared/odata';
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
-import { COLLECTION_CONTEXT, graphEntity, graphProperties, propertiesFor } from '../shared/recoveryKeys/representation';
+import { contextUrl, graphEntity, graphProperties, type KeyProperty, propertiesFor } from '../shared/recoveryKeys/representation';
 import { parseRevealHeaders } from '../shared/recoveryKeys/revealReason';
-import { parseKeyIdSegment, parseRecoveryKeyInput } from '../shared/recoveryKeys/schema';
+import { normalizeGuid, parseKeyIdSegment, parseRecoveryKeyBody } from '../shared/recoveryKeys/schema';
 import * as keys from '../shared/recoveryKeys/service';
 import { settings } from '../shared/config';
 import { keyring } from '../shared/crypto/keyring';
@@ -26,8 +25,9 @@ function entityResponse(
   key: StoredRecoveryKey,
   password?: string,
   headers: Record<string, string> = {},
+  select?: readonly KeyProperty[],
 ): HttpResponseInit {
-  return jsonResponse(rc, status, graphEntity(rc, key, password), { ETag: key.etag, ...headers });
+  return jsonResponse(rc, status, graphEntity(rc, key, password, select), { ETag: key.etag, ...headers });
 }
 
 const itemId = (request: HttpRequest): string => parseKeyIdSegment(request.params.id ?? '');
@@ -39,7 +39,7 @@ const auditedWrite = (activity: Activity, work: AuditedWork): GraphOperation =>
 const listKeys: GraphOperation = async (request, rc, context) => {
   const caller = await authenticate(request, rc, context);
   if (!caller.device) authorize(caller, 'readMetadata');
-  const query = parseListQuery(request.query);
+  const query = parseListQuery(request.query, isBeta(rc));
   authorizeDeviceListing(caller, query.filter);
   // A page token belongs to the filter it was issued for; it is refused under any other.
   const fingerprint = JSON.stringify(query.filter ?? null);
@@ -47,7 +47,7 @@ const listKeys: GraphOperation = async (request, rc, context) => {
   const page = await keys.listRecoveryKeys(query.filter, query.top, continuation);
   const properties = query.select ?? propertiesFor(false);
   const body: Record<string, unknown> = {
-    '@odata.context': `${rc.serviceRoot}/$metadata#${COLLECTION_CONTEXT}${query.select ? `(${query.select.join(',')})` : ''}`,
+    '@odata.context': contextUrl(rc, query.select, false),
     value: page.items.map((key) => graphProperties(key, properties)),
   };
   const nextLink = nextLinkOf(publicUrlOf(request, rc), fingerprint, page.continuation);
@@ -57,9 +57,11 @@ const listKeys: GraphOperation = async (request, rc, context) => {
 
 const getKey: GraphOperation = async (request, rc, context) => {
   const caller = await authenticate(request, rc, context);
-  if (!parseItemSelect(request.query).includeKey) {
+  const { includeKey, select } = parseItemSelect(request.query, isBeta(rc));
+  if (includeKey) refuseHead(request.method, 'read a recovery key');
+  if (!includeKey) {
     authorize(caller, 'readMetadata');
-    return entityResponse(rc, 200, await keys.getRecoveryKey(itemId(request)));
+    return entityResponse(rc, 200, await keys.getRecoveryKey(itemId(request)), undefined, {}, select);
   }
   return underAudit(request, rc, caller, 'read', async (source) => {
     authorize(caller, 'readKey');
@@ -67,21 +69,22 @@ const getKey: GraphOperation = async (request, rc, context) => {
     parseRevealHeaders(request.headers, settings().requireRevealReason);
     limitKeyReads(caller);
     const { stored, key } = await keys.readRecoveryPassword(itemId(request), source);
-    return entityResponse(rc, 200, stored, key);
+    return entityResponse(rc, 200, stored, key, {}, select);
   });
 };
 
 const patch = (withId: boolean): GraphOperation =>
   auditedWrite('update', async (request, rc, source, target) => {
     const id = withId ? itemId(request) : undefined;
-    const input = parseRecoveryKeyInput(await readJsonObject(request), id);
+    const { input, etag } = parseRecoveryKeyBody(await readJsonObject(request), id);
     Object.assign(target, { keyId: id ?? input.id, deviceId: input.deviceId });
-    const { stored, key } = await keys.upsertRecoveryKey(id, input, preconditionsOf(request), source);
+    const { stored, key } = await keys.upsertRecoveryKey(id, input, preconditionsOf(request, etag), source);
     return entityResponse(rc, 200, stored, key);
   });
 
 const postKey = auditedWrite('add', async (request, rc, source, target) => {
-  const input = parseRecoveryKeyInput(await readJsonObject(request));
+  // @odata.etag is read and ignored here, as If-Match is: a POST creates, so there is no stored version to match.
+  const { input } = parseRecoveryKeyBody(await readJsonObject(request));
   Object.assign(target, { keyId: input.id, deviceId: input.deviceId });
   const { stored, key } = await keys.createRecoveryKey(input, source);
   const collection = publicUrlOf(request, rc);
@@ -95,8 +98,8 @@ const deleteKey = auditedWrite('delete', async (request, rc, source, target) => 
   return emptyResponse(rc, 204);
 });
 
-export const collectionHandler = graphHandler(dispatch({ GET: listKeys, PATCH: patch(false), POST: postKey }));
-export const itemHandler = graphHandler(dispatch({ GET: getKey, PATCH: patch(true), DELETE: deleteKey }));
+export const collectionHandler = graphHandler(dispatchByMethod({ GET: listKeys, PATCH: patch(false), POST: postKey }));
+export const itemHandler = graphHandler(dispatchByMethod({ GET: getKey, PATCH: patch(true), DELETE: deleteKey }));
 
 /** The seed's path and Graph's, each without a version prefix and under /v1.0 and /beta. */
 export const COLLECTION_ROUTES: readonly string[] = ['', 'v1.0/', 'beta/'].flatMap((version) =>

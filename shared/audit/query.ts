@@ -1,6 +1,7 @@
 import { badRequest, type GraphError } from '../http/graphError';
+import { DATE_TIME_OFFSET_RANGE, readDateTimeOffset } from '../odata/dateTimeOffset';
 import { shown } from '../odata/filter';
-import { DEFAULT_PAGE_SIZE, parseSkipToken, parseTop, singleOptions } from '../odata/listQuery';
+import { DEFAULT_PAGE_SIZE, parseSkipToken, parseTop, singleOptions, systemQueryOptions } from '../odata/listQuery';
 import { normalizeGuid } from '../recoveryKeys/schema';
 import { ACTIVITY_NAMES } from './model';
 import type { AuditQuery } from './store';
@@ -14,7 +15,7 @@ import type { AuditQuery } from './store';
 //             | "targetResources/any(" name ":" name "/id" "eq" string ")"
 
 export const SUPPORTED_AUDIT_FILTERS =
-  "Supported: activityDateTime ge|gt|le|lt {ISO 8601 UTC}, activityDisplayName eq '{name}', targetResources/any(t:t/id eq '{guid}'), joined with 'and'";
+  "Supported: activityDateTime ge|gt|le|lt {ISO 8601 date and time with Z or an offset}, activityDisplayName eq '{name}', targetResources/any(t:t/id eq '{guid}'), joined with 'and'";
 
 const MAX_FILTER_LENGTH = 512;
 
@@ -25,7 +26,8 @@ function refuse(problem: string): GraphError {
 type Token = { kind: 'word' | 'string' | 'datetime' | 'punct'; text: string; at: number } | { kind: 'end'; text: ''; at: number };
 
 const LEXEMES: [Token['kind'], RegExp][] = [
-  ['datetime', /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?Z/y],
+  // Any zone: 'Z' or an offset (a '+' must travel as %2B: in a query string a bare '+' is a space).
+  ['datetime', /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})/y],
   ['word', /[A-Za-z_][A-Za-z0-9_]*/y],
   ['string', /'(?:[^']|'')*'/y],
   ['punct', /[()/:]/y],
@@ -57,25 +59,21 @@ function tokenize(text: string): Token[] {
 
 /**
  * An instant as the filter wrote it: whole milliseconds, and whether finer digits (OData allows seven
- * fractional digits) put it strictly after them. undefined if it is no real date (2026-02-30, 24:00).
+ * fractional digits) put it strictly after them.
  */
 interface Instant {
   ms: number;
   finer: boolean;
 }
 
-function parseInstant(text: string): Instant | undefined {
-  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?Z$/.exec(text);
-  if (!match) return undefined;
-  const [, year, month, day, hour, minute, second = '0', fraction = ''] = match;
-  const date = new Date(0);
-  date.setUTCFullYear(Number(year), Number(month) - 1, Number(day));
-  date.setUTCHours(Number(hour), Number(minute), Number(second), Number(fraction.padEnd(3, '0').slice(0, 3)));
-  // A rolled-over date (February 30th becoming March 2nd) is no date at all.
-  const roundTrip = date.toISOString();
-  if (roundTrip.slice(0, 4) !== year || Number(roundTrip.slice(5, 7)) !== Number(month) || Number(roundTrip.slice(8, 10)) !== Number(day)) return undefined;
-  if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) return undefined;
-  return { ms: date.getTime(), finer: /[1-9]/.test(fraction.slice(3)) };
+/** The instant of a filter's date and time (any zone, within Edm.DateTimeOffset's range: odata/dateTimeOffset.ts); 400 otherwise. */
+function parseInstant(text: string): Instant {
+  const reading = readDateTimeOffset(text);
+  if ('problem' in reading) {
+    throw refuse(reading.problem === 'range' ? `activityDateTime must be compared with a date and time ${DATE_TIME_OFFSET_RANGE}` : `${shown(text)} is not a valid date and time`);
+  }
+  const fraction = /\.(\d+)/.exec(text)?.[1] ?? '';
+  return { ms: reading.ms, finer: /[1-9]/.test(fraction.slice(3)) };
 }
 
 const DATE_OPERATORS = ['ge', 'gt', 'le', 'lt'] as const;
@@ -159,7 +157,6 @@ class Parser {
     if (!isDateOperator(operator)) throw refuse(`activityDateTime takes 'ge', 'gt', 'le' or 'lt', not ${shown(operator)}`);
     const token = this.take('datetime');
     const instant = parseInstant(token.text);
-    if (!instant) throw refuse(`${shown(token.text)} is not a valid date and time`);
     const lower = operator === 'ge' || operator === 'gt';
     this.once(query, lower ? 'from' : 'to', boundOf(operator, instant));
     this.given[lower ? 'from' : 'to'] = instant;
@@ -202,9 +199,9 @@ export interface AuditListQuery {
 
 const AUDIT_OPTIONS = ['$filter', '$top', '$skiptoken'] as const;
 
-/** The options of GET /auditLogs/directoryAudits: $filter, $top and $skiptoken, each at most once. */
-export function parseAuditListQuery(query: URLSearchParams): AuditListQuery {
-  const options = singleOptions(query, AUDIT_OPTIONS, 'when listing directory audits');
+/** The options of GET /auditLogs/directoryAudits: $filter, $top and $skiptoken, each at most once ('$' optional on /beta). */
+export function parseAuditListQuery(query: URLSearchParams, dollarOptional = false): AuditListQuery {
+  const options = singleOptions(systemQueryOptions(query, dollarOptional), AUDIT_OPTIONS, 'when listing directory audits');
   const filter = options.get('$filter');
   const top = options.get('$top');
   const skipToken = options.get('$skiptoken');

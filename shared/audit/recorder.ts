@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { HttpRequest } from '@azure/functions';
 import type { Caller } from '../auth/caller';
 import { GraphError } from '../http/graphError';
+import { headerText } from '../http/headerText';
 import type { RequestContext } from '../http/requestContext';
 import type { Activity, AuditEvent, AuditSource, ModifiedProperty } from './model';
 import { REVEAL_REASON_HEADER, REVEAL_TICKET_HEADER } from '../recoveryKeys/revealReasonCodes';
@@ -11,12 +12,12 @@ export function auditSourceOf(request: HttpRequest, rc: RequestContext, caller: 
   return {
     caller,
     requestId: rc.requestId,
-    userAgent: request.headers.get('user-agent') ?? undefined,
-    clientName: request.headers.get('ocp-client-name') ?? undefined,
-    clientVersion: request.headers.get('ocp-client-version') ?? undefined,
+    userAgent: headerText(request, 'user-agent'),
+    clientName: headerText(request, 'ocp-client-name'),
+    clientVersion: headerText(request, 'ocp-client-version'),
     // Recorded as sent, valid or not (bounded and escaped on the way into the record): a refused read shows what it claimed.
-    revealReason: request.headers.get(REVEAL_REASON_HEADER) ?? undefined,
-    revealTicket: request.headers.get(REVEAL_TICKET_HEADER) ?? undefined,
+    revealReason: headerText(request, REVEAL_REASON_HEADER),
+    revealTicket: headerText(request, REVEAL_TICKET_HEADER),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { JsonObject } from '../http/responses';
 import { withoutSecrets } from '../redact';
+import { writeDateTimeOffset } from '../odata/dateTimeOffset';
 import { boundedEvent } from './bounded';
 import { ACTIVITIES, type AuditEvent, type ModifiedProperty, type RefusalCount } from './model';
 
@@ -83,7 +84,7 @@ export function directoryAudit(stored: AuditEvent): JsonObject {
     result: event.result,
     resultReason: event.resultReason,
     activityDisplayName: activity.displayName,
-    activityDateTime: event.at.toISOString(),
+    activityDateTime: writeDateTimeOffset(event.at),
     loggedByService: LOGGED_BY,
     operationType: activity.operationType,
     initiatedBy: {

@@ -1,3 +1,4 @@
+import * as zlib from 'node:zlib';
 import type { HttpRequest } from '@azure/functions';
 import { shown } from '../odata/filter';
 import { badRequest, GraphError } from './graphError';
@@ -70,12 +71,60 @@ function refuseAmbiguousKeys(text: string): void {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** The request's JSON object body: 415 without a JSON content type, 413 over the limit, 400 for anything not a JSON object. */
+/** The content codings a request body may carry (RFC 9110 section 8.4.1), decoded with node:zlib. */
+const DECODERS: Readonly<Record<string, (bytes: Uint8Array, options: zlib.ZlibOptions & zlib.BrotliOptions) => Buffer>> = {
+  gzip: zlib.gunzipSync,
+  'x-gzip': zlib.gunzipSync,
+  deflate: zlib.inflateSync,
+  br: zlib.brotliDecompressSync,
+};
+
+export const ACCEPTED_CODINGS = ['gzip', 'deflate', 'br', 'identity'] as const;
+
+/**
+ * The codings of Content-Encoding, checked before the body is read: one we do not decode is a 415 that names
+ * it, with Accept-Encoding listing those we do (RFC 9110 section 15.5.16). decodeContent then undoes them,
+ * last applied first. Each step stops inflating one chunk past the size limit (zlib's maxOutputLength), so a small "bomb" that
+ * would inflate to gigabytes costs no more than the limit before its 413.
+ */
+function contentCodings(request: HttpRequest): string[] {
+  const codings = (request.headers.get('content-encoding') ?? '')
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+  for (const coding of codings) {
+    if (!DECODERS[coding]) {
+      throw new GraphError(415, 'unsupportedMediaType', `The content coding ${shown(coding)} is not supported; send the body as is, or with Content-Encoding gzip, deflate or br.`, {
+        'Accept-Encoding': ACCEPTED_CODINGS.join(', '),
+      });
+    }
+  }
+  return codings;
+}
+
+function decodeContent(codings: readonly string[], bytes: Uint8Array): Uint8Array {
+  let decoded = bytes;
+  for (const coding of [...codings].reverse()) {
+    try {
+      decoded = DECODERS[coding]!(decoded, { maxOutputLength: MAX_BODY_BYTES });
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge();
+      throw badRequest(`The request body is not valid ${coding} data, as its Content-Encoding says.`);
+    }
+  }
+  return decoded;
+}
+
+/**
+ * The request's JSON object body: 415 without a JSON content type or with a content coding we do not decode,
+ * 413 over the limit (as sent and as decoded), 400 for anything not a JSON object.
+ */
 export async function readJsonObject(request: HttpRequest): Promise<Record<string, unknown>> {
   if (!isJsonMediaType(request.headers.get('content-type'))) {
     throw new GraphError(415, 'unsupportedMediaType', 'The request body must be sent with Content-Type: application/json.');
   }
-  const bytes = await readBounded(request);
+  const codings = contentCodings(request);
+  const bytes = decodeContent(codings, await readBounded(request));
   let text: string;
   try {
     text = utf8.decode(bytes);

@@ -20,6 +20,7 @@ const CLIENT_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 export function requestContextOf(request: HttpRequest): RequestContext {
   const url = new URL(request.url);
   const version = VERSION_PREFIX.exec(url.pathname)?.[1]?.toLowerCase() ?? 'v1.0';
+  // Raw, not headerText(): only printable ASCII is ever echoed, so there is nothing to decode.
   const clientRequestId = request.headers.get('client-request-id') ?? undefined;
   // Host and X-Forwarded-* are never trusted for links: behind a gateway only the setting is right.
   const publicBase = settings().publicBaseUrl ?? url.origin;
@@ -39,3 +40,6 @@ export function publicUrlOf(request: HttpRequest, rc: RequestContext): URL {
   const url = new URL(request.url);
   return new URL(`${rc.publicBase}${url.pathname}${url.search}`);
 }
+
+/** Whether the request came under /beta, where Graph documents the '$' of query options as optional. */
+export const isBeta = (rc: RequestContext): boolean => rc.serviceRoot.endsWith('/beta');

@@ -61,6 +61,28 @@ export function singleOptions<T extends string>(query: URLSearchParams, supporte
   return options;
 }
 
+/** OData's system query options (OData 4.01 part 2, section 5.1), named without their '$'. */
+const SYSTEM_OPTIONS = ['filter', 'top', 'skip', 'select', 'expand', 'orderby', 'count', 'search', 'skiptoken', 'deltatoken', 'format', 'compute', 'apply', 'index', 'levels', 'schemaversion', 'id'];
+
+/**
+ * The query options as the parsers read them. Graph documents the '$' of system query options as optional
+ * on /beta only: there (`dollarOptional`) a bare `filter`, `top`, `select`, `skiptoken`, ... is read as its
+ * '$' form, and the same option given both ways is a 400. Elsewhere names stay as sent, so a bare name is
+ * refused as unknown (with a "did you mean '$filter'?").
+ */
+export function systemQueryOptions(query: URLSearchParams, dollarOptional: boolean): URLSearchParams {
+  if (!dollarOptional) return query;
+  const named = new URLSearchParams();
+  for (const [name, value] of query) {
+    const dollared = SYSTEM_OPTIONS.includes(name) ? `$${name}` : name;
+    if (dollared !== name && query.has(dollared)) {
+      throw badRequest(`The query option ${dollared} is given both as '${name}' and as '${dollared}'; give it once.`);
+    }
+    named.append(dollared, value);
+  }
+  return named;
+}
+
 export function parseTop(text: string): number {
   // Digits only: Number() alone would take ' 5', '1e2', '0x10' and '+5'.
   const top = /^[0-9]+$/.test(text) ? Number(text) : NaN;
@@ -94,9 +116,9 @@ export function parseSkipToken(text: string): string {
   return text;
 }
 
-/** The options of GET {collection}: $filter, $top, $select and $skiptoken, each at most once. */
-export function parseListQuery(query: URLSearchParams): ListQuery {
-  const options = singleOptions(query, LIST_OPTIONS, 'when listing recovery keys');
+/** The options of GET {collection}: $filter, $top, $select and $skiptoken, each at most once ('$' optional on /beta). */
+export function parseListQuery(query: URLSearchParams, dollarOptional = false): ListQuery {
+  const options = singleOptions(systemQueryOptions(query, dollarOptional), LIST_OPTIONS, 'when listing recovery keys');
   const filter = options.get('$filter');
   const top = options.get('$top');
   const select = options.get('$select');
@@ -121,8 +143,8 @@ export function parsePageQuery(query: URLSearchParams, where: string): Pick<List
 }
 
 /** The options of GET {collection}/{id}: only $select, where `key` asks for the recovery password. */
-export function parseItemSelect(query: URLSearchParams): ItemSelect {
-  const text = singleOptions(query, ITEM_OPTIONS, 'when reading one recovery key').get('$select');
+export function parseItemSelect(query: URLSearchParams, dollarOptional = false): ItemSelect {
+  const text = singleOptions(systemQueryOptions(query, dollarOptional), ITEM_OPTIONS, 'when reading one recovery key').get('$select');
   if (text === undefined) return { includeKey: false };
   const select = parseSelect(text, ITEM_SELECTABLE_PROPERTIES);
   return { includeKey: select.includes('key'), select };

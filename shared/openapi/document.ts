@@ -337,8 +337,34 @@ function operation(spec: OperationSpec, form: PathForm): OperationObject {
   };
 }
 
+/**
+ * The HEAD of a path that has a GET (shared/http/methods.ts dispatchByMethod): GET's status codes and
+ * headers, no body. `$select=key` is refused on HEAD.
+ */
+function withHead(item: PathItemObject): PathItemObject {
+  const get = item.get;
+  if (!get) return item;
+  const responses = Object.fromEntries(
+    Object.entries(get.responses).map(([status, response]) => {
+      if ('$ref' in response) return [status, response];
+      const { content: _body, ...headersOnly } = response;
+      return [status, headersOnly];
+    }),
+  );
+  return {
+    ...item,
+    head: {
+      ...get,
+      operationId: get.operationId.replace(/^[^_]+/, '$&Head'),
+      summary: `HEAD: ${get.summary}`,
+      description: `The GET's status and headers (ETag, Content-Type, Content-Length, request-id) without its body. $select=key is a 400 on HEAD: only a GET reads a key.\n\n${get.description ?? ''}`,
+      responses,
+    },
+  };
+}
+
 function pathItem(form: PathForm, specs: readonly OperationSpec[]): [string, PathItemObject] {
-  return [form.path, { description: UNSUPPORTED_METHODS, ...Object.fromEntries(specs.map((spec) => [spec.method, operation(spec, form)])) }];
+  return [form.path, withHead({ description: UNSUPPORTED_METHODS, ...Object.fromEntries(specs.map((spec) => [spec.method, operation(spec, form)])) })];
 }
 
 function recoveryKeyPaths(collectionRoutes: readonly string[]): [string, PathItemObject][] {
@@ -365,7 +391,7 @@ function deletedItemsPaths(routes: readonly string[], cast: string): [string, Pa
 const auditPaths = (auditRoutes: readonly string[]): [string, PathItemObject][] =>
   auditRoutes.map((route) => pathItem({ route, path: `/${route}`, tag: AUDIT_TAG }, AUDIT_OPERATIONS));
 
-const OPENAPI_PATH: PathItemObject = {
+const OPENAPI_PATH: PathItemObject = withHead({
   description: UNSUPPORTED_METHODS,
   get: {
     operationId: 'getOpenApiDocument',
@@ -379,7 +405,7 @@ const OPENAPI_PATH: PathItemObject = {
       ...errorRefs([500]),
     },
   },
-};
+});
 
 const HEALTH_PATH: PathItemObject = {
   description: UNSUPPORTED_METHODS,

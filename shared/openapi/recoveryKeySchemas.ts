@@ -1,3 +1,4 @@
+import { DATE_TIME_OFFSET_RANGE } from '../odata/dateTimeOffset';
 import { VOLUME_TYPES } from '../recoveryKeys/model';
 import { COLLECTION_CONTEXT } from '../recoveryKeys/representation';
 import { CLOCK_SKEW_MS, describeRecoveryKeyInput, ODATA_TYPE } from '../recoveryKeys/schema';
@@ -65,7 +66,8 @@ export const RECOVERY_KEY_HINTS: PropertyHints = {
       maxLength: 33,
       description:
         'When the key was first escrowed. Set by the server on creation unless given (imports keep their dates); ' +
-        `never in the future (${CLOCK_SKEW_MS / 60_000} minutes of clock skew allowed); cannot change afterwards.`,
+        `never in the future (${CLOCK_SKEW_MS / 60_000} minutes of clock skew allowed); cannot change afterwards. ` +
+        `Must be ${DATE_TIME_OFFSET_RANGE} (.NET's DateTimeOffset).`,
     },
     response: { description: 'When the key was first escrowed, in ISO 8601 UTC with milliseconds.' },
   },
@@ -83,7 +85,14 @@ export function recoveryKeySchemas(): Record<string, SchemaObject> {
     },
     bitlockerRecoveryKeyInput: {
       ...derived.request,
-      description: `A request body of PATCH or POST. Any property not listed is refused with 400. ${CREATION_RULE}`,
+      // Instance annotations are read before joi sees the body (parseRecoveryKeyBody), so they are named here.
+      properties: {
+        ...derived.request.properties,
+        '@odata.context': { description: 'Ignored: a client may send back the object it read.' },
+        '@odata.etag': { type: 'string', maxLength: 256, description: 'Acts as If-Match on PATCH (412 when stale); with an If-Match of another ETag, 412. Ignored on POST.' },
+      },
+      description:
+        `A request body of PATCH or POST. Any property not listed is refused with 400, except other @odata.* instance annotations, which are ignored. ${CREATION_RULE}`,
     },
     bitlockerRecoveryKeyEntity: {
       allOf: [

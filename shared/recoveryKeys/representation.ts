@@ -1,5 +1,6 @@
 import type { RequestContext } from '../http/requestContext';
 import type { JsonObject } from '../http/responses';
+import { writeDateTimeOffset } from '../odata/dateTimeOffset';
 import type { KeyMetadata, StoredRecoveryKey } from './model';
 import { ODATA_TYPE } from './schema';
 
@@ -12,7 +13,10 @@ const METADATA_PROPERTIES: readonly KeyProperty[] = ['id', 'createdDateTime', 'v
 /** The Graph JSON of one key: metadata always, `key` (the plain-text password) only where the operation says so and supplies it. */
 export function graphProperties(key: KeyMetadata, properties: readonly KeyProperty[], password?: string): JsonObject {
   const json: JsonObject = { '@odata.type': ODATA_TYPE };
-  for (const property of properties) json[property] = property === 'key' ? password : key[property];
+  for (const property of properties) {
+    if (property === 'key') json.key = password;
+    else json[property] = property === 'createdDateTime' ? writeDateTimeOffset(key.createdDateTime) : key[property];
+  }
   return json;
 }
 
@@ -20,12 +24,24 @@ export function propertiesFor(includeKey: boolean): readonly KeyProperty[] {
   return includeKey ? [...METADATA_PROPERTIES, 'key'] : METADATA_PROPERTIES;
 }
 
-/** A single key as a top-level Graph entity with its context and ETag. */
-export function graphEntity(rc: RequestContext, key: StoredRecoveryKey, password?: string): JsonObject {
+/**
+ * `@odata.context` of the collection or (with `entity`) of one key, with the `$select` list when there is one:
+ * `{root}/$metadata#informationProtection/bitlocker/recoveryKeys(id,deviceId)/$entity`, as OData 4.01 part 1
+ * section 10 and Graph write it.
+ */
+export function contextUrl(rc: RequestContext, select: readonly KeyProperty[] | undefined, entity: boolean): string {
+  return `${rc.serviceRoot}/$metadata#${COLLECTION_CONTEXT}${select ? `(${select.join(',')})` : ''}${entity ? '/$entity' : ''}`;
+}
+
+/**
+ * A single key as a top-level Graph entity with its context and ETag: the properties in `select` when the
+ * request had a `$select`, else all but `key` (and `key` too when a password is given).
+ */
+export function graphEntity(rc: RequestContext, key: StoredRecoveryKey, password?: string, select?: readonly KeyProperty[]): JsonObject {
   return {
-    '@odata.context': `${rc.serviceRoot}/$metadata#${COLLECTION_CONTEXT}/$entity`,
+    '@odata.context': contextUrl(rc, select, true),
     '@odata.etag': key.etag,
-    ...graphProperties(key, propertiesFor(password !== undefined), password),
+    ...graphProperties(key, select ?? propertiesFor(password !== undefined), password),
   };
 }
 

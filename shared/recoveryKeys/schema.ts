@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { badRequest } from '../http/graphError';
+import { DATE_TIME_OFFSET_RANGE, readDateTimeOffset, writeDateTimeOffset } from '../odata/dateTimeOffset';
 import { type RecoveryKey, type RecoveryKeyInput, VOLUME_TYPES, type VolumeType } from './model';
 
 // All validation of the recoveryKey resource lives here.
@@ -59,29 +60,16 @@ const volumeType = Joi.alternatives()
   })
   .messages({ 'volumeType.invalid': volumeTypeMessage, 'alternatives.types': volumeTypeMessage });
 
-const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:(\d{2})(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})$/;
-
-/** The instant an ISO 8601 date-time names, or NaN; Date.parse alone would roll 2024-02-30 over to March. */
-function parseDateTime(value: string): number {
-  const match = ISO_DATE_TIME.exec(value);
-  if (!match) return NaN;
-  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 7].map((i) => Number(match[i] ?? 0));
-  const fields = new Date(Date.UTC(year!, month! - 1, day!, hour!, minute!, second!));
-  const exists =
-    fields.getUTCMonth() === month! - 1 && fields.getUTCDate() === day! && fields.getUTCHours() === hour! &&
-    fields.getUTCMinutes() === minute! && fields.getUTCSeconds() === second!;
-  return exists ? Date.parse(value) : NaN;
-}
-
 const createdDateTime = Joi.string()
   .custom((value: string, helpers) => {
-    const time = parseDateTime(value);
-    if (Number.isNaN(time)) return helpers.error('date.format');
-    if (time > Date.now() + CLOCK_SKEW_MS) return helpers.error('date.future');
-    return new Date(time).toISOString();
+    const reading = readDateTimeOffset(value);
+    if ('problem' in reading) return helpers.error(reading.problem === 'range' ? 'date.range' : 'date.format');
+    if (reading.ms > Date.now() + CLOCK_SKEW_MS) return helpers.error('date.future');
+    return writeDateTimeOffset(reading.ms);
   })
   .messages({
     'date.format': '{{#label}} must be an ISO 8601 date and time with a time zone, such as 2026-11-28T09:45:12Z',
+    'date.range': `{{#label}} must be ${DATE_TIME_OFFSET_RANGE}`,
     'date.future': '{{#label}} must not be in the future',
     'string.base': '{{#label}} must be a string (an ISO 8601 date and time)',
   });
@@ -142,6 +130,47 @@ export function parseRecoveryKeyInput(body: unknown, urlId?: string): RecoveryKe
     throw badRequest(`id in the body (${input.id}) differs from the id in the URL (${urlId})`);
   }
   return input;
+}
+
+// Instance annotations (OData JSON format 4.01, section 18) are not properties: a client that sends back
+// the object it just read carries @odata.context and @odata.etag. @odata.type stays with the properties,
+// where its value is checked; any other @odata.* annotation is ignored, as OData lets a service do. A
+// case slip of a known one is refused, so that a precondition meant as @odata.etag is never silently dropped.
+const isInstanceAnnotation = (name: string): boolean => name.startsWith('@odata.') && name !== '@odata.type';
+
+const KNOWN_ANNOTATIONS = '@odata.context, @odata.etag, @odata.type';
+
+const annotationsSchema = Joi.object({
+  '@odata.context': Joi.any(),
+  '@odata.etag': Joi.string().max(256).messages({
+    'string.base': '{{#label}} must be a string: the @odata.etag (or ETag header) of a read',
+    'string.empty': '{{#label}} must be the @odata.etag (or ETag header) of a read, not empty',
+    'string.max': '{{#label}} is longer than any ETag of this service',
+  }),
+})
+  .pattern(
+    /^@odata\.(context|etag|type)$/i,
+    Joi.any().forbidden().messages({ 'any.unknown': `{{#label}} is not an annotation of this service; names are case-sensitive: ${KNOWN_ANNOTATIONS}` }),
+  )
+  .unknown(true);
+
+/** A request body split into the key's properties and the @odata.etag it carried, if any. */
+export interface RecoveryKeyBody {
+  input: RecoveryKeyInput;
+  /** The body's @odata.etag: a precondition like If-Match (shared/http/preconditions.ts). */
+  etag?: string;
+}
+
+/**
+ * A write's JSON body: its instance annotations read (@odata.context and unknown @odata.* ignored,
+ * @odata.etag returned), the rest checked as parseRecoveryKeyInput does. Unknown properties, property
+ * annotations (`key@odata.type`) and misspelt annotations are still refused by name.
+ */
+export function parseRecoveryKeyBody(body: Record<string, unknown>, urlId?: string): RecoveryKeyBody {
+  const entries = Object.entries(body);
+  const input = parseRecoveryKeyInput(Object.fromEntries(entries.filter(([name]) => !isInstanceAnnotation(name))), urlId);
+  const annotations = check<{ '@odata.etag'?: string }>(annotationsSchema, Object.fromEntries(entries.filter(([name]) => isInstanceAnnotation(name))));
+  return { input, ...(annotations['@odata.etag'] !== undefined && { etag: annotations['@odata.etag'] }) };
 }
 
 /** The key a creation stores: all of its properties must be there. */

@@ -1,6 +1,7 @@
 import { call, expectGraphError, READ, READ_BASIC, tokenWith, WRITE, type ApiResponse } from '../support/client';
 import { keyBody, newId, recoveryPassword } from '../support/fixtures';
 import { rawEntities } from '../support/storage';
+import { WHOLE_KEY } from '../support/keys';
 
 // ETags, preconditions and concurrent writers, over HTTP against the run's shared local host.
 // Storage ETags are the only version: a write carries the ETag it was based on, so a precondition
@@ -21,7 +22,7 @@ const patch = (id: string, body: unknown, headers: Record<string, string> = {}):
 const remove = (id: string, headers: Record<string, string> = {}): Promise<ApiResponse> =>
   call('DELETE', item(id), { token: writer, headers });
 /** The stored key, recovery password included (Read.All, $select=key). */
-const readKey = (id: string): Promise<ApiResponse> => call('GET', `${item(id)}?$select=key`, { token: keyReader });
+const readKey = (id: string): Promise<ApiResponse> => call('GET', `${item(id)}?${WHOLE_KEY}`, { token: keyReader });
 
 /** Creates a key and returns its body and ETag. */
 async function stored(overrides: Parameters<typeof keyBody>[0] = {}): Promise<{ body: ReturnType<typeof keyBody>; etag: string }> {

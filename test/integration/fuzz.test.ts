@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
+import * as zlib from 'node:zlib';
 import { join } from 'node:path';
 import { TableClient, type TableEntityResult } from '@azure/data-tables';
 import fc from 'fast-check';
@@ -445,6 +446,8 @@ describe('fuzzing the recovery-key API over HTTP', () => {
             }
             const verdict = bodyVerdict(Buffer.from(body.text, 'utf8'));
             if (verdict !== 'object') expect({ status: received.status, message: received.json?.error?.message }).toEqual(verdict);
+            // An @odata.etag put in acts as If-Match on a PATCH: a 412 when it names no stored version.
+            else if (/"@odata\.etag"\s*:\s*"/.test(body.text) && target !== 'post') expect([200, 400, 412]).toContain(received.status);
             else expect(target === 'post' ? [201, 400, 409] : [200, 400]).toContain(received.status);
             if (received.status < 300) {
               // Whatever was accepted is a whole, valid key, and the key is returned to the writer that sent it.
@@ -518,6 +521,46 @@ describe('fuzzing the recovery-key API over HTTP', () => {
           if (verdict === 'object') expect([200, 400]).toContain(received.status);
           else expect({ status: received.status, message: received.json?.error?.message }).toEqual(verdict);
         }),
+        fuzz,
+      );
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    'Content-Encoding: accepted codings decoded (the limit on the decoded body), others a 415 naming them, mislabelled bodies a 400',
+    async () => {
+      const encoders: Record<string, (bytes: Buffer) => Buffer> = { gzip: zlib.gzipSync, 'x-gzip': zlib.gzipSync, deflate: zlib.deflateSync, br: zlib.brotliCompressSync, identity: (b) => b };
+      const coding = fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom(...Object.keys(encoders)) },
+        { weight: 1, arbitrary: fc.constantFrom('compress', 'zstd', 'x-compress', 'gzip2', '*', 'chunked') },
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          validBodyText(false),
+          arb.guid,
+          fc.array(coding, { minLength: 1, maxLength: 3 }),
+          fc.boolean(),
+          fc.constantFrom(0, 0, 20 * 1024),
+          async (body, id, codings, honest, padding) => {
+            const text = padding ? `${body.text.slice(0, -1)}${' '.repeat(padding)}}` : body.text;
+            const supported = codings.every((c) => c in encoders);
+            // Applied in the order listed; a dishonest client sends the body as is whatever it says.
+            let bytes: Buffer = Buffer.from(text);
+            if (honest && supported) for (const c of codings) bytes = encoders[c]!(bytes);
+            const received = await exchange({ method: 'PATCH', path: itemPath(id), headers: writeHeaders({ 'content-encoding': codings.join(', ') }), body: bytes });
+            const identityOnly = codings.every((c) => c === 'identity');
+            if (!supported) {
+              expect(received.status).toBe(415);
+              expect(received.json!.error.message).toMatch(/^The content coding '.+' is not supported/);
+            } else if (padding) {
+              // Past the limit decoded (an honest coding) or as sent (anything else).
+              expect(received.status).toBe(413);
+            } else {
+              expect(received.status).toBe(honest || identityOnly ? 200 : 400);
+            }
+          },
+        ),
         fuzz,
       );
     },
@@ -641,12 +684,14 @@ describe('fuzzing the recovery-key API over HTTP', () => {
               return;
             }
             const expected =
-              query === '?x=%00' && method === 'GET'
+              query === '?x=%00' && (method === 'GET' || method === 'HEAD')
                 ? 400
                 : // The body's key is its own: on a seed, another password under a stored id, which is a 409.
-                  ({ GET: isSeed ? 200 : 404, PATCH: isSeed ? 409 : 200, DELETE: isSeed ? 204 : 404 } as Record<string, number>)[method] ?? 405;
+                  ({ GET: isSeed ? 200 : 404, HEAD: isSeed ? 200 : 404, PATCH: isSeed ? 409 : 200, DELETE: isSeed ? 204 : 404 } as Record<string, number>)[method] ?? 405;
             expect(received.status).toBe(expected);
-            if (received.status === 200) expect(received.json!.id).toBe(id);
+            if (received.status === 200 && query === '?$select=id' && method === 'GET') expect(received.json).toEqual({ '@odata.context': expect.stringMatching(/recoveryKeys\(id\)\/\$entity$/), '@odata.etag': received.headers.etag, '@odata.type': '#microsoft.graph.bitlockerRecoveryKey', id });
+            else if (received.status === 200 && method !== 'HEAD') expect(received.json!.id).toBe(id);
+            if (method === 'HEAD') expect(received.text).toBe('');
           },
         ),
         fuzz,
@@ -787,7 +832,11 @@ describe('fuzzing the recovery-key API over HTTP', () => {
               expect(received.status).toBe(403);
             } else {
               expect(received.status).toBe(200);
-              expect(received.json!.id).toBe(seed.id);
+              // Exactly the selected properties (each once), with the entity's annotations.
+              const selected = [...new Set(names)];
+              expect(Object.keys(received.json!).sort()).toEqual(['@odata.context', '@odata.etag', '@odata.type', ...selected].sort());
+              expect(received.json!['@odata.context']).toMatch(new RegExp(`recoveryKeys\\(${selected.join(',')}\\)/\\$entity$`));
+              if (selected.includes('id')) expect(received.json!.id).toBe(seed.id);
               if (wantsKey) expect(received.json!.key).toBe(seed.key);
               else expect(received.json).not.toHaveProperty('key');
             }

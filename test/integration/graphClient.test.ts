@@ -95,10 +95,13 @@ describe('the Microsoft Graph JavaScript SDK against the escrow service', () => 
     expect(response['@odata.nextLink']).toMatch(new RegExp(`^${baseUrl().replace(/[.]/g, '\\.')}/v1\\.0/informationProtection/`));
   });
 
-  it(".select('key') on one key returns the key to Read.All", async () => {
+  it(".select('key') on one key returns the key, and only the key, to Read.All; .select([...]) adds properties", async () => {
     const [key] = escrowed;
     const response = await graphClient(reader).api(`${COLLECTION}/${key!.id}`).select('key').get();
-    expect(response).toMatchObject({ id: key!.id, deviceId, key: key!.key, volumeType: 'operatingSystemVolume' });
+    expect(response).toMatchObject({ key: key!.key });
+    expect(response).not.toHaveProperty('deviceId');
+    const more = await graphClient(reader).api(`${COLLECTION}/${key!.id}`).select(['key', 'id', 'deviceId', 'volumeType']).get();
+    expect(more).toMatchObject({ id: key!.id, deviceId, key: key!.key, volumeType: 'operatingSystemVolume' });
     expect(response).not.toHaveProperty('value');
   });
 

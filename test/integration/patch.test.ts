@@ -188,7 +188,7 @@ describe('every path form', () => {
   it('answers an unsupported method with 405 and Allow', async () => {
     const response = await call('PUT', '/bitlocker/recoveryKeys', { token: writer, body: keyBody() });
     expectGraphError(response, 405, 'methodNotAllowed');
-    expect(response.headers.get('allow')).toBe('GET, PATCH, POST');
+    expect(response.headers.get('allow')).toBe('GET, HEAD, POST, PATCH');
   });
 });
 

@@ -1,6 +1,6 @@
 import { baseUrl, call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId, recoveryPassword } from '../support/fixtures';
-import { COLLECTION, escrowKeys, keyBodies, listPath, sorted } from '../support/keys';
+import { COLLECTION, WHOLE_KEY, escrowKeys, keyBodies, listPath, sorted } from '../support/keys';
 import { keyRowsOf } from '../support/storage';
 
 // The read side (GET list and item) and the other verbs (POST, DELETE, 405) over HTTP against the
@@ -199,13 +199,16 @@ describe('GET {collection}/{id}', () => {
     expect(response.text).not.toContain(body.key);
   });
 
-  it('?$select=key returns the key to Read.All', async () => {
+  it('?$select=key returns the key, and only the key, to Read.All', async () => {
     const body = await escrow();
     const response = await get(`/beta/bitlocker/recoveryKeys/${body.id}?$select=key`, reader);
     expect(response.status).toBe(200);
-    expect(response.json).toMatchObject({ id: body.id, deviceId: body.deviceId, key: body.key });
-    expect(response.json['@odata.context']).toBe(`${baseUrl()}/beta/${ITEM_CONTEXT}`);
-    expect(response.headers.get('etag')).toBe(response.json['@odata.etag']);
+    expect(response.json).toEqual({
+      '@odata.context': `${baseUrl()}/beta/$metadata#informationProtection/bitlocker/recoveryKeys(key)/$entity`,
+      '@odata.etag': response.headers.get('etag'),
+      '@odata.type': '#microsoft.graph.bitlockerRecoveryKey',
+      key: body.key,
+    });
   });
 
   it.each([
@@ -291,7 +294,7 @@ describe('POST {collection}', () => {
     const other = keyBody({ id: original.id, deviceId: newId(), key: recoveryPassword(), volumeType: 'fixedDataVolume' });
     const response = await call('POST', COLLECTION, { token: writer, body: other });
     expect(expectGraphError(response, 409, 'conflict').message).toMatch(/already exists/);
-    const stored = await get(`${COLLECTION}/${original.id}?$select=key`, reader);
+    const stored = await get(`${COLLECTION}/${original.id}?${WHOLE_KEY}`, reader);
     expect(stored.json).toMatchObject({ id: original.id, deviceId: original.deviceId, key: original.key, volumeType: 'operatingSystemVolume' });
     const byOtherDevice = await get(listPath({ $filter: deviceFilter(other.deviceId!) }), reader);
     expect(byOtherDevice.json.value).toEqual([]);
@@ -370,8 +373,8 @@ describe('DELETE {collection}/{id}', () => {
 
 describe('methods and headers', () => {
   it.each([
-    [`${COLLECTION}/2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e`, 'GET, PATCH, DELETE'],
-    [COLLECTION, 'GET, PATCH, POST'],
+    [`${COLLECTION}/2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e`, 'GET, HEAD, PATCH, DELETE'],
+    [COLLECTION, 'GET, HEAD, POST, PATCH'],
   ])('PUT %s is a 405 with Allow: %s', async (path, allow) => {
     const response = await call('PUT', path, { token: writer, body: keyBody() });
     expect(expectGraphError(response, 405, 'methodNotAllowed').message).toMatch(/PUT/);

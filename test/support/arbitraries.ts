@@ -70,9 +70,27 @@ export const VOLUME_TYPE_NAMES = ['operatingSystemVolume', 'fixedDataVolume', 'r
 
 export const volumeType = fc.constantFrom<string | number>(...VOLUME_TYPE_NAMES, 1, 2, 3, 4, '1', '2', '3', '4');
 
+/** A past date-time in .NET's DateTimeOffset range, in UTC or with an offset of up to 14 hours, some near year 1. */
 export const pastDateTime = fc
-  .date({ min: new Date('1990-01-01T00:00:00Z'), max: new Date('2025-01-01T00:00:00Z'), noInvalidDate: true })
-  .map((date) => date.toISOString());
+  .tuple(
+    fc.date({ min: new Date('0001-01-02T00:00:00Z'), max: new Date('2025-01-01T00:00:00Z'), noInvalidDate: true }),
+    fc.integer({ min: -14 * 60, max: 14 * 60 }),
+    fc.boolean(),
+  )
+  .map(([date, offsetMinutes, inUtc]) => {
+    if (inUtc) return date.toISOString();
+    const local = new Date(date.getTime() + offsetMinutes * 60_000).toISOString().slice(0, 23);
+    const sign = offsetMinutes < 0 ? '-' : '+';
+    const hours = String(Math.floor(Math.abs(offsetMinutes) / 60)).padStart(2, '0');
+    return `${local}${sign}${hours}:${String(Math.abs(offsetMinutes) % 60).padStart(2, '0')}`;
+  });
+
+/** Instance annotations a client sends back from a read, or any other @odata.* one: none of them a property. */
+export const ignoredAnnotation: fc.Arbitrary<Member> = fc.oneof(
+  fc.constant<Member>(['"@odata.context"', '"https://graph.microsoft.com/v1.0/$metadata#informationProtection/bitlocker/recoveryKeys/$entity"']),
+  fc.tuple(fc.constantFrom('id', 'editLink', 'readLink', 'nextLink', 'count', 'deltaLink', 'mediaEtag', 'x'), fc.jsonValue({ maxDepth: 2 }))
+    .map(([term, value]): Member => [JSON.stringify(`@odata.${term}`), JSON.stringify(value)]),
+);
 
 /** One member of a raw JSON object: the name as a JSON string literal, the value as JSON text. */
 export type Member = [name: string, value: string];
@@ -97,6 +115,7 @@ export const validBody = (withId: boolean | 'maybe' = 'maybe'): fc.Arbitrary<Val
       volumeType,
       createdDateTime: fc.option(pastDateTime, { nil: undefined }),
       odataType: fc.boolean(),
+      annotations: fc.array(ignoredAnnotation, { maxLength: 2 }),
     })
     .chain((b) =>
       fc
@@ -104,6 +123,8 @@ export const validBody = (withId: boolean | 'maybe' = 'maybe'): fc.Arbitrary<Val
         .map(([idText, deviceIdText]): ValidBody => {
           const members: Member[] = [];
           if (b.odataType) members.push(['"@odata.type"', '"#microsoft.graph.bitlockerRecoveryKey"']);
+          // One annotation per name: a name given twice is refused as a duplicate, annotation or not.
+          members.push(...b.annotations.filter(([name], i) => b.annotations.findIndex(([other]) => other === name) === i));
           if (idText !== undefined) members.push(['"id"', JSON.stringify(idText)]);
           members.push(['"deviceId"', JSON.stringify(deviceIdText)], ['"key"', JSON.stringify(b.key)]);
           members.push(['"volumeType"', JSON.stringify(b.volumeType)]);
@@ -166,13 +187,15 @@ export const hostileValue: fc.Arbitrary<string> = fc.oneof(
     '"2024-02-30T00:00:00Z"', '"2023-02-29T00:00:00Z"', '"2020-01-01T24:00:00Z"', '"2020-01-01T00:00:60Z"',
     '"2020-01-01T00:00:00"', '"2020-01-01"', '"0000-01-01T00:00:00Z"', '"9999-12-31T23:59:59Z"',
     '"2020-01-01T00:00:00.12345678Z"', '"2020-01-01T00:00:00+24:00"', '"+002020-01-01T00:00:00Z"', '"1577836800"',
+    // In Edm.DateTimeOffset's syntax but outside .NET's DateTimeOffset range once the offset is applied.
+    '"0001-01-01T00:00:00+13:00"', '"0001-01-01T00:00:00+00:01"', '"0000-12-31T23:59:59.9999999Z"', '"2020-01-01T00:00:00+14:01"',
   ),
 );
 
 /** Property names that are not ours, or almost ours. */
 export const hostileName: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom('Key', 'KEY', 'key ', ' key', 'deviceid', 'DeviceId', 'ID', 'Id', 'volumetype', '@odata.context',
-    '@odata.etag', 'recoveryPassword', 'createdDateTime ', '', ' ', 'key\u0000', '\u202ekey', 'ｋｅｙ', 'k\u200bey',
+    '@odata.etag', '@odata.ETag', '@ODATA.etag', 'key@odata.type', '@odata.nextLink', 'recoveryPassword', 'createdDateTime ', '', ' ', 'key\u0000', '\u202ekey', 'ｋｅｙ', 'k\u200bey',
     'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__')
     .map((name) => JSON.stringify(name)),
   fc.string({ unit: 'binary', maxLength: 20 }).map((name) => JSON.stringify(name)),

@@ -7,6 +7,9 @@ import { type KeyBody, keyBody } from './fixtures';
 
 export const COLLECTION = '/v1.0/informationProtection/bitlocker/recoveryKeys';
 
+/** `$select` of every property, the key included: a key read that answers the whole object (a bare `$select=key` answers only the key). */
+export const WHOLE_KEY = '$select=id,createdDateTime,deviceId,volumeType,key';
+
 /** Runs `task` over `items` with at most `limit` in flight; results in input order. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);

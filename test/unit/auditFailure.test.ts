@@ -132,7 +132,7 @@ describe('while the audit trail cannot be written', () => {
 
 describe('once the audit trail is back', () => {
   it('the same operations succeed, and nothing of the failed attempts shows', async () => {
-    const read = await get(stored.id!, reader, '?$select=key');
+    const read = await get(stored.id!, reader, '?$select=key,volumeType');
     expect(read.status).toBe(200);
     const json = JSON.parse(bodyText(read));
     // The failed PATCH changed nothing.

@@ -77,7 +77,7 @@ describe('recovery key handlers, called as the worker calls them', () => {
   it('answers a method the item does not support with 405 and Allow', async () => {
     const response = await itemHandler(request('PUT', '/bitlocker/recoveryKeys/x', await tokenWith(WRITE), {}), context());
     expect(response.status).toBe(405);
-    expect((response.headers as Record<string, string>).Allow).toBe('GET, PATCH, DELETE');
+    expect((response.headers as Record<string, string>).Allow).toBe('GET, HEAD, PATCH, DELETE');
   });
 
   it('answers paths no function serves with a Graph 404', async () => {
