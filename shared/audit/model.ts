@@ -5,6 +5,8 @@ export const ACTIVITIES = {
   update: { displayName: 'Update BitLocker key', operationType: 'Update' },
   delete: { displayName: 'Delete BitLocker key', operationType: 'Delete' },
   read: { displayName: 'Read BitLocker key', operationType: 'Read' },
+  /** A key brought in from elsewhere (Entra ID's own copy, an MBAM or manage-bde export), stored by the same use case as a PATCH. */
+  import: { displayName: 'Import BitLocker key', operationType: 'Add' },
 } as const;
 
 export type Activity = keyof typeof ACTIVITIES;
@@ -18,7 +20,12 @@ export interface AuditSource {
   userAgent?: string;
   clientName?: string;
   clientVersion?: string;
+  /** Set for the adoption tools: where the keys they store come from (additionalDetails 'Source'); their writes are audited as 'import'. */
+  importedFrom?: ImportOrigin;
 }
+
+/** Entra ID's copy of the keys (the mirror) or an exported file (the importer). */
+export type ImportOrigin = 'entra' | 'file';
 
 /** One audited event, as the service builds it before it is stored. */
 export interface AuditEvent {

@@ -17,6 +17,7 @@ export function directoryAudit(event: AuditEvent): JsonObject {
   detail('User-Agent', event.source.userAgent);
   detail('ocp-client-name', event.source.clientName);
   detail('ocp-client-version', event.source.clientVersion);
+  detail('Source', event.source.importedFrom);
   const delegated = caller.upn !== undefined;
   return {
     id: event.id,

@@ -41,6 +41,7 @@ interface AuditEntity {
   userAgent?: string;
   clientName?: string;
   clientVersion?: string;
+  importSource?: string;
   /** Shown only if its twin exists in the key's partition. */
   hasTwin: boolean;
 }
@@ -73,6 +74,7 @@ function toEntity(event: AuditEvent, hasTwin: boolean): TableEntity<AuditEntity>
     userAgent: clip(event.source.userAgent),
     clientName: clip(event.source.clientName),
     clientVersion: clip(event.source.clientVersion),
+    importSource: event.source.importedFrom,
     hasTwin,
   };
 }
@@ -91,6 +93,7 @@ function fromEntity(entity: TableEntityResult<AuditEntity>): AuditEvent {
       userAgent: entity.userAgent,
       clientName: entity.clientName,
       clientVersion: entity.clientVersion,
+      importedFrom: entity.importSource === 'entra' || entity.importSource === 'file' ? entity.importSource : undefined,
       caller: { oid: entity.oid, appId: entity.appId, upn: entity.upn, tid: entity.tid, permissions: new Set() },
     },
   };
