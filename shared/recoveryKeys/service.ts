@@ -64,8 +64,13 @@ const sealed = (key: RecoveryKey): KeyRecord => {
   return { ...metadata, sealed: sealPassword(key.id, password) };
 };
 
+// The adoption tools (scripts/import.ts, the Entra mirror) write through these same use cases; their
+// additions and changes are audited as 'Import BitLocker key', with where the key came from.
+const writeActivity = (source: AuditSource, activity: Activity): Activity =>
+  source.importedFrom !== undefined && (activity === 'add' || activity === 'update') ? 'import' : activity;
+
 const succeeded = (source: AuditSource, activity: Activity, key: KeyMetadata, reason = '') =>
-  auditEvent(source, activity, 'success', reason, { keyId: key.id, deviceId: key.deviceId });
+  auditEvent(source, writeActivity(source, activity), 'success', reason, { keyId: key.id, deviceId: key.deviceId });
 
 /** A write to an existing key. The stored password is decrypted to compare it with the one sent, and to echo it back. */
 async function updateExisting(current: StoredRecoveryKey, input: RecoveryKeyInput, pre: Preconditions, source: AuditSource): Promise<WriteResult> {
