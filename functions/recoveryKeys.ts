@@ -1,7 +1,8 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import type { Activity, AuditSource } from '../shared/audit/model';
 import { type AuditTarget, auditSourceOf, runAudited } from '../shared/audit/recorder';
-import { authenticate, authorize, authorizeRequest, type Caller } from '../shared/auth';
+import { authenticate, authorize, type Caller } from '../shared/auth';
+import { authorizeDeviceListing } from '../shared/auth/device/access';
 import { limitKeyReads } from '../shared/auth/rateLimit';
 import { readJsonObject } from '../shared/http/body';
 import { methodNotAllowed } from '../shared/http/graphError';
@@ -52,14 +53,16 @@ const auditedWrite =
   async (request, rc, context) => {
     const caller = await authenticate(request, rc, context);
     return underAudit(request, rc, caller, activity, (source, target) => {
-      authorize(caller, 'writeKey');
+      authorize(caller, activity === 'delete' ? 'deleteKey' : 'writeKey');
       return work(request, rc, source, target);
     });
   };
 
 const listKeys: GraphOperation = async (request, rc, context) => {
-  await authorizeRequest(request, rc, context, 'readMetadata');
+  const caller = await authenticate(request, rc, context);
+  if (!caller.device) authorize(caller, 'readMetadata');
   const query = parseListQuery(request.query);
+  authorizeDeviceListing(caller, query.filter);
   // A page token belongs to the filter it was issued for; it is refused under any other.
   const fingerprint = JSON.stringify(query.filter ?? null);
   const continuation = query.skipToken ? decodeSkipToken(query.skipToken, fingerprint).continuation : undefined;

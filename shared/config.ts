@@ -11,6 +11,9 @@ export interface AuthSettings {
   jwksUri?: string;
 }
 
+/** DEVICE_AUTH: whether devices may prove themselves with the EntraDevice scheme, and against which directory. */
+export type DeviceAuthMode = 'off' | 'entra' | 'local';
+
 export interface EncryptionSettings {
   /** ENCRYPTION_KEYS: JSON object of key version to base64 of 32 bytes (in Azure, a Key Vault reference). Checked by shared/crypto. */
   keys?: string;
@@ -24,6 +27,10 @@ export interface Settings {
   port: number;
   /** KEY_READ_LIMIT_PER_MINUTE: key reads ($select=key) one caller may make per minute on one instance. */
   keyReadLimitPerMinute: number;
+  /** DEVICE_AUTH: off (default), entra (devices looked up in Microsoft Graph) or local (devices under LOCAL_STATE_DIR/devices). */
+  deviceAuth: DeviceAuthMode;
+  /** GRAPH_BASE_URL without a trailing slash: https, or http on loopback only (test stand-ins). */
+  graphBaseUrl: string;
   /** Where local-mode secrets (the development signing key) and embedded Azurite data live. */
   localStateDir: string;
 }
@@ -87,6 +94,30 @@ function readAuth(env: Env): AuthSettings {
   };
 }
 
+function readDeviceAuth(env: Env): DeviceAuthMode {
+  const mode = (nonEmpty(env, 'DEVICE_AUTH') ?? 'off').toLowerCase();
+  if (mode !== 'off' && mode !== 'entra' && mode !== 'local') throw new ConfigError("DEVICE_AUTH must be 'off', 'entra' or 'local'");
+  return mode;
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** GRAPH_BASE_URL carries our managed identity's Graph token: https only, except to a stand-in on this machine. */
+function readGraphBaseUrl(env: Env): string {
+  const raw = nonEmpty(env, 'GRAPH_BASE_URL') ?? 'https://graph.microsoft.com';
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('GRAPH_BASE_URL must be an absolute URL');
+  }
+  const secure = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+  if (!secure || url.search || url.hash || url.username || url.password) {
+    throw new ConfigError('GRAPH_BASE_URL must be an https URL without query or credentials (http only on loopback)');
+  }
+  return url.toString().replace(/\/+$/, '');
+}
+
 export function readSettings(env: Env = process.env): Settings {
   return {
     auth: readAuth(env),
@@ -94,6 +125,8 @@ export function readSettings(env: Env = process.env): Settings {
     storageConnectionString: nonEmpty(env, 'STORAGE_CONNECTION_STRING') ?? DEVELOPMENT_STORAGE,
     port: readPort(env),
     keyReadLimitPerMinute: readKeyReadLimit(env),
+    deviceAuth: readDeviceAuth(env),
+    graphBaseUrl: readGraphBaseUrl(env),
     localStateDir: nonEmpty(env, 'LOCAL_STATE_DIR') ?? '.local',
   };
 }

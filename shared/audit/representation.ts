@@ -14,6 +14,8 @@ export function directoryAudit(event: AuditEvent): JsonObject {
   };
   detail('DeviceId', event.deviceId);
   detail('TenantId', caller.tid);
+  detail('InitiatedByDeviceId', caller.device?.deviceId);
+  detail('DeviceCertificateThumbprint', caller.device?.thumbprint);
   detail('User-Agent', event.source.userAgent);
   detail('ocp-client-name', event.source.clientName);
   detail('ocp-client-version', event.source.clientVersion);

@@ -38,6 +38,9 @@ interface AuditEntity {
   appId?: string;
   upn?: string;
   tid?: string;
+  /** A device caller (EntraDevice): its deviceId and certificate thumbprint. */
+  callerDeviceId?: string;
+  callerThumbprint?: string;
   userAgent?: string;
   clientName?: string;
   clientVersion?: string;
@@ -71,6 +74,8 @@ function toEntity(event: AuditEvent, hasTwin: boolean): TableEntity<AuditEntity>
     appId: caller.appId,
     upn: caller.upn,
     tid: caller.tid,
+    callerDeviceId: caller.device?.deviceId,
+    callerThumbprint: caller.device?.thumbprint,
     userAgent: clip(event.source.userAgent),
     clientName: clip(event.source.clientName),
     clientVersion: clip(event.source.clientVersion),
@@ -94,7 +99,14 @@ function fromEntity(entity: TableEntityResult<AuditEntity>): AuditEvent {
       clientName: entity.clientName,
       clientVersion: entity.clientVersion,
       importedFrom: entity.importSource === 'entra' || entity.importSource === 'file' ? entity.importSource : undefined,
-      caller: { oid: entity.oid, appId: entity.appId, upn: entity.upn, tid: entity.tid, permissions: new Set() },
+      caller: {
+        oid: entity.oid,
+        appId: entity.appId,
+        upn: entity.upn,
+        tid: entity.tid,
+        permissions: new Set(),
+        device: entity.callerDeviceId ? { deviceId: entity.callerDeviceId, thumbprint: entity.callerThumbprint ?? '' } : undefined,
+      },
     },
   };
 }

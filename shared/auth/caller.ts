@@ -1,4 +1,5 @@
 import type { JWTPayload } from 'jose';
+import type { DeviceIdentity } from './device/verifier';
 
 /** Who is calling, as far as a verified token says. */
 export interface Caller {
@@ -10,6 +11,8 @@ export interface Caller {
   tid?: string;
   /** Granted permissions (app roles and delegated scopes), lower-cased: Graph spells them in more than one case. */
   permissions: ReadonlySet<string>;
+  /** Set for a device proven with the EntraDevice scheme (then there is no oid, app or user, and no permissions). */
+  device?: DeviceIdentity;
 }
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);

@@ -3,6 +3,8 @@ import { settings } from '../config';
 import { GraphError } from '../http/graphError';
 import type { RequestContext } from '../http/requestContext';
 import type { Caller } from './caller';
+import { authenticateDevice } from './device/authenticate';
+import { isDeviceScheme } from './device/scheme';
 import { authorize, type Operation } from './permissions';
 import { AuthConfigurationError, SigningKeysUnavailable, TokenVerifier } from './tokens';
 
@@ -17,8 +19,12 @@ function tokenVerifier(): TokenVerifier {
   return verifier;
 }
 
-/** The verified caller of a request; 401 without a valid token, 503 when authentication is not configured. */
+/**
+ * The verified caller of a request: `Bearer` a token, `EntraDevice` a device proof (when DEVICE_AUTH is
+ * on). 401 without a valid one, 503 when authentication is not configured or its directory is unreachable.
+ */
 export async function authenticate(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<Caller> {
+  if (isDeviceScheme(request.headers.get('authorization'))) return authenticateDevice(request, rc, context);
   try {
     return await tokenVerifier().verify(request.headers.get('authorization'));
   } catch (error) {

@@ -1,5 +1,6 @@
 import { forbidden } from '../http/graphError';
 import type { Caller } from './caller';
+import { authorizeDevice } from './device/access';
 
 export const Permission = {
   ReadBasic: 'BitLockerKey.ReadBasic.All',
@@ -15,6 +16,7 @@ export const permissionsFor = {
   writeKey: [Permission.ReadWrite],
   readMetadata: [Permission.ReadBasic, Permission.Read, Permission.ReadWrite],
   readKey: [Permission.Read],
+  deleteKey: [Permission.ReadWrite],
   readAudit: [Permission.AuditRead],
 } as const satisfies Record<string, readonly PermissionName[]>;
 
@@ -25,6 +27,7 @@ export function isAllowed(caller: Caller, operation: Operation): boolean {
 }
 
 export function authorize(caller: Caller, operation: Operation): void {
+  if (caller.device) return authorizeDevice(caller.device, operation);
   if (!isAllowed(caller, operation)) {
     const needed = permissionsFor[operation];
     throw forbidden(

@@ -13,7 +13,8 @@ function isJsonMediaType(contentType: string | null): boolean {
   return mediaType === 'application/json';
 }
 
-async function readBounded(request: HttpRequest): Promise<Uint8Array> {
+/** The body bytes, at most MAX_BODY_BYTES (413 beyond). Consumes the body: read a clone to parse the body again later. */
+export async function readBounded(request: HttpRequest): Promise<Uint8Array> {
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > MAX_BODY_BYTES) throw tooLarge();
   const body = request.body;

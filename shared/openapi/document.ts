@@ -187,7 +187,7 @@ const ITEM_OPERATIONS: readonly OperationSpec[] = [
     action: 'deleteRecoveryKey',
     summary: 'Delete a recovery key',
     description: 'Deletes the key; audited.',
-    permission: 'writeKey',
+    permission: 'deleteKey',
     parameters: ['ifMatch'],
     success: { 204: { description: 'Deleted.', headers: responseHeaders() } },
     errors: [404, 412],

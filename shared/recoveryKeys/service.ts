@@ -3,6 +3,7 @@ import { badRequest, conflict, GraphError, notFound, preconditionFailed, service
 import type { Preconditions } from '../http/preconditions';
 import type { Activity, AuditSource } from '../audit/model';
 import { auditEvent } from '../audit/recorder';
+import { requireOwnDevice } from '../auth/device/access';
 import { writeAuditEntry } from '../audit/store';
 import type { KeyMetadata, KeyRecord, RecoveryKey, RecoveryKeyInput, StoredRecoveryKey } from './model';
 import { requireComplete } from './schema';
@@ -93,6 +94,14 @@ function newKey(id: string, input: RecoveryKeyInput): RecoveryKey {
   return requireComplete({ ...input, id, createdDateTime: input.createdDateTime ?? new Date().toISOString() });
 }
 
+/**
+ * The device hook: a device caller (EntraDevice) may write only a key whose stored record is its own and
+ * whose written deviceId is its own. Checked against the record read inside the write, before anything
+ * is stored; a refusal is a 403 that the caller audits. Callers with a token pass unchecked.
+ */
+const requireDeviceOwnsKey = (source: AuditSource, keyId: string, current: KeyMetadata | undefined, writtenDeviceId: string | undefined): void =>
+  requireOwnDevice(source.caller, keyId, current?.deviceId, writtenDeviceId);
+
 const contention = (): GraphError => serviceUnavailable('The recovery key is being changed by other requests; try again.', 1);
 
 /**
@@ -108,6 +117,7 @@ export async function upsertRecoveryKey(
   const keyId = id ?? input.id ?? randomUUID();
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await store.getKey(keyId);
+    requireDeviceOwnsKey(source, keyId, current, input.deviceId);
     checkPreconditions(current, pre);
     try {
       if (!current) return await insertNew(newKey(keyId, input), source);
@@ -136,7 +146,9 @@ export async function createRecoveryKey(input: RecoveryKeyInput, source: AuditSo
   const key = newKey(input.id ?? randomUUID(), input);
   // A known id is refused before anything is written: the store adds the device index entry ahead of
   // the record, so a conflict found by the insert would leave an entry under the POSTed deviceId.
-  if (await store.getKey(key.id)) throw conflict(`Recovery key ${key.id} already exists.`);
+  const existing = await store.getKey(key.id);
+  requireDeviceOwnsKey(source, key.id, existing, key.deviceId);
+  if (existing) throw conflict(`Recovery key ${key.id} already exists.`);
   return insertNew(key, source);
 }
 

@@ -1,0 +1,37 @@
+import { forbidden } from '../../http/graphError';
+import type { Caller } from '../caller';
+import type { Operation } from '../permissions';
+import type { DeviceIdentity } from './verifier';
+
+// What a device principal may do (README "Escrow from devices"): escrow keys of its own deviceId and
+// list its own keys' metadata. Never read a password, delete, read another device's keys or list them.
+// Which key a write touches is checked against the stored record in the write's use case
+// (shared/recoveryKeys/service.ts, requireDeviceOwnsKey).
+
+const DEVICE_OPERATIONS: ReadonlySet<Operation> = new Set(['writeKey']);
+
+const NOT_FOR_DEVICES = 'A device may only escrow its own keys and list them with $filter=deviceId eq \'<its deviceId>\'.';
+
+/** 403 unless a device may perform the operation at all. */
+export function authorizeDevice(device: DeviceIdentity, operation: Operation): void {
+  if (!DEVICE_OPERATIONS.has(operation)) throw forbidden(`${NOT_FOR_DEVICES} (device ${device.deviceId})`);
+}
+
+/** A device's list must be filtered to its own deviceId; 403 otherwise. */
+export function authorizeDeviceListing(caller: Caller, filter: { kind: string; deviceId?: string } | undefined): void {
+  if (!caller.device) return;
+  if (filter?.kind === 'deviceId' && filter.deviceId === caller.device.deviceId) return;
+  throw forbidden(`${NOT_FOR_DEVICES} (device ${caller.device.deviceId})`);
+}
+
+/** 403 when a device writes a key that is, or would become, another device's. */
+export function requireOwnDevice(caller: Caller, keyId: string, storedDeviceId: string | undefined, writtenDeviceId: string | undefined): void {
+  const device = caller.device;
+  if (!device) return;
+  if (storedDeviceId !== undefined && storedDeviceId !== device.deviceId) {
+    throw forbidden(`Recovery key ${keyId} belongs to another device; a device may write only its own keys.`);
+  }
+  if (writtenDeviceId !== undefined && writtenDeviceId !== device.deviceId) {
+    throw forbidden(`A device may escrow keys only under its own deviceId (${device.deviceId}).`);
+  }
+}

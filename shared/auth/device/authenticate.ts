@@ -1,0 +1,68 @@
+import type { HttpRequest, InvocationContext } from '@azure/functions';
+import { settings } from '../../config';
+import { GraphClient } from '../../graph/client';
+import { serviceCredential } from '../../graph/credential';
+import { readBounded } from '../../http/body';
+import { GraphError, serviceUnavailable } from '../../http/graphError';
+import type { RequestContext } from '../../http/requestContext';
+import type { Caller } from '../caller';
+import { CachedDeviceDirectory } from './cachedDirectory';
+import { DirectoryUnavailable, type DeviceDirectory } from './directory';
+import { GraphDeviceDirectory } from './graphDirectory';
+import { LocalDeviceDirectory } from './localDirectory';
+import { tableNonceStore } from './nonceStore';
+import { DeviceProofError } from './proofError';
+import { DEVICE_SCHEME } from './scheme';
+import { verifyDeviceProof } from './verifier';
+
+/** Retry-After of our 503 when the directory cannot be reached and did not say when to come back. */
+const DIRECTORY_RETRY_AFTER_S = 10;
+
+/** The 401 of a failed device proof: Graph's error code, our scheme in the challenge. */
+export const deviceUnauthorized = (message: string): GraphError =>
+  new GraphError(401, 'InvalidAuthenticationToken', message, { 'WWW-Authenticate': DEVICE_SCHEME });
+
+let directory: DeviceDirectory | undefined;
+
+/** Graph behind the cache (DEVICE_AUTH=entra), or the local folder, read afresh every time (DEVICE_AUTH=local). */
+function deviceDirectory(): DeviceDirectory {
+  const { deviceAuth, graphBaseUrl, localStateDir } = settings();
+  directory ??=
+    deviceAuth === 'local'
+      ? new LocalDeviceDirectory(localStateDir)
+      : new CachedDeviceDirectory(new GraphDeviceDirectory(new GraphClient(graphBaseUrl, serviceCredential())));
+  return directory;
+}
+
+/** Path and query as on the request line (the host's URL keeps the client's percent-encoding). */
+const pathAndQueryOf = (request: HttpRequest): string => {
+  const url = new URL(request.url);
+  return `${url.pathname}${url.search}`;
+};
+
+/**
+ * The device behind an `Authorization: EntraDevice ...` request (README "Escrow from devices").
+ * 401 InvalidAuthenticationToken naming the failed check, with `WWW-Authenticate: EntraDevice`, when
+ * the proof fails or device authentication is off; 503 when the directory or the nonce table cannot
+ * answer (never a pass). The request's body stays readable: a clone is hashed.
+ */
+export async function authenticateDevice(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<Caller> {
+  if (settings().deviceAuth === 'off') throw deviceUnauthorized('Device authentication (EntraDevice) is not enabled on this service.');
+  try {
+    const identity = await verifyDeviceProof(
+      { authorization: request.headers.get('authorization') ?? '', method: request.method, pathAndQuery: pathAndQueryOf(request), body: await readBounded(request.clone()) },
+      { directory: deviceDirectory(), nonces: tableNonceStore },
+    );
+    return { permissions: new Set(), device: identity };
+  } catch (error) {
+    if (error instanceof DeviceProofError) {
+      context.warn(JSON.stringify({ event: 'deviceProofRefused', requestId: rc.requestId, check: error.check }));
+      throw deviceUnauthorized(error.message);
+    }
+    if (error instanceof DirectoryUnavailable) {
+      context.warn(JSON.stringify({ event: 'deviceDirectoryUnavailable', requestId: rc.requestId, reason: error.message }));
+      throw serviceUnavailable('The device directory cannot be reached; try again shortly.', error.retryAfterSeconds ?? DIRECTORY_RETRY_AFTER_S);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,49 @@
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
+import { DeviceProofError } from './proofError';
+
+/** What the proof needs of a device certificate. */
+export interface DeviceCertificate {
+  /** The subject CN: the Entra ID deviceId, lower-cased. */
+  deviceId: string;
+  /** SHA-1 over the DER, 40 upper-case hex digits (Windows' thumbprint). */
+  thumbprint: string;
+  /** Base64 of SHA-256 over the PKCS#1 RSAPublicKey DER (what .NET's X509Certificate2.GetPublicKey() returns). */
+  publicKeyHash: string;
+  publicKey: KeyObject;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const refuse = (message: string): DeviceProofError => new DeviceProofError('certificate', message);
+
+/** Base64 of SHA-256 over the key's PKCS#1 RSAPublicKey DER. */
+export function publicKeyHashOf(publicKey: KeyObject): string {
+  return createHash('sha256').update(publicKey.export({ type: 'pkcs1', format: 'der' })).digest('base64');
+}
+
+export const thumbprintOf = (der: Uint8Array): string => createHash('sha1').update(der).digest('hex').toUpperCase();
+
+/**
+ * Reads a device certificate from its DER. Throws DeviceProofError('certificate') when it is not an
+ * X.509 certificate, its key is not RSA, or its subject has not exactly one CN that is a GUID.
+ * Validity dates are not checked: the proof trusts the certificate only as far as the device's
+ * directory record lists it (Entra ID device certificates live ten years and are replaced by re-join).
+ */
+export function readDeviceCertificate(der: Buffer): DeviceCertificate {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(der);
+  } catch {
+    throw refuse('cert is not an X.509 certificate.');
+  }
+  if (certificate.publicKey.asymmetricKeyType !== 'rsa') throw refuse('The certificate key must be RSA.');
+  const commonNames = certificate.subject.split('\n').filter((line) => line.startsWith('CN='));
+  const deviceId = commonNames.length === 1 ? commonNames[0]!.slice(3) : '';
+  if (!GUID.test(deviceId)) throw refuse('The certificate subject must be CN=<deviceId> with a GUID.');
+  return {
+    deviceId: deviceId.toLowerCase(),
+    thumbprint: thumbprintOf(der),
+    publicKeyHash: publicKeyHashOf(certificate.publicKey),
+    publicKey: certificate.publicKey,
+  };
+}

@@ -1,0 +1,67 @@
+import type { TokenCredential } from '@azure/identity';
+import {
+  createDefaultHttpClient,
+  createEmptyPipeline,
+  createPipelineRequest,
+  retryPolicy,
+  type HttpClient,
+  type Pipeline,
+} from '@azure/core-rest-pipeline';
+import { GraphCallFailed } from './errors';
+import { clientHeadersPolicy, graphTokenPolicy } from './policies';
+import { boundedThrottlingStrategy } from './retryStrategy';
+
+/**
+ * A whole Graph call (token, tries and waits) ends within this budget. A device request waits on it,
+ * and the device retries on our 503 anyway; Graph answers a device lookup in well under a second.
+ */
+export const GRAPH_CALL_BUDGET_MS = 8_000;
+/** Graph's Retry-After is waited out only up to this; a longer one is passed on to our caller. */
+export const GRAPH_MAX_RETRY_WAIT_MS = 3_000;
+/** Retries after a throttled answer. */
+export const GRAPH_MAX_RETRIES = 2;
+
+const LOOPBACK = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/i;
+
+/** A small Microsoft Graph client over core-rest-pipeline: GET of JSON, with the retries and headers Graph asks of clients. */
+export class GraphClient {
+  private readonly pipeline: Pipeline;
+  private readonly httpClient: HttpClient = createDefaultHttpClient();
+
+  /** `baseUrl` without trailing slash (settings().graphBaseUrl), e.g. https://graph.microsoft.com. */
+  constructor(
+    private readonly baseUrl: string,
+    credential: TokenCredential,
+  ) {
+    this.pipeline = createEmptyPipeline();
+    this.pipeline.addPolicy(clientHeadersPolicy());
+    this.pipeline.addPolicy(retryPolicy([boundedThrottlingStrategy(GRAPH_MAX_RETRY_WAIT_MS)], { maxRetries: GRAPH_MAX_RETRIES }), { phase: 'Retry' });
+    this.pipeline.addPolicy(graphTokenPolicy(credential), { phase: 'Sign' });
+  }
+
+  /**
+   * GET `{baseUrl}{pathAndQuery}` (e.g. `/v1.0/devices?$filter=...`) and its JSON body.
+   * Throws GraphCallFailed for anything but a 200 with JSON: no answer within the budget, an error
+   * status (with Graph's Retry-After when it sent one), or a body that is not JSON.
+   */
+  async getJson(pathAndQuery: string): Promise<unknown> {
+    const url = `${this.baseUrl}${pathAndQuery}`;
+    const request = createPipelineRequest({ url, method: 'GET', abortSignal: AbortSignal.timeout(GRAPH_CALL_BUDGET_MS), allowInsecureConnection: LOOPBACK.test(url) });
+    let response;
+    try {
+      response = await this.pipeline.sendRequest(this.httpClient, request);
+    } catch (error) {
+      if (error instanceof GraphCallFailed) throw error;
+      throw new GraphCallFailed(`Microsoft Graph did not answer: ${(error as Error).name}.`);
+    }
+    if (response.status !== 200) {
+      const retryAfter = Number(response.headers.get('retry-after'));
+      throw new GraphCallFailed(`Microsoft Graph answered ${response.status}.`, response.status, Number.isInteger(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
+    }
+    try {
+      return JSON.parse(response.bodyAsText ?? '') as unknown;
+    } catch {
+      throw new GraphCallFailed('Microsoft Graph answered with a body that is not JSON.', response.status);
+    }
+  }
+}
