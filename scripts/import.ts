@@ -1,12 +1,11 @@
 import { parseArgs } from 'node:util';
 import { adoptionSource } from '../shared/adoption/auditSource';
+import { describeError, failureReason, runCommand, stderrLine, UsageError, wholeNumber } from '../shared/adoption/commandLine';
 import { forEachLimit } from '../shared/adoption/concurrency';
 import { importRecoveryKey } from '../shared/adoption/importKey';
-import { type KeyFile, KeyFileError, readKeyFile } from '../shared/adoption/keyFile';
+import { type KeyFile, readKeyFile } from '../shared/adoption/keyFile';
 import { DEFAULT_PROGRESS_EVERY_MS, RunProgress } from '../shared/adoption/progress';
 import { keyring } from '../shared/crypto/keyring';
-import { GraphError } from '../shared/http/graphError';
-import { withoutSecrets } from '../shared/redact';
 
 // `npm run import -- <file.csv> [--skip-invalid]`: brings recovery keys exported from MBAM, manage-bde
 // or anywhere else into the escrow (README "Adopting"). Each row is stored through the PATCH use case
@@ -48,12 +47,6 @@ export interface ImportResult {
   refused: boolean;
 }
 
-const stderrLine = (line: string): void => void process.stderr.write(`${line}\n`);
-
-/** Why a row could not be stored, without anything of its key. */
-const failureReason = (error: unknown): string =>
-  error instanceof GraphError ? withoutSecrets(`${error.status} ${error.code}: ${error.message}`) : 'unexpected error (see the service log)';
-
 async function storeRows(file: KeyFile, options: ImportOptions, progress: RunProgress<Counter>): Promise<void> {
   const report = options.report ?? stderrLine;
   const source = adoptionSource('file', 'import');
@@ -92,15 +85,6 @@ export async function importKeyFile(path: string, options: ImportOptions = {}): 
   return { counts: progress.snapshot(), summary: progress.summary(), refused };
 }
 
-function wholeNumber(value: string | undefined, name: string, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new KeyFileError(`${name} takes a whole number of at least ${min}`);
-  return n;
-}
-
-const describe = (error: unknown): string => (error instanceof Error ? withoutSecrets(error.message) : 'unexpected error');
-
 async function main(): Promise<number> {
   let path: string;
   let options: ImportOptions;
@@ -118,7 +102,7 @@ async function main(): Promise<number> {
       stderrLine(usage);
       return 0;
     }
-    if (positionals.length !== 1) throw new KeyFileError('give exactly one file');
+    if (positionals.length !== 1) throw new UsageError('give exactly one file');
     path = positionals[0]!;
     options = {
       skipInvalid: values['skip-invalid'] === true,
@@ -128,7 +112,7 @@ async function main(): Promise<number> {
     // A missing or malformed key setting stops here; its message names the setting, never a key.
     keyring();
   } catch (error) {
-    stderrLine(`import: ${describe(error)}\n${usage}`);
+    stderrLine(`import: ${describeError(error)}\n${usage}`);
     return 2;
   }
 
@@ -136,7 +120,7 @@ async function main(): Promise<number> {
   try {
     result = await importKeyFile(path, options);
   } catch (error) {
-    stderrLine(`import: stopped: ${describe(error)}. Keys stored so far stay stored; rerun to continue.`);
+    stderrLine(`import: stopped: ${describeError(error)}. Keys stored so far stay stored; rerun to continue.`);
     return 2;
   }
   process.stdout.write(`${result.summary}\n`);
@@ -144,14 +128,4 @@ async function main(): Promise<number> {
   return result.refused || invalid + conflicts + failed > 0 ? 1 : 0;
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      stderrLine(`import: ${describe(error)}`);
-      process.exitCode = 2;
-    },
-  );
-}
+if (require.main === module) runCommand('import', main);

@@ -31,6 +31,8 @@ export interface Settings {
   deviceAuth: DeviceAuthMode;
   /** GRAPH_BASE_URL without a trailing slash: https, or http on loopback only (test stand-ins). */
   graphBaseUrl: string;
+  /** ENTRA_MIRROR_SCHEDULE: when the Entra mirror runs (NCRONTAB, six fields); undefined = the timer is off. */
+  entraMirrorSchedule?: string;
   /** Where local-mode secrets (the development signing key) and embedded Azurite data live. */
   localStateDir: string;
 }
@@ -118,6 +120,17 @@ function readGraphBaseUrl(env: Env): string {
   return url.toString().replace(/\/+$/, '');
 }
 
+/** NCRONTAB as Azure Functions timers take it: {second} {minute} {hour} {day} {month} {day-of-week}, or a TimeSpan hh:mm:ss. */
+const NCRONTAB = /^(\S+\s+){5}\S+$|^\d{1,2}:\d{2}:\d{2}$/;
+
+function readEntraMirrorSchedule(env: Env): string | undefined {
+  const schedule = nonEmpty(env, 'ENTRA_MIRROR_SCHEDULE');
+  if (schedule !== undefined && !NCRONTAB.test(schedule)) {
+    throw new ConfigError("ENTRA_MIRROR_SCHEDULE must be an NCRONTAB expression of six fields, such as '0 0 * * * *' (hourly), or unset");
+  }
+  return schedule;
+}
+
 export function readSettings(env: Env = process.env): Settings {
   return {
     auth: readAuth(env),
@@ -127,6 +140,7 @@ export function readSettings(env: Env = process.env): Settings {
     keyReadLimitPerMinute: readKeyReadLimit(env),
     deviceAuth: readDeviceAuth(env),
     graphBaseUrl: readGraphBaseUrl(env),
+    entraMirrorSchedule: readEntraMirrorSchedule(env),
     localStateDir: nonEmpty(env, 'LOCAL_STATE_DIR') ?? '.local',
   };
 }
