@@ -1,0 +1,78 @@
+import { deviceAuthorization, type DeviceCredentials } from '../../shared/auth/device/signer';
+
+// The reference client of the EntraDevice protocol: what clients/windows/*.ps1 do, step for step,
+// in Node. Used by `npm run device` and by the integration tests.
+
+export const COLLECTION_PATH = '/v1.0/informationProtection/bitlocker/recoveryKeys';
+
+/** Tries per request: the first and two retries after 429/503. */
+const MAX_TRIES = 3;
+/** A Retry-After longer than this ends the run instead (the next scheduled run will try again). */
+const MAX_WAIT_S = 60;
+
+export interface DeviceResponse {
+  status: number;
+  headers: Headers;
+  json: Record<string, any>;
+  text: string;
+}
+
+export interface EscrowedKey {
+  id: string;
+  deviceId: string;
+  volumeType: string;
+  createdDateTime: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class DeviceClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly credentials: DeviceCredentials,
+  ) {}
+
+  /**
+   * One signed request: signs method, the path and query as fetch sends them (WHATWG-normalized),
+   * a fresh ts and nonce, and the exact body bytes; re-signs for every retry after a 429 or 503.
+   */
+  async send(method: string, path: string, body?: unknown): Promise<DeviceResponse> {
+    const url = new URL(path, this.baseUrl);
+    const bytes = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+    for (let tries = 1; ; tries++) {
+      const headers: Record<string, string> = {
+        Authorization: deviceAuthorization(this.credentials, { method, pathAndQuery: `${url.pathname}${url.search}`, body: bytes }),
+        'User-Agent': 'bitlocker-escrow-device-client/1',
+      };
+      if (bytes) headers['Content-Type'] = 'application/json';
+      const response = await fetch(url, { method, headers, body: bytes, signal: AbortSignal.timeout(30_000) });
+      const text = await response.text();
+      const retryAfter = Number(response.headers.get('retry-after') ?? '1');
+      if ((response.status === 429 || response.status === 503) && tries < MAX_TRIES && retryAfter <= MAX_WAIT_S) {
+        await sleep(Math.max(1, retryAfter) * 1000);
+        continue;
+      }
+      return { status: response.status, headers: response.headers, json: text ? (JSON.parse(text) as Record<string, any>) : {}, text };
+    }
+  }
+
+  /** The metadata of this device's escrowed keys (all pages). */
+  async listOwnKeys(deviceId: string): Promise<{ status: number; keys: EscrowedKey[]; response: DeviceResponse }> {
+    const keys: EscrowedKey[] = [];
+    let path: string | undefined = `${COLLECTION_PATH}?$filter=${encodeURIComponent(`deviceId eq '${deviceId}'`)}`;
+    let response: DeviceResponse;
+    do {
+      response = await this.send('GET', path);
+      if (response.status !== 200) return { status: response.status, keys, response };
+      keys.push(...(response.json.value as EscrowedKey[]));
+      const next = response.json['@odata.nextLink'] as string | undefined;
+      path = next ? new URL(next).pathname + new URL(next).search : undefined;
+    } while (path);
+    return { status: 200, keys, response };
+  }
+
+  /** Escrows one key protector: PATCH {collection} with its id. */
+  escrow(key: { id: string; deviceId: string; volumeType: string; key: string }): Promise<DeviceResponse> {
+    return this.send('PATCH', COLLECTION_PATH, key);
+  }
+}

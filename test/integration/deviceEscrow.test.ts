@@ -1,0 +1,274 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { deviceAuthorization, proofTimestamp, type DeviceCredentials } from '../../shared/auth/device/signer';
+import { selfSignedCertificate } from '../../scripts/device/selfSignedCertificate';
+import { COLLECTION_PATH, DeviceClient } from '../../scripts/device/client';
+import { AUDIT_READ, auditsOf, detailOf, keySpellings, secretsIn } from '../support/audit';
+import { call, callOn, expectGraphError, token, WRITE, type ApiResponse } from '../support/client';
+import { recoveryPassword } from '../support/fixtures';
+import { startGraphStandIn, type GraphStandIn } from '../support/graphStandIn';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../support/localHost';
+import { startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../support/managedIdentityStandIn';
+import { keyRowsOf } from '../support/storage';
+
+// Devices escrowing their own keys over HTTP, end to end: two private hosts with DEVICE_AUTH=entra
+// sharing the run's Azurite (and so its nonce table), the real DefaultAzureCredential against a
+// stand-in managed-identity endpoint, and a stand-in Graph that lists devices as Entra ID does.
+
+interface TestDevice extends DeviceCredentials {
+  deviceId: string;
+  client(host?: LocalHost): DeviceClient;
+}
+
+let identity: ManagedIdentityStandIn;
+let graph: GraphStandIn;
+let hostA: LocalHost;
+let hostB: LocalHost;
+
+/** A device with its own key and certificate; registered (enabled) in the stand-in Graph unless told otherwise. */
+function newDevice(register = true): TestDevice {
+  const deviceId = randomUUID();
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const certificate = selfSignedCertificate(privateKey, deviceId);
+  if (register) graph.devices.set(deviceId, { deviceId, accountEnabled: true, certificates: [certificate] });
+  const device: TestDevice = { deviceId, certificate, privateKey, client: (host = hostA) => new DeviceClient(host.url, device) };
+  return device;
+}
+
+const escrowBody = (device: { deviceId: string }, overrides: Record<string, unknown> = {}) => ({
+  id: randomUUID(),
+  deviceId: device.deviceId,
+  volumeType: 'operatingSystemVolume',
+  key: recoveryPassword(),
+  ...overrides,
+});
+
+/** A request signed by `signer` for `signed`, but sent as `sent` (to alter what was signed). */
+async function sendSigned(
+  signer: DeviceCredentials,
+  signed: { method: string; path: string; body?: string; ts?: string; nonce?: string },
+  sent: { method?: string; path?: string; body?: string; host?: LocalHost } = {},
+): Promise<ApiResponse> {
+  const signedUrl = new URL(signed.path, hostA.url);
+  const authorization = deviceAuthorization(signer, {
+    method: signed.method,
+    pathAndQuery: `${signedUrl.pathname}${signedUrl.search}`,
+    body: signed.body === undefined ? undefined : Buffer.from(signed.body),
+    ts: signed.ts,
+    nonce: signed.nonce,
+  });
+  const body = sent.body ?? signed.body;
+  return callOn((sent.host ?? hostA).url, sent.method ?? signed.method, sent.path ?? signed.path, {
+    rawBody: body,
+    headers: { Authorization: authorization, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+  });
+}
+
+/** A 401 of the device scheme whose message names the failed check and never carries the certificate. */
+function expectProofRefused(response: ApiResponse, device: DeviceCredentials, says: RegExp): void {
+  const error = expectGraphError(response, 401, 'InvalidAuthenticationToken');
+  expect(response.headers.get('www-authenticate')).toBe('EntraDevice');
+  expect(error.message).toMatch(says);
+  expect(response.text).not.toContain(device.certificate.toString('base64').slice(0, 64));
+}
+
+beforeAll(async () => {
+  identity = await startManagedIdentityStandIn();
+  graph = await startGraphStandIn(identity.accessToken);
+  const env = { DEVICE_AUTH: 'entra', GRAPH_BASE_URL: graph.url, IDENTITY_ENDPOINT: identity.endpoint, IDENTITY_HEADER: identity.secret };
+  [hostA, hostB] = await Promise.all([startLocalHost(env), startLocalHost(env)]);
+}, 60_000);
+
+afterAll(async () => {
+  await stopLocalHosts();
+  await Promise.all([graph?.close(), identity?.close()]);
+});
+
+describe('a device with a valid proof', () => {
+  it('escrows its key and lists its own keys, metadata only; the token came from the managed identity', async () => {
+    const device = newDevice();
+    const body = escrowBody(device);
+    const written = await device.client().escrow(body);
+    expect(written.status).toBe(200);
+    expect(written.json).toMatchObject({ id: body.id, deviceId: device.deviceId, volumeType: 'operatingSystemVolume' });
+
+    const listed = await device.client().listOwnKeys(device.deviceId);
+    expect(listed.status).toBe(200);
+    expect(listed.keys.map((key) => key.id)).toEqual([body.id]);
+    expect(secretsIn(JSON.stringify(listed.response.json), keySpellings(body.key))).toEqual([]);
+
+    expect(identity.requestedResources.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(identity.requestedResources)).toEqual(new Set(['https://graph.microsoft.com']));
+  });
+
+  it('POSTs a key and may re-send the same PATCH (Windows escrows on every run)', async () => {
+    const device = newDevice();
+    const body = escrowBody(device, { volumeType: 'fixedDataVolume' });
+    const created = await device.client().send('POST', COLLECTION_PATH, body);
+    expect(created.status).toBe(201);
+    expect((await device.client().escrow(body)).status).toBe(200);
+  });
+
+  it('is named in the audit trail by deviceId and certificate thumbprint, with no user and no app', async () => {
+    const device = newDevice();
+    const body = escrowBody(device);
+    expect((await device.client().escrow(body)).status).toBe(200);
+    const [event] = await auditsOf(body.id, await token({ roles: [AUDIT_READ] }));
+    expect(event).toMatchObject({ activityDisplayName: 'Add BitLocker key', result: 'success', initiatedBy: { user: null, app: null } });
+    expect(detailOf(event!, 'InitiatedByDeviceId')).toBe(device.deviceId);
+    expect(detailOf(event!, 'DeviceCertificateThumbprint')).toMatch(/^[0-9A-F]{40}$/);
+  });
+});
+
+describe('each failed check is a 401 that names it', () => {
+  const path = `${COLLECTION_PATH}`;
+
+  it('a timestamp more than 5 minutes old or ahead', async () => {
+    const device = newDevice();
+    const body = JSON.stringify(escrowBody(device));
+    const stale = await sendSigned(device, { method: 'PATCH', path, body, ts: proofTimestamp(new Date(Date.now() - 6 * 60_000)) });
+    expectProofRefused(stale, device, /ts is older/);
+    const future = await sendSigned(device, { method: 'PATCH', path, body, ts: proofTimestamp(new Date(Date.now() + 6 * 60_000)) });
+    expectProofRefused(future, device, /ts is later/);
+  });
+
+  it('a replayed request, on the same instance and on another one sharing the nonce table', async () => {
+    const device = newDevice();
+    const body = JSON.stringify(escrowBody(device));
+    const nonce = randomUUID().replace(/-/g, '');
+    const ts = proofTimestamp();
+    expect((await sendSigned(device, { method: 'PATCH', path, body, ts, nonce })).status).toBe(200);
+    expectProofRefused(await sendSigned(device, { method: 'PATCH', path, body, ts, nonce }), device, /nonce was already used/);
+    expectProofRefused(await sendSigned(device, { method: 'PATCH', path, body, ts, nonce }, { host: hostB }), device, /nonce was already used/);
+  });
+
+  it('the same nonce reaching two instances at once is taken by exactly one', async () => {
+    const device = newDevice();
+    const body = JSON.stringify(escrowBody(device));
+    const signed = { method: 'PATCH', path, body, ts: proofTimestamp(), nonce: randomUUID().replace(/-/g, '') };
+    const answers = await Promise.all([sendSigned(device, signed), sendSigned(device, signed, { host: hostB })]);
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 401]);
+  });
+
+  it('an altered body, path or method', async () => {
+    const device = newDevice();
+    const body = escrowBody(device);
+    const signed = { method: 'PATCH', path, body: JSON.stringify(body) };
+    const other = JSON.stringify({ ...body, volumeType: 'fixedDataVolume' });
+    expectProofRefused(await sendSigned(device, signed, { body: other }), device, /signature does not verify/);
+    expectProofRefused(await sendSigned(device, signed, { path: `${path}/${body.id}` }), device, /signature does not verify/);
+    expectProofRefused(await sendSigned(device, signed, { method: 'POST' }), device, /signature does not verify/);
+    expect(await keyRowsOf(body.id)).toEqual({ records: [], index: [] });
+  });
+
+  it('a signature by another key than the certificate\'s', async () => {
+    const device = newDevice();
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const forged = { certificate: device.certificate, privateKey };
+    expectProofRefused(await sendSigned(forged, { method: 'GET', path }), device, /signature does not verify/);
+  });
+
+  it('a certificate whose hash is not on the device, a disabled device and an unknown device', async () => {
+    const device = newDevice();
+    // Same deviceId, a certificate of its own: the directory lists only the genuine one.
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const impostor = { certificate: selfSignedCertificate(privateKey, device.deviceId), privateKey };
+    expectProofRefused(await sendSigned(impostor, { method: 'GET', path }), impostor, /certificate is not one that device/);
+
+    const disabled = newDevice();
+    graph.devices.get(disabled.deviceId)!.accountEnabled = false;
+    expectProofRefused(await sendSigned(disabled, { method: 'GET', path }), disabled, /is disabled/);
+
+    const unknown = newDevice(false);
+    expectProofRefused(await sendSigned(unknown, { method: 'GET', path }), unknown, /No device .* is registered/);
+  });
+
+  it('a device scheme the service does not parse', async () => {
+    const response = await callOn(hostA.url, 'GET', path, { headers: { Authorization: 'EntraDevice cert="AAAA"' } });
+    expect(expectGraphError(response, 401, 'InvalidAuthenticationToken').message).toMatch(/lacks ts, nonce, sig/);
+    expect(response.headers.get('www-authenticate')).toBe('EntraDevice');
+  });
+});
+
+describe('Graph unreachable', () => {
+  it('is a 503 with Retry-After, never a pass; the device gets through once Graph is back', async () => {
+    const device = newDevice();
+    graph.down = true;
+    try {
+      const response = await sendSigned(device, { method: 'GET', path: `${COLLECTION_PATH}?$filter=${encodeURIComponent(`deviceId eq '${device.deviceId}'`)}` });
+      expect(expectGraphError(response, 503, 'serviceNotAvailable').message).toMatch(/device directory/);
+      expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      graph.down = false;
+    }
+    expect((await device.client().listOwnKeys(device.deviceId)).status).toBe(200);
+  });
+});
+
+describe('what a device may not do', () => {
+  it("writing another device's key: 403, audited, nothing stored or changed", async () => {
+    const owner = newDevice();
+    const intruder = newDevice();
+    const owned = escrowBody(owner);
+    expect((await owner.client().escrow(owned)).status).toBe(200);
+    const before = await keyRowsOf(owned.id);
+
+    // An existing key id of another device, under the intruder's own deviceId, by PATCH and by POST.
+    const patch = await intruder.client().escrow({ ...owned, deviceId: intruder.deviceId, key: recoveryPassword() });
+    expect(expectGraphError(patch, 403, 'authorization_error').message).toMatch(/belongs to another device/);
+    const post = await intruder.client().send('POST', COLLECTION_PATH, { ...owned, deviceId: intruder.deviceId });
+    expectGraphError(post, 403, 'authorization_error');
+    expect(await keyRowsOf(owned.id)).toEqual(before);
+
+    // A new key under the other device's id.
+    const foreign = escrowBody(owner);
+    const named = await intruder.client().escrow(foreign);
+    expect(expectGraphError(named, 403, 'authorization_error').message).toMatch(/only under its own deviceId/);
+    expect(await keyRowsOf(foreign.id)).toEqual({ records: [], index: [] });
+
+    const refusals = (await auditsOf(owned.id, await token({ roles: [AUDIT_READ] }))).filter((event) => event.result === 'failure');
+    expect(refusals.length).toBeGreaterThanOrEqual(2);
+    expect(refusals.map((event) => [detailOf(event, 'InitiatedByDeviceId'), event.resultReason.slice(0, 24)])).toEqual([
+      [intruder.deviceId, '403 authorization_error:'],
+      [intruder.deviceId, '403 authorization_error:'],
+    ]);
+  });
+
+  it('reading a key or its metadata, deleting its own key, or listing another device or every key: 403', async () => {
+    const device = newDevice();
+    const other = newDevice();
+    const body = escrowBody(device);
+    expect((await device.client().escrow(body)).status).toBe(200);
+    const client = device.client();
+    const item = `${COLLECTION_PATH}/${body.id}`;
+    for (const [method, path] of [
+      ['GET', `${item}?$select=key`],
+      ['GET', item],
+      ['DELETE', item],
+      ['GET', `${COLLECTION_PATH}?$filter=${encodeURIComponent(`deviceId eq '${other.deviceId}'`)}`],
+      ['GET', COLLECTION_PATH],
+      ['GET', '/v1.0/auditLogs/directoryAudits'],
+    ] as const) {
+      const response = await client.send(method, path);
+      expectGraphError(response, 403, 'authorization_error');
+      expect(secretsIn(JSON.stringify(response.json), keySpellings(body.key))).toEqual([]);
+    }
+    // Still there: the DELETE did nothing.
+    expect((await keyRowsOf(body.id)).records).toHaveLength(1);
+  });
+});
+
+describe('with DEVICE_AUTH off (the default)', () => {
+  it('an EntraDevice request is a 401 that says device authentication is not enabled', async () => {
+    const device = newDevice();
+    const url = new URL(COLLECTION_PATH, process.env.ESCROW_TEST_URL);
+    const authorization = deviceAuthorization(device, { method: 'GET', pathAndQuery: url.pathname });
+    const response = await call('GET', COLLECTION_PATH, { headers: { Authorization: authorization } });
+    expect(expectGraphError(response, 401, 'InvalidAuthenticationToken').message).toMatch(/not enabled/);
+    expect(graph.lookups).not.toContain(device.deviceId);
+  });
+
+  it('bearer tokens work as before', async () => {
+    const response = await call('GET', COLLECTION_PATH, { token: await token({ roles: [WRITE] }) });
+    expect(response.status).toBe(200);
+  });
+});
