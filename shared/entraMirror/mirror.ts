@@ -87,7 +87,10 @@ class MirrorRun {
     this.progress = new RunProgress('mirror:entra', COUNTERS, report, options.progressEveryMs ?? DEFAULT_PROGRESS_EVERY_MS);
   }
 
-  timeIsUp = (): boolean => Date.now() >= this.deadline;
+  /** A key of the current page was left for the next run (its Retry-After ran past the budget). */
+  private pageUnfinished = false;
+
+  timeIsUp = (): boolean => this.pageUnfinished || Date.now() >= this.deadline;
 
   /** One listed key; true if it is escrowed now (so Entra's listing of it counts as seen). */
   private async mirrorKey(listed: ListedKey): Promise<boolean> {
@@ -112,6 +115,11 @@ class MirrorRun {
       }
       return true;
     } catch (error) {
+      if (error instanceof DeadlineReached) {
+        // Not a failure: the key is left for the next run, which resumes at this page.
+        this.pageUnfinished = true;
+        return false;
+      }
       this.report(`mirror:entra: key ${listed.id} not mirrored: ${failureReason(error)}`);
       this.progress.add('failed');
       return false;
@@ -135,7 +143,7 @@ class MirrorRun {
       this.timeIsUp,
     );
     await markSeen(seen, checkpoint.runId);
-    if (started < page.keys.length) return false;
+    if (started < page.keys.length || this.pageUnfinished) return false;
     checkpoint.nextPage = page.nextPath;
     checkpoint.pages++;
     await saveCheckpoint(checkpoint);

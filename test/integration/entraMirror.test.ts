@@ -13,7 +13,11 @@ import { runScript, startScript, type ScriptRun } from '../support/scripts';
 // Azurite. The runs follow each other: the mirror's checkpoint carries from one to the next, as in
 // production. Every byte the command prints is searched for every key of the tenant and for the token.
 
-jest.setTimeout(120_000);
+jest.setTimeout(400_000);
+
+/** A run of a few hundred keys takes seconds alone, and minutes on a busy two-core machine. */
+const RUN_TIMEOUT_MS = 180_000;
+const mirror = (tenant: BitLockerStandIn, args: string[] = []): Promise<ScriptRun> => runScript('mirrorEntra', args, envFor(tenant), RUN_TIMEOUT_MS);
 
 const identity = { oid: randomUUID(), appid: randomUUID(), tid: randomUUID() };
 let managedIdentity: ManagedIdentityStandIn;
@@ -80,7 +84,7 @@ describe('a tenant of 250 keys over three pages, throttled, with a 503 and a key
   afterAll(() => tenant.close());
 
   it('the first run escrows every key with its password, honouring every Retry-After, and prints no key or token', async () => {
-    const run = await runScript('mirrorEntra', ['--progress-every', '200'], envFor(tenant));
+    const run = await mirror(tenant, ['--progress-every', '200']);
     expect(leaks(run, everKey.values())).toEqual([]);
     expect(run.code).toBe(0);
     expect(summaryOf(run)).toEqual({ seen: 250, imported: 249, updated: 0, skipped: 0, vanished: 1, conflicts: 0, failed: 0, reads: 250, gone: 0 });
@@ -114,7 +118,7 @@ describe('a tenant of 250 keys over three pages, throttled, with a 503 and a key
   it('a second run over the unchanged tenant reads no key and writes nothing', async () => {
     const readsBefore = tenant.keyReads.length;
     const etags = await mapLimit([...tenant.keys.keys()], 8, escrowedEtag);
-    const run = await runScript('mirrorEntra', [], envFor(tenant));
+    const run = await mirror(tenant);
     expect(run.code).toBe(0);
     expect(summaryOf(run)).toEqual({ seen: 249, imported: 0, updated: 0, skipped: 249, vanished: 0, conflicts: 0, failed: 0, reads: 0, gone: 0 });
     expect(tenant.keyReads.length).toBe(readsBefore);
@@ -129,7 +133,7 @@ describe('a tenant of 250 keys over three pages, throttled, with a 503 and a key
     everKey.set(added.id, added);
     const readsBefore = tenant.keyReads.length;
 
-    const run = await runScript('mirrorEntra', [], envFor(tenant));
+    const run = await mirror(tenant);
     expect(leaks(run, everKey.values())).toEqual([]);
     expect(run.code).toBe(0);
     expect(summaryOf(run)).toMatchObject({ seen: 247, imported: 1, skipped: 246, reads: 1, gone: 3 });
@@ -142,7 +146,7 @@ it('a run stopped part-way resumes after the last finished page, without reading
   const tenant = await tenantOf(300);
   try {
     // Killed outright (as a host recycle would) once it is well into the second page.
-    const first = startScript('mirrorEntra', [], envFor(tenant));
+    const first = startScript('mirrorEntra', [], envFor(tenant), RUN_TIMEOUT_MS);
     tenant.onKeyRead = (count) => {
       if (count === 150) first.kill('SIGKILL');
     };
@@ -158,7 +162,7 @@ it('a run stopped part-way resumes after the last finished page, without reading
     expect(stored.size).toBeGreaterThanOrEqual(100);
     const readsBefore = tenant.keyReads.length;
 
-    const run = await runScript('mirrorEntra', [], envFor(tenant));
+    const run = await mirror(tenant);
     expect(leaks(run, tenant.keys.values())).toEqual([]);
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/^mirror:entra: resuming run [0-9a-f-]{36} .* after 1 page\(s\)$/m);

@@ -11,7 +11,7 @@ import { runScript, type ScriptRun } from '../support/scripts';
 // `npm run import`: a CSV export (MBAM, manage-bde) into the escrow, against the run's Azurite, as a
 // child process whose whole output is searched for every key of its file.
 
-jest.setTimeout(60_000);
+jest.setTimeout(200_000);
 
 interface Row {
   id: string;
@@ -48,7 +48,7 @@ async function csvFile(name: string, lines: string[]): Promise<string> {
   return path;
 }
 
-const runImport = (path: string, ...args: string[]): Promise<ScriptRun> => runScript('import', [path, ...args]);
+const runImport = (path: string, ...args: string[]): Promise<ScriptRun> => runScript('import', [path, ...args], {}, 90_000);
 
 const SUMMARY =
   /^import: done: (\d+) seen, (\d+) imported, (\d+) updated, (\d+) skipped, (\d+) invalid, (\d+) conflicts, (\d+) failed, [\d.]+ keys\/s in [\d.]+ s$/;
