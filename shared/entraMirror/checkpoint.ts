@@ -21,6 +21,8 @@ const MAX_BATCH = 100;
 
 export interface Checkpoint {
   runId: string;
+  /** Which tenant the run lists: GRAPH_BASE_URL and the token's tenant id. A checkpoint of another is never resumed. */
+  scope: string;
   /** ISO date-time the run began (its first page). */
   startedAt: string;
   /** Path and query of the next page to list, relative to GRAPH_BASE_URL; undefined once the last page is done. */
@@ -33,6 +35,7 @@ interface CheckpointEntity {
   partitionKey: string;
   rowKey: string;
   runId: string;
+  scope: string;
   startedAt: string;
   nextPage: string;
   pages: number;
@@ -52,7 +55,7 @@ async function stored<T>(what: () => Promise<T>): Promise<T> {
 export async function readCheckpoint(): Promise<Checkpoint | undefined> {
   try {
     const entity = await (await table()).getEntity<CheckpointEntity>(RUN_PARTITION, CHECKPOINT_ROW);
-    return { runId: entity.runId, startedAt: entity.startedAt, nextPage: entity.nextPage || undefined, pages: entity.pages };
+    return { runId: entity.runId, scope: entity.scope ?? '', startedAt: entity.startedAt, nextPage: entity.nextPage || undefined, pages: entity.pages };
   } catch (error) {
     if (statusOf(error) === 404) return undefined;
     throw mapStorageError(error, 'The Entra mirror checkpoint');
@@ -64,6 +67,7 @@ export async function saveCheckpoint(checkpoint: Checkpoint): Promise<void> {
     partitionKey: RUN_PARTITION,
     rowKey: CHECKPOINT_ROW,
     runId: checkpoint.runId,
+    scope: checkpoint.scope,
     startedAt: checkpoint.startedAt,
     nextPage: checkpoint.nextPage ?? '',
     pages: checkpoint.pages,
