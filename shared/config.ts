@@ -54,6 +54,8 @@ export interface Settings {
   deletedKeyRetentionDays: number;
   /** PURGE_EXPIRED_SCHEDULE: NCRONTAB (six fields, seconds first) of the timer that purges keys past their retention. */
   purgeExpiredSchedule: string;
+  /** ENTRA_MIRROR_SCHEDULE: when the Entra mirror runs (NCRONTAB, six fields); undefined = the timer is off. */
+  entraMirrorSchedule?: string;
   /** Where local-mode secrets (the development signing key) and embedded Azurite data live. */
   localStateDir: string;
 }
@@ -139,17 +141,21 @@ function readRetentionDays(env: Env): number {
 /** Daily at 02:30 UTC: a quiet hour, and a day's delay past the retention changes nothing that matters. */
 export const DEFAULT_PURGE_EXPIRED_SCHEDULE = '0 30 2 * * *';
 
-// NCRONTAB as the Functions timer trigger reads it: {second} {minute} {hour} {day} {month} {day-of-week},
-// each a number, a range, a list, a step or '*' (month and day names allowed). The host checks the
-// meaning; this catches a five-field Unix cron or a stray character as the app loads.
+// A timer schedule as the Functions timer trigger reads it: NCRONTAB {second} {minute} {hour} {day}
+// {month} {day-of-week}, each field a number, a range, a list, a step or '*' (month and day names
+// allowed), or a TimeSpan hh:mm:ss. The host checks the meaning; this catches a five-field Unix cron or
+// a stray character as the app loads.
 const NCRONTAB_FIELD = /^(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[0-9]+)?)*$/;
+const TIME_SPAN = /^\d{1,2}:\d{2}:\d{2}$/;
 
-function readPurgeSchedule(env: Env): string {
-  const raw = nonEmpty(env, 'PURGE_EXPIRED_SCHEDULE');
-  if (raw === undefined) return DEFAULT_PURGE_EXPIRED_SCHEDULE;
+/** The schedule setting `name`, normalized to single spaces; undefined when unset. */
+function readTimerSchedule(env: Env, name: string, example: string): string | undefined {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return undefined;
+  if (TIME_SPAN.test(raw)) return raw;
   const fields = raw.split(/\s+/);
   if (fields.length !== 6 || !fields.every((field) => NCRONTAB_FIELD.test(field))) {
-    throw new ConfigError("PURGE_EXPIRED_SCHEDULE must be an NCRONTAB expression of six fields, seconds first, e.g. '0 30 2 * * *'");
+    throw new ConfigError(`${name} must be an NCRONTAB expression of six fields, seconds first, e.g. '${example}'`);
   }
   return fields.join(' ');
 }
@@ -222,7 +228,8 @@ export function readSettings(env: Env = process.env): Settings {
     // GRAPH_BASE_URL carries our managed identity's Graph token: https only, except to a stand-in on this machine.
     graphBaseUrl: readServiceUrl(env, 'GRAPH_BASE_URL', true) ?? 'https://graph.microsoft.com',
     deletedKeyRetentionDays: readRetentionDays(env),
-    purgeExpiredSchedule: readPurgeSchedule(env),
+    purgeExpiredSchedule: readTimerSchedule(env, 'PURGE_EXPIRED_SCHEDULE', DEFAULT_PURGE_EXPIRED_SCHEDULE) ?? DEFAULT_PURGE_EXPIRED_SCHEDULE,
+    entraMirrorSchedule: readTimerSchedule(env, 'ENTRA_MIRROR_SCHEDULE', '0 0 * * * *'),
     localStateDir: nonEmpty(env, 'LOCAL_STATE_DIR') ?? '.local',
   };
 }

@@ -9,6 +9,8 @@ export const ACTIVITIES = {
   refusals: { displayName: 'Refused BitLocker key requests', operationType: 'Other' },
   restore: { displayName: 'Restore BitLocker key', operationType: 'Restore' },
   purge: { displayName: 'Purge BitLocker key', operationType: 'Purge' },
+  /** A key brought in from elsewhere (Entra ID's own copy, an MBAM or manage-bde export), stored by the same use case as a PATCH. */
+  import: { displayName: 'Import BitLocker key', operationType: 'Add' },
 } as const;
 
 export type Activity = keyof typeof ACTIVITIES;
@@ -26,6 +28,8 @@ export interface AuditSource {
   revealReason?: string;
   /** X-Reveal-Ticket of a key read, as sent. */
   revealTicket?: string;
+  /** Set for the adoption tools: where the keys they store come from (additionalDetails 'Source'); their writes are audited as 'import'. */
+  importedFrom?: ImportOrigin;
 }
 
 /** What a refusal summary counts: refusals of one caller in one minute that were not recorded one by one. */
@@ -55,6 +59,9 @@ export interface ModifiedProperty {
   oldValue: string | null;
   newValue: string | null;
 }
+
+/** Entra ID's copy of the keys (the mirror) or an exported file (the importer). */
+export type ImportOrigin = 'entra' | 'file';
 
 /** One audited event, as the service builds it before it is stored. */
 export interface AuditEvent {

@@ -73,6 +73,7 @@ export function directoryAudit(stored: AuditEvent): JsonObject {
   detail('ocp-client-version', event.source.clientVersion);
   detail('RevealReason', event.source.revealReason);
   detail('RevealTicket', event.source.revealTicket);
+  detail('Source', event.source.importedFrom);
   for (const [key, value] of event.refusals ? refusalDetails(event.refusals) : []) detail(key, value);
   // A user signed in through an app (a delegated token, with scp) is the user, whether or not the
   // token names a upn; an app acting as itself is a service principal.

@@ -55,6 +55,7 @@ interface AuditEntity {
   modifiedProperties?: string;
   revealReason?: string;
   revealTicket?: string;
+  importSource?: string;
   /** Shown only if its twin exists in the key's partition. */
   hasTwin: boolean;
   // A refusal summary (activity 'refusals') only:
@@ -114,6 +115,7 @@ function toEntity(event: AuditEvent, hasTwin: boolean): TableEntity<AuditEntity>
     revealReason: source.revealReason,
     revealTicket: source.revealTicket,
     modifiedProperties: event.modifiedProperties?.length ? JSON.stringify(event.modifiedProperties) : undefined,
+    importSource: event.source.importedFrom,
     hasTwin,
     ...(refusals && {
       refusedCount: refusals.count,
@@ -159,6 +161,7 @@ function fromEntity(entity: TableEntityResult<AuditEntity>): AuditEvent {
       clientVersion: entity.clientVersion,
       revealReason: entity.revealReason,
       revealTicket: entity.revealTicket,
+      importedFrom: entity.importSource === 'entra' || entity.importSource === 'file' ? entity.importSource : undefined,
       caller: {
         oid: entity.oid,
         appId: entity.appId,

@@ -30,7 +30,7 @@ export class GraphClient {
 
   /** `baseUrl` without trailing slash (settings().graphBaseUrl), e.g. https://graph.microsoft.com. */
   constructor(
-    private readonly baseUrl: string,
+    readonly baseUrl: string,
     credential: TokenCredential,
   ) {
     this.pipeline = createEmptyPipeline();

@@ -21,7 +21,7 @@ const DIRECTORY_AUDIT: SchemaObject = {
     activityDisplayName: { type: 'string', enum: [...ACTIVITY_NAMES] },
     activityDateTime: { type: 'string', format: 'date-time' },
     loggedByService: { type: 'string', enum: [LOGGED_BY] },
-    operationType: { type: 'string', enum: Object.values(ACTIVITIES).map((activity) => activity.operationType) },
+    operationType: { type: 'string', enum: [...new Set(Object.values(ACTIVITIES).map((activity) => activity.operationType))] },
     initiatedBy: {
       type: 'object',
       properties: {

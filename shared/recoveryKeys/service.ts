@@ -69,8 +69,13 @@ const sealed = (key: RecoveryKey): KeyRecord => {
   return { ...metadata, sealed: sealPassword(key.id, password) };
 };
 
+// The adoption tools (scripts/import.ts, the Entra mirror) write through these same use cases; their
+// additions and changes are audited as 'Import BitLocker key', with where the key came from.
+const writeActivity = (source: AuditSource, activity: Activity): Activity =>
+  source.importedFrom !== undefined && (activity === 'add' || activity === 'update') ? 'import' : activity;
+
 export const succeeded = (source: AuditSource, activity: Activity, key: KeyMetadata, reason = '', changes?: ModifiedProperty[]) =>
-  auditEvent(source, activity, 'success', reason, { keyId: key.id, deviceId: key.deviceId, modifiedProperties: changes });
+  auditEvent(source, writeActivity(source, activity), 'success', reason, { keyId: key.id, deviceId: key.deviceId, modifiedProperties: changes });
 
 /** Compares two recovery passwords in time that does not depend on where they differ. */
 function samePassword(a: string, b: string): boolean {

@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { azuriteConnectionString, findFreePort, startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
 import { call, callOn, expectGraphError, READ, token, WRITE, type ApiResponse, type CallOptions } from '../support/client';
@@ -10,6 +8,7 @@ import { keyBody, type KeyBody } from '../support/fixtures';
 import { COLLECTION, mapLimit } from '../support/keys';
 import { HostDidNotStart, startLocalHost, stopLocalHosts, type EnvOverrides, type LocalHost } from '../support/localHost';
 import { rawTable } from '../support/storage';
+import { type RunningScript, type ScriptRun, startScript } from '../support/scripts';
 
 // Protection at rest (spec "Protection at rest"), end to end: what the tables hold, what a tampered
 // or transplanted ciphertext answers, and a key rotation with `npm run reencrypt` against a private
@@ -17,7 +16,6 @@ import { rawTable } from '../support/storage';
 
 jest.setTimeout(60_000);
 
-const REENCRYPT_SCRIPT = join(__dirname, '../../dist/scripts/reencrypt.js');
 const RECORD_ROW = 'recoveryKey';
 const item = (id: string): string => `${COLLECTION}/${id}`;
 const keyRead = (id: string): string => `${item(id)}?$select=key`;
@@ -117,46 +115,9 @@ async function readBackAt(host: LocalHost, ids: readonly string[]): Promise<Reco
 // ---------------------------------------------------------------------------------------------
 // The reencrypt script as a child process
 
-interface ScriptRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface RunningScript {
-  /** Resolves once the script has printed its first line (its keyring is loaded, it is about to list records). */
-  started: Promise<void>;
-  finished: Promise<ScriptRun>;
-}
-
-function startReencrypt(env: EnvOverrides, args: string[] = []): RunningScript {
-  const child = spawn(process.execPath, [REENCRYPT_SCRIPT, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  let onStarted: () => void = () => undefined;
-  const started = new Promise<void>((resolve) => (onStarted = resolve));
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    onStarted();
-  });
-  const finished = new Promise<ScriptRun>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`reencrypt did not finish within 20 s:\n${stdout}\n${stderr}`));
-    }, 20_000);
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      onStarted();
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return { started, finished };
-}
+// The reencrypt script as a child process (test/support/scripts.ts); `firstOutput` is its first line:
+// its keyring is loaded, it is about to list records.
+const startReencrypt = (env: EnvOverrides, args: string[] = []): RunningScript => startScript('reencrypt', args, env, 20_000);
 
 const runReencrypt = (env: EnvOverrides, args: string[] = []): Promise<ScriptRun> => startReencrypt(env, args).finished;
 

@@ -21,9 +21,17 @@ export interface ManagedIdentityStandIn {
   close(): Promise<void>;
 }
 
-export async function startManagedIdentityStandIn(): Promise<ManagedIdentityStandIn> {
+const base64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/**
+ * @param claims when given, the access token is shaped as Entra's are (a JWT with these claims, e.g. the
+ * identity's oid, appid and tid; its signature is random, since only the Graph stand-in checks it, by value)
+ */
+export async function startManagedIdentityStandIn(claims?: Record<string, unknown>): Promise<ManagedIdentityStandIn> {
   const secret = randomBytes(16).toString('hex');
-  const accessToken = `mi-token-${randomBytes(16).toString('hex')}`;
+  const accessToken = claims
+    ? `${base64url({ typ: 'JWT', alg: 'RS256' })}.${base64url(claims)}.${randomBytes(32).toString('base64url')}`
+    : `mi-token-${randomBytes(16).toString('hex')}`;
   const requestedResources: string[] = [];
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');

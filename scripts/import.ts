@@ -1,0 +1,131 @@
+import { parseArgs } from 'node:util';
+import { adoptionSource } from '../shared/adoption/auditSource';
+import { describeError, failureReason, runCommand, stderrLine, UsageError, wholeNumber } from '../shared/adoption/commandLine';
+import { forEachLimit } from '../shared/adoption/concurrency';
+import { importRecoveryKey } from '../shared/adoption/importKey';
+import { type KeyFile, readKeyFile } from '../shared/adoption/keyFile';
+import { DEFAULT_PROGRESS_EVERY_MS, RunProgress } from '../shared/adoption/progress';
+import { keyring } from '../shared/crypto/keyring';
+
+// `npm run import -- <file.csv> [--skip-invalid]`: brings recovery keys exported from MBAM, manage-bde
+// or anywhere else into the escrow (README "Adopting"). Each row is stored through the PATCH use case
+// (validation, encryption, audit 'Import BitLocker key' with Source: file).
+//
+// Settings are the service's own (shared/config), as for `npm run reencrypt`: STORAGE_CONNECTION_STRING,
+// ENCRYPTION_KEYS / ENCRYPTION_ACTIVE_KEY (or AUTH_MODE=local with LOCAL_STATE_DIR for the development key).
+//
+// - Every row is checked before anything is stored; a bad row is reported with its line number and
+//   why, and then nothing is stored unless --skip-invalid is given.
+// - Idempotent: a key already escrowed with the same password is left as it is; one escrowed with
+//   another password is reported as a conflict and left as it is (a password never changes under its id).
+// - Output: progress on stderr (at most every ~2 s), one summary line on stdout. Line numbers, key
+//   ids and reasons are printed; never a key.
+// - Exit code: 0 when every row is escrowed as the file has it; 1 when some are not (bad rows,
+//   conflicts, failures: each named on stderr); 2 when the import could not run (usage, an unreadable
+//   or malformed file, bad settings).
+
+const usage = 'usage: npm run import -- <file.csv> [--skip-invalid] [--concurrency N] [--progress-every MS]';
+
+/** Rows stored at once: enough to hide storage latency, few enough to leave the service its share. */
+const DEFAULT_CONCURRENCY = 8;
+
+const COUNTERS = ['seen', 'imported', 'updated', 'skipped', 'invalid', 'conflicts', 'failed'] as const;
+type Counter = (typeof COUNTERS)[number];
+
+export interface ImportOptions {
+  skipInvalid?: boolean;
+  concurrency?: number;
+  progressEveryMs?: number;
+  /** Where progress and per-row reports go; stderr by default. */
+  report?: (line: string) => void;
+}
+
+export interface ImportResult {
+  counts: Record<Counter, number>;
+  summary: string;
+  /** Nothing was stored because some rows are bad and --skip-invalid was not given. */
+  refused: boolean;
+}
+
+async function storeRows(file: KeyFile, options: ImportOptions, progress: RunProgress<Counter>): Promise<void> {
+  const report = options.report ?? stderrLine;
+  const source = adoptionSource('file', 'import');
+  await forEachLimit(file.rows, options.concurrency ?? DEFAULT_CONCURRENCY, async ({ line, key }) => {
+    try {
+      const outcome = await importRecoveryKey(key, source);
+      if (outcome === 'conflict') {
+        report(`import: line ${line}: conflict: key ${key.id} is escrowed with another recovery password; left as it is`);
+        progress.add('conflicts');
+      } else {
+        progress.add(outcome === 'unchanged' ? 'skipped' : outcome);
+      }
+    } catch (error) {
+      report(`import: line ${line}: key ${key.id} not stored: ${failureReason(error)}`);
+      progress.add('failed');
+    }
+  });
+}
+
+/** Imports a CSV file of recovery keys; throws KeyFileError when the file cannot be read as one. */
+export async function importKeyFile(path: string, options: ImportOptions = {}): Promise<ImportResult> {
+  const report = options.report ?? stderrLine;
+  const file = await readKeyFile(path);
+  const progress = new RunProgress<Counter>('import', COUNTERS, report, options.progressEveryMs ?? DEFAULT_PROGRESS_EVERY_MS);
+  if (file.ignoredColumns.length > 0) report(`import: ignoring columns ${file.ignoredColumns.join(', ')}`);
+  for (const { line, reason } of file.problems) report(`import: line ${line}: ${reason}`);
+  progress.add('seen', file.rows.length + file.problems.length + file.repeated);
+  progress.add('skipped', file.repeated);
+  progress.add('invalid', file.problems.length);
+  const refused = file.problems.length > 0 && !options.skipInvalid;
+  if (refused) {
+    report(`import: ${file.problems.length} bad row(s): nothing stored. Fix them, or pass --skip-invalid to store the other rows.`);
+  } else {
+    await storeRows(file, options, progress);
+  }
+  return { counts: progress.snapshot(), summary: progress.summary(), refused };
+}
+
+async function main(): Promise<number> {
+  let path: string;
+  let options: ImportOptions;
+  try {
+    const { values, positionals } = parseArgs({
+      allowPositionals: true,
+      options: {
+        'skip-invalid': { type: 'boolean' },
+        concurrency: { type: 'string' },
+        'progress-every': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+    });
+    if (values.help) {
+      stderrLine(usage);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new UsageError('give exactly one file');
+    path = positionals[0]!;
+    options = {
+      skipInvalid: values['skip-invalid'] === true,
+      concurrency: wholeNumber(values.concurrency, '--concurrency', DEFAULT_CONCURRENCY, 1),
+      progressEveryMs: wholeNumber(values['progress-every'], '--progress-every', DEFAULT_PROGRESS_EVERY_MS, 0),
+    };
+    // A missing or malformed key setting stops here; its message names the setting, never a key.
+    keyring();
+  } catch (error) {
+    stderrLine(`import: ${describeError(error)}\n${usage}`);
+    return 2;
+  }
+
+  let result: ImportResult;
+  try {
+    result = await importKeyFile(path, options);
+  } catch (error) {
+    stderrLine(`import: stopped: ${describeError(error)}. Keys stored so far stay stored; rerun to continue.`);
+    return 2;
+  }
+  process.stdout.write(`${result.summary}\n`);
+  const { invalid, conflicts, failed } = result.counts;
+  return result.refused || invalid + conflicts + failed > 0 ? 1 : 0;
+}
+
+if (require.main === module) runCommand('import', main);

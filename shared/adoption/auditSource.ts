@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
+import type { Caller } from '../auth/caller';
+import type { AuditSource, ImportOrigin } from '../audit/model';
+
+// Who the adoption tools are in the audit trail. One correlation id per run ties its records together.
+
+export const TOOL_NAME = 'bitlocker-key-escrow';
+export const TOOL_VERSION = '0.1.0';
+
+/** The local account that ran a command, as far as the OS says; undefined where it cannot (no passwd entry). */
+function localAccount(): string | undefined {
+  try {
+    return `${userInfo().username}@${hostname()}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The audit source of one run of an adoption tool. `caller` is the identity the tool acted as (the
+ * mirror's managed identity, from its Graph token); without one (a file import run by hand), the
+ * local account that ran it is named in the User-Agent.
+ */
+export function adoptionSource(origin: ImportOrigin, tool: string, caller?: Caller): AuditSource {
+  const account = caller ? undefined : localAccount();
+  return {
+    caller: caller ?? { permissions: new Set(), delegated: false },
+    requestId: randomUUID(),
+    userAgent: `${TOOL_NAME}-${tool}/${TOOL_VERSION}${account ? ` (${account})` : ''}`,
+    clientName: `${TOOL_NAME} ${tool}`,
+    clientVersion: TOOL_VERSION,
+    importedFrom: origin,
+  };
+}

@@ -1,0 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import { decodeJwt } from 'jose';
+import { adoptionSource } from '../adoption/auditSource';
+import { failureReason } from '../adoption/commandLine';
+import { forEachLimit } from '../adoption/concurrency';
+import { findEscrowedKey, importRecoveryKey } from '../adoption/importKey';
+import { DEFAULT_PROGRESS_EVERY_MS, RunProgress } from '../adoption/progress';
+import type { AuditSource } from '../audit/model';
+import { type Caller, callerFromClaims } from '../auth/caller';
+import { settings } from '../config';
+import { GraphClient } from '../graph/client';
+import { serviceCredential } from '../graph/credential';
+import { GraphCallFailed } from '../graph/errors';
+import { DeadlineReached, patiently } from '../graph/patience';
+import { GRAPH_SCOPE } from '../graph/policies';
+import { type Checkpoint, countNotSeenBy, markSeen, readCheckpoint, saveCheckpoint } from './checkpoint';
+import { type ListedKey, listEntraKeys, readEntraKey, RECOVERY_KEYS_PATH } from './entraKeys';
+
+// The Entra mirror: every BitLocker recovery key Entra ID holds, escrowed here too, so that deleting a
+// stale device in Entra (which deletes its keys there, for good) loses nothing.
+//
+// A run lists Entra's keys page by page; each key not yet escrowed is read with $select=key and stored
+// through the PATCH use case (audited 'Import BitLocker key', Source: entra, initiated by the mirror's
+// identity). Keys already escrowed are never read again: each read is an audited event in Entra, and
+// Graph throttles them hard. A key Entra no longer has stays here; a complete run counts them.
+// Runs resume from a checkpoint (./checkpoint.ts) and stop at their time budget.
+
+/** Keys read and stored at once: Graph throttles key reads per app and tenant, so a few. */
+export const DEFAULT_MIRROR_CONCURRENCY = 4;
+/** A run's time; a timer function must end before the host's functionTimeout (5 or 10 minutes on Consumption). */
+export const DEFAULT_MIRROR_BUDGET_MS = 4 * 60_000;
+
+const COUNTERS = ['seen', 'imported', 'updated', 'skipped', 'vanished', 'conflicts', 'failed', 'key reads'] as const;
+export type MirrorCounter = (typeof COUNTERS)[number];
+
+export interface MirrorOptions {
+  graph?: GraphClient;
+  budgetMs?: number;
+  concurrency?: number;
+  progressEveryMs?: number;
+  /** Progress lines and per-key reports (ids and reasons, never a key); stderr by default. */
+  report?: (line: string) => void;
+}
+
+export interface MirrorResult {
+  runId: string;
+  /** The listing reached Entra's last page in this run. */
+  complete: boolean;
+  counts: Record<MirrorCounter, number>;
+  /** Escrowed keys an earlier run saw in Entra and this complete run did not; undefined unless complete. */
+  goneFromEntra?: number;
+  /** Pages of this run (over all its resumptions) finished so far. */
+  pages: number;
+  summary: string;
+}
+
+const stderrLine = (line: string): void => void process.stderr.write(`${line}\n`);
+
+/** The mirror's own identity, from its Graph token's claims, for the audit trail (never the token itself). */
+async function mirrorCaller(): Promise<Caller | undefined> {
+  let token;
+  try {
+    token = await serviceCredential().getToken(GRAPH_SCOPE);
+  } catch (error) {
+    // Before anything is listed: a run without a Graph token stops here, naming why (never a secret).
+    throw new GraphCallFailed(`No token for Microsoft Graph: ${(error as Error).name}.`);
+  }
+  if (!token) throw new GraphCallFailed('No token for Microsoft Graph.');
+  try {
+    return callerFromClaims(decodeJwt(token.token));
+  } catch {
+    return undefined;
+  }
+}
+
+class MirrorRun {
+  readonly progress: RunProgress<MirrorCounter>;
+  private readonly deadline: number;
+
+  constructor(
+    private readonly graph: GraphClient,
+    private readonly source: AuditSource,
+    private readonly options: MirrorOptions,
+    private readonly report: (line: string) => void,
+  ) {
+    this.deadline = Date.now() + (options.budgetMs ?? DEFAULT_MIRROR_BUDGET_MS);
+    this.progress = new RunProgress('mirror:entra', COUNTERS, report, options.progressEveryMs ?? DEFAULT_PROGRESS_EVERY_MS);
+  }
+
+  /** A key of the current page was left for the next run (its Retry-After ran past the budget). */
+  private pageUnfinished = false;
+
+  timeIsUp = (): boolean => this.pageUnfinished || Date.now() >= this.deadline;
+
+  /** One listed key; true if it is escrowed now (so Entra's listing of it counts as seen). */
+  private async mirrorKey(listed: ListedKey): Promise<boolean> {
+    this.progress.add('seen');
+    try {
+      if (await findEscrowedKey(listed.id)) {
+        this.progress.add('skipped');
+        return true;
+      }
+      this.progress.add('key reads');
+      const key = await patiently(() => readEntraKey(this.graph, listed), this.deadline);
+      if (!key) {
+        this.progress.add('vanished');
+        return false;
+      }
+      const outcome = await importRecoveryKey(key, this.source);
+      if (outcome === 'conflict') {
+        this.report(`mirror:entra: conflict: key ${key.id} is escrowed with another recovery password than Entra's; left as it is`);
+        this.progress.add('conflicts');
+      } else {
+        this.progress.add(outcome === 'unchanged' ? 'skipped' : outcome);
+      }
+      return true;
+    } catch (error) {
+      if (error instanceof DeadlineReached) {
+        // Not a failure: the key is left for the next run, which resumes at this page.
+        this.pageUnfinished = true;
+        return false;
+      }
+      this.report(`mirror:entra: key ${listed.id} not mirrored: ${failureReason(error)}`);
+      this.progress.add('failed');
+      return false;
+    }
+  }
+
+  /** Mirrors the page at `checkpoint.nextPage`; false if the budget ran out before its last key. */
+  private async mirrorPage(checkpoint: Checkpoint): Promise<boolean> {
+    const page = await patiently(() => listEntraKeys(this.graph, checkpoint.nextPage!), this.deadline);
+    if (page.malformed > 0) {
+      this.report(`mirror:entra: ${page.malformed} listed item(s) without an id skipped`);
+      this.progress.add('failed', page.malformed);
+    }
+    const seen: string[] = [];
+    const started = await forEachLimit(
+      page.keys,
+      this.options.concurrency ?? DEFAULT_MIRROR_CONCURRENCY,
+      async (listed) => {
+        if (await this.mirrorKey(listed)) seen.push(listed.id);
+      },
+      this.timeIsUp,
+    );
+    await markSeen(seen, checkpoint.runId);
+    if (started < page.keys.length || this.pageUnfinished) return false;
+    checkpoint.nextPage = page.nextPath;
+    checkpoint.pages++;
+    await saveCheckpoint(checkpoint);
+    return true;
+  }
+
+  async run(): Promise<MirrorResult> {
+    const previous = await readCheckpoint();
+    const scope = `${this.graph.baseUrl} ${this.source.caller.tid ?? ''}`;
+    const resumed = previous?.nextPage !== undefined && previous.scope === scope;
+    const checkpoint: Checkpoint = resumed
+      ? previous!
+      : { runId: randomUUID(), scope, startedAt: new Date().toISOString(), nextPage: RECOVERY_KEYS_PATH, pages: 0 };
+    if (resumed) this.report(`mirror:entra: resuming run ${checkpoint.runId} (started ${checkpoint.startedAt}) after ${checkpoint.pages} page(s)`);
+    else await saveCheckpoint(checkpoint);
+
+    let complete = false;
+    try {
+      while (!this.timeIsUp() && (await this.mirrorPage(checkpoint))) {
+        if (checkpoint.nextPage === undefined) {
+          complete = true;
+          break;
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof DeadlineReached)) throw error;
+      this.report(`mirror:entra: ${error.message}`);
+    }
+    const goneFromEntra = complete ? await countNotSeenBy(checkpoint.runId) : undefined;
+    const ending = complete
+      ? `, ${goneFromEntra} escrowed key(s) no longer in Entra (kept)`
+      : `; stopped at the time budget after ${checkpoint.pages} page(s): the next run resumes there`;
+    return {
+      runId: checkpoint.runId,
+      complete,
+      counts: this.progress.snapshot(),
+      goneFromEntra,
+      pages: checkpoint.pages,
+      summary: `${this.progress.summary()}${ending}`,
+    };
+  }
+}
+
+/**
+ * One run of the mirror, with the service's settings (GRAPH_BASE_URL, storage, encryption keys) and
+ * credential. Throws GraphCallFailed when Graph cannot be listed at all (no token, refused, down past
+ * every retry) and the store's GraphError when storage is unavailable; keys done by then stay done, and
+ * the checkpoint is where the next run starts.
+ */
+export async function runEntraMirror(options: MirrorOptions = {}): Promise<MirrorResult> {
+  const graph = options.graph ?? new GraphClient(settings().graphBaseUrl, serviceCredential());
+  const source = adoptionSource('entra', 'mirror', await mirrorCaller());
+  return new MirrorRun(graph, source, options, options.report ?? stderrLine).run();
+}

@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { AUDIT_READ, auditsOf, detailOf, keySpellings, secretsIn, tokenParts } from '../support/audit';
+import { token } from '../support/client';
+import { escrowedEtag, escrowedPassword } from '../support/escrowed';
+import { newId, recoveryPassword } from '../support/fixtures';
+import { mapLimit } from '../support/keys';
+import { type BitLockerStandIn, type EntraKey, startBitLockerStandIn } from '../support/bitlockerStandIn';
+import { startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../support/managedIdentityStandIn';
+import { runScript, startScript, type ScriptRun } from '../support/scripts';
+
+// `npm run mirror:entra` against a stand-in Graph tenant (test/support/bitlockerStandIn.ts) and the real
+// @azure/identity credential against a stand-in managed-identity endpoint, storing into the run's
+// Azurite. The runs follow each other: the mirror's checkpoint carries from one to the next, as in
+// production. Every byte the command prints is searched for every key of the tenant and for the token.
+
+jest.setTimeout(400_000);
+
+/** A run of a few hundred keys takes seconds alone, and minutes on a busy two-core machine. */
+const RUN_TIMEOUT_MS = 180_000;
+const mirror = (tenant: BitLockerStandIn, args: string[] = []): Promise<ScriptRun> => runScript('mirrorEntra', args, envFor(tenant), RUN_TIMEOUT_MS);
+
+const identity = { oid: randomUUID(), appid: randomUUID(), tid: randomUUID() };
+let managedIdentity: ManagedIdentityStandIn;
+
+beforeAll(async () => {
+  managedIdentity = await startManagedIdentityStandIn({ aud: 'https://graph.microsoft.com', roles: ['BitLockerKey.Read.All', 'Device.Read.All'], ...identity });
+});
+afterAll(() => managedIdentity.close());
+
+const entraKey = (): EntraKey => ({
+  id: newId(),
+  deviceId: newId(),
+  volumeType: String(1 + Math.floor(Math.random() * 3)),
+  createdDateTime: '2025-06-01T10:00:00Z',
+  key: recoveryPassword(),
+});
+
+async function tenantOf(count: number): Promise<BitLockerStandIn> {
+  const tenant = await startBitLockerStandIn(managedIdentity.accessToken);
+  for (let i = 0; i < count; i++) {
+    const key = entraKey();
+    tenant.keys.set(key.id, key);
+  }
+  return tenant;
+}
+
+const envFor = (tenant: BitLockerStandIn): Record<string, string> => ({
+  GRAPH_BASE_URL: tenant.url,
+  IDENTITY_ENDPOINT: managedIdentity.endpoint,
+  IDENTITY_HEADER: managedIdentity.secret,
+});
+
+const SUMMARY =
+  /^mirror:entra: done: (\d+) seen, (\d+) imported, (\d+) updated, (\d+) skipped, (\d+) vanished, (\d+) conflicts, (\d+) failed, (\d+) key reads, [\d.]+ keys\/s in [\d.]+ s(?:, (\d+) escrowed key\(s\) no longer in Entra \(kept\)|; stopped .*)$/;
+
+function summaryOf(run: ScriptRun) {
+  const lines = run.stdout.trim().split('\n');
+  expect({ lines, stderr: run.stderr }).toEqual({ lines: [expect.stringMatching(SUMMARY)], stderr: expect.any(String) });
+  const [seen, imported, updated, skipped, vanished, conflicts, failed, reads, gone] = SUMMARY.exec(lines[0]!)!.slice(1).map(Number);
+  return { seen, imported, updated, skipped, vanished, conflicts, failed, reads, gone };
+}
+
+/** Every spelling of every key the tenant ever held, and the managed identity's token, found in the output. */
+function leaks(run: ScriptRun, keys: Iterable<EntraKey>): string[] {
+  return secretsIn(run.stdout + run.stderr, [...[...keys].flatMap((k) => keySpellings(k.key)), ...tokenParts(managedIdentity.accessToken)]);
+}
+
+describe('a tenant of 250 keys over three pages, throttled, with a 503 and a key that vanishes', () => {
+  let tenant: BitLockerStandIn;
+  let everKey: Map<string, EntraKey>;
+  let vanished: EntraKey;
+  let throttled: string[];
+
+  beforeAll(async () => {
+    tenant = await tenantOf(250);
+    everKey = new Map(tenant.keys);
+    const ids = [...tenant.keys.keys()];
+    throttled = [ids[3]!, ids[120]!, ids[121]!, ids[240]!];
+    for (const id of throttled) tenant.throttleFirstRead.set(id, 1);
+    tenant.failPageOnce.add(100);
+    vanished = tenant.keys.get(ids[200]!)!;
+    tenant.vanishOnRead.add(vanished.id);
+  });
+  afterAll(() => tenant.close());
+
+  it('the first run escrows every key with its password, honouring every Retry-After, and prints no key or token', async () => {
+    const run = await mirror(tenant, ['--progress-every', '200']);
+    expect(leaks(run, everKey.values())).toEqual([]);
+    expect(run.code).toBe(0);
+    expect(summaryOf(run)).toEqual({ seen: 250, imported: 249, updated: 0, skipped: 0, vanished: 1, conflicts: 0, failed: 0, reads: 250, gone: 0 });
+    expect(run.stderr).toMatch(/^mirror:entra: \d+ seen, \d+ imported, .* keys\/s$/m);
+
+    const present = [...tenant.keys.values()];
+    expect(await mapLimit(present, 8, (k) => escrowedPassword(k.id))).toEqual(present.map((k) => k.key));
+    expect(await escrowedPassword(vanished.id)).toBeUndefined();
+
+    // Throttling: each throttled key was read again, never before its Retry-After; the 503 page was listed again.
+    expect(tenant.violations).toEqual([]);
+    for (const id of throttled) {
+      const reads = tenant.keyReads.filter((r) => r.id === id);
+      expect(reads.map((r) => r.status)).toEqual([429, 200]);
+      expect(reads[1]!.at - reads[0]!.at).toBeGreaterThanOrEqual(1000);
+    }
+    expect(tenant.listRequests).toEqual([0, 100, 100, 200]);
+  });
+
+  it('is audited as an import from Entra, initiated by the managed identity', async () => {
+    const [event] = await auditsOf(throttled[0]!, await token({ roles: [AUDIT_READ] }));
+    expect(event).toMatchObject({
+      activityDisplayName: 'Import BitLocker key',
+      result: 'success',
+      initiatedBy: { user: null, app: { appId: identity.appid, servicePrincipalId: identity.oid } },
+    });
+    expect(detailOf(event!, 'Source')).toBe('entra');
+    expect(detailOf(event!, 'TenantId')).toBe(identity.tid);
+  });
+
+  it('a second run over the unchanged tenant reads no key and writes nothing', async () => {
+    const readsBefore = tenant.keyReads.length;
+    const etags = await mapLimit([...tenant.keys.keys()], 8, escrowedEtag);
+    const run = await mirror(tenant);
+    expect(run.code).toBe(0);
+    expect(summaryOf(run)).toEqual({ seen: 249, imported: 0, updated: 0, skipped: 249, vanished: 0, conflicts: 0, failed: 0, reads: 0, gone: 0 });
+    expect(tenant.keyReads.length).toBe(readsBefore);
+    expect(await mapLimit([...tenant.keys.keys()], 8, escrowedEtag)).toEqual(etags);
+  });
+
+  it('keys deleted in Entra stay escrowed and are counted; a new key is read once', async () => {
+    const deleted = [...tenant.keys.values()].slice(10, 13);
+    for (const key of deleted) tenant.keys.delete(key.id);
+    const added = entraKey();
+    tenant.keys.set(added.id, added);
+    everKey.set(added.id, added);
+    const readsBefore = tenant.keyReads.length;
+
+    const run = await mirror(tenant);
+    expect(leaks(run, everKey.values())).toEqual([]);
+    expect(run.code).toBe(0);
+    expect(summaryOf(run)).toMatchObject({ seen: 247, imported: 1, skipped: 246, reads: 1, gone: 3 });
+    expect(tenant.keyReads.slice(readsBefore).map((r) => r.id)).toEqual([added.id]);
+    expect(await mapLimit([...deleted, added], 4, (k) => escrowedPassword(k.id))).toEqual([...deleted, added].map((k) => k.key));
+  });
+});
+
+it('a run stopped part-way resumes after the last finished page, without reading again what it stored', async () => {
+  const tenant = await tenantOf(300);
+  try {
+    // Killed outright (as a host recycle would) once it is well into the second page.
+    const first = startScript('mirrorEntra', [], envFor(tenant), RUN_TIMEOUT_MS);
+    tenant.onKeyRead = (count) => {
+      if (count === 150) first.kill('SIGKILL');
+    };
+    const killed = await first.finished;
+    tenant.onKeyRead = undefined;
+    expect(killed.code).toBeNull();
+    expect(tenant.listRequests).toEqual([0, 100]);
+
+    const stored = new Set<string>();
+    await mapLimit([...tenant.keys.keys()], 8, async (id) => {
+      if (await escrowedEtag(id)) stored.add(id);
+    });
+    expect(stored.size).toBeGreaterThanOrEqual(100);
+    const readsBefore = tenant.keyReads.length;
+
+    const run = await mirror(tenant);
+    expect(leaks(run, tenant.keys.values())).toEqual([]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/^mirror:entra: resuming run [0-9a-f-]{36} .* after 1 page\(s\)$/m);
+    // The second run starts at the second page, and reads only keys the first did not store.
+    expect(tenant.listRequests).toEqual([0, 100, 100, 200]);
+    const readAgain = tenant.keyReads.slice(readsBefore).filter((r) => stored.has(r.id));
+    expect(readAgain).toEqual([]);
+    const all = [...tenant.keys.values()];
+    expect(await mapLimit(all, 8, (k) => escrowedPassword(k.id))).toEqual(all.map((k) => k.key));
+  } finally {
+    await tenant.close();
+  }
+});
