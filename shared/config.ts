@@ -17,8 +17,19 @@ export interface EncryptionSettings {
   activeKey?: string;
 }
 
+/** The helpdesk console at /helpdesk (functions/helpdesk.ts). */
+export interface HelpdeskSettings {
+  /** HELPDESK_CLIENT_ID: the Entra SPA app registration the page signs in with (entra mode only). */
+  clientId?: string;
+  /** HELPDESK_API_SCOPE: the delegated scope the page asks for; by default `{first AUTH_AUDIENCE}/access_as_user`. */
+  apiScope?: string;
+  /** HELPDESK_REVEAL_SECONDS: how long a revealed key stays on screen. */
+  revealSeconds: number;
+}
+
 export interface Settings {
   auth: AuthSettings;
+  helpdesk: HelpdeskSettings;
   encryption: EncryptionSettings;
   storageConnectionString: string;
   port: number;
@@ -73,6 +84,24 @@ function readKeyReadLimit(env: Env): number {
   return limit;
 }
 
+/** MBAM's helpdesk site hides a shown key after a minute too: long enough to read out 48 digits. */
+export const DEFAULT_REVEAL_SECONDS = 60;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function readHelpdesk(env: Env): HelpdeskSettings {
+  const clientId = nonEmpty(env, 'HELPDESK_CLIENT_ID');
+  if (clientId !== undefined && !GUID.test(clientId)) throw new ConfigError('HELPDESK_CLIENT_ID must be the GUID of an Entra app registration');
+  const apiScope = nonEmpty(env, 'HELPDESK_API_SCOPE');
+  if (apiScope !== undefined && !/^\S+\/[A-Za-z0-9._-]+$/.test(apiScope)) {
+    throw new ConfigError('HELPDESK_API_SCOPE must be a scope such as api://bitlocker-escrow/access_as_user');
+  }
+  const raw = nonEmpty(env, 'HELPDESK_REVEAL_SECONDS');
+  const revealSeconds = raw === undefined ? DEFAULT_REVEAL_SECONDS : /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (!(revealSeconds >= 1 && revealSeconds <= 600)) throw new ConfigError('HELPDESK_REVEAL_SECONDS must be a whole number from 1 to 600');
+  return { clientId: clientId?.toLowerCase(), apiScope, revealSeconds };
+}
+
 function readAuth(env: Env): AuthSettings {
   const mode = (nonEmpty(env, 'AUTH_MODE') ?? defaultAuthMode).toLowerCase();
   if (mode !== 'entra' && mode !== 'local') {
@@ -90,6 +119,7 @@ function readAuth(env: Env): AuthSettings {
 export function readSettings(env: Env = process.env): Settings {
   return {
     auth: readAuth(env),
+    helpdesk: readHelpdesk(env),
     encryption: { keys: nonEmpty(env, 'ENCRYPTION_KEYS'), activeKey: nonEmpty(env, 'ENCRYPTION_ACTIVE_KEY') },
     storageConnectionString: nonEmpty(env, 'STORAGE_CONNECTION_STRING') ?? DEVELOPMENT_STORAGE,
     port: readPort(env),
