@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     outdir: out,
     logLevel: 'warning',
   });
-  await Promise.all(['index.html', 'styles.css'].map((file) => copyFile(path.join(source, file), path.join(out, file))));
+  await Promise.all(['index.html', 'styles.css', 'icon.svg'].map((file) => copyFile(path.join(source, file), path.join(out, file))));
 }
 
 main().catch((error: unknown) => {

@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { AUDIT_READ, sleep } from '../support/audit';
 import { launchBrowser, openPage, screenshot, type ConsolePage } from '../support/browser';
-import { baseUrl, call, READ, READ_BASIC, tokenWith, WRITE } from '../support/client';
+import { baseUrl, call, callOn, READ, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
 import { escrowKeys, idWithPrefix, keyBodies, randomHex } from '../support/keys';
 import { startLocalHost, stopLocalHosts } from '../support/localHost';
@@ -26,10 +27,12 @@ afterAll(async () => {
 });
 
 afterEach(async () => {
-  // Every request of every page a test opened went to the page's own host, and nowhere else.
-  for (const { page, requested, context } of pages.splice(0)) {
+  // Every request of every page a test opened went to the page's own host, and nowhere else, and
+  // nothing failed in it (a CSP violation is a console error).
+  for (const { page, requested, errors, context } of pages.splice(0)) {
     const origin = new URL(page.url()).origin;
     expect(requested.filter((url) => new URL(url).origin !== origin)).toEqual([]);
+    expect(errors).toEqual([]);
     expect(requested.length).toBeGreaterThan(3);
     await context.close();
   }
@@ -259,4 +262,25 @@ describe('the console in a browser', () => {
     await sleep(100);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(640);
   });
+
+  it('in entra mode offers the Microsoft sign-in only: no development token, MSAL loaded under the CSP', async () => {
+    const host = await startLocalHost({
+      AUTH_MODE: 'entra',
+      AUTH_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+      AUTH_AUDIENCE: 'api://bitlocker-escrow',
+      HELPDESK_CLIENT_ID: 'a1b2c3d4-0000-4000-8000-000000000001',
+      ENCRYPTION_KEYS: JSON.stringify({ v1: randomBytes(32).toString('base64') }),
+      ENCRYPTION_ACTIVE_KEY: 'v1',
+    });
+    const minted = await callOn(host.url, 'POST', '/helpdesk/dev-token', { body: { roles: [READ] } });
+    expect([minted.status, minted.json.accessToken]).toEqual([404, undefined]);
+    const page = await callOn(host.url, 'GET', '/helpdesk');
+    expect(page.headers.get('content-security-policy')).toContain("connect-src 'self' https://login.microsoftonline.com;");
+
+    const opened = await openPage(browser, host.url);
+    pages.push(opened);
+    await opened.page.goto(`${host.url}/helpdesk`);
+    await opened.page.getByRole('button', { name: 'Sign in with Microsoft' }).waitFor();
+    expect(await opened.page.getByRole('button', { name: 'Sign in for development' }).isHidden()).toBe(true);
+  }, 60_000);
 });

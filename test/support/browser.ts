@@ -21,6 +21,8 @@ export interface ConsolePage {
   page: Page;
   /** Every URL the page requested, in order: the test asserts they all stay on the host's origin. */
   requested: string[];
+  /** Console errors and uncaught exceptions (a CSP violation, a failed load, a bug). */
+  errors: string[];
 }
 
 /** A fresh context (its own storage and clipboard permission) with a page that records its requests. */
@@ -30,7 +32,10 @@ export async function openPage(browser: Browser, origin: string): Promise<Consol
   const page = await context.newPage();
   const requested: string[] = [];
   page.on('request', (request) => requested.push(request.url()));
-  return { context, page, requested };
+  const errors: string[] = [];
+  page.on('console', (message) => void (message.type() === 'error' && errors.push(message.text())));
+  page.on('pageerror', (error) => errors.push(error.message));
+  return { context, page, requested, errors };
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {
