@@ -13,6 +13,7 @@ import { emptyResponse, jsonResponse } from '../shared/http/responses';
 import { decodeSkipToken, encodeSkipToken, parseItemSelect, parseListQuery } from '../shared/odata';
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
 import { COLLECTION_CONTEXT, graphEntity, graphProperties, propertiesFor } from '../shared/recoveryKeys/representation';
+import { parseRevealHeaders } from '../shared/recoveryKeys/revealReason';
 import { normalizeGuid, parseKeyIdSegment, parseRecoveryKeyInput } from '../shared/recoveryKeys/schema';
 import * as keys from '../shared/recoveryKeys/service';
 import { settings } from '../shared/config';
@@ -85,6 +86,8 @@ const getKey: GraphOperation = async (request, rc, context) => {
   }
   return underAudit(request, rc, caller, 'read', async (source) => {
     authorize(caller, 'readKey');
+    // Checked before the rate limit: a malformed read costs the caller no read.
+    parseRevealHeaders(request.headers, settings().requireRevealReason);
     limitKeyReads(caller);
     const { stored, key } = await keys.readRecoveryPassword(itemId(request), source);
     return entityResponse(rc, 200, stored, key);

@@ -35,6 +35,8 @@ export interface Settings {
   port: number;
   /** KEY_READ_LIMIT_PER_MINUTE: key reads ($select=key) one caller may make per minute on one instance. */
   keyReadLimitPerMinute: number;
+  /** REQUIRE_REVEAL_REASON: a key read without a valid X-Reveal-Reason is a 400 (shared/recoveryKeys/revealReason.ts). */
+  requireRevealReason: boolean;
   /** Where local-mode secrets (the development signing key) and embedded Azurite data live. */
   localStateDir: string;
 }
@@ -102,6 +104,13 @@ function readHelpdesk(env: Env): HelpdeskSettings {
   return { clientId: clientId?.toLowerCase(), apiScope, revealSeconds };
 }
 
+function readBoolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = nonEmpty(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be 'true' or 'false'`);
+  return raw === 'true';
+}
+
 function readAuth(env: Env): AuthSettings {
   const mode = (nonEmpty(env, 'AUTH_MODE') ?? defaultAuthMode).toLowerCase();
   if (mode !== 'entra' && mode !== 'local') {
@@ -124,6 +133,7 @@ export function readSettings(env: Env = process.env): Settings {
     storageConnectionString: nonEmpty(env, 'STORAGE_CONNECTION_STRING') ?? DEVELOPMENT_STORAGE,
     port: readPort(env),
     keyReadLimitPerMinute: readKeyReadLimit(env),
+    requireRevealReason: readBoolean(env, 'REQUIRE_REVEAL_REASON', false),
     localStateDir: nonEmpty(env, 'LOCAL_STATE_DIR') ?? '.local',
   };
 }

@@ -9,12 +9,12 @@ import type { AuditQuery } from './store';
 // with a key range or within one:
 //
 //   filter    = condition *( "and" condition )
-//   condition = "activityDateTime" ("ge" | "le") datetime
+//   condition = "activityDateTime" ("ge" | "gt" | "le" | "lt") datetime
 //             | "activityDisplayName" "eq" string
 //             | "targetResources/any(" name ":" name "/id" "eq" string ")"
 
 export const SUPPORTED_AUDIT_FILTERS =
-  "Supported: activityDateTime ge|le {ISO 8601 UTC}, activityDisplayName eq '{name}', targetResources/any(t:t/id eq '{guid}'), joined with 'and'";
+  "Supported: activityDateTime ge|gt|le|lt {ISO 8601 UTC}, activityDisplayName eq '{name}', targetResources/any(t:t/id eq '{guid}'), joined with 'and'";
 
 const MAX_FILTER_LENGTH = 512;
 
@@ -55,8 +55,56 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
+/**
+ * An instant as the filter wrote it: whole milliseconds, and whether finer digits (OData allows seven
+ * fractional digits) put it strictly after them. undefined if it is no real date (2026-02-30, 24:00).
+ */
+interface Instant {
+  ms: number;
+  finer: boolean;
+}
+
+function parseInstant(text: string): Instant | undefined {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?Z$/.exec(text);
+  if (!match) return undefined;
+  const [, year, month, day, hour, minute, second = '0', fraction = ''] = match;
+  const date = new Date(0);
+  date.setUTCFullYear(Number(year), Number(month) - 1, Number(day));
+  date.setUTCHours(Number(hour), Number(minute), Number(second), Number(fraction.padEnd(3, '0').slice(0, 3)));
+  // A rolled-over date (February 30th becoming March 2nd) is no date at all.
+  const roundTrip = date.toISOString();
+  if (roundTrip.slice(0, 4) !== year || Number(roundTrip.slice(5, 7)) !== Number(month) || Number(roundTrip.slice(8, 10)) !== Number(day)) return undefined;
+  if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) return undefined;
+  return { ms: date.getTime(), finer: /[1-9]/.test(fraction.slice(3)) };
+}
+
+const DATE_OPERATORS = ['ge', 'gt', 'le', 'lt'] as const;
+type DateOperator = (typeof DATE_OPERATORS)[number];
+const isDateOperator = (text: string): text is DateOperator => (DATE_OPERATORS as readonly string[]).includes(text);
+
+/**
+ * The inclusive whole-millisecond bound that selects exactly the records (stamped to the millisecond)
+ * the operator asks for: `ge t` is from ceil(t), `gt t` from floor(t) + 1 ms, `le t` up to floor(t),
+ * `lt t` up to ceil(t) - 1 ms.
+ */
+function boundOf(operator: DateOperator, { ms, finer }: Instant): Date {
+  const ceil = ms + (finer ? 1 : 0);
+  switch (operator) {
+    case 'ge':
+      return new Date(ceil);
+    case 'gt':
+      return new Date(ms + 1);
+    case 'le':
+      return new Date(ms);
+    case 'lt':
+      return new Date(ceil - 1);
+  }
+}
+
 class Parser {
   private index = 0;
+  /** The lower and upper instants as written, to refuse a range whose ends are the wrong way round. */
+  private readonly given: { from?: Instant; to?: Instant } = {};
   constructor(private readonly tokens: Token[]) {}
 
   private peek(): Token {
@@ -80,7 +128,11 @@ class Parser {
       this.take('word', 'and');
       this.condition(query);
     }
-    if (query.from && query.to && query.from > query.to) throw refuse('activityDateTime ge is later than activityDateTime le');
+    const { from, to } = this.given;
+    // Ends the wrong way round are a mistake worth a 400; ends that meet (gt t and lt t) are just an empty range.
+    if (from && to && from.ms > to.ms) {
+      throw refuse('activityDateTime ge is later than activityDateTime le');
+    }
     return query;
   }
 
@@ -104,11 +156,13 @@ class Parser {
 
   private dateBound(query: AuditQuery): void {
     const operator = this.take('word').text;
-    if (operator !== 'ge' && operator !== 'le') throw refuse(`activityDateTime takes 'ge' or 'le', not ${shown(operator)}`);
+    if (!isDateOperator(operator)) throw refuse(`activityDateTime takes 'ge', 'gt', 'le' or 'lt', not ${shown(operator)}`);
     const token = this.take('datetime');
-    const time = new Date(token.text);
-    if (Number.isNaN(time.getTime())) throw refuse(`${shown(token.text)} is not a valid date and time`);
-    this.once(query, operator === 'ge' ? 'from' : 'to', time);
+    const instant = parseInstant(token.text);
+    if (!instant) throw refuse(`${shown(token.text)} is not a valid date and time`);
+    const lower = operator === 'ge' || operator === 'gt';
+    this.once(query, lower ? 'from' : 'to', boundOf(operator, instant));
+    this.given[lower ? 'from' : 'to'] = instant;
   }
 
   private anyTargetId(): string {

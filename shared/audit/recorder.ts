@@ -4,7 +4,8 @@ import type { Caller } from '../auth/caller';
 import { GraphError } from '../http/graphError';
 import type { RequestContext } from '../http/requestContext';
 import type { Activity, AuditEvent, AuditSource } from './model';
-import { writeAuditEntry } from './store';
+import { REVEAL_REASON_HEADER, REVEAL_TICKET_HEADER } from '../recoveryKeys/revealReasonCodes';
+import { recordRefusal } from './refusals';
 
 export function auditSourceOf(request: HttpRequest, rc: RequestContext, caller: Caller): AuditSource {
   return {
@@ -13,6 +14,9 @@ export function auditSourceOf(request: HttpRequest, rc: RequestContext, caller: 
     userAgent: request.headers.get('user-agent') ?? undefined,
     clientName: request.headers.get('ocp-client-name') ?? undefined,
     clientVersion: request.headers.get('ocp-client-version') ?? undefined,
+    // Recorded as sent, valid or not (bounded and escaped on the way into the record): a refused read shows what it claimed.
+    revealReason: request.headers.get(REVEAL_REASON_HEADER) ?? undefined,
+    revealTicket: request.headers.get(REVEAL_TICKET_HEADER) ?? undefined,
   };
 }
 
@@ -32,8 +36,9 @@ export function auditEvent(
 }
 
 /**
- * Records a refused or failed operation before its error goes out, and hands that error back. If the
- * record cannot be written, the answer is the audit trail's 503 instead.
+ * Records a refused or failed operation before its error goes out (or, beyond a caller's
+ * REFUSALS_RECORDED_PER_MINUTE, counts it into the minute's summary: shared/audit/refusals.ts), and
+ * hands that error back. If the record cannot be written, the answer is the audit trail's 503 instead.
  */
 export async function auditFailure(source: AuditSource, activity: Activity, error: unknown, target: AuditTarget = {}): Promise<unknown> {
   // Storage unavailable or throttling: the trail lives in that same storage, so trying to write there
@@ -41,7 +46,7 @@ export async function auditFailure(source: AuditSource, activity: Activity, erro
   if (error instanceof GraphError && error.status === 503) return error;
   // An unexpected error's message stays out of the record, as it stays out of the response.
   const reason = error instanceof GraphError ? `${error.status} ${error.code}: ${error.message}` : '500 generalException';
-  await writeAuditEntry(auditEvent(source, activity, 'failure', reason, target));
+  await recordRefusal(auditEvent(source, activity, 'failure', reason, target));
   return error;
 }
 

@@ -1,8 +1,8 @@
 import { odata, type TableEntity, type TableEntityResult } from '@azure/data-tables';
 import { GraphError, serviceUnavailable } from '../http/graphError';
 import { mapStorageError, statusOf, tableClient } from '../storage/tables';
-import { ACTIVITIES, type Activity, type AuditEvent } from './model';
-import { withoutSecrets } from '../redact';
+import { boundedEvent } from './bounded';
+import { ACTIVITIES, type Activity, type AuditEvent, type RefusalCount, sumRefusals } from './model';
 
 // Layout (README "Audit trail"):
 //   AuditLog      PartitionKey = inverted UTC day, RowKey = inverted milliseconds + '-' + event id
@@ -16,6 +16,11 @@ import { withoutSecrets } from '../redact';
 export const AUDIT_TABLE = 'AuditLog';
 
 const MAX_DAY = 99_999_999;
+/**
+ * The latest instant the 13-digit inverted RowKey can hold (2286-11-20T17:46:39.999Z). Rows are written
+ * with the current time, so none is before 1970 (ms 0) or after this; a query bound outside that span
+ * is no bound at all (or, facing the other way, excludes everything), never an out-of-range key.
+ */
 const MAX_MS = 9_999_999_999_999;
 
 const dayOf = (time: Date): number => Number(time.toISOString().slice(0, 10).replace(/-/g, ''));
@@ -38,23 +43,48 @@ interface AuditEntity {
   appId?: string;
   upn?: string;
   tid?: string;
+  /** The token had `scp`: a user signed in through an app. Absent on rows written before it was kept. */
+  delegated?: boolean;
   userAgent?: string;
   clientName?: string;
   clientVersion?: string;
+  revealReason?: string;
+  revealTicket?: string;
   /** Shown only if its twin exists in the key's partition. */
   hasTwin: boolean;
+  // A refusal summary (activity 'refusals') only:
+  refusedCount?: number;
+  /** JSON of RefusalCount.tally. */
+  refusalTally?: string;
+  firstRefusedDateTime?: string;
+  lastRefusedDateTime?: string;
 }
 
 const ACTIVITY_BY_NAME = new Map<string, Activity>(
   Object.entries(ACTIVITIES).map(([activity, { displayName }]) => [displayName, activity as Activity]),
 );
 
-// Header values and error messages carry the client's text: masked (a key or token pasted in the wrong
-// place), then bounded so that an audit entity stays far below the 1 MiB limit.
-const clip = (value: string | undefined): string | undefined => withoutSecrets(value)?.slice(0, 512);
+function refusalsOf(entity: AuditEntity): RefusalCount | undefined {
+  if (entity.refusedCount === undefined) return undefined;
+  let tally: Record<string, number> = {};
+  try {
+    tally = JSON.parse(entity.refusalTally ?? '{}') as Record<string, number>;
+  } catch {
+    // A damaged tally loses its breakdown, never the count.
+  }
+  return {
+    count: entity.refusedCount,
+    tally,
+    first: new Date(entity.firstRefusedDateTime ?? entity.activityDateTime),
+    last: new Date(entity.lastRefusedDateTime ?? entity.activityDateTime),
+  };
+}
 
 function toEntity(event: AuditEvent, hasTwin: boolean): TableEntity<AuditEntity> {
-  const { caller } = event.source;
+  // Client text is bounded and escaped here, once, for every kind of record (shared/audit/bounded.ts).
+  const { source, resultReason } = boundedEvent(event);
+  const { caller } = source;
+  const { refusals } = event;
   return {
     partitionKey: partitionFor(event.at),
     rowKey: suffixOf(event),
@@ -62,22 +92,32 @@ function toEntity(event: AuditEvent, hasTwin: boolean): TableEntity<AuditEntity>
     activityDisplayName: ACTIVITIES[event.activity].displayName,
     activityDateTime: event.at.toISOString(),
     result: event.result,
-    resultReason: clip(event.resultReason) ?? '',
+    resultReason,
     targetId: event.keyId,
     deviceId: event.deviceId,
-    correlationId: event.source.requestId,
+    correlationId: source.requestId,
     oid: caller.oid,
     appId: caller.appId,
     upn: caller.upn,
     tid: caller.tid,
-    userAgent: clip(event.source.userAgent),
-    clientName: clip(event.source.clientName),
-    clientVersion: clip(event.source.clientVersion),
+    delegated: caller.delegated,
+    userAgent: source.userAgent,
+    clientName: source.clientName,
+    clientVersion: source.clientVersion,
+    revealReason: source.revealReason,
+    revealTicket: source.revealTicket,
     hasTwin,
+    ...(refusals && {
+      refusedCount: refusals.count,
+      refusalTally: JSON.stringify(refusals.tally),
+      firstRefusedDateTime: refusals.first.toISOString(),
+      lastRefusedDateTime: refusals.last.toISOString(),
+    }),
   };
 }
 
 function fromEntity(entity: TableEntityResult<AuditEntity>): AuditEvent {
+  const refusals = refusalsOf(entity);
   return {
     id: entity.eventId,
     activity: ACTIVITY_BY_NAME.get(entity.activityDisplayName) ?? 'read',
@@ -91,8 +131,19 @@ function fromEntity(entity: TableEntityResult<AuditEntity>): AuditEvent {
       userAgent: entity.userAgent,
       clientName: entity.clientName,
       clientVersion: entity.clientVersion,
-      caller: { oid: entity.oid, appId: entity.appId, upn: entity.upn, tid: entity.tid, permissions: new Set() },
+      revealReason: entity.revealReason,
+      revealTicket: entity.revealTicket,
+      caller: {
+        oid: entity.oid,
+        appId: entity.appId,
+        upn: entity.upn,
+        tid: entity.tid,
+        // Rows from before `delegated` was kept: a upn was then the only sign of a user.
+        delegated: entity.delegated ?? entity.upn !== undefined,
+        permissions: new Set(),
+      },
     },
+    ...(refusals && { refusals }),
   };
 }
 
@@ -119,6 +170,7 @@ export async function writeAuditEntry(event: AuditEvent, hasTwin = false): Promi
   }
 }
 
+/** What GET /auditLogs/directoryAudits asks for; `from` and `to` are inclusive, to the millisecond (shared/audit/query.ts rounds finer bounds). */
 export interface AuditQuery {
   from?: Date;
   to?: Date;
@@ -131,18 +183,27 @@ export interface AuditPage {
   continuation?: string;
 }
 
-function filterFor(query: AuditQuery): string {
+/**
+ * The time clauses of a range of inclusive millisecond bounds, or undefined when no row can be in it.
+ * Newest first: the later bound gives the smaller inverted keys. Every RowKey is a 13-digit inverted time,
+ * '-' and an id, so `RowKey lt '{prefix}.'` ('.' follows '-') holds every row of that millisecond and
+ * later. The PartitionKey clauses add nothing to the result; they keep the scan within the range's days.
+ */
+function timeClauses(from: Date | undefined, to: Date | undefined): string[] | undefined {
+  const fromMs = from?.getTime();
+  const toMs = to?.getTime();
+  if ((fromMs !== undefined && fromMs > MAX_MS) || (toMs !== undefined && toMs < 0)) return undefined;
+  if (fromMs !== undefined && toMs !== undefined && fromMs > toMs) return undefined;
   const clauses: string[] = [];
-  // Newest first: the later bound gives the smaller inverted keys.
-  if (query.to) {
-    clauses.push(odata`PartitionKey ge ${partitionFor(query.to)}`, odata`RowKey ge ${rowPrefixFor(query.to.getTime())}`);
-  }
-  if (query.from) {
-    clauses.push(
-      odata`PartitionKey le ${partitionFor(query.from)}`,
-      odata`RowKey lt ${rowPrefixFor(query.from.getTime() - 1)}`,
-    );
-  }
+  if (to && toMs! < MAX_MS) clauses.push(odata`PartitionKey ge ${partitionFor(to)}`, odata`RowKey ge ${rowPrefixFor(toMs!)}`);
+  if (from && fromMs! > 0) clauses.push(odata`PartitionKey le ${partitionFor(from)}`, odata`RowKey lt ${`${rowPrefixFor(fromMs!)}.`}`);
+  return clauses;
+}
+
+/** The whole filter, or undefined when the query cannot match any row. */
+function filterFor(query: AuditQuery): string | undefined {
+  const clauses = timeClauses(query.from, query.to);
+  if (!clauses) return undefined;
   if (query.activity) clauses.push(odata`activityDisplayName eq ${query.activity}`);
   if (query.targetId) clauses.push(odata`targetId eq ${query.targetId}`);
   return clauses.join(' and ');
@@ -161,6 +222,7 @@ async function twinExists(event: AuditEvent): Promise<boolean> {
 /** One page of audit events, newest first. */
 export async function listAuditEvents(query: AuditQuery, pageSize: number, continuation?: string): Promise<AuditPage> {
   const filter = filterFor(query);
+  if (filter === undefined) return { items: [] };
   const entities = (await tableClient(AUDIT_TABLE)).listEntities<AuditEntity>({ queryOptions: filter ? { filter } : {} });
   const page = (await entities.byPage({ maxPageSize: pageSize, continuationToken: continuation }).next()).value;
   const rows: TableEntityResult<AuditEntity>[] = page ?? [];
@@ -171,4 +233,43 @@ export async function listAuditEvents(query: AuditQuery, pageSize: number, conti
     }),
   );
   return { items: shown.filter((e): e is AuditEvent => e !== undefined), continuation: page?.continuationToken };
+}
+
+/** Tries of a summary merge before it gives up: each lost race means another instance's merge went in. */
+const MAX_MERGE_ATTEMPTS = 8;
+
+/**
+ * Adds a refusal summary's counts into its row. The row's key is fixed by the event (its minute and its
+ * deterministic id), so every instance adds into the same one row: created if absent, else replaced
+ * against the ETag just read, and re-read after a lost race (409 on create, 412 on replace). The newest
+ * merge's request-id, headers and reason are kept with the summed counts. Any storage failure is a 503.
+ */
+export async function addToRefusalSummary(event: AuditEvent): Promise<void> {
+  const added = event.refusals;
+  if (!added) throw new Error('addToRefusalSummary needs an event with refusals');
+  const [partitionKey, rowKey] = [partitionFor(event.at), suffixOf(event)];
+  try {
+    const client = await tableClient(AUDIT_TABLE);
+    for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
+      let stored: TableEntityResult<AuditEntity> | undefined;
+      try {
+        stored = await client.getEntity<AuditEntity>(partitionKey, rowKey);
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+      const storedCounts = stored && refusalsOf(stored);
+      const counts = storedCounts ? sumRefusals(storedCounts, added) : added;
+      const entity = toEntity({ ...event, refusals: counts }, false);
+      try {
+        if (stored) await client.updateEntity(entity, 'Replace', { etag: stored.etag });
+        else await client.createEntity(entity);
+        return;
+      } catch (error) {
+        if (statusOf(error) !== 409 && statusOf(error) !== 412) throw error;
+      }
+    }
+  } catch (error) {
+    throw auditUnavailable(error);
+  }
+  throw serviceUnavailable('The audit trail is being changed by other requests; try again.', 1);
 }

@@ -1,6 +1,6 @@
 import { settings } from '../config';
 import { tooManyRequests } from '../http/graphError';
-import type { Caller } from './caller';
+import { type Caller, callerKey } from './caller';
 
 // A token bucket per caller, in this instance's memory: it bounds how fast one identity can pull keys
 // out of one instance. It is not global (instances do not share buckets); README "Security model" says
@@ -23,15 +23,15 @@ export class RateLimiter {
   ) {}
 
   /** Takes one token for the caller, or answers how many seconds until one is free. */
-  take(callerKey: string): { allowed: true } | { allowed: false; retryAfterSeconds: number } {
+  take(key: string): { allowed: true } | { allowed: false; retryAfterSeconds: number } {
     const now = this.now();
     const ratePerMs = this.perMinute / 60_000;
-    const bucket = this.buckets.get(callerKey) ?? { tokens: this.perMinute, updated: now };
+    const bucket = this.buckets.get(key) ?? { tokens: this.perMinute, updated: now };
     bucket.tokens = Math.min(this.perMinute, bucket.tokens + (now - bucket.updated) * ratePerMs);
     bucket.updated = now;
     // Re-inserting keeps the map in least-recently-used order for eviction.
-    this.buckets.delete(callerKey);
-    this.buckets.set(callerKey, bucket);
+    this.buckets.delete(key);
+    this.buckets.set(key, bucket);
     if (this.buckets.size > MAX_BUCKETS) this.buckets.delete(this.buckets.keys().next().value!);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
@@ -41,13 +41,9 @@ export class RateLimiter {
   }
 }
 
-export function callerKey(caller: Caller): string {
-  return `${caller.tid ?? '-'}/${caller.oid ?? caller.appId ?? 'unknown'}`;
-}
-
 let keyReads: RateLimiter | undefined;
 
-/** 429 with Retry-After when the caller has used up its key reads for now. */
+/** 429 with Retry-After when the caller (its validated tid and oid, see callerKey) has used up its key reads for now. */
 export function limitKeyReads(caller: Caller): void {
   keyReads ??= new RateLimiter(settings().keyReadLimitPerMinute);
   const verdict = keyReads.take(callerKey(caller));

@@ -35,7 +35,9 @@ const DIRECTORY_AUDIT: SchemaObject = {
     },
     additionalDetails: {
       type: 'array',
-      description: 'DeviceId, TenantId, User-Agent, ocp-client-name and ocp-client-version, where known.',
+      description:
+        'DeviceId, TenantId, User-Agent, ocp-client-name and ocp-client-version, where known; RevealReason and RevealTicket on key reads that carried them; ' +
+        'RefusedCount, Refusals, FirstRefusedDateTime and LastRefusedDateTime on a refusal summary. Client text is cut to a stated length, with control and bidi characters escaped as \\uXXXX.',
       items: { type: 'object', properties: { key: text, value: text } },
     },
   },

@@ -2,6 +2,7 @@ import { SUPPORTED_AUDIT_FILTERS } from '../audit/query';
 import { type Operation, permissionsFor } from '../auth/permissions';
 import { MAX_BODY_BYTES } from '../http/body';
 import { DEFAULT_PAGE_SIZE, ITEM_SELECTABLE_PROPERTIES, MAX_TOP, SELECTABLE_PROPERTIES } from '../odata/listQuery';
+import { MAX_REVEAL_REASON_TEXT, MAX_REVEAL_TICKET, REVEAL_REASON_CODES, REVEAL_REASON_HEADER, REVEAL_TICKET_HEADER } from '../recoveryKeys/revealReasonCodes';
 import { ODATA_TYPE } from '../recoveryKeys/schema';
 import { directoryAuditSchemas } from './auditSchemas';
 import { EXAMPLE_KEY_ID, EXAMPLE_RECOVERY_PASSWORD, keyIdParameterSchema, recoveryKeySchemas } from './recoveryKeySchemas';
@@ -90,6 +91,23 @@ const PARAMETERS = {
     description: 'Echoed in the response and in innerError of an error; printable ASCII, at most 128 characters.',
     schema: { type: 'string', maxLength: 128 },
   },
+  revealReason: {
+    name: REVEAL_REASON_HEADER,
+    in: 'header',
+    description:
+      `Why the key is read (with $select=key): one of the codes, optionally followed by ':' and at most ${MAX_REVEAL_REASON_TEXT} printable ASCII characters, ` +
+      'e.g. lostPin:user locked out after a BIOS update. Recorded in the read\'s audit entry (additionalDetails RevealReason). ' +
+      'Malformed: 400. Required when the service runs with REQUIRE_REVEAL_REASON=true (else a 400 that lists the codes).',
+    schema: { type: 'string', pattern: `^(${REVEAL_REASON_CODES.join('|')})(:[\\x20-\\x7e]{0,${MAX_REVEAL_REASON_TEXT}})?$` },
+    example: 'lostPin:user locked out after a BIOS update',
+  },
+  revealTicket: {
+    name: REVEAL_TICKET_HEADER,
+    in: 'header',
+    description: `The helpdesk ticket the key is read for (with $select=key); printable ASCII, at most ${MAX_REVEAL_TICKET} characters. Recorded in the read's audit entry (additionalDetails RevealTicket).`,
+    schema: { type: 'string', maxLength: MAX_REVEAL_TICKET, pattern: '^[\\x20-\\x7e]*$' },
+    example: 'INC0012345',
+  },
   ifMatch: {
     name: 'If-Match',
     in: 'header',
@@ -171,9 +189,9 @@ const ITEM_OPERATIONS: readonly OperationSpec[] = [
     summary: 'Get a recovery key',
     description: `The key's properties; key only with $select=key, which needs ${permissionsFor.readKey.join(' or ')}.`,
     permission: 'readMetadata',
-    parameters: ['itemSelect'],
+    parameters: ['itemSelect', 'revealReason', 'revealTicket'],
     success: { 200: jsonResponse('The key (with key only when selected).', ENTITY, 'ETag') },
-    errors: [404],
+    errors: [400, 404],
     extensions: { 'x-key-permissions': [...permissionsFor.readKey] },
   },
   {

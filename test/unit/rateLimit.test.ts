@@ -3,9 +3,40 @@ import { randomUUID } from 'node:crypto';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
 import { RateLimiter } from '../../shared/auth/rateLimit';
+import { callerKey } from '../../shared/auth/caller';
 import { DEFAULT_KEY_READ_LIMIT_PER_MINUTE } from '../../shared/config';
 import { READ, token, WRITE } from '../support/client';
 import { keyBody } from '../support/fixtures';
+
+const context = () => new InvocationContext({ functionName: 'test', logHandler: () => undefined });
+
+const readKeyAs = (id: string, authorization: string) =>
+  itemHandler(
+    new HttpRequest({
+      method: 'GET',
+      url: `http://127.0.0.1/v1.0/bitlocker/recoveryKeys/${id}?$select=key`,
+      headers: { authorization },
+      params: { id },
+    }),
+    context(),
+  );
+
+/** A fresh key, escrowed in-process by a writer of its own. */
+async function escrowedKey(): Promise<ReturnType<typeof keyBody>> {
+  const body = keyBody();
+  const writer = await token({ roles: [WRITE], claims: { oid: randomUUID() } });
+  const response = await collectionHandler(
+    new HttpRequest({
+      method: 'PATCH',
+      url: 'http://127.0.0.1/v1.0/bitlocker/recoveryKeys',
+      headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/json' },
+      body: { string: JSON.stringify(body) },
+    }),
+    context(),
+  );
+  expect(response.status).toBe(200);
+  return body;
+}
 
 describe('the per-caller token bucket', () => {
   it('allows the limit at once, then one more per 60/limit seconds, and says when', () => {
@@ -27,30 +58,10 @@ describe('the per-caller token bucket', () => {
 });
 
 describe('key reads are rate limited per caller', () => {
-  const context = () => new InvocationContext({ functionName: 'test', logHandler: () => undefined });
-  const readKey = (id: string, bearer: string) =>
-    itemHandler(
-      new HttpRequest({
-        method: 'GET',
-        url: `http://127.0.0.1/v1.0/bitlocker/recoveryKeys/${id}?$select=key`,
-        headers: { authorization: `Bearer ${bearer}` },
-        params: { id },
-      }),
-      context(),
-    );
+  const readKey = (id: string, bearer: string) => readKeyAs(id, `Bearer ${bearer}`);
 
   it(`answers the read after ${DEFAULT_KEY_READ_LIMIT_PER_MINUTE} in a minute with 429 and Retry-After, for that caller only`, async () => {
-    const body = keyBody();
-    const writer = await token({ roles: [WRITE] });
-    await collectionHandler(
-      new HttpRequest({
-        method: 'PATCH',
-        url: 'http://127.0.0.1/v1.0/bitlocker/recoveryKeys',
-        headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/json' },
-        body: { string: JSON.stringify(body) },
-      }),
-      context(),
-    );
+    const body = await escrowedKey();
     const greedy = await token({ roles: [READ], claims: { oid: randomUUID() } });
     for (let i = 0; i < DEFAULT_KEY_READ_LIMIT_PER_MINUTE; i += 20) {
       const batch = await Promise.all(Array.from({ length: 20 }, () => readKey(body.id!, greedy)));
@@ -67,5 +78,42 @@ describe('key reads are rate limited per caller', () => {
     expect(String(refused.body)).not.toContain(body.key);
     const other = await token({ roles: [READ], claims: { oid: randomUUID() } });
     expect((await readKey(body.id!, other)).status).toBe(200);
+  });
+});
+
+describe('the limit keys on the identity in the validated token, not on how the token is spelt', () => {
+  it('callerKey is the lower-cased tenant and object id, whatever else the token says', () => {
+    const oid = 'AbCdEf01-2345-6789-ABCD-EF0123456789';
+    const tid = 'F0E1D2C3-0000-4000-8000-000000000000';
+    expect(callerKey({ tid, oid, appId: 'x' })).toBe(`${tid}/${oid}`.toLowerCase());
+    expect(callerKey({ tid: tid.toLowerCase(), oid: oid.toLowerCase(), appId: 'y' })).toBe(callerKey({ tid, oid }));
+    expect(callerKey({ tid, oid })).not.toBe(callerKey({ tid: 'other', oid }));
+  });
+
+  it('Bearer/bearer/BEARER, extra spaces, a re-encoded signature and a second token of the same oid share one bucket', async () => {
+    const body = await escrowedKey();
+    const oid = randomUUID();
+    const first = await token({ roles: [READ], claims: { oid } });
+    const second = await token({ roles: [READ], claims: { oid: oid.toUpperCase() } });
+    // The signature's last base64url character carries 4 unused bits: another spelling of the same bytes.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(first.slice(-1));
+    const reencoded = first.slice(0, -1) + alphabet[(last & ~0xf) | ((last + 1) & 0xf)];
+    expect(reencoded).not.toBe(first);
+    const spellings = [`Bearer ${first}`, `bearer ${first}`, `BEARER ${first}`, `Bearer     ${first}`, `Bearer ${first}\t `, `Bearer ${reencoded}`, `Bearer ${second}`];
+    const readAs = (authorization: string) => readKeyAs(body.id!, authorization);
+    for (let i = 0; i < DEFAULT_KEY_READ_LIMIT_PER_MINUTE; i += 20) {
+      const batch = await Promise.all(Array.from({ length: 20 }, (_, j) => readAs(spellings[(i + j) % spellings.length]!)));
+      // Every spelling is accepted as the same valid token…
+      expect(batch.map((r) => r.status)).toEqual(Array(20).fill(200));
+    }
+    // …and counted against the one caller: no spelling starts a fresh bucket.
+    let refused = await readAs(spellings[0]!);
+    for (let extra = 0; refused.status === 200 && extra < 10; extra++) refused = await readAs(spellings[extra % spellings.length]!);
+    expect(refused.status).toBe(429);
+    const after = [];
+    for (const authorization of spellings) after.push((await readAs(authorization)).status);
+    // The bucket refills one read per 60/limit s (0.5 s): on a slow machine one may slip through, never one per spelling.
+    expect(after.filter((status) => status === 429).length).toBeGreaterThanOrEqual(spellings.length - 1);
   });
 });

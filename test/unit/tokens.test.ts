@@ -134,6 +134,7 @@ describe('entra mode', () => {
         appId: CLIENT_APP,
         upn: undefined,
         tid: TENANT,
+        delegated: false,
         permissions: new Set(['bitlockerkey.readwrite.all', 'auditlog.read.all']),
       });
     });
@@ -145,6 +146,7 @@ describe('entra mode', () => {
         appId: CLIENT_APP,
         upn: 'helpdesk@contoso.com',
         tid: TENANT,
+        delegated: true,
         permissions: new Set(['user.read', 'bitlockerkey.read.all']),
       });
     });
