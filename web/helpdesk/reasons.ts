@@ -1,21 +1,30 @@
-// The reason codes of X-Reveal-Reason (the service records them as the read's RevealReason), in words.
-// The codes follow the causes BitLocker itself names for entering recovery.
+import {
+  MAX_REVEAL_REASON_TEXT,
+  MAX_REVEAL_TICKET,
+  REVEAL_REASON_CODES,
+  type RevealReasonCode,
+} from '../../shared/recoveryKeys/revealReasonCodes';
 
-export const REVEAL_REASONS: readonly { code: string; words: string }[] = [
-  { code: 'lostPin', words: 'The user forgot the PIN' },
-  { code: 'lostPassphrase', words: 'The user forgot the password' },
-  { code: 'lostStartupKey', words: 'The startup key (USB) is lost' },
-  { code: 'lostSmartCard', words: 'The smart card is lost' },
-  { code: 'bootConfigurationChanged', words: 'Boot configuration changed' },
-  { code: 'firmwareChanged', words: 'Firmware or BIOS changed' },
-  { code: 'operatingSystemFilesModified', words: 'Operating system files changed' },
-  { code: 'tpmReset', words: 'The TPM was reset or replaced' },
-  { code: 'dataRecovery', words: 'Recovering data from the disk' },
-  { code: 'other', words: 'Other (say why in the details)' },
-];
+// The service's reason codes of X-Reveal-Reason (recorded as the read's RevealReason), in words.
+// Typed by the code list, so that a new code cannot ship without its words.
 
-export const MAX_DETAILS = 200;
-export const MAX_TICKET = 64;
+const WORDS: Record<RevealReasonCode, string> = {
+  lostPin: 'The user forgot the PIN',
+  lostPassphrase: 'The user forgot the password',
+  lostStartupKey: 'The startup key (USB) is lost',
+  lostSmartCard: 'The smart card is lost',
+  bootConfigurationChanged: 'Boot configuration changed',
+  firmwareChanged: 'Firmware or BIOS changed',
+  operatingSystemFilesModified: 'Operating system files changed',
+  tpmReset: 'The TPM was reset or replaced',
+  dataRecovery: 'Recovering data from the disk',
+  other: 'Other (say why in the details)',
+};
+
+export const REVEAL_REASONS: readonly { code: string; words: string }[] = REVEAL_REASON_CODES.map((code) => ({ code, words: WORDS[code] }));
+
+export const MAX_DETAILS = MAX_REVEAL_REASON_TEXT;
+export const MAX_TICKET = MAX_REVEAL_TICKET;
 
 /** Header values are Latin-1 to fetch and printable ASCII to the service. */
 export const PRINTABLE = /^[\x20-\x7e]*$/;

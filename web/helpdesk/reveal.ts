@@ -1,6 +1,7 @@
 import { KEYS, request } from './api';
 import { byId, h } from './dom';
 import { explain, showProblem } from './explain';
+import { REVEAL_REASON_HEADER, REVEAL_TICKET_HEADER } from '../../shared/recoveryKeys/revealReasonCodes';
 import { MAX_DETAILS, MAX_TICKET, PRINTABLE, REVEAL_REASONS, revealReasonHeader } from './reasons';
 import type { KeyRow } from './results';
 import type { Session } from './session';
@@ -83,8 +84,8 @@ export function setUpReveal(session: Session, revealSeconds: number): Revealer {
       showProblem(dialogProblem, problem ? { message: problem } : undefined);
       return;
     }
-    const headers: Record<string, string> = { 'X-Reveal-Reason': revealReasonHeader(reason.value, details.value) };
-    if (ticket.value.trim()) headers['X-Reveal-Ticket'] = ticket.value.trim();
+    const headers: Record<string, string> = { [REVEAL_REASON_HEADER]: revealReasonHeader(reason.value, details.value) };
+    if (ticket.value.trim()) headers[REVEAL_TICKET_HEADER] = ticket.value.trim();
     confirm.disabled = true;
     void (async () => {
       try {
