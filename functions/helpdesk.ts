@@ -113,13 +113,20 @@ export const developmentTokenHandler = consoleHandler(async (request: HttpReques
 /** `/` is the console's: a person who opens the Function App's address lands on it. */
 export const rootHandler = consoleHandler(onlyGet(async (_request, rc) => ({ status: 302, headers: { Location: `/${HELPDESK_ROUTE}`, 'request-id': rc.requestId } })));
 
-const register = (name: string, route: string, handler: HttpHandler): void =>
-  app.http(name, { methods: ALL_METHODS, authLevel: 'anonymous', route, handler });
+// Never both: with Entra sign-in there is no way to mint a token, so that route does not exist at all.
+const developmentRoutes: [string, string, HttpHandler][] =
+  settings().auth.mode === 'local' ? [['helpdesk-devToken', `${HELPDESK_ROUTE}/dev-token`, developmentTokenHandler]] : [];
 
-register('helpdesk', HELPDESK_ROUTE, pageHandler);
-register('helpdesk-config', `${HELPDESK_ROUTE}/config.json`, configHandler);
-register('helpdesk-assets', `${HELPDESK_ROUTE}/assets/{file}`, assetHandler);
-// '' would mean "the function's name" to the host; '/' is the root itself.
-register('root', '/', rootHandler);
-// Never both: with Entra sign-in there is no way to mint a token, so the route does not exist at all.
-if (settings().auth.mode === 'local') register('helpdesk-devToken', `${HELPDESK_ROUTE}/dev-token`, developmentTokenHandler);
+const consoleRoutes: [string, string, HttpHandler][] = [
+  ['helpdesk', HELPDESK_ROUTE, pageHandler],
+  ['helpdesk-config', `${HELPDESK_ROUTE}/config.json`, configHandler],
+  ['helpdesk-assets', `${HELPDESK_ROUTE}/assets/{file}`, assetHandler],
+  // '' would mean "the function's name" to the host; '/' is the root itself.
+  ['root', '/', rootHandler],
+  ...developmentRoutes,
+];
+
+/** The console's routes: a page and its files, not part of the Graph API, so not in the OpenAPI document. */
+export const CONSOLE_ROUTES: readonly string[] = consoleRoutes.map(([, route]) => route);
+
+for (const [name, route, handler] of consoleRoutes) app.http(name, { methods: ALL_METHODS, authLevel: 'anonymous', route, handler });
