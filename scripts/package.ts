@@ -1,7 +1,7 @@
 // `npm run package`: the zip that zip deploy or `azd deploy` uploads to the Function App.
 //
 // Contents: the compiled app (dist/functions, dist/shared: what package.json `main` loads and what it
-// imports; not dist/scripts, which are local tools), host.json, package.json, package-lock.json, and
+// imports; dist/web, the helpdesk console's bundled page; not dist/scripts, which are local tools), host.json, package.json, package-lock.json, and
 // node_modules with production dependencies only, installed by `npm ci --omit=dev` from the lock
 // file into a staging folder (so the package holds exactly what the lock says, and a lock that has
 // drifted from package.json fails here rather than in Azure). Zipped with the system `zip`
@@ -23,7 +23,7 @@ const STAGING = path.join(OUT_DIR, 'app');
 export const MAX_PACKAGE_BYTES = 50 * 1024 * 1024;
 
 /** What goes into the package besides node_modules, relative to the project root. */
-const CONTENTS = ['dist/functions', 'dist/shared', 'host.json', 'package.json', 'package-lock.json'];
+const CONTENTS = ['dist/functions', 'dist/shared', 'dist/web', 'host.json', 'package.json', 'package-lock.json'];
 
 function run(command: string, args: string[], cwd: string): void {
   // Tool output to stderr: stdout carries the one summary line.

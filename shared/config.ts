@@ -31,8 +31,19 @@ export interface EncryptionSettings {
  */
 export type StorageTarget = { connectionString: string; tableEndpoint?: undefined } | { tableEndpoint: string; connectionString?: undefined };
 
+/** The helpdesk console at /helpdesk (functions/helpdesk.ts). */
+export interface HelpdeskSettings {
+  /** HELPDESK_CLIENT_ID: the Entra SPA app registration the page signs in with (entra mode only). */
+  clientId?: string;
+  /** HELPDESK_API_SCOPE: the delegated scope the page asks for; by default `{first AUTH_AUDIENCE}/access_as_user`. */
+  apiScope?: string;
+  /** HELPDESK_REVEAL_SECONDS: how long a revealed key stays on screen. */
+  revealSeconds: number;
+}
+
 export interface Settings {
   auth: AuthSettings;
+  helpdesk: HelpdeskSettings;
   encryption: EncryptionSettings;
   storage: StorageTarget;
   /**
@@ -103,6 +114,24 @@ function readKeyReadLimit(env: Env): number {
   const limit = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
   if (!(limit >= 1 && limit <= 1_000_000)) throw new ConfigError('KEY_READ_LIMIT_PER_MINUTE must be a whole number from 1 to 1000000');
   return limit;
+}
+
+/** MBAM's helpdesk site hides a shown key after a minute too: long enough to read out 48 digits. */
+export const DEFAULT_REVEAL_SECONDS = 60;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function readHelpdesk(env: Env): HelpdeskSettings {
+  const clientId = nonEmpty(env, 'HELPDESK_CLIENT_ID');
+  if (clientId !== undefined && !GUID.test(clientId)) throw new ConfigError('HELPDESK_CLIENT_ID must be the GUID of an Entra app registration');
+  const apiScope = nonEmpty(env, 'HELPDESK_API_SCOPE');
+  if (apiScope !== undefined && !/^\S+\/[A-Za-z0-9._-]+$/.test(apiScope)) {
+    throw new ConfigError('HELPDESK_API_SCOPE must be a scope such as api://bitlocker-escrow/access_as_user');
+  }
+  const raw = nonEmpty(env, 'HELPDESK_REVEAL_SECONDS');
+  const revealSeconds = raw === undefined ? DEFAULT_REVEAL_SECONDS : /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (!(revealSeconds >= 1 && revealSeconds <= 600)) throw new ConfigError('HELPDESK_REVEAL_SECONDS must be a whole number from 1 to 600');
+  return { clientId: clientId?.toLowerCase(), apiScope, revealSeconds };
 }
 
 function readBoolean(env: Env, name: string, fallback: boolean): boolean {
@@ -218,6 +247,7 @@ function readStorage(env: Env): StorageTarget {
 export function readSettings(env: Env = process.env): Settings {
   return {
     auth: readAuth(env),
+    helpdesk: readHelpdesk(env),
     encryption: { keys: nonEmpty(env, 'ENCRYPTION_KEYS'), activeKey: nonEmpty(env, 'ENCRYPTION_ACTIVE_KEY') },
     storage: readStorage(env),
     publicBaseUrl: readServiceUrl(env, 'PUBLIC_BASE_URL', true),

@@ -364,13 +364,13 @@ export function matchRoute(route: RouteTemplate, rawPath: string): RouteParams |
 /**
  * Order in which routes are tried, as the Functions HTTP extension sorts them (WebJobsRouteBuilder):
  * segment by segment a literal beats a parameter and a parameter with more constraints beats one
- * with fewer; a longer template beats its own prefix. Where the host would call it a tie, a plain
+ * with fewer; a longer template beats its own prefix, unless it goes on with a catch-all. Where the host would call it a tie, a plain
  * parameter beats a catch-all, so a `{*path}` fallback never shadows a real route.
  */
 export function compareRoutePrecedence(x: RouteTemplate, y: RouteTemplate): number {
   for (let i = 0; i < x.segments.length; i++) {
-    if (i >= y.segments.length) return -1;
     const a = x.segments[i];
+    if (i >= y.segments.length) return a.kind === 'parameter' && a.catchAll ? 1 : -1;
     const b = y.segments[i];
     if (a.kind === 'literal' && b.kind === 'parameter') return -1;
     if (a.kind === 'parameter' && b.kind === 'literal') return 1;
@@ -383,7 +383,11 @@ export function compareRoutePrecedence(x: RouteTemplate, y: RouteTemplate): numb
       if (left !== right) return left < right ? -1 : 1;
     }
   }
-  return y.segments.length > x.segments.length ? 1 : 0;
+  if (y.segments.length <= x.segments.length) return 0;
+  // A catch-all may match nothing, so `{*path}` also matches what a shorter template matches exactly
+  // (`` and `/`); ASP.NET ranks the exact template first, as it ranks `a` before `a/{*rest}`.
+  const next = y.segments[x.segments.length];
+  return next.kind === 'parameter' && next.catchAll ? -1 : 1;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -187,6 +187,19 @@ describe('route table: precedence and methods', () => {
     expect(table.match('GET', '/')?.target).toBe('notFound');
   });
 
+  it('tries the root route and an exact template before a catch-all that would match them with nothing', () => {
+    for (const order of [['{*path}', ''], ['', '{*path}']]) {
+      const table = new RouteTable<string>();
+      for (const template of order) table.add(template, ALL, template === '' ? 'root' : 'notFound');
+      table.add('files', ALL, 'files');
+      table.add('files/{*rest}', ALL, 'rest');
+      expect(table.match('GET', '/')?.target).toBe('root');
+      expect(table.match('GET', '/elsewhere')?.target).toBe('notFound');
+      expect(table.match('GET', '/files')?.target).toBe('files');
+      expect(table.match('GET', '/files/a/b')?.target).toBe('rest');
+    }
+  });
+
   it('tries a longer template before its own prefix with an optional tail', () => {
     const table = new RouteTable<string>();
     table.add('a/{x?}', ['GET'], 'optional');

@@ -1,0 +1,132 @@
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { app, type HttpHandler, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { settings } from '../shared/config';
+import { developmentSignIn } from '../shared/helpdesk/developmentSignIn';
+import { ENTRA_LOGIN_ORIGIN, helpdeskPageConfig } from '../shared/helpdesk/pageConfig';
+import { readJsonObject } from '../shared/http/body';
+import { methodNotAllowed, notFound } from '../shared/http/graphError';
+import { type GraphOperation, graphHandler } from '../shared/http/handler';
+import { ALL_METHODS } from '../shared/http/methods';
+import type { RequestContext } from '../shared/http/requestContext';
+import { jsonResponse } from '../shared/http/responses';
+
+// The helpdesk console: a static page bundled by `npm run build` (scripts/buildWeb.ts) into
+// dist/web/helpdesk, which the deployment package carries beside dist/functions. No second web server.
+
+/** dist/functions/helpdesk.js -> dist/web/helpdesk. */
+const WEB_ROOT = path.join(__dirname, '..', 'web', 'helpdesk');
+
+export const HELPDESK_ROUTE = 'helpdesk';
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+};
+
+// A bundle's own names (app.js, chunk-ABCD1234.js, styles.css): never a path, never a dotfile.
+const ASSET_NAME = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(?:html|js|css|png|svg)$/;
+
+/**
+ * Every answer of the console, errors included. No inline script or style anywhere (the page's
+ * configuration comes from config.json), no framing, no referrer, nothing cached: the page can show a
+ * key. In entra mode MSAL also talks to the tenant's login endpoint.
+ */
+export function helpdeskSecurityHeaders(mode: 'local' | 'entra'): Record<string, string> {
+  const connect = mode === 'entra' ? `'self' ${ENTRA_LOGIN_ORIGIN}` : "'self'";
+  return {
+    'Content-Security-Policy': [
+      "default-src 'none'",
+      "script-src 'self'",
+      "style-src 'self'",
+      "img-src 'self'",
+      `connect-src ${connect}`,
+      "form-action 'self'",
+      "base-uri 'none'",
+      "frame-ancestors 'none'",
+    ].join('; '),
+    'X-Frame-Options': 'DENY',
+    'Referrer-Policy': 'no-referrer',
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    'Cross-Origin-Opener-Policy': 'same-origin',
+  };
+}
+
+const files = new Map<string, Buffer>();
+
+/** A file of the bundle, read once per instance; 404 when the name is not one. */
+async function asset(name: string): Promise<{ body: Buffer; contentType: string }> {
+  const extension = path.extname(name);
+  const contentType = CONTENT_TYPES[extension];
+  if (!ASSET_NAME.test(name) || !contentType) throw notFound('No such file of the helpdesk console.');
+  let body = files.get(name);
+  if (!body) {
+    try {
+      body = await readFile(path.join(WEB_ROOT, name));
+    } catch {
+      throw notFound(`No such file of the helpdesk console${name === 'index.html' ? ' (was `npm run build` run?)' : ''}.`);
+    }
+    files.set(name, body);
+  }
+  return { body, contentType };
+}
+
+async function fileResponse(rc: RequestContext, name: string): Promise<HttpResponseInit> {
+  const { body, contentType } = await asset(name);
+  return { status: 200, headers: { 'Content-Type': contentType, 'request-id': rc.requestId }, body };
+}
+
+const onlyGet =
+  (operation: GraphOperation): GraphOperation =>
+  (request, rc, context) => {
+    if (request.method.toUpperCase() !== 'GET') throw methodNotAllowed(request.method, ['GET']);
+    return operation(request, rc, context);
+  };
+
+/** graphHandler, with the console's security headers on every answer, errors included. */
+function consoleHandler(operation: GraphOperation): HttpHandler {
+  const handler = graphHandler(operation);
+  return async (request, context) => {
+    const response = await handler(request, context);
+    const headers = { ...(response.headers as Record<string, string>), ...helpdeskSecurityHeaders(settings().auth.mode) };
+    return { ...response, headers };
+  };
+}
+
+export const pageHandler = consoleHandler(onlyGet((_request, rc) => fileResponse(rc, 'index.html')));
+
+export const assetHandler = consoleHandler(onlyGet((request, rc) => fileResponse(rc, request.params.file ?? '')));
+
+export const configHandler = consoleHandler(onlyGet(async (_request, rc) => jsonResponse(rc, 200, helpdeskPageConfig(settings()), { 'Content-Type': 'application/json; charset=utf-8' })));
+
+/** POST /helpdesk/dev-token `{"roles": [...]}` -> `{accessToken, expiresIn, roles}`; AUTH_MODE=local only. */
+export const developmentTokenHandler = consoleHandler(async (request: HttpRequest, rc) => {
+  if (request.method.toUpperCase() !== 'POST') throw methodNotAllowed(request.method, ['POST']);
+  const signIn = await developmentSignIn(settings().localStateDir, await readJsonObject(request));
+  return jsonResponse(rc, 200, { ...signIn }, { 'Content-Type': 'application/json; charset=utf-8' });
+});
+
+/** `/` is the console's: a person who opens the Function App's address lands on it. */
+export const rootHandler = consoleHandler(onlyGet(async (_request, rc) => ({ status: 302, headers: { Location: `/${HELPDESK_ROUTE}`, 'request-id': rc.requestId } })));
+
+// Never both: with Entra sign-in there is no way to mint a token, so that route does not exist at all.
+const developmentRoutes: [string, string, HttpHandler][] =
+  settings().auth.mode === 'local' ? [['helpdesk-devToken', `${HELPDESK_ROUTE}/dev-token`, developmentTokenHandler]] : [];
+
+const consoleRoutes: [string, string, HttpHandler][] = [
+  ['helpdesk', HELPDESK_ROUTE, pageHandler],
+  ['helpdesk-config', `${HELPDESK_ROUTE}/config.json`, configHandler],
+  ['helpdesk-assets', `${HELPDESK_ROUTE}/assets/{file}`, assetHandler],
+  // '' would mean "the function's name" to the host; '/' is the root itself.
+  ['root', '/', rootHandler],
+  ...developmentRoutes,
+];
+
+/** The console's routes: a page and its files, not part of the Graph API, so not in the OpenAPI document. */
+export const CONSOLE_ROUTES: readonly string[] = consoleRoutes.map(([, route]) => route);
+
+for (const [name, route, handler] of consoleRoutes) app.http(name, { methods: ALL_METHODS, authLevel: 'anonymous', route, handler });

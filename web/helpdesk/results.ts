@@ -1,0 +1,110 @@
+import { KEYS, listUrl, odataString, type Page, request } from './api';
+import { byId, button, h, utcDateTime } from './dom';
+import { explain, showProblem } from './explain';
+import { Pager } from './pager';
+import { parseSearch, type Search } from './search';
+import { READ_AUDIT, READ_KEY, type Session } from './session';
+
+/** A key's metadata, as the list returns it (never the key itself). */
+export interface KeyRow {
+  id: string;
+  deviceId: string;
+  volumeType: string;
+  createdDateTime: string;
+}
+
+export interface RowActions {
+  reveal(row: KeyRow): void;
+  history(row: KeyRow): void;
+}
+
+/** Rows per page: a device rarely has more than a handful of keys, a prefix of 8 characters one. */
+export const PAGE_SIZE = 25;
+
+const VOLUME_TYPES: Readonly<Record<string, string>> = {
+  operatingSystemVolume: 'Operating system',
+  fixedDataVolume: 'Fixed data',
+  removableDataVolume: 'Removable data',
+};
+
+function firstUrls(search: Exclude<Search, { kind: 'invalid' }>): string[] {
+  const top = String(PAGE_SIZE);
+  if (search.kind === 'keyPrefix') return [listUrl(KEYS, { $filter: `startswith(id,${odataString(search.prefix)})`, $top: top })];
+  return [listUrl(KEYS, { $filter: `deviceId eq ${odataString(search.id)}`, $top: top }), listUrl(KEYS, { $filter: `id eq ${odataString(search.id)}` })];
+}
+
+function summary(search: Exclude<Search, { kind: 'invalid' }>, count: number, more: boolean): string {
+  const many = more ? `More than ${count}` : String(count);
+  if (count === 0) {
+    return search.kind === 'keyPrefix'
+      ? `No key ID starts with ${search.prefix}. Check the characters with the user, or search by device ID.`
+      : `No key of a device or with the ID ${search.id}.`;
+  }
+  if (search.kind === 'guid') return count === 1 ? 'One key found.' : `${many} keys found for ${search.id}, newest first.`;
+  if (count === 1) return `One key ID starts with ${search.prefix}.`;
+  return `${many} key IDs start with ${search.prefix}. Ask the user to read out more characters of the key ID.`;
+}
+
+/** The search form and its results table. */
+export function setUpResults(session: Session, actions: RowActions): void {
+  const form = byId<HTMLFormElement>('search-form');
+  const input = byId<HTMLInputElement>('search-text');
+  const section = byId('results');
+  const table = byId('results-table');
+  const rows = byId('results-rows');
+  const summaryText = byId('results-summary');
+  const problem = byId('problem');
+  let current: Exclude<Search, { kind: 'invalid' }> | undefined;
+
+  const render = (): void => {
+    if (!current) return;
+    const seen = new Set<string>();
+    const keys = pager.items.filter((row) => !seen.has(row.id) && seen.add(row.id));
+    keys.sort((a, b) => b.createdDateTime.localeCompare(a.createdDateTime));
+    summaryText.textContent = summary(current, keys.length, pager.hasMore);
+    table.hidden = keys.length === 0;
+    rows.replaceChildren(...keys.map((row) => rowOf(row)));
+  };
+
+  const rowOf = (row: KeyRow): HTMLTableRowElement => {
+    const cells: (Node | string)[] = [];
+    if (session.permissions.has(READ_KEY)) cells.push(button('Reveal key', () => actions.reveal(row), { 'aria-label': `Reveal key ${row.id}` }));
+    else cells.push(h('span', { class: 'hint' }, 'Revealing needs the BitLockerKey.Read.All role.'));
+    if (session.permissions.has(READ_AUDIT)) cells.push(' ', button('History', () => actions.history(row), { 'aria-label': `History of key ${row.id}` }));
+    return h(
+      'tr',
+      {},
+      h('td', { class: 'mono' }, row.id),
+      h('td', { class: 'mono' }, row.deviceId),
+      h('td', {}, VOLUME_TYPES[row.volumeType] ?? row.volumeType),
+      h('td', {}, utcDateTime(row.createdDateTime)),
+      h('td', { class: 'row-actions' }, ...cells),
+    );
+  };
+
+  const fail = (error: unknown): void => showProblem(problem, explain(error, 'find keys'));
+  const pager = new Pager<KeyRow>(
+    byId<HTMLButtonElement>('results-more'),
+    async (url) => request<Page<KeyRow>>('GET', url, { token: await session.accessToken() }),
+    render,
+    fail,
+  );
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const search = parseSearch(input.value);
+    showProblem(problem, undefined);
+    if (search.kind === 'invalid') {
+      showProblem(problem, { message: search.problem });
+      input.focus();
+      return;
+    }
+    current = search;
+    void pager.reset(firstUrls(search)).then(
+      () => {
+        section.hidden = false;
+      },
+      fail,
+    );
+  });
+}
