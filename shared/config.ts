@@ -35,7 +35,7 @@ export type StorageTarget = { connectionString: string; tableEndpoint?: undefine
 export interface HelpdeskSettings {
   /** HELPDESK_CLIENT_ID: the Entra SPA app registration the page signs in with (entra mode only). */
   clientId?: string;
-  /** HELPDESK_API_SCOPE: the delegated scope the page asks for; by default `{first AUTH_AUDIENCE}/access_as_user`. */
+  /** HELPDESK_API_SCOPE: the delegated scope the page asks for; by default `{first AUTH_AUDIENCE}/user_impersonation`. */
   apiScope?: string;
   /** HELPDESK_REVEAL_SECONDS: how long a revealed key stays on screen. */
   revealSeconds: number;
@@ -126,7 +126,7 @@ function readHelpdesk(env: Env): HelpdeskSettings {
   if (clientId !== undefined && !GUID.test(clientId)) throw new ConfigError('HELPDESK_CLIENT_ID must be the GUID of an Entra app registration');
   const apiScope = nonEmpty(env, 'HELPDESK_API_SCOPE');
   if (apiScope !== undefined && !/^\S+\/[A-Za-z0-9._-]+$/.test(apiScope)) {
-    throw new ConfigError('HELPDESK_API_SCOPE must be a scope such as api://bitlocker-escrow/access_as_user');
+    throw new ConfigError('HELPDESK_API_SCOPE must be a scope such as api://bitlocker-escrow/user_impersonation');
   }
   const raw = nonEmpty(env, 'HELPDESK_REVEAL_SECONDS');
   const revealSeconds = raw === undefined ? DEFAULT_REVEAL_SECONDS : /^[0-9]+$/.test(raw) ? Number(raw) : NaN;

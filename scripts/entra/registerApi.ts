@@ -6,7 +6,7 @@
 // after a change and it converges; ids of existing roles and scopes never change.
 // - the application, found by its Application ID URI (created if missing, single tenant),
 // - app roles BitLockerKey.ReadWrite.All / Read.All / ReadBasic.All / Purge.All and AuditLog.Read.All,
-// - delegated scopes (user_impersonation, and admin-consent scopes of the same names as the roles),
+// - one delegated scope, user_impersonation (permissions come from the user's app-role assignments),
 //   access tokens v2, the Azure CLI preauthorized for user_impersonation (unless --no-azure-cli),
 // - its service principal (enterprise application) with "assignment required" on,
 // then prints the settings to copy. Nothing here is run by CI: Entra ID is not reachable from it.

@@ -71,21 +71,11 @@ export const USER_IMPERSONATION: Omit<PermissionScope, 'id' | 'isEnabled'> = {
 };
 
 /**
- * Delegated scopes named like the roles, admin consent only. Granting one to a client grants it for
- * every user of that client, whatever their role assignment: grant them only to clients whose users
- * all should have it (prefer user_impersonation plus app roles).
+ * The delegated scopes: user_impersonation only. Scopes named like the roles are deliberately not
+ * exposed: the service counts a token's scopes like its roles, so a role-named scope consented for a
+ * client would give that permission to every user of the client, whatever their own role assignment.
  */
-export const SCOPES: readonly Omit<PermissionScope, 'id' | 'isEnabled'>[] = [
-  USER_IMPERSONATION,
-  ...ROLES.map((role) => ({
-    value: role.value,
-    type: 'Admin' as const,
-    adminConsentDisplayName: role.displayName,
-    adminConsentDescription: `${role.description} Granted to a client, it applies to every user of that client.`,
-    userConsentDisplayName: null,
-    userConsentDescription: null,
-  })),
-];
+export const SCOPES: readonly Omit<PermissionScope, 'id' | 'isEnabled'>[] = [USER_IMPERSONATION];
 
 function withIds<T extends { value: string; id?: string }>(wanted: readonly Omit<T, 'id' | 'isEnabled'>[], existing: readonly (T & { id: string })[], newId: () => string): (T & { id: string; isEnabled: boolean })[] {
   const byValue = new Map(existing.map((item) => [item.value, item]));

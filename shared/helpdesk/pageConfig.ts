@@ -19,7 +19,7 @@ function apiScope(settings: Settings): string | undefined {
   const audience = settings.auth.audience?.split(',').map((a) => a.trim()).find(Boolean);
   if (!audience) return undefined;
   const resource = /^[0-9a-f-]{36}$/i.test(audience) ? `api://${audience}` : audience.replace(/\/+$/, '');
-  return `${resource}/access_as_user`;
+  return `${resource}/user_impersonation`;
 }
 
 /** The page's configuration under the given settings (see HelpdeskPageConfig). */

@@ -181,9 +181,10 @@ describe('directory/deletedItems paths', () => {
   });
 
   it.each([
-    ['PUT', DELETED_KEYS, 'GET'],
-    ['POST', DELETED_KEYS, 'GET'],
-    ['POST', `${DELETED}/2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e`, 'GET, DELETE'],
+    // HEAD wherever there is a GET (RFC 9110 section 9.3.2).
+    ['PUT', DELETED_KEYS, 'GET, HEAD'],
+    ['POST', DELETED_KEYS, 'GET, HEAD'],
+    ['POST', `${DELETED}/2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e`, 'GET, HEAD, DELETE'],
     ['GET', `${DELETED}/2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e/restore`, 'POST'],
   ])('%s %s is a 405 with Allow: %s', async (method, path, allow) => {
     const response = await call(method, path, { token: writer });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { mintDevelopmentToken, type DevelopmentTokenRequest } from '../../shared/auth/developmentToken';
 
@@ -11,8 +12,13 @@ export const WRITE = 'BitLockerKey.ReadWrite.All';
 export const READ = 'BitLockerKey.Read.All';
 export const READ_BASIC = 'BitLockerKey.ReadBasic.All';
 
+/**
+ * A development token for the run's host. Each token is its own caller (a fresh `oid`) unless the
+ * request names one: per-caller bounds (the key-read limit, refusal summaries) then never couple
+ * test files that happen to run in the same minute.
+ */
 export function token(request: DevelopmentTokenRequest = {}): Promise<string> {
-  return mintDevelopmentToken(stateDir(), request);
+  return mintDevelopmentToken(stateDir(), { ...request, claims: { oid: randomUUID(), ...request.claims } });
 }
 
 export const tokenWith = (...roles: string[]): Promise<string> => token({ roles });

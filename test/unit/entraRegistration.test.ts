@@ -36,10 +36,8 @@ describe('desiredApplication', () => {
       });
     }
     const scopes = app.api.oauth2PermissionScopes;
-    expect(scopes.map((scope) => [scope.value, scope.type])).toEqual([
-      ['user_impersonation', 'User'],
-      ...app.appRoles.map((role) => [role.value, 'Admin']),
-    ]);
+    // One scope: a scope named like a role would grant that role to every user of a consented client.
+    expect(scopes.map((scope) => [scope.value, scope.type])).toEqual([['user_impersonation', 'User']]);
     const impersonation = scopes.find((scope) => scope.value === 'user_impersonation')!;
     expect(app.api.preAuthorizedApplications).toEqual([{ appId: AZURE_CLI_APP_ID, delegatedPermissionIds: [impersonation.id] }]);
     expect(app.api.requestedAccessTokenVersion).toBe(2);

@@ -84,10 +84,10 @@ describe('helpdesk settings and page configuration', () => {
       revealSeconds: 30,
       clientId: 'a1b2c3d4-0000-4000-8000-000000000001',
       authority: 'https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47',
-      scopes: ['api://bitlocker-escrow/access_as_user'],
+      scopes: ['api://bitlocker-escrow/user_impersonation'],
     });
     const byClientId = helpdeskPageConfig(readSettings({ ...entra, AUTH_AUDIENCE: '0b7d3f3e-2c6a-4d8e-9f10-6a1b2c3d4e5f' }));
-    expect(byClientId.signIn === 'entra' && byClientId.scopes).toEqual(['api://0b7d3f3e-2c6a-4d8e-9f10-6a1b2c3d4e5f/access_as_user']);
+    expect(byClientId.signIn === 'entra' && byClientId.scopes).toEqual(['api://0b7d3f3e-2c6a-4d8e-9f10-6a1b2c3d4e5f/user_impersonation']);
     const chosen = helpdeskPageConfig(readSettings({ ...entra, HELPDESK_API_SCOPE: 'api://escrow/Helpdesk.Use' }));
     expect(chosen.signIn === 'entra' && chosen.scopes).toEqual(['api://escrow/Helpdesk.Use']);
   });
@@ -105,7 +105,7 @@ describe('helpdesk settings and page configuration', () => {
     [{ HELPDESK_REVEAL_SECONDS: '0' }, 'HELPDESK_REVEAL_SECONDS'],
     [{ HELPDESK_REVEAL_SECONDS: '601' }, 'HELPDESK_REVEAL_SECONDS'],
     [{ HELPDESK_REVEAL_SECONDS: '2.5' }, 'HELPDESK_REVEAL_SECONDS'],
-    [{ HELPDESK_API_SCOPE: 'access_as_user' }, 'HELPDESK_API_SCOPE'],
+    [{ HELPDESK_API_SCOPE: 'user_impersonation' }, 'HELPDESK_API_SCOPE'],
   ])('refuses %j, naming the setting', (env, name) => {
     expect(() => readSettings(env)).toThrow(ConfigError);
     expect(() => readSettings(env)).toThrow(name);

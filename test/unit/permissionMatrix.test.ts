@@ -181,7 +181,11 @@ const OPERATIONS: Record<string, () => Promise<Outcome>> = {
     return {
       response: await send(itemHandler, request('DELETE', `${COLLECTION}/${victim.id}`, bearerOf.current, undefined, victim.id)),
       allowedStatus: 204,
-      stateHolds: async (allowed) => (await recordOf(victim.id!) === undefined) === allowed,
+      // A soft delete: the record stays, marked deleted (restorable), its ciphertext untouched.
+      stateHolds: async (allowed) => {
+        const record = await recordOf(victim.id!);
+        return record !== undefined && (record.deletedDateTime !== undefined) === allowed;
+      },
     };
   },
   listAudits: async () => ({

@@ -122,7 +122,9 @@ describe('no table scan: every lookup addresses partitions', () => {
     const id = await escrow({ deviceId, volumeType: 1 });
     const entry = async () => rawTable(INDEX).getEntity<Record<string, unknown>>(deviceId, id);
     expect(await entry()).toMatchObject({ volumeType: 'operatingSystemVolume', listed: true });
-    await escrow({ id, deviceId, volumeType: 2 });
+    // Metadata only: a recovery password never changes under its key id.
+    const moved = await collectionHandler(request('PATCH', '/bitlocker/recoveryKeys', writer, { id, volumeType: 2 }), context());
+    expect(moved.status).toBe(200);
     expect(await entry()).toMatchObject({ volumeType: 'fixedDataVolume', listed: true });
     const before = (await entry()).etag;
     recorded.length = 0;
