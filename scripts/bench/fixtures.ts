@@ -29,8 +29,12 @@ export function keyBody(overrides: Partial<KeyBody> = {}): KeyBody {
   };
 }
 
-/** Exactly the entity shape of a RecoveryKeysByDevice index entry: keys only, no data. */
-export const indexEntity = (deviceId: string, id: string): { partitionKey: string; rowKey: string } => ({
-  partitionKey: deviceId,
-  rowKey: id,
-});
+/** A stored entity's own properties, without what the service adds (keys, etag, timestamp, odata metadata). */
+export function propertiesOf(entity: Record<string, unknown>): Record<string, unknown> {
+  const properties: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(entity)) {
+    if (name === 'etag' || name === 'timestamp' || name === 'partitionKey' || name === 'rowKey' || name.startsWith('odata.')) continue;
+    properties[name] = value;
+  }
+  return properties;
+}
