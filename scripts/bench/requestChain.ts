@@ -1,7 +1,16 @@
-// How storage requests of one operation line up in time: the longest chain of requests made one
+// How storage requests are named (by table) and how those of one operation line up in time: the longest chain of requests made one
 // after another (each a network round trip the caller waits for, in Table Storage), and the time with
 // at least one of them in flight. Shared by the benchmark's in-process counter and the tests' counting
 // proxy, so that both count "in a row" the same way.
+
+/**
+ * The table a Table service request is about, from its path: `/account/Table(...)`,
+ * `/account/Table()?$filter`, `/account/$batch` (a transaction), `/account/Tables` (create table).
+ */
+export function tableOf(path: string): string {
+  const match = /^\/[^/]+\/([^(/?]+)/.exec(path);
+  return match ? decodeURIComponent(match[1]!) : path;
+}
 
 /** One request's life: [start, end] in milliseconds on any one clock. */
 export type Interval = readonly [start: number, end: number];

@@ -6,13 +6,7 @@ import * as diagnostics from 'node:diagnostics_channel';
 // The module object itself (not a namespace copy), so that its `request` can be wrapped.
 import http, { type ClientRequest } from 'node:http';
 import { now, round, type OpStorage, type RoundTrips, type StorageCounter } from './measure';
-import { busyMs, longestChain, type Interval } from './requestChain';
-
-/** The table a Table service request is about: `/account/Table(...)`, `/account/Table()?$filter`, `/account/$batch`, `/account/Tables`. */
-function tableOf(path: string): string {
-  const match = /^\/[^/]+\/([^(/?]+)/.exec(path);
-  return match ? decodeURIComponent(match[1]!) : path;
-}
+import { busyMs, longestChain, tableOf, type Interval } from './requestChain';
 
 /**
  * Watches every HTTP request this process sends to the storage account, whichever client sends it:
