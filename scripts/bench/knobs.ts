@@ -27,12 +27,12 @@ export interface Knobs {
 
 export function readKnobs(): Knobs {
   return {
-    ops: intEnv('BENCH_OPS', 300),
-    warmup: intEnv('BENCH_WARMUP', 50),
+    ops: intEnv('BENCH_OPS', 1000),
+    warmup: intEnv('BENCH_WARMUP', 100),
     concurrency: intEnv('BENCH_CONCURRENCY', 16),
     rounds: intEnv('BENCH_ROUNDS', 4),
     sliceMs: intEnv('BENCH_SLICE_MS', 500),
-    coldRuns: intEnv('BENCH_COLD_RUNS', 10),
+    coldRuns: intEnv('BENCH_COLD_RUNS', 20),
     devices: intEnv('BENCH_DEVICES', 16),
     keysPerDevice: intEnv('BENCH_KEYS_PER_DEVICE', 4),
   };
