@@ -27,8 +27,8 @@ export interface Knobs {
 
 export function readKnobs(): Knobs {
   return {
-    ops: intEnv('BENCH_OPS', 1000),
-    warmup: intEnv('BENCH_WARMUP', 100),
+    ops: intEnv('BENCH_OPS', 300),
+    warmup: intEnv('BENCH_WARMUP', 50),
     concurrency: intEnv('BENCH_CONCURRENCY', 16),
     rounds: intEnv('BENCH_ROUNDS', 4),
     sliceMs: intEnv('BENCH_SLICE_MS', 500),
