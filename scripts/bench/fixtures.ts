@@ -29,11 +29,12 @@ export function keyBody(overrides: Partial<KeyBody> = {}): KeyBody {
   };
 }
 
-/** The entity shape of a trusted RecoveryKeysByDevice index entry: keys plus the listed metadata (shared/recoveryKeys/deviceIndex.ts). */
-export const indexEntity = (deviceId: string, id: string) => ({
-  partitionKey: deviceId,
-  rowKey: id,
-  volumeType: 'operatingSystemVolume',
-  createdDateTime: new Date().toISOString(),
-  listed: true,
-});
+/** A stored entity's own properties, without what the service adds (keys, etag, timestamp, odata metadata). */
+export function propertiesOf(entity: Record<string, unknown>): Record<string, unknown> {
+  const properties: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(entity)) {
+    if (name === 'etag' || name === 'timestamp' || name === 'partitionKey' || name === 'rowKey' || name.startsWith('odata.')) continue;
+    properties[name] = value;
+  }
+  return properties;
+}

@@ -1,8 +1,4 @@
-// Timing, percentiles, interleaved runners and the storage request monitor.
-
-import * as diagnostics from 'node:diagnostics_channel';
-// The module object itself (not a namespace copy), so that its `request` can be wrapped.
-import http, { type ClientRequest } from 'node:http';
+// Timing, percentiles and the interleaved runners.
 
 export const now = (): number => Number(process.hrtime.bigint()) / 1e6; // milliseconds
 
@@ -41,7 +37,7 @@ export function shuffled<T>(items: readonly T[]): T[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Storage round trips
+// Storage requests (counted by storageCounter.ts, or anything with the same shape)
 
 /** Storage requests per operation, by method and table ($batch for a transaction), with the time in them. */
 export interface RoundTrips {
@@ -60,126 +56,16 @@ export interface OpStorage {
   busyMs: number;
 }
 
-/** The table a Table service request is about: `/account/Table(...)`, `/account/Table()?$filter`, `/account/$batch`, `/account/Tables`. */
-function tableOf(path: string): string {
-  const match = /^\/[^/]+\/([^(/?]+)/.exec(path);
-  return match ? decodeURIComponent(match[1]!) : path;
-}
-
-/**
- * Watches every HTTP request this process sends to the storage account, whichever client sends it:
- * the app's cached TableClients for every table it uses, the raw baseline clients, retries included.
- * Requests are counted on node:http's diagnostics channel `http.client.request.start` and timed from
- * their creation (http.request, wrapped here: that channel fires only once the request is flushed,
- * which can be after the answer is on its way) to `http.client.response.finish` (response headers).
- * Requests are attributed to the variant being measured; runners measure one variant at a time
- * (serially, or one variant's concurrent slice at a time), so the attribution is exact. Requests made
- * while nothing is measured are not counted.
- */
-export class StorageMonitor {
-  private variant: string | undefined;
-  private op: { requests: number; intervals: [number, number][] } | undefined;
-  private readonly created = new WeakMap<object, number>();
-  private readonly counts = new Map<string, Map<string, number>>();
-  private readonly originalRequest = http.request;
-  private readonly onStart = (message: unknown): void => {
-    const { request } = message as { request: ClientRequest };
-    if (this.variant === undefined || !request.path.startsWith(this.pathPrefix)) return;
-    let perVariant = this.counts.get(this.variant);
-    if (!perVariant) this.counts.set(this.variant, (perVariant = new Map()));
-    const what = `${request.method} ${tableOf(request.path)}`;
-    perVariant.set(what, (perVariant.get(what) ?? 0) + 1);
-    if (this.op) {
-      this.op.requests++;
-      if (!this.created.has(request)) this.created.set(request, now());
-    }
-  };
-  private readonly onFinish = (message: unknown): void => {
-    const { request } = message as { request: ClientRequest };
-    const start = this.created.get(request);
-    if (start === undefined || !this.op) return;
-    this.created.delete(request);
-    this.op.intervals.push([start, now()]);
-  };
-
-  /** `pathPrefix`: the account's path on the storage endpoint, e.g. `/devstoreaccount1/`. */
-  constructor(private readonly pathPrefix: string) {
-    diagnostics.subscribe('http.client.request.start', this.onStart);
-    diagnostics.subscribe('http.client.response.finish', this.onFinish);
-    const original = this.originalRequest;
-    const created = this.created;
-    const prefix = this.pathPrefix;
-    const monitor = (): boolean => this.op !== undefined;
-    (http as { request: typeof http.request }).request = function request(this: unknown, ...args: unknown[]): ClientRequest {
-      const at = now();
-      const req = (original as (...a: unknown[]) => ClientRequest).apply(this, args);
-      if (monitor() && req.path.startsWith(prefix)) created.set(req, at);
-      return req;
-    } as typeof http.request;
-  }
-
-  close(): void {
-    diagnostics.unsubscribe('http.client.request.start', this.onStart);
-    diagnostics.unsubscribe('http.client.response.finish', this.onFinish);
-    (http as { request: typeof http.request }).request = this.originalRequest;
-  }
-
-  /** Counts for `variant` from now on (undefined: count nothing). */
-  measuring(variant: string | undefined): void {
-    this.variant = variant;
-  }
-
+/** What the runners need of a storage request counter (StorageMonitor in storageCounter.ts). */
+export interface StorageCounter {
+  /** Counts for `variant` from now on (undefined: count nothing); concurrent slices. */
+  measuring(variant: string | undefined): void;
   /** Serial runs: starts following one operation's requests. */
-  beginOp(variant: string): void {
-    this.variant = variant;
-    this.op = { requests: 0, intervals: [] };
-  }
-
-  endOp(): OpStorage {
-    const op = this.op ?? { requests: 0, intervals: [] };
-    this.op = undefined;
-    this.variant = undefined;
-    // Sequential chain: the most requests that do not overlap (earliest end first).
-    let sequential = 0;
-    let lastEnd = -Infinity;
-    for (const [start, end] of [...op.intervals].sort((a, b) => a[1] - b[1])) {
-      if (start >= lastEnd) {
-        sequential++;
-        lastEnd = end;
-      }
-    }
-    // Busy time: the union of the intervals.
-    let busyMs = 0;
-    let from = -Infinity;
-    let to = -Infinity;
-    for (const [start, end] of [...op.intervals].sort((a, b) => a[0] - b[0])) {
-      if (start > to) {
-        if (to > from) busyMs += to - from;
-        from = start;
-        to = end;
-      } else {
-        to = Math.max(to, end);
-      }
-    }
-    if (to > from) busyMs += to - from;
-    return { requests: op.requests, sequential, busyMs };
-  }
-
-  /** Requests per operation, in total and by method and table. */
-  perOp(variant: string, ops: number): RoundTrips {
-    const perVariant = this.counts.get(variant) ?? new Map<string, number>();
-    const detail: Record<string, number> = {};
-    let total = 0;
-    for (const [what, count] of [...perVariant].sort()) {
-      detail[what] = round(count / ops, 2);
-      total += count;
-    }
-    return { total: round(total / ops, 2), detail };
-  }
-
-  reset(): void {
-    this.counts.clear();
-  }
+  beginOp(variant: string): void;
+  endOp(): OpStorage;
+  /** Requests per operation of `variant` since the last reset, in total and by method and table. */
+  perOp(variant: string, ops: number): RoundTrips;
+  reset(): void;
 }
 
 export const round = (x: number, digits = 3): number => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
@@ -207,7 +93,7 @@ export interface SerialResult {
  */
 export async function serialRounds(
   variants: readonly Variant[],
-  options: { warmup: number; ops: number; monitor: StorageMonitor },
+  options: { warmup: number; ops: number; monitor: StorageCounter },
 ): Promise<Map<string, SerialResult>> {
   for (let round = 0; round < options.warmup; round++) {
     for (const variant of shuffled(variants)) await variant.run(0, round);
@@ -264,7 +150,7 @@ export interface ConcurrentResult {
  */
 export async function concurrentRounds(
   variants: readonly Variant[],
-  options: { concurrency: number; rounds: number; sliceMs: number; warmupMs: number; monitor: StorageMonitor },
+  options: { concurrency: number; rounds: number; sliceMs: number; warmupMs: number; monitor: StorageCounter },
 ): Promise<Map<string, ConcurrentResult>> {
   const seqs = new Map<string, number[]>(variants.map((v) => [v.name, Array<number>(options.concurrency).fill(0)]));
   const slice = async (variant: Variant, ms: number, samples?: number[]): Promise<{ ops: number; ms: number }> => {

@@ -1,10 +1,18 @@
 import type { TransactionAction } from '@azure/data-tables';
-import { indexEntity } from '../../scripts/bench/fixtures';
-import { recordLike, templateOf } from '../../scripts/bench/seed';
+import { propertiesOf } from '../../scripts/bench/fixtures';
 import { call, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
 import { COLLECTION, escrowKeys, listPath, mapLimit } from '../support/keys';
 import { rawTable } from '../support/storage';
+
+/** The entity shape of a trusted RecoveryKeysByDevice index entry: keys plus the listed metadata (shared/recoveryKeys/deviceIndex.ts). */
+const indexEntity = (deviceId: string, id: string) => ({
+  partitionKey: deviceId,
+  rowKey: id,
+  volumeType: 'operatingSystemVolume',
+  createdDateTime: new Date().toISOString(),
+  listed: true,
+});
 
 // A device list costs a bounded amount of storage work: a page of a thousand keys is one query on the
 // device index, not a thousand point reads at once. Shown by the latency of an unrelated single-key
@@ -33,7 +41,7 @@ beforeAll(async () => {
   unrelated = probe!.id!;
   // The devices' keys: copies of a record the app wrote, with trusted index entries as the app writes
   // them (scripts/bench/seed.ts does the same at scale).
-  const template = templateOf(await rawTable('RecoveryKeys').getEntity(unrelated, 'recoveryKey'));
+  const template = propertiesOf(await rawTable('RecoveryKeys').getEntity(unrelated, 'recoveryKey'));
   const records = rawTable('RecoveryKeys');
   const index = rawTable('RecoveryKeysByDevice');
   for (let d = 0; d < DEVICES; d++) {
@@ -44,7 +52,7 @@ beforeAll(async () => {
       const actions: TransactionAction[] = ids.slice(i, i + 100).map((id) => ['upsert', indexEntity(deviceId, id), 'Replace']);
       await index.submitTransaction(actions);
     }
-    await mapLimit(ids, 32, (id) => records.upsertEntity(recordLike(template, id, deviceId), 'Replace'));
+    await mapLimit(ids, 32, (id) => records.upsertEntity({ ...template, partitionKey: id, rowKey: 'recoveryKey', deviceId }, 'Replace'));
   }
 }, 120_000);
 

@@ -1,0 +1,72 @@
+// The service as the benchmark measures it: the compiled app on the local host (startHost, in the
+// benchmark's process, so that its storage requests are counted by the same counter as the floor's),
+// called over HTTP by the same client as the floor server, with development tokens of local mode.
+//
+// The app is loaded only when startService runs, after the environment points it at the run's storage.
+
+import { installFunctionsCore, registerHook } from '../host/functionsCore';
+import type { KeyBody } from './fixtures';
+import type { BenchHttpClient } from './httpClient';
+
+const COLLECTION = '/v1.0/bitlocker/recoveryKeys';
+const WRITE = ['BitLockerKey.ReadWrite.All'];
+const READ = ['BitLockerKey.Read.All'];
+
+/** The operations of the issue's target table, each one HTTP request; any unexpected status throws. */
+export interface Service {
+  readonly url: string;
+  /** PATCH on the collection (escrow a key, or repeat an escrowed one): 200 or 201. */
+  patch(body: KeyBody): Promise<void>;
+  /** GET one key with `$select=key`: the audited read of the password. */
+  getKey(id: string): Promise<void>;
+  /** GET one key's metadata. */
+  get(id: string): Promise<void>;
+  /** GET the collection with `$filter=deviceId eq '…'`: one page; resolves to the keys in it. */
+  listDevice(deviceId: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function expectStatus(what: string, status: number, body: string, expected: readonly number[] = [200]): void {
+  if (!expected.includes(status)) throw new Error(`${what}: expected ${expected.join(' or ')}, got ${status}: ${body.slice(0, 300)}`);
+}
+
+/** Starts the local host with the app from `projectRoot`/dist on a free port; `stateDir` holds local mode's keys. */
+export async function startService(projectRoot: string, stateDir: string, client: BenchHttpClient): Promise<Service> {
+  // The Functions worker provides @azure/functions-core before the app loads; so do we. The local
+  // host's per-request log line is formatted but not written (a log hook drops it): the floor writes
+  // none either, and a terminal's speed is not the service's.
+  installFunctionsCore();
+  registerHook('log', (context) => {
+    (context as unknown as { level: string }).level = 'none';
+  });
+  const { mintDevelopmentToken } = await import('../../shared/auth/developmentToken');
+  const { startHost } = await import('../host/server');
+  const writeToken = `Bearer ${await mintDevelopmentToken(stateDir, { roles: WRITE })}`;
+  const readToken = `Bearer ${await mintDevelopmentToken(stateDir, { roles: READ })}`;
+  const host = await startHost({ port: 0, projectRoot });
+
+  const get = async (what: string, pathAndQuery: string): Promise<string> => {
+    const answer = await client.request('GET', new URL(pathAndQuery, host.url), { authorization: readToken });
+    expectStatus(what, answer.status, answer.body);
+    return answer.body;
+  };
+  return {
+    url: host.url,
+    patch: async (body) => {
+      const answer = await client.request(
+        'PATCH',
+        new URL(COLLECTION, host.url),
+        { authorization: writeToken, 'content-type': 'application/json' },
+        JSON.stringify(body),
+      );
+      expectStatus('PATCH', answer.status, answer.body, [200, 201]);
+    },
+    getKey: async (id) => void (await get('GET $select=key', `${COLLECTION}/${id}?$select=key`)),
+    get: async (id) => void (await get('GET', `${COLLECTION}/${id}`)),
+    listDevice: async (deviceId) => {
+      const body = await get('list by device', `${COLLECTION}?$filter=${encodeURIComponent(`deviceId eq '${deviceId}'`)}`);
+      return (JSON.parse(body) as { value: unknown[] }).value.length;
+    },
+    close: () => host.close(),
+  };
+}

@@ -1,0 +1,101 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { azuriteConnectionString } from '../../scripts/azurite';
+import { longestChain, tableOf } from '../../scripts/bench/requestChain';
+
+// A counting HTTP proxy on 127.0.0.1 in front of the run's Azurite: a private host whose
+// STORAGE_CONNECTION_STRING is `proxy.connectionString` sends every storage request through it, and
+// the test reads what went over the wire (issue 13: a request in a row is a network round trip, and
+// every request is a billed transaction). Requests are forwarded untouched (Shared Key signs the
+// method, a few headers and the path, not the host), so the app cannot tell.
+//
+// Each request is held `holdMs` before it is forwarded. That makes "in a row" a property of the
+// app's code, not of timing luck: requests the app starts together are all held at once and overlap
+// for sure, while one the app starts only after another's answer cannot overlap it.
+
+/** One storage request as the proxy saw it; times in ms (performance.now), start on arrival, end when the answer was sent. */
+export interface CountedRequest {
+  method: string;
+  /** The table it is about: `RecoveryKeys`, `AuditLog`, `$batch` (a transaction), `Tables` (create table). */
+  table: string;
+  start: number;
+  end: number;
+}
+
+export interface RequestCount {
+  total: number;
+  /** The longest chain of requests that ran one after another (scripts/bench/requestChain.ts). */
+  inARow: number;
+  /** `METHOD table` per request, sorted. */
+  requests: string[];
+}
+
+export interface CountingProxy {
+  /** A connection string for the run's storage account, through the proxy. */
+  readonly connectionString: string;
+  /** Forgets what was counted so far. */
+  reset(): void;
+  /**
+   * What was counted since the last reset, once the proxy has been quiet (no request in flight, none
+   * started) for `quietMs`: requests the app makes after it answered (background work) are counted too.
+   */
+  settled(quietMs?: number): Promise<RequestCount>;
+  close(): Promise<void>;
+}
+
+/** Starts a proxy on a free port of 127.0.0.1 in front of the storage at `target` (the run's Azurite: its connection string). */
+export async function startCountingProxy(target: string = process.env.STORAGE_CONNECTION_STRING!, holdMs = 50): Promise<CountingProxy> {
+  const endpoint = new URL(/TableEndpoint=([^;]+)/.exec(target)![1]!);
+  let counted: CountedRequest[] = [];
+  let inFlight = 0;
+  let lastActivity = performance.now();
+
+  const server = http.createServer((req, res) => {
+    const request: CountedRequest = { method: req.method ?? '', table: tableOf(req.url ?? ''), start: performance.now(), end: NaN };
+    counted.push(request);
+    inFlight++;
+    lastActivity = request.start;
+    const done = (): void => {
+      request.end = performance.now();
+      lastActivity = request.end;
+      inFlight--;
+    };
+    setTimeout(() => {
+      const upstream = http.request(
+        { host: endpoint.hostname, port: endpoint.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+          answer.once('end', done);
+        },
+      );
+      upstream.once('error', () => {
+        done();
+        res.destroy();
+      });
+      req.pipe(upstream);
+    }, holdMs);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    connectionString: azuriteConnectionString(port),
+    reset: () => {
+      counted = [];
+    },
+    settled: async (quietMs = 250) => {
+      while (inFlight > 0 || performance.now() - lastActivity < quietMs) await new Promise((resolve) => setTimeout(resolve, 20));
+      return {
+        total: counted.length,
+        inARow: longestChain(counted.map((r) => [r.start, r.end] as const)),
+        requests: counted.map((r) => `${r.method} ${r.table}`).sort(),
+      };
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
