@@ -7,7 +7,7 @@ import { health } from '../shared/health/check';
 import { HEALTH_ROUTE } from '../shared/openapi/document';
 
 /**
- * GET /health, no token: 200 `{"status":"healthy","checks":{"storage":"ok","keyring":"ok"}}` when
+ * GET /health, no token: 200 `{"status":"healthy","checks":{"storage":"ok","keyring":"ok","auth":"ok"}}` when
  * storage and the keyring answer; otherwise 503 in Graph's error shape whose message names each
  * failing dependency (e.g. `Unhealthy: storage: Storage is unreachable; try again shortly.`), with
  * Retry-After; the cause (storage call, error code, duration) goes to the log only.

@@ -3,7 +3,7 @@
 // a source file is newer than it. `npm run --silent token` goes through here: tsc takes seconds, and
 // a token is wanted in well under one. Plain JavaScript so that it needs no compiling itself.
 
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -43,6 +43,9 @@ if (builtAt < newestSource()) {
     stdio: ['ignore', process.stderr, process.stderr],
   });
 }
-// The script reads its own arguments from process.argv.slice(2), as if started directly.
-process.argv.splice(2, 1);
-require(compiled);
+// Started as its own process, exactly as `node dist/scripts/<name>.js args…` would start it: scripts
+// run their main() only when they are the main module (require.main === module), so a require() here
+// would load them and silently do nothing. Its exit code is ours.
+const run = spawnSync(process.execPath, [compiled, ...process.argv.slice(3)], { stdio: 'inherit' });
+if (run.error) throw run.error;
+process.exit(run.status ?? 1);

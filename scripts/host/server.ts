@@ -154,16 +154,26 @@ function effectiveOptions(bindings: Readonly<Record<string, BindingInfo>>): Effe
 }
 
 /**
- * The request URL as the function sees it; undefined when the Host header makes no valid URL or the
+ * The Host values this host answers: a loopback name and a port, nothing else. It serves development
+ * tokens and real keys on a developer's machine, so a web page whose own name was re-pointed at
+ * 127.0.0.1 (DNS rebinding: same origin to the browser) must get nothing; and a Host that carries a
+ * path, a query, a fragment or user info would otherwise rewrite the URL the function sees. Refused
+ * with an empty 400, as Kestrel refuses a malformed Host under the Functions host.
+ */
+const LOOPBACK_AUTHORITY = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?$/i;
+
+/**
+ * The request URL as the function sees it; undefined when the Host header is not a loopback authority or the
  * request target is not origin-form (RFC 9112 3.2.1). The target is appended to the origin, not resolved
  * against it: resolving `//other.example/v1.0/...` would make `other.example` the URL's host, and every
  * link the function writes would point there. Appended, the path keeps its `//`, which names no resource.
  */
 function requestUrl(req: IncomingMessage, fallbackHost: string): URL | undefined {
   const target = req.url ?? '/';
-  if (!target.startsWith('/')) return undefined;
+  const authority = req.headers.host ?? fallbackHost;
+  if (!target.startsWith('/') || !LOOPBACK_AUTHORITY.test(authority)) return undefined;
   try {
-    return new URL(`http://${req.headers.host ?? fallbackHost}${target}`);
+    return new URL(`http://${authority}${target}`);
   } catch {
     return undefined;
   }
@@ -179,7 +189,8 @@ function requestHeaders(req: IncomingMessage): Record<string, string> {
 
 /** The host hands the worker one string per query key, repeated keys joined with ','. */
 function requestQuery(url: URL): Record<string, string> {
-  const query: Record<string, string> = {};
+  // No prototype: `?__proto__=1` must arrive as an option (and be refused as unknown), not vanish.
+  const query = Object.create(null) as Record<string, string>;
   for (const key of new Set(url.searchParams.keys())) query[key] = url.searchParams.getAll(key).join(',');
   return query;
 }
@@ -223,6 +234,9 @@ function serializeCookie(cookie: Cookie): string {
 }
 
 const NO_BODY_STATUSES: ReadonlySet<number> = new Set([204, 205, 304]);
+
+/** A whole request (headers and body) must arrive within this; a request body is at most 16 KiB. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 function sendEmpty(res: ServerResponse, status: number): void {
   res.statusCode = status;
@@ -379,6 +393,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     });
     void handle(req, res);
   });
+  // A body shorter than its Content-Length must not hold a connection for Node's default five minutes.
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -20,6 +20,9 @@ function tokenVerifier(): TokenVerifier {
   return verifier;
 }
 
+/** The authentication configuration's problem, for the health check; undefined when requests can be authenticated. */
+export const authConfigurationProblem = (): Promise<string | undefined> => tokenVerifier().configurationProblem();
+
 /**
  * The verified caller of a request: `Bearer` a token, `EntraDevice` a device proof (when DEVICE_AUTH is
  * on). 401 without a valid one, 503 when authentication is not configured or its directory is unreachable.

@@ -372,6 +372,21 @@ export class TokenVerifier {
     return this.verification;
   }
 
+  /**
+   * What keeps this verifier from checking any token (an AuthConfigurationError's message), or
+   * undefined when it is ready: for the health check, so that an instance that would refuse every
+   * request with a 503 does not report itself healthy. Other failures (the development key) throw.
+   */
+  async configurationProblem(): Promise<string | undefined> {
+    try {
+      await this.verificationOnce();
+      return undefined;
+    } catch (error) {
+      if (error instanceof AuthConfigurationError) return error.message;
+      throw error;
+    }
+  }
+
   async verify(authorization: string | null): Promise<Caller> {
     const verification = await this.verificationOnce();
     const match = /^Bearer[ ]+(\S+)[ \t]*$/i.exec(authorization ?? '');

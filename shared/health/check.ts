@@ -1,3 +1,4 @@
+import { authConfigurationProblem } from '../auth';
 import { KeyringError, open, seal } from '../crypto/envelope';
 import { keyring } from '../crypto/keyring';
 import { GraphError } from '../http/graphError';
@@ -14,7 +15,7 @@ export const HEALTH_CACHE_MS = 5_000;
 /** An id no record has: its lookup answers 404 from a healthy table service. */
 const PROBE_ID = '00000000-0000-0000-0000-000000000000';
 
-export type DependencyName = 'storage' | 'keyring';
+export type DependencyName = 'storage' | 'keyring' | 'auth';
 
 export interface HealthReport {
   healthy: boolean;
@@ -44,13 +45,23 @@ function checkKeyring(): string {
   }
 }
 
+/** Whether requests can be authenticated at all; the reason stays in the log, the answer names only the dependency. */
+async function checkAuth(): Promise<{ result: string; logDetails?: Readonly<Record<string, unknown>> }> {
+  try {
+    const problem = await authConfigurationProblem();
+    return problem === undefined ? { result: 'ok' } : { result: 'The service is not configured to authenticate requests.', logDetails: { auth: problem } };
+  } catch {
+    return { result: 'The signing keys for authentication could not be loaded.' };
+  }
+}
+
 async function runChecks(): Promise<HealthReport> {
   const keyringResult = checkKeyring();
-  const storage = await checkStorage();
+  const [storage, auth] = await Promise.all([checkStorage(), checkAuth()]);
   return {
-    healthy: storage.result === 'ok' && keyringResult === 'ok',
-    checks: { storage: storage.result, keyring: keyringResult },
-    logDetails: storage.logDetails,
+    healthy: storage.result === 'ok' && keyringResult === 'ok' && auth.result === 'ok',
+    checks: { storage: storage.result, keyring: keyringResult, auth: auth.result },
+    logDetails: storage.logDetails ?? auth.logDetails,
   };
 }
 

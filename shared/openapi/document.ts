@@ -423,7 +423,7 @@ const HEALTH_PATH: PathItemObject = {
         type: 'object',
         properties: {
           status: { type: 'string', enum: ['healthy'] },
-          checks: { type: 'object', properties: { storage: { type: 'string' }, keyring: { type: 'string' } } },
+          checks: { type: 'object', properties: { storage: { type: 'string' }, keyring: { type: 'string' }, auth: { type: 'string' } } },
         },
       }),
       ...errorRefs([500, 503]),

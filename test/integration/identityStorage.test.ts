@@ -78,7 +78,7 @@ describe('identity-based Table Storage', () => {
 
     const health = await callOn(host.url, 'GET', '/health');
     expect(health.status).toBe(200);
-    expect(health.json).toEqual({ status: 'healthy', checks: { storage: 'ok', keyring: 'ok' } });
+    expect(health.json).toEqual({ status: 'healthy', checks: { storage: 'ok', keyring: 'ok', auth: 'ok' } });
 
     // Every token came from the endpoint as App Service defines it, for storage, for the chosen identity.
     expect(identity.requests.length).toBeGreaterThan(0);

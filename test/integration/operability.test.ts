@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { azuriteConnectionString, findFreePort } from '../../scripts/azurite';
 import { baseUrl, callOn, expectGraphError, rawCallOn, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
@@ -15,7 +15,8 @@ afterAll(() => stopLocalHosts());
 
 const PUBLIC_BASE = 'https://escrow.example.net/gateway';
 /** What a client behind a proxy might claim; links must never follow it. */
-const HOSTILE = { Host: 'attacker.example', 'X-Forwarded-Host': 'forwarded.example', 'X-Forwarded-Proto': 'http' };
+// The local host answers loopback Host names only (DNS rebinding), so the Host claimed here is another loopback name.
+const HOSTILE = { Host: 'localhost:9', 'X-Forwarded-Host': 'forwarded.example', 'X-Forwarded-Proto': 'http' };
 
 const privateHost = (env: Record<string, string | undefined>) =>
   startLocalHost({ AUTH_MODE: 'local', LOCAL_STATE_DIR: process.env.LOCAL_STATE_DIR, ...env });
@@ -62,19 +63,19 @@ describe('PUBLIC_BASE_URL', () => {
 
     const openapi = await rawCallOn(host.url, 'GET', '/openapi.json', HOSTILE);
     expect(openapi.json.servers).toEqual([{ url: PUBLIC_BASE }]);
-    expect(page.text + posted.text + audits.text + openapi.text).not.toMatch(/attacker\.example|forwarded\.example/);
+    expect(page.text + posted.text + audits.text + openapi.text).not.toMatch(/localhost:9|forwarded\.example/);
   });
 
   it('is optional: links then use the request origin', async () => {
     const deviceId = randomUUID();
     await escrowForDevice(baseUrl(), deviceId, 2);
     const page = await rawCallOn(baseUrl(), 'GET', devicePage(deviceId), {
-      Host: 'escrow.internal:8080',
+      Host: 'localhost:8080',
       Authorization: `Bearer ${await tokenWith(READ_BASIC)}`,
     });
     expect(page.status).toBe(200);
-    expect(page.json['@odata.context']).toBe('http://escrow.internal:8080/v1.0/$metadata#informationProtection/bitlocker/recoveryKeys');
-    expect((page.json['@odata.nextLink'] as string).startsWith(`http://escrow.internal:8080${COLLECTION}?`)).toBe(true);
+    expect(page.json['@odata.context']).toBe('http://localhost:8080/v1.0/$metadata#informationProtection/bitlocker/recoveryKeys');
+    expect((page.json['@odata.nextLink'] as string).startsWith(`http://localhost:8080${COLLECTION}?`)).toBe(true);
   });
 
   it('refuses to load when it is not an https URL', async () => {
@@ -112,7 +113,7 @@ describe('GET /health', () => {
   it('answers 200 without a token when storage and the keyring answer, naming both', async () => {
     const response = await callOn(baseUrl(), 'GET', '/health');
     expect(response.status).toBe(200);
-    expect(response.json).toEqual({ status: 'healthy', checks: { storage: 'ok', keyring: 'ok' } });
+    expect(response.json).toEqual({ status: 'healthy', checks: { storage: 'ok', keyring: 'ok', auth: 'ok' } });
     expect(response.headers.get('request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -142,5 +143,21 @@ describe('GET /health', () => {
     const again = Date.now();
     expect((await callOn(host.url, 'GET', '/health')).status).toBe(503);
     expect(Date.now() - again).toBeLessThan(500);
+  });
+
+  it('answers 503 naming auth when the service could authenticate no request (entra mode without its settings)', async () => {
+    const host = await privateHost({
+      AUTH_MODE: 'entra',
+      AUTH_TENANT_ID: undefined,
+      AUTH_AUDIENCE: undefined,
+      // Entra mode has no development keyring: the keys are given, as in Azure.
+      ENCRYPTION_KEYS: JSON.stringify({ v1: randomBytes(32).toString('base64') }),
+      ENCRYPTION_ACTIVE_KEY: 'v1',
+    });
+    const response = await callOn(host.url, 'GET', '/health');
+    expectGraphError(response, 503, 'serviceNotAvailable');
+    expect(response.json.error.message).toBe('Unhealthy: auth: The service is not configured to authenticate requests.');
+    // Every API request on that instance is refused the same way: the probe now says so.
+    expectGraphError(await callOn(host.url, 'GET', `${COLLECTION}/${randomUUID()}`, { token: await tokenWith(READ_BASIC) }), 503, 'serviceNotAvailable');
   });
 });
