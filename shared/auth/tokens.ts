@@ -390,7 +390,14 @@ export class TokenVerifier {
   async verify(authorization: string | null): Promise<Caller> {
     const verification = await this.verificationOnce();
     const match = /^Bearer[ ]+(\S+)[ \t]*$/i.exec(authorization ?? '');
-    if (!match) throw unauthorized('Access token is empty: send Authorization: Bearer {token}.');
+    if (!match) {
+      // Graph's words for a missing token; anything else sent is named as what it is not.
+      throw unauthorized(
+        /^\s*(Bearer\s*)?$/i.test(authorization ?? '')
+          ? 'Access token is empty: send Authorization: Bearer {token}.'
+          : 'The Authorization header is not one Bearer token: send Authorization: Bearer {token}.',
+      );
+    }
     const token = match[1]!;
     if (token.length > MAX_TOKEN_LENGTH) throw unauthorized('The access token is too large.');
     const refusal = precheck(token, verification);

@@ -183,8 +183,8 @@ describe('entra mode', () => {
     it.each([
       ['no Authorization header', null, /empty/],
       ['an empty bearer', 'Bearer ', /empty/],
-      ['another scheme', 'Basic dXNlcjpwYXNz', /empty/],
-      ['two tokens', 'Bearer a.b.c d.e.f', /empty/],
+      ['another scheme', 'Basic dXNlcjpwYXNz', /not one Bearer token/],
+      ['two tokens', 'Bearer a.b.c d.e.f', /not one Bearer token/],
     ])('%s', async (_name, authorization, message) => {
       expect((await refusal(verifier, '', authorization as string)).message).toMatch(message);
     });
