@@ -6,6 +6,7 @@ import { authorizeRequest } from '../shared/auth';
 import { type GraphOperation, graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
 import { isBeta, publicUrlOf } from '../shared/http/requestContext';
+import { DIRECTORY_AUDITS_ROUTES } from '../shared/http/routes';
 import { jsonResponse } from '../shared/http/responses';
 import { decodeSkipToken, nextLinkOf } from '../shared/odata';
 
@@ -26,9 +27,6 @@ const listDirectoryAudits: GraphOperation = async (request, rc, context) => {
 };
 
 export const directoryAuditsHandler = graphHandler(dispatchByMethod({ GET: listDirectoryAudits }));
-
-/** Graph's path, without a version prefix and under /v1.0 and /beta. */
-export const DIRECTORY_AUDITS_ROUTES: readonly string[] = ['', 'v1.0/', 'beta/'].map((version) => `${version}auditLogs/directoryAudits`);
 
 for (const route of DIRECTORY_AUDITS_ROUTES) {
   app.http(`directoryAudits-${route.replace(/[^A-Za-z0-9]+/g, '-')}`, {

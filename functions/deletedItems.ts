@@ -5,6 +5,7 @@ import { type GraphOperation, graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
 import { preconditionsOf } from '../shared/http/preconditions';
 import { publicUrlOf } from '../shared/http/requestContext';
+import { DELETED_ITEMS_ROUTES, DELETED_KEYS_CAST } from '../shared/http/routes';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
 import { decodeSkipToken, nextLinkOf, parsePageQuery } from '../shared/odata';
 import { singleOptions } from '../shared/odata/listQuery';
@@ -56,12 +57,6 @@ const purge = auditedOperation('purge', 'purgeKey', async (request, rc, source, 
 export const deletedCollectionHandler = graphHandler(dispatchByMethod({ GET: listDeleted }));
 export const deletedItemHandler = graphHandler(dispatchByMethod({ GET: getDeleted, DELETE: purge }));
 export const restoreHandler = graphHandler(dispatchByMethod({ POST: restore }));
-
-/** Graph's paths, each without a version prefix and under /v1.0 and /beta. */
-export const DELETED_ITEMS_ROUTES: readonly string[] = ['', 'v1.0/', 'beta/'].map((version) => `${version}directory/deletedItems`);
-
-/** The type-cast segment of the list; a literal, so it takes precedence over `{id}` in the host's routing. */
-export const DELETED_KEYS_CAST = 'microsoft.graph.bitlockerRecoveryKey';
 
 for (const route of DELETED_ITEMS_ROUTES) {
   const name = `deletedItems-${route.replace(/[^A-Za-z0-9]+/g, '-')}`;

@@ -4,7 +4,7 @@ import { graphHandler } from '../shared/http/handler';
 import { ALL_METHODS } from '../shared/http/methods';
 import { jsonResponse } from '../shared/http/responses';
 import { health } from '../shared/health/check';
-import { HEALTH_ROUTE } from '../shared/openapi/document';
+import { HEALTH_ROUTE } from '../shared/http/routes';
 
 /**
  * GET /health, no token: 200 `{"status":"healthy","checks":{"storage":"ok","keyring":"ok","auth":"ok"}}` when

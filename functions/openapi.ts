@@ -2,11 +2,9 @@ import { app } from '@azure/functions';
 import { type GraphOperation, graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
 import { jsonResponse } from '../shared/http/responses';
-import { buildOpenApiDocument, OPENAPI_ROUTE, withServer } from '../shared/openapi/document';
+import { COLLECTION_ROUTES, DELETED_ITEMS_ROUTES, DELETED_KEYS_CAST, DIRECTORY_AUDITS_ROUTES, OPENAPI_ROUTE } from '../shared/http/routes';
+import { buildOpenApiDocument, withServer } from '../shared/openapi/document';
 import type { OpenApiDocument } from '../shared/openapi/types';
-import { DIRECTORY_AUDITS_ROUTES } from './auditLogs';
-import { DELETED_ITEMS_ROUTES, DELETED_KEYS_CAST } from './deletedItems';
-import { COLLECTION_ROUTES } from './recoveryKeys';
 
 // Built on first request rather than at load: a drift between joi and the document's hints then
 // fails this one function (as a Graph-shaped 500) instead of the whole app's startup.

@@ -9,6 +9,7 @@ import { type GraphOperation, graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod, refuseHead } from '../shared/http/methods';
 import { preconditionsOf } from '../shared/http/preconditions';
 import { isBeta, publicUrlOf, type RequestContext } from '../shared/http/requestContext';
+import { COLLECTION_ROUTES } from '../shared/http/routes';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
 import { decodeSkipToken, nextLinkOf, parseItemSelect, parseListQuery } from '../shared/odata';
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
@@ -100,11 +101,6 @@ const deleteKey = auditedWrite('delete', async (request, rc, source, target) => 
 
 export const collectionHandler = graphHandler(dispatchByMethod({ GET: listKeys, PATCH: patch(false), POST: postKey }));
 export const itemHandler = graphHandler(dispatchByMethod({ GET: getKey, PATCH: patch(true), DELETE: deleteKey }));
-
-/** The seed's path and Graph's, each without a version prefix and under /v1.0 and /beta. */
-export const COLLECTION_ROUTES: readonly string[] = ['', 'v1.0/', 'beta/'].flatMap((version) =>
-  ['bitlocker/recoveryKeys', 'informationProtection/bitlocker/recoveryKeys'].map((path) => version + path),
-);
 
 for (const route of COLLECTION_ROUTES) {
   const name = `recoveryKeys-${route.replace(/[^A-Za-z0-9]+/g, '-')}`;

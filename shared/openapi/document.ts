@@ -1,6 +1,7 @@
 import { SUPPORTED_AUDIT_FILTERS } from '../audit/query';
 import { type Operation, permissionsFor } from '../auth/permissions';
 import { MAX_BODY_BYTES } from '../http/body';
+import { HEALTH_ROUTE, OPENAPI_ROUTE } from '../http/routes';
 import { DEFAULT_PAGE_SIZE, ITEM_SELECTABLE_PROPERTIES, MAX_TOP, SELECTABLE_PROPERTIES } from '../odata/listQuery';
 import { MAX_REVEAL_REASON_TEXT, MAX_REVEAL_TICKET, REVEAL_REASON_CODES, REVEAL_REASON_HEADER, REVEAL_TICKET_HEADER } from '../recoveryKeys/revealReasonCodes';
 import { ODATA_TYPE } from '../recoveryKeys/schema';
@@ -27,9 +28,9 @@ import {
 // directoryAudit shape is the exception: no validation schema exists to derive it from.)
 
 /** Where the document is served (registered by functions/openapi.ts, without a route prefix). */
-export const OPENAPI_ROUTE = 'openapi.json';
+
 /** GET /health: see functions/health.ts. */
-export const HEALTH_ROUTE = 'health';
+
 
 export interface DocumentOptions {
   /** The recovery-key collection routes as registered; each also has an item route `{route}/{id}`. */

@@ -1,0 +1,26 @@
+// The service's routes, as Azure Functions route templates (host.json sets routePrefix to "", so they are
+// Graph's paths). A leaf: the functions register them and the OpenAPI document describes them, and
+// neither imports the other for it.
+
+/** Graph's path forms: without a version prefix (the seed's), and under /v1.0 and /beta. */
+const VERSION_PREFIXES: readonly string[] = ['', 'v1.0/', 'beta/'];
+
+/** The recovery-key collection: the seed's path and Graph's, under each version prefix; `{route}/{id}` is the item. */
+export const COLLECTION_ROUTES: readonly string[] = VERSION_PREFIXES.flatMap((version) =>
+  ['bitlocker/recoveryKeys', 'informationProtection/bitlocker/recoveryKeys'].map((path) => version + path),
+);
+
+/** Graph's audit trail: GET /auditLogs/directoryAudits. */
+export const DIRECTORY_AUDITS_ROUTES: readonly string[] = VERSION_PREFIXES.map((version) => `${version}auditLogs/directoryAudits`);
+
+/** Graph's deleted items (Entra ID's recycle bin): `{route}/{id}`, `{route}/{id}/restore`, `{route}/{cast}`. */
+export const DELETED_ITEMS_ROUTES: readonly string[] = VERSION_PREFIXES.map((version) => `${version}directory/deletedItems`);
+
+/** The type-cast segment of the deleted-keys list; a literal, so it takes precedence over `{id}` in the host's routing. */
+export const DELETED_KEYS_CAST = 'microsoft.graph.bitlockerRecoveryKey';
+
+/** The OpenAPI document of this API. */
+export const OPENAPI_ROUTE = 'openapi.json';
+
+/** The platform health probe. */
+export const HEALTH_ROUTE = 'health';
