@@ -15,9 +15,9 @@ import type { AddressInfo } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import { settings } from '../../shared/config';
 import { storageClientOptions } from '../../shared/storage/tables';
+import { RECORD_ROW } from '../../shared/storage/layout';
 
 /** The record's row key in the app's layout (README "Storage layout"). */
-const RECORD_ROW = 'recoveryKey';
 
 export interface FloorServer {
   /** http://127.0.0.1:{port} */

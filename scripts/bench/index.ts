@@ -26,11 +26,11 @@ import { rows as benchRows, storeKeys, THROUGHPUT_ROWS } from './rows';
 import { startService } from './service';
 import { StorageMonitor } from './storageCounter';
 import { COLD_APP, COLD_LIBRARY, evaluateTargets } from './targets';
+import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS_FILE = path.join(ROOT, 'bench-results', 'latest.json');
-const KEYS_TABLE = 'RecoveryKeys';
-const RECORD_ROW = 'recoveryKey';
+const KEYS_TABLE = TABLES.recoveryKeys;
 
 const log = (message: string): void => void process.stderr.write(`[bench] ${message}\n`);
 const rounded = (s: Summary): Summary => ({ n: s.n, p50: round(s.p50), p95: round(s.p95), p99: round(s.p99), mean: round(s.mean) });

@@ -3,6 +3,7 @@ import { GraphError, serviceUnavailable } from '../http/graphError';
 import { mapStorageError, statusOf, tableClient } from '../storage/tables';
 import { boundedEvent } from './bounded';
 import { ACTIVITIES, type Activity, type AuditEvent, type ModifiedProperty, type RefusalCount, sumRefusals } from './model';
+import { TABLES } from '../storage/layout';
 
 // Layout (README "Audit trail"):
 //   AuditLog      PartitionKey = inverted UTC day, RowKey = inverted milliseconds + '-' + event id
@@ -13,7 +14,7 @@ import { ACTIVITIES, type Activity, type AuditEvent, type ModifiedProperty, type
 // index and is shown only if its twin exists (the record-and-index pattern of the key store). Events
 // with no record write (key reads, refusals) go to AuditLog alone.
 
-export const AUDIT_TABLE = 'AuditLog';
+export const AUDIT_TABLE = TABLES.auditLog;
 
 const MAX_DAY = 99_999_999;
 /**
@@ -241,7 +242,7 @@ function filterFor(query: AuditQuery): string | undefined {
 
 async function twinExists(event: AuditEvent): Promise<boolean> {
   try {
-    await (await tableClient('RecoveryKeys')).getEntity(event.keyId!, twinRowKey(event), { queryOptions: { select: ['RowKey'] } });
+    await (await tableClient(TABLES.recoveryKeys)).getEntity(event.keyId!, twinRowKey(event), { queryOptions: { select: ['RowKey'] } });
     return true;
   } catch (error) {
     if (statusOf(error) === 404) return false;

@@ -1,5 +1,6 @@
 import { odata, type TransactionAction } from '@azure/data-tables';
 import { mapStorageError, statusOf, tableClient } from '../storage/tables';
+import { TABLES } from '../storage/layout';
 
 // The Entra mirror's own state, in Table Storage next to the keys.
 //
@@ -12,7 +13,7 @@ import { mapStorageError, statusOf, tableClient } from '../storage/tables';
 // under the same run id. When a run has listed the last page, the keys whose lastSeenRun is another run
 // are those Entra no longer has: they stay in the escrow, and are counted.
 
-const MIRROR_TABLE = 'EntraMirror';
+const MIRROR_TABLE = TABLES.entraMirror;
 const RUN_PARTITION = 'run';
 const CHECKPOINT_ROW = 'checkpoint';
 const SEEN_PARTITION = 'seen';

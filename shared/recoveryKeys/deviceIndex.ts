@@ -2,6 +2,7 @@ import { odata, type TableEntityResult } from '@azure/data-tables';
 import { InFlightLimit } from '../storage/inFlightLimit';
 import { storageCall, tableClient } from '../storage/tables';
 import { type KeyMetadata, VOLUME_TYPES, type VolumeType } from './model';
+import { TABLES } from '../storage/layout';
 
 // The device index (README "Storage layout"):
 //   RecoveryKeysByDevice  PartitionKey = device id, RowKey = key id,
@@ -24,7 +25,7 @@ import { type KeyMetadata, VOLUME_TYPES, type VolumeType } from './model';
 // a stale copy: any writer that commits a record after another's commit wrote its own pending entry
 // after that one's (read, pending, commit run in that order), which fails the other's If-Match.
 
-const DEVICE_INDEX_TABLE = 'RecoveryKeysByDevice';
+const DEVICE_INDEX_TABLE = TABLES.deviceIndex;
 
 /**
  * Point reads of records for entries that cannot be trusted, in flight at once on this instance,

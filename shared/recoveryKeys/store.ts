@@ -4,6 +4,7 @@ import type { AuditEvent } from '../audit/model';
 import { mapStorageError, statusOf, storageCall, tableClient } from '../storage/tables';
 import * as deviceIndex from './deviceIndex';
 import type { KeyMetadata, KeyRecord, StoredRecoveryKey, VolumeType } from './model';
+import { RECORD_ROW, TABLES } from '../storage/layout';
 
 // Table layout (see README "Storage layout"):
 //   RecoveryKeys          PartitionKey = key id,    RowKey = 'recoveryKey'   the record itself
@@ -18,8 +19,7 @@ import type { KeyMetadata, KeyRecord, StoredRecoveryKey, VolumeType } from './mo
 // Each write also stores the twin of its audit event (shared/audit/store.ts) in the key's partition,
 // in the same transaction as the record: the change and its audit record commit together or not at all.
 
-const KEYS_TABLE = 'RecoveryKeys';
-const RECORD_ROW = 'recoveryKey';
+const KEYS_TABLE = TABLES.recoveryKeys;
 
 type RecordEntity = {
   partitionKey: string;

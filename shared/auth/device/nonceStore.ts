@@ -1,10 +1,11 @@
 import { odata } from '@azure/data-tables';
 import { mapStorageError, statusOf, tableClient } from '../../storage/tables';
+import { TABLES } from '../../storage/layout';
 
 // Layout: table DeviceNonces, PartitionKey = deviceId, RowKey = nonce, seenAt = ISO time.
 // The insert fails on a duplicate (409), so all instances sharing the table agree on a replay.
 
-export const NONCE_TABLE = 'DeviceNonces';
+export const NONCE_TABLE = TABLES.deviceNonces;
 
 /**
  * How long a nonce is remembered. Twice the timestamp window (±5 minutes): a request whose nonce has

@@ -1,0 +1,19 @@
+// Every table of the service and the fixed row keys in them: the one place their names are written.
+// The stores, the scripts (reencrypt, bench) and the tests import them from here. What each table
+// holds and how its keys are made is in the README's "Storage layout" and each store's module comment.
+
+export const TABLES = {
+  /** The key records (PartitionKey = key id, RowKey = RECORD_ROW) and their audit twins: shared/recoveryKeys/store.ts. */
+  recoveryKeys: 'RecoveryKeys',
+  /** The device index (PartitionKey = device id, RowKey = key id): shared/recoveryKeys/deviceIndex.ts. */
+  deviceIndex: 'RecoveryKeysByDevice',
+  /** The audit trail by time: shared/audit/store.ts. */
+  auditLog: 'AuditLog',
+  /** Device-proof nonces (PartitionKey = device id, RowKey = nonce): shared/auth/device/nonceStore.ts. */
+  deviceNonces: 'DeviceNonces',
+  /** The Entra mirror's checkpoint and seen keys: shared/entraMirror/checkpoint.ts. */
+  entraMirror: 'EntraMirror',
+} as const;
+
+/** The RowKey of a key's record in its partition of TABLES.recoveryKeys (its audit twins have others). */
+export const RECORD_ROW = 'recoveryKey';
