@@ -57,7 +57,7 @@ export class StorageMonitor implements StorageCounter {
       const req = (original as (...a: unknown[]) => ClientRequest).apply(this, args);
       if (monitor() && req.path.startsWith(prefix)) created.set(req, at);
       return req;
-    } as typeof http.request;
+    };
   }
 
   close(): void {

@@ -239,7 +239,7 @@ async function sendResult(res: ServerResponse, method: string, result: unknown):
   if (typeof result !== 'object') {
     throw new TypeError('The HTTP response must be an object with optional properties "body", "status", "headers", and "cookies".');
   }
-  const response = result instanceof HttpResponse ? result : new HttpResponse(result as HttpResponseInit);
+  const response = result instanceof HttpResponse ? result : new HttpResponse(result);
   // The worker also buffers the whole body before handing it to the host (no HTTP streaming).
   const body = Buffer.from(await response.arrayBuffer());
 

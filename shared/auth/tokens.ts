@@ -376,7 +376,7 @@ export class TokenVerifier {
     const verification = await this.verificationOnce();
     const match = /^Bearer[ ]+(\S+)[ \t]*$/i.exec(authorization ?? '');
     if (!match) throw unauthorized('Access token is empty: send Authorization: Bearer {token}.');
-    const token = match[1]!;
+    const token = match[1];
     if (token.length > MAX_TOKEN_LENGTH) throw unauthorized('The access token is too large.');
     const refusal = precheck(token, verification);
     if (refusal) throw refusal;

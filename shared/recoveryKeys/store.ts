@@ -55,7 +55,7 @@ function toEntity(key: KeyRecord): RecordEntity {
 
 function fromEntity(entity: TableEntityResult<RecordEntity>): StoredRecoveryKey {
   return {
-    id: entity.partitionKey!,
+    id: entity.partitionKey,
     deviceId: entity.deviceId,
     volumeType: entity.volumeType as VolumeType,
     createdDateTime: entity.createdDateTime,

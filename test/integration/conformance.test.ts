@@ -393,7 +393,7 @@ describe("6. query options without '$' on /beta", () => {
 
   it.each(BETA)('%s: an option given both with and without $ is a 400', async (collection) => {
     for (const query of ['filter=x&$filter=y', '$top=1&top=1', 'select=id&$select=id']) {
-      const name = /(\w+)=/.exec(query)![1]!;
+      const name = /(\w+)=/.exec(query)![1];
       const response = await call('GET', `${collection}?${query}`, { token: basic });
       expect(expectGraphError(response, 400, 'badRequest').message).toBe(`The query option $${name} is given both as '${name}' and as '$${name}'; give it once.`);
     }
@@ -418,7 +418,7 @@ describe("6. query options without '$' on /beta", () => {
     const query = `filter=${encodeURIComponent(`targetResources/any(t:t/id eq '${body.id}')`)}&top=1`;
     const beta = await call('GET', `/beta/auditLogs/directoryAudits?${query}`, { token: auditor });
     expect(beta.status).toBe(200);
-    expect(beta.json.value.map((event: { targetResources: { id: string }[] }) => event.targetResources[0]!.id)).toEqual([body.id]);
+    expect(beta.json.value.map((event: { targetResources: { id: string }[] }) => event.targetResources[0].id)).toEqual([body.id]);
     expectGraphError(await call('GET', `/v1.0/auditLogs/directoryAudits?${query}`, { token: auditor }), 400, 'badRequest');
     expectGraphError(await call('GET', `/auditLogs/directoryAudits?${query}`, { token: auditor }), 400, 'badRequest');
     expectGraphError(await call('GET', `/beta/auditLogs/directoryAudits?top=1&$top=1`, { token: auditor }), 400, 'badRequest');

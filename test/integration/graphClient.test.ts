@@ -97,23 +97,23 @@ describe('the Microsoft Graph JavaScript SDK against the escrow service', () => 
 
   it(".select('key') on one key returns the key, and only the key, to Read.All; .select([...]) adds properties", async () => {
     const [key] = escrowed;
-    const response = await graphClient(reader).api(`${COLLECTION}/${key!.id}`).select('key').get();
-    expect(response).toMatchObject({ key: key!.key });
+    const response = await graphClient(reader).api(`${COLLECTION}/${key.id}`).select('key').get();
+    expect(response).toMatchObject({ key: key.key });
     expect(response).not.toHaveProperty('deviceId');
-    const more = await graphClient(reader).api(`${COLLECTION}/${key!.id}`).select(['key', 'id', 'deviceId', 'volumeType']).get();
-    expect(more).toMatchObject({ id: key!.id, deviceId, key: key!.key, volumeType: 'operatingSystemVolume' });
+    const more = await graphClient(reader).api(`${COLLECTION}/${key.id}`).select(['key', 'id', 'deviceId', 'volumeType']).get();
+    expect(more).toMatchObject({ id: key.id, deviceId, key: key.key, volumeType: 'operatingSystemVolume' });
     expect(response).not.toHaveProperty('value');
   });
 
   it("surfaces the service's 403 as a GraphError with statusCode 403 and code authorization_error", async () => {
     const [key] = escrowed;
-    const error = await graphErrorOf(graphClient(basicReader).api(`${COLLECTION}/${key!.id}`).select('key').get());
+    const error = await graphErrorOf(graphClient(basicReader).api(`${COLLECTION}/${key.id}`).select('key').get());
     expect(error.statusCode).toBe(403);
     expect(error.code).toBe('authorization_error');
     expect(error.message).toMatch(/BitLockerKey\.Read\.All/);
     expect(error.requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(error.headers?.get('request-id')).toBe(error.requestId);
-    expect(error.body).not.toContain(key!.key);
+    expect(error.body).not.toContain(key.key);
   });
 
   it("escrows with the seed's PATCH through .api('/bitlocker/recoveryKeys').patch(body)", async () => {

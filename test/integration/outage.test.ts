@@ -213,7 +213,7 @@ describe('a storage outage under a running host (Azurite stopped and restarted)'
   });
 
   it('answers PATCH, GET, list and DELETE with a prompt 503 while storage is down', async () => {
-    const existing = [...before.keys()][0]!;
+    const existing = [...before.keys()][0];
     const fresh = keyBody();
     const responses = await Promise.all([
       patchAt(fresh.id!, fresh),
@@ -225,14 +225,14 @@ describe('a storage outage under a running host (Azurite stopped and restarted)'
       callAt(host, 'DELETE', item(existing), { token: writer }),
     ]);
     const names = ['PATCH new', 'PATCH existing', 'GET $select=key', 'GET', 'list by device', 'list by prefix', 'DELETE'];
-    responses.forEach((r, i) => expectPrompt503(r, names[i]!));
+    responses.forEach((r, i) => expectPrompt503(r, names[i]));
     process.stderr.write(`[outage] storage refused: ${responses.map((r, i) => `${names[i]} ${r.ms} ms`).join(', ')}\n`);
   });
 
   it('recovers by itself once storage is back on the same port and folder', async () => {
     azurite = await startAzuriteTables({ port, inMemory: false, location: folder, silent: true });
     const back = Date.now();
-    const probe = [...before.keys()][1]!;
+    const probe = [...before.keys()][1];
     let response = await readKeyAt(probe);
     let tries = 1;
     while (response.status !== 200 && Date.now() - back < 10_000) {

@@ -13,7 +13,7 @@ interface RunningServices {
 }
 
 declare global {
-  // eslint-disable-next-line no-var
+   
   var __escrowServices: RunningServices | undefined;
 }
 

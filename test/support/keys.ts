@@ -17,7 +17,7 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const index = next++;
-      results[index] = await task(items[index]!, index);
+      results[index] = await task(items[index], index);
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));

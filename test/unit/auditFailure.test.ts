@@ -117,7 +117,7 @@ describe('while the audit trail cannot be written', () => {
 
   it('a PATCH changing a key answers 503 and the stored key stays as it was', async () => {
     const before = await rawEntities('RecoveryKeys', `PartitionKey eq '${stored.id}' and RowKey eq 'recoveryKey'`);
-    const response = await patchItem({ deviceId: newId(), volumeType: 'fixedDataVolume' }, writer, stored.id!);
+    const response = await patchItem({ deviceId: newId(), volumeType: 'fixedDataVolume' }, writer, stored.id);
     expectAuditOutage(response);
     const after = await rawEntities('RecoveryKeys', `PartitionKey eq '${stored.id}' and RowKey eq 'recoveryKey'`);
     expect(after).toEqual(before);

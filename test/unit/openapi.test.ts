@@ -71,7 +71,7 @@ function resolved<T extends object>(value: T | Reference): T {
 }
 
 function operationsOf(item: PathItemObject): [string, OperationObject][] {
-  return HTTP_METHODS.flatMap((method) => (item[method] ? [[method.toUpperCase(), item[method]!] as [string, OperationObject]] : []));
+  return HTTP_METHODS.flatMap((method) => (item[method] ? [[method.toUpperCase(), item[method]] as [string, OperationObject]] : []));
 }
 
 const allOperations = (): [string, string, OperationObject][] =>
@@ -81,8 +81,8 @@ function parametersOf(item: PathItemObject, op: OperationObject): ParameterObjec
   return [...(item.parameters ?? []), ...(op.parameters ?? [])].map((p) => resolved(p));
 }
 
-const schema = (name: string): SchemaObject => resolved(doc.components.schemas[name]!);
-const propertyOf = (object: SchemaObject, name: string): SchemaObject => resolved(object.properties![name]!);
+const schema = (name: string): SchemaObject => resolved(doc.components.schemas[name]);
+const propertyOf = (object: SchemaObject, name: string): SchemaObject => resolved(object.properties![name]);
 
 describe('GET /openapi.json', () => {
   it('answers 200 with an OpenAPI 3.0.3 document, without a token', async () => {
@@ -121,7 +121,7 @@ describe('paths against the registered functions', () => {
 
   /** The methods that reach the function and are not refused with 405 (the handlers dispatch by method). */
   async function supportedMethods(fn: HttpFunctionDescriptor): Promise<string[]> {
-    const params = Object.fromEntries([...fn.route.matchAll(/\{([^}:?]+)[^}]*\}/g)].map((m) => [m[1]!, SOME_GUID]));
+    const params = Object.fromEntries([...fn.route.matchAll(/\{([^}:?]+)[^}]*\}/g)].map((m) => [m[1], SOME_GUID]));
     const url = `${ORIGIN}/${fn.route.replace(/\{[^}]+\}/g, SOME_GUID)}`;
     const supported: string[] = [];
     for (const method of fn.methods) {
@@ -134,7 +134,7 @@ describe('paths against the registered functions', () => {
 
   it('documents exactly the methods each function supports', async () => {
     for (const fn of registered()) {
-      const documented = operationsOf(doc.paths[openApiPath(fn.route)]!).map(([method]) => method).sort();
+      const documented = operationsOf(doc.paths[openApiPath(fn.route)]).map(([method]) => method).sort();
       expect({ route: fn.route, methods: await supportedMethods(fn) }).toEqual({ route: fn.route, methods: documented });
     }
   });
@@ -143,8 +143,8 @@ describe('paths against the registered functions', () => {
     const forms = Object.keys(doc.paths).filter((p) => p.endsWith('/recoveryKeys'));
     expect(forms).toHaveLength(6);
     for (const collection of forms) {
-      expect(operationsOf(doc.paths[collection]!).map(([m]) => m).sort()).toEqual(['GET', 'HEAD', 'PATCH', 'POST']);
-      expect(operationsOf(doc.paths[`${collection}/{id}`]!).map(([m]) => m).sort()).toEqual(['DELETE', 'GET', 'HEAD', 'PATCH']);
+      expect(operationsOf(doc.paths[collection]).map(([m]) => m).sort()).toEqual(['GET', 'HEAD', 'PATCH', 'POST']);
+      expect(operationsOf(doc.paths[`${collection}/{id}`]).map(([m]) => m).sort()).toEqual(['DELETE', 'GET', 'HEAD', 'PATCH']);
     }
   });
 });
@@ -162,7 +162,7 @@ describe('the bitlockerRecoveryKey schemas, derived from joi', () => {
   it('list VOLUME_TYPES as the names, and accept the numbers that joi maps to them', () => {
     expect(propertyOf(schema('bitlockerRecoveryKey'), 'volumeType').enum).toEqual([...VOLUME_TYPES]);
     const [names, numbers] = propertyOf(schema('bitlockerRecoveryKeyInput'), 'volumeType').oneOf!.map((s) => resolved(s));
-    expect(names!.enum).toEqual([...VOLUME_TYPES, '1', '2', '3', '4']);
+    expect(names.enum).toEqual([...VOLUME_TYPES, '1', '2', '3', '4']);
     expect(numbers).toEqual({ type: 'integer', enum: [1, 2, 3, 4] });
     VOLUME_TYPE_NUMBERS.forEach((n, i) => {
       expect(parseRecoveryKeyInput({ volumeType: n }).volumeType).toBe(VOLUME_TYPES[i]);
@@ -200,7 +200,7 @@ describe('the bitlockerRecoveryKey schemas, derived from joi', () => {
   it("say where key is returned, and offer $select of response properties only", () => {
     expect(propertyOf(schema('bitlockerRecoveryKey'), 'key').description).toMatch(/only.*\$select=key.*BitLockerKey\.Read\.All/);
     const selectable = (name: string): unknown =>
-      resolved(resolved<SchemaObject>(resolved<ParameterObject>(doc.components.parameters[name]!).schema).items!).enum;
+      resolved(resolved<SchemaObject>(resolved<ParameterObject>(doc.components.parameters[name]).schema).items!).enum;
     expect(selectable('listSelect')).toEqual([...SELECTABLE_PROPERTIES]);
     expect(selectable('itemSelect')).toEqual([...ITEM_SELECTABLE_PROPERTIES]);
     for (const name of ITEM_SELECTABLE_PROPERTIES) expect(joiKeys()).toContain(name);
@@ -303,7 +303,7 @@ describe('document structure', () => {
         continue;
       }
       // A HEAD is documented as its GET is, under the GET's action + 'Head'.
-      const action = op.operationId.split('_')[0]!.replace(/Head$/, '');
+      const action = op.operationId.split('_')[0].replace(/Head$/, '');
       expect({ action, permissions: op['x-permissions'] }).toEqual({ action, permissions: [...(expected[action] ?? ['?'])] });
       if (action === 'getRecoveryKey') expect(op['x-key-permissions']).toEqual([...permissionsFor.readKey]);
     }
@@ -312,7 +312,7 @@ describe('document structure', () => {
   it("carries the headers the contract promises, and Graph's error shape on every error", () => {
     const statuses = new Set<string>();
     for (const [p, method, op] of allOperations()) {
-      const names = parametersOf(doc.paths[p]!, op).map((param) => param.name);
+      const names = parametersOf(doc.paths[p], op).map((param) => param.name);
       expect(names).toContain('client-request-id');
       if (method === 'PATCH' || method === 'DELETE') expect(names).toContain('If-Match');
       if (method === 'PATCH') expect(names).toContain('If-None-Match');
@@ -330,6 +330,6 @@ describe('document structure', () => {
       expect(statuses).toContain(status);
     }
     // 405 belongs to methods the document does not list, so it is a component named by the paths.
-    expect(resolved<ResponseObject>(doc.components.responses.methodNotAllowed!).headers).toHaveProperty('Allow');
+    expect(resolved<ResponseObject>(doc.components.responses.methodNotAllowed).headers).toHaveProperty('Allow');
   });
 });

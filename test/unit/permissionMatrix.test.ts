@@ -48,12 +48,12 @@ type Expectation = 'allow' | '403';
 
 function parseMatrix(text: string): Map<string, Map<string, Expectation>> {
   const [header, ...rows] = text.trim().split('\n').map((line) => line.trim().split(/\s+/));
-  const columns = header!.slice(1);
+  const columns = header.slice(1);
   expect(columns).toEqual(Object.keys(COLUMNS));
   const matrix = new Map<string, Map<string, Expectation>>();
   for (const [operation, ...cells] of rows) {
     expect(cells).toHaveLength(columns.length);
-    matrix.set(operation!, new Map(columns.map((column, i) => [column, cells[i] as Expectation])));
+    matrix.set(operation, new Map(columns.map((column, i) => [column, cells[i] as Expectation])));
   }
   return matrix;
 }
@@ -205,7 +205,7 @@ interface Grant {
 
 const roles = (...names: string[]) => () => token({ roles: names, claims: { oid: newOid() } });
 const scopes = (...names: string[]) => () => token({ scopes: names, claims: { oid: newOid() } });
-const spelling = (column: string): string => COLUMNS[column]![0]!;
+const spelling = (column: string): string => COLUMNS[column][0];
 
 const grants: Grant[] = [
   { columns: [], description: 'a token with neither roles nor scp', mint: () => token({ claims: { oid: newOid() } }) },
@@ -267,7 +267,7 @@ describe('the spec matrix itself', () => {
 describe('every operation with every grant: the status, and what the body holds', () => {
   it.each(cases.map((c) => [c.operation, c.expected, c.description, c] as const))('%s: %s with %s', async (_operation, _expected, _description, c) => {
     bearerOf.current = await c.mint();
-    const outcome = await OPERATIONS[c.operation]!();
+    const outcome = await OPERATIONS[c.operation]();
     const { status } = outcome.response;
     const text = outcome.response.body === undefined ? '' : String(outcome.response.body);
     const allowed = c.expected === 'allow';

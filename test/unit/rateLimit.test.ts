@@ -103,13 +103,13 @@ describe('the limit keys on the identity in the validated token, not on how the 
     const spellings = [`Bearer ${first}`, `bearer ${first}`, `BEARER ${first}`, `Bearer     ${first}`, `Bearer ${first}\t `, `Bearer ${reencoded}`, `Bearer ${second}`];
     const readAs = (authorization: string) => readKeyAs(body.id!, authorization);
     for (let i = 0; i < DEFAULT_KEY_READ_LIMIT_PER_MINUTE; i += 20) {
-      const batch = await Promise.all(Array.from({ length: 20 }, (_, j) => readAs(spellings[(i + j) % spellings.length]!)));
+      const batch = await Promise.all(Array.from({ length: 20 }, (_, j) => readAs(spellings[(i + j) % spellings.length])));
       // Every spelling is accepted as the same valid token…
       expect(batch.map((r) => r.status)).toEqual(Array(20).fill(200));
     }
     // …and counted against the one caller: no spelling starts a fresh bucket.
-    let refused = await readAs(spellings[0]!);
-    for (let extra = 0; refused.status === 200 && extra < 10; extra++) refused = await readAs(spellings[extra % spellings.length]!);
+    let refused = await readAs(spellings[0]);
+    for (let extra = 0; refused.status === 200 && extra < 10; extra++) refused = await readAs(spellings[extra % spellings.length]);
     expect(refused.status).toBe(429);
     const after = [];
     for (const authorization of spellings) after.push((await readAs(authorization)).status);

@@ -56,7 +56,7 @@ it(`${FLOOD} refused requests from one caller leave a bounded number of records 
       expect(JSON.parse(bodyOf(read)).key).toBe(body.key);
       realReadId = (read.headers as Record<string, string>)['request-id']!;
     }
-    const headers = { ...hostile, authorization: authorizations[i % authorizations.length]! };
+    const headers = { ...hostile, authorization: authorizations[i % authorizations.length] };
     const refused = await itemHandler(handlerRequest('GET', `${COLLECTION}/${body.id}?$select=key`, undefined, undefined, body.id, headers), context());
     const text = bodyOf(refused);
     expect(JSON.parse(text).error.code).toBe('authorization_error');
@@ -132,5 +132,5 @@ it('instances merging into one summary row at once lose no count (ETag-guarded m
   const rows = await rawEntities(AUDIT_TABLE, `oid eq '${oid}'`);
   expect(rows).toHaveLength(1);
   expect(rows[0]).toMatchObject({ refusedCount: 36, firstRefusedDateTime: new Date(minute.getTime() + 1).toISOString(), lastRefusedDateTime: new Date(minute.getTime() + 8).toISOString() });
-  expect(JSON.parse(String(rows[0]!.refusalTally))).toEqual({ 'Read BitLocker key: 403 authorization_error': 36 });
+  expect(JSON.parse(String(rows[0].refusalTally))).toEqual({ 'Read BitLocker key: 403 authorization_error': 36 });
 });
