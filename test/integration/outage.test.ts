@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { azuriteConnectionString, findFreePort, startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
-import { expectGraphError, READ, tokenWith, WRITE, type ApiResponse } from '../support/client';
+import { expectGraphError, parseJson, READ, tokenWith, WRITE, type ApiResponse } from '../support/client';
 import { keyBody, newId, type KeyBody } from '../support/fixtures';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../support/localHost';
 import { WHOLE_KEY } from '../support/keys';
@@ -60,13 +60,7 @@ async function callAt(
     signal: AbortSignal.timeout(20_000),
   });
   const text = await response.text();
-  let json: Record<string, any> = {};
-  try {
-    json = text ? JSON.parse(text) : {};
-  } catch {
-    // Not JSON: assertions on status and shape will say so.
-  }
-  return { status: response.status, headers: response.headers, json, text, ms: Date.now() - started };
+  return { status: response.status, headers: response.headers, json: parseJson(text), text, ms: Date.now() - started };
 }
 
 /** A storage fault as the client must see it: 503, Graph's error shape, Retry-After, within the bound. */
