@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { READ, READ_BASIC, WRITE, call, expectGraphError, token, type ApiResponse } from '../support/client';
 import { keyBody, newId, recoveryPassword } from '../support/fixtures';
 import { COLLECTION } from '../support/keys';

@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { AUDIT_READ, auditsOf, secretsIn, keySpellings, newOid } from '../support/audit';
 import { call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE, type ApiResponse } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';

@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { AUDIT_READ, auditsOf, detailOf, keySpellings, secretsIn, tokenParts } from '../support/audit';
 import { token } from '../support/client';

@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
@@ -9,7 +10,7 @@ import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
 import { MAX_BODY_BYTES } from '../../shared/http/body';
 import { INVALID_SKIP_TOKEN_MESSAGE, ITEM_SELECTABLE_PROPERTIES, MAX_TOP, SELECTABLE_PROPERTIES } from '../../shared/odata';
 import * as arb from '../support/arbitraries';
-import { READ, READ_BASIC, token, tokenWith, WRITE } from '../support/client';
+import { READ, READ_BASIC, token, tokenWith, WRITE, type GraphJson } from '../support/client';
 
 // Property-based tests over HTTP: generated requests, ordinary and hostile, against the compiled app on the
 // local host with Azurite behind it. For every request: never a 5xx; every 4xx in Graph's error shape, with
@@ -100,7 +101,7 @@ interface Received {
   status: number;
   headers: http.IncomingHttpHeaders;
   text: string;
-  json: Record<string, any> | undefined;
+  json: GraphJson | undefined;
 }
 
 function send(sent: Sent, retry = true): Promise<Received> {
@@ -115,9 +116,9 @@ function send(sent: Sent, retry = true): Promise<Received> {
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          let json: Record<string, any> | undefined;
+          let json: GraphJson | undefined;
           try {
-            json = text ? JSON.parse(text) : undefined;
+            json = text ? (JSON.parse(text) as GraphJson) : undefined;
           } catch {
             json = undefined;
           }
@@ -229,7 +230,7 @@ async function checkStore(sent: Sent, received: Received): Promise<void> {
       return;
     }
     if (found.length === 0) return;
-    const id: string = method === 'DELETE' ? found.find((c) => c.table === 'RecoveryKeys')?.partitionKey : received.json?.id;
+    const id: string | undefined = method === 'DELETE' ? found.find((c) => c.table === 'RecoveryKeys')?.partitionKey : received.json?.id;
     expect(id).toMatch(GUID);
     for (const change of found) expect(change.table === 'RecoveryKeys' ? change.partitionKey : change.rowKey).toBe(id);
     const record = [...after.values()].find((e) => e.partitionKey === id && e.rowKey === 'recoveryKey');
@@ -278,29 +279,32 @@ function checkResponse(sent: Sent, received: Received): void {
 
   const error = received.json?.error;
   expect({ ...context, code: typeof error?.code, message: typeof error?.message }).toEqual({ ...context, code: 'string', message: 'string' });
-  expect(error.innerError['request-id']).toBe(requestId);
-  expect(error.innerError.date).toMatch(ERROR_DATE);
-  expect(error.innerError['client-request-id']).toBe(echoed);
+  const { innerError, message } = error!;
+  expect(innerError['request-id']).toBe(requestId);
+  expect(innerError.date).toMatch(ERROR_DATE);
+  expect(innerError['client-request-id']).toBe(echoed);
   // Client text in a message is escaped: no control characters, NULs or bidi overrides; never a recovery password.
-  expect(error.message).toMatch(/^[\x20-\x7e]*$/);
-  expect(error.message).not.toMatch(RECOVERY_PASSWORD);
+  expect(message).toMatch(/^[\x20-\x7e]*$/);
+  expect(message).not.toMatch(RECOVERY_PASSWORD);
 }
 
 /** Sends a generated request and checks the rules for every answer, the store included; returns the answer. */
 async function exchange(sent: Sent): Promise<Received> {
   const received = await send(sent);
-  let failure: unknown;
+  let failure: Error | undefined;
   try {
     checkResponse(sent, received);
   } catch (error) {
-    failure = error;
+    failure = error as Error;
   }
-  // The store is checked (and put back) even when the answer was wrong, so that the next case starts clean.
+  // The store is checked (and put back) even when the answer was wrong, so that the next case starts
+  // clean; the answer's failure, when there is one, is the one reported.
   try {
     await checkStore(sent, received);
-  } finally {
-    if (failure !== undefined) throw failure;
+  } catch (error) {
+    throw failure ?? error;
   }
+  if (failure) throw failure;
   return received;
 }
 

@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { azuriteConnectionString, findFreePort } from '../../scripts/azurite';
 import { baseUrl, callOn, expectGraphError, rawCallOn, READ_BASIC, tokenWith, WRITE } from '../support/client';

@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { baseUrl, call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId, recoveryPassword } from '../support/fixtures';
 import { COLLECTION, WHOLE_KEY, escrowKeys, keyBodies, listPath, sorted } from '../support/keys';

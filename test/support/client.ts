@@ -43,7 +43,8 @@ export interface GraphErrorJson {
  * items, audit events) that tests read. Which are present depends on the resource and `$select`; the
  * test asserts that.
  */
-export interface GraphItemJson {
+// A type, not an interface: it then converts to Record<string, unknown> for tests that walk its members.
+export type GraphItemJson = {
   '@odata.type'?: string;
   id: string;
   deviceId?: string;
@@ -52,7 +53,7 @@ export interface GraphItemJson {
   key?: string;
   activityDateTime?: string;
   targetResources?: { id: string }[];
-}
+};
 
 /**
  * A parsed response body, as the members of the service's Graph bodies: an entity, a collection page

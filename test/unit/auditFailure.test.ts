@@ -1,5 +1,5 @@
 import '../support/functionsCore';
-import { handlerRequest, quietContext } from '../support/inProcess';
+import { bodyJson, bodyText, handlerRequest, quietContext } from '../support/inProcess';
 import { RestError } from '@azure/data-tables';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
@@ -24,7 +24,6 @@ const request = handlerRequest;
 const COLLECTION = '/v1.0/informationProtection/bitlocker/recoveryKeys';
 const header = (response: HttpResponseInit, name: string): string | undefined =>
   (response.headers as Record<string, string> | undefined)?.[name];
-const bodyText = (response: HttpResponseInit): string => (response.body === undefined ? '' : String(response.body));
 
 const get = (id: string, bearer: string, select = '') => itemHandler(request('GET', `${COLLECTION}/${id}${select}`, bearer, undefined, id), context());
 const patchItem = (body: KeyBody, bearer: string, id = body.id!) => itemHandler(request('PATCH', `${COLLECTION}/${id}`, bearer, body, id), context());
@@ -32,7 +31,7 @@ const patchItem = (body: KeyBody, bearer: string, id = body.id!) => itemHandler(
 /** Asserts the audit trail's 503: Graph's error shape, serviceNotAvailable, a Retry-After in seconds. */
 function expectAuditOutage(response: HttpResponseInit): void {
   expect(response.status).toBe(503);
-  const json = JSON.parse(bodyText(response));
+  const json = bodyJson(response);
   expect(json.error.code).toBe('serviceNotAvailable');
   expect(json.error.message).toMatch(/audit/i);
   expect(json.error.innerError['request-id']).toBe(header(response, 'request-id'));
@@ -134,7 +133,7 @@ describe('once the audit trail is back', () => {
   it('the same operations succeed, and nothing of the failed attempts shows', async () => {
     const read = await get(stored.id!, reader, '?$select=key,volumeType');
     expect(read.status).toBe(200);
-    const json = JSON.parse(bodyText(read));
+    const json = bodyJson(read);
     // The failed PATCH changed nothing.
     expect(json).toMatchObject({ key: stored.key, volumeType: 'operatingSystemVolume' });
 

@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { alternativeSecurityIdKey } from '../../shared/auth/device/alternativeSecurityId';
 import { bodyHash, canonicalString } from '../../shared/auth/device/canonical';

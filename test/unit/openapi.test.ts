@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import '../support/functionsCore';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,6 +25,7 @@ import {
 import { VOLUME_TYPES } from '../../shared/recoveryKeys/model';
 import { describeRecoveryKeyInput, parseRecoveryKeyInput } from '../../shared/recoveryKeys/schema';
 import { recoveryPassword } from '../support/fixtures';
+import { bodyText } from '../support/inProcess';
 
 // The document against what the app really does: the routes it registers, the methods its handlers
 // accept, the joi schema that validates bodies and the permission matrix.
@@ -40,7 +42,7 @@ const context = (): InvocationContext => new InvocationContext({ functionName: '
 
 async function served(url = `${ORIGIN}/openapi.json`): Promise<{ response: HttpResponseInit; doc: OpenApiDocument }> {
   const response = await openApiHandler(new HttpRequest({ method: 'GET', url }), context());
-  return { response, doc: JSON.parse(String(response.body)) as OpenApiDocument };
+  return { response, doc: JSON.parse(bodyText(response)) as OpenApiDocument };
 }
 
 let doc: OpenApiDocument;

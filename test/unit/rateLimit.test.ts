@@ -7,6 +7,7 @@ import { callerKey } from '../../shared/auth/caller';
 import { DEFAULT_KEY_READ_LIMIT_PER_MINUTE } from '../../shared/config';
 import { READ, token, WRITE } from '../support/client';
 import { keyBody } from '../support/fixtures';
+import { bodyJson, bodyText } from '../support/inProcess';
 
 const context = () => new InvocationContext({ functionName: 'test', logHandler: () => undefined });
 
@@ -73,9 +74,9 @@ describe('key reads are rate limited per caller', () => {
     expect(refused.status).toBe(429);
     const headers = refused.headers as Record<string, string>;
     expect(Number(headers['Retry-After'])).toBeGreaterThanOrEqual(1);
-    const json = JSON.parse(String(refused.body));
+    const json = bodyJson(refused);
     expect(json.error.code).toBe('tooManyRequests');
-    expect(String(refused.body)).not.toContain(body.key);
+    expect(bodyText(refused)).not.toContain(body.key);
     const other = await token({ roles: [READ], claims: { oid: randomUUID() } });
     expect((await readKey(body.id!, other)).status).toBe(200);
   });

@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { flushRefusalSummaries, REFUSALS_RECORDED_PER_MINUTE } from '../../shared/audit/refusals';
 import { MAX_CLIENT_HEADER, MAX_USER_AGENT } from '../../shared/audit/bounded';
 import { AUDIT_READ, type DirectoryAudit, auditsPath, detailOf, newOid, readAllAudits } from '../support/audit';
-import { READ, WRITE, call, token } from '../support/client';
+import { READ, WRITE, call, token, type GraphJson } from '../support/client';
 import { keyBody } from '../support/fixtures';
 import { COLLECTION, mapLimit } from '../support/keys';
-import { handlerRequest, quietContext } from '../support/inProcess';
+import { bodyJson, bodyText, handlerRequest, quietContext } from '../support/inProcess';
 import { rawEntities } from '../support/storage';
 
 // The audit trail cannot be drowned (issue 8, item 5). 5,000 refused key reads from one identity,
@@ -22,7 +22,6 @@ import { rawEntities } from '../support/storage';
 const FLOOD = 5_000;
 const READ_AT = 4_000;
 const context = () => quietContext('refusalFlood.test');
-const bodyOf = (response: HttpResponseInit): string => (response.body === undefined ? '' : String(response.body));
 
 // A valid token's spellings: one caller all the same (issue 8, item 9).
 const spellings = (jwt: string): string[] => [`Bearer ${jwt}`, `bearer ${jwt}`, `BEARER ${jwt}`, `Bearer    ${jwt}`, `Bearer ${jwt} \t`];
@@ -53,13 +52,13 @@ it(`${FLOOD} refused requests from one caller leave a bounded number of records 
     if (i === READ_AT) {
       const read = await itemHandler(handlerRequest('GET', `${COLLECTION}/${body.id}?$select=key`, reader, undefined, body.id), context());
       expect(read.status).toBe(200);
-      expect(JSON.parse(bodyOf(read)).key).toBe(body.key);
+      expect(bodyJson(read).key).toBe(body.key);
       realReadId = (read.headers as Record<string, string>)['request-id']!;
     }
     const headers = { ...hostile, authorization: authorizations[i % authorizations.length] };
     const refused = await itemHandler(handlerRequest('GET', `${COLLECTION}/${body.id}?$select=key`, undefined, undefined, body.id, headers), context());
-    const text = bodyOf(refused);
-    expect(JSON.parse(text).error.code).toBe('authorization_error');
+    const text = bodyText(refused);
+    expect((JSON.parse(text) as GraphJson).error.code).toBe('authorization_error');
     expect(text).not.toContain(body.key);
     return refused.status;
   });
