@@ -14,6 +14,9 @@ export default tseslint.config(
     rules: {
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
       'import-x/no-self-import': 'error',
+      // A leading underscore is this codebase's mark for "unused on purpose": members dropped by
+      // destructuring (`const { etag: _etag, ...entity } = row`) and loop variables that only count.
+      '@typescript-eslint/no-unused-vars': ['error', { varsIgnorePattern: '^_', argsIgnorePattern: '^_', ignoreRestSiblings: true }],
     },
   },
   prettier,

@@ -6,7 +6,6 @@ import { rawEntities } from '../support/storage';
 import {
   AUDIT_READ,
   type DirectoryAudit,
-  auditsOf,
   auditsPath,
   detailOf,
   keySpellings,

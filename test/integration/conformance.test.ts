@@ -1,6 +1,6 @@
 import * as zlib from 'node:zlib';
 import { AUDIT_READ, auditsPath, newOid, type DirectoryAudit } from '../support/audit';
-import { baseUrl, call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE } from '../support/client';
+import { baseUrl, call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE, type GraphJson } from '../support/client';
 import { keyBody } from '../support/fixtures';
 import { COLLECTION_PATHS, VERSION_PREFIXES } from '../support/arbitraries';
 import { entitiesMentioning, rawTable } from '../support/storage';
@@ -242,7 +242,7 @@ describe('4. Content-Encoding of request bodies', () => {
       method,
       headers: { Authorization: `Bearer ${writer}`, 'Content-Type': 'application/json', ...(encoding !== undefined && { 'Content-Encoding': encoding }) },
       body: new Uint8Array(bytes),
-    }).then(async (response) => ({ status: response.status, headers: response.headers, json: (await response.json()) as Record<string, any> }));
+    }).then(async (response) => ({ status: response.status, headers: response.headers, json: (await response.json()) as GraphJson }));
   const json = (body: unknown): Buffer => Buffer.from(JSON.stringify(body));
 
   const writes = COLLECTIONS.flatMap((collection) => [['PATCH', collection, true], ['PATCH', collection, false], ['POST', collection, false]] as const);

@@ -9,6 +9,13 @@ import { callOn, expectGraphError, READ, tokenWith, WRITE } from '../support/cli
 import { keyBody, newId } from '../support/fixtures';
 import { COLLECTION } from '../support/keys';
 import { startLocalHost, stopLocalHosts, type EnvOverrides } from '../support/localHost';
+
+/** The host's `dependencyFailure` log line (shared/http/handler.ts): the members this file reads. */
+interface DependencyFailure {
+  requestId: string;
+  status: number;
+  cause: { code?: string; status?: number; call: string; ms?: number };
+}
 import {
   selfSignedCertificate,
   startManagedIdentityStandIn,
@@ -133,7 +140,7 @@ describe('identity-based Table Storage', () => {
     const failure = log
       .split('\n')
       .filter((line) => line.includes('"dependencyFailure"'))
-      .map((line) => JSON.parse(line.slice(line.indexOf('{'))) as Record<string, any>)
+      .map((line) => JSON.parse(line.slice(line.indexOf('{'))) as DependencyFailure)
       .find((entry) => entry.requestId === written.headers.get('request-id'));
     expect(failure).toMatchObject({ status: 503, cause: { code: 'AuthenticationFailed', status: 403, call: expect.stringMatching(/^(POST|GET|PUT) /) } });
     expect(failure!.cause.ms).toEqual(expect.any(Number));
@@ -154,7 +161,7 @@ describe('identity-based Table Storage', () => {
       .output()
       .split('\n')
       .find((line) => line.includes('"dependencyFailure"') && line.includes(response.headers.get('request-id')!));
-    expect(JSON.parse(failure!.slice(failure!.indexOf('{'))).cause).toMatchObject({ call: 'token' });
+    expect((JSON.parse(failure!.slice(failure!.indexOf('{'))) as DependencyFailure).cause).toMatchObject({ call: 'token' });
     expect(host.output()).not.toContain('not-the-secret');
   });
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { READ, READ_BASIC, WRITE, token } from '../support/client';
+import { parseJson, READ, READ_BASIC, WRITE, token, type GraphJson } from '../support/client';
 import { keyBody, newId, recoveryPassword, type KeyBody } from '../support/fixtures';
 import { AUDIT_READ, keySpellings, newOid, secretsIn, targetFilter, tokenParts } from '../support/audit';
 import { type LocalHost, startLocalHost, stopLocalHosts } from '../support/localHost';
@@ -19,7 +19,7 @@ interface Response {
   status: number;
   requestId: string | null;
   text: string;
-  json: Record<string, any>;
+  json: GraphJson;
 }
 
 let host: LocalHost;
@@ -47,13 +47,7 @@ async function send(
   }
   const reply = await fetch(new URL(path, host.url), { method, headers, body });
   const text = await reply.text();
-  let json: Record<string, any> = {};
-  try {
-    json = text ? JSON.parse(text) : {};
-  } catch {
-    // not JSON
-  }
-  const response = { status: reply.status, requestId: reply.headers.get('request-id'), text, json };
+  const response = { status: reply.status, requestId: reply.headers.get('request-id'), text, json: parseJson(text) };
   responses.push({ what, response });
   return response;
 }
@@ -124,7 +118,7 @@ it('runs a full session against the private host', async () => {
   const { id: _dropped, ...withoutId } = bodies[3];
   const generated = await send('PATCH collection without id', 'PATCH', COLLECTION, { token: writer, body: withoutId });
   expect(generated.status).toBe(200);
-  escrowed.push(bodies[0].id!, bodies[1].id!, bodies[2].id!, generated.json.id as string);
+  escrowed.push(bodies[0].id!, bodies[1].id!, bodies[2].id!, generated.json.id);
   // An attempt to change the key (a 409: a password never changes under its key id), twice, and a
   // repeat of the stored key (a no-op that echoes it).
   const newKey = secretKey();

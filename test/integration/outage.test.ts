@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { azuriteConnectionString, findFreePort, startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
-import { expectGraphError, parseJson, READ, tokenWith, WRITE, type ApiResponse } from '../support/client';
+import { expectGraphError, parseJson, READ, tokenWith, WRITE, type ApiResponse, type GraphJson } from '../support/client';
 import { keyBody, newId, type KeyBody } from '../support/fixtures';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../support/localHost';
 import { WHOLE_KEY } from '../support/keys';
@@ -116,7 +116,7 @@ describe('a storage outage under a running host (Azurite stopped and restarted)'
   let host: Host;
 
   /** Keys written before the outage: the stored object as the PATCH answered it. */
-  const before = new Map<string, Record<string, any>>();
+  const before = new Map<string, GraphJson & { etag: string | null }>();
   /** Keys whose PATCH was in flight around the outage: id, body sent, and the answer. */
   const attempts: { id: string; body: KeyBody; status: number; move?: { from: string } }[] = [];
   const devices = Array.from({ length: 4 }, () => newId());

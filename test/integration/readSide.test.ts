@@ -1,5 +1,5 @@
 import { expect } from '@jest/globals';
-import { baseUrl, call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE } from '../support/client';
+import { baseUrl, call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE, type GraphJson } from '../support/client';
 import { keyBody, newId, recoveryPassword } from '../support/fixtures';
 import { COLLECTION, WHOLE_KEY, escrowKeys, keyBodies, listPath, sorted } from '../support/keys';
 import { keyRowsOf } from '../support/storage';
@@ -27,7 +27,7 @@ beforeAll(async () => {
 const get = (path: string, bearer: string | undefined, headers: Record<string, string> = {}) =>
   call('GET', path, { token: bearer, headers });
 
-const idsOf = (response: { json: Record<string, any> }): string[] => (response.json.value as { id: string }[]).map((k) => k.id);
+const idsOf = (response: { json: GraphJson }): string[] => response.json.value.map((k) => k.id);
 
 const deviceFilter = (deviceId: string): string => `deviceId eq '${deviceId}'`;
 

@@ -1,7 +1,7 @@
 import '../support/functionsCore';
 import { bodyJson, bodyText, handlerRequest, quietContext } from '../support/inProcess';
 import { RestError } from '@azure/data-tables';
-import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
 import { AUDIT_TABLE } from '../../shared/audit/store';
 import { tableClient } from '../../shared/storage/tables';
@@ -50,9 +50,7 @@ async function failAudit(): Promise<void> {
   const client = await tableClient(AUDIT_TABLE);
   client.pipeline.addPolicy({
     name: FAIL_AUDIT,
-    sendRequest: async () => {
-      throw new RestError('down', { statusCode: 503 });
-    },
+    sendRequest: () => Promise.reject(new RestError('down', { statusCode: 503 })),
   });
 }
 

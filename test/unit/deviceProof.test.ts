@@ -19,7 +19,7 @@ const { primary, rsa3072 } = vectors.devices;
 
 /** A directory holding exactly the given devices. */
 const directoryOf = (...devices: DirectoryDevice[]): DeviceDirectory => ({
-  findDevice: async (deviceId) => devices.find((device) => device.deviceId === deviceId),
+  findDevice: (deviceId) => Promise.resolve(devices.find((device) => device.deviceId === deviceId)),
 });
 const bothDevices = directoryOf(directoryEntryOf(primary), directoryEntryOf(rsa3072));
 

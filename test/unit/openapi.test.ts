@@ -33,6 +33,7 @@ import { bodyText } from '../support/inProcess';
 // Every function module, so that a function added later without a path in the document fails here.
 const functionsDir = path.join(__dirname, '../../functions');
 for (const file of fs.readdirSync(functionsDir).filter((name) => name.endsWith('.ts'))) {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the list is read at run time, and the registrations must be in place before the tests below are collected
   require(path.join(functionsDir, file));
 }
 

@@ -1,6 +1,6 @@
 import '../support/functionsCore';
 import { randomUUID } from 'node:crypto';
-import { HttpRequest, InvocationContext } from '@azure/functions';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
 import { RateLimiter } from '../../shared/auth/rateLimit';
 import { callerKey } from '../../shared/auth/caller';
@@ -11,8 +11,8 @@ import { bodyJson, bodyText } from '../support/inProcess';
 
 const context = () => new InvocationContext({ functionName: 'test', logHandler: () => undefined });
 
-const readKeyAs = (id: string, authorization: string) =>
-  itemHandler(
+const readKeyAs = async (id: string, authorization: string): Promise<HttpResponseInit> =>
+  await itemHandler(
     new HttpRequest({
       method: 'GET',
       url: `http://127.0.0.1/v1.0/bitlocker/recoveryKeys/${id}?$select=key`,

@@ -1,6 +1,6 @@
 import '../support/functionsCore';
 import { bodyText, handlerRequest, quietContext } from '../support/inProcess';
-import { HttpRequest, InvocationContext } from '@azure/functions';
+import { InvocationContext } from '@azure/functions';
 import { collectionHandler } from '../../functions/recoveryKeys';
 import { tableClient } from '../../shared/storage/tables';
 import { READ_BASIC, tokenWith, WRITE } from '../support/client';
