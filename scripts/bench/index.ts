@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     Object.assign(process.env, appEnv, { STORAGE_CONNECTION_STRING: azurite.connectionString });
 
     const client = new BenchHttpClient(knobs.concurrency);
-    closers.push(async () => client.close());
+    closers.push(() => Promise.resolve(client.close()));
     const service = await startService(ROOT, stateDir, client);
     closers.push(() => service.close());
     log(`local host (this process) on ${service.url}`);

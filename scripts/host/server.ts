@@ -17,7 +17,6 @@ import {
   type FunctionInput,
   type FunctionOutput,
   type FunctionTrigger,
-  type HttpResponseInit,
   type LogLevel,
 } from '@azure/functions';
 import {
@@ -295,7 +294,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     try {
       table.add(route, fn.methods, { fn, options: effectiveOptions(fn.bindings) });
     } catch (err) {
-      throw new Error(`Function '${fn.name}': ${(err as Error).message}`);
+      throw new Error(`Function '${fn.name}': ${(err as Error).message}`, { cause: err });
     }
     if (fn.authLevel !== 'anonymous') {
       emitLog('warning', 'system', `Function '${fn.name}' has authLevel '${fn.authLevel}'; like Core Tools, this host does not check keys.`, 'host');
