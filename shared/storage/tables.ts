@@ -244,7 +244,7 @@ function storageCredential(): TokenCredential {
   // Loaded only when used: @azure/identity (with MSAL) takes about as long to load as the Tables SDK,
   // which hosts on a connection string (Azurite, tests, shared-key accounts) need not pay at cold start.
   if (!credential) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load, and a synchronous one: see above
     const { DefaultAzureCredential } = require('@azure/identity') as typeof import('@azure/identity');
     credential = new DefaultAzureCredential();
   }

@@ -9,13 +9,6 @@ import { callOn, expectGraphError, READ, tokenWith, WRITE } from '../support/cli
 import { keyBody, newId } from '../support/fixtures';
 import { COLLECTION } from '../support/keys';
 import { startLocalHost, stopLocalHosts, type EnvOverrides } from '../support/localHost';
-
-/** The host's `dependencyFailure` log line (shared/http/handler.ts): the members this file reads. */
-interface DependencyFailure {
-  requestId: string;
-  status: number;
-  cause: { code?: string; status?: number; call: string; ms?: number };
-}
 import {
   selfSignedCertificate,
   startManagedIdentityStandIn,
@@ -26,6 +19,13 @@ import {
 // STORAGE_TABLE_ENDPOINT with DefaultAzureCredential, for real: an Azurite that checks bearer tokens
 // (`--oauth basic`, over https with a certificate made here), hosts that get their tokens from a
 // stand-in of the App Service managed-identity endpoint, and no shared key anywhere in their settings.
+
+/** The host's `dependencyFailure` log line (shared/http/handler.ts): the members this file reads. */
+interface DependencyFailure {
+  requestId: string;
+  status: number;
+  cause: { code?: string; status?: number; call: string; ms?: number };
+}
 
 jest.setTimeout(90_000);
 

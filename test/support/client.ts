@@ -41,9 +41,9 @@ export interface GraphErrorJson {
 /**
  * One item of a collection (`value`): the members of the service's resources (recovery keys, deleted
  * items, audit events) that tests read. Which are present depends on the resource and `$select`; the
- * test asserts that.
+ * test asserts that. A type, not an interface, so that it converts to Record<string, unknown> for tests
+ * that walk its members.
  */
-// A type, not an interface: it then converts to Record<string, unknown> for tests that walk its members.
 export type GraphItemJson = {
   '@odata.type'?: string;
   id: string;
