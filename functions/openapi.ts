@@ -10,7 +10,7 @@ import type { OpenApiDocument } from '../shared/openapi/types';
 // fails this one function (as a Graph-shaped 500) instead of the whole app's startup.
 let document: OpenApiDocument | undefined;
 
-const getOpenApiDocument: GraphOperation = async (_request, rc) => {
+const getOpenApiDocument: GraphOperation = (_request, rc) => {
   document ??= buildOpenApiDocument({
     collectionRoutes: COLLECTION_ROUTES,
     auditRoutes: DIRECTORY_AUDITS_ROUTES,
@@ -19,7 +19,7 @@ const getOpenApiDocument: GraphOperation = async (_request, rc) => {
   });
   // PUBLIC_BASE_URL, or else the request's own origin, so that API Management importing from this URL targets this backend.
   const body = withServer(document, rc.publicBase);
-  return jsonResponse(rc, 200, body, { 'Content-Type': 'application/json; charset=utf-8' });
+  return Promise.resolve(jsonResponse(rc, 200, body, { 'Content-Type': 'application/json; charset=utf-8' }));
 };
 
 export const openApiHandler = graphHandler(dispatchByMethod({ GET: getOpenApiDocument }));

@@ -15,7 +15,7 @@ import { decodeSkipToken, nextLinkOf, parseItemSelect, parseListQuery } from '..
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
 import { contextUrl, graphEntity, graphProperties, type KeyProperty, propertiesFor } from '../shared/recoveryKeys/representation';
 import { parseRevealHeaders } from '../shared/recoveryKeys/revealReason';
-import { normalizeGuid, parseKeyIdSegment, parseRecoveryKeyBody } from '../shared/recoveryKeys/schema';
+import { parseKeyIdSegment, parseRecoveryKeyBody } from '../shared/recoveryKeys/schema';
 import * as keys from '../shared/recoveryKeys/service';
 import { settings } from '../shared/config';
 import { keyring } from '../shared/crypto/keyring';

@@ -130,7 +130,7 @@ export async function reencryptAll(options: ReencryptOptions = {}): Promise<Reen
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < page.items.length) {
-        const listed = page.items[next++]!;
+        const listed = page.items[next++];
         const outcome = await moveRecord(ring, listed, () => result.retried++);
         result.scanned++;
         if (typeof outcome === 'object') result.failed.push({ id: listed.id, reason: outcome.failed });

@@ -13,6 +13,7 @@ import { withoutSecrets } from './redact';
  * escape the first one's escapes. (A client can thus write a literal `\u202e`; it shows as those six
  * characters, which hide nothing.)
  */
+// eslint-disable-next-line no-control-regex -- matching the C0 and C1 controls is this pattern's purpose
 const ESCAPED = /^(?:[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]|[\ud800-\udfff])$/;
 
 const ELLIPSIS = '…';

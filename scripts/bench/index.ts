@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   log(`${machine.cpus} cores (${machine.cpuModel}), Node ${machine.node}; knobs ${JSON.stringify(knobs)}`);
   const loadBefore = os.loadavg().map((l) => round(l, 2));
-  if (loadBefore[0]! > machine.cpus / 2) log(`the machine is busy (load average ${loadBefore[0]} on ${machine.cpus} cores): read the ratios, not the milliseconds`);
+  if (loadBefore[0] > machine.cpus / 2) log(`the machine is busy (load average ${loadBefore[0]} on ${machine.cpus} cores): read the ratios, not the milliseconds`);
 
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'escrow-bench-'));
   // Ctrl-C: exit through process.exit, whose 'exit' hooks kill the detached Azurite; drop the temp folder.
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     Object.assign(process.env, appEnv, { STORAGE_CONNECTION_STRING: azurite.connectionString });
 
     const client = new BenchHttpClient(knobs.concurrency);
-    closers.push(async () => client.close());
+    closers.push(() => Promise.resolve(client.close()));
     const service = await startService(ROOT, stateDir, client);
     closers.push(() => service.close());
     log(`local host (this process) on ${service.url}`);
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
 
     const { TableClient } = await import('@azure/data-tables');
     const raw = TableClient.fromConnectionString(azurite.connectionString, KEYS_TABLE, { allowInsecureConnection: true });
-    const record = propertiesOf(await raw.getEntity(stored.bodies[0]!.id, RECORD_ROW));
+    const record = propertiesOf(await raw.getEntity(stored.bodies[0].id, RECORD_ROW));
     log(`floor record, as the app stores one: ${Object.keys(record).join(', ')} (${JSON.stringify(record).length} bytes as JSON)`);
     const floor = await startFloorServer(KEYS_TABLE);
     closers.push(() => floor.close());

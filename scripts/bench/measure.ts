@@ -6,7 +6,7 @@ export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   // Nearest rank: the smallest sample with at least p% of the samples at or below it.
   const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
 export interface Summary {
@@ -31,7 +31,7 @@ export function shuffled<T>(items: readonly T[]): T[] {
   const copy = [...items];
   for (let i = copy.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+    [copy[i], copy[j]] = [copy[j], copy[i]];
   }
   return copy;
 }
@@ -162,7 +162,7 @@ export async function concurrentRounds(
       Array.from({ length: options.concurrency }, async (_, worker) => {
         while (now() < end) {
           const t0 = now();
-          await variant.run(worker, seq[worker]!++);
+          await variant.run(worker, seq[worker]++);
           samples?.push(now() - t0);
           ops++;
         }
@@ -206,7 +206,7 @@ export async function forEachLimited<T>(items: readonly T[], limit: number, task
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await task(items[next++]!);
+      while (next < items.length) await task(items[next++]);
     }),
   );
 }

@@ -9,7 +9,7 @@
  */
 export function tableOf(path: string): string {
   const match = /^\/[^/]+\/([^(/?]+)/.exec(path);
-  return match ? decodeURIComponent(match[1]!) : path;
+  return match ? decodeURIComponent(match[1]) : path;
 }
 
 /** One request's life: [start, end] in milliseconds on any one clock. */

@@ -39,7 +39,7 @@ export async function storeKeys(service: Service, devices: number, keysPerDevice
  */
 export function rows(floorUrl: string, client: BenchHttpClient, service: Service, stored: StoredKeys, record: Record<string, unknown>): Row[] {
   const recordJson = JSON.stringify(record);
-  const pick = <T>(items: readonly T[], worker: number, seq: number): T => items[(worker * 7919 + seq) % items.length]!;
+  const pick = <T>(items: readonly T[], worker: number, seq: number): T => items[(worker * 7919 + seq) % items.length];
   return [
     {
       name: FLOOR_WRITE,

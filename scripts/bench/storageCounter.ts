@@ -28,7 +28,7 @@ export class StorageMonitor implements StorageCounter {
     const { request } = message as { request: ClientRequest };
     if (this.variant === undefined || !request.path.startsWith(this.pathPrefix)) return;
     let perVariant = this.counts.get(this.variant);
-    if (!perVariant) this.counts.set(this.variant, (perVariant = new Map()));
+    if (!perVariant) this.counts.set(this.variant, (perVariant = new Map<string, number>()));
     const what = `${request.method} ${tableOf(request.path)}`;
     perVariant.set(what, (perVariant.get(what) ?? 0) + 1);
     if (this.op) {
@@ -57,7 +57,7 @@ export class StorageMonitor implements StorageCounter {
       const req = (original as (...a: unknown[]) => ClientRequest).apply(this, args);
       if (monitor() && req.path.startsWith(prefix)) created.set(req, at);
       return req;
-    } as typeof http.request;
+    };
   }
 
   close(): void {

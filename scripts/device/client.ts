@@ -10,18 +10,25 @@ const MAX_TRIES = 3;
 /** A Retry-After longer than this ends the run instead (the next scheduled run will try again). */
 const MAX_WAIT_S = 60;
 
-export interface DeviceResponse {
-  status: number;
-  headers: Headers;
-  json: Record<string, any>;
-  text: string;
-}
-
 export interface EscrowedKey {
   id: string;
   deviceId: string;
   volumeType: string;
   createdDateTime: string;
+}
+
+/** The members of a Graph body this client reads: a page of the device's keys, or Graph's error. */
+export interface DeviceResponseJson {
+  value?: EscrowedKey[];
+  '@odata.nextLink'?: string;
+  error?: { code: string; message: string };
+}
+
+export interface DeviceResponse {
+  status: number;
+  headers: Headers;
+  json: DeviceResponseJson;
+  text: string;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -52,7 +59,7 @@ export class DeviceClient {
         await sleep(Math.max(1, retryAfter) * 1000);
         continue;
       }
-      return { status: response.status, headers: response.headers, json: text ? (JSON.parse(text) as Record<string, any>) : {}, text };
+      return { status: response.status, headers: response.headers, json: text ? (JSON.parse(text) as DeviceResponseJson) : {}, text };
     }
   }
 
@@ -64,8 +71,8 @@ export class DeviceClient {
     do {
       response = await this.send('GET', path);
       if (response.status !== 200) return { status: response.status, keys, response };
-      keys.push(...(response.json.value as EscrowedKey[]));
-      const next = response.json['@odata.nextLink'] as string | undefined;
+      keys.push(...response.json.value!);
+      const next = response.json['@odata.nextLink'];
       path = next ? new URL(next).pathname + new URL(next).search : undefined;
     } while (path);
     return { status: 200, keys, response };

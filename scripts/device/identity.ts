@@ -51,7 +51,7 @@ export async function loadDevice(stateDir: string): Promise<LocalDevice> {
   try {
     file = JSON.parse(await readFile(identityPath(stateDir), 'utf8')) as IdentityFile;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('No local device yet: run `npm run device -- register` first.');
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('No local device yet: run `npm run device -- register` first.', { cause: error });
     throw error;
   }
   const certificate = Buffer.from(file.certificateDerBase64, 'base64');

@@ -19,7 +19,7 @@ const sequence = (...items: Buffer[]): Buffer => tlv(0x30, Buffer.concat(items))
 
 function oid(dotted: string): Buffer {
   const [a, b, ...rest] = dotted.split('.').map(Number);
-  const bytes = [a! * 40 + b!];
+  const bytes = [a * 40 + b];
   for (const arc of rest) {
     const base128 = [arc & 0x7f];
     for (let v = arc >> 7; v > 0; v >>= 7) base128.unshift(0x80 | (v & 0x7f));
@@ -37,7 +37,7 @@ const name = (commonName: string): Buffer => sequence(tlv(0x31, sequence(oid(OID
 export function selfSignedCertificate(privateKey: KeyObject, commonName: string, days = 3650): Buffer {
   const algorithm = sequence(oid(OID_SHA256_WITH_RSA), Buffer.from([0x05, 0x00]));
   const serial = randomBytes(16);
-  serial[0]! &= 0x7f; // a positive INTEGER
+  serial[0] &= 0x7f; // a positive INTEGER
   const now = Date.now();
   const tbs = sequence(
     tlv(0xa0, tlv(0x02, Buffer.from([2]))), // version v3

@@ -60,12 +60,12 @@ function main(): void {
       'no-azure-cli': { type: 'boolean', default: false },
     },
   });
-  const identifierUri = values['identifier-uri']!;
+  const identifierUri = values['identifier-uri'];
   if (!/^(api|https):\/\/\S+$/.test(identifierUri)) throw new Error('--identifier-uri must look like api://name or https://verified-domain/path');
 
   let app = findApplication(identifierUri);
   if (!app) {
-    const created = azJson<{ id: string }>(['ad', 'app', 'create', '--display-name', values.name!, '--sign-in-audience', 'AzureADMyOrg']);
+    const created = azJson<{ id: string }>(['ad', 'app', 'create', '--display-name', values.name, '--sign-in-audience', 'AzureADMyOrg']);
     app = azJson<GraphApplication>(['rest', '--method', 'GET', '--uri', `${GRAPH}/applications/${created.id}?${SELECT}`]);
     process.stderr.write(`Created application ${app.appId}\n`);
   }

@@ -287,6 +287,7 @@ export async function invokeWithHooks(
 
   const post: PostInvocationState = { hookData, appHookData, invocationContext, inputs: pre.inputs, result, error };
   await runHooks('postInvocation', post);
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the function threw, as the Functions host does, Error or not
   if (post.error !== undefined && post.error !== null) throw post.error;
   return post.result;
 }

@@ -17,7 +17,6 @@ import {
   type FunctionInput,
   type FunctionOutput,
   type FunctionTrigger,
-  type HttpResponseInit,
   type LogLevel,
 } from '@azure/functions';
 import {
@@ -253,7 +252,7 @@ async function sendResult(res: ServerResponse, method: string, result: unknown):
   if (typeof result !== 'object') {
     throw new TypeError('The HTTP response must be an object with optional properties "body", "status", "headers", and "cookies".');
   }
-  const response = result instanceof HttpResponse ? result : new HttpResponse(result as HttpResponseInit);
+  const response = result instanceof HttpResponse ? result : new HttpResponse(result);
   // The worker also buffers the whole body before handing it to the host (no HTTP streaming).
   const body = Buffer.from(await response.arrayBuffer());
 
@@ -309,7 +308,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     try {
       table.add(route, fn.methods, { fn, options: effectiveOptions(fn.bindings) });
     } catch (err) {
-      throw new Error(`Function '${fn.name}': ${(err as Error).message}`);
+      throw new Error(`Function '${fn.name}': ${(err as Error).message}`, { cause: err });
     }
     if (fn.authLevel !== 'anonymous') {
       emitLog('warning', 'system', `Function '${fn.name}' has authLevel '${fn.authLevel}'; like Core Tools, this host does not check keys.`, 'host');

@@ -10,7 +10,7 @@ export async function forEachLimit<T>(
 ): Promise<number> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < items.length && !shouldStop()) await task(items[next++]!);
+    while (next < items.length && !shouldStop()) await task(items[next++]);
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return next;

@@ -48,7 +48,7 @@ export class RunProgress<Counter extends string> {
   /** '120 seen, 100 imported, …, 35.2 keys/s' */
   describe(): string {
     const seconds = this.elapsedSeconds();
-    const rate = seconds > 0 ? this.counts[this.counters[0]!] / seconds : 0;
+    const rate = seconds > 0 ? this.counts[this.counters[0]] / seconds : 0;
     return `${this.counters.map((c) => `${this.counts[c]} ${c}`).join(', ')}, ${rate.toFixed(1)} keys/s`;
   }
 

@@ -106,7 +106,7 @@ class Parser {
   constructor(private readonly tokens: Token[]) {}
 
   private peek(): Token {
-    return this.tokens[this.index]!;
+    return this.tokens[this.index];
   }
 
   private take(kind: Token['kind'], text?: string): Token {

@@ -1,6 +1,6 @@
 import { odata, type TableEntity, type TableEntityResult } from '@azure/data-tables';
 import { GraphError, serviceUnavailable } from '../http/graphError';
-import { mapStorageError, statusOf, tableClient } from '../storage/tables';
+import { firstPage, mapStorageError, statusOf, tableClient } from '../storage/tables';
 import { boundedEvent } from './bounded';
 import { ACTIVITIES, type Activity, type AuditEvent, type ModifiedProperty, type RefusalCount, sumRefusals } from './model';
 import { TABLES } from '../storage/layout';
@@ -255,7 +255,7 @@ export async function listAuditEvents(query: AuditQuery, pageSize: number, conti
   const filter = filterFor(query);
   if (filter === undefined) return { items: [] };
   const entities = (await tableClient(AUDIT_TABLE)).listEntities<AuditEntity>({ queryOptions: filter ? { filter } : {} });
-  const page = (await entities.byPage({ maxPageSize: pageSize, continuationToken: continuation }).next()).value;
+  const page = await firstPage(entities.byPage({ maxPageSize: pageSize, continuationToken: continuation }));
   const rows: TableEntityResult<AuditEntity>[] = page ?? [];
   const shown = await Promise.all(
     rows.map(async (row) => {

@@ -398,7 +398,7 @@ export class TokenVerifier {
           : 'The Authorization header is not one Bearer token: send Authorization: Bearer {token}.',
       );
     }
-    const token = match[1]!;
+    const token = match[1];
     if (token.length > MAX_TOKEN_LENGTH) throw unauthorized('The access token is too large.');
     const refusal = precheck(token, verification);
     if (refusal) throw refusal;

@@ -155,7 +155,7 @@ class MirrorRun {
     const scope = `${this.graph.baseUrl} ${this.source.caller.tid ?? ''}`;
     const resumed = previous?.nextPage !== undefined && previous.scope === scope;
     const checkpoint: Checkpoint = resumed
-      ? previous!
+      ? previous
       : { runId: randomUUID(), scope, startedAt: new Date().toISOString(), nextPage: RECOVERY_KEYS_PATH, pages: 0 };
     if (resumed) this.report(`mirror:entra: resuming run ${checkpoint.runId} (started ${checkpoint.startedAt}) after ${checkpoint.pages} page(s)`);
     else await saveCheckpoint(checkpoint);

@@ -12,7 +12,7 @@ export const DEVELOPMENT_SIGN_IN_SECONDS = 3600;
 /** The signed-in name the history shows for development sign-ins. */
 export const DEVELOPMENT_USER = 'helpdesk@contoso.local';
 
-const signInSchema = Joi.object({
+const signInSchema = Joi.object<{ roles: string[] }>({
   roles: Joi.array()
     .items(Joi.string().valid(...HELPDESK_ROLES))
     .min(1)
@@ -34,9 +34,9 @@ export interface DevelopmentSignIn {
  * @throws GraphError 400 when the body names anything else.
  */
 export async function developmentSignIn(stateDir: string, body: unknown): Promise<DevelopmentSignIn> {
-  const { error, value } = signInSchema.validate(body);
-  if (error) throw badRequest(`${error.message}. Offered roles: ${HELPDESK_ROLES.join(', ')}`);
-  const roles = (value as { roles: string[] }).roles;
+  const result = signInSchema.validate(body);
+  if (result.error) throw badRequest(`${result.error.message}. Offered roles: ${HELPDESK_ROLES.join(', ')}`);
+  const { roles } = result.value;
   const accessToken = await mintDevelopmentToken(stateDir, { scopes: roles, expiresIn: DEVELOPMENT_SIGN_IN_SECONDS });
   return { accessToken, expiresIn: DEVELOPMENT_SIGN_IN_SECONDS, roles };
 }

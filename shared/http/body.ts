@@ -10,7 +10,7 @@ const tooLarge = (): GraphError =>
 
 function isJsonMediaType(contentType: string | null): boolean {
   if (!contentType) return false;
-  const mediaType = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  const mediaType = contentType.split(';', 1)[0].trim().toLowerCase();
   return mediaType === 'application/json';
 }
 
@@ -106,7 +106,7 @@ function decodeContent(codings: readonly string[], bytes: Uint8Array): Uint8Arra
   let decoded = bytes;
   for (const coding of [...codings].reverse()) {
     try {
-      decoded = DECODERS[coding]!(decoded, { maxOutputLength: MAX_BODY_BYTES });
+      decoded = DECODERS[coding](decoded, { maxOutputLength: MAX_BODY_BYTES });
     } catch (error) {
       if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge();
       throw badRequest(`The request body is not valid ${coding} data, as its Content-Encoding says.`);

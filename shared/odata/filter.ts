@@ -80,7 +80,7 @@ const CHARACTER_HINTS: Readonly<Record<string, string>> = {
 };
 
 function describeCharacter(text: string, at: number): string {
-  const c = text[at]!;
+  const c = text[at];
   const hint = CHARACTER_HINTS[c] ?? (/[0-9-]/.test(c) ? '; values go in single quotes' : '');
   return `unexpected character ${shown(c)} at position ${at + 1}${hint}`;
 }
@@ -89,7 +89,7 @@ function readString(text: string, start: number): Read {
   let value = '';
   let at = start + 1;
   while (at < text.length) {
-    const c = text[at]!;
+    const c = text[at];
     if (c !== "'") {
       value += c;
       at += 1;
@@ -113,7 +113,7 @@ function readWord(text: string, start: number): Read | undefined {
 }
 
 function readToken(text: string, at: number): Read {
-  const c = text[at]!;
+  const c = text[at];
   if (PUNCTUATION.has(c)) return { token: { type: c as Punctuation, at }, next: at + 1 };
   if (c === "'") return readString(text, at);
   const word = readWord(text, at);
@@ -125,7 +125,7 @@ function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
   let at = 0;
   while (at < text.length) {
-    if (WHITESPACE.has(text[at]!)) {
+    if (WHITESPACE.has(text[at])) {
       at += 1;
       continue;
     }
@@ -218,7 +218,7 @@ class Parser {
 
   private peek(ahead = 0): Token {
     // The 'end' token is last, so a look past it sees 'end' again.
-    return this.tokens[Math.min(this.index + ahead, this.tokens.length - 1)]!;
+    return this.tokens[Math.min(this.index + ahead, this.tokens.length - 1)];
   }
 
   private take(): Token {

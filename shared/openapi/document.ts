@@ -17,6 +17,7 @@ import {
   type ParameterObject,
   type PathItemObject,
   ref,
+  type Reference,
   type RequestBodyObject,
   type ResponseObject,
   type SchemaObject,
@@ -346,7 +347,7 @@ function withHead(item: PathItemObject): PathItemObject {
   const get = item.get;
   if (!get) return item;
   const responses = Object.fromEntries(
-    Object.entries(get.responses).map(([status, response]) => {
+    Object.entries(get.responses).map(([status, response]): [string, ResponseObject | Reference] => {
       if ('$ref' in response) return [status, response];
       const { content: _body, ...headersOnly } = response;
       return [status, headersOnly];

@@ -76,7 +76,7 @@ const numericLimit = (args: Readonly<Record<string, unknown>>, where: string): n
 function patternSource(args: Readonly<Record<string, unknown>>, where: string): string {
   const match = typeof args.regex === 'string' ? /^\/(.*)\/([a-z]*)$/s.exec(args.regex) : null;
   if (!match || match[2] !== '') throw new SchemaDerivationError(`${where}: only flag-less patterns can be described`);
-  return match[1]!;
+  return match[1];
 }
 
 type RuleEffect = (schema: SchemaObject, args: Readonly<Record<string, unknown>>, where: string) => SchemaObject;
@@ -203,7 +203,7 @@ export function deriveObjectSchemas(description: unknown, hints: PropertyHints):
   const required: string[] = [];
   for (const name of names) {
     const node = joiNode(root.keys[name], `property '${name}'`);
-    const schemas = propertySchemas(name, node, hints[name]!);
+    const schemas = propertySchemas(name, node, hints[name]);
     request[name] = schemas.request;
     response[name] = schemas.response;
     if (node.flags.presence === 'required') required.push(name);

@@ -1,6 +1,6 @@
 import { odata, type TableEntityResult } from '@azure/data-tables';
 import { InFlightLimit } from '../storage/inFlightLimit';
-import { storageCall, tableClient } from '../storage/tables';
+import { firstPage, storageCall, tableClient } from '../storage/tables';
 import { type KeyMetadata, VOLUME_TYPES, type VolumeType } from './model';
 import { TABLES } from '../storage/layout';
 
@@ -111,7 +111,7 @@ export async function listDevicePage(
     const entries = (await deviceIndex()).listEntities<IndexEntity>({
       queryOptions: { filter: odata`PartitionKey eq ${deviceId}`, select: ['RowKey', 'volumeType', 'createdDateTime', 'listed'] },
     });
-    return (await entries.byPage({ maxPageSize: pageSize, continuationToken: continuation }).next()).value;
+    return firstPage(entries.byPage({ maxPageSize: pageSize, continuationToken: continuation }));
   });
   const entries: TableEntityResult<IndexEntity>[] = page ?? [];
   const items = await Promise.all(

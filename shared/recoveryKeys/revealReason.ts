@@ -12,7 +12,7 @@ const CODE_LIST = REVEAL_REASON_CODES.join(', ');
 
 const REASON = new RegExp(`^(?:${REVEAL_REASON_CODES.join('|')})(?::[\\x20-\\x7e]{0,${MAX_REVEAL_REASON_TEXT}})?$`);
 
-const schema = Joi.object({
+const schema = Joi.object<RevealContext>({
   reason: Joi.string()
     .pattern(REASON)
     .messages({
@@ -46,7 +46,7 @@ export function parseRevealHeaders(headers: { get(name: string): string | null }
     reason: headers.get(REVEAL_REASON_HEADER) ?? undefined,
     ticket: headers.get(REVEAL_TICKET_HEADER) ?? undefined,
   };
-  const { error, value } = (requireReason ? requiredReason : schema).validate(given, { abortEarly: false });
-  if (error) throw badRequest(error.details.map((d) => d.message).join('; '));
-  return value as RevealContext;
+  const result = (requireReason ? requiredReason : schema).validate(given, { abortEarly: false });
+  if (result.error) throw badRequest(result.error.details.map((d) => d.message).join('; '));
+  return result.value;
 }

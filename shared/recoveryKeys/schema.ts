@@ -112,15 +112,16 @@ const MAX_REPORTED_PROBLEMS = 10;
 
 const options: Joi.ValidationOptions = { abortEarly: false, convert: true, errors: { wrap: { label: '' } } };
 
-function check<T>(schema: Joi.Schema, value: unknown): T {
-  const { error, value: checked } = schema.validate(value, options);
-  if (error) {
+function check<T>(schema: Joi.Schema<T>, value: unknown): T {
+  const result = schema.validate(value, options);
+  if (result.error) {
     // Every problem is named, up to a point: a body of a thousand unknown names must not become an error of a thousand lines.
-    const shownDetails = error.details.slice(0, MAX_REPORTED_PROBLEMS).map((d) => d.message);
-    const more = error.details.length - shownDetails.length;
+    const { details } = result.error;
+    const shownDetails = details.slice(0, MAX_REPORTED_PROBLEMS).map((d) => d.message);
+    const more = details.length - shownDetails.length;
     throw badRequest(printable(shownDetails.join('; ') + (more > 0 ? `; and ${more} more problems` : '')));
   }
-  return checked as T;
+  return result.value;
 }
 
 /** A request body, checked and normalised: every rule of the resource except those that need the stored key. */

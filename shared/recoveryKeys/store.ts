@@ -1,7 +1,7 @@
 import { odata, type TableEntity, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import { twinRowKey, writeAuditEntry } from '../audit/store';
 import type { AuditEvent } from '../audit/model';
-import { mapStorageError, statusOf, storageCall, tableClient } from '../storage/tables';
+import { firstPage, mapStorageError, statusOf, storageCall, tableClient } from '../storage/tables';
 import * as deviceIndex from './deviceIndex';
 import type { KeyMetadata, KeyRecord, StoredRecoveryKey, VolumeType } from './model';
 import { RECORD_ROW, TABLES } from '../storage/layout';
@@ -55,7 +55,7 @@ function toEntity(key: KeyRecord): RecordEntity {
 
 function fromEntity(entity: TableEntityResult<RecordEntity>): StoredRecoveryKey {
   return {
-    id: entity.partitionKey!,
+    id: entity.partitionKey,
     deviceId: entity.deviceId,
     volumeType: entity.volumeType as VolumeType,
     createdDateTime: entity.createdDateTime,
@@ -181,7 +181,7 @@ export async function listDeleted(
 async function queryRecords(filter: string, pageSize: number, continuation?: string): Promise<Page> {
   return storageCall(async () => {
     const entities = (await keys()).listEntities<RecordEntity>({ queryOptions: { filter } });
-    const page = (await entities.byPage({ maxPageSize: pageSize, continuationToken: continuation }).next()).value;
+    const page = await firstPage(entities.byPage({ maxPageSize: pageSize, continuationToken: continuation }));
     return { items: page ? page.map(fromEntity) : [], continuation: page?.continuationToken };
   });
 }

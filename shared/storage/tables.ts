@@ -1,4 +1,4 @@
-import { RestError, TableClient, type TableServiceClientOptions } from '@azure/data-tables';
+import { RestError, TableClient, type TableEntityResultPage, type TableServiceClientOptions } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import { settings, type StorageTarget } from '../config';
 import { conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../http/graphError';
@@ -65,8 +65,8 @@ type PipelineResponse = Awaited<ReturnType<SendRequest>>;
 
 interface Outcome {
   response?: PipelineResponse;
-  /** Set when the try threw; a RestError thrown over an HTTP response carries that response too. */
-  error?: unknown;
+  /** Set when the try threw (tryOnce rethrows anything else); a RestError thrown over an HTTP response carries that response too. */
+  error?: RestError;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -244,7 +244,7 @@ function storageCredential(): TokenCredential {
   // Loaded only when used: @azure/identity (with MSAL) takes about as long to load as the Tables SDK,
   // which hosts on a connection string (Azurite, tests, shared-key accounts) need not pay at cold start.
   if (!credential) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load, and a synchronous one: see above
     const { DefaultAzureCredential } = require('@azure/identity') as typeof import('@azure/identity');
     credential = new DefaultAzureCredential();
   }
@@ -359,4 +359,13 @@ export async function storageCall<T>(call: () => Promise<T>): Promise<T> {
   } catch (error) {
     throw mapStorageError(error);
   }
+}
+
+/**
+ * The first page of a listing's `byPage()`, or undefined when there is none. (The iterator's own
+ * `next().value` is typed `any`, as a finished iterator may return anything; the SDK's returns nothing.)
+ */
+export async function firstPage<T extends object>(pages: AsyncIterableIterator<TableEntityResultPage<T>>): Promise<TableEntityResultPage<T> | undefined> {
+  const next = await pages.next();
+  return next.done ? undefined : next.value;
 }

@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { AUDIT_READ, sleep } from '../support/audit';
@@ -132,15 +133,15 @@ describe('the console in a browser', () => {
     const [single, ...twins] = await escrowKeys(writer, [keyBody({ id: idWithPrefix(randomHex(8)) }), keyBody({ id: idWithPrefix(prefix) }), keyBody({ id: idWithPrefix(prefix) })]);
     const page = await signIn(ALL_ROLES);
 
-    expect(await search(page, ` {${single!.id!.slice(0, 8).toUpperCase()}} `)).toBe(`One key ID starts with ${single!.id!.slice(0, 8)}.`);
-    expect(await rowIds(page)).toEqual([single!.id]);
+    expect(await search(page, ` {${single.id!.slice(0, 8).toUpperCase()}} `)).toBe(`One key ID starts with ${single.id!.slice(0, 8)}.`);
+    expect(await rowIds(page)).toEqual([single.id]);
 
     expect(await search(page, prefix.toUpperCase())).toBe(`2 key IDs start with ${prefix}. Ask the user to read out more characters of the key ID.`);
     expect((await rowIds(page)).sort()).toEqual(twins.map((t) => t.id).sort());
 
     // Dashes where the user reads them, or none at all: the next characters tell the twins apart.
-    const longer = twins[0]!.id!.replace(/-/g, '').slice(0, 14);
-    expect(await search(page, longer)).toBe(`One key ID starts with ${twins[0]!.id!.slice(0, 16)}.`);
+    const longer = twins[0].id!.replace(/-/g, '').slice(0, 14);
+    expect(await search(page, longer)).toBe(`One key ID starts with ${twins[0].id!.slice(0, 16)}.`);
 
     expect(await search(page, `${randomHex(8)}`)).toMatch(/^No key ID starts with [0-9a-f]{8}\. Check the characters/);
     expect(await page.locator('#results-table').isHidden()).toBe(true);
@@ -153,7 +154,7 @@ describe('the console in a browser', () => {
   it("lists a device's keys newest first, with their volume types and dates, page by page", async () => {
     const deviceId = newId();
     const bodies = keyBodies(27, { deviceId });
-    bodies[26]!.volumeType = 'fixedDataVolume';
+    bodies[26].volumeType = 'fixedDataVolume';
     // One by one, so that their creation times are in order.
     for (const body of bodies) await escrowKeys(writer, [body], 1);
     const page = await signIn([READ_BASIC]);
@@ -167,29 +168,29 @@ describe('the console in a browser', () => {
     const row = (id: string) => page.locator('#results-rows tr', { hasText: id }).locator('td');
     const created = expect.stringMatching(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/);
     const volumeOf = (id: string): string => (bodies.find((b) => b.id === id)!.volumeType === 'fixedDataVolume' ? 'Fixed data' : 'Operating system');
-    expect((await row(firstPage[0]!).allTextContents()).slice(1, 4)).toEqual([deviceId, volumeOf(firstPage[0]!), created]);
+    expect((await row(firstPage[0]).allTextContents()).slice(1, 4)).toEqual([deviceId, volumeOf(firstPage[0]), created]);
 
     await page.getByRole('button', { name: 'More results' }).click();
     await page.getByText('27 keys found').waitFor();
     expect(await rowIds(page)).toEqual(newestFirst);
-    expect((await row(bodies[26]!.id!).allTextContents()).slice(1, 4)).toEqual([deviceId, 'Fixed data', created]);
+    expect((await row(bodies[26].id!).allTextContents()).slice(1, 4)).toEqual([deviceId, 'Fixed data', created]);
     expect(await page.getByRole('button', { name: 'More results' }).isHidden()).toBe(true);
   });
 
   it('reveals a key with a reason, copies it, and shows the read with its reason in the history', async () => {
     const [body] = await escrowKeys(writer, [keyBody()]);
-    const keyId = body!.id!;
+    const keyId = body.id!;
     const page = await signIn(ALL_ROLES);
     await search(page, keyId.slice(0, 8));
 
     await reveal(page, keyId, 'The user forgot the PIN', 'INC-4711', 'called from the train');
     const shown = page.locator('#revealed-key');
     await shown.waitFor();
-    expect(await shown.locator('.group').allTextContents()).toEqual(body!.key!.split('-'));
+    expect(await shown.locator('.group').allTextContents()).toEqual(body.key!.split('-'));
     expect(await page.locator('#revealed-countdown').textContent()).toMatch(/^Hidden in (60|59|58) s\.$/);
     await page.getByRole('button', { name: 'Copy' }).click();
     await page.getByText('Copied.').waitFor();
-    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(body!.key);
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(body.key);
     // At 1280x720 nothing needs scrolling sideways, the key included.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
     await screenshot(page, 'helpdesk-revealed');
@@ -204,7 +205,7 @@ describe('the console in a browser', () => {
       ['helpdesk@contoso.local', 'Read BitLocker key', 'Done', 'The user forgot the PIN: called from the train', 'INC-4711'],
       ['application 22222222-2222-2222-2222-222222222222', 'Add BitLocker key', 'Done', '', ''],
     ]);
-    expect(cells.every((row) => /^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/.test(row[0]!))).toBe(true);
+    expect(cells.every((row) => /^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/.test(row[0]))).toBe(true);
     await screenshot(page, 'helpdesk-history');
   });
 
@@ -212,17 +213,17 @@ describe('the console in a browser', () => {
     const host = await startLocalHost({ HELPDESK_REVEAL_SECONDS: '2' });
     const [body] = await escrowKeys(writer, [keyBody()]);
     const page = await signIn(ALL_ROLES, host.url);
-    await search(page, body!.id!);
+    await search(page, body.id!);
 
-    await reveal(page, body!.id!, 'Firmware or BIOS changed');
+    await reveal(page, body.id!, 'Firmware or BIOS changed');
     await page.locator('#revealed-key .group').first().waitFor();
     const revealedAt = Date.now();
     await page.locator('#revealed').waitFor({ state: 'hidden', timeout: 6_000 });
     expect(Date.now() - revealedAt).toBeGreaterThan(1_000);
-    expect(await page.content()).not.toContain(body!.key!.split('-')[0]!);
+    expect(await page.content()).not.toContain(body.key!.split('-')[0]);
     expect(await page.getByRole('status').filter({ hasText: 'The key was hidden' }).count()).toBe(1);
 
-    await reveal(page, body!.id!, 'Firmware or BIOS changed');
+    await reveal(page, body.id!, 'Firmware or BIOS changed');
     await page.locator('#revealed-key .group').first().waitFor();
     await page.evaluate(() => {
       Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
@@ -235,7 +236,7 @@ describe('the console in a browser', () => {
   it('offers no reveal or history to a ReadBasic.All user, and says why', async () => {
     const [body] = await escrowKeys(writer, [keyBody()]);
     const page = await signIn([READ_BASIC]);
-    await search(page, body!.id!.slice(0, 8));
+    await search(page, body.id!.slice(0, 8));
     expect(await page.locator('#results-rows td.row-actions').textContent()).toBe('Revealing needs the BitLockerKey.Read.All role.');
     expect(await page.getByRole('button', { name: /Reveal key|History/ }).count()).toBe(0);
   });
@@ -244,7 +245,7 @@ describe('the console in a browser', () => {
     const [body] = await escrowKeys(writer, [keyBody()]);
     const page = await signIn(ALL_ROLES);
     // Sign-in puts the focus in the search box.
-    await page.keyboard.type(body!.id!.slice(0, 8));
+    await page.keyboard.type(body.id!.slice(0, 8));
     await page.keyboard.press('Enter');
     await page.getByText('One key ID starts with').waitFor();
     await page.keyboard.press('Tab'); // Search

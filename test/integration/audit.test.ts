@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { READ, READ_BASIC, WRITE, call, expectGraphError, token, type ApiResponse } from '../support/client';
 import { keyBody, newId, recoveryPassword } from '../support/fixtures';
 import { COLLECTION } from '../support/keys';
@@ -5,7 +6,6 @@ import { rawEntities } from '../support/storage';
 import {
   AUDIT_READ,
   type DirectoryAudit,
-  auditsOf,
   auditsPath,
   detailOf,
   keySpellings,
@@ -240,8 +240,8 @@ describe('writes in the audit trail', () => {
       ['Update BitLocker key', 'failure', requestIdOf(bad)],
       ['Add BitLocker key', 'success', requestIdOf(response)],
     ]);
-    expect(events[0]!.resultReason).toMatch(/^400 badRequest: /);
-    expect(events[0]!.resultReason).toContain('recoveryPassword');
+    expect(events[0].resultReason).toMatch(/^400 badRequest: /);
+    expect(events[0].resultReason).toContain('recoveryPassword');
   });
 
   it('names the user of a delegated token: id is the oid, userPrincipalName the upn', async () => {
@@ -253,7 +253,7 @@ describe('writes in the audit trail', () => {
     const response = await call('PATCH', COLLECTION, { token: delegatedWriter, body });
     expect(response.status).toBe(200);
     const [event] = await eventsOf(body.id!);
-    expect(event!.initiatedBy).toEqual({
+    expect(event.initiatedBy).toEqual({
       user: { id: user.oid, userPrincipalName: user.upn },
       app: { appId: user.appId, displayName: null, servicePrincipalId: null },
     });
@@ -310,8 +310,8 @@ describe('$filter, $top and paging', () => {
     expect(ids(await eventsOf(id, `activityDateTime le ${t0.toISOString()}`))).toEqual([]);
     // Bounds are inclusive, to the millisecond.
     const [newest] = await eventsOf(id);
-    const at = newest!.activityDateTime;
-    expect(ids(await eventsOf(id, `activityDateTime ge ${at} and activityDateTime le ${at}`))).toEqual([newest!.correlationId]);
+    const at = newest.activityDateTime;
+    expect(ids(await eventsOf(id, `activityDateTime ge ${at} and activityDateTime le ${at}`))).toEqual([newest.correlationId]);
     // In either order, and with seconds-only precision.
     const wholeSeconds = (d: Date, up: boolean): string =>
       new Date(Math.floor(d.getTime() / 1000) * 1000 + (up ? 1000 : 0)).toISOString().replace('.000Z', 'Z');
@@ -336,7 +336,7 @@ describe('$filter, $top and paging', () => {
     auditTexts.push(...pages.map((p) => p.text));
     expect(ids(events)).toEqual(expect.arrayContaining([...early, ...late]));
     const times = events.map((e) => Date.parse(e.activityDateTime));
-    for (let i = 1; i < times.length; i++) expect(times[i]).toBeLessThanOrEqual(times[i - 1]!);
+    for (let i = 1; i < times.length; i++) expect(times[i]).toBeLessThanOrEqual(times[i - 1]);
     for (const time of times) {
       expect(time).toBeGreaterThanOrEqual(t0.getTime());
       expect(time).toBeLessThanOrEqual(t1.getTime());
@@ -351,7 +351,7 @@ describe('$filter, $top and paging', () => {
       auditTexts.push(...traversal.pages.map((p) => p.text));
       for (const page of traversal.pages) expect(page.json.value.length).toBeLessThanOrEqual(Number(top));
       expect(traversal.events).toEqual(whole);
-      const next = traversal.pages[0]!.json['@odata.nextLink'] as string | undefined;
+      const next = traversal.pages[0].json['@odata.nextLink'] as string | undefined;
       if (top !== '7') {
         // The link keeps the filter and $top, and adds the page token.
         const url = new URL(next!);
@@ -365,7 +365,7 @@ describe('$filter, $top and paging', () => {
 
   it('refuses a $skiptoken under another filter, and a tampered one', async () => {
     const first = await listAudits({ $filter: targetFilter(id), $top: '2' });
-    const skipToken = new URL(first.json['@odata.nextLink'] as string).searchParams.get('$skiptoken')!;
+    const skipToken = new URL(first.json['@odata.nextLink']).searchParams.get('$skiptoken')!;
     expectGraphError(await listAudits({ $filter: targetFilter(newId()), $top: '2', $skiptoken: skipToken }), 400, 'badRequest');
     expectGraphError(await listAudits({ $filter: targetFilter(id), $top: '2', $skiptoken: `${skipToken}x` }), 400, 'badRequest');
     expectGraphError(await listAudits({ $top: '2', $skiptoken: 'garbage' }), 400, 'badRequest');
@@ -412,7 +412,7 @@ describe('$filter, $top and paging', () => {
     ['$top above 1000', { $top: '1001' }],
     ['$top that is not a number', { $top: 'ten' }],
   ])('answers 400 to %s', async (_what, options) => {
-    expectGraphError(await listAudits(options as Record<string, string>), 400, 'badRequest');
+    expectGraphError(await listAudits(options), 400, 'badRequest');
   });
 
   it('answers 400 to a repeated option', async () => {

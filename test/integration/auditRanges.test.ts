@@ -83,7 +83,7 @@ describe('activityDateTime ranges return every record in them', () => {
   });
 
   it('whole days around a record, across the day partition boundary', async () => {
-    const day = events[0]!.activityDateTime.slice(0, 10);
+    const day = events[0].activityDateTime.slice(0, 10);
     const next = shifted(`${day}T00:00:00.000Z`, 86_400_000);
     expect(await correlationIds(`activityDateTime ge ${day}T00:00:00Z and activityDateTime lt ${next}`)).toEqual(
       events.filter((e) => e.activityDateTime.startsWith(day)).map((e) => e.correlationId),
@@ -99,8 +99,8 @@ describe('who the audit trail names', () => {
     const refused = await call('GET', `${COLLECTION}/${id}?$select=key`, { token: delegated });
     expect(refused.status).toBe(403);
     const [event] = await auditsOf(id, auditor, "activityDisplayName eq 'Read BitLocker key'");
-    expect(event!.correlationId).toBe(refused.headers.get('request-id'));
-    expect(event!.initiatedBy).toEqual({
+    expect(event.correlationId).toBe(refused.headers.get('request-id'));
+    expect(event.initiatedBy).toEqual({
       user: { id: user.oid, userPrincipalName: null },
       app: { appId: user.appId, displayName: null, servicePrincipalId: null },
     });

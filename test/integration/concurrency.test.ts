@@ -155,7 +155,7 @@ describe('concurrent writers', () => {
     const responses = await Promise.all(bodies.map((b) => patch(id, b, { 'If-None-Match': '*' })));
     expect(statuses(responses)).toEqual({ 200: 1, 412: 19 });
     for (const r of responses.filter((r) => r.status === 412)) expectGraphError(r, 412, 'preconditionFailed');
-    const winner = bodies[responses.findIndex((r) => r.status === 200)]!;
+    const winner = bodies[responses.findIndex((r) => r.status === 200)];
     const after = await readKey(id);
     expect({ key: after.json.key, deviceId: after.json.deviceId }).toEqual({ key: winner.key, deviceId: winner.deviceId });
   });
@@ -184,7 +184,7 @@ describe('concurrent writers', () => {
     const { body } = await stored({ volumeType: 'operatingSystemVolume' });
     const volumeTypes = ['fixedDataVolume', 'removableDataVolume'];
     const writes = Array.from({ length: 20 }, (_, i) =>
-      i % 2 === 0 ? { volumeType: volumeTypes[(i / 2) % 2]! } : { deviceId: newId() },
+      i % 2 === 0 ? { volumeType: volumeTypes[(i / 2) % 2] } : { deviceId: newId() },
     );
     const responses = await Promise.all(writes.map((w) => patch(body.id!, w)));
 
@@ -196,10 +196,10 @@ describe('concurrent writers', () => {
         expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
       } else {
         expect(r.status).toBe(200);
-        expect(r.json).toMatchObject(writes[i]!);
+        expect(r.json).toMatchObject(writes[i]);
       }
     }
-    const succeeded = writes.filter((_, i) => responses[i]!.status === 200);
+    const succeeded = writes.filter((_, i) => responses[i].status === 200);
     const writtenVolumeTypes = succeeded.flatMap((w) => (w.volumeType ? [w.volumeType] : []));
     const writtenDevices = succeeded.flatMap((w) => (w.deviceId ? [w.deviceId] : []));
     expect(writtenVolumeTypes.length).toBeGreaterThan(0);

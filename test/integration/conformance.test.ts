@@ -1,6 +1,6 @@
 import * as zlib from 'node:zlib';
-import { AUDIT_READ, auditsPath, newOid } from '../support/audit';
-import { baseUrl, call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE } from '../support/client';
+import { AUDIT_READ, auditsPath, newOid, type DirectoryAudit } from '../support/audit';
+import { baseUrl, call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE, type GraphJson } from '../support/client';
 import { keyBody } from '../support/fixtures';
 import { COLLECTION_PATHS, VERSION_PREFIXES } from '../support/arbitraries';
 import { entitiesMentioning, rawTable } from '../support/storage';
@@ -68,7 +68,7 @@ describe('1. date-times: valid Edm.DateTimeOffset in .NET range, in and out', ()
     const one = await call('GET', `/beta/bitlocker/recoveryKeys/${body.id}`, { token: basic });
     expect(one.json.createdDateTime).toBe('0001-01-01T00:00:00.000Z');
     const list = await call('GET', `/v1.0/bitlocker/recoveryKeys?$filter=${encodeURIComponent(`deviceId eq '${body.deviceId}'`)}`, { token: basic });
-    expect(list.json.value.map((item: { createdDateTime: string }) => item.createdDateTime)).toEqual(['0001-01-01T00:00:00.000Z']);
+    expect(list.json.value.map((item) => item.createdDateTime)).toEqual(['0001-01-01T00:00:00.000Z']);
   });
 
   it.each(['', '/v1.0', '/beta'])('%s/auditLogs/directoryAudits: $filter times out of range are a 400 naming activityDateTime and the range', async (version) => {
@@ -175,10 +175,10 @@ describe('5. OData instance annotations in a request body', () => {
   it('@odata.etag and If-Match: equal is fine, * is implied by the ETag, two different ETags are a 412', async () => {
     const { body, read } = await readBack();
     const path = `/beta/bitlocker/recoveryKeys/${body.id}`;
-    const etag = read['@odata.etag'] as string;
+    const etag = read['@odata.etag'];
     const same = await call('PATCH', path, { token: writer, body: { '@odata.etag': etag, volumeType: 2 }, headers: { 'If-Match': etag } });
     expect(same.status).toBe(200);
-    const fresh = same.json['@odata.etag'] as string;
+    const fresh = same.json['@odata.etag'];
     const starAndStale = await call('PATCH', path, { token: writer, body: { '@odata.etag': etag, volumeType: 3 }, headers: { 'If-Match': '*' } });
     expect(expectGraphError(starAndStale, 412, 'preconditionFailed').message).toMatch(/has changed since the ETag/);
     const differing = await call('PATCH', path, { token: writer, body: { '@odata.etag': etag, volumeType: 3 }, headers: { 'If-Match': fresh } });
@@ -242,7 +242,7 @@ describe('4. Content-Encoding of request bodies', () => {
       method,
       headers: { Authorization: `Bearer ${writer}`, 'Content-Type': 'application/json', ...(encoding !== undefined && { 'Content-Encoding': encoding }) },
       body: new Uint8Array(bytes),
-    }).then(async (response) => ({ status: response.status, headers: response.headers, json: (await response.json()) as Record<string, any> }));
+    }).then(async (response) => ({ status: response.status, headers: response.headers, json: (await response.json()) as GraphJson }));
   const json = (body: unknown): Buffer => Buffer.from(JSON.stringify(body));
 
   const writes = COLLECTIONS.flatMap((collection) => [['PATCH', collection, true], ['PATCH', collection, false], ['POST', collection, false]] as const);
@@ -393,7 +393,7 @@ describe("6. query options without '$' on /beta", () => {
 
   it.each(BETA)('%s: an option given both with and without $ is a 400', async (collection) => {
     for (const query of ['filter=x&$filter=y', '$top=1&top=1', 'select=id&$select=id']) {
-      const name = /(\w+)=/.exec(query)![1]!;
+      const name = /(\w+)=/.exec(query)![1];
       const response = await call('GET', `${collection}?${query}`, { token: basic });
       expect(expectGraphError(response, 400, 'badRequest').message).toBe(`The query option $${name} is given both as '${name}' and as '$${name}'; give it once.`);
     }
@@ -418,7 +418,7 @@ describe("6. query options without '$' on /beta", () => {
     const query = `filter=${encodeURIComponent(`targetResources/any(t:t/id eq '${body.id}')`)}&top=1`;
     const beta = await call('GET', `/beta/auditLogs/directoryAudits?${query}`, { token: auditor });
     expect(beta.status).toBe(200);
-    expect(beta.json.value.map((event: { targetResources: { id: string }[] }) => event.targetResources[0]!.id)).toEqual([body.id]);
+    expect((beta.json.value as DirectoryAudit[]).map((event) => event.targetResources[0].id)).toEqual([body.id]);
     expectGraphError(await call('GET', `/v1.0/auditLogs/directoryAudits?${query}`, { token: auditor }), 400, 'badRequest');
     expectGraphError(await call('GET', `/auditLogs/directoryAudits?${query}`, { token: auditor }), 400, 'badRequest');
     expectGraphError(await call('GET', `/beta/auditLogs/directoryAudits?top=1&$top=1`, { token: auditor }), 400, 'badRequest');
@@ -451,7 +451,7 @@ describe('7. header text: UTF-8 read as UTF-8, other bytes kept as escapes', () 
     expect((await call('GET', `${item}?$select=key`, { token: basic, headers })).status).toBe(403);
     expect((await call('DELETE', item, { token: writer, headers })).status).toBe(204);
     const audits = await call('GET', auditsPath({ $filter: `targetResources/any(t:t/id eq '${body.id}')` }), { token: auditor });
-    const events = audits.json.value as { activityDisplayName: string; result: string; additionalDetails: { key: string; value: string }[] }[];
+    const events = audits.json.value as DirectoryAudit[];
     expect(events.map((e) => `${e.activityDisplayName} ${e.result}`).sort()).toEqual(
       ['Add BitLocker key success', 'Update BitLocker key success', 'Read BitLocker key success', 'Read BitLocker key failure', 'Delete BitLocker key success'].sort(),
     );

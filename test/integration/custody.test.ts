@@ -184,7 +184,7 @@ describe('a recovery password is immutable under its key id', () => {
     const writes = Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? { key: recoveryPassword() } : { volumeType: i % 4 === 1 ? 'fixedDataVolume' : 'removableDataVolume' }));
     const responses = await Promise.all(writes.map((w) => patch(item(body.id!), w)));
     for (const [i, response] of responses.entries()) {
-      if ('key' in writes[i]!) expectGraphError(response, 409, 'conflict');
+      if ('key' in writes[i]) expectGraphError(response, 409, 'conflict');
       else if (response.status !== 503) expect({ status: response.status, key: response.json.key }).toEqual({ status: 200, key: undefined });
     }
     expect((await call('GET', `${item(body.id!)}?$select=key`, { token: keyReader })).json.key).toBe(body.key);
@@ -194,10 +194,10 @@ describe('a recovery password is immutable under its key id', () => {
     const id = newId();
     const bodies = Array.from({ length: 10 }, () => keyBody({ id }));
     const responses = await Promise.all(bodies.map((b) => patch(item(id), b)));
-    const winners = responses.flatMap((r, i) => (r.status === 200 ? [bodies[i]!] : []));
+    const winners = responses.flatMap((r, i) => (r.status === 200 ? [bodies[i]] : []));
     expect(winners).toHaveLength(1);
     for (const r of responses.filter((r) => r.status !== 200)) expect(expectGraphError(r, 409, 'conflict').message).toBe(conflictMessage(id));
-    expect((await call('GET', `${item(id)}?$select=key`, { token: keyReader })).json.key).toBe(winners[0]!.key);
+    expect((await call('GET', `${item(id)}?$select=key`, { token: keyReader })).json.key).toBe(winners[0].key);
   });
 
   it('a write that sends no key never decrypts the stored one: it succeeds on a record whose ciphertext is unreadable', async () => {
@@ -205,7 +205,7 @@ describe('a recovery password is immutable under its key id', () => {
     const table = rawTable('RecoveryKeys');
     const original = (await recordOf(body.id!))!;
     const broken = Buffer.from(original.recoveryPasswordCiphertext as string, 'base64');
-    broken[broken.length - 1]! ^= 0x01;
+    broken[broken.length - 1] ^= 0x01;
     await table.updateEntity({ partitionKey: body.id!, rowKey: 'recoveryKey', recoveryPasswordCiphertext: broken.toString('base64') }, 'Merge');
     try {
       for (const write of [{}, { volumeType: 'fixedDataVolume' }, { deviceId: newId() }]) {
@@ -242,21 +242,21 @@ describe('moves and updates say what changed', () => {
     expect(repeated.status).toBe(200);
 
     const [noChange, update, add] = await auditsOf(body.id!, auditor);
-    expect(modified(add!)).toEqual([
+    expect(modified(add)).toEqual([
       { displayName: 'deviceId', oldValue: null, newValue: JSON.stringify(oldDevice) },
       { displayName: 'volumeType', oldValue: null, newValue: '"operatingSystemVolume"' },
       { displayName: 'createdDateTime', oldValue: null, newValue: '"2024-05-06T07:08:09.000Z"' },
     ]);
     expect(update).toMatchObject({ activityDisplayName: 'Update BitLocker key', result: 'success', correlationId: moved.headers.get('request-id') });
-    expect(modified(update!)).toEqual([
+    expect(modified(update)).toEqual([
       { displayName: 'deviceId', oldValue: JSON.stringify(oldDevice), newValue: JSON.stringify(newDevice) },
       { displayName: 'volumeType', oldValue: '"operatingSystemVolume"', newValue: '"fixedDataVolume"' },
     ]);
-    expect([detailOf(update!, 'DeviceId'), detailOf(update!, 'PreviousDeviceId'), detailOf(update!, 'Key')]).toEqual([newDevice, oldDevice, 'key unchanged']);
+    expect([detailOf(update, 'DeviceId'), detailOf(update, 'PreviousDeviceId'), detailOf(update, 'Key')]).toEqual([newDevice, oldDevice, 'key unchanged']);
     // A write that changed nothing lists nothing.
-    expect(noChange!.resultReason).toMatch(/no change/i);
-    expect(modified(noChange!)).toBeUndefined();
-    expect(detailOf(noChange!, 'PreviousDeviceId')).toBeUndefined();
+    expect(noChange.resultReason).toMatch(/no change/i);
+    expect(modified(noChange)).toBeUndefined();
+    expect(detailOf(noChange, 'PreviousDeviceId')).toBeUndefined();
     expect(secretsIn(JSON.stringify([add, update, noChange]), keySpellings(body.key!))).toEqual([]);
   });
 });

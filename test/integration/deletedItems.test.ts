@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { AUDIT_READ, auditsOf, secretsIn, keySpellings, newOid } from '../support/audit';
 import { call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE, type ApiResponse } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
@@ -33,8 +34,8 @@ const restorePath = (id: string): string => `${DELETED}/${id}/restore`;
 
 async function escrowAndDelete(overrides: Parameters<typeof keyBody>[0] = {}) {
   const [body] = await escrowKeys(writer, [keyBody(overrides)]);
-  expect((await call('DELETE', item(body!.id!), { token: writer })).status).toBe(204);
-  return body!;
+  expect((await call('DELETE', item(body.id!), { token: writer })).status).toBe(204);
+  return body;
 }
 
 /** No stored password, in any spelling, anywhere in the response. */
@@ -149,8 +150,8 @@ describe('DELETE {collection}/{id} is a soft delete', () => {
 
   it('purge of a live key is a 404 and leaves it; restore with a stale If-Match is a 412', async () => {
     const [live] = await escrowKeys(writer, [keyBody()]);
-    expectGraphError(await call('DELETE', deletedItem(live!.id!), { token: purger }), 404, 'itemNotFound');
-    expect((await call('GET', item(live!.id!), { token: reader })).status).toBe(200);
+    expectGraphError(await call('DELETE', deletedItem(live.id!), { token: purger }), 404, 'itemNotFound');
+    expect((await call('GET', item(live.id!), { token: reader })).status).toBe(200);
 
     const body = await escrowAndDelete();
     expectGraphError(await call('POST', restorePath(body.id!), { token: writer, headers: { 'If-Match': 'W/"stale"' } }), 412, 'preconditionFailed');

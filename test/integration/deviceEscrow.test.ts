@@ -114,8 +114,8 @@ describe('a device with a valid proof', () => {
     expect((await device.client().escrow(body)).status).toBe(200);
     const [event] = await auditsOf(body.id, await token({ roles: [AUDIT_READ] }));
     expect(event).toMatchObject({ activityDisplayName: 'Add BitLocker key', result: 'success', initiatedBy: { user: null, app: null } });
-    expect(detailOf(event!, 'InitiatedByDeviceId')).toBe(device.deviceId);
-    expect(detailOf(event!, 'DeviceCertificateThumbprint')).toMatch(/^[0-9A-F]{40}$/);
+    expect(detailOf(event, 'InitiatedByDeviceId')).toBe(device.deviceId);
+    expect(detailOf(event, 'DeviceCertificateThumbprint')).toMatch(/^[0-9A-F]{40}$/);
   });
 });
 

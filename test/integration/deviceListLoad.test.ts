@@ -38,7 +38,7 @@ beforeAll(async () => {
   const writer = await tokenWith(WRITE);
   reader = await tokenWith(READ_BASIC);
   const [probe] = await escrowKeys(writer, [keyBody()]);
-  unrelated = probe!.id!;
+  unrelated = probe.id!;
   // The devices' keys: copies of a record the app wrote, with trusted index entries as the app writes
   // them (scripts/bench/seed.ts does the same at scale).
   const template = propertiesOf(await rawTable('RecoveryKeys').getEntity(unrelated, 'recoveryKey'));
@@ -65,7 +65,7 @@ async function readLatency(): Promise<number> {
     times.push(performance.now() - started);
     expect(response.status).toBe(200);
   }
-  return times.sort((a, b) => a - b)[Math.floor(SAMPLES / 2)]!;
+  return times.sort((a, b) => a - b)[Math.floor(SAMPLES / 2)];
 }
 
 it(`an unrelated read keeps its latency while ${DEVICES} lists of ${KEYS_PER_DEVICE} keys run in parallel`, async () => {

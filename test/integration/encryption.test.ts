@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -127,8 +128,8 @@ const SUMMARY =
 function summaryOf(run: ScriptRun) {
   const lines = run.stdout.trim().split('\n');
   expect({ lines, stderr: run.stderr }).toEqual({ lines: [expect.stringMatching(SUMMARY)], stderr: expect.any(String) });
-  const [, scanned, moved, version, already, gone, retried, failed] = SUMMARY.exec(lines[0]!)!;
-  return { scanned: +scanned!, moved: +moved!, version, already: +already!, gone: +gone!, retried: +retried!, failed: +failed! };
+  const [, scanned, moved, version, already, gone, retried, failed] = SUMMARY.exec(lines[0])!;
+  return { scanned: +scanned, moved: +moved, version, already: +already, gone: +gone, retried: +retried, failed: +failed };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -204,7 +205,7 @@ describe('the tables never hold a recovery password in plain text', () => {
     expect(change.status).toBe(409);
     // Read once each, so that the audit trail holds reads too.
     const reads = await Promise.all([...patched, ...posted].map((b) => call('GET', keyRead(b.id!), { token: keyReader })));
-    for (const [i, read] of reads.entries()) expect(read.json.key).toBe([...patched, ...posted][i]!.key);
+    for (const [i, read] of reads.entries()) expect(read.json.key).toBe([...patched, ...posted][i].key);
 
     const passwords = [...patched, ...posted, replaced].map((b) => b.key!).concat(newPassword);
     const needles = needlesOf(passwords);
@@ -272,7 +273,7 @@ describe('a ciphertext that was moved or altered does not decrypt', () => {
     const bytes = Buffer.from(original.recoveryPasswordCiphertext, 'base64');
     for (const at of [0, 12 + 5, bytes.length - 1]) {
       const altered = Buffer.from(bytes);
-      altered[at]! ^= 0x01;
+      altered[at] ^= 0x01;
       await setSealed(c.id!, altered.toString('base64'), original.encryptionKeyVersion);
       await expectUndecryptable(c.id!, [c.key!]);
     }
@@ -298,9 +299,9 @@ describe('key rotation: new versions, npm run reencrypt, old versions removed', 
    * (restorable, still sealed under v1), so reencrypt reads it again and moves it too: a restore after
    * v1 is removed must still open it.
    */
-  const deletedMidway = oldKeys[0]!;
+  const deletedMidway = oldKeys[0];
   /** Changed by the service (metadata only: its ciphertext stays on v1) between reencrypt's read of it and its write. */
-  const changedMidway = oldKeys[1]!;
+  const changedMidway = oldKeys[1];
   const deleted = [deletedMidway];
   const kept = [...oldKeys.slice(1), ...newKeys];
   const allPasswords = [...oldKeys, ...newKeys].map((b) => b.key!);
@@ -426,7 +427,7 @@ describe('key rotation: new versions, npm run reencrypt, old versions removed', 
   });
 
   it('reencrypt names the records it cannot decrypt, leaves them as they are, and exits non-zero', async () => {
-    const [altered, unknownVersion] = [kept[0]!.id!, kept[1]!.id!];
+    const [altered, unknownVersion] = [kept[0].id!, kept[1].id!];
     const table = TableClient.fromConnectionString(azurite.connectionString, 'RecoveryKeys', { allowInsecureConnection: true });
     const before = await rawRecords(azurite.connectionString);
     // A v2 ciphertext labelled v1 (so the script tries to move it, and it fails v1's check), and a
@@ -500,7 +501,7 @@ describe('a malformed key setting stops the host and the script with a clear mes
 
   it('stops reencrypt (exit code 2, nothing on stdout) with the same message', async () => {
     const runs = await Promise.all(cases.map((c) => runReencrypt(settingsOf(c))));
-    expect(runs.map((run, i) => ({ case: cases[i]!.name, ...run, keyMaterialShown: leaked(run.stderr, keyMaterial) }))).toEqual(
+    expect(runs.map((run, i) => ({ case: cases[i].name, ...run, keyMaterialShown: leaked(run.stderr, keyMaterial) }))).toEqual(
       cases.map((c) => ({ case: c.name, code: 2, stdout: '', stderr: expect.stringMatching(c.message), keyMaterialShown: [] })),
     );
   });

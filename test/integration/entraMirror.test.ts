@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { AUDIT_READ, auditsOf, detailOf, keySpellings, secretsIn, tokenParts } from '../support/audit';
 import { token } from '../support/client';
@@ -56,7 +57,7 @@ const SUMMARY =
 function summaryOf(run: ScriptRun) {
   const lines = run.stdout.trim().split('\n');
   expect({ lines, stderr: run.stderr }).toEqual({ lines: [expect.stringMatching(SUMMARY)], stderr: expect.any(String) });
-  const [seen, imported, updated, skipped, vanished, conflicts, failed, reads, gone] = SUMMARY.exec(lines[0]!)!.slice(1).map(Number);
+  const [seen, imported, updated, skipped, vanished, conflicts, failed, reads, gone] = SUMMARY.exec(lines[0])!.slice(1).map(Number);
   return { seen, imported, updated, skipped, vanished, conflicts, failed, reads, gone };
 }
 
@@ -75,10 +76,10 @@ describe('a tenant of 250 keys over three pages, throttled, with a 503 and a key
     tenant = await tenantOf(250);
     everKey = new Map(tenant.keys);
     const ids = [...tenant.keys.keys()];
-    throttled = [ids[3]!, ids[120]!, ids[121]!, ids[240]!];
+    throttled = [ids[3], ids[120], ids[121], ids[240]];
     for (const id of throttled) tenant.throttleFirstRead.set(id, 1);
     tenant.failPageOnce.add(100);
-    vanished = tenant.keys.get(ids[200]!)!;
+    vanished = tenant.keys.get(ids[200])!;
     tenant.vanishOnRead.add(vanished.id);
   });
   afterAll(() => tenant.close());
@@ -99,20 +100,20 @@ describe('a tenant of 250 keys over three pages, throttled, with a 503 and a key
     for (const id of throttled) {
       const reads = tenant.keyReads.filter((r) => r.id === id);
       expect(reads.map((r) => r.status)).toEqual([429, 200]);
-      expect(reads[1]!.at - reads[0]!.at).toBeGreaterThanOrEqual(1000);
+      expect(reads[1].at - reads[0].at).toBeGreaterThanOrEqual(1000);
     }
     expect(tenant.listRequests).toEqual([0, 100, 100, 200]);
   });
 
   it('is audited as an import from Entra, initiated by the managed identity', async () => {
-    const [event] = await auditsOf(throttled[0]!, await token({ roles: [AUDIT_READ] }));
+    const [event] = await auditsOf(throttled[0], await token({ roles: [AUDIT_READ] }));
     expect(event).toMatchObject({
       activityDisplayName: 'Import BitLocker key',
       result: 'success',
       initiatedBy: { user: null, app: { appId: identity.appid, servicePrincipalId: identity.oid } },
     });
-    expect(detailOf(event!, 'Source')).toBe('entra');
-    expect(detailOf(event!, 'TenantId')).toBe(identity.tid);
+    expect(detailOf(event, 'Source')).toBe('entra');
+    expect(detailOf(event, 'TenantId')).toBe(identity.tid);
   });
 
   it('a second run over the unchanged tenant reads no key and writes nothing', async () => {

@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
@@ -9,7 +10,7 @@ import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
 import { MAX_BODY_BYTES } from '../../shared/http/body';
 import { INVALID_SKIP_TOKEN_MESSAGE, ITEM_SELECTABLE_PROPERTIES, MAX_TOP, SELECTABLE_PROPERTIES } from '../../shared/odata';
 import * as arb from '../support/arbitraries';
-import { READ, READ_BASIC, token, tokenWith, WRITE } from '../support/client';
+import { READ, READ_BASIC, token, tokenWith, WRITE, type GraphJson } from '../support/client';
 
 // Property-based tests over HTTP: generated requests, ordinary and hostile, against the compiled app on the
 // local host with Azurite behind it. For every request: never a 5xx; every 4xx in Graph's error shape, with
@@ -56,7 +57,7 @@ function startHost(connectionString: string): Promise<{ host: ChildProcess; url:
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let pendingLog = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
+  child.stderr.on('data', (chunk: Buffer) => {
     const lines = (pendingLog + chunk.toString()).split('\n');
     pendingLog = lines.pop()!;
     hostErrors.push(...lines.filter((line) => /unexpectedError|\(Failed|error:/i.test(line)));
@@ -64,12 +65,12 @@ function startHost(connectionString: string): Promise<{ host: ChildProcess; url:
   return new Promise((resolve, reject) => {
     let output = '';
     const timer = setTimeout(() => reject(new Error(`the fuzz host did not start:\n${output}`)), 20_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
       if (match) {
         clearTimeout(timer);
-        resolve({ host: child, url: new URL(match[1]!) });
+        resolve({ host: child, url: new URL(match[1]) });
       }
     });
     child.once('exit', (code) => {
@@ -100,7 +101,7 @@ interface Received {
   status: number;
   headers: http.IncomingHttpHeaders;
   text: string;
-  json: Record<string, any> | undefined;
+  json: GraphJson | undefined;
 }
 
 function send(sent: Sent, retry = true): Promise<Received> {
@@ -115,9 +116,9 @@ function send(sent: Sent, retry = true): Promise<Received> {
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          let json: Record<string, any> | undefined;
+          let json: GraphJson | undefined;
           try {
-            json = text ? JSON.parse(text) : undefined;
+            json = text ? (JSON.parse(text) as GraphJson) : undefined;
           } catch {
             json = undefined;
           }
@@ -229,7 +230,7 @@ async function checkStore(sent: Sent, received: Received): Promise<void> {
       return;
     }
     if (found.length === 0) return;
-    const id: string = method === 'DELETE' ? found.find((c) => c.table === 'RecoveryKeys')?.partitionKey : received.json?.id;
+    const id: string | undefined = method === 'DELETE' ? found.find((c) => c.table === 'RecoveryKeys')?.partitionKey : received.json?.id;
     expect(id).toMatch(GUID);
     for (const change of found) expect(change.table === 'RecoveryKeys' ? change.partitionKey : change.rowKey).toBe(id);
     const record = [...after.values()].find((e) => e.partitionKey === id && e.rowKey === 'recoveryKey');
@@ -278,29 +279,32 @@ function checkResponse(sent: Sent, received: Received): void {
 
   const error = received.json?.error;
   expect({ ...context, code: typeof error?.code, message: typeof error?.message }).toEqual({ ...context, code: 'string', message: 'string' });
-  expect(error.innerError['request-id']).toBe(requestId);
-  expect(error.innerError.date).toMatch(ERROR_DATE);
-  expect(error.innerError['client-request-id']).toBe(echoed);
+  const { innerError, message } = error!;
+  expect(innerError['request-id']).toBe(requestId);
+  expect(innerError.date).toMatch(ERROR_DATE);
+  expect(innerError['client-request-id']).toBe(echoed);
   // Client text in a message is escaped: no control characters, NULs or bidi overrides; never a recovery password.
-  expect(error.message).toMatch(/^[\x20-\x7e]*$/);
-  expect(error.message).not.toMatch(RECOVERY_PASSWORD);
+  expect(message).toMatch(/^[\x20-\x7e]*$/);
+  expect(message).not.toMatch(RECOVERY_PASSWORD);
 }
 
 /** Sends a generated request and checks the rules for every answer, the store included; returns the answer. */
 async function exchange(sent: Sent): Promise<Received> {
   const received = await send(sent);
-  let failure: unknown;
+  let failure: Error | undefined;
   try {
     checkResponse(sent, received);
   } catch (error) {
-    failure = error;
+    failure = error as Error;
   }
-  // The store is checked (and put back) even when the answer was wrong, so that the next case starts clean.
+  // The store is checked (and put back) even when the answer was wrong, so that the next case starts
+  // clean; the answer's failure, when there is one, is the one reported.
   try {
     await checkStore(sent, received);
-  } finally {
-    if (failure !== undefined) throw failure;
+  } catch (error) {
+    throw failure ?? error;
   }
+  if (failure) throw failure;
   return received;
 }
 
@@ -331,7 +335,7 @@ async function seedKeys(): Promise<void> {
   const sharedDevice = randomUUID();
   const samples = fc.sample(arb.recoveryPassword, { numRuns: 5, seed: 42 });
   for (let i = 0; i < 5; i++) {
-    const body = { id: randomUUID(), deviceId: i < 3 ? sharedDevice : randomUUID(), key: samples[i]!, volumeType: arb.VOLUME_TYPE_NAMES[i % 4]!, createdDateTime: '2024-05-06T07:08:09.000Z' };
+    const body = { id: randomUUID(), deviceId: i < 3 ? sharedDevice : randomUUID(), key: samples[i], volumeType: arb.VOLUME_TYPE_NAMES[i % 4], createdDateTime: '2024-05-06T07:08:09.000Z' };
     const response = await send({ method: 'PATCH', path: '/bitlocker/recoveryKeys', headers: { authorization: bearer(writer), 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect(response.status).toBe(200);
     seeds.push(body);
@@ -373,7 +377,7 @@ afterAll(async () => {
 // ---- oracles ----------------------------------------------------------------------------------------------------
 
 const isJsonMediaType = (value: string | undefined): boolean =>
-  value !== undefined && value.split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
+  value !== undefined && value.split(';', 1)[0].trim().toLowerCase() === 'application/json';
 
 /** What readJsonObject should answer to these bytes, as far as the body alone decides. */
 function bodyVerdict(bytes: Buffer): { status: 400 | 413; message: string } | 'object' {
@@ -547,7 +551,7 @@ describe('fuzzing the recovery-key API over HTTP', () => {
             const supported = codings.every((c) => c in encoders);
             // Applied in the order listed; a dishonest client sends the body as is whatever it says.
             let bytes: Buffer = Buffer.from(text);
-            if (honest && supported) for (const c of codings) bytes = encoders[c]!(bytes);
+            if (honest && supported) for (const c of codings) bytes = encoders[c](bytes);
             const received = await exchange({ method: 'PATCH', path: itemPath(id), headers: writeHeaders({ 'content-encoding': codings.join(', ') }), body: bytes });
             const identityOnly = codings.every((c) => c === 'identity');
             if (!supported) {
@@ -703,7 +707,7 @@ describe('fuzzing the recovery-key API over HTTP', () => {
   it(
     'list query options ($filter, $top, $select, $skiptoken and strangers): a 200 that honours them or a 400',
     async () => {
-      const device = seeds[0]!;
+      const device = seeds[0];
       const fingerprints = ['null', ...seeds.map((s) => JSON.stringify({ kind: 'deviceId', deviceId: s.deviceId }))];
       const tokens = fc.oneof(
         arb.skipTokenText(fingerprints).map((text) => ({ text, issuedFor: undefined as string | undefined })),
@@ -782,9 +786,9 @@ describe('fuzzing the recovery-key API over HTTP', () => {
               const prefixMatch = /startswith\(id,'([^']+)'\)/.exec(wanted);
               // Only items with the selected properties can be checked; ids and devices are present unless $select leaves them out.
               for (const item of items) {
-                if (deviceMatch && 'deviceId' in item) expect(item.deviceId).toBe(deviceMatch[1]!.toLowerCase());
-                else if (idMatch && !deviceMatch && 'id' in item) expect(item.id).toBe(idMatch[1]!.toLowerCase());
-                if (prefixMatch && 'id' in item) expect(String(item.id).startsWith(prefixMatch[1]!.toLowerCase())).toBe(true);
+                if (deviceMatch && 'deviceId' in item) expect(item.deviceId).toBe(deviceMatch[1].toLowerCase());
+                else if (idMatch && !deviceMatch && 'id' in item) expect(item.id).toBe(idMatch[1].toLowerCase());
+                if (prefixMatch && 'id' in item) expect(String(item.id).startsWith(prefixMatch[1].toLowerCase())).toBe(true);
               }
             }
             const nextLink = received.json!['@odata.nextLink'];
@@ -859,7 +863,7 @@ describe('fuzzing the recovery-key API over HTTP', () => {
 
 describe('regressions found by fuzzing', () => {
   const patchRaw = (text: string, path = '/bitlocker/recoveryKeys') => exchange({ method: 'PATCH', path, headers: writeHeaders(), body: text });
-  const valid = () => fc.sample(validBodyText(true), { numRuns: 1, seed: 7 })[0]!;
+  const valid = () => fc.sample(validBodyText(true), { numRuns: 1, seed: 7 })[0];
 
   it('refuses a body that gives a property twice instead of keeping the last, and stores nothing', async () => {
     const body = valid();
@@ -895,7 +899,7 @@ describe('regressions found by fuzzing', () => {
   });
 
   it('POST of an existing id is a 409 that writes nothing, not even an index entry', async () => {
-    const seed = seeds[1]!;
+    const seed = seeds[1];
     const body = { id: seed.id, deviceId: randomUUID(), key: seed.key, volumeType: 1 };
     const received = await exchange({ method: 'POST', path: '/bitlocker/recoveryKeys', headers: writeHeaders(), body: JSON.stringify(body) });
     expect(received.status).toBe(409);

@@ -6,7 +6,7 @@ import {
   HTTPMessageHandler,
   type Middleware,
 } from '@microsoft/microsoft-graph-client';
-import { baseUrl, READ, READ_BASIC, tokenWith, WRITE } from '../support/client';
+import { baseUrl, READ, READ_BASIC, tokenWith, WRITE, type GraphJson } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
 import { escrowKeys, keyBodies, sorted } from '../support/keys';
 
@@ -76,58 +76,58 @@ describe('the Microsoft Graph JavaScript SDK against the escrow service', () => 
 
   it('lists a device\'s keys with .filter(), without the key, under v1.0 and beta', async () => {
     const client = graphClient(basicReader);
-    const response = await client.api(COLLECTION).filter(`deviceId eq '${deviceId}'`).get();
-    expect(sorted(response.value.map((k: { id: string }) => k.id))).toEqual(sorted(escrowed.map((k) => k.id!)));
+    const response = (await client.api(COLLECTION).filter(`deviceId eq '${deviceId}'`).get()) as GraphJson;
+    expect(sorted(response.value.map((k) => k.id))).toEqual(sorted(escrowed.map((k) => k.id!)));
     for (const item of response.value) {
       expect(item).not.toHaveProperty('key');
       expect(item.deviceId).toBe(deviceId);
     }
     expect(response['@odata.context']).toBe(`${baseUrl()}/v1.0/$metadata#informationProtection/bitlocker/recoveryKeys`);
 
-    const beta = await client.api(COLLECTION).version('beta').filter(`deviceId eq '${deviceId}'`).select(['id', 'deviceId']).get();
+    const beta = (await client.api(COLLECTION).version('beta').filter(`deviceId eq '${deviceId}'`).select(['id', 'deviceId']).get()) as GraphJson;
     expect(beta['@odata.context']).toBe(`${baseUrl()}/beta/$metadata#informationProtection/bitlocker/recoveryKeys(id,deviceId)`);
     expect(beta.value).toHaveLength(3);
   });
 
   it('pages with .top(): the response carries @odata.nextLink on the same origin', async () => {
-    const response = await graphClient(basicReader).api(COLLECTION).filter(`deviceId eq '${deviceId}'`).top(2).get();
+    const response = (await graphClient(basicReader).api(COLLECTION).filter(`deviceId eq '${deviceId}'`).top(2).get()) as GraphJson;
     expect(response.value).toHaveLength(2);
     expect(response['@odata.nextLink']).toMatch(new RegExp(`^${baseUrl().replace(/[.]/g, '\\.')}/v1\\.0/informationProtection/`));
   });
 
   it(".select('key') on one key returns the key, and only the key, to Read.All; .select([...]) adds properties", async () => {
     const [key] = escrowed;
-    const response = await graphClient(reader).api(`${COLLECTION}/${key!.id}`).select('key').get();
-    expect(response).toMatchObject({ key: key!.key });
+    const response = (await graphClient(reader).api(`${COLLECTION}/${key.id}`).select('key').get()) as GraphJson;
+    expect(response).toMatchObject({ key: key.key });
     expect(response).not.toHaveProperty('deviceId');
-    const more = await graphClient(reader).api(`${COLLECTION}/${key!.id}`).select(['key', 'id', 'deviceId', 'volumeType']).get();
-    expect(more).toMatchObject({ id: key!.id, deviceId, key: key!.key, volumeType: 'operatingSystemVolume' });
+    const more = (await graphClient(reader).api(`${COLLECTION}/${key.id}`).select(['key', 'id', 'deviceId', 'volumeType']).get()) as GraphJson;
+    expect(more).toMatchObject({ id: key.id, deviceId, key: key.key, volumeType: 'operatingSystemVolume' });
     expect(response).not.toHaveProperty('value');
   });
 
   it("surfaces the service's 403 as a GraphError with statusCode 403 and code authorization_error", async () => {
     const [key] = escrowed;
-    const error = await graphErrorOf(graphClient(basicReader).api(`${COLLECTION}/${key!.id}`).select('key').get());
+    const error = await graphErrorOf(graphClient(basicReader).api(`${COLLECTION}/${key.id}`).select('key').get());
     expect(error.statusCode).toBe(403);
     expect(error.code).toBe('authorization_error');
     expect(error.message).toMatch(/BitLockerKey\.Read\.All/);
     expect(error.requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(error.headers?.get('request-id')).toBe(error.requestId);
-    expect(error.body).not.toContain(key!.key);
+    expect(error.body).not.toContain(key.key);
   });
 
   it("escrows with the seed's PATCH through .api('/bitlocker/recoveryKeys').patch(body)", async () => {
     const body = keyBody({ volumeType: '1' });
-    const stored = await graphClient(writer).api('/bitlocker/recoveryKeys').patch(body);
+    const stored = (await graphClient(writer).api('/bitlocker/recoveryKeys').patch(body)) as GraphJson;
     expect(stored).toMatchObject({ id: body.id, deviceId: body.deviceId, key: body.key, volumeType: 'operatingSystemVolume' });
-    const read = await graphClient(reader).api(`${COLLECTION}/${body.id}`).select('key').get();
+    const read = (await graphClient(reader).api(`${COLLECTION}/${body.id}`).select('key').get()) as GraphJson;
     expect(read.key).toBe(body.key);
   });
 
   it('creates with .post(), deletes with .delete(), and reports the absent key as a 404 GraphError', async () => {
     const body = keyBody();
     const client = graphClient(writer);
-    const created = await client.api(COLLECTION).post(body);
+    const created = (await client.api(COLLECTION).post(body)) as GraphJson;
     expect(created).toMatchObject({ id: body.id, key: body.key });
     const conflict = await graphErrorOf(client.api(COLLECTION).post(body));
     expect({ statusCode: conflict.statusCode, code: conflict.code }).toEqual({ statusCode: 409, code: 'conflict' });

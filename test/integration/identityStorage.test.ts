@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -18,6 +19,13 @@ import {
 // STORAGE_TABLE_ENDPOINT with DefaultAzureCredential, for real: an Azurite that checks bearer tokens
 // (`--oauth basic`, over https with a certificate made here), hosts that get their tokens from a
 // stand-in of the App Service managed-identity endpoint, and no shared key anywhere in their settings.
+
+/** The host's `dependencyFailure` log line (shared/http/handler.ts): the members this file reads. */
+interface DependencyFailure {
+  requestId: string;
+  status: number;
+  cause: { code?: string; status?: number; call: string; ms?: number };
+}
 
 jest.setTimeout(90_000);
 
@@ -132,7 +140,7 @@ describe('identity-based Table Storage', () => {
     const failure = log
       .split('\n')
       .filter((line) => line.includes('"dependencyFailure"'))
-      .map((line) => JSON.parse(line.slice(line.indexOf('{'))) as Record<string, any>)
+      .map((line) => JSON.parse(line.slice(line.indexOf('{'))) as DependencyFailure)
       .find((entry) => entry.requestId === written.headers.get('request-id'));
     expect(failure).toMatchObject({ status: 503, cause: { code: 'AuthenticationFailed', status: 403, call: expect.stringMatching(/^(POST|GET|PUT) /) } });
     expect(failure!.cause.ms).toEqual(expect.any(Number));
@@ -153,7 +161,7 @@ describe('identity-based Table Storage', () => {
       .output()
       .split('\n')
       .find((line) => line.includes('"dependencyFailure"') && line.includes(response.headers.get('request-id')!));
-    expect(JSON.parse(failure!.slice(failure!.indexOf('{'))).cause).toMatchObject({ call: 'token' });
+    expect((JSON.parse(failure!.slice(failure!.indexOf('{'))) as DependencyFailure).cause).toMatchObject({ call: 'token' });
     expect(host.output()).not.toContain('not-the-secret');
   });
 

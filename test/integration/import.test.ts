@@ -58,7 +58,7 @@ const PROGRESS = /^import: \d+ seen, \d+ imported, .* keys\/s$/;
 function summaryOf(run: ScriptRun) {
   const lines = run.stdout.trim().split('\n');
   expect(lines).toEqual([expect.stringMatching(SUMMARY)]);
-  const [seen, imported, updated, skipped, invalid, conflicts, failed] = SUMMARY.exec(lines[0]!)!.slice(1).map(Number);
+  const [seen, imported, updated, skipped, invalid, conflicts, failed] = SUMMARY.exec(lines[0])!.slice(1).map(Number);
   return { seen, imported, updated, skipped, invalid, conflicts, failed };
 }
 
@@ -85,10 +85,10 @@ describe('npm run import', () => {
     expect(leakedKeys(run, rows)).toEqual([]);
     expect(await passwordsOf(rows)).toEqual(rows.map((r) => r.key));
 
-    const [first] = await auditsOf(rows[0]!.id, await token({ roles: [AUDIT_READ] }));
+    const [first] = await auditsOf(rows[0].id, await token({ roles: [AUDIT_READ] }));
     expect(first).toMatchObject({ activityDisplayName: 'Import BitLocker key', operationType: 'Add', result: 'success' });
-    expect(detailOf(first!, 'Source')).toBe('file');
-    expect(detailOf(first!, 'User-Agent')).toMatch(/^bitlocker-key-escrow-import\//);
+    expect(detailOf(first, 'Source')).toBe('file');
+    expect(detailOf(first, 'User-Agent')).toMatch(/^bitlocker-key-escrow-import\//);
   });
 
   it('a second import of the same file writes nothing and says every row was skipped', async () => {
@@ -105,21 +105,21 @@ describe('bad rows', () => {
   const badGroup = newRow({ key: '111112-461032-321464-595518-463221-173943-033616-139579' });
   const shortKey = newRow({ key: '496298-461032-321464' });
   const badId = newRow({ id: 'not-a-guid' });
-  const duplicate = newRow({ id: good[0]!.id });
+  const duplicate = newRow({ id: good[0].id });
   const all = [...good, badGroup, shortKey, badId, duplicate];
   let file: string;
 
   beforeAll(async () => {
     file = await csvFile('bad.csv', [
       HEADER,
-      csvLine(good[0]!), // line 2
+      csvLine(good[0]), // line 2
       csvLine(badGroup), // 3
-      csvLine(good[1]!), // 4
+      csvLine(good[1]), // 4
       csvLine(shortKey), // 5
       `${badId.id},${badId.deviceId},${badId.key},1`, // 6: no createdDateTime cell at all
       csvLine(duplicate), // 7
       `${newId()},,${recoveryPassword()},1,2024-01-01T00:00:00Z`, // 8: no deviceId
-      csvLine(good[2]!), // 9
+      csvLine(good[2]), // 9
     ]);
   });
 
@@ -130,7 +130,7 @@ describe('bad rows', () => {
     expect(run.stderr).toMatch(/^import: line 3: key is not a valid recovery password: group 1 must be divisible by 11/m);
     expect(run.stderr).toMatch(/^import: line 5: key must be a 48-digit recovery password/m);
     expect(run.stderr).toMatch(/^import: line 6: .*field/m);
-    expect(run.stderr).toMatch(new RegExp(`^import: line 7: key id ${good[0]!.id} is also on line 2, with other values$`, 'm'));
+    expect(run.stderr).toMatch(new RegExp(`^import: line 7: key id ${good[0].id} is also on line 2, with other values$`, 'm'));
     expect(run.stderr).toMatch(/^import: line 8: deviceId is required/m);
     expect(run.stderr).toMatch(/nothing stored/);
     expect(summaryOf(run)).toMatchObject({ seen: 8, imported: 0, invalid: 5 });

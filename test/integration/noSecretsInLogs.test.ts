@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { READ, READ_BASIC, WRITE, token } from '../support/client';
+import { parseJson, READ, READ_BASIC, WRITE, token, type GraphJson } from '../support/client';
 import { keyBody, newId, recoveryPassword, type KeyBody } from '../support/fixtures';
 import { AUDIT_READ, keySpellings, newOid, secretsIn, targetFilter, tokenParts } from '../support/audit';
 import { type LocalHost, startLocalHost, stopLocalHosts } from '../support/localHost';
@@ -19,7 +19,7 @@ interface Response {
   status: number;
   requestId: string | null;
   text: string;
-  json: Record<string, any>;
+  json: GraphJson;
 }
 
 let host: LocalHost;
@@ -47,13 +47,7 @@ async function send(
   }
   const reply = await fetch(new URL(path, host.url), { method, headers, body });
   const text = await reply.text();
-  let json: Record<string, any> = {};
-  try {
-    json = text ? JSON.parse(text) : {};
-  } catch {
-    // not JSON
-  }
-  const response = { status: reply.status, requestId: reply.headers.get('request-id'), text, json };
+  const response = { status: reply.status, requestId: reply.headers.get('request-id'), text, json: parseJson(text) };
   responses.push({ what, response });
   return response;
 }
@@ -119,22 +113,22 @@ it('runs a full session against the private host', async () => {
   const bodies = [secretBody({ deviceId }), secretBody({ deviceId, volumeType: '1' }), secretBody({ deviceId }), secretBody({ deviceId })];
   const escrowed: string[] = [];
   expect((await send('PATCH collection', 'PATCH', '/bitlocker/recoveryKeys', { token: writer, body: bodies[0] })).status).toBe(200);
-  expect((await send('PATCH item', 'PATCH', item(bodies[1]!.id!), { token: delegatedWriter, body: bodies[1] })).status).toBe(200);
+  expect((await send('PATCH item', 'PATCH', item(bodies[1].id!), { token: delegatedWriter, body: bodies[1] })).status).toBe(200);
   expect((await send('POST', 'POST', COLLECTION, { token: writer, body: bodies[2] })).status).toBe(201);
-  const { id: _dropped, ...withoutId } = bodies[3]!;
+  const { id: _dropped, ...withoutId } = bodies[3];
   const generated = await send('PATCH collection without id', 'PATCH', COLLECTION, { token: writer, body: withoutId });
   expect(generated.status).toBe(200);
-  escrowed.push(bodies[0]!.id!, bodies[1]!.id!, bodies[2]!.id!, generated.json.id as string);
+  escrowed.push(bodies[0].id!, bodies[1].id!, bodies[2].id!, generated.json.id);
   // An attempt to change the key (a 409: a password never changes under its key id), twice, and a
   // repeat of the stored key (a no-op that echoes it).
   const newKey = secretKey();
   for (let i = 0; i < 2; i++) {
-    expect((await send('PATCH change key', 'PATCH', item(escrowed[0]!), { token: writer, body: { key: newKey } })).status).toBe(409);
+    expect((await send('PATCH change key', 'PATCH', item(escrowed[0]), { token: writer, body: { key: newKey } })).status).toBe(409);
   }
-  expect((await send('PATCH same key', 'PATCH', item(escrowed[0]!), { token: writer, body: { key: bodies[0]!.key } })).status).toBe(200);
+  expect((await send('PATCH same key', 'PATCH', item(escrowed[0]), { token: writer, body: { key: bodies[0].key } })).status).toBe(200);
 
   // ---- read them with $select=key ---------------------------------------------------------------------------------
-  const expectedKeys = [bodies[0]!.key, bodies[1]!.key, bodies[2]!.key, bodies[3]!.key];
+  const expectedKeys = [bodies[0].key, bodies[1].key, bodies[2].key, bodies[3].key];
   for (const [i, id] of escrowed.entries()) {
     const read = await send('read key', 'GET', `${item(id)}?$select=key`, { token: reader, headers: { 'User-Agent': 'HelpdeskPortal/1.0' } });
     expect(read.status).toBe(200);
@@ -142,10 +136,10 @@ it('runs a full session against the private host', async () => {
   }
 
   // ---- refusals ---------------------------------------------------------------------------------------------------
-  expect((await send('ReadBasic reads key', 'GET', `${item(escrowed[1]!)}?$select=key`, { token: basic })).status).toBe(403);
-  expect((await send('ReadWrite reads key', 'GET', `${item(escrowed[1]!)}?$select=key`, { token: writer })).status).toBe(403);
-  expect((await send('unrelated reads', 'GET', item(escrowed[1]!), { token: unrelated })).status).toBe(403);
-  expect((await send('reader writes', 'PATCH', item(escrowed[2]!), { token: reader, body: { key: secretKey() } })).status).toBe(403);
+  expect((await send('ReadBasic reads key', 'GET', `${item(escrowed[1])}?$select=key`, { token: basic })).status).toBe(403);
+  expect((await send('ReadWrite reads key', 'GET', `${item(escrowed[1])}?$select=key`, { token: writer })).status).toBe(403);
+  expect((await send('unrelated reads', 'GET', item(escrowed[1]), { token: unrelated })).status).toBe(403);
+  expect((await send('reader writes', 'PATCH', item(escrowed[2]), { token: reader, body: { key: secretKey() } })).status).toBe(403);
   expect((await send('reader posts', 'POST', COLLECTION, { token: reader, body: secretBody() })).status).toBe(403);
 
   // ---- bad bodies that carry a key ------------------------------------------------------------------------------------
@@ -172,10 +166,10 @@ it('runs a full session against the private host', async () => {
   // ---- missing things, wrong methods, deletes, lists, audits ---------------------------------------------------------
   expect((await send('absent key', 'GET', `${item(newId())}?$select=key`, { token: reader })).status).toBe(404);
   expect((await send('absent path', 'GET', '/v1.0/nowhere', { token: reader })).status).toBe(404);
-  expect((await send('PUT item', 'PUT', item(escrowed[2]!), { token: writer, body: secretBody() })).status).toBe(405);
+  expect((await send('PUT item', 'PUT', item(escrowed[2]), { token: writer, body: secretBody() })).status).toBe(405);
   expect((await send('DELETE collection', 'DELETE', COLLECTION, { token: writer })).status).toBe(405);
-  expect((await send('delete', 'DELETE', item(escrowed[2]!), { token: writer })).status).toBe(204);
-  expect((await send('delete again', 'DELETE', item(escrowed[2]!), { token: writer })).status).toBe(404);
+  expect((await send('delete', 'DELETE', item(escrowed[2]), { token: writer })).status).toBe(204);
+  expect((await send('delete again', 'DELETE', item(escrowed[2]), { token: writer })).status).toBe(404);
   const list = await send('list by device', 'GET', `${COLLECTION}?$filter=${encodeURIComponent(`deviceId eq '${deviceId}'`)}`, { token: basic });
   expect(list.status).toBe(200);
   expect(list.json.value).toHaveLength(3);
@@ -195,11 +189,11 @@ it('runs a full session against the private host', async () => {
     ['expired token', expired],
     ['wrong audience', wrongAudience],
   ] as const) {
-    expect({ what, status: (await send(what, 'GET', `${item(escrowed[0]!)}?$select=key`, { token: bad })).status }).toEqual({ what, status: 401 });
+    expect({ what, status: (await send(what, 'GET', `${item(escrowed[0])}?$select=key`, { token: bad })).status }).toEqual({ what, status: 401 });
     expect({ what, status: (await send(what, 'PATCH', item(newId()), { token: bad, body: secretBody() })).status }).toEqual({ what, status: 401 });
   }
-  expect((await send('no token', 'GET', `${item(escrowed[0]!)}?$select=key`)).status).toBe(401);
-  expect((await send('Basic credentials', 'GET', item(escrowed[0]!), { headers: { Authorization: `Basic ${Buffer.from(`user:${garbage}`).toString('base64')}` } })).status).toBe(401);
+  expect((await send('no token', 'GET', `${item(escrowed[0])}?$select=key`)).status).toBe(401);
+  expect((await send('Basic credentials', 'GET', item(escrowed[0]), { headers: { Authorization: `Basic ${Buffer.from(`user:${garbage}`).toString('base64')}` } })).status).toBe(401);
   tokens.push(Buffer.from(`user:${garbage}`).toString('base64'));
 
 });

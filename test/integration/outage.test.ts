@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { azuriteConnectionString, findFreePort, startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
-import { expectGraphError, READ, tokenWith, WRITE, type ApiResponse } from '../support/client';
+import { expectGraphError, parseJson, READ, tokenWith, WRITE, type ApiResponse, type GraphJson } from '../support/client';
 import { keyBody, newId, type KeyBody } from '../support/fixtures';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../support/localHost';
 import { WHOLE_KEY } from '../support/keys';
@@ -60,13 +60,7 @@ async function callAt(
     signal: AbortSignal.timeout(20_000),
   });
   const text = await response.text();
-  let json: Record<string, any> = {};
-  try {
-    json = text ? JSON.parse(text) : {};
-  } catch {
-    // Not JSON: assertions on status and shape will say so.
-  }
-  return { status: response.status, headers: response.headers, json, text, ms: Date.now() - started };
+  return { status: response.status, headers: response.headers, json: parseJson(text), text, ms: Date.now() - started };
 }
 
 /** A storage fault as the client must see it: 503, Graph's error shape, Retry-After, within the bound. */
@@ -122,7 +116,7 @@ describe('a storage outage under a running host (Azurite stopped and restarted)'
   let host: Host;
 
   /** Keys written before the outage: the stored object as the PATCH answered it. */
-  const before = new Map<string, Record<string, any>>();
+  const before = new Map<string, GraphJson & { etag: string | null }>();
   /** Keys whose PATCH was in flight around the outage: id, body sent, and the answer. */
   const attempts: { id: string; body: KeyBody; status: number; move?: { from: string } }[] = [];
   const devices = Array.from({ length: 4 }, () => newId());
@@ -213,7 +207,7 @@ describe('a storage outage under a running host (Azurite stopped and restarted)'
   });
 
   it('answers PATCH, GET, list and DELETE with a prompt 503 while storage is down', async () => {
-    const existing = [...before.keys()][0]!;
+    const existing = [...before.keys()][0];
     const fresh = keyBody();
     const responses = await Promise.all([
       patchAt(fresh.id!, fresh),
@@ -225,14 +219,14 @@ describe('a storage outage under a running host (Azurite stopped and restarted)'
       callAt(host, 'DELETE', item(existing), { token: writer }),
     ]);
     const names = ['PATCH new', 'PATCH existing', 'GET $select=key', 'GET', 'list by device', 'list by prefix', 'DELETE'];
-    responses.forEach((r, i) => expectPrompt503(r, names[i]!));
+    responses.forEach((r, i) => expectPrompt503(r, names[i]));
     process.stderr.write(`[outage] storage refused: ${responses.map((r, i) => `${names[i]} ${r.ms} ms`).join(', ')}\n`);
   });
 
   it('recovers by itself once storage is back on the same port and folder', async () => {
     azurite = await startAzuriteTables({ port, inMemory: false, location: folder, silent: true });
     const back = Date.now();
-    const probe = [...before.keys()][1]!;
+    const probe = [...before.keys()][1];
     let response = await readKeyAt(probe);
     let tries = 1;
     while (response.status !== 200 && Date.now() - back < 10_000) {

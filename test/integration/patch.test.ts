@@ -1,6 +1,7 @@
 import { call, expectGraphError, READ_BASIC, token, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
 import { entitiesMentioning, keyRowsOf, rawEntities } from '../support/storage';
+import type { JWTHeaderParameters, JWTPayload } from 'jose';
 
 let writer: string;
 beforeAll(async () => {
@@ -207,7 +208,7 @@ describe('validation of the body', () => {
     ['a volumeType of the wrong type', { volumeType: true }, /volumeType must be one of/],
     ['a wrong @odata.type', { '@odata.type': '#microsoft.graph.user' }, /@odata.type must be #microsoft.graph.bitlockerRecoveryKey/],
     ['an unknown property', { isAdmin: true }, /isAdmin is not a property of bitlockerRecoveryKey/],
-    ['a prototype-polluting property', JSON.parse('{"__proto__": {"x": 1}}'), /__proto__ is not a property of bitlockerRecoveryKey/],
+    ['a prototype-polluting property', JSON.parse('{"__proto__": {"x": 1}}') as Record<string, unknown>, /__proto__ is not a property of bitlockerRecoveryKey/],
     ['a createdDateTime without a time zone', { createdDateTime: '2024-01-01T00:00:00' }, /createdDateTime must be an ISO 8601/],
     ['a createdDateTime that is not a date', { createdDateTime: 'yesterday' }, /createdDateTime must be an ISO 8601/],
     ['an impossible createdDateTime', { createdDateTime: '2024-02-30T00:00:00Z' }, /createdDateTime must be an ISO 8601/],
@@ -281,8 +282,8 @@ describe('tokens and permissions', () => {
   const body = () => keyBody();
 
   it.each([
-    ['no Authorization header', async () => undefined],
-    ['a garbage token', async () => 'not.a.token'],
+    ['no Authorization header', () => Promise.resolve(undefined)],
+    ['a garbage token', () => Promise.resolve('not.a.token')],
     ['an expired token', () => token({ roles: [WRITE], expiresIn: -3600 })],
     ['a token for another audience', () => token({ roles: [WRITE], claims: { aud: 'api://someone-else' } })],
     ['a token from another issuer', () => token({ roles: [WRITE], claims: { iss: 'https://login.microsoftonline.com/evil/v2.0' } })],
@@ -298,8 +299,8 @@ describe('tokens and permissions', () => {
     const { generateKeyPair, SignJWT } = await import('jose');
     const { privateKey } = await generateKeyPair('RS256');
     const valid = await token({ roles: [WRITE] });
-    const claims = JSON.parse(Buffer.from(valid.split('.')[1]!, 'base64url').toString());
-    const header = JSON.parse(Buffer.from(valid.split('.')[0]!, 'base64url').toString());
+    const claims = JSON.parse(Buffer.from(valid.split('.')[1], 'base64url').toString()) as JWTPayload;
+    const header = JSON.parse(Buffer.from(valid.split('.')[0], 'base64url').toString()) as JWTHeaderParameters;
     const forged = await new SignJWT(claims).setProtectedHeader(header).sign(privateKey);
     const b = body();
     const response = await call('PATCH', '/bitlocker/recoveryKeys', { token: forged, body: b });

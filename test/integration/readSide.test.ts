@@ -1,4 +1,5 @@
-import { baseUrl, call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE } from '../support/client';
+import { expect } from '@jest/globals';
+import { baseUrl, call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE, type GraphJson } from '../support/client';
 import { keyBody, newId, recoveryPassword } from '../support/fixtures';
 import { COLLECTION, WHOLE_KEY, escrowKeys, keyBodies, listPath, sorted } from '../support/keys';
 import { keyRowsOf } from '../support/storage';
@@ -26,13 +27,13 @@ beforeAll(async () => {
 const get = (path: string, bearer: string | undefined, headers: Record<string, string> = {}) =>
   call('GET', path, { token: bearer, headers });
 
-const idsOf = (response: { json: Record<string, any> }): string[] => (response.json.value as { id: string }[]).map((k) => k.id);
+const idsOf = (response: { json: GraphJson }): string[] => response.json.value.map((k) => k.id);
 
 const deviceFilter = (deviceId: string): string => `deviceId eq '${deviceId}'`;
 
 async function escrow(overrides: Parameters<typeof keyBody>[0] = {}) {
   const [body] = await escrowKeys(writer, [keyBody(overrides)]);
-  return body!;
+  return body;
 }
 
 describe('GET {collection}', () => {
@@ -66,7 +67,7 @@ describe('GET {collection}', () => {
     for (const item of response.json.value) expect(item.deviceId).toBe(deviceId);
     expect(response.json).not.toHaveProperty('@odata.nextLink');
     // The other devices' keys are there to be found: this is a filter, not an empty table.
-    const other = await get(listPath({ $filter: deviceFilter(others[0]!.deviceId!) }), basicReader);
+    const other = await get(listPath({ $filter: deviceFilter(others[0].deviceId!) }), basicReader);
     expect(sorted(idsOf(other))).toEqual(sorted(others.slice(0, 2).map((k) => k.id!)));
   });
 
@@ -141,7 +142,7 @@ describe('GET {collection}', () => {
     ['$top=1001', { $top: '1001' }, /\$top must be a whole number from 1 to 1000.*not '1001'/],
     ['$top=abc', { $top: 'abc' }, /\$top must be a whole number from 1 to 1000.*not 'abc'/],
   ])('400 with a helpful message for %s', async (_what, options, message) => {
-    const response = await get(listPath(options as Record<string, string>), basicReader);
+    const response = await get(listPath(options), basicReader);
     expect(expectGraphError(response, 400, 'badRequest').message).toMatch(message);
   });
 
@@ -325,30 +326,30 @@ describe('POST {collection}', () => {
 
 /** A soft-deleted key's rows: its record alone, with deletedDateTime, and no device index entry. */
 function softDeleted(rows: Awaited<ReturnType<typeof keyRowsOf>>): boolean {
-  return rows.index.length === 0 && rows.records.length === 1 && typeof rows.records[0]!.deletedDateTime === 'string';
+  return rows.index.length === 0 && rows.records.length === 1 && typeof rows.records[0].deletedDateTime === 'string';
 }
 
 describe('DELETE {collection}/{id}', () => {
   it('204, and at once the key is gone from every lookup; storage keeps only its record, marked deleted', async () => {
     const deviceId = newId();
     const [gone, kept] = await escrowKeys(writer, keyBodies(2, { deviceId }));
-    const before = await keyRowsOf(gone!.id!);
+    const before = await keyRowsOf(gone.id!);
     expect({ records: before.records.length, index: before.index.length }).toEqual({ records: 1, index: 1 });
 
-    const response = await call('DELETE', `${COLLECTION}/${gone!.id}`, { token: writer });
+    const response = await call('DELETE', `${COLLECTION}/${gone.id}`, { token: writer });
     expect(response.status).toBe(204);
     expect(response.text).toBe('');
 
     const [byId, byDevice, byPrefix, byIdFilter, stored] = await Promise.all([
-      get(`${COLLECTION}/${gone!.id}`, reader),
+      get(`${COLLECTION}/${gone.id}`, reader),
       get(listPath({ $filter: deviceFilter(deviceId) }), reader),
-      get(listPath({ $filter: `startswith(id,'${gone!.id!.slice(0, 8)}')` }), reader),
-      get(listPath({ $filter: `id eq '${gone!.id}'` }), reader),
-      keyRowsOf(gone!.id!),
+      get(listPath({ $filter: `startswith(id,'${gone.id!.slice(0, 8)}')` }), reader),
+      get(listPath({ $filter: `id eq '${gone.id}'` }), reader),
+      keyRowsOf(gone.id!),
     ]);
     expectGraphError(byId, 404, 'itemNotFound');
-    expect(idsOf(byDevice)).toEqual([kept!.id]);
-    expect(idsOf(byPrefix)).not.toContain(gone!.id);
+    expect(idsOf(byDevice)).toEqual([kept.id]);
+    expect(idsOf(byPrefix)).not.toContain(gone.id);
     expect(byIdFilter.json.value).toEqual([]);
     expect(softDeleted(stored)).toBe(true);
   });

@@ -40,7 +40,7 @@ beforeAll(async () => {
   [writer, reader] = await Promise.all([tokenWith(WRITE), tokenWith(READ)]);
   // Warm-up: the host creates each table on first use (one request per table, once per process).
   for (const body of deviceKeys) expect((await patch(body)).status).toBe(200);
-  expect((await get(`${COLLECTION}/${deviceKeys[0]!.id}?$select=key`)).status).toBe(200);
+  expect((await get(`${COLLECTION}/${deviceKeys[0].id}?$select=key`)).status).toBe(200);
   expect((await get(`${COLLECTION}?$filter=${encodeURIComponent(`deviceId eq '${device}'`)}`)).status).toBe(200);
 });
 
@@ -64,20 +64,20 @@ describe('storage requests per operation (issue 13; pinned at today\'s counts, t
   });
 
   test("PATCH repeating an escrowed key unchanged, a device's daily check: 2 requests, 2 in a row (target: <= 2, <= 2 in a row)", async () => {
-    const { response, count } = await counted(() => patch(deviceKeys[1]!));
-    expect({ status: response.status, id: response.json.id }).toEqual({ status: 200, id: deviceKeys[1]!.id });
+    const { response, count } = await counted(() => patch(deviceKeys[1]));
+    expect({ status: response.status, id: response.json.id }).toEqual({ status: 200, id: deviceKeys[1].id });
     expect(count).toEqual({ total: 2, inARow: 2, requests: ['GET RecoveryKeys', 'PUT AuditLog'] });
   });
 
   test('GET $select=key: 2 requests, 2 in a row, one of them its audit entry (target: 2, <= 2 in a row)', async () => {
-    const { response, count } = await counted(() => get(`${COLLECTION}/${deviceKeys[2]!.id}?$select=key`));
-    expect({ status: response.status, key: response.json.key }).toEqual({ status: 200, key: deviceKeys[2]!.key });
+    const { response, count } = await counted(() => get(`${COLLECTION}/${deviceKeys[2].id}?$select=key`));
+    expect({ status: response.status, key: response.json.key }).toEqual({ status: 200, key: deviceKeys[2].key });
     expect(count).toEqual({ total: 2, inARow: 2, requests: ['GET RecoveryKeys', 'PUT AuditLog'] });
   });
 
   test('GET one key, metadata: 1 request (target: 1, 1 in a row)', async () => {
-    const { response, count } = await counted(() => get(`${COLLECTION}/${deviceKeys[3]!.id}`));
-    expect({ status: response.status, id: response.json.id, key: response.json.key }).toEqual({ status: 200, id: deviceKeys[3]!.id, key: undefined });
+    const { response, count } = await counted(() => get(`${COLLECTION}/${deviceKeys[3].id}`));
+    expect({ status: response.status, id: response.json.id, key: response.json.key }).toEqual({ status: 200, id: deviceKeys[3].id, key: undefined });
     expect(count).toEqual({ total: 1, inARow: 1, requests: ['GET RecoveryKeys'] });
   });
 

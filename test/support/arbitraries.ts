@@ -42,7 +42,7 @@ export const ODD_ZEROS = [
 export const oddDigits = (text: string): fc.Arbitrary<string> =>
   fc.tuple(fc.constantFrom(...ODD_ZEROS), fc.boolean(), fc.nat()).map(([zero, all, pick]) => {
     const positions = [...text].flatMap((c, i) => (/[0-9]/.test(c) ? [i] : []));
-    const chosen = positions.length === 0 ? -1 : positions[pick % positions.length]!;
+    const chosen = positions.length === 0 ? -1 : positions[pick % positions.length];
     return [...text]
       .map((c, i) => (/[0-9]/.test(c) && (all || i === chosen) ? String.fromCodePoint(zero + Number(c)) : c))
       .join('');
@@ -211,8 +211,8 @@ export const mutatedBody = (withId: boolean | 'maybe' = 'maybe') =>
     .map(({ body, mutation, pick, value, name }) => {
       const members = body.members.map((m): Member => [...m]);
       const at = pick % members.length;
-      if (mutation === 'value') members[at]![1] = value;
-      if (mutation === 'name') members[at]![0] = name;
+      if (mutation === 'value') members[at][1] = value;
+      if (mutation === 'name') members[at][0] = name;
       if (mutation === 'remove') members.splice(at, 1);
       if (mutation === 'add') members.splice(at, 0, [name, value]);
       return { ...body, mutation, text: rawObject(members) };
@@ -249,7 +249,7 @@ export const duplicateBody = fc
   .record({ body: validBody(true), pick: fc.nat(), at: fc.nat(), other: validBody(true), nested: fc.boolean(), sameValue: fc.boolean() })
   .chain((g) => {
     const members = g.body.members;
-    const [name, value] = members[g.pick % members.length]!;
+    const [name, value] = members[g.pick % members.length];
     const plainName = JSON.parse(name) as string;
     // The other value: the same, or the same property of another valid body.
     const otherValue = g.sameValue ? value : (g.other.members.find(([n]) => n === name)?.[1] ?? value);
@@ -349,9 +349,10 @@ export type TokenVerdict = 'valid' | 'invalid' | 'either';
 export const authorizationAround = (validToken: string): fc.Arbitrary<{ value: string; verdict: TokenVerdict }> => {
   const [header, payload, signature] = validToken.split('.') as [string, string, string];
   const b64 = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
-  const broken = (value: string) => ({ value, verdict: 'invalid' as TokenVerdict });
+  const judged = (verdict: TokenVerdict) => (value: string) => ({ value, verdict });
+  const broken = judged('invalid');
   return fc.oneof(
-    fc.constantFrom(`Bearer ${validToken}`, `bearer ${validToken}`, `BEARER  ${validToken}`).map((value) => ({ value, verdict: 'valid' as TokenVerdict })),
+    fc.constantFrom(`Bearer ${validToken}`, `bearer ${validToken}`, `BEARER  ${validToken}`).map(judged('valid')),
     headerText(80).map(broken),
     headerText(80).map((garbage) => broken(`Bearer ${garbage}`)),
     fc.constantFrom('', 'Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz', validToken, `Bearer ${validToken} extra`, `Bearer\t${validToken}`,
@@ -373,7 +374,7 @@ export const authorizationAround = (validToken: string): fc.Arbitrary<{ value: s
     fc.tuple(fc.nat(), fc.constantFrom('A', 'a', '0', '-', '_', '.', '=', '+', '/', ' ')).map(([at, c]) => {
       const i = at % validToken.length;
       const mutated = validToken.slice(0, i) + c + validToken.slice(i + 1);
-      return { value: `Bearer ${mutated}`, verdict: (mutated === validToken ? 'valid' : 'either') as TokenVerdict };
+      return judged(mutated === validToken ? 'valid' : 'either')(`Bearer ${mutated}`);
     }),
     fc.nat().map((at) => broken(`Bearer ${validToken.slice(0, at % validToken.length)}`)),
   );
@@ -385,7 +386,7 @@ export const bentClaims = fc.record(
     roles: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(['BitLockerKey.ReadWrite.All']), fc.constant(['bitlockerkey.readwrite.all', 5, null])),
     scp: fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constantFrom('BitLockerKey.ReadWrite.All', '  BitlockerKey.ReadWrite.All  x', '')),
     tid: fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constant('00000000-0000-0000-0000-000000000000')),
-    exp: fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constantFrom(0, 1e309 as number, -1, 2 ** 53, 4102444800)),
+    exp: fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constantFrom(0, Infinity, -1, 2 ** 53, 4102444800)),
     nbf: fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constantFrom(0, 4102444800)),
     iss: fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constant('https://bitlocker-escrow.local/dev')),
     aud: fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constant(['x', 'api://bitlocker-escrow-local'])),
@@ -429,7 +430,7 @@ export const idSegment = (id: string): fc.Arbitrary<{ segment: string; kind: Seg
       .constantFrom(
         `${id}%00`, `%00${id}`, `${id}%0A`, `${id}%20`, `%20${id}`, `${id}%09`, `${id}%2F`, `${id}%2f${id}`, `${id}%3B`,
         `${id};x=1`, `${id}%3F`, `${id}%23`, `(${id})`, `%28${id}%29`, id.replace(/-/g, ''), `{${id}`, `${id}}`, `{{${id}}}`,
-        `${id}0`, id.slice(1), `${id.slice(0, 35)}g`, `%25${percentEncode(id[0]!, true).slice(1)}${id.slice(1)}`,
+        `${id}0`, id.slice(1), `${id.slice(0, 35)}g`, `%25${percentEncode(id[0], true).slice(1)}${id.slice(1)}`,
         percentEncode(id, true).replace(/%/g, '%25'), `%C0%AE%C0%AE`, `%E0%80%AE`, `%ED%A0%80`, `${id}%ED%A0%80`, `%FF`, `%`, `%%`,
         `%G0`, `${id}%`, `${id}%2`, '%2E%2E%2E', '...', '~', '$value', "'x'", '%27%27', 'null', 'undefined', '0',
       )

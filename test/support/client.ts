@@ -31,12 +31,60 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
+/** Graph's error object (`{ error: ... }`), as shared/http/graphError.ts writes it. */
+export interface GraphErrorJson {
+  code: string;
+  message: string;
+  innerError: { 'request-id': string; 'client-request-id'?: string; date: string };
+}
+
+/**
+ * One item of a collection (`value`): the members of the service's resources (recovery keys, deleted
+ * items, audit events) that tests read. Which are present depends on the resource and `$select`; the
+ * test asserts that. A type, not an interface, so that it converts to Record<string, unknown> for tests
+ * that walk its members.
+ */
+export type GraphItemJson = {
+  '@odata.type'?: string;
+  id: string;
+  deviceId?: string;
+  volumeType?: string;
+  createdDateTime?: string;
+  key?: string;
+  activityDateTime?: string;
+  targetResources?: { id: string }[];
+};
+
+/**
+ * A parsed response body, as the members of the service's Graph bodies: an entity, a collection page
+ * (`value`, `@odata.nextLink`) or an error (`error`). The members are typed as present so tests read
+ * them directly; which are really there is what tests assert. `{}` when the body was not JSON.
+ */
+export interface GraphJson extends GraphItemJson {
+  '@odata.context': string;
+  '@odata.etag': string;
+  '@odata.nextLink': string;
+  value: GraphItemJson[];
+  error: GraphErrorJson;
+  accessToken: string;
+  [member: string]: unknown;
+}
+
 export interface ApiResponse {
   status: number;
   headers: Headers;
-  json: Record<string, any>;
+  json: GraphJson;
   text: string;
 }
+
+/** The body as JSON, or `{}` when it is empty or not JSON (the test then asserts on the text). */
+export const parseJson = (text: string): GraphJson => {
+  try {
+    return (text ? JSON.parse(text) : {}) as GraphJson;
+  } catch {
+    return {} as GraphJson;
+  }
+};
 
 /** A request to a host at `base` (the run's host, or a private one a test started). */
 export async function callOn(base: string, method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> {
@@ -49,25 +97,20 @@ export async function callOn(base: string, method: string, path: string, options
   }
   const response = await fetch(new URL(path, base), { method, headers, body, signal: AbortSignal.timeout(15_000) });
   const text = await response.text();
-  let json: Record<string, any> = {};
-  try {
-    json = text ? JSON.parse(text) : {};
-  } catch {
-    // Not JSON: the test asserts on text.
-  }
-  return { status: response.status, headers: response.headers, json, text };
+  return { status: response.status, headers: response.headers, json: parseJson(text), text };
 }
 
 export const call = (method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> =>
   callOn(baseUrl(), method, path, options);
 
-/** Asserts Graph's error shape and returns the error object. */
-export function expectGraphError(response: ApiResponse, status: number, code: string): { code: string; message: string } {
-  expect({ status: response.status, code: response.json.error?.code }).toEqual({ status, code });
-  expect(typeof response.json.error.message).toBe('string');
-  expect(response.json.error.innerError['request-id']).toBe(response.headers.get('request-id'));
-  expect(response.json.error.innerError.date).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/);
-  return response.json.error;
+/** Asserts Graph's error shape and returns the error object (of this client's or the device client's response). */
+export function expectGraphError(response: { status: number; headers: Headers; json: { error?: unknown } }, status: number, code: string): GraphErrorJson {
+  const error = response.json.error as GraphErrorJson | undefined;
+  expect({ status: response.status, code: error?.code }).toEqual({ status, code });
+  expect(typeof error!.message).toBe('string');
+  expect(error!.innerError['request-id']).toBe(response.headers.get('request-id'));
+  expect(error!.innerError.date).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/);
+  return error!;
 }
 
 /**
@@ -84,13 +127,7 @@ export function rawCallOn(base: string, method: string, path: string, headers: R
         const text = Buffer.concat(chunks).toString('utf8');
         const received = new Headers();
         for (const [name, value] of Object.entries(response.headers)) if (typeof value === 'string') received.set(name, value);
-        let json: Record<string, any> = {};
-        try {
-          json = text ? JSON.parse(text) : {};
-        } catch {
-          // Not JSON: the test asserts on text.
-        }
-        resolve({ status: response.statusCode!, headers: received, json, text });
+        resolve({ status: response.statusCode!, headers: received, json: parseJson(text), text });
       });
       response.on('error', reject);
     });

@@ -45,7 +45,7 @@ export interface CountingProxy {
 
 /** Starts a proxy on a free port of 127.0.0.1 in front of the storage at `target` (the run's Azurite: its connection string). */
 export async function startCountingProxy(target: string = process.env.STORAGE_CONNECTION_STRING!, holdMs = 50): Promise<CountingProxy> {
-  const endpoint = new URL(/TableEndpoint=([^;]+)/.exec(target)![1]!);
+  const endpoint = new URL(/TableEndpoint=([^;]+)/.exec(target)![1]);
   let counted: CountedRequest[] = [];
   let inFlight = 0;
   let lastActivity = performance.now();

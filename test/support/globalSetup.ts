@@ -13,7 +13,7 @@ interface RunningServices {
 }
 
 declare global {
-  // eslint-disable-next-line no-var
+   
   var __escrowServices: RunningServices | undefined;
 }
 
@@ -27,5 +27,5 @@ export default async function globalSetup(): Promise<void> {
   });
   const host = await startLocalHost();
   process.env.ESCROW_TEST_URL = host.url;
-  globalThis.__escrowServices = { stopAzurite: azurite.stop, stopHost: host.stop };
+  globalThis.__escrowServices = { stopAzurite: () => azurite.stop(), stopHost: () => host.stop() };
 }

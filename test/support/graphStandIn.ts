@@ -72,8 +72,8 @@ export async function startGraphStandIn(acceptedToken: string): Promise<GraphSta
       send(400, { error: { code: 'Request_BadRequest', message: 'Unsupported query.' } });
       return;
     }
-    lookups.push(filter[1]!);
-    const device = devices.get(filter[1]!);
+    lookups.push(filter[1]);
+    const device = devices.get(filter[1]);
     send(200, {
       '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#devices(id,deviceId,accountEnabled,alternativeSecurityIds)',
       value: device

@@ -1,4 +1,5 @@
-import { HttpRequest, InvocationContext } from '@azure/functions';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import type { GraphJson } from './client';
 
 // For tests that call handlers in-process, as the Functions worker calls them.
 
@@ -29,3 +30,14 @@ export function handlerRequest(
     body: body === undefined ? undefined : { string: JSON.stringify(body) },
   });
 }
+
+/** A handler's response body as text: the handlers answer with a string (JSON) or with no body (''). */
+export function bodyText(response: HttpResponseInit): string {
+  const { body } = response;
+  if (body === undefined || body === null) return '';
+  if (typeof body !== 'string') throw new Error(`expected a string body, got ${Object.prototype.toString.call(body)}`);
+  return body;
+}
+
+/** A handler's JSON response body, parsed (throws when it is not JSON). */
+export const bodyJson = (response: HttpResponseInit): GraphJson => JSON.parse(bodyText(response)) as GraphJson;

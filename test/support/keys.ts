@@ -17,7 +17,7 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const index = next++;
-      results[index] = await task(items[index]!, index);
+      results[index] = await task(items[index], index);
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
@@ -73,7 +73,7 @@ export async function followPages(firstPath: string, token: string, maxPages: nu
     const page = await callOn(base, 'GET', path, { token });
     if (page.status !== 200) throw new Error(`GET ${path} gave ${page.status}: ${page.text}`);
     pages.push(page);
-    path = page.json['@odata.nextLink'] as string | undefined;
+    path = page.json['@odata.nextLink'];
   }
   return pages;
 }
@@ -83,7 +83,7 @@ export async function readAllPages(firstPath: string, token: string, maxPages = 
   return {
     pages,
     ids: pages.flatMap((page) => (page.json.value as { id: string }[]).map((item) => item.id)),
-    nextLinks: pages.slice(0, -1).map((page) => page.json['@odata.nextLink'] as string),
+    nextLinks: pages.slice(0, -1).map((page) => page.json['@odata.nextLink']),
   };
 }
 

@@ -68,8 +68,8 @@ export function startLocalHost(env: EnvOverrides = {}, timeoutMs = START_TIMEOUT
   const collect = (chunk: Buffer): void => {
     output = (output + chunk.toString()).slice(-OUTPUT_TAIL_CHARS);
   };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
 
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -87,9 +87,9 @@ export function startLocalHost(env: EnvOverrides = {}, timeoutMs = START_TIMEOUT
       if (!match || settled) return;
       settled = true;
       clearTimeout(timer);
-      child.stdout!.off('data', onData);
+      child.stdout.off('data', onData);
       const host: LocalHost = {
-        url: match[1]!,
+        url: match[1],
         child,
         output: () => output,
         stop: async () => {
@@ -101,7 +101,7 @@ export function startLocalHost(env: EnvOverrides = {}, timeoutMs = START_TIMEOUT
       child.once('exit', () => running.delete(host));
       resolve(host);
     };
-    child.stdout!.on('data', onData);
+    child.stdout.on('data', onData);
     child.once('error', () => fail(null, null));
     child.once('exit', (code, signal) => fail(code, signal));
   });

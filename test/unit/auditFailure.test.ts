@@ -1,7 +1,7 @@
 import '../support/functionsCore';
-import { handlerRequest, quietContext } from '../support/inProcess';
+import { bodyJson, bodyText, handlerRequest, quietContext } from '../support/inProcess';
 import { RestError } from '@azure/data-tables';
-import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
 import { AUDIT_TABLE } from '../../shared/audit/store';
 import { tableClient } from '../../shared/storage/tables';
@@ -24,7 +24,6 @@ const request = handlerRequest;
 const COLLECTION = '/v1.0/informationProtection/bitlocker/recoveryKeys';
 const header = (response: HttpResponseInit, name: string): string | undefined =>
   (response.headers as Record<string, string> | undefined)?.[name];
-const bodyText = (response: HttpResponseInit): string => (response.body === undefined ? '' : String(response.body));
 
 const get = (id: string, bearer: string, select = '') => itemHandler(request('GET', `${COLLECTION}/${id}${select}`, bearer, undefined, id), context());
 const patchItem = (body: KeyBody, bearer: string, id = body.id!) => itemHandler(request('PATCH', `${COLLECTION}/${id}`, bearer, body, id), context());
@@ -32,7 +31,7 @@ const patchItem = (body: KeyBody, bearer: string, id = body.id!) => itemHandler(
 /** Asserts the audit trail's 503: Graph's error shape, serviceNotAvailable, a Retry-After in seconds. */
 function expectAuditOutage(response: HttpResponseInit): void {
   expect(response.status).toBe(503);
-  const json = JSON.parse(bodyText(response));
+  const json = bodyJson(response);
   expect(json.error.code).toBe('serviceNotAvailable');
   expect(json.error.message).toMatch(/audit/i);
   expect(json.error.innerError['request-id']).toBe(header(response, 'request-id'));
@@ -51,9 +50,7 @@ async function failAudit(): Promise<void> {
   const client = await tableClient(AUDIT_TABLE);
   client.pipeline.addPolicy({
     name: FAIL_AUDIT,
-    sendRequest: async () => {
-      throw new RestError('down', { statusCode: 503 });
-    },
+    sendRequest: () => Promise.reject(new RestError('down', { statusCode: 503 })),
   });
 }
 
@@ -117,7 +114,7 @@ describe('while the audit trail cannot be written', () => {
 
   it('a PATCH changing a key answers 503 and the stored key stays as it was', async () => {
     const before = await rawEntities('RecoveryKeys', `PartitionKey eq '${stored.id}' and RowKey eq 'recoveryKey'`);
-    const response = await patchItem({ deviceId: newId(), volumeType: 'fixedDataVolume' }, writer, stored.id!);
+    const response = await patchItem({ deviceId: newId(), volumeType: 'fixedDataVolume' }, writer, stored.id);
     expectAuditOutage(response);
     const after = await rawEntities('RecoveryKeys', `PartitionKey eq '${stored.id}' and RowKey eq 'recoveryKey'`);
     expect(after).toEqual(before);
@@ -134,7 +131,7 @@ describe('once the audit trail is back', () => {
   it('the same operations succeed, and nothing of the failed attempts shows', async () => {
     const read = await get(stored.id!, reader, '?$select=key,volumeType');
     expect(read.status).toBe(200);
-    const json = JSON.parse(bodyText(read));
+    const json = bodyJson(read);
     // The failed PATCH changed nothing.
     expect(json).toMatchObject({ key: stored.key, volumeType: 'operatingSystemVolume' });
 

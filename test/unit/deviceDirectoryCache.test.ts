@@ -10,10 +10,10 @@ function countingDirectory() {
   const state = { lookups: 0, failing: false };
   return {
     state,
-    findDevice: async (deviceId: string) => {
+    findDevice: (deviceId: string) => {
       state.lookups++;
-      if (state.failing) throw new DirectoryUnavailable('down');
-      return deviceId === FOUND ? device : undefined;
+      if (state.failing) return Promise.reject(new DirectoryUnavailable('down'));
+      return Promise.resolve(deviceId === FOUND ? device : undefined);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { alternativeSecurityIdKey } from '../../shared/auth/device/alternativeSecurityId';
 import { bodyHash, canonicalString } from '../../shared/auth/device/canonical';
@@ -18,7 +19,7 @@ const { primary, rsa3072 } = vectors.devices;
 
 /** A directory holding exactly the given devices. */
 const directoryOf = (...devices: DirectoryDevice[]): DeviceDirectory => ({
-  findDevice: async (deviceId) => devices.find((device) => device.deviceId === deviceId),
+  findDevice: (deviceId) => Promise.resolve(devices.find((device) => device.deviceId === deviceId)),
 });
 const bothDevices = directoryOf(directoryEntryOf(primary), directoryEntryOf(rsa3072));
 

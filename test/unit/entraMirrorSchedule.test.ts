@@ -21,16 +21,16 @@ describe('ENTRA_MIRROR_SCHEDULE', () => {
 
 describe('the timer function', () => {
   /** The non-HTTP functions registered by loading functions/entraMirror.ts with the given schedule. */
-  function registeredWith(schedule: string | undefined): string[] {
+  async function registeredWith(schedule: string | undefined): Promise<string[]> {
     const saved = process.env.ENTRA_MIRROR_SCHEDULE;
     if (schedule === undefined) delete process.env.ENTRA_MIRROR_SCHEDULE;
     else process.env.ENTRA_MIRROR_SCHEDULE = schedule;
     try {
       let names: string[] = [];
-      jest.isolateModules(() => {
-        require('../../shared/config').resetSettings();
-        require('../../functions/entraMirror');
-        names = (require('../../scripts/host/functionsCore') as typeof import('../../scripts/host/functionsCore')).registeredNonHttpFunctionNames();
+      await jest.isolateModulesAsync(async () => {
+        (await import('../../shared/config')).resetSettings();
+        await import('../../functions/entraMirror');
+        names = (await import('../../scripts/host/functionsCore')).registeredNonHttpFunctionNames();
       });
       return names;
     } finally {
@@ -40,11 +40,11 @@ describe('the timer function', () => {
     }
   }
 
-  it('is registered (a timer trigger) when ENTRA_MIRROR_SCHEDULE is set', () => {
-    expect(registeredWith('0 15 * * * *')).toEqual(['entraMirror']);
+  it('is registered (a timer trigger) when ENTRA_MIRROR_SCHEDULE is set', async () => {
+    expect(await registeredWith('0 15 * * * *')).toEqual(['entraMirror']);
   });
 
-  it('is not registered at all when it is unset', () => {
-    expect(registeredWith(undefined)).toEqual([]);
+  it('is not registered at all when it is unset', async () => {
+    expect(await registeredWith(undefined)).toEqual([]);
   });
 });

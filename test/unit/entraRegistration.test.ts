@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { AZURE_CLI_APP_ID, type ApplicationApiShape, desiredApplication } from '../../scripts/entra/registration';
 
 // The app registration script converges: what it writes, read back and run again, is what it writes.
@@ -57,7 +58,7 @@ describe('desiredApplication', () => {
   it('keeps roles, scopes, URIs and preauthorizations it does not manage, and withdraws the Azure CLI on request', () => {
     const first = desiredApplication(empty, options, counter());
     const foreignRole = { allowedMemberTypes: ['User' as const], description: 'x', displayName: 'x', id: 'f0000000-0000-4000-8000-000000000001', isEnabled: true, value: 'Other.Role' };
-    const foreignApp = { appId: 'a0000000-0000-4000-8000-000000000001', delegatedPermissionIds: [first.api.oauth2PermissionScopes[0]!.id] };
+    const foreignApp = { appId: 'a0000000-0000-4000-8000-000000000001', delegatedPermissionIds: [first.api.oauth2PermissionScopes[0].id] };
     const current: ApplicationApiShape = {
       ...first,
       identifierUris: ['api://other', ...first.identifierUris],

@@ -11,9 +11,9 @@ import { startGraphStandIn, type GraphStandIn } from '../support/graphStandIn';
 const TOKEN = 'graph-client-test-token';
 const scopes: string[] = [];
 const credential: TokenCredential = {
-  getToken: async (scope) => {
+  getToken: (scope) => {
     scopes.push(...(Array.isArray(scope) ? scope : [scope]));
-    return { token: TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 };
+    return Promise.resolve({ token: TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 });
   },
 };
 const DEVICE = '0b8d5f3e-9a41-4c7e-8f20-6d1e2c3b4a59';

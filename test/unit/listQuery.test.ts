@@ -1,4 +1,3 @@
-import type { GraphError } from '../../shared/http/graphError';
 import { refusal } from '../support/refusal';
 import { DEFAULT_PAGE_SIZE, MAX_TOP, parseItemSelect, parseListQuery } from '../../shared/odata/listQuery';
 
@@ -119,7 +118,7 @@ describe('parseListQuery', () => {
     it('shows a hostile property name escaped and shortened', () => {
       const message = listRefusal(`$select=${encodeURIComponent('\u0000\u202e' + 'x'.repeat(100))}`);
       expect(message).toContain("'\\u0000\\u202exxx");
-      expect(message).not.toMatch(/[\u0000-\u001f\u007f-\uffff]/);
+      expect(message).not.toMatch(/[^\x20-\x7e]/);
       expect(message).not.toContain('x'.repeat(41));
     });
   });

@@ -225,7 +225,7 @@ describe('parseKeyFilter on hostile input', () => {
 
   it('never repeats control characters in its message', () => {
     const { message } = refusal(() => parseKeyFilter(`id eq '\u0000\u001b[31m\u202e'`));
-    expect(message).not.toMatch(/[\u0000-\u001f\u007f-\uffff]/);
+    expect(message).not.toMatch(/[^\x20-\x7e]/);
     expect(message).toContain('\\u0000');
   });
 

@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import '../support/functionsCore';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,6 +25,7 @@ import {
 import { VOLUME_TYPES } from '../../shared/recoveryKeys/model';
 import { describeRecoveryKeyInput, parseRecoveryKeyInput } from '../../shared/recoveryKeys/schema';
 import { recoveryPassword } from '../support/fixtures';
+import { bodyText } from '../support/inProcess';
 
 // The document against what the app really does: the routes it registers, the methods its handlers
 // accept, the joi schema that validates bodies and the permission matrix.
@@ -31,6 +33,7 @@ import { recoveryPassword } from '../support/fixtures';
 // Every function module, so that a function added later without a path in the document fails here.
 const functionsDir = path.join(__dirname, '../../functions');
 for (const file of fs.readdirSync(functionsDir).filter((name) => name.endsWith('.ts'))) {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the list is read at run time, and the registrations must be in place before the tests below are collected
   require(path.join(functionsDir, file));
 }
 
@@ -40,7 +43,7 @@ const context = (): InvocationContext => new InvocationContext({ functionName: '
 
 async function served(url = `${ORIGIN}/openapi.json`): Promise<{ response: HttpResponseInit; doc: OpenApiDocument }> {
   const response = await openApiHandler(new HttpRequest({ method: 'GET', url }), context());
-  return { response, doc: JSON.parse(String(response.body)) as OpenApiDocument };
+  return { response, doc: JSON.parse(bodyText(response)) as OpenApiDocument };
 }
 
 let doc: OpenApiDocument;
@@ -71,7 +74,7 @@ function resolved<T extends object>(value: T | Reference): T {
 }
 
 function operationsOf(item: PathItemObject): [string, OperationObject][] {
-  return HTTP_METHODS.flatMap((method) => (item[method] ? [[method.toUpperCase(), item[method]!] as [string, OperationObject]] : []));
+  return HTTP_METHODS.flatMap((method) => (item[method] ? [[method.toUpperCase(), item[method]] as [string, OperationObject]] : []));
 }
 
 const allOperations = (): [string, string, OperationObject][] =>
@@ -81,8 +84,8 @@ function parametersOf(item: PathItemObject, op: OperationObject): ParameterObjec
   return [...(item.parameters ?? []), ...(op.parameters ?? [])].map((p) => resolved(p));
 }
 
-const schema = (name: string): SchemaObject => resolved(doc.components.schemas[name]!);
-const propertyOf = (object: SchemaObject, name: string): SchemaObject => resolved(object.properties![name]!);
+const schema = (name: string): SchemaObject => resolved(doc.components.schemas[name]);
+const propertyOf = (object: SchemaObject, name: string): SchemaObject => resolved(object.properties![name]);
 
 describe('GET /openapi.json', () => {
   it('answers 200 with an OpenAPI 3.0.3 document, without a token', async () => {
@@ -121,7 +124,7 @@ describe('paths against the registered functions', () => {
 
   /** The methods that reach the function and are not refused with 405 (the handlers dispatch by method). */
   async function supportedMethods(fn: HttpFunctionDescriptor): Promise<string[]> {
-    const params = Object.fromEntries([...fn.route.matchAll(/\{([^}:?]+)[^}]*\}/g)].map((m) => [m[1]!, SOME_GUID]));
+    const params = Object.fromEntries([...fn.route.matchAll(/\{([^}:?]+)[^}]*\}/g)].map((m) => [m[1], SOME_GUID]));
     const url = `${ORIGIN}/${fn.route.replace(/\{[^}]+\}/g, SOME_GUID)}`;
     const supported: string[] = [];
     for (const method of fn.methods) {
@@ -134,7 +137,7 @@ describe('paths against the registered functions', () => {
 
   it('documents exactly the methods each function supports', async () => {
     for (const fn of registered()) {
-      const documented = operationsOf(doc.paths[openApiPath(fn.route)]!).map(([method]) => method).sort();
+      const documented = operationsOf(doc.paths[openApiPath(fn.route)]).map(([method]) => method).sort();
       expect({ route: fn.route, methods: await supportedMethods(fn) }).toEqual({ route: fn.route, methods: documented });
     }
   });
@@ -143,8 +146,8 @@ describe('paths against the registered functions', () => {
     const forms = Object.keys(doc.paths).filter((p) => p.endsWith('/recoveryKeys'));
     expect(forms).toHaveLength(6);
     for (const collection of forms) {
-      expect(operationsOf(doc.paths[collection]!).map(([m]) => m).sort()).toEqual(['GET', 'HEAD', 'PATCH', 'POST']);
-      expect(operationsOf(doc.paths[`${collection}/{id}`]!).map(([m]) => m).sort()).toEqual(['DELETE', 'GET', 'HEAD', 'PATCH']);
+      expect(operationsOf(doc.paths[collection]).map(([m]) => m).sort()).toEqual(['GET', 'HEAD', 'PATCH', 'POST']);
+      expect(operationsOf(doc.paths[`${collection}/{id}`]).map(([m]) => m).sort()).toEqual(['DELETE', 'GET', 'HEAD', 'PATCH']);
     }
   });
 });
@@ -162,7 +165,7 @@ describe('the bitlockerRecoveryKey schemas, derived from joi', () => {
   it('list VOLUME_TYPES as the names, and accept the numbers that joi maps to them', () => {
     expect(propertyOf(schema('bitlockerRecoveryKey'), 'volumeType').enum).toEqual([...VOLUME_TYPES]);
     const [names, numbers] = propertyOf(schema('bitlockerRecoveryKeyInput'), 'volumeType').oneOf!.map((s) => resolved(s));
-    expect(names!.enum).toEqual([...VOLUME_TYPES, '1', '2', '3', '4']);
+    expect(names.enum).toEqual([...VOLUME_TYPES, '1', '2', '3', '4']);
     expect(numbers).toEqual({ type: 'integer', enum: [1, 2, 3, 4] });
     VOLUME_TYPE_NUMBERS.forEach((n, i) => {
       expect(parseRecoveryKeyInput({ volumeType: n }).volumeType).toBe(VOLUME_TYPES[i]);
@@ -200,7 +203,7 @@ describe('the bitlockerRecoveryKey schemas, derived from joi', () => {
   it("say where key is returned, and offer $select of response properties only", () => {
     expect(propertyOf(schema('bitlockerRecoveryKey'), 'key').description).toMatch(/only.*\$select=key.*BitLockerKey\.Read\.All/);
     const selectable = (name: string): unknown =>
-      resolved(resolved<SchemaObject>(resolved<ParameterObject>(doc.components.parameters[name]!).schema).items!).enum;
+      resolved(resolved<SchemaObject>(resolved<ParameterObject>(doc.components.parameters[name]).schema).items!).enum;
     expect(selectable('listSelect')).toEqual([...SELECTABLE_PROPERTIES]);
     expect(selectable('itemSelect')).toEqual([...ITEM_SELECTABLE_PROPERTIES]);
     for (const name of ITEM_SELECTABLE_PROPERTIES) expect(joiKeys()).toContain(name);
@@ -303,7 +306,7 @@ describe('document structure', () => {
         continue;
       }
       // A HEAD is documented as its GET is, under the GET's action + 'Head'.
-      const action = op.operationId.split('_')[0]!.replace(/Head$/, '');
+      const action = op.operationId.split('_')[0].replace(/Head$/, '');
       expect({ action, permissions: op['x-permissions'] }).toEqual({ action, permissions: [...(expected[action] ?? ['?'])] });
       if (action === 'getRecoveryKey') expect(op['x-key-permissions']).toEqual([...permissionsFor.readKey]);
     }
@@ -312,7 +315,7 @@ describe('document structure', () => {
   it("carries the headers the contract promises, and Graph's error shape on every error", () => {
     const statuses = new Set<string>();
     for (const [p, method, op] of allOperations()) {
-      const names = parametersOf(doc.paths[p]!, op).map((param) => param.name);
+      const names = parametersOf(doc.paths[p], op).map((param) => param.name);
       expect(names).toContain('client-request-id');
       if (method === 'PATCH' || method === 'DELETE') expect(names).toContain('If-Match');
       if (method === 'PATCH') expect(names).toContain('If-None-Match');
@@ -330,6 +333,6 @@ describe('document structure', () => {
       expect(statuses).toContain(status);
     }
     // 405 belongs to methods the document does not list, so it is a component named by the paths.
-    expect(resolved<ResponseObject>(doc.components.responses.methodNotAllowed!).headers).toHaveProperty('Allow');
+    expect(resolved<ResponseObject>(doc.components.responses.methodNotAllowed).headers).toHaveProperty('Allow');
   });
 });

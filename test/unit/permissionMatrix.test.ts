@@ -1,10 +1,10 @@
 import '../support/functionsCore';
-import { handlerRequest, quietContext } from '../support/inProcess';
+import { bodyText, handlerRequest, quietContext } from '../support/inProcess';
 import type { HttpHandler, HttpRequest, HttpResponseInit } from '@azure/functions';
 import { directoryAuditsHandler } from '../../functions/auditLogs';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
 import { keySpellings, newOid, secretsIn, targetFilter } from '../support/audit';
-import { token } from '../support/client';
+import { token, type GraphJson } from '../support/client';
 import { type KeyBody, keyBody, recoveryPassword } from '../support/fixtures';
 import { rawEntities } from '../support/storage';
 
@@ -48,12 +48,12 @@ type Expectation = 'allow' | '403';
 
 function parseMatrix(text: string): Map<string, Map<string, Expectation>> {
   const [header, ...rows] = text.trim().split('\n').map((line) => line.trim().split(/\s+/));
-  const columns = header!.slice(1);
+  const columns = header.slice(1);
   expect(columns).toEqual(Object.keys(COLUMNS));
   const matrix = new Map<string, Map<string, Expectation>>();
   for (const [operation, ...cells] of rows) {
     expect(cells).toHaveLength(columns.length);
-    matrix.set(operation!, new Map(columns.map((column, i) => [column, cells[i] as Expectation])));
+    matrix.set(operation, new Map(columns.map((column, i) => [column, cells[i] as Expectation])));
   }
   return matrix;
 }
@@ -84,7 +84,7 @@ async function storeKey(): Promise<KeyBody> {
   const body = keyBody();
   storedPasswords.push(body.key!);
   const response = await send(collectionHandler, request('PATCH', COLLECTION, setupWriter, body));
-  if (response.status !== 200) throw new Error(`setup PATCH gave ${response.status}: ${String(response.body)}`);
+  if (response.status !== 200) throw new Error(`setup PATCH gave ${response.status}: ${bodyText(response)}`);
   return body;
 }
 
@@ -205,7 +205,7 @@ interface Grant {
 
 const roles = (...names: string[]) => () => token({ roles: names, claims: { oid: newOid() } });
 const scopes = (...names: string[]) => () => token({ scopes: names, claims: { oid: newOid() } });
-const spelling = (column: string): string => COLUMNS[column]![0]!;
+const spelling = (column: string): string => COLUMNS[column][0];
 
 const grants: Grant[] = [
   { columns: [], description: 'a token with neither roles nor scp', mint: () => token({ claims: { oid: newOid() } }) },
@@ -267,9 +267,9 @@ describe('the spec matrix itself', () => {
 describe('every operation with every grant: the status, and what the body holds', () => {
   it.each(cases.map((c) => [c.operation, c.expected, c.description, c] as const))('%s: %s with %s', async (_operation, _expected, _description, c) => {
     bearerOf.current = await c.mint();
-    const outcome = await OPERATIONS[c.operation]!();
+    const outcome = await OPERATIONS[c.operation]();
     const { status } = outcome.response;
-    const text = outcome.response.body === undefined ? '' : String(outcome.response.body);
+    const text = bodyText(outcome.response);
     const allowed = c.expected === 'allow';
     const keyRead = allowed && c.operation === 'getKey';
 
@@ -277,7 +277,7 @@ describe('every operation with every grant: the status, and what the body holds'
       expect({ status, body: text.slice(0, 300) }).toMatchObject({ status: outcome.allowedStatus });
     } else {
       expect({ status, body: text.slice(0, 300) }).toMatchObject({ status: 403 });
-      const json = JSON.parse(text);
+      const json = JSON.parse(text) as GraphJson;
       expect(json.error.code).toBe('authorization_error');
       expect(json.error.innerError['request-id']).toBe((outcome.response.headers as Record<string, string>)['request-id']);
     }
@@ -287,13 +287,13 @@ describe('every operation with every grant: the status, and what the body holds'
     const echoable = outcome.sent !== undefined && allowed && status! < 300 ? keySpellings(outcome.sent) : [];
     const forbiddenNeedles = storedPasswords.flatMap(keySpellings).filter((needle) => !echoable.includes(needle));
     if (keyRead) {
-      expect(JSON.parse(text).key).toBe(shared.key);
+      expect((JSON.parse(text) as GraphJson).key).toBe(shared.key);
       expect(secretsIn(text, forbiddenNeedles.filter((n) => !keySpellings(shared.key!).includes(n)))).toEqual([]);
     } else {
       expect(secretsIn(text, forbiddenNeedles)).toEqual([]);
       // A write's key property is the request's own value, and absent when the request sent none.
       if (status! < 300 && text) {
-        const json = JSON.parse(text);
+        const json = JSON.parse(text) as GraphJson;
         if (outcome.sent === undefined) expect(json).not.toHaveProperty('key');
         else expect(json.key).toBe(outcome.sent);
       }

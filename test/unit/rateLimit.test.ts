@@ -1,17 +1,18 @@
 import '../support/functionsCore';
 import { randomUUID } from 'node:crypto';
-import { HttpRequest, InvocationContext } from '@azure/functions';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
 import { RateLimiter } from '../../shared/auth/rateLimit';
 import { callerKey } from '../../shared/auth/caller';
 import { DEFAULT_KEY_READ_LIMIT_PER_MINUTE } from '../../shared/config';
 import { READ, token, WRITE } from '../support/client';
 import { keyBody } from '../support/fixtures';
+import { bodyJson, bodyText } from '../support/inProcess';
 
 const context = () => new InvocationContext({ functionName: 'test', logHandler: () => undefined });
 
-const readKeyAs = (id: string, authorization: string) =>
-  itemHandler(
+const readKeyAs = async (id: string, authorization: string): Promise<HttpResponseInit> =>
+  await itemHandler(
     new HttpRequest({
       method: 'GET',
       url: `http://127.0.0.1/v1.0/bitlocker/recoveryKeys/${id}?$select=key`,
@@ -73,9 +74,9 @@ describe('key reads are rate limited per caller', () => {
     expect(refused.status).toBe(429);
     const headers = refused.headers as Record<string, string>;
     expect(Number(headers['Retry-After'])).toBeGreaterThanOrEqual(1);
-    const json = JSON.parse(String(refused.body));
+    const json = bodyJson(refused);
     expect(json.error.code).toBe('tooManyRequests');
-    expect(String(refused.body)).not.toContain(body.key);
+    expect(bodyText(refused)).not.toContain(body.key);
     const other = await token({ roles: [READ], claims: { oid: randomUUID() } });
     expect((await readKey(body.id!, other)).status).toBe(200);
   });
@@ -103,13 +104,13 @@ describe('the limit keys on the identity in the validated token, not on how the 
     const spellings = [`Bearer ${first}`, `bearer ${first}`, `BEARER ${first}`, `Bearer     ${first}`, `Bearer ${first}\t `, `Bearer ${reencoded}`, `Bearer ${second}`];
     const readAs = (authorization: string) => readKeyAs(body.id!, authorization);
     for (let i = 0; i < DEFAULT_KEY_READ_LIMIT_PER_MINUTE; i += 20) {
-      const batch = await Promise.all(Array.from({ length: 20 }, (_, j) => readAs(spellings[(i + j) % spellings.length]!)));
+      const batch = await Promise.all(Array.from({ length: 20 }, (_, j) => readAs(spellings[(i + j) % spellings.length])));
       // Every spelling is accepted as the same valid token…
       expect(batch.map((r) => r.status)).toEqual(Array(20).fill(200));
     }
     // …and counted against the one caller: no spelling starts a fresh bucket.
-    let refused = await readAs(spellings[0]!);
-    for (let extra = 0; refused.status === 200 && extra < 10; extra++) refused = await readAs(spellings[extra % spellings.length]!);
+    let refused = await readAs(spellings[0]);
+    for (let extra = 0; refused.status === 200 && extra < 10; extra++) refused = await readAs(spellings[extra % spellings.length]);
     expect(refused.status).toBe(429);
     const after = [];
     for (const authorization of spellings) after.push((await readAs(authorization)).status);

@@ -4,6 +4,7 @@ import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
 import { notFoundHandler } from '../../functions/notFound';
 import { READ, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody } from '../support/fixtures';
+import { bodyJson } from '../support/inProcess';
 import { registeredHttpFunctions } from '../../scripts/host/functionsCore';
 
 // The handlers called directly with the library's own request and context objects, as the Functions
@@ -26,9 +27,6 @@ function request(method: string, path: string, token: string | undefined, body?:
   });
 }
 
-async function jsonOf(response: { body?: unknown }): Promise<Record<string, any>> {
-  return JSON.parse(String(response.body));
-}
 
 describe('registrations', () => {
   it('registers the collection and item of every path form, and a catch-all last resort', () => {
@@ -50,7 +48,7 @@ describe('recovery key handlers, called as the worker calls them', () => {
     const body = keyBody();
     const response = await collectionHandler(request('PATCH', '/v1.0/bitlocker/recoveryKeys', await tokenWith(WRITE), body), context());
     expect(response.status).toBe(200);
-    const json = await jsonOf(response);
+    const json = bodyJson(response);
     expect(json).toMatchObject({ id: body.id, key: body.key, deviceId: body.deviceId });
     expect((response.headers as Record<string, string>).ETag).toBe(json['@odata.etag']);
   });
@@ -59,19 +57,19 @@ describe('recovery key handlers, called as the worker calls them', () => {
     const body = keyBody();
     await collectionHandler(request('PATCH', '/bitlocker/recoveryKeys', await tokenWith(WRITE), body), context());
     const path = `/bitlocker/recoveryKeys/${body.id}`;
-    const metadata = await jsonOf(await itemHandler(request('GET', path, await tokenWith(READ_BASIC), undefined, { id: body.id! }), context()));
+    const metadata = bodyJson(await itemHandler(request('GET', path, await tokenWith(READ_BASIC), undefined, { id: body.id! }), context()));
     expect(metadata.id).toBe(body.id);
     expect(metadata).not.toHaveProperty('key');
     const refused = await itemHandler(request('GET', `${path}?$select=key`, await tokenWith(READ_BASIC), undefined, { id: body.id! }), context());
     expect(refused.status).toBe(403);
-    const withKey = await jsonOf(await itemHandler(request('GET', `${path}?$select=key`, await tokenWith(READ), undefined, { id: body.id! }), context()));
+    const withKey = bodyJson(await itemHandler(request('GET', `${path}?$select=key`, await tokenWith(READ), undefined, { id: body.id! }), context()));
     expect(withKey.key).toBe(body.key);
   });
 
   it('refuses a PATCH without a token before reading the body', async () => {
     const response = await collectionHandler(request('PATCH', '/bitlocker/recoveryKeys', undefined, { nonsense: 1 }), context());
     expect(response.status).toBe(401);
-    expect((await jsonOf(response)).error.code).toBe('InvalidAuthenticationToken');
+    expect(bodyJson(response).error.code).toBe('InvalidAuthenticationToken');
   });
 
   it('answers a method the item does not support with 405 and Allow', async () => {
@@ -83,7 +81,7 @@ describe('recovery key handlers, called as the worker calls them', () => {
   it('answers paths no function serves with a Graph 404', async () => {
     const response = await notFoundHandler(request('GET', '/nowhere', undefined), context());
     expect(response.status).toBe(404);
-    expect((await jsonOf(response)).error.code).toBe('itemNotFound');
+    expect(bodyJson(response).error.code).toBe('itemNotFound');
   });
 
   it('never writes the key or the token into its log lines', async () => {

@@ -1,6 +1,6 @@
 import '../support/functionsCore';
-import { handlerRequest, quietContext } from '../support/inProcess';
-import { HttpRequest, InvocationContext } from '@azure/functions';
+import { bodyText, handlerRequest, quietContext } from '../support/inProcess';
+import { InvocationContext } from '@azure/functions';
 import { collectionHandler } from '../../functions/recoveryKeys';
 import { tableClient } from '../../shared/storage/tables';
 import { READ_BASIC, tokenWith, WRITE } from '../support/client';
@@ -75,7 +75,7 @@ async function listRecorded(filter: string | undefined, top?: number): Promise<{
   const response = await collectionHandler(request('GET', `/v1.0/informationProtection/bitlocker/recoveryKeys?${query}`, reader), context());
   const requests = [...recorded];
   expect(response.status).toBe(200);
-  const json = JSON.parse(String(response.body)) as { value: { id: string }[] };
+  const json = JSON.parse(bodyText(response)) as { value: { id: string }[] };
   return { ids: json.value.map((k) => k.id), requests };
 }
 
@@ -108,7 +108,7 @@ describe('no table scan: every lookup addresses partitions', () => {
     recorded.length = 0;
     const response = await collectionHandler(request('GET', `/v1.0/informationProtection/bitlocker/recoveryKeys?${query}`, reader), context());
     const requests = [...recorded];
-    const { value } = JSON.parse(String(response.body)) as { value: { id: string; volumeType: string; deviceId: string }[] };
+    const { value } = JSON.parse(bodyText(response)) as { value: { id: string; volumeType: string; deviceId: string }[] };
     expect(sorted(value.map((k) => k.id))).toEqual(sorted([legacy, pending]));
     expect(value.find((k) => k.id === pending)!.volumeType).toBe('fixedDataVolume');
     expect(value.every((k) => k.deviceId === deviceId)).toBe(true);

@@ -463,7 +463,7 @@ describe('entra mode configuration', () => {
     ['a JWKS over plain http off the loopback', { jwksUri: 'http://login.example.com/keys' }, /https/],
     ['a JWKS URI that is not a URL', { jwksUri: 'keys.json' }, /URL/],
   ])('refuses every request with %s (never falls open)', async (_name, extra, message) => {
-    const verifier = new TokenVerifier(entra('http://127.0.0.1:1/keys', extra as Partial<AuthSettings>), '/nonexistent');
+    const verifier = new TokenVerifier(entra('http://127.0.0.1:1/keys', extra), '/nonexistent');
     for (let i = 0; i < 2; i += 1) {
       const error = await verifier.verify(bearer(await token())).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(AuthConfigurationError);

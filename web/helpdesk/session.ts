@@ -55,7 +55,7 @@ export async function localSignIn(roles: string[]): Promise<Session> {
   return {
     user: userOf(claims, 'development user'),
     permissions: permissionsOf(claims),
-    accessToken: async () => accessToken,
-    signOut: async () => undefined,
+    accessToken: () => Promise.resolve(accessToken),
+    signOut: () => Promise.resolve(),
   };
 }

@@ -38,7 +38,7 @@ export function readDeviceCertificate(der: Buffer): DeviceCertificate {
   }
   if (certificate.publicKey.asymmetricKeyType !== 'rsa') throw refuse('The certificate key must be RSA.');
   const commonNames = certificate.subject.split('\n').filter((line) => line.startsWith('CN='));
-  const deviceId = commonNames.length === 1 ? commonNames[0]!.slice(3) : '';
+  const deviceId = commonNames.length === 1 ? commonNames[0].slice(3) : '';
   if (!GUID.test(deviceId)) throw refuse('The certificate subject must be CN=<deviceId> with a GUID.');
   return {
     deviceId: deviceId.toLowerCase(),

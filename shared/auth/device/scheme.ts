@@ -39,13 +39,13 @@ export function parseDeviceAuthorization(authorization: string): DeviceProofPara
   const match = /^\s*EntraDevice\s+(.*)$/is.exec(authorization);
   if (!match) throw refuse('The authorization scheme is not EntraDevice.');
   const found = new Map<string, string>();
-  for (const part of match[1]!.split(',')) {
+  for (const part of match[1].split(',')) {
     const parameter = PARAMETER.exec(part);
     if (!parameter) throw refuse('The EntraDevice parameters must be name="value" pairs separated by commas.');
-    const name = parameter[1]!;
+    const name = parameter[1];
     if (!(NAMES as readonly string[]).includes(name)) throw refuse(`Unknown EntraDevice parameter ${name.slice(0, 20)}.`);
     if (found.has(name)) throw refuse(`The EntraDevice parameter ${name} is given more than once.`);
-    found.set(name, parameter[2]!);
+    found.set(name, parameter[2]);
   }
   const missing = NAMES.filter((name) => !found.has(name));
   if (missing.length) throw refuse(`The EntraDevice authorization lacks ${missing.join(', ')}.`);
