@@ -101,7 +101,11 @@ export const pageHandler = consoleHandler(onlyGet((_request, rc) => fileResponse
 
 export const assetHandler = consoleHandler(onlyGet((request, rc) => fileResponse(rc, request.params.file ?? '')));
 
-export const configHandler = consoleHandler(onlyGet((_request, rc) => Promise.resolve(jsonResponse(rc, 200, helpdeskPageConfig(settings()), { 'Content-Type': 'application/json; charset=utf-8' }))));
+export const configHandler = consoleHandler(
+  onlyGet((_request, rc) =>
+    Promise.resolve(jsonResponse(rc, 200, helpdeskPageConfig(settings()), { 'Content-Type': 'application/json; charset=utf-8' })),
+  ),
+);
 
 /** POST /helpdesk/dev-token `{"roles": [...]}` -> `{accessToken, expiresIn, roles}`; AUTH_MODE=local only. */
 export const developmentTokenHandler = consoleHandler(async (request: HttpRequest, rc) => {
@@ -111,7 +115,9 @@ export const developmentTokenHandler = consoleHandler(async (request: HttpReques
 });
 
 /** `/` is the console's: a person who opens the Function App's address lands on it. */
-export const rootHandler = consoleHandler(onlyGet((_request, rc) => Promise.resolve({ status: 302, headers: { Location: `/${HELPDESK_ROUTE}`, 'request-id': rc.requestId } })));
+export const rootHandler = consoleHandler(
+  onlyGet((_request, rc) => Promise.resolve({ status: 302, headers: { Location: `/${HELPDESK_ROUTE}`, 'request-id': rc.requestId } })),
+);
 
 // Never both: with Entra sign-in there is no way to mint a token, so that route does not exist at all.
 const developmentRoutes: [string, string, HttpHandler][] =

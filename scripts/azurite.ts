@@ -14,8 +14,7 @@ export const AZURITE_HOST = '127.0.0.1';
 export const AZURITE_DEFAULT_TABLE_PORT = 10002;
 export const DEV_ACCOUNT_NAME = 'devstoreaccount1';
 // The well-known development-storage key, published by Microsoft; it protects nothing.
-export const DEV_ACCOUNT_KEY =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const DEV_ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -91,13 +90,10 @@ function acceptsConnections(port: number, host = AZURITE_HOST): Promise<boolean>
  */
 export function tableServiceAnswers(port: number, timeoutMs = 1_000): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get(
-      { host: AZURITE_HOST, port, path: `/${DEV_ACCOUNT_NAME}/Tables`, timeout: timeoutMs, agent: false },
-      (res) => {
-        res.resume();
-        resolve(res.headers['x-ms-request-id'] !== undefined);
-      },
-    );
+    const req = http.get({ host: AZURITE_HOST, port, path: `/${DEV_ACCOUNT_NAME}/Tables`, timeout: timeoutMs, agent: false }, (res) => {
+      res.resume();
+      resolve(res.headers['x-ms-request-id'] !== undefined);
+    });
     req.once('timeout', () => req.destroy());
     req.once('error', () => resolve(false));
   });
@@ -180,7 +176,9 @@ export async function startAzuriteTables(options: AzuriteTablesOptions): Promise
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       await childExit;
-      throw new Error(`Azurite did not listen on ${AZURITE_HOST}:${port} within ${options.startTimeoutMs ?? START_TIMEOUT_MS} ms:\n${output.trim()}`);
+      throw new Error(
+        `Azurite did not listen on ${AZURITE_HOST}:${port} within ${options.startTimeoutMs ?? START_TIMEOUT_MS} ms:\n${output.trim()}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

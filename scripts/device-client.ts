@@ -33,7 +33,9 @@ async function main(): Promise<void> {
   }
   if (command === 'register') {
     const device = await registerDevice(settings().localStateDir);
-    process.stdout.write(`Registered device ${device.deviceId} (certificate thumbprint ${device.thumbprint}) in ${settings().localStateDir}/devices.\n`);
+    process.stdout.write(
+      `Registered device ${device.deviceId} (certificate thumbprint ${device.thumbprint}) in ${settings().localStateDir}/devices.\n`,
+    );
     return;
   }
   const line = await escrow(values.url ?? `http://127.0.0.1:${settings().port}`);

@@ -26,7 +26,12 @@ async function main(): Promise<number> {
   let options: MirrorOptions;
   try {
     const { values } = parseArgs({
-      options: { budget: { type: 'string' }, concurrency: { type: 'string' }, 'progress-every': { type: 'string' }, help: { type: 'boolean' } },
+      options: {
+        budget: { type: 'string' },
+        concurrency: { type: 'string' },
+        'progress-every': { type: 'string' },
+        help: { type: 'boolean' },
+      },
     });
     if (values.help) {
       stderrLine(usage);

@@ -36,7 +36,9 @@ async function main(): Promise<number> {
   let result: PurgeExpiredResult;
   try {
     const days = settings().deletedKeyRetentionDays;
-    process.stderr.write(`purge-expired: purging keys deleted at or before ${retentionCutoff(now)} (${days} days before ${now.toISOString()})\n`);
+    process.stderr.write(
+      `purge-expired: purging keys deleted at or before ${retentionCutoff(now)} (${days} days before ${now.toISOString()})\n`,
+    );
     result = await runPurgeExpired(now);
   } catch (error) {
     process.stderr.write(`purge-expired: stopped: ${describe(error)}. Keys purged so far stay purged; rerun to continue.\n`);

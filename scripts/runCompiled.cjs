@@ -26,7 +26,8 @@ function newestSource() {
     }
   };
   for (const dir of ['functions', 'shared', 'scripts']) visit(path.join(root, dir));
-  for (const file of ['tsconfig.json', 'tsconfig.build.json', 'package.json']) newest = Math.max(newest, fs.statSync(path.join(root, file)).mtimeMs);
+  for (const file of ['tsconfig.json', 'tsconfig.build.json', 'package.json'])
+    newest = Math.max(newest, fs.statSync(path.join(root, file)).mtimeMs);
   return newest;
 }
 

@@ -42,7 +42,8 @@ export async function main(): Promise<void> {
 
   let azurite: RunningAzurite | undefined;
   // Never the connection string itself: it holds a key.
-  let storage = config.storage.tableEndpoint !== undefined ? 'STORAGE_TABLE_ENDPOINT with DefaultAzureCredential' : 'from STORAGE_CONNECTION_STRING';
+  let storage =
+    config.storage.tableEndpoint !== undefined ? 'STORAGE_TABLE_ENDPOINT with DefaultAzureCredential' : 'from STORAGE_CONNECTION_STRING';
   if (config.storage.connectionString !== undefined && usesDevelopmentStorage(config.storage.connectionString)) {
     const where = `127.0.0.1:${AZURITE_DEFAULT_TABLE_PORT}`;
     if (await tableServiceAnswers(AZURITE_DEFAULT_TABLE_PORT)) {

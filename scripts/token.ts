@@ -7,7 +7,10 @@ import { mintDevelopmentToken } from '../shared/auth/developmentToken';
 const usage = 'usage: npm run --silent token -- [--roles A,B] [--scopes A,B] [--expires SECONDS]';
 
 const list = (value: string | undefined): string[] =>
-  (value ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+  (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

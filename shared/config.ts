@@ -29,7 +29,8 @@ export interface EncryptionSettings {
  *   *Storage Table Data Contributor* role.
  * Neither: development storage (Azurite on 127.0.0.1:10002).
  */
-export type StorageTarget = { connectionString: string; tableEndpoint?: undefined } | { tableEndpoint: string; connectionString?: undefined };
+export type StorageTarget =
+  { connectionString: string; tableEndpoint?: undefined } | { tableEndpoint: string; connectionString?: undefined };
 
 /** The helpdesk console at /helpdesk (functions/helpdesk.ts). */
 export interface HelpdeskSettings {
@@ -123,7 +124,8 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function readHelpdesk(env: Env): HelpdeskSettings {
   const clientId = nonEmpty(env, 'HELPDESK_CLIENT_ID');
-  if (clientId !== undefined && !GUID.test(clientId)) throw new ConfigError('HELPDESK_CLIENT_ID must be the GUID of an Entra app registration');
+  if (clientId !== undefined && !GUID.test(clientId))
+    throw new ConfigError('HELPDESK_CLIENT_ID must be the GUID of an Entra app registration');
   const apiScope = nonEmpty(env, 'HELPDESK_API_SCOPE');
   if (apiScope !== undefined && !/^\S+\/[A-Za-z0-9._-]+$/.test(apiScope)) {
     throw new ConfigError('HELPDESK_API_SCOPE must be a scope such as api://bitlocker-escrow/user_impersonation');
@@ -225,7 +227,8 @@ function readServiceUrl(env: Env, name: string, allowPath: boolean): string | un
   }
   const secure = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTNAMES.has(url.hostname));
   if (!secure) throw new ConfigError(`${name} must be an https URL`);
-  if (url.search || url.hash || url.username || url.password) throw new ConfigError(`${name} must not carry a query, a fragment or credentials`);
+  if (url.search || url.hash || url.username || url.password)
+    throw new ConfigError(`${name} must not carry a query, a fragment or credentials`);
   if (!allowPath && url.pathname !== '/' && !(LOOPBACK_HOSTNAMES.has(url.hostname) && /^\/[^/]+\/?$/.test(url.pathname))) {
     // Azurite's endpoint carries the account name as its path; a real account's does not.
     throw new ConfigError(`${name} must be the table service's endpoint, e.g. https://<account>.table.core.windows.net`);
@@ -258,7 +261,8 @@ export function readSettings(env: Env = process.env): Settings {
     // GRAPH_BASE_URL carries our managed identity's Graph token: https only, except to a stand-in on this machine.
     graphBaseUrl: readServiceUrl(env, 'GRAPH_BASE_URL', true) ?? 'https://graph.microsoft.com',
     deletedKeyRetentionDays: readRetentionDays(env),
-    purgeExpiredSchedule: readTimerSchedule(env, 'PURGE_EXPIRED_SCHEDULE', DEFAULT_PURGE_EXPIRED_SCHEDULE) ?? DEFAULT_PURGE_EXPIRED_SCHEDULE,
+    purgeExpiredSchedule:
+      readTimerSchedule(env, 'PURGE_EXPIRED_SCHEDULE', DEFAULT_PURGE_EXPIRED_SCHEDULE) ?? DEFAULT_PURGE_EXPIRED_SCHEDULE,
     entraMirrorSchedule: readTimerSchedule(env, 'ENTRA_MIRROR_SCHEDULE', '0 0 * * * *'),
     localStateDir: nonEmpty(env, 'LOCAL_STATE_DIR') ?? '.local',
   };

@@ -22,7 +22,12 @@ export interface ColdResult {
   requireMs: { median: number; min: number; max: number };
 }
 
-function runChild(root: string, preload: string, env: NodeJS.ProcessEnv, modules: readonly string[]): Promise<{ wall: number; require: number }> {
+function runChild(
+  root: string,
+  preload: string,
+  env: NodeJS.ProcessEnv,
+  modules: readonly string[],
+): Promise<{ wall: number; require: number }> {
   const script =
     `const t=process.hrtime.bigint();${modules.map((m) => `require(${JSON.stringify(m)});`).join('')}` +
     'process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))';

@@ -48,7 +48,11 @@ function machineInfo(): Results['machine'] {
 
 function commitOf(): string {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return 'unknown';
   }
@@ -69,7 +73,8 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   log(`${machine.cpus} cores (${machine.cpuModel}), Node ${machine.node}; knobs ${JSON.stringify(knobs)}`);
   const loadBefore = os.loadavg().map((l) => round(l, 2));
-  if (loadBefore[0] > machine.cpus / 2) log(`the machine is busy (load average ${loadBefore[0]} on ${machine.cpus} cores): read the ratios, not the milliseconds`);
+  if (loadBefore[0] > machine.cpus / 2)
+    log(`the machine is busy (load average ${loadBefore[0]} on ${machine.cpus} cores): read the ratios, not the milliseconds`);
 
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'escrow-bench-'));
   // Ctrl-C: exit through process.exit, whose 'exit' hooks kill the detached Azurite; drop the temp folder.
@@ -158,7 +163,8 @@ async function main(): Promise<void> {
       const floorRow = results.find((r) => r.name === row.floor);
       if (!floorRow) continue;
       row.p50VsFloor = round(row.serial.p50 / floorRow.serial.p50, 2);
-      if (row.concurrent && floorRow.concurrent) row.concurrent.vsFloor = round(row.concurrent.opsPerSec / floorRow.concurrent.opsPerSec, 2);
+      if (row.concurrent && floorRow.concurrent)
+        row.concurrent.vsFloor = round(row.concurrent.opsPerSec / floorRow.concurrent.opsPerSec, 2);
     }
 
     const report: Results = {

@@ -16,11 +16,24 @@ const x = (ratio: number | undefined): string | undefined => (ratio === undefine
 export function renderReport(results: Results): string {
   const { machine, knobs } = results;
   const out: string[] = [];
-  out.push(`\nBenchmark ${results.date} (commit ${results.commit}): ${machine.cpus} cores (${machine.cpuModel}), Node ${machine.node}, Azurite ${results.azurite} in memory`);
-  out.push(`load average (1 min) before ${results.loadAverage.before[0]}, after ${results.loadAverage.after[0]}; ${knobs.ops} serial ops per row after ${knobs.warmup} warm-up rounds\n`);
+  out.push(
+    `\nBenchmark ${results.date} (commit ${results.commit}): ${machine.cpus} cores (${machine.cpuModel}), Node ${machine.node}, Azurite ${results.azurite} in memory`,
+  );
+  out.push(
+    `load average (1 min) before ${results.loadAverage.before[0]}, after ${results.loadAverage.after[0]}; ${knobs.ops} serial ops per row after ${knobs.warmup} warm-up rounds\n`,
+  );
   out.push(
     table(
-      ['operation', 'p50 ms', 'p95 ms', 'p50 vs floor', 'storage requests (in a row)', 'p50 outside storage', `ops/s c=${knobs.concurrency}`, 'ops/s vs floor'],
+      [
+        'operation',
+        'p50 ms',
+        'p95 ms',
+        'p50 vs floor',
+        'storage requests (in a row)',
+        'p50 outside storage',
+        `ops/s c=${knobs.concurrency}`,
+        'ops/s vs floor',
+      ],
       results.rows.map((r) => [
         r.side === 'floor' ? r.name : `service: ${r.name}`,
         r.serial.p50.toFixed(2),
@@ -35,13 +48,24 @@ export function renderReport(results: Results): string {
   );
   out.push('\nStorage requests per operation, by method and table ($batch is a transaction):');
   for (const r of results.rows) {
-    out.push(`  ${r.name}: ${Object.entries(r.storage.detail).map(([what, n]) => `${what} ${n}`).join(', ')}`);
+    out.push(
+      `  ${r.name}: ${Object.entries(r.storage.detail)
+        .map(([what, n]) => `${what} ${n}`)
+        .join(', ')}`,
+    );
   }
   out.push('\nCold load (a fresh node process per run, median):');
   out.push(
     table(
       ['module', 'runs', 'wall ms', 'min', 'max', 'require() ms'],
-      results.cold.map((c) => [c.name, c.runs, c.wallMs.median.toFixed(1), c.wallMs.min.toFixed(1), c.wallMs.max.toFixed(1), c.requireMs.median.toFixed(1)]),
+      results.cold.map((c) => [
+        c.name,
+        c.runs,
+        c.wallMs.median.toFixed(1),
+        c.wallMs.min.toFixed(1),
+        c.wallMs.max.toFixed(1),
+        c.requireMs.median.toFixed(1),
+      ]),
     ),
   );
   out.push('\nTargets (issue 13):');

@@ -37,7 +37,13 @@ export async function storeKeys(service: Service, devices: number, keysPerDevice
  * The rows. `record`: the properties of a record as the app stored it (same properties and sizes),
  * which the floor's write stores under a new id; the floor's read reads the service's stored keys.
  */
-export function rows(floorUrl: string, client: BenchHttpClient, service: Service, stored: StoredKeys, record: Record<string, unknown>): Row[] {
+export function rows(
+  floorUrl: string,
+  client: BenchHttpClient,
+  service: Service,
+  stored: StoredKeys,
+  record: Record<string, unknown>,
+): Row[] {
   const recordJson = JSON.stringify(record);
   const pick = <T>(items: readonly T[], worker: number, seq: number): T => items[(worker * 7919 + seq) % items.length];
   return [
@@ -45,7 +51,12 @@ export function rows(floorUrl: string, client: BenchHttpClient, service: Service
       name: FLOOR_WRITE,
       side: 'floor',
       run: async () => {
-        const answer = await client.request('PUT', new URL(`/floor/${newId()}`, floorUrl), { 'content-type': 'application/json' }, recordJson);
+        const answer = await client.request(
+          'PUT',
+          new URL(`/floor/${newId()}`, floorUrl),
+          { 'content-type': 'application/json' },
+          recordJson,
+        );
         expectStatus('floor PUT', answer.status, answer.body, [204]);
       },
     },

@@ -39,12 +39,20 @@ export function evaluateTargets(rows: readonly RowResult[], cold: readonly ColdR
       value: `${total} (${sequential})`,
       met: total <= t.requests && sequential <= t.inARow,
     });
-    targets.push({ target: `${t.row}: p50 <= ${t.p50VsFloor}x the floor`, value: `${row.p50VsFloor}x`, met: row.p50VsFloor! <= t.p50VsFloor });
+    targets.push({
+      target: `${t.row}: p50 <= ${t.p50VsFloor}x the floor`,
+      value: `${row.p50VsFloor}x`,
+      met: row.p50VsFloor! <= t.p50VsFloor,
+    });
   }
   const app = cold.find((c) => c.name === COLD_APP)!;
   const library = cold.find((c) => c.name === COLD_LIBRARY)!;
   const coldRatio = app.wallMs.median / library.wallMs.median;
-  targets.push({ target: `cold load <= ${COLD_LOAD_LIMIT}x a bare require('${COLD_LIBRARY}')`, value: `${coldRatio.toFixed(2)}x`, met: coldRatio <= COLD_LOAD_LIMIT });
+  targets.push({
+    target: `cold load <= ${COLD_LOAD_LIMIT}x a bare require('${COLD_LIBRARY}')`,
+    value: `${coldRatio.toFixed(2)}x`,
+    met: coldRatio <= COLD_LOAD_LIMIT,
+  });
   const patch = rows.find((r) => r.name === PATCH_NEW)!.concurrent!;
   targets.push({
     target: `PATCH throughput with ${concurrency} workers >= ${THROUGHPUT_FLOOR_SHARE}x the floor server's`,

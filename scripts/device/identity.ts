@@ -51,9 +51,15 @@ export async function loadDevice(stateDir: string): Promise<LocalDevice> {
   try {
     file = JSON.parse(await readFile(identityPath(stateDir), 'utf8')) as IdentityFile;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('No local device yet: run `npm run device -- register` first.', { cause: error });
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new Error('No local device yet: run `npm run device -- register` first.', { cause: error });
     throw error;
   }
   const certificate = Buffer.from(file.certificateDerBase64, 'base64');
-  return { deviceId: file.deviceId, certificate, privateKey: createPrivateKey(file.privateKeyPem), thumbprint: readDeviceCertificate(certificate).thumbprint };
+  return {
+    deviceId: file.deviceId,
+    certificate,
+    privateKey: createPrivateKey(file.privateKeyPem),
+    thumbprint: readDeviceCertificate(certificate).thumbprint,
+  };
 }

@@ -31,7 +31,8 @@ function oid(dotted: string): Buffer {
 /** GeneralizedTime, valid for any year (UTCTime stops at 2049). */
 const time = (at: Date): Buffer => tlv(0x18, Buffer.from(`${at.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`, 'ascii'));
 
-const name = (commonName: string): Buffer => sequence(tlv(0x31, sequence(oid(OID_COMMON_NAME), tlv(0x0c, Buffer.from(commonName, 'utf8')))));
+const name = (commonName: string): Buffer =>
+  sequence(tlv(0x31, sequence(oid(OID_COMMON_NAME), tlv(0x0c, Buffer.from(commonName, 'utf8')))));
 
 /** The DER of a self-signed certificate with subject and issuer `CN=<commonName>`, valid from an hour ago for `days`. */
 export function selfSignedCertificate(privateKey: KeyObject, commonName: string, days = 3650): Buffer {

@@ -48,7 +48,13 @@ const SELECT = '$select=id,appId,displayName,identifierUris,appRoles,api';
 
 function findApplication(identifierUri: string): GraphApplication | undefined {
   const filter = encodeURIComponent(`identifierUris/any(x:x eq '${identifierUri.replace(/'/g, "''")}')`);
-  const found = azJson<{ value: GraphApplication[] }>(['rest', '--method', 'GET', '--uri', `${GRAPH}/applications?$filter=${filter}&${SELECT}`]);
+  const found = azJson<{ value: GraphApplication[] }>([
+    'rest',
+    '--method',
+    'GET',
+    '--uri',
+    `${GRAPH}/applications?$filter=${filter}&${SELECT}`,
+  ]);
   return found.value[0];
 }
 
@@ -61,7 +67,8 @@ function main(): void {
     },
   });
   const identifierUri = values['identifier-uri'];
-  if (!/^(api|https):\/\/\S+$/.test(identifierUri)) throw new Error('--identifier-uri must look like api://name or https://verified-domain/path');
+  if (!/^(api|https):\/\/\S+$/.test(identifierUri))
+    throw new Error('--identifier-uri must look like api://name or https://verified-domain/path');
 
   let app = findApplication(identifierUri);
   if (!app) {

@@ -50,11 +50,36 @@ export const AZURE_CLI_APP_ID = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
 
 /** The app roles (the permission matrix of shared/auth/permissions.ts, plus Purge.All). Users and groups as well as applications. */
 export const ROLES: readonly Omit<AppRole, 'id' | 'isEnabled'>[] = [
-  { value: 'BitLockerKey.ReadWrite.All', displayName: 'Escrow, change and delete BitLocker recovery keys', description: 'Write, update and delete recovery keys; cannot read a key back. For device-management services.', allowedMemberTypes: ['User', 'Application'] },
-  { value: 'BitLockerKey.Read.All', displayName: 'Read BitLocker recovery keys', description: 'Read recovery keys, including the key itself ($select=key); every read is audited. For helpdesk staff.', allowedMemberTypes: ['User', 'Application'] },
-  { value: 'BitLockerKey.ReadBasic.All', displayName: 'Read BitLocker recovery key metadata', description: 'List and read recovery-key metadata (ids, device, volume type, date), never the key. For inventory tools.', allowedMemberTypes: ['User', 'Application'] },
-  { value: 'BitLockerKey.Purge.All', displayName: 'Purge BitLocker recovery keys', description: 'Permanently remove recovery keys. For retention processes and their administrators.', allowedMemberTypes: ['User', 'Application'] },
-  { value: 'AuditLog.Read.All', displayName: 'Read the escrow audit trail', description: 'Read /auditLogs/directoryAudits of the escrow: who wrote, read or deleted which key, when.', allowedMemberTypes: ['User', 'Application'] },
+  {
+    value: 'BitLockerKey.ReadWrite.All',
+    displayName: 'Escrow, change and delete BitLocker recovery keys',
+    description: 'Write, update and delete recovery keys; cannot read a key back. For device-management services.',
+    allowedMemberTypes: ['User', 'Application'],
+  },
+  {
+    value: 'BitLockerKey.Read.All',
+    displayName: 'Read BitLocker recovery keys',
+    description: 'Read recovery keys, including the key itself ($select=key); every read is audited. For helpdesk staff.',
+    allowedMemberTypes: ['User', 'Application'],
+  },
+  {
+    value: 'BitLockerKey.ReadBasic.All',
+    displayName: 'Read BitLocker recovery key metadata',
+    description: 'List and read recovery-key metadata (ids, device, volume type, date), never the key. For inventory tools.',
+    allowedMemberTypes: ['User', 'Application'],
+  },
+  {
+    value: 'BitLockerKey.Purge.All',
+    displayName: 'Purge BitLocker recovery keys',
+    description: 'Permanently remove recovery keys. For retention processes and their administrators.',
+    allowedMemberTypes: ['User', 'Application'],
+  },
+  {
+    value: 'AuditLog.Read.All',
+    displayName: 'Read the escrow audit trail',
+    description: 'Read /auditLogs/directoryAudits of the escrow: who wrote, read or deleted which key, when.',
+    allowedMemberTypes: ['User', 'Application'],
+  },
 ];
 
 /**
@@ -77,9 +102,15 @@ export const USER_IMPERSONATION: Omit<PermissionScope, 'id' | 'isEnabled'> = {
  */
 export const SCOPES: readonly Omit<PermissionScope, 'id' | 'isEnabled'>[] = [USER_IMPERSONATION];
 
-function withIds<T extends { value: string; id?: string }>(wanted: readonly Omit<T, 'id' | 'isEnabled'>[], existing: readonly (T & { id: string })[], newId: () => string): (T & { id: string; isEnabled: boolean })[] {
+function withIds<T extends { value: string; id?: string }>(
+  wanted: readonly Omit<T, 'id' | 'isEnabled'>[],
+  existing: readonly (T & { id: string })[],
+  newId: () => string,
+): (T & { id: string; isEnabled: boolean })[] {
   const byValue = new Map(existing.map((item) => [item.value, item]));
-  const merged = wanted.map((item) => ({ ...item, id: byValue.get(item.value)?.id ?? newId(), isEnabled: true }) as T & { id: string; isEnabled: boolean });
+  const merged = wanted.map(
+    (item) => ({ ...item, id: byValue.get(item.value)?.id ?? newId(), isEnabled: true }) as T & { id: string; isEnabled: boolean },
+  );
   const known = new Set(wanted.map((item) => item.value));
   // Kept untouched: removing a role or scope needs disabling it first, and it may be someone's.
   const others = existing.filter((item) => !known.has(item.value)) as (T & { id: string; isEnabled: boolean })[];
@@ -100,7 +131,9 @@ export function desiredApplication(
   const preAuthorized = current.api.preAuthorizedApplications.filter((app) => app.appId !== AZURE_CLI_APP_ID);
   if (options.allowAzureCli) preAuthorized.push({ appId: AZURE_CLI_APP_ID, delegatedPermissionIds: [impersonation.id] });
   return {
-    identifierUris: current.identifierUris.includes(options.identifierUri) ? current.identifierUris : [...current.identifierUris, options.identifierUri],
+    identifierUris: current.identifierUris.includes(options.identifierUri)
+      ? current.identifierUris
+      : [...current.identifierUris, options.identifierUri],
     appRoles: withIds<AppRole>(ROLES, current.appRoles, newId),
     api: {
       // v2 tokens: `aud` is the client id, `iss` https://login.microsoftonline.com/{tenant}/v2.0 (both accepted by the service).

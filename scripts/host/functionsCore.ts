@@ -127,13 +127,7 @@ const quietLevels: ReadonlySet<LogLevel> = new Set<LogLevel>(['trace', 'debug', 
  * Runs log hooks, then writes to stderr. System messages below warning are dropped: the library
  * emits chatty diagnostics that the real host also hides by default.
  */
-export function emitLog(
-  level: LogLevel,
-  category: LogCategory,
-  message: string,
-  prefix: string,
-  invocationContext?: unknown,
-): void {
+export function emitLog(level: LogLevel, category: LogCategory, message: string, prefix: string, invocationContext?: unknown): void {
   const context = { hookData: {}, appHookData, level, category, message, invocationContext };
   for (const hook of hooks.get('log') ?? []) {
     try {
@@ -268,11 +262,7 @@ interface PostInvocationState extends HookContext {
  * Calls a function the way the worker does: preInvocation hooks may swap inputs or the callback,
  * postInvocation hooks may replace the result or the error.
  */
-export async function invokeWithHooks(
-  callback: FunctionCallback,
-  invocationContext: unknown,
-  inputs: unknown[],
-): Promise<unknown> {
+export async function invokeWithHooks(callback: FunctionCallback, invocationContext: unknown, inputs: unknown[]): Promise<unknown> {
   const hookData: HookData = {};
   const pre: PreInvocationState = { hookData, appHookData, invocationContext, inputs, functionCallback: callback };
   await runHooks('preInvocation', pre);

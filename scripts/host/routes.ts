@@ -53,7 +53,8 @@ function parseInteger(value: string, range: { min: bigint; max: bigint }): bigin
 }
 
 // Guid.TryParse accepts the D, N, B and P formats (and X, which nobody puts in a URL).
-const GUID = /^\s*(?:[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}|[0-9a-f]{32}|\{[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}\}|\([0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}\))\s*$/i;
+const GUID =
+  /^\s*(?:[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}|[0-9a-f]{32}|\{[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}\}|\([0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}\))\s*$/i;
 
 function integerArgs(name: string, arg: string | undefined, count: number): bigint[] {
   const parts = arg === undefined ? [] : arg.split(',');
@@ -284,9 +285,7 @@ export function parseRouteTemplate(template: string): RouteTemplate {
     if (names.has(key)) throw new RouteTemplateError(`Parameter '${parameter.name}' appears twice in route '${template}'`);
     names.add(key);
     if ((parameter.catchAll || parameter.optional) && !isLast) {
-      throw new RouteTemplateError(
-        `Only the last segment may hold a catch-all or optional parameter (route '${template}')`,
-      );
+      throw new RouteTemplateError(`Only the last segment may hold a catch-all or optional parameter (route '${template}')`);
     }
     segments.push(parameter);
   });

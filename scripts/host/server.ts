@@ -106,7 +106,10 @@ export function expandMainPattern(root: string, pattern: string): string[] {
   }
   if (/[[\]{}]/.test(base)) throw new Error(`Unsupported "main" pattern '${pattern}': only * and ? wildcards`);
   const matcher = new RegExp(
-    `^${base.replace(/[.+^$()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`,
+    `^${base
+      .replace(/[.+^$()|\\]/g, '\\$&')
+      .replace(/\*/g, '[^/]*')
+      .replace(/\?/g, '[^/]')}$`,
   );
   const files = fs.existsSync(dir)
     ? fs
@@ -311,7 +314,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       throw new Error(`Function '${fn.name}': ${(err as Error).message}`, { cause: err });
     }
     if (fn.authLevel !== 'anonymous') {
-      emitLog('warning', 'system', `Function '${fn.name}' has authLevel '${fn.authLevel}'; like Core Tools, this host does not check keys.`, 'host');
+      emitLog(
+        'warning',
+        'system',
+        `Function '${fn.name}' has authLevel '${fn.authLevel}'; like Core Tools, this host does not check keys.`,
+        'host',
+      );
     }
     hosted.push({ name: fn.name, methods: fn.methods, route });
   }

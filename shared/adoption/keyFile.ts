@@ -66,7 +66,9 @@ const sameKey = (a: RecoveryKey, b: RecoveryKey): boolean =>
 function checkHeader(names: string[]): string[] {
   const missing = REQUIRED_COLUMNS.filter((c) => !names.includes(c));
   if (missing.length > 0) {
-    throw new KeyFileError(`the header has no column ${missing.join(', ')} (it needs id, deviceId, key, volumeType and may have createdDateTime)`);
+    throw new KeyFileError(
+      `the header has no column ${missing.join(', ')} (it needs id, deviceId, key, volumeType and may have createdDateTime)`,
+    );
   }
   const known: readonly string[] = [...REQUIRED_COLUMNS, ...OPTIONAL_COLUMNS];
   return names.filter((n) => !known.includes(n));
@@ -126,7 +128,8 @@ export async function readKeyFile(path: string): Promise<KeyFile> {
   } catch (error) {
     if (error instanceof KeyFileError) throw error;
     // csv-parse's messages can quote the text around a malformed field: only its code and line are shown.
-    if (error instanceof CsvError) throw new KeyFileError(`malformed CSV (${error.code}) near line ${String((error as CsvError & { lines?: number }).lines ?? '?')}`);
+    if (error instanceof CsvError)
+      throw new KeyFileError(`malformed CSV (${error.code}) near line ${String((error as CsvError & { lines?: number }).lines ?? '?')}`);
     const code = (error as NodeJS.ErrnoException).code;
     throw new KeyFileError(`cannot read ${path}${code ? ` (${code})` : ''}`);
   }

@@ -70,7 +70,11 @@ interface Instant {
 function parseInstant(text: string): Instant {
   const reading = readDateTimeOffset(text);
   if ('problem' in reading) {
-    throw refuse(reading.problem === 'range' ? `activityDateTime must be compared with a date and time ${DATE_TIME_OFFSET_RANGE}` : `${shown(text)} is not a valid date and time`);
+    throw refuse(
+      reading.problem === 'range'
+        ? `activityDateTime must be compared with a date and time ${DATE_TIME_OFFSET_RANGE}`
+        : `${shown(text)} is not a valid date and time`,
+    );
   }
   const fraction = /\.(\d+)/.exec(text)?.[1] ?? '';
   return { ms: reading.ms, finer: /[1-9]/.test(fraction.slice(3)) };
@@ -142,7 +146,8 @@ class Parser {
       case 'activityDisplayName': {
         this.take('word', 'eq');
         const name = this.take('string').text;
-        if (!ACTIVITY_NAMES.includes(name)) throw refuse(`activityDisplayName must be one of ${ACTIVITY_NAMES.map((n) => `'${n}'`).join(', ')}`);
+        if (!ACTIVITY_NAMES.includes(name))
+          throw refuse(`activityDisplayName must be one of ${ACTIVITY_NAMES.map((n) => `'${n}'`).join(', ')}`);
         return this.once(query, 'activity', name);
       }
       case 'targetResources':

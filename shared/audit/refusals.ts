@@ -89,11 +89,19 @@ function merge(window: Window): void {
   const done = addToRefusalSummary(summaryEvent(window, pending)).catch(() => {
     // Storage unavailable: the counts wait for the next try, joined by whatever came since.
     if (pending.tries + 1 >= MAX_MERGE_TRIES) {
-      console.warn(JSON.stringify({ event: 'refusalSummaryLost', minute: new Date(window.minute * MINUTE_MS).toISOString(), count: pending.counts.count }));
+      console.warn(
+        JSON.stringify({
+          event: 'refusalSummaryLost',
+          minute: new Date(window.minute * MINUTE_MS).toISOString(),
+          count: pending.counts.count,
+        }),
+      );
       return;
     }
     const requeued = { ...pending, tries: pending.tries + 1 };
-    window.pending = window.pending ? { ...window.pending, counts: sumRefusals(requeued.counts, window.pending.counts), tries: requeued.tries } : requeued;
+    window.pending = window.pending
+      ? { ...window.pending, counts: sumRefusals(requeued.counts, window.pending.counts), tries: requeued.tries }
+      : requeued;
     schedule(window, SUMMARY_MERGE_DELAY_MS * 5 * requeued.tries);
   });
   merging.add(done);
@@ -109,7 +117,11 @@ function schedule(window: Window, delayMs: number): void {
 
 function count(window: Window, event: AuditEvent): void {
   const one: RefusalCount = { count: 1, tally: { [tallyKey(event)]: 1 }, first: event.at, last: event.at };
-  window.pending = { counts: window.pending ? sumRefusals(window.pending.counts, one) : one, latest: event, tries: window.pending?.tries ?? 0 };
+  window.pending = {
+    counts: window.pending ? sumRefusals(window.pending.counts, one) : one,
+    latest: event,
+    tries: window.pending?.tries ?? 0,
+  };
   schedule(window, SUMMARY_MERGE_DELAY_MS);
 }
 

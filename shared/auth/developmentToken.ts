@@ -31,7 +31,5 @@ export async function mintDevelopmentToken(stateDir: string, request: Developmen
     payload.scp = request.scopes.join(' ');
     payload.upn = 'helpdesk@contoso.local';
   }
-  return new SignJWT({ ...payload, ...request.claims })
-    .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.kid })
-    .sign(key.privateKey);
+  return new SignJWT({ ...payload, ...request.claims }).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.kid }).sign(key.privateKey);
 }

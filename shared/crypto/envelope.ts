@@ -34,9 +34,11 @@ const VERSION_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 export function keyringFrom(versions: Record<string, unknown>, active: string | undefined): EncryptionKeyring {
   const keys = new Map<string, Buffer>();
   for (const [version, encoded] of Object.entries(versions)) {
-    if (!VERSION_NAME.test(version)) throw new KeyringError(`ENCRYPTION_KEYS: version name '${version.slice(0, 64)}' must be 1-64 letters, digits, '.', '_' or '-'`);
+    if (!VERSION_NAME.test(version))
+      throw new KeyringError(`ENCRYPTION_KEYS: version name '${version.slice(0, 64)}' must be 1-64 letters, digits, '.', '_' or '-'`);
     const key = typeof encoded === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(encoded) ? Buffer.from(encoded, 'base64') : undefined;
-    if (!key || key.length !== KEY_BYTES) throw new KeyringError(`ENCRYPTION_KEYS: version '${version}' must be the base64 of exactly 32 bytes`);
+    if (!key || key.length !== KEY_BYTES)
+      throw new KeyringError(`ENCRYPTION_KEYS: version '${version}' must be the base64 of exactly 32 bytes`);
     keys.set(version, key);
   }
   if (keys.size === 0) throw new KeyringError('ENCRYPTION_KEYS must hold at least one key version');

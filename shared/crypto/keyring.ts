@@ -20,7 +20,8 @@ function developmentKeyFile(dir: string): KeyFile {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as KeyFile;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new KeyringError(`${path} is unreadable; delete it to make a new development key`);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new KeyringError(`${path} is unreadable; delete it to make a new development key`);
   }
   const file: KeyFile = { active: 'dev1', keys: { dev1: randomBytes(32).toString('base64') } };
   mkdirSync(dir, { recursive: true });
@@ -53,7 +54,9 @@ export function readKeyring(): EncryptionKeyring {
     return keyringFrom(file.keys, file.active);
   }
   if (encryption.keys === undefined) {
-    throw new KeyringError('ENCRYPTION_KEYS is not set: recovery keys are never stored in plain text (in Azure, use a Key Vault reference)');
+    throw new KeyringError(
+      'ENCRYPTION_KEYS is not set: recovery keys are never stored in plain text (in Azure, use a Key Vault reference)',
+    );
   }
   return keyringFrom(parseKeys(encryption.keys), encryption.activeKey);
 }

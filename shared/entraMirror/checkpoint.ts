@@ -56,7 +56,13 @@ async function stored<T>(what: () => Promise<T>): Promise<T> {
 export async function readCheckpoint(): Promise<Checkpoint | undefined> {
   try {
     const entity = await (await table()).getEntity<CheckpointEntity>(RUN_PARTITION, CHECKPOINT_ROW);
-    return { runId: entity.runId, scope: entity.scope ?? '', startedAt: entity.startedAt, nextPage: entity.nextPage || undefined, pages: entity.pages };
+    return {
+      runId: entity.runId,
+      scope: entity.scope ?? '',
+      startedAt: entity.startedAt,
+      nextPage: entity.nextPage || undefined,
+      pages: entity.pages,
+    };
   } catch (error) {
     if (statusOf(error) === 404) return undefined;
     throw mapStorageError(error, 'The Entra mirror checkpoint');

@@ -54,6 +54,12 @@ export async function readEntraKey(graph: GraphClient, listed: ListedKey): Promi
   const read = (body ?? {}) as Record<string, unknown>;
   // Graph's documented answer to $select=key carries the metadata too; the listing's is the fallback.
   const pick = (name: 'deviceId' | 'volumeType' | 'createdDateTime'): unknown => read[name] ?? listed[name];
-  const candidate = { id: listed.id, deviceId: pick('deviceId'), volumeType: pick('volumeType'), createdDateTime: pick('createdDateTime'), key: read.key };
+  const candidate = {
+    id: listed.id,
+    deviceId: pick('deviceId'),
+    volumeType: pick('volumeType'),
+    createdDateTime: pick('createdDateTime'),
+    key: read.key,
+  };
   return requireComplete(candidate as RecoveryKeyInput);
 }

@@ -157,7 +157,8 @@ class MirrorRun {
     const checkpoint: Checkpoint = resumed
       ? previous
       : { runId: randomUUID(), scope, startedAt: new Date().toISOString(), nextPage: RECOVERY_KEYS_PATH, pages: 0 };
-    if (resumed) this.report(`mirror:entra: resuming run ${checkpoint.runId} (started ${checkpoint.startedAt}) after ${checkpoint.pages} page(s)`);
+    if (resumed)
+      this.report(`mirror:entra: resuming run ${checkpoint.runId} (started ${checkpoint.startedAt}) after ${checkpoint.pages} page(s)`);
     else await saveCheckpoint(checkpoint);
 
     let complete = false;

@@ -35,7 +35,9 @@ export class GraphClient {
   ) {
     this.pipeline = createEmptyPipeline();
     this.pipeline.addPolicy(clientHeadersPolicy());
-    this.pipeline.addPolicy(retryPolicy([boundedThrottlingStrategy(GRAPH_MAX_RETRY_WAIT_MS)], { maxRetries: GRAPH_MAX_RETRIES }), { phase: 'Retry' });
+    this.pipeline.addPolicy(retryPolicy([boundedThrottlingStrategy(GRAPH_MAX_RETRY_WAIT_MS)], { maxRetries: GRAPH_MAX_RETRIES }), {
+      phase: 'Retry',
+    });
     this.pipeline.addPolicy(graphTokenPolicy(credential), { phase: 'Sign' });
   }
 
@@ -46,7 +48,12 @@ export class GraphClient {
    */
   async getJson(pathAndQuery: string): Promise<unknown> {
     const url = `${this.baseUrl}${pathAndQuery}`;
-    const request = createPipelineRequest({ url, method: 'GET', abortSignal: AbortSignal.timeout(GRAPH_CALL_BUDGET_MS), allowInsecureConnection: LOOPBACK.test(url) });
+    const request = createPipelineRequest({
+      url,
+      method: 'GET',
+      abortSignal: AbortSignal.timeout(GRAPH_CALL_BUDGET_MS),
+      allowInsecureConnection: LOOPBACK.test(url),
+    });
     let response;
     try {
       response = await this.pipeline.sendRequest(this.httpClient, request);
@@ -56,7 +63,11 @@ export class GraphClient {
     }
     if (response.status !== 200) {
       const retryAfter = Number(response.headers.get('retry-after'));
-      throw new GraphCallFailed(`Microsoft Graph answered ${response.status}.`, response.status, Number.isInteger(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
+      throw new GraphCallFailed(
+        `Microsoft Graph answered ${response.status}.`,
+        response.status,
+        Number.isInteger(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+      );
     }
     try {
       return JSON.parse(response.bodyAsText ?? '') as unknown;

@@ -26,6 +26,7 @@ export async function getPage(client: GraphClient, pathAndQuery: string): Promis
   const nextLink = body['@odata.nextLink'];
   if (nextLink === undefined) return { value: body.value };
   const nextPath = typeof nextLink === 'string' ? pathOnBase(nextLink, client.baseUrl) : undefined;
-  if (nextPath === undefined) throw new GraphCallFailed('Microsoft Graph answered with an @odata.nextLink outside GRAPH_BASE_URL; not followed.', 200);
+  if (nextPath === undefined)
+    throw new GraphCallFailed('Microsoft Graph answered with an @odata.nextLink outside GRAPH_BASE_URL; not followed.', 200);
   return { value: body.value, nextPath };
 }

@@ -32,8 +32,11 @@ export async function patiently<T>(call: () => Promise<T>, deadline: number): Pr
     } catch (error) {
       if (!retryable(error) || attempt >= PATIENT_MAX_TRIES) throw error;
       const waitMs =
-        error.retryAfterSeconds !== undefined ? error.retryAfterSeconds * 1000 : Math.min(PATIENT_MAX_BACKOFF_MS, 1000 * 2 ** (attempt - 1));
-      if (Date.now() + waitMs > deadline) throw new DeadlineReached(`Microsoft Graph asked to wait ${Math.ceil(waitMs / 1000)} s, past the run's time budget.`);
+        error.retryAfterSeconds !== undefined
+          ? error.retryAfterSeconds * 1000
+          : Math.min(PATIENT_MAX_BACKOFF_MS, 1000 * 2 ** (attempt - 1));
+      if (Date.now() + waitMs > deadline)
+        throw new DeadlineReached(`Microsoft Graph asked to wait ${Math.ceil(waitMs / 1000)} s, past the run's time budget.`);
       await sleep(waitMs);
     }
   }

@@ -16,7 +16,9 @@ export function boundedThrottlingStrategy(maxWaitMs: number): RetryStrategy {
       const waitMs = storageRetryAfterMs(response);
       if (waitMs === undefined) return { skipStrategy: true };
       if (waitMs > maxWaitMs) {
-        return { errorToThrow: new GraphCallFailed('Microsoft Graph is throttling.', response?.status, Math.max(1, Math.ceil(waitMs / 1000))) };
+        return {
+          errorToThrow: new GraphCallFailed('Microsoft Graph is throttling.', response?.status, Math.max(1, Math.ceil(waitMs / 1000))),
+        };
       }
       return { retryAfterInMs: waitMs };
     },

@@ -49,7 +49,9 @@ function checkKeyring(): string {
 async function checkAuth(): Promise<{ result: string; logDetails?: Readonly<Record<string, unknown>> }> {
   try {
     const problem = await authConfigurationProblem();
-    return problem === undefined ? { result: 'ok' } : { result: 'The service is not configured to authenticate requests.', logDetails: { auth: problem } };
+    return problem === undefined
+      ? { result: 'ok' }
+      : { result: 'The service is not configured to authenticate requests.', logDetails: { auth: problem } };
   } catch {
     return { result: 'The signing keys for authentication could not be loaded.' };
   }

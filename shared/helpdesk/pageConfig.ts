@@ -16,7 +16,10 @@ export const ENTRA_LOGIN_ORIGIN = 'https://login.microsoftonline.com';
 /** A client id in AUTH_AUDIENCE becomes the `api://{id}` URI Entra proposes as the Application ID URI. */
 function apiScope(settings: Settings): string | undefined {
   if (settings.helpdesk.apiScope) return settings.helpdesk.apiScope;
-  const audience = settings.auth.audience?.split(',').map((a) => a.trim()).find(Boolean);
+  const audience = settings.auth.audience
+    ?.split(',')
+    .map((a) => a.trim())
+    .find(Boolean);
   if (!audience) return undefined;
   const resource = /^[0-9a-f-]{36}$/i.test(audience) ? `api://${audience}` : audience.replace(/\/+$/, '');
   return `${resource}/user_impersonation`;

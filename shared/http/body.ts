@@ -94,9 +94,14 @@ function contentCodings(request: HttpRequest): string[] {
     .filter((coding) => coding !== '' && coding !== 'identity');
   for (const coding of codings) {
     if (!DECODERS[coding]) {
-      throw new GraphError(415, 'unsupportedMediaType', `The content coding ${shown(coding)} is not supported; send the body as is, or with Content-Encoding gzip, deflate or br.`, {
-        'Accept-Encoding': ACCEPTED_CODINGS.join(', '),
-      });
+      throw new GraphError(
+        415,
+        'unsupportedMediaType',
+        `The content coding ${shown(coding)} is not supported; send the body as is, or with Content-Encoding gzip, deflate or br.`,
+        {
+          'Accept-Encoding': ACCEPTED_CODINGS.join(', '),
+        },
+      );
     }
   }
   return codings;

@@ -45,8 +45,7 @@ export const methodNotAllowed = (method: string, allowed: readonly string[]): Gr
 
 export const conflict = (message: string): GraphError => new GraphError(409, 'conflict', message);
 
-export const preconditionFailed = (message: string): GraphError =>
-  new GraphError(412, 'preconditionFailed', message);
+export const preconditionFailed = (message: string): GraphError => new GraphError(412, 'preconditionFailed', message);
 
 export const serviceUnavailable = (message: string, retryAfterSeconds = 5): GraphError =>
   new GraphError(503, 'serviceNotAvailable', message, { 'Retry-After': String(retryAfterSeconds) });

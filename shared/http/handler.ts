@@ -5,11 +5,7 @@ import { logFields } from './logFields';
 import { type RequestContext, requestContextOf } from './requestContext';
 import { errorResponse, internalErrorResponse } from './responses';
 
-export type GraphOperation = (
-  request: HttpRequest,
-  rc: RequestContext,
-  context: InvocationContext,
-) => Promise<HttpResponseInit>;
+export type GraphOperation = (request: HttpRequest, rc: RequestContext, context: InvocationContext) => Promise<HttpResponseInit>;
 
 /**
  * Describes an unexpected error for the log without its message: messages of storage or library
@@ -18,7 +14,10 @@ export type GraphOperation = (
 function describeUnexpected(error: unknown): Record<string, unknown> {
   if (!(error instanceof Error)) return { type: typeof error };
   const { code, statusCode } = error as { code?: unknown; statusCode?: unknown };
-  const frames = (error.stack ?? '').split('\n').slice(1, 6).map((line) => line.trim());
+  const frames = (error.stack ?? '')
+    .split('\n')
+    .slice(1, 6)
+    .map((line) => line.trim());
   return { type: error.name, code, statusCode, frames };
 }
 
@@ -45,7 +44,8 @@ export function graphHandler(operation: GraphOperation): HttpHandler {
       if (error instanceof GraphError) {
         response = errorResponse(rc, error);
         // The cause of a 503 (which storage call, which error code, how long), never its URL or content.
-        if (error.logDetails) context.warn(JSON.stringify({ event: 'dependencyFailure', ...fields, status: error.status, cause: error.logDetails }));
+        if (error.logDetails)
+          context.warn(JSON.stringify({ event: 'dependencyFailure', ...fields, status: error.status, cause: error.logDetails }));
       } else {
         context.error(JSON.stringify({ event: 'unexpectedError', ...fields, error: describeUnexpected(error) }));
         response = internalErrorResponse(rc);

@@ -11,12 +11,7 @@ function correlationHeaders(rc: RequestContext): Record<string, string> {
   return headers;
 }
 
-export function jsonResponse(
-  rc: RequestContext,
-  status: number,
-  body: JsonObject,
-  headers: Record<string, string> = {},
-): HttpResponseInit {
+export function jsonResponse(rc: RequestContext, status: number, body: JsonObject, headers: Record<string, string> = {}): HttpResponseInit {
   return {
     status,
     headers: {

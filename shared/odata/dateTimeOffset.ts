@@ -38,11 +38,25 @@ const daysInMonth = (year: number, month: number): number =>
 export function readDateTimeOffset(text: string): DateTimeOffsetReading {
   const match = DATE_TIME.exec(text);
   if (!match) return { problem: 'format' };
-  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(match[i] ?? 0)) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(match[i] ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const offset = match[8] === undefined ? 0 : (match[8] === '-' ? -1 : 1) * (Number(match[9]) * 60 + Number(match[10]));
   const fieldsExist =
-    month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59 && second <= 59 &&
-    Number(match[10] ?? 0) <= 59 && Math.abs(offset) <= MAX_OFFSET_MINUTES;
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth(year, month) &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59 &&
+    Number(match[10] ?? 0) <= 59 &&
+    Math.abs(offset) <= MAX_OFFSET_MINUTES;
   if (!fieldsExist) return { problem: 'format' };
   const fraction = match[7] === undefined ? 0 : Math.floor(Number(`0${match[7]}`) * 1000);
   // setUTCFullYear, not Date.UTC: Date.UTC reads the years 0 to 99 as 1900 to 1999.

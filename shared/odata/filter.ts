@@ -12,10 +12,7 @@ import { normalizeGuid } from '../recoveryKeys/schema';
 //
 // Names and keywords are case-sensitive, as in OData; a case slip gets a "did you mean" instead of a bare no.
 
-export type KeyFilter =
-  | { kind: 'deviceId'; deviceId: string }
-  | { kind: 'id'; id: string }
-  | { kind: 'idPrefix'; prefix: string };
+export type KeyFilter = { kind: 'deviceId'; deviceId: string } | { kind: 'id'; id: string } | { kind: 'idPrefix'; prefix: string };
 
 export const SUPPORTED_FILTERS = "Supported filters: deviceId eq '{guid}', id eq '{guid}', startswith(id,'{hex prefix}')";
 
@@ -163,7 +160,8 @@ function propertyProblem(word: string, allowed: readonly string[]): string {
 
 function operatorProblem(token: Token): string {
   if (token.type === 'identifier') {
-    if (token.text.toLowerCase() === 'eq') return `unknown operator ${shown(token.text)}; did you mean 'eq'? (operators are case-sensitive)`;
+    if (token.text.toLowerCase() === 'eq')
+      return `unknown operator ${shown(token.text)}; did you mean 'eq'? (operators are case-sensitive)`;
     if (OPERATORS.includes(token.text)) return `operator '${token.text}' is not supported; only 'eq' is`;
   }
   return `expected 'eq' after the property, found ${describeToken(token)}`;

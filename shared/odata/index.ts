@@ -15,10 +15,4 @@ export {
   type SelectableProperty,
 } from './listQuery';
 export { nextLinkOf } from './nextLink';
-export {
-  decodeSkipToken,
-  encodeSkipToken,
-  INVALID_SKIP_TOKEN_MESSAGE,
-  MAX_SKIP_TOKEN_LENGTH,
-  type SkipTokenState,
-} from './skipToken';
+export { decodeSkipToken, encodeSkipToken, INVALID_SKIP_TOKEN_MESSAGE, MAX_SKIP_TOKEN_LENGTH, type SkipTokenState } from './skipToken';

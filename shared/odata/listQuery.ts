@@ -62,7 +62,25 @@ export function singleOptions<T extends string>(query: URLSearchParams, supporte
 }
 
 /** OData's system query options (OData 4.01 part 2, section 5.1), named without their '$'. */
-const SYSTEM_OPTIONS = ['filter', 'top', 'skip', 'select', 'expand', 'orderby', 'count', 'search', 'skiptoken', 'deltatoken', 'format', 'compute', 'apply', 'index', 'levels', 'schemaversion', 'id'];
+const SYSTEM_OPTIONS = [
+  'filter',
+  'top',
+  'skip',
+  'select',
+  'expand',
+  'orderby',
+  'count',
+  'search',
+  'skiptoken',
+  'deltatoken',
+  'format',
+  'compute',
+  'apply',
+  'index',
+  'levels',
+  'schemaversion',
+  'id',
+];
 
 /**
  * The query options as the parsers read them. Graph documents the '$' of system query options as optional

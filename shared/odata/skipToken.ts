@@ -44,7 +44,9 @@ const invalid = (): GraphError => badRequest(INVALID_SKIP_TOKEN_MESSAGE);
 
 function check(version: number, query: string, continuation: string): Buffer {
   // JSON of an array keeps the fields apart: no two different triples hash the same text.
-  const digest = createHash('sha256').update(JSON.stringify([version, query, continuation])).digest();
+  const digest = createHash('sha256')
+    .update(JSON.stringify([version, query, continuation]))
+    .digest();
   return digest.subarray(0, CHECK_BYTES);
 }
 
@@ -93,9 +95,7 @@ export function encodeSkipToken(state: SkipTokenState): string {
     throw new Error('The storage continuation token does not have the expected shape.');
   }
   const continuation = Buffer.from(state.continuation, 'latin1');
-  return Buffer.concat([Buffer.from([VERSION]), continuation, check(VERSION, state.query, state.continuation)]).toString(
-    'base64url',
-  );
+  return Buffer.concat([Buffer.from([VERSION]), continuation, check(VERSION, state.query, state.continuation)]).toString('base64url');
 }
 
 /**

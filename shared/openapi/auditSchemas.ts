@@ -17,7 +17,10 @@ const DIRECTORY_AUDIT: SchemaObject = {
     category: { type: 'string', enum: ['KeyManagement'] },
     correlationId: { type: 'string', format: 'uuid', description: 'The request-id of the audited request.' },
     result: { type: 'string', enum: ['success', 'failure'] },
-    resultReason: { type: 'string', description: 'Why a refused operation was refused; empty on success (a write that changed nothing says so).' },
+    resultReason: {
+      type: 'string',
+      description: 'Why a refused operation was refused; empty on success (a write that changed nothing says so).',
+    },
     activityDisplayName: { type: 'string', enum: [...ACTIVITY_NAMES] },
     activityDateTime: { type: 'string', format: 'date-time' },
     loggedByService: { type: 'string', enum: [LOGGED_BY] },

@@ -6,7 +6,8 @@ import { ref, type SchemaObject } from './types';
 export function deletedItemSchemas(): Record<string, SchemaObject> {
   return {
     deletedBitlockerRecoveryKey: {
-      description: 'A deleted recovery key (directory/deletedItems): restorable with its password until its retention ends. Never includes key.',
+      description:
+        'A deleted recovery key (directory/deletedItems): restorable with its password until its retention ends. Never includes key.',
       allOf: [
         ref('schemas', 'bitlockerRecoveryKey'),
         {
@@ -29,6 +30,10 @@ export function deletedItemSchemas(): Record<string, SchemaObject> {
         },
       ],
     },
-    deletedBitlockerRecoveryKeyCollection: collectionSchema('deletedBitlockerRecoveryKey', DELETED_COLLECTION_CONTEXT, 'Never includes key.'),
+    deletedBitlockerRecoveryKeyCollection: collectionSchema(
+      'deletedBitlockerRecoveryKey',
+      DELETED_COLLECTION_CONTEXT,
+      'Never includes key.',
+    ),
   };
 }

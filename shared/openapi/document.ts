@@ -3,7 +3,13 @@ import { type Operation, permissionsFor } from '../auth/permissions';
 import { MAX_BODY_BYTES } from '../http/body';
 import { HEALTH_ROUTE, OPENAPI_ROUTE } from '../http/routes';
 import { DEFAULT_PAGE_SIZE, ITEM_SELECTABLE_PROPERTIES, MAX_TOP, SELECTABLE_PROPERTIES } from '../odata/listQuery';
-import { MAX_REVEAL_REASON_TEXT, MAX_REVEAL_TICKET, REVEAL_REASON_CODES, REVEAL_REASON_HEADER, REVEAL_TICKET_HEADER } from '../recoveryKeys/revealReasonCodes';
+import {
+  MAX_REVEAL_REASON_TEXT,
+  MAX_REVEAL_TICKET,
+  REVEAL_REASON_CODES,
+  REVEAL_REASON_HEADER,
+  REVEAL_TICKET_HEADER,
+} from '../recoveryKeys/revealReasonCodes';
 import { ODATA_TYPE } from '../recoveryKeys/schema';
 import { directoryAuditSchemas } from './auditSchemas';
 import { deletedItemSchemas } from './deletedItemSchemas';
@@ -31,7 +37,6 @@ import {
 /** Where the document is served (registered by functions/openapi.ts, without a route prefix). */
 
 /** GET /health: see functions/health.ts. */
-
 
 export interface DocumentOptions {
   /** The recovery-key collection routes as registered; each also has an item route `{route}/{id}`. */
@@ -112,7 +117,7 @@ const PARAMETERS = {
     in: 'header',
     description:
       `Why the key is read (with $select=key): one of the codes, optionally followed by ':' and at most ${MAX_REVEAL_REASON_TEXT} printable ASCII characters, ` +
-      'e.g. lostPin:user locked out after a BIOS update. Recorded in the read\'s audit entry (additionalDetails RevealReason). ' +
+      "e.g. lostPin:user locked out after a BIOS update. Recorded in the read's audit entry (additionalDetails RevealReason). " +
       'Malformed: 400. Required when the service runs with REQUIRE_REVEAL_REASON=true (else a 400 that lists the codes).',
     schema: { type: 'string', pattern: `^(${REVEAL_REASON_CODES.join('|')})(:[\\x20-\\x7e]{0,${MAX_REVEAL_REASON_TEXT}})?$` },
     example: 'lostPin:user locked out after a BIOS update',
@@ -252,8 +257,7 @@ const DELETED_COLLECTION_OPERATIONS: readonly OperationSpec[] = [
     method: 'get',
     action: 'listDeletedRecoveryKeys',
     summary: 'List deleted recovery keys',
-    description:
-      'Keys deleted within DELETED_KEY_RETENTION_DAYS (default 90), with deletedDateTime; never key. Follow @odata.nextLink.',
+    description: 'Keys deleted within DELETED_KEY_RETENTION_DAYS (default 90), with deletedDateTime; never key. Follow @odata.nextLink.',
     permission: 'readMetadata',
     parameters: ['deletedTop', 'skipToken'],
     success: { 200: jsonResponse('A page of deleted keys.', ref('schemas', 'deletedBitlockerRecoveryKeyCollection')) },
@@ -265,7 +269,8 @@ const DELETED_ITEM_OPERATIONS: readonly OperationSpec[] = [
     method: 'get',
     action: 'getDeletedRecoveryKey',
     summary: 'Get a deleted recovery key',
-    description: "A deleted key's properties and deletedDateTime; never key. 404 if it is not deleted, or was purged, or its retention ended.",
+    description:
+      "A deleted key's properties and deletedDateTime; never key. 404 if it is not deleted, or was purged, or its retention ended.",
     permission: 'readMetadata',
     success: { 200: jsonResponse('The deleted key.', DELETED_ENTITY, 'ETag') },
     errors: [404],
@@ -315,7 +320,11 @@ const REQUEST_BODY: RequestBodyObject = {
 };
 
 /** `v1.0/bitlocker/recoveryKeys` as `v1_0_bitlocker_recoveryKeys`: API Management's operation names allow no dots. */
-const slug = (route: string): string => route.split(/[^A-Za-z0-9]+/).filter(Boolean).join('_');
+const slug = (route: string): string =>
+  route
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .join('_');
 
 /** Where operations are documented: `route` names them (an item is named by its collection), `path` is the URL. */
 interface PathForm {
@@ -366,7 +375,10 @@ function withHead(item: PathItemObject): PathItemObject {
 }
 
 function pathItem(form: PathForm, specs: readonly OperationSpec[]): [string, PathItemObject] {
-  return [form.path, withHead({ description: UNSUPPORTED_METHODS, ...Object.fromEntries(specs.map((spec) => [spec.method, operation(spec, form)])) })];
+  return [
+    form.path,
+    withHead({ description: UNSUPPORTED_METHODS, ...Object.fromEntries(specs.map((spec) => [spec.method, operation(spec, form)])) }),
+  ];
 }
 
 function recoveryKeyPaths(collectionRoutes: readonly string[]): [string, PathItemObject][] {
@@ -386,7 +398,11 @@ function deletedItemsPaths(routes: readonly string[], cast: string): [string, Pa
     const [item, itemPath] = pathItem(form('/{id}'), DELETED_ITEM_OPERATIONS);
     const [restore, restorePath] = pathItem(form('/{id}/restore'), RESTORE_OPERATIONS);
     const withId = { parameters: [ref('parameters', 'keyId')] };
-    return [pathItem(form(`/${cast}`), DELETED_COLLECTION_OPERATIONS), [item, { ...itemPath, ...withId }], [restore, { ...restorePath, ...withId }]];
+    return [
+      pathItem(form(`/${cast}`), DELETED_COLLECTION_OPERATIONS),
+      [item, { ...itemPath, ...withId }],
+      [restore, { ...restorePath, ...withId }],
+    ];
   });
 }
 
@@ -452,7 +468,12 @@ const DESCRIPTION = [
 ].join('\n\n');
 
 /** The document without `servers`, which depends on where it is served from (see withServer). */
-export function buildOpenApiDocument({ collectionRoutes, auditRoutes, deletedItemsRoutes, deletedKeysCast }: DocumentOptions): OpenApiDocument {
+export function buildOpenApiDocument({
+  collectionRoutes,
+  auditRoutes,
+  deletedItemsRoutes,
+  deletedKeysCast,
+}: DocumentOptions): OpenApiDocument {
   const schemas: Record<string, SchemaObject> = {
     ...recoveryKeySchemas(),
     ...deletedItemSchemas(),

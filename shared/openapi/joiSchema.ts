@@ -42,8 +42,7 @@ interface JoiNode {
   readonly keys: Readonly<Record<string, unknown>>;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const recordOr = (value: unknown): Readonly<Record<string, unknown>> => (isRecord(value) ? value : {});
 
@@ -164,7 +163,9 @@ function propertySchemas(name: string, node: JoiNode, hint: PropertyHint): Deriv
   const derived = fromJoi(node, where);
   const joiTypes = jsonTypes(derived);
   if (node.rules.some((rule) => rule.name === 'custom') && !CONSTRAINING.some((field) => hint.request[field] !== undefined)) {
-    throw new SchemaDerivationError(`${where}: joi checks it with a custom rule; its hint must say what (a pattern, format, enum or oneOf)`);
+    throw new SchemaDerivationError(
+      `${where}: joi checks it with a custom rule; its hint must say what (a pattern, format, enum or oneOf)`,
+    );
   }
   const request = withHint(derived, hint.request);
   if (!sameSet(jsonTypes(request), joiTypes)) {

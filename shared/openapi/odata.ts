@@ -8,7 +8,11 @@ export function collectionSchema(itemSchema: string, context: string, note?: str
     properties: {
       '@odata.context': { type: 'string', description: `{base}/$metadata#${context}` },
       value: { type: 'array', items: ref('schemas', itemSchema), ...(note && { description: note }) },
-      '@odata.nextLink': { type: 'string', format: 'uri', description: 'The next page, with an opaque $skiptoken; absent on the last page.' },
+      '@odata.nextLink': {
+        type: 'string',
+        format: 'uri',
+        description: 'The next page, with an opaque $skiptoken; absent on the last page.',
+      },
     },
   };
 }

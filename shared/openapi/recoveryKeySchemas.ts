@@ -30,7 +30,7 @@ const guidHint = (what: string): PropertyHints[string] => ({
 const KEY_AVAILABILITY =
   'A stored password is returned only by GET of one key with $select=key to a caller holding BitLockerKey.Read.All ' +
   '(each such read is audited first); never by the list. PATCH and POST answer with key only when the request body ' +
-  'carried it (the caller\'s own value, echoed), and with no key property otherwise.';
+  "carried it (the caller's own value, echoed), and with no key property otherwise.";
 
 export const RECOVERY_KEY_HINTS: PropertyHints = {
   '@odata.type': {
@@ -44,8 +44,7 @@ export const RECOVERY_KEY_HINTS: PropertyHints = {
       pattern: '^[0-9]{6}(-[0-9]{6}){7}$',
       maxLength: 55,
       example: EXAMPLE_RECOVERY_PASSWORD,
-      description:
-        'The 48-digit recovery password: 8 groups of 6 digits joined by "-", each group divisible by 11 and below 720896.',
+      description: 'The 48-digit recovery password: 8 groups of 6 digits joined by "-", each group divisible by 11 and below 720896.',
     },
     response: { description: `The 48-digit recovery password. ${KEY_AVAILABILITY}` },
   },
@@ -89,10 +88,13 @@ export function recoveryKeySchemas(): Record<string, SchemaObject> {
       properties: {
         ...derived.request.properties,
         '@odata.context': { description: 'Ignored: a client may send back the object it read.' },
-        '@odata.etag': { type: 'string', maxLength: 256, description: 'Acts as If-Match on PATCH (412 when stale); with an If-Match of another ETag, 412. Ignored on POST.' },
+        '@odata.etag': {
+          type: 'string',
+          maxLength: 256,
+          description: 'Acts as If-Match on PATCH (412 when stale); with an If-Match of another ETag, 412. Ignored on POST.',
+        },
       },
-      description:
-        `A request body of PATCH or POST. Any property not listed is refused with 400, except other @odata.* instance annotations, which are ignored. ${CREATION_RULE}`,
+      description: `A request body of PATCH or POST. Any property not listed is refused with 400, except other @odata.* instance annotations, which are ignored. ${CREATION_RULE}`,
     },
     bitlockerRecoveryKeyEntity: {
       allOf: [

@@ -5,7 +5,10 @@ import { ref, type HeaderObject, type JsonValue, type Reference, type ResponseOb
 // Response headers, Graph's error body and one reusable response per error status.
 
 export const HEADERS = {
-  'request-id': { description: 'A GUID identifying this request; the same as innerError.request-id of an error.', schema: { type: 'string', format: 'uuid' } },
+  'request-id': {
+    description: 'A GUID identifying this request; the same as innerError.request-id of an error.',
+    schema: { type: 'string', format: 'uuid' },
+  },
   'client-request-id': { description: "The client's client-request-id, echoed when it sent one.", schema: { type: 'string' } },
   ETag: { description: "The stored version; send it back in If-Match. Equals the body's @odata.etag.", schema: { type: 'string' } },
   Location: { description: 'The URL of the created key.', schema: { type: 'string', format: 'uri' } },
@@ -59,7 +62,10 @@ interface ErrorSpec {
 }
 
 export const ERRORS = {
-  400: { code: 'badRequest', description: 'Invalid JSON, an invalid or unknown property, a malformed id in the URL, or an unsupported query option.' },
+  400: {
+    code: 'badRequest',
+    description: 'Invalid JSON, an invalid or unknown property, a malformed id in the URL, or an unsupported query option.',
+  },
   401: {
     code: 'InvalidAuthenticationToken',
     description: 'No token, or a malformed, expired, wrongly signed or wrongly addressed one.',

@@ -48,7 +48,12 @@ export async function listDeletedKeys(pageSize: number, continuation?: string, n
  * Runs `attempt` against a fresh read of the deleted key until it wins its ETag race: a lost race
  * (412) is tried again from a fresh read unless the client pinned the version with If-Match.
  */
-async function withDeletedKey<T>(id: string, pre: Preconditions, now: Date, attempt: (key: DeletedKey, etag: string) => Promise<T>): Promise<T> {
+async function withDeletedKey<T>(
+  id: string,
+  pre: Preconditions,
+  now: Date,
+  attempt: (key: DeletedKey, etag: string) => Promise<T>,
+): Promise<T> {
   for (let tries = 0; tries < MAX_ATTEMPTS; tries++) {
     const key = await store.getKey(id);
     const current = isDeleted(key) ? key : undefined;

@@ -55,5 +55,9 @@ export function deletedProperties(key: KeyMetadata & { deletedDateTime: string }
 
 /** One deleted key as a top-level Graph entity with its context and ETag. */
 export function deletedEntity(rc: RequestContext, key: StoredRecoveryKey & { deletedDateTime: string }): JsonObject {
-  return { '@odata.context': `${rc.serviceRoot}/$metadata#directory/deletedItems/$entity`, '@odata.etag': key.etag, ...deletedProperties(key) };
+  return {
+    '@odata.context': `${rc.serviceRoot}/$metadata#directory/deletedItems/$entity`,
+    '@odata.etag': key.etag,
+    ...deletedProperties(key),
+  };
 }

@@ -1,6 +1,12 @@
 import Joi from 'joi';
 import { badRequest } from '../http/graphError';
-import { MAX_REVEAL_REASON_TEXT, MAX_REVEAL_TICKET, REVEAL_REASON_CODES, REVEAL_REASON_HEADER, REVEAL_TICKET_HEADER } from './revealReasonCodes';
+import {
+  MAX_REVEAL_REASON_TEXT,
+  MAX_REVEAL_TICKET,
+  REVEAL_REASON_CODES,
+  REVEAL_REASON_HEADER,
+  REVEAL_TICKET_HEADER,
+} from './revealReasonCodes';
 
 // Validation of the two headers of a key read (README "Security model"). Header values are bytes, and
 // browsers send only Latin-1, so the free text and the ticket are printable ASCII: nothing in them can

@@ -47,7 +47,12 @@ const recoveryPassword = Joi.string()
     'string.empty': '{{#label}} must be the 48-digit recovery password, not empty',
   });
 
-const VOLUME_TYPE_BY_NUMBER: Readonly<Record<string, VolumeType>> = { '1': 'operatingSystemVolume', '2': 'fixedDataVolume', '3': 'removableDataVolume', '4': 'unknownFutureValue' };
+const VOLUME_TYPE_BY_NUMBER: Readonly<Record<string, VolumeType>> = {
+  '1': 'operatingSystemVolume',
+  '2': 'fixedDataVolume',
+  '3': 'removableDataVolume',
+  '4': 'unknownFutureValue',
+};
 
 const volumeTypeMessage = `{{#label}} must be one of ${VOLUME_TYPES.join(', ')} (or Graph's numbers 1 to 4)`;
 
@@ -75,7 +80,9 @@ const createdDateTime = Joi.string()
   });
 
 const properties = {
-  '@odata.type': Joi.string().valid(ODATA_TYPE).messages({ 'any.only': `{{#label}} must be ${ODATA_TYPE}` }),
+  '@odata.type': Joi.string()
+    .valid(ODATA_TYPE)
+    .messages({ 'any.only': `{{#label}} must be ${ODATA_TYPE}` }),
   id: guid,
   deviceId: guid,
   key: recoveryPassword,
@@ -83,9 +90,10 @@ const properties = {
   createdDateTime,
 };
 
-const inputSchema = Joi.object(properties)
-  .unknown(false)
-  .messages({ 'object.unknown': '{{#label}} is not a property of bitlockerRecoveryKey; allowed: id, createdDateTime, deviceId, key, volumeType, @odata.type' });
+const inputSchema = Joi.object(properties).unknown(false).messages({
+  'object.unknown':
+    '{{#label}} is not a property of bitlockerRecoveryKey; allowed: id, createdDateTime, deviceId, key, volumeType, @odata.type',
+});
 
 /** A request body's rules as joi describes them; the OpenAPI document derives its schemas from this. */
 export const describeRecoveryKeyInput = (): Joi.Description => inputSchema.describe();
@@ -97,16 +105,14 @@ const completeSchema = Joi.object({
   key: recoveryPassword.required(),
   volumeType: volumeType.required(),
   createdDateTime: createdDateTime.required(),
-})
-  .messages({ 'any.required': '{{#label}} is required when a recovery key is created' });
+}).messages({ 'any.required': '{{#label}} is required when a recovery key is created' });
 
 /**
  * Client text as a message repeats it (a property name in a joi label, a URL segment): every character
  * outside printable ASCII as \uXXXX, as the query-option parsers' shown() does, so that NULs, line breaks
  * or bidi overrides never reach a log or a UI. (Not shown() itself: odata/filter imports this module.)
  */
-const printable = (text: string): string =>
-  text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const printable = (text: string): string => text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 const MAX_REPORTED_PROBLEMS = 10;
 
@@ -151,7 +157,9 @@ const annotationsSchema = Joi.object({
 })
   .pattern(
     /^@odata\.(context|etag|type)$/i,
-    Joi.any().forbidden().messages({ 'any.unknown': `{{#label}} is not an annotation of this service; names are case-sensitive: ${KNOWN_ANNOTATIONS}` }),
+    Joi.any()
+      .forbidden()
+      .messages({ 'any.unknown': `{{#label}} is not an annotation of this service; names are case-sensitive: ${KNOWN_ANNOTATIONS}` }),
   )
   .unknown(true);
 
@@ -170,7 +178,10 @@ export interface RecoveryKeyBody {
 export function parseRecoveryKeyBody(body: Record<string, unknown>, urlId?: string): RecoveryKeyBody {
   const entries = Object.entries(body);
   const input = parseRecoveryKeyInput(Object.fromEntries(entries.filter(([name]) => !isInstanceAnnotation(name))), urlId);
-  const annotations = check<{ '@odata.etag'?: string }>(annotationsSchema, Object.fromEntries(entries.filter(([name]) => isInstanceAnnotation(name))));
+  const annotations = check<{ '@odata.etag'?: string }>(
+    annotationsSchema,
+    Object.fromEntries(entries.filter(([name]) => isInstanceAnnotation(name))),
+  );
   return { input, ...(annotations['@odata.etag'] !== undefined && { etag: annotations['@odata.etag'] }) };
 }
 

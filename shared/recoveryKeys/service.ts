@@ -75,7 +75,11 @@ const writeActivity = (source: AuditSource, activity: Activity): Activity =>
   source.importedFrom !== undefined && (activity === 'add' || activity === 'update') ? 'import' : activity;
 
 export const succeeded = (source: AuditSource, activity: Activity, key: KeyMetadata, reason = '', changes?: ModifiedProperty[]) =>
-  auditEvent(source, writeActivity(source, activity), 'success', reason, { keyId: key.id, deviceId: key.deviceId, modifiedProperties: changes });
+  auditEvent(source, writeActivity(source, activity), 'success', reason, {
+    keyId: key.id,
+    deviceId: key.deviceId,
+    modifiedProperties: changes,
+  });
 
 /** Compares two recovery passwords in time that does not depend on where they differ. */
 function samePassword(a: string, b: string): boolean {
@@ -95,7 +99,12 @@ const passwordCannotChange = (id: string): GraphError =>
  * compare the two (the same password is the idempotent no-op; a different one is a 409), never to
  * answer with it: a writer cannot read a key.
  */
-async function updateExisting(current: StoredRecoveryKey, input: RecoveryKeyInput, pre: Preconditions, source: AuditSource): Promise<WriteResult> {
+async function updateExisting(
+  current: StoredRecoveryKey,
+  input: RecoveryKeyInput,
+  pre: Preconditions,
+  source: AuditSource,
+): Promise<WriteResult> {
   const metadata = mergeMetadata(current, input);
   if (input.key !== undefined && !samePassword(input.key, openPassword(current))) throw passwordCannotChange(current.id);
   if (sameMetadata(metadata, current)) {
@@ -107,7 +116,12 @@ async function updateExisting(current: StoredRecoveryKey, input: RecoveryKeyInpu
   // encryption key; one that does not keeps the ciphertext as it is, and `npm run reencrypt` moves it.
   const reseal = input.key !== undefined && !isSealedWithActiveKey(current);
   const record: KeyRecord = reseal ? sealed({ ...metadata, key: input.key! }) : { ...metadata, sealed: current.sealed };
-  const stored = await store.replaceKey(record, writeEtag(current, pre), current, succeeded(source, 'update', record, '', modifiedProperties(current, record)));
+  const stored = await store.replaceKey(
+    record,
+    writeEtag(current, pre),
+    current,
+    succeeded(source, 'update', record, '', modifiedProperties(current, record)),
+  );
   return { stored, key: input.key };
 }
 
@@ -120,8 +134,12 @@ function newKey(id: string, input: RecoveryKeyInput): RecoveryKey {
  * whose written deviceId is its own. Checked against the record read inside the write, before anything
  * is stored; a refusal is a 403 that the caller audits. Callers with a token pass unchecked.
  */
-const requireDeviceOwnsKey = (source: AuditSource, keyId: string, current: KeyMetadata | undefined, writtenDeviceId: string | undefined): void =>
-  requireOwnDevice(source.caller, keyId, current?.deviceId, writtenDeviceId);
+const requireDeviceOwnsKey = (
+  source: AuditSource,
+  keyId: string,
+  current: KeyMetadata | undefined,
+  writtenDeviceId: string | undefined,
+): void => requireOwnDevice(source.caller, keyId, current?.deviceId, writtenDeviceId);
 
 export const contention = (): GraphError => serviceUnavailable('The recovery key is being changed by other requests; try again.', 1);
 
@@ -238,7 +256,11 @@ async function fetchPage(query: KeyQuery | undefined, size: number, continuation
  * boundaries, index entries whose record is gone); the page is topped up from the following ones
  * within a bounded number of fetches, and the continuation says where the next page starts.
  */
-export async function listRecoveryKeys(query: KeyQuery | undefined, pageSize: number, continuation?: string): Promise<store.Page<KeyMetadata>> {
+export async function listRecoveryKeys(
+  query: KeyQuery | undefined,
+  pageSize: number,
+  continuation?: string,
+): Promise<store.Page<KeyMetadata>> {
   if (query?.kind === 'id') {
     const key = await store.getKey(query.id);
     return { items: key && isLive(key) ? [key] : [] };

@@ -76,10 +76,13 @@ async function tryOnce(request: PipelineRequest, next: SendRequest, timeoutMs: n
   const callerSignal = request.abortSignal;
   const controller = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, Math.max(1, timeoutMs));
+  const timer = setTimeout(
+    () => {
+      timedOut = true;
+      controller.abort();
+    },
+    Math.max(1, timeoutMs),
+  );
   const onCallerAbort = (): void => controller.abort();
   if (callerSignal?.aborted) controller.abort();
   callerSignal?.addEventListener('abort', onCallerAbort);
@@ -102,7 +105,9 @@ async function tryOnce(request: PipelineRequest, next: SendRequest, timeoutMs: n
 }
 
 /** The wait the storage asks for on a throttling answer (retry-after-ms, x-ms-retry-after-ms, Retry-After in seconds or as a date). */
-export function storageRetryAfterMs(response: { status: number; headers: { get(name: string): string | undefined } } | undefined): number | undefined {
+export function storageRetryAfterMs(
+  response: { status: number; headers: { get(name: string): string | undefined } } | undefined,
+): number | undefined {
   if (!response || (response.status !== 429 && response.status !== 503)) return undefined;
   for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
     const value = Number(response.headers.get(name) ?? NaN);
@@ -202,7 +207,13 @@ export function storageCallPolicy(limits: StorageCallLimits = DEFAULT_STORAGE_CA
           request.abortSignal?.aborted === true;
         if (final) {
           if (outcome.error !== undefined) {
-            noteFailure(outcome.error, { call: describeStorageCall(request), code: errorCodeOf(outcome), status: outcome.response?.status, tries, ms: Date.now() - started });
+            noteFailure(outcome.error, {
+              call: describeStorageCall(request),
+              code: errorCodeOf(outcome),
+              status: outcome.response?.status,
+              tries,
+              ms: Date.now() - started,
+            });
             throw outcome.error;
           }
           return outcome.response!;
@@ -318,7 +329,7 @@ export function mapStorageError(error: unknown, what = 'The recovery key'): unkn
     case 403:
       // Storage refused the service's own credentials (a missing role assignment, a token it does
       // not accept): nothing the caller did, and nothing the caller can fix; the log says why.
-      return unavailable('Storage refused the service\'s credentials; try again later.', UNREACHABLE_RETRY_AFTER_S);
+      return unavailable("Storage refused the service's credentials; try again later.", UNREACHABLE_RETRY_AFTER_S);
     case 404:
       return notFound(`${what} was not found.`);
     case 409:
@@ -342,13 +353,19 @@ export function mapStorageError(error: unknown, what = 'The recovery key'): unkn
 
 /** @azure/identity's failures to get a token (names, not classes, so that no instance check crosses package copies). */
 function isCredentialFailure(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'CredentialUnavailableError' || error.name === 'AuthenticationError' || error.name === 'AggregateAuthenticationError');
+  return (
+    error instanceof Error &&
+    (error.name === 'CredentialUnavailableError' || error.name === 'AuthenticationError' || error.name === 'AggregateAuthenticationError')
+  );
 }
 
 /** Attaches what went wrong with storage to the 503, for graphHandler's log line. */
 function withStorageFailure(graphError: GraphError, cause: unknown): GraphError {
   // A failure the retry policy did not see happened before any request: getting the token.
-  graphError.logDetails = storageFailureOf(cause) ?? { call: isCredentialFailure(cause) ? 'token' : 'unknown', code: cause instanceof Error ? cause.name : typeof cause };
+  graphError.logDetails = storageFailureOf(cause) ?? {
+    call: isCredentialFailure(cause) ? 'token' : 'unknown',
+    code: cause instanceof Error ? cause.name : typeof cause,
+  };
   return graphError;
 }
 
@@ -365,7 +382,9 @@ export async function storageCall<T>(call: () => Promise<T>): Promise<T> {
  * The first page of a listing's `byPage()`, or undefined when there is none. (The iterator's own
  * `next().value` is typed `any`, as a finished iterator may return anything; the SDK's returns nothing.)
  */
-export async function firstPage<T extends object>(pages: AsyncIterableIterator<TableEntityResultPage<T>>): Promise<TableEntityResultPage<T> | undefined> {
+export async function firstPage<T extends object>(
+  pages: AsyncIterableIterator<TableEntityResultPage<T>>,
+): Promise<TableEntityResultPage<T> | undefined> {
   const next = await pages.next();
   return next.done ? undefined : next.value;
 }

@@ -46,7 +46,8 @@ async function signIn(roles: readonly string[], origin = baseUrl()): Promise<Pag
   const { page } = opened;
   await page.goto(`${origin}/`);
   expect(new URL(page.url()).pathname).toBe('/helpdesk');
-  for (const role of ALL_ROLES) await page.getByRole('checkbox', { name: new RegExp(role.replace(/\./g, '\\.')) }).setChecked(roles.includes(role));
+  for (const role of ALL_ROLES)
+    await page.getByRole('checkbox', { name: new RegExp(role.replace(/\./g, '\\.')) }).setChecked(roles.includes(role));
   await page.getByRole('button', { name: 'Sign in for development' }).click();
   await page.getByText('Signed in as helpdesk@contoso.local').waitFor();
   return page;
@@ -58,14 +59,16 @@ async function search(page: Page, text: string): Promise<string> {
   const before = await summary.textContent();
   await page.getByRole('button', { name: 'Search', exact: true }).click();
   // A search with the same answer as the last leaves the text as it was: wait for the rows instead.
-  await page.waitForFunction(
-    ([previous]) => {
-      const section = document.getElementById('results');
-      return section !== null && !section.hidden && document.getElementById('results-summary')?.textContent !== previous;
-    },
-    [before],
-    { timeout: 10_000 },
-  ).catch(() => undefined);
+  await page
+    .waitForFunction(
+      ([previous]) => {
+        const section = document.getElementById('results');
+        return section !== null && !section.hidden && document.getElementById('results-summary')?.textContent !== previous;
+      },
+      [before],
+      { timeout: 10_000 },
+    )
+    .catch(() => undefined);
   await summary.waitFor();
   return (await summary.textContent()) ?? '';
 }
@@ -91,8 +94,16 @@ describe('the console over HTTP', () => {
     'sends the security headers with %s',
     async (path) => {
       const response = await call('GET', path);
-      expect(Object.fromEntries(['content-security-policy', 'x-frame-options', 'referrer-policy', 'cache-control', 'x-content-type-options'].map((h) => [h, response.headers.get(h)]))).toEqual({
-        'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+      expect(
+        Object.fromEntries(
+          ['content-security-policy', 'x-frame-options', 'referrer-policy', 'cache-control', 'x-content-type-options'].map((h) => [
+            h,
+            response.headers.get(h),
+          ]),
+        ),
+      ).toEqual({
+        'content-security-policy':
+          "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
         'x-frame-options': 'DENY',
         'referrer-policy': 'no-referrer',
         'cache-control': 'no-store',
@@ -104,7 +115,9 @@ describe('the console over HTTP', () => {
 
   it('serves the page, its files, and a configuration that says how to sign in', async () => {
     const [page, script, config, missing] = await Promise.all(
-      ['/helpdesk', '/helpdesk/assets/app.js', '/helpdesk/config.json', '/helpdesk/assets/..%2Fpackage.json'].map((path) => call('GET', path)),
+      ['/helpdesk', '/helpdesk/assets/app.js', '/helpdesk/config.json', '/helpdesk/assets/..%2Fpackage.json'].map((path) =>
+        call('GET', path),
+      ),
     );
     expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
     expect(page.text).toContain('<script type="module" src="/helpdesk/assets/app.js"></script>');
@@ -130,13 +143,19 @@ describe('the console over HTTP', () => {
 describe('the console in a browser', () => {
   it('finds a key by 8 characters read out in any case, and says when more characters are needed', async () => {
     const prefix = randomHex(8);
-    const [single, ...twins] = await escrowKeys(writer, [keyBody({ id: idWithPrefix(randomHex(8)) }), keyBody({ id: idWithPrefix(prefix) }), keyBody({ id: idWithPrefix(prefix) })]);
+    const [single, ...twins] = await escrowKeys(writer, [
+      keyBody({ id: idWithPrefix(randomHex(8)) }),
+      keyBody({ id: idWithPrefix(prefix) }),
+      keyBody({ id: idWithPrefix(prefix) }),
+    ]);
     const page = await signIn(ALL_ROLES);
 
     expect(await search(page, ` {${single.id!.slice(0, 8).toUpperCase()}} `)).toBe(`One key ID starts with ${single.id!.slice(0, 8)}.`);
     expect(await rowIds(page)).toEqual([single.id]);
 
-    expect(await search(page, prefix.toUpperCase())).toBe(`2 key IDs start with ${prefix}. Ask the user to read out more characters of the key ID.`);
+    expect(await search(page, prefix.toUpperCase())).toBe(
+      `2 key IDs start with ${prefix}. Ask the user to read out more characters of the key ID.`,
+    );
     expect((await rowIds(page)).sort()).toEqual(twins.map((t) => t.id).sort());
 
     // Dashes where the user reads them, or none at all: the next characters tell the twins apart.
@@ -167,7 +186,8 @@ describe('the console in a browser', () => {
     expect(firstPage).toHaveLength(25);
     const row = (id: string) => page.locator('#results-rows tr', { hasText: id }).locator('td');
     const created = expect.stringMatching(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/);
-    const volumeOf = (id: string): string => (bodies.find((b) => b.id === id)!.volumeType === 'fixedDataVolume' ? 'Fixed data' : 'Operating system');
+    const volumeOf = (id: string): string =>
+      bodies.find((b) => b.id === id)!.volumeType === 'fixedDataVolume' ? 'Fixed data' : 'Operating system';
     expect((await row(firstPage[0]).allTextContents()).slice(1, 4)).toEqual([deviceId, volumeOf(firstPage[0]), created]);
 
     await page.getByRole('button', { name: 'More results' }).click();

@@ -140,7 +140,9 @@ describe('GET /auditLogs/directoryAudits records key reads', () => {
 
     // The same events under /beta and without a version prefix.
     for (const prefix of ['/beta', '']) {
-      const other = await call('GET', `${prefix}/auditLogs/directoryAudits?$filter=${encodeURIComponent(targetFilter(id))}`, { token: auditor });
+      const other = await call('GET', `${prefix}/auditLogs/directoryAudits?$filter=${encodeURIComponent(targetFilter(id))}`, {
+        token: auditor,
+      });
       expect(other.status).toBe(200);
       expect((other.json.value as DirectoryAudit[]).map((e) => e.correlationId)).toEqual(
         expect.arrayContaining([requestIdOf(allowed), requestIdOf(refused)]),
@@ -164,9 +166,14 @@ describe('GET /auditLogs/directoryAudits records key reads', () => {
 
     const events = await eventsOf(id);
     // Only the escrow itself.
-    expect(events.map((e) => [e.activityDisplayName, e.result, e.correlationId])).toEqual([['Add BitLocker key', 'success', requestIdOf(escrowed)]]);
+    expect(events.map((e) => [e.activityDisplayName, e.result, e.correlationId])).toEqual([
+      ['Add BitLocker key', 'success', requestIdOf(escrowed)],
+    ]);
     // Nor anywhere else in the trail (a 401's event would not necessarily name the key).
-    const around = await readAllAudits(auditsPath({ $filter: `activityDateTime ge ${new Date(Date.now() - 60_000).toISOString()}`, $top: '1000' }), auditor);
+    const around = await readAllAudits(
+      auditsPath({ $filter: `activityDateTime ge ${new Date(Date.now() - 60_000).toISOString()}`, $top: '1000' }),
+      auditor,
+    );
     const correlationIds = new Set(around.events.map((e) => e.correlationId));
     for (const response of unauthenticated) expect(correlationIds.has(requestIdOf(response))).toBe(false);
   });
@@ -205,7 +212,13 @@ describe('writes in the audit trail', () => {
       { activity: 'Update BitLocker key', result: 'success', correlationId: requestIdOf(updated) },
       { activity: 'Add BitLocker key', result: 'success', correlationId: requestIdOf(added) },
     ]);
-    const [del, refused, noChange, change, add] = events as [DirectoryAudit, DirectoryAudit, DirectoryAudit, DirectoryAudit, DirectoryAudit];
+    const [del, refused, noChange, change, add] = events as [
+      DirectoryAudit,
+      DirectoryAudit,
+      DirectoryAudit,
+      DirectoryAudit,
+      DirectoryAudit,
+    ];
     expect(add.operationType).toBe('Add');
     expect(change.operationType).toBe('Update');
     expect(del.operationType).toBe('Delete');
@@ -214,7 +227,10 @@ describe('writes in the audit trail', () => {
     expect(refused.resultReason).toMatch(/403/);
     expect(refused.resultReason).toContain('BitLockerKey.ReadWrite.All');
     for (const event of [add, change, noChange, del]) {
-      expect(event.initiatedBy).toEqual({ user: null, app: { appId: writerApp.appId, displayName: null, servicePrincipalId: writerApp.oid } });
+      expect(event.initiatedBy).toEqual({
+        user: null,
+        app: { appId: writerApp.appId, displayName: null, servicePrincipalId: writerApp.oid },
+      });
       expect(detailOf(event, 'DeviceId')).toBe(body.deviceId);
     }
     expect(refused.initiatedBy.app?.appId).toBe(readerApp.appId);
@@ -246,7 +262,10 @@ describe('writes in the audit trail', () => {
 
   it('names the user of a delegated token: id is the oid, userPrincipalName the upn', async () => {
     const user = { oid: newOid(), appId: newId(), upn: 'escrow.user@contoso.local' };
-    const delegatedWriter = await token({ scopes: ['BitlockerKey.ReadWrite.All'], claims: { oid: user.oid, appid: user.appId, upn: user.upn } });
+    const delegatedWriter = await token({
+      scopes: ['BitlockerKey.ReadWrite.All'],
+      claims: { oid: user.oid, appid: user.appId, upn: user.upn },
+    });
     tokens.push(delegatedWriter);
     const body = keyBody();
     passwords.push(body.key!);
@@ -315,7 +334,9 @@ describe('$filter, $top and paging', () => {
     // In either order, and with seconds-only precision.
     const wholeSeconds = (d: Date, up: boolean): string =>
       new Date(Math.floor(d.getTime() / 1000) * 1000 + (up ? 1000 : 0)).toISOString().replace('.000Z', 'Z');
-    expect(ids(await eventsOf(id, `activityDateTime le ${wholeSeconds(t1, true)} and activityDateTime ge ${wholeSeconds(t0, false)}`))).toEqual(all);
+    expect(
+      ids(await eventsOf(id, `activityDateTime le ${wholeSeconds(t1, true)} and activityDateTime ge ${wholeSeconds(t0, false)}`)),
+    ).toEqual(all);
   });
 
   it('activityDisplayName eq, alone and combined with the dates', async () => {
@@ -326,7 +347,12 @@ describe('$filter, $top and paging', () => {
       newestFirst(early.slice(1)),
     );
     expect(
-      ids(await eventsOf(id, `activityDateTime ge ${tMid.toISOString()} and activityDisplayName eq 'Read BitLocker key' and activityDateTime le ${t1.toISOString()}`)),
+      ids(
+        await eventsOf(
+          id,
+          `activityDateTime ge ${tMid.toISOString()} and activityDisplayName eq 'Read BitLocker key' and activityDateTime le ${t1.toISOString()}`,
+        ),
+      ),
     ).toEqual([late[3]]);
   });
 
@@ -474,7 +500,10 @@ describe('no secret in the audit trail', () => {
       await call('PATCH', item(id), { token: writer, rawBody: `{"key":"${stray}"`, headers: { 'Content-Type': 'application/json' } }),
       await call('PATCH', item(id), { token: reader, body: { key: stray } }),
       await call('POST', COLLECTION, { token: reader, body: keyBody({ id, key: stray }) }),
-      await call('GET', `${item(id)}?$select=key`, { token: basicUser, headers: { 'User-Agent': `Portal (${stray.replace(/-/g, ' ')})`, 'ocp-client-name': stray } }),
+      await call('GET', `${item(id)}?$select=key`, {
+        token: basicUser,
+        headers: { 'User-Agent': `Portal (${stray.replace(/-/g, ' ')})`, 'ocp-client-name': stray },
+      }),
       await call('GET', `${item(id)}?$select=key`, { token: basicUser, headers: { 'ocp-client-version': `Bearer ${basicUser}` } }),
       await call('GET', `${item(stray)}?$select=key`, { token: reader }),
       await call('DELETE', item(stray), { token: writer }),

@@ -31,7 +31,8 @@ beforeAll(async () => {
   expect(events).toHaveLength(3);
 });
 
-const correlationIds = async (condition: string): Promise<string[]> => (await auditsOf(id, auditor, condition)).map((e) => e.correlationId).reverse();
+const correlationIds = async (condition: string): Promise<string[]> =>
+  (await auditsOf(id, auditor, condition)).map((e) => e.correlationId).reverse();
 const all = (): string[] => events.map((e) => e.correlationId);
 const shifted = (iso: string, ms: number): string => new Date(Date.parse(iso) + ms).toISOString();
 
@@ -78,8 +79,12 @@ describe('activityDateTime ranges return every record in them', () => {
     expect(await correlationIds(`activityDateTime ge ${t.replace('Z', '1Z')}`)).toEqual([last.correlationId]);
     expect(await correlationIds(`activityDateTime lt ${t.replace('Z', '1Z')}`)).toEqual([first.correlationId, middle.correlationId]);
     // The first and the last record's bounds.
-    expect(await correlationIds(`activityDateTime ge ${first.activityDateTime} and activityDateTime le ${last.activityDateTime}`)).toEqual(all());
-    expect(await correlationIds(`activityDateTime gt ${first.activityDateTime} and activityDateTime lt ${last.activityDateTime}`)).toEqual([middle.correlationId]);
+    expect(await correlationIds(`activityDateTime ge ${first.activityDateTime} and activityDateTime le ${last.activityDateTime}`)).toEqual(
+      all(),
+    );
+    expect(await correlationIds(`activityDateTime gt ${first.activityDateTime} and activityDateTime lt ${last.activityDateTime}`)).toEqual([
+      middle.correlationId,
+    ]);
   });
 
   it('whole days around a record, across the day partition boundary', async () => {

@@ -172,20 +172,30 @@ describe('concurrent writers', () => {
           patch(body.id!, { deviceId: newDevice }),
         ]);
         const after = await readKey(body.id!);
-        return { statuses: [volume.status, device.status], volumeType: after.json.volumeType, deviceId: after.json.deviceId, newDevice, key: after.json.key === body.key };
+        return {
+          statuses: [volume.status, device.status],
+          volumeType: after.json.volumeType,
+          deviceId: after.json.deviceId,
+          newDevice,
+          key: after.json.key === body.key,
+        };
       }),
     );
     for (const round of rounds) {
-      expect(round).toEqual({ statuses: [200, 200], volumeType: 'fixedDataVolume', deviceId: round.newDevice, newDevice: round.newDevice, key: true });
+      expect(round).toEqual({
+        statuses: [200, 200],
+        volumeType: 'fixedDataVolume',
+        deviceId: round.newDevice,
+        newDevice: round.newDevice,
+        key: true,
+      });
     }
   });
 
   it('10 volumeType writers and 10 device writers, interleaved: the final state holds a written value of each', async () => {
     const { body } = await stored({ volumeType: 'operatingSystemVolume' });
     const volumeTypes = ['fixedDataVolume', 'removableDataVolume'];
-    const writes = Array.from({ length: 20 }, (_, i) =>
-      i % 2 === 0 ? { volumeType: volumeTypes[(i / 2) % 2] } : { deviceId: newId() },
-    );
+    const writes = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? { volumeType: volumeTypes[(i / 2) % 2] } : { deviceId: newId() }));
     const responses = await Promise.all(writes.map((w) => patch(body.id!, w)));
 
     // Under this much contention a writer may run out of retries: that is a 503 (with Retry-After)

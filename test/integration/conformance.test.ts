@@ -35,18 +35,24 @@ async function escrowed(overrides: Record<string, unknown> = {}) {
 const RANGE = 'between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.9999999Z (UTC, after applying the offset)';
 
 describe('1. date-times: valid Edm.DateTimeOffset in .NET range, in and out', () => {
-  const writes = COLLECTIONS.flatMap((collection) => [
-    ['PATCH', collection, true],
-    ['PATCH', collection, false],
-    ['POST', collection, false],
-  ] as const);
+  const writes = COLLECTIONS.flatMap(
+    (collection) =>
+      [
+        ['PATCH', collection, true],
+        ['PATCH', collection, false],
+        ['POST', collection, false],
+      ] as const,
+  );
 
-  it.each(writes)('%s %s (item: %s) refuses 0001-01-01T00:00:00+13:00 with a 400 naming the property and the range, storing nothing', async (method, collection, item) => {
-    const body = keyBody({ createdDateTime: '0001-01-01T00:00:00+13:00' });
-    const response = await call(method, item ? `${collection}/${body.id}` : collection, { token: writer, body });
-    expect(expectGraphError(response, 400, 'badRequest').message).toBe(`createdDateTime must be ${RANGE}`);
-    expect(await entitiesMentioning(body.id!)).toEqual([]);
-  });
+  it.each(writes)(
+    '%s %s (item: %s) refuses 0001-01-01T00:00:00+13:00 with a 400 naming the property and the range, storing nothing',
+    async (method, collection, item) => {
+      const body = keyBody({ createdDateTime: '0001-01-01T00:00:00+13:00' });
+      const response = await call(method, item ? `${collection}/${body.id}` : collection, { token: writer, body });
+      expect(expectGraphError(response, 400, 'badRequest').message).toBe(`createdDateTime must be ${RANGE}`);
+      expect(await entitiesMentioning(body.id!)).toEqual([]);
+    },
+  );
 
   it('accepts the bounds and offsets that stay in range, and returns them in UTC with milliseconds', async () => {
     const first = await escrowed({ createdDateTime: '0001-01-01T13:00:00+13:00' });
@@ -67,27 +73,43 @@ describe('1. date-times: valid Edm.DateTimeOffset in .NET range, in and out', ()
     await rawTable('RecoveryKeysByDevice').upsertEntity({ partitionKey: body.deviceId!, rowKey: body.id! }, 'Replace');
     const one = await call('GET', `/beta/bitlocker/recoveryKeys/${body.id}`, { token: basic });
     expect(one.json.createdDateTime).toBe('0001-01-01T00:00:00.000Z');
-    const list = await call('GET', `/v1.0/bitlocker/recoveryKeys?$filter=${encodeURIComponent(`deviceId eq '${body.deviceId}'`)}`, { token: basic });
+    const list = await call('GET', `/v1.0/bitlocker/recoveryKeys?$filter=${encodeURIComponent(`deviceId eq '${body.deviceId}'`)}`, {
+      token: basic,
+    });
     expect(list.json.value.map((item) => item.createdDateTime)).toEqual(['0001-01-01T00:00:00.000Z']);
   });
 
-  it.each(['', '/v1.0', '/beta'])('%s/auditLogs/directoryAudits: $filter times out of range are a 400 naming activityDateTime and the range', async (version) => {
-    for (const literal of ['0001-01-01T00:00:00+13:00', '0000-06-01T00:00:00Z', '9999-12-31T23:59:59-01:00']) {
-      const response = await call('GET', `${version}/auditLogs/directoryAudits?$filter=${encodeURIComponent(`activityDateTime ge ${literal}`)}`, { token: auditor });
-      expect(expectGraphError(response, 400, 'badRequest').message).toMatch(`Invalid $filter: activityDateTime must be compared with a date and time ${RANGE}.`);
-    }
-    const impossible = await call('GET', `${version}/auditLogs/directoryAudits?$filter=${encodeURIComponent('activityDateTime le 2024-02-30T00:00:00Z')}`, { token: auditor });
-    expect(expectGraphError(impossible, 400, 'badRequest').message).toMatch("'2024-02-30T00:00:00Z' is not a valid date and time");
-  });
+  it.each(['', '/v1.0', '/beta'])(
+    '%s/auditLogs/directoryAudits: $filter times out of range are a 400 naming activityDateTime and the range',
+    async (version) => {
+      for (const literal of ['0001-01-01T00:00:00+13:00', '0000-06-01T00:00:00Z', '9999-12-31T23:59:59-01:00']) {
+        const response = await call(
+          'GET',
+          `${version}/auditLogs/directoryAudits?$filter=${encodeURIComponent(`activityDateTime ge ${literal}`)}`,
+          { token: auditor },
+        );
+        expect(expectGraphError(response, 400, 'badRequest').message).toMatch(
+          `Invalid $filter: activityDateTime must be compared with a date and time ${RANGE}.`,
+        );
+      }
+      const impossible = await call(
+        'GET',
+        `${version}/auditLogs/directoryAudits?$filter=${encodeURIComponent('activityDateTime le 2024-02-30T00:00:00Z')}`,
+        { token: auditor },
+      );
+      expect(expectGraphError(impossible, 400, 'badRequest').message).toMatch("'2024-02-30T00:00:00Z' is not a valid date and time");
+    },
+  );
 
   it('audit $filter takes offsets, applied before comparing, and answers times in the one output form', async () => {
     const { body } = await escrowed();
-    const path = (condition: string) =>
-      auditsPath({ $filter: `targetResources/any(t:t/id eq '${body.id}') and ${condition}` });
+    const path = (condition: string) => auditsPath({ $filter: `targetResources/any(t:t/id eq '${body.id}') and ${condition}` });
     const now = Date.now();
     // An hour ahead in +01:00 is now in UTC: the write is inside [now - 1 min, now + 1 min] written either way.
     const local = (ms: number) => new Date(ms + 3_600_000).toISOString().slice(0, 19) + '+01:00';
-    const within = await call('GET', path(`activityDateTime ge ${local(now - 60_000)} and activityDateTime le ${local(now + 60_000)}`), { token: auditor });
+    const within = await call('GET', path(`activityDateTime ge ${local(now - 60_000)} and activityDateTime le ${local(now + 60_000)}`), {
+      token: auditor,
+    });
     expect(within.status).toBe(200);
     expect(within.json.value.length).toBe(1);
     expect(within.json.value[0].activityDateTime).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
@@ -102,36 +124,46 @@ describe('2. $select on a single key is applied', () => {
     return `${baseUrl()}/${version}/$metadata#informationProtection/bitlocker/recoveryKeys(${select})/$entity`;
   };
 
-  it.each(COLLECTIONS)('%s/{id}?$select=id: only id, with @odata.context ending recoveryKeys(id)/$entity and @odata.etag', async (collection) => {
-    const { body } = await escrowed();
-    const response = await call('GET', `${collection}/${body.id}?$select=id`, { token: basic });
-    expect(response.json).toEqual({
-      '@odata.context': entityContext(collection, 'id'),
-      '@odata.etag': response.headers.get('etag'),
-      '@odata.type': '#microsoft.graph.bitlockerRecoveryKey',
-      id: body.id,
-    });
-  });
+  it.each(COLLECTIONS)(
+    '%s/{id}?$select=id: only id, with @odata.context ending recoveryKeys(id)/$entity and @odata.etag',
+    async (collection) => {
+      const { body } = await escrowed();
+      const response = await call('GET', `${collection}/${body.id}?$select=id`, { token: basic });
+      expect(response.json).toEqual({
+        '@odata.context': entityContext(collection, 'id'),
+        '@odata.etag': response.headers.get('etag'),
+        '@odata.type': '#microsoft.graph.bitlockerRecoveryKey',
+        id: body.id,
+      });
+    },
+  );
 
-  it.each(COLLECTIONS)('%s/{id}?$select=key,id,deviceId: those three to Read.All, not volumeType or createdDateTime', async (collection) => {
-    const { body } = await escrowed();
-    const response = await call('GET', `${collection}/${body.id}?$select=key,id,deviceId`, { token: reader });
-    expect(response.json).toEqual({
-      '@odata.context': entityContext(collection, 'key,id,deviceId'),
-      '@odata.etag': response.headers.get('etag'),
-      '@odata.type': '#microsoft.graph.bitlockerRecoveryKey',
-      key: body.key,
-      id: body.id,
-      deviceId: body.deviceId,
-    });
-  });
+  it.each(COLLECTIONS)(
+    '%s/{id}?$select=key,id,deviceId: those three to Read.All, not volumeType or createdDateTime',
+    async (collection) => {
+      const { body } = await escrowed();
+      const response = await call('GET', `${collection}/${body.id}?$select=key,id,deviceId`, { token: reader });
+      expect(response.json).toEqual({
+        '@odata.context': entityContext(collection, 'key,id,deviceId'),
+        '@odata.etag': response.headers.get('etag'),
+        '@odata.type': '#microsoft.graph.bitlockerRecoveryKey',
+        key: body.key,
+        id: body.id,
+        deviceId: body.deviceId,
+      });
+    },
+  );
 
   it('names each selected property once, in the order first given, as the list does', async () => {
     const { body } = await escrowed();
     const one = await call('GET', `/v1.0/bitlocker/recoveryKeys/${body.id}?$select=volumeType,id,volumeType`, { token: basic });
     expect(Object.keys(one.json)).toEqual(['@odata.context', '@odata.etag', '@odata.type', 'volumeType', 'id']);
     expect(one.json['@odata.context']).toMatch(/recoveryKeys\(volumeType,id\)\/\$entity$/);
-    const list = await call('GET', `/v1.0/bitlocker/recoveryKeys?$select=volumeType,id,volumeType&$filter=${encodeURIComponent(`id eq '${body.id}'`)}`, { token: basic });
+    const list = await call(
+      'GET',
+      `/v1.0/bitlocker/recoveryKeys?$select=volumeType,id,volumeType&$filter=${encodeURIComponent(`id eq '${body.id}'`)}`,
+      { token: basic },
+    );
     expect(list.json['@odata.context']).toMatch(/recoveryKeys\(volumeType,id\)$/);
     expect(Object.keys(list.json.value[0])).toEqual(['@odata.type', 'volumeType', 'id']);
   });
@@ -153,21 +185,43 @@ describe('5. OData instance annotations in a request body', () => {
     return { body, read: read.json };
   }
 
-  const targets = COLLECTIONS.flatMap((collection) => [[collection, true], [collection, false]] as const);
+  const targets = COLLECTIONS.flatMap(
+    (collection) =>
+      [
+        [collection, true],
+        [collection, false],
+      ] as const,
+  );
 
-  it.each(targets)('PATCH %s (item: %s) takes back the object it read, @odata.context and @odata.etag included', async (collection, item) => {
-    const { body, read } = await readBack();
-    const response = await call('PATCH', item ? `${collection}/${body.id}` : collection, { token: writer, body: { ...read, volumeType: 'fixedDataVolume' } });
-    expect(response.status).toBe(200);
-    expect(response.json).toMatchObject({ id: body.id, deviceId: body.deviceId, volumeType: 'fixedDataVolume', createdDateTime: read.createdDateTime });
-    expect(response.json['@odata.etag']).not.toBe(read['@odata.etag']);
-  });
+  it.each(targets)(
+    'PATCH %s (item: %s) takes back the object it read, @odata.context and @odata.etag included',
+    async (collection, item) => {
+      const { body, read } = await readBack();
+      const response = await call('PATCH', item ? `${collection}/${body.id}` : collection, {
+        token: writer,
+        body: { ...read, volumeType: 'fixedDataVolume' },
+      });
+      expect(response.status).toBe(200);
+      expect(response.json).toMatchObject({
+        id: body.id,
+        deviceId: body.deviceId,
+        volumeType: 'fixedDataVolume',
+        createdDateTime: read.createdDateTime,
+      });
+      expect(response.json['@odata.etag']).not.toBe(read['@odata.etag']);
+    },
+  );
 
   it.each(targets)('PATCH %s (item: %s) with a stale @odata.etag is a 412 and changes nothing', async (collection, item) => {
     const { body, read } = await readBack();
     expect((await call('PATCH', `/bitlocker/recoveryKeys/${body.id}`, { token: writer, body: { volumeType: 2 } })).status).toBe(200);
-    const stale = await call('PATCH', item ? `${collection}/${body.id}` : collection, { token: writer, body: { ...read, volumeType: 'removableDataVolume' } });
-    expect(expectGraphError(stale, 412, 'preconditionFailed').message).toBe('The recovery key has changed since the ETag given in If-Match.');
+    const stale = await call('PATCH', item ? `${collection}/${body.id}` : collection, {
+      token: writer,
+      body: { ...read, volumeType: 'removableDataVolume' },
+    });
+    expect(expectGraphError(stale, 412, 'preconditionFailed').message).toBe(
+      'The recovery key has changed since the ETag given in If-Match.',
+    );
     const now = await call('GET', `/v1.0/bitlocker/recoveryKeys/${body.id}`, { token: basic });
     expect(now.json.volumeType).toBe('fixedDataVolume');
   });
@@ -179,17 +233,32 @@ describe('5. OData instance annotations in a request body', () => {
     const same = await call('PATCH', path, { token: writer, body: { '@odata.etag': etag, volumeType: 2 }, headers: { 'If-Match': etag } });
     expect(same.status).toBe(200);
     const fresh = same.json['@odata.etag'];
-    const starAndStale = await call('PATCH', path, { token: writer, body: { '@odata.etag': etag, volumeType: 3 }, headers: { 'If-Match': '*' } });
+    const starAndStale = await call('PATCH', path, {
+      token: writer,
+      body: { '@odata.etag': etag, volumeType: 3 },
+      headers: { 'If-Match': '*' },
+    });
     expect(expectGraphError(starAndStale, 412, 'preconditionFailed').message).toMatch(/has changed since the ETag/);
-    const differing = await call('PATCH', path, { token: writer, body: { '@odata.etag': etag, volumeType: 3 }, headers: { 'If-Match': fresh } });
+    const differing = await call('PATCH', path, {
+      token: writer,
+      body: { '@odata.etag': etag, volumeType: 3 },
+      headers: { 'If-Match': fresh },
+    });
     expect(expectGraphError(differing, 412, 'preconditionFailed').message).toBe(
       'If-Match and @odata.etag name different versions of the recovery key; no version can match both.',
     );
-    const starAndFresh = await call('PATCH', path, { token: writer, body: { '@odata.etag': fresh, volumeType: 3 }, headers: { 'If-Match': '*' } });
+    const starAndFresh = await call('PATCH', path, {
+      token: writer,
+      body: { '@odata.etag': fresh, volumeType: 3 },
+      headers: { 'If-Match': '*' },
+    });
     expect(starAndFresh.json.volumeType).toBe('removableDataVolume');
     // On a key that does not exist, an @odata.etag is an If-Match that cannot hold: nothing is created.
     const absent = keyBody();
-    const created = await call('PATCH', `/bitlocker/recoveryKeys/${absent.id}`, { token: writer, body: { ...absent, '@odata.etag': etag } });
+    const created = await call('PATCH', `/bitlocker/recoveryKeys/${absent.id}`, {
+      token: writer,
+      body: { ...absent, '@odata.etag': etag },
+    });
     expectGraphError(created, 412, 'preconditionFailed');
     expect(await entitiesMentioning(absent.id!)).toEqual([]);
   });
@@ -198,7 +267,12 @@ describe('5. OData instance annotations in a request body', () => {
     const body = keyBody();
     const response = await call('POST', collection, {
       token: writer,
-      body: { '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#x/$entity', '@odata.etag': 'W/"stale"', '@odata.id': 'x', ...body },
+      body: {
+        '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#x/$entity',
+        '@odata.etag': 'W/"stale"',
+        '@odata.id': 'x',
+        ...body,
+      },
     });
     expect(response.status).toBe(201);
     expect(response.json).toMatchObject({ id: body.id, deviceId: body.deviceId });
@@ -218,13 +292,33 @@ describe('5. OData instance annotations in a request body', () => {
   });
 
   it.each([
-    ['@odata.type of another type', { '@odata.type': '#microsoft.graph.user' }, '@odata.type must be #microsoft.graph.bitlockerRecoveryKey'],
-    ['a case slip of @odata.etag', { '@odata.ETag': 'W/"x"' }, '@odata.ETag is not an annotation of this service; names are case-sensitive: @odata.context, @odata.etag, @odata.type'],
+    [
+      '@odata.type of another type',
+      { '@odata.type': '#microsoft.graph.user' },
+      '@odata.type must be #microsoft.graph.bitlockerRecoveryKey',
+    ],
+    [
+      'a case slip of @odata.etag',
+      { '@odata.ETag': 'W/"x"' },
+      '@odata.ETag is not an annotation of this service; names are case-sensitive: @odata.context, @odata.etag, @odata.type',
+    ],
     ['a case slip of the namespace', { '@ODATA.etag': 'W/"x"' }, /^@ODATA\.etag is not a property of bitlockerRecoveryKey/],
     ['a property annotation', { 'key@odata.type': '#String' }, /^key@odata\.type is not a property of bitlockerRecoveryKey/],
-    ['an annotation of another namespace', { '@microsoft.graph.conflictBehavior': 'replace' }, /^@microsoft\.graph\.conflictBehavior is not a property/],
-    ['an unknown property beside annotations', { '@odata.context': 'x', recoveryPassword: 'x' }, /^recoveryPassword is not a property of bitlockerRecoveryKey/],
-    ['an @odata.etag that is not a string', { '@odata.etag': 1 }, '@odata.etag must be a string: the @odata.etag (or ETag header) of a read'],
+    [
+      'an annotation of another namespace',
+      { '@microsoft.graph.conflictBehavior': 'replace' },
+      /^@microsoft\.graph\.conflictBehavior is not a property/,
+    ],
+    [
+      'an unknown property beside annotations',
+      { '@odata.context': 'x', recoveryPassword: 'x' },
+      /^recoveryPassword is not a property of bitlockerRecoveryKey/,
+    ],
+    [
+      'an @odata.etag that is not a string',
+      { '@odata.etag': 1 },
+      '@odata.etag must be a string: the @odata.etag (or ETag header) of a read',
+    ],
     ['an empty @odata.etag', { '@odata.etag': '' }, '@odata.etag must be the @odata.etag (or ETag header) of a read, not empty'],
   ])('refuses %s by name, storing nothing', async (_what, extra, message) => {
     const body = keyBody();
@@ -240,40 +334,65 @@ describe('4. Content-Encoding of request bodies', () => {
   const send = (method: string, path: string, bytes: Uint8Array, encoding?: string) =>
     fetch(new URL(path, baseUrl()), {
       method,
-      headers: { Authorization: `Bearer ${writer}`, 'Content-Type': 'application/json', ...(encoding !== undefined && { 'Content-Encoding': encoding }) },
+      headers: {
+        Authorization: `Bearer ${writer}`,
+        'Content-Type': 'application/json',
+        ...(encoding !== undefined && { 'Content-Encoding': encoding }),
+      },
       body: new Uint8Array(bytes),
     }).then(async (response) => ({ status: response.status, headers: response.headers, json: (await response.json()) as GraphJson }));
   const json = (body: unknown): Buffer => Buffer.from(JSON.stringify(body));
 
-  const writes = COLLECTIONS.flatMap((collection) => [['PATCH', collection, true], ['PATCH', collection, false], ['POST', collection, false]] as const);
+  const writes = COLLECTIONS.flatMap(
+    (collection) =>
+      [
+        ['PATCH', collection, true],
+        ['PATCH', collection, false],
+        ['POST', collection, false],
+      ] as const,
+  );
 
   it.each(writes)('%s %s (item: %s): gzip, deflate and br bodies are decoded and stored', async (method, collection, item) => {
-    for (const [encoding, encode] of [['gzip', zlib.gzipSync], ['deflate', zlib.deflateSync], ['br', zlib.brotliCompressSync]] as const) {
+    for (const [encoding, encode] of [
+      ['gzip', zlib.gzipSync],
+      ['deflate', zlib.deflateSync],
+      ['br', zlib.brotliCompressSync],
+    ] as const) {
       const body = keyBody();
       const response = await send(method, item ? `${collection}/${body.id}` : collection, encode(json(body)), encoding);
-      expect({ encoding, status: response.status, id: response.json.id }).toEqual({ encoding, status: method === 'POST' ? 201 : 200, id: body.id });
+      expect({ encoding, status: response.status, id: response.json.id }).toEqual({
+        encoding,
+        status: method === 'POST' ? 201 : 200,
+        id: body.id,
+      });
     }
   });
 
   it.each(writes)('%s %s (item: %s): plain JSON labelled gzip is a 400 and stores nothing', async (method, collection, item) => {
     const body = keyBody();
     const response = await send(method, item ? `${collection}/${body.id}` : collection, json(body), 'gzip');
-    expect({ status: response.status, message: response.json.error.message }).toEqual({ status: 400, message: 'The request body is not valid gzip data, as its Content-Encoding says.' });
+    expect({ status: response.status, message: response.json.error.message }).toEqual({
+      status: 400,
+      message: 'The request body is not valid gzip data, as its Content-Encoding says.',
+    });
     expect(await entitiesMentioning(body.id!)).toEqual([]);
   });
 
-  it.each(['compress', 'zstd', 'x-custom', 'gzip, zstd', 'zstd, gzip'])('Content-Encoding %s: 415 naming the coding, with Accept-Encoding, storing nothing', async (encoding) => {
-    const body = keyBody();
-    const response = await send('PATCH', `/v1.0/bitlocker/recoveryKeys/${body.id}`, zlib.gzipSync(json(body)), encoding);
-    expect(response.status).toBe(415);
-    const named = encoding.split(', ').find((coding) => coding !== 'gzip');
-    expect(response.json.error).toMatchObject({
-      code: 'unsupportedMediaType',
-      message: `The content coding '${named}' is not supported; send the body as is, or with Content-Encoding gzip, deflate or br.`,
-    });
-    expect(response.headers.get('accept-encoding')).toBe('gzip, deflate, br, identity');
-    expect(await entitiesMentioning(body.id!)).toEqual([]);
-  });
+  it.each(['compress', 'zstd', 'x-custom', 'gzip, zstd', 'zstd, gzip'])(
+    'Content-Encoding %s: 415 naming the coding, with Accept-Encoding, storing nothing',
+    async (encoding) => {
+      const body = keyBody();
+      const response = await send('PATCH', `/v1.0/bitlocker/recoveryKeys/${body.id}`, zlib.gzipSync(json(body)), encoding);
+      expect(response.status).toBe(415);
+      const named = encoding.split(', ').find((coding) => coding !== 'gzip');
+      expect(response.json.error).toMatchObject({
+        code: 'unsupportedMediaType',
+        message: `The content coding '${named}' is not supported; send the body as is, or with Content-Encoding gzip, deflate or br.`,
+      });
+      expect(response.headers.get('accept-encoding')).toBe('gzip, deflate, br, identity');
+      expect(await entitiesMentioning(body.id!)).toEqual([]);
+    },
+  );
 
   it('identity, any case, several codings (undone last first) and empty list members are understood', async () => {
     for (const [encoding, encode] of [
@@ -292,7 +411,10 @@ describe('4. Content-Encoding of request bodies', () => {
   it('the 16 KiB limit applies to the decoded body: a small gzip that inflates past it is a 413, a bomb too, promptly', async () => {
     const padded = Buffer.from(JSON.stringify(keyBody()).slice(0, -1) + ' '.repeat(17 * 1024) + '}');
     const inflated = await send('PATCH', '/bitlocker/recoveryKeys', zlib.gzipSync(padded), 'gzip');
-    expect({ status: inflated.status, message: inflated.json.error.message }).toEqual({ status: 413, message: 'The request body must not exceed 16384 bytes.' });
+    expect({ status: inflated.status, message: inflated.json.error.message }).toEqual({
+      status: 413,
+      message: 'The request body must not exceed 16384 bytes.',
+    });
     // 15 MB of spaces: about 15 KB of gzip, under the limit as sent.
     const bomb = zlib.gzipSync(Buffer.concat([Buffer.from('{"id":"'), Buffer.alloc(15_000_000, 0x20), Buffer.from('"}')]), { level: 9 });
     expect(bomb.length).toBeLessThan(16 * 1024);
@@ -345,7 +467,11 @@ describe('3. HEAD: the GET status and headers, no body', () => {
       const head = await call('HEAD', `${collection}/${body.id}?$select=key`, { token: reader });
       expect({ status: head.status, text: head.text, etag: head.headers.get('etag') }).toEqual({ status: 400, text: '', etag: null });
     }
-    const audits = await call('GET', auditsPath({ $filter: `targetResources/any(t:t/id eq '${body.id}') and activityDisplayName eq 'Read BitLocker key'` }), { token: auditor });
+    const audits = await call(
+      'GET',
+      auditsPath({ $filter: `targetResources/any(t:t/id eq '${body.id}') and activityDisplayName eq 'Read BitLocker key'` }),
+      { token: auditor },
+    );
     expect(audits.json.value).toEqual([]);
   });
 
@@ -372,21 +498,34 @@ describe("6. query options without '$' on /beta", () => {
   it.each(BETA)('%s: filter, top, select and skiptoken act as their $ forms, pages and all', async (collection) => {
     const device = keyBody().deviceId!;
     const ids = await Promise.all([1, 2, 3].map(async () => (await escrowed({ deviceId: device })).body.id!));
-    const first = await call('GET', `${collection}?filter=${encodeURIComponent(`deviceId eq '${device}'`)}&top=2&select=id`, { token: basic });
+    const first = await call('GET', `${collection}?filter=${encodeURIComponent(`deviceId eq '${device}'`)}&top=2&select=id`, {
+      token: basic,
+    });
     expect(first.status).toBe(200);
     expect(first.json['@odata.context']).toMatch(/recoveryKeys\(id\)$/);
     expect(first.json.value).toHaveLength(2);
     for (const item of first.json.value) expect(Object.keys(item)).toEqual(['@odata.type', 'id']);
     // The next page with the token as a bare skiptoken, as a client that drops every '$' would send it.
     const token = new URL(first.json['@odata.nextLink']).searchParams.get('$skiptoken')!;
-    const second = await call('GET', `${collection}?filter=${encodeURIComponent(`deviceId eq '${device}'`)}&top=2&select=id&skiptoken=${token}`, { token: basic });
+    const second = await call(
+      'GET',
+      `${collection}?filter=${encodeURIComponent(`deviceId eq '${device}'`)}&top=2&select=id&skiptoken=${token}`,
+      { token: basic },
+    );
     expect(second.status).toBe(200);
     expect([...first.json.value, ...second.json.value].map((item: { id: string }) => item.id).sort()).toEqual([...ids].sort());
     const onePage = await call('GET', `${collection}?$filter=${encodeURIComponent(`deviceId eq '${device}'`)}&$top=1`, { token: basic });
     const afterOne = new URL(onePage.json['@odata.nextLink']).searchParams.get('$skiptoken')!;
-    const nextOfBare = await call('GET', `${collection}?filter=${encodeURIComponent(`deviceId eq '${device}'`)}&top=1&skiptoken=${afterOne}`, { token: basic });
+    const nextOfBare = await call(
+      'GET',
+      `${collection}?filter=${encodeURIComponent(`deviceId eq '${device}'`)}&top=1&skiptoken=${afterOne}`,
+      { token: basic },
+    );
     const link = new URL(nextOfBare.json['@odata.nextLink']);
-    expect({ bare: link.searchParams.has('skiptoken'), dollared: link.searchParams.has('$skiptoken') }).toEqual({ bare: false, dollared: true });
+    expect({ bare: link.searchParams.has('skiptoken'), dollared: link.searchParams.has('$skiptoken') }).toEqual({
+      bare: false,
+      dollared: true,
+    });
     const item = await call('GET', `${collection}/${ids[0]}?select=key,id`, { token: reader });
     expect(Object.keys(item.json).sort()).toEqual(['@odata.context', '@odata.etag', '@odata.type', 'id', 'key']);
   });
@@ -395,7 +534,9 @@ describe("6. query options without '$' on /beta", () => {
     for (const query of ['filter=x&$filter=y', '$top=1&top=1', 'select=id&$select=id']) {
       const name = /(\w+)=/.exec(query)![1];
       const response = await call('GET', `${collection}?${query}`, { token: basic });
-      expect(expectGraphError(response, 400, 'badRequest').message).toBe(`The query option $${name} is given both as '${name}' and as '$${name}'; give it once.`);
+      expect(expectGraphError(response, 400, 'badRequest').message).toBe(
+        `The query option $${name} is given both as '${name}' and as '$${name}'; give it once.`,
+      );
     }
     const item = await call('GET', `${collection}/${keyBody().id}?select=id&$select=id`, { token: basic });
     expectGraphError(item, 400, 'badRequest');
@@ -403,14 +544,20 @@ describe("6. query options without '$' on /beta", () => {
 
   it.each(BETA)('%s: other bare OData options are their $ forms, refused as unsupported like them', async (collection) => {
     const response = await call('GET', `${collection}?orderby=id`, { token: basic });
-    expect(expectGraphError(response, 400, 'badRequest').message).toMatch(/^The query option '\$orderby' is not supported when listing recovery keys/);
+    expect(expectGraphError(response, 400, 'badRequest').message).toMatch(
+      /^The query option '\$orderby' is not supported when listing recovery keys/,
+    );
   });
 
-  it.each(OTHERS)("%s (v1.0 or no prefix): a bare name is refused as today, with a did-you-mean", async (collection) => {
+  it.each(OTHERS)('%s (v1.0 or no prefix): a bare name is refused as today, with a did-you-mean', async (collection) => {
     const response = await call('GET', `${collection}?filter=${encodeURIComponent("deviceId eq 'x'")}`, { token: basic });
-    expect(expectGraphError(response, 400, 'badRequest').message).toMatch(/^The query option 'filter' is not supported when listing recovery keys; did you mean '\$filter'\?/);
+    expect(expectGraphError(response, 400, 'badRequest').message).toMatch(
+      /^The query option 'filter' is not supported when listing recovery keys; did you mean '\$filter'\?/,
+    );
     const item = await call('GET', `${collection}/${keyBody().id}?select=id`, { token: basic });
-    expect(expectGraphError(item, 400, 'badRequest').message).toMatch(/^The query option 'select' is not supported when reading one recovery key; did you mean '\$select'\?/);
+    expect(expectGraphError(item, 400, 'badRequest').message).toMatch(
+      /^The query option 'select' is not supported when reading one recovery key; did you mean '\$select'\?/,
+    );
   });
 
   it('/beta/auditLogs/directoryAudits takes filter and top bare; /v1.0 refuses them', async () => {
@@ -453,13 +600,22 @@ describe('7. header text: UTF-8 read as UTF-8, other bytes kept as escapes', () 
     const audits = await call('GET', auditsPath({ $filter: `targetResources/any(t:t/id eq '${body.id}')` }), { token: auditor });
     const events = audits.json.value as DirectoryAudit[];
     expect(events.map((e) => `${e.activityDisplayName} ${e.result}`).sort()).toEqual(
-      ['Add BitLocker key success', 'Update BitLocker key success', 'Read BitLocker key success', 'Read BitLocker key failure', 'Delete BitLocker key success'].sort(),
+      [
+        'Add BitLocker key success',
+        'Update BitLocker key success',
+        'Read BitLocker key success',
+        'Read BitLocker key failure',
+        'Delete BitLocker key success',
+      ].sort(),
     );
     for (const event of events) expect(detailsOf(event)).toEqual(expected);
   });
 
   it('a client-request-id that decodes to non-ASCII text is still not echoed', async () => {
-    const response = await call('GET', `/v1.0/bitlocker/recoveryKeys/${keyBody().id}`, { token: basic, headers: { 'client-request-id': utf8Bytes('ïd-✓') } });
+    const response = await call('GET', `/v1.0/bitlocker/recoveryKeys/${keyBody().id}`, {
+      token: basic,
+      headers: { 'client-request-id': utf8Bytes('ïd-✓') },
+    });
     expect(response.status).toBe(404);
     expect(response.headers.get('client-request-id')).toBeNull();
     expect(response.json.error.innerError).not.toHaveProperty('client-request-id');

@@ -1,14 +1,5 @@
 import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
-import {
-  AUDIT_READ,
-  auditsOf,
-  auditsPath,
-  type DirectoryAudit,
-  detailOf,
-  keySpellings,
-  newOid,
-  secretsIn,
-} from '../support/audit';
+import { AUDIT_READ, auditsOf, auditsPath, type DirectoryAudit, detailOf, keySpellings, newOid, secretsIn } from '../support/audit';
 import { type ApiResponse, call, callOn, type CallOptions, expectGraphError, READ, token, WRITE } from '../support/client';
 import { type KeyBody, keyBody, newId, recoveryPassword } from '../support/fixtures';
 import { COLLECTION, followPages, mapLimit } from '../support/keys';
@@ -30,7 +21,9 @@ const recordOf = async (id: string): Promise<Record<string, unknown> | undefined
 /** The record's fields that a write may change, and its ciphertext: equal before and after a refused write. */
 const storedState = async (id: string) => {
   const record = await recordOf(id);
-  return record && { deviceId: record.deviceId, volumeType: record.volumeType, ciphertext: record.recoveryPasswordCiphertext, etag: record.etag };
+  return (
+    record && { deviceId: record.deviceId, volumeType: record.volumeType, ciphertext: record.recoveryPasswordCiphertext, etag: record.etag }
+  );
 };
 
 afterAll(() => stopLocalHosts(), 30_000);
@@ -76,7 +69,10 @@ describe('the attack of issue 8: a ReadWrite.All token lists every key, then PAT
         await at('PATCH', item(id), { token: attacker, body: {} }),
         await at('PATCH', item(id), { token: attacker, body: { volumeType: 2 } }),
         await at('PATCH', COLLECTION, { token: attacker, body: { id } }),
-        await at('PATCH', `/beta/bitlocker/recoveryKeys/${id.toUpperCase()}`, { token: attacker, body: { '@odata.type': '#microsoft.graph.bitlockerRecoveryKey' } }),
+        await at('PATCH', `/beta/bitlocker/recoveryKeys/${id.toUpperCase()}`, {
+          token: attacker,
+          body: { '@odata.type': '#microsoft.graph.bitlockerRecoveryKey' },
+        }),
       ];
       for (const answer of tries) {
         expect({ id, status: answer.status }).toEqual({ id, status: 200 });
@@ -173,7 +169,11 @@ describe('a recovery password is immutable under its key id', () => {
     const { body, etag } = await escrow();
     for (const again of [body, { key: body.key }, { id: body.id, key: body.key, deviceId: body.deviceId }]) {
       const response = await patch(item(body.id!), again);
-      expect({ status: response.status, etag: response.headers.get('etag'), key: response.json.key }).toEqual({ status: 200, etag, key: body.key });
+      expect({ status: response.status, etag: response.headers.get('etag'), key: response.json.key }).toEqual({
+        status: 200,
+        etag,
+        key: body.key,
+      });
     }
     const viaCollection = await patch(COLLECTION, body);
     expect({ status: viaCollection.status, etag: viaCollection.headers.get('etag') }).toEqual({ status: 200, etag });
@@ -181,11 +181,14 @@ describe('a recovery password is immutable under its key id', () => {
 
   it('concurrent writers with other keys all get 409 while metadata writers go through; the stored key never moves', async () => {
     const { body } = await escrow({ volumeType: 'operatingSystemVolume' });
-    const writes = Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? { key: recoveryPassword() } : { volumeType: i % 4 === 1 ? 'fixedDataVolume' : 'removableDataVolume' }));
+    const writes = Array.from({ length: 16 }, (_, i) =>
+      i % 2 === 0 ? { key: recoveryPassword() } : { volumeType: i % 4 === 1 ? 'fixedDataVolume' : 'removableDataVolume' },
+    );
     const responses = await Promise.all(writes.map((w) => patch(item(body.id!), w)));
     for (const [i, response] of responses.entries()) {
       if ('key' in writes[i]) expectGraphError(response, 409, 'conflict');
-      else if (response.status !== 503) expect({ status: response.status, key: response.json.key }).toEqual({ status: 200, key: undefined });
+      else if (response.status !== 503)
+        expect({ status: response.status, key: response.json.key }).toEqual({ status: 200, key: undefined });
     }
     expect((await call('GET', `${item(body.id!)}?$select=key`, { token: keyReader })).json.key).toBe(body.key);
   });
@@ -196,7 +199,8 @@ describe('a recovery password is immutable under its key id', () => {
     const responses = await Promise.all(bodies.map((b) => patch(item(id), b)));
     const winners = responses.flatMap((r, i) => (r.status === 200 ? [bodies[i]] : []));
     expect(winners).toHaveLength(1);
-    for (const r of responses.filter((r) => r.status !== 200)) expect(expectGraphError(r, 409, 'conflict').message).toBe(conflictMessage(id));
+    for (const r of responses.filter((r) => r.status !== 200))
+      expect(expectGraphError(r, 409, 'conflict').message).toBe(conflictMessage(id));
     expect((await call('GET', `${item(id)}?$select=key`, { token: keyReader })).json.key).toBe(winners[0].key);
   });
 
@@ -206,7 +210,10 @@ describe('a recovery password is immutable under its key id', () => {
     const original = (await recordOf(body.id!))!;
     const broken = Buffer.from(original.recoveryPasswordCiphertext as string, 'base64');
     broken[broken.length - 1] ^= 0x01;
-    await table.updateEntity({ partitionKey: body.id!, rowKey: 'recoveryKey', recoveryPasswordCiphertext: broken.toString('base64') }, 'Merge');
+    await table.updateEntity(
+      { partitionKey: body.id!, rowKey: 'recoveryKey', recoveryPasswordCiphertext: broken.toString('base64') },
+      'Merge',
+    );
     try {
       for (const write of [{}, { volumeType: 'fixedDataVolume' }, { deviceId: newId() }]) {
         const response = await patch(item(body.id!), write);
@@ -217,7 +224,10 @@ describe('a recovery password is immutable under its key id', () => {
       // A write that sends a key must compare it, so it meets the broken record: an error, never a key.
       expectGraphError(await patch(item(body.id!), { key: body.key }), 500, 'generalException');
     } finally {
-      await table.updateEntity({ partitionKey: body.id!, rowKey: 'recoveryKey', recoveryPasswordCiphertext: original.recoveryPasswordCiphertext }, 'Merge');
+      await table.updateEntity(
+        { partitionKey: body.id!, rowKey: 'recoveryKey', recoveryPasswordCiphertext: original.recoveryPasswordCiphertext },
+        'Merge',
+      );
     }
   });
 });
@@ -226,7 +236,10 @@ describe('moves and updates say what changed', () => {
   let writer: string;
   let auditor: string;
   beforeAll(async () => {
-    [writer, auditor] = await Promise.all([token({ roles: [WRITE], claims: { oid: newOid() } }), token({ roles: [AUDIT_READ], claims: { oid: newOid() } })]);
+    [writer, auditor] = await Promise.all([
+      token({ roles: [WRITE], claims: { oid: newOid() } }),
+      token({ roles: [AUDIT_READ], claims: { oid: newOid() } }),
+    ]);
   });
   const patch = (id: string, body: unknown) => call('PATCH', item(id), { token: writer, body });
   const modified = (event: DirectoryAudit) => (event.targetResources[0] as { modifiedProperties?: unknown }).modifiedProperties;
@@ -247,12 +260,20 @@ describe('moves and updates say what changed', () => {
       { displayName: 'volumeType', oldValue: null, newValue: '"operatingSystemVolume"' },
       { displayName: 'createdDateTime', oldValue: null, newValue: '"2024-05-06T07:08:09.000Z"' },
     ]);
-    expect(update).toMatchObject({ activityDisplayName: 'Update BitLocker key', result: 'success', correlationId: moved.headers.get('request-id') });
+    expect(update).toMatchObject({
+      activityDisplayName: 'Update BitLocker key',
+      result: 'success',
+      correlationId: moved.headers.get('request-id'),
+    });
     expect(modified(update)).toEqual([
       { displayName: 'deviceId', oldValue: JSON.stringify(oldDevice), newValue: JSON.stringify(newDevice) },
       { displayName: 'volumeType', oldValue: '"operatingSystemVolume"', newValue: '"fixedDataVolume"' },
     ]);
-    expect([detailOf(update, 'DeviceId'), detailOf(update, 'PreviousDeviceId'), detailOf(update, 'Key')]).toEqual([newDevice, oldDevice, 'key unchanged']);
+    expect([detailOf(update, 'DeviceId'), detailOf(update, 'PreviousDeviceId'), detailOf(update, 'Key')]).toEqual([
+      newDevice,
+      oldDevice,
+      'key unchanged',
+    ]);
     // A write that changed nothing lists nothing.
     expect(noChange.resultReason).toMatch(/no change/i);
     expect(modified(noChange)).toBeUndefined();

@@ -154,7 +154,11 @@ describe('DELETE {collection}/{id} is a soft delete', () => {
     expect((await call('GET', item(live.id!), { token: reader })).status).toBe(200);
 
     const body = await escrowAndDelete();
-    expectGraphError(await call('POST', restorePath(body.id!), { token: writer, headers: { 'If-Match': 'W/"stale"' } }), 412, 'preconditionFailed');
+    expectGraphError(
+      await call('POST', restorePath(body.id!), { token: writer, headers: { 'If-Match': 'W/"stale"' } }),
+      412,
+      'preconditionFailed',
+    );
     const etag = (await call('GET', deletedItem(body.id!), { token: reader })).headers.get('etag')!;
     expect((await call('POST', restorePath(body.id!), { token: writer, headers: { 'If-Match': etag } })).status).toBe(200);
     const trail = await auditsOf(body.id!, auditor, "activityDisplayName eq 'Restore BitLocker key'");
@@ -166,7 +170,9 @@ describe('directory/deletedItems paths', () => {
   it('every path form answers, with paging by $top and @odata.nextLink', async () => {
     await Promise.all([escrowAndDelete(), escrowAndDelete(), escrowAndDelete()]);
     for (const prefix of ['', '/v1.0', '/beta']) {
-      const first = await call('GET', `${prefix}/directory/deletedItems/microsoft.graph.bitlockerRecoveryKey?$top=2`, { token: basicReader });
+      const first = await call('GET', `${prefix}/directory/deletedItems/microsoft.graph.bitlockerRecoveryKey?$top=2`, {
+        token: basicReader,
+      });
       expect(first.status).toBe(200);
       expect(first.json.value.length).toBe(2);
       const next = new URL(first.json['@odata.nextLink']);
@@ -177,7 +183,11 @@ describe('directory/deletedItems paths', () => {
     }
     expectGraphError(await call('GET', `${DELETED_KEYS}?$filter=id eq '${newId()}'`, { token: basicReader }), 400, 'badRequest');
     expectGraphError(await call('GET', `${DELETED_KEYS}?$skiptoken=abc`, { token: basicReader }), 400, 'badRequest');
-    expectGraphError(await call('GET', DELETED_KEYS, { token: await token({ roles: ['User.Read.All'], claims: { oid: newOid() } }) }), 403, 'authorization_error');
+    expectGraphError(
+      await call('GET', DELETED_KEYS, { token: await token({ roles: ['User.Read.All'], claims: { oid: newOid() } }) }),
+      403,
+      'authorization_error',
+    );
     expectGraphError(await call('GET', DELETED_KEYS), 401, 'InvalidAuthenticationToken');
   });
 

@@ -138,7 +138,11 @@ describe('each failed check is a 401 that names it', () => {
     const ts = proofTimestamp();
     expect((await sendSigned(device, { method: 'PATCH', path, body, ts, nonce })).status).toBe(200);
     expectProofRefused(await sendSigned(device, { method: 'PATCH', path, body, ts, nonce }), device, /nonce was already used/);
-    expectProofRefused(await sendSigned(device, { method: 'PATCH', path, body, ts, nonce }, { host: hostB }), device, /nonce was already used/);
+    expectProofRefused(
+      await sendSigned(device, { method: 'PATCH', path, body, ts, nonce }, { host: hostB }),
+      device,
+      /nonce was already used/,
+    );
   });
 
   it('the same nonce reaching two instances at once is taken by exactly one', async () => {
@@ -160,7 +164,7 @@ describe('each failed check is a 401 that names it', () => {
     expect(await keyRowsOf(body.id)).toEqual({ records: [], index: [] });
   });
 
-  it('a signature by another key than the certificate\'s', async () => {
+  it("a signature by another key than the certificate's", async () => {
     const device = newDevice();
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const forged = { certificate: device.certificate, privateKey };
@@ -194,7 +198,10 @@ describe('Graph unreachable', () => {
     const device = newDevice();
     graph.down = true;
     try {
-      const response = await sendSigned(device, { method: 'GET', path: `${COLLECTION_PATH}?$filter=${encodeURIComponent(`deviceId eq '${device.deviceId}'`)}` });
+      const response = await sendSigned(device, {
+        method: 'GET',
+        path: `${COLLECTION_PATH}?$filter=${encodeURIComponent(`deviceId eq '${device.deviceId}'`)}`,
+      });
       expect(expectGraphError(response, 503, 'serviceNotAvailable').message).toMatch(/device directory/);
       expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
     } finally {

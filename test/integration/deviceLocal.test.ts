@@ -32,7 +32,9 @@ it('register records a device in the local directory; escrow stores a key for it
   expect(await readdir(join(stateDir, 'devices'))).toEqual([`${deviceId}.json`]);
 
   const first = await device('escrow', '--url', host.url);
-  expect(first.stdout).toMatch(new RegExp(`^Escrowed key [0-9a-f-]{36} for device ${deviceId}; the service now lists 1 key\\(s\\) for it\\.\\n$`));
+  expect(first.stdout).toMatch(
+    new RegExp(`^Escrowed key [0-9a-f-]{36} for device ${deviceId}; the service now lists 1 key\\(s\\) for it\\.\\n$`),
+  );
   const second = await device('escrow', '--url', host.url);
   expect(second.stdout).toMatch(/now lists 2 key\(s\)/);
   // Nothing shaped like a recovery password on either output.
@@ -42,7 +44,9 @@ it('register records a device in the local directory; escrow stores a key for it
 
 it('escrow without a registered device says to register first', async () => {
   const empty = await mkdtemp(join(tmpdir(), 'escrow-device-none-'));
-  await expect(run(process.execPath, [CLI, 'escrow', '--url', host.url], { env: { ...process.env, LOCAL_STATE_DIR: empty } })).rejects.toMatchObject({
+  await expect(
+    run(process.execPath, [CLI, 'escrow', '--url', host.url], { env: { ...process.env, LOCAL_STATE_DIR: empty } }),
+  ).rejects.toMatchObject({
     stderr: expect.stringContaining('npm run device -- register'),
   });
 });

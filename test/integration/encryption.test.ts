@@ -28,10 +28,7 @@ const identity = { oid: randomUUID() };
 let writer: string;
 let keyReader: string;
 beforeAll(async () => {
-  [writer, keyReader] = await Promise.all([
-    token({ roles: [WRITE], claims: identity }),
-    token({ roles: [READ], claims: identity }),
-  ]);
+  [writer, keyReader] = await Promise.all([token({ roles: [WRITE], claims: identity }), token({ roles: [READ], claims: identity })]);
 });
 
 afterAll(() => stopLocalHosts(), 30_000);
@@ -80,7 +77,9 @@ function textsOf(entity: Record<string, unknown>): string[] {
 }
 
 /** The record rows (not audit twins) of the RecoveryKeys table of an account, by key id. */
-async function rawRecords(connectionString: string): Promise<Map<string, { recoveryPasswordCiphertext: string; encryptionKeyVersion: string }>> {
+async function rawRecords(
+  connectionString: string,
+): Promise<Map<string, { recoveryPasswordCiphertext: string; encryptionKeyVersion: string }>> {
   const client = TableClient.fromConnectionString(connectionString, 'RecoveryKeys', { allowInsecureConnection: true });
   const records = new Map<string, { recoveryPasswordCiphertext: string; encryptionKeyVersion: string }>();
   for await (const entity of client.listEntities<{ recoveryPasswordCiphertext: string; encryptionKeyVersion: string }>({
@@ -213,17 +212,27 @@ describe('the tables never hold a recovery password in plain text', () => {
     const hits: string[] = [];
     for (const { table, entity } of entities) {
       for (const text of textsOf(entity)) {
-        for (const needle of leaked(text, needles)) hits.push(`${table}/${String(entity.partitionKey)}/${String(entity.rowKey)} holds ${needle.length === 48 ? 'the digits of ' : ''}a password`);
+        for (const needle of leaked(text, needles))
+          hits.push(
+            `${table}/${String(entity.partitionKey)}/${String(entity.rowKey)} holds ${needle.length === 48 ? 'the digits of ' : ''}a password`,
+          );
       }
     }
     expect(hits).toEqual([]);
 
     // The scan saw our records, sealed: it is not vacuous.
     const ours = new Set([...patched, ...posted, replaced].map((b) => b.id!));
-    const records = entities.filter(({ table, entity }) => table === 'RecoveryKeys' && entity.rowKey === RECORD_ROW && ours.has(entity.partitionKey as string));
+    const records = entities.filter(
+      ({ table, entity }) => table === 'RecoveryKeys' && entity.rowKey === RECORD_ROW && ours.has(entity.partitionKey as string),
+    );
     expect(records).toHaveLength(ours.size);
     for (const { entity } of records) {
-      expect(entity).toEqual(expect.objectContaining({ recoveryPasswordCiphertext: expect.stringMatching(/^[A-Za-z0-9+/]+={0,2}$/), encryptionKeyVersion: expect.any(String) }));
+      expect(entity).toEqual(
+        expect.objectContaining({
+          recoveryPasswordCiphertext: expect.stringMatching(/^[A-Za-z0-9+/]+={0,2}$/),
+          encryptionKeyVersion: expect.any(String),
+        }),
+      );
     }
     expect(new Set(entities.map((e) => e.table)).size).toBeGreaterThan(1);
   });
@@ -328,7 +337,7 @@ describe('key rotation: new versions, npm run reencrypt, old versions removed', 
     const records = await rawRecords(azurite.connectionString);
     return Object.fromEntries(ids.map((id) => [id, records.get(id)?.encryptionKeyVersion]));
   };
-  const all = <T,>(ids: readonly string[], value: T) => Object.fromEntries(ids.map((id) => [id, value]));
+  const all = <T>(ids: readonly string[], value: T) => Object.fromEntries(ids.map((id) => [id, value]));
   const ids = (bodies: readonly KeyBody[]) => bodies.map((b) => b.id!);
   const expectedKeys = (bodies: readonly KeyBody[]) => Object.fromEntries(bodies.map((b) => [b.id!, b.key!]));
 
@@ -421,7 +430,9 @@ describe('key rotation: new versions, npm run reencrypt, old versions removed', 
     expect(leaked(host.output(), secrets)).toEqual([]);
 
     const hits = (await everyEntity(azurite.connectionString)).flatMap(({ table, entity }) =>
-      textsOf(entity).flatMap((text) => leaked(text, needlesOf(allPasswords)).map(() => `${table}/${String(entity.partitionKey)}/${String(entity.rowKey)}`)),
+      textsOf(entity).flatMap((text) =>
+        leaked(text, needlesOf(allPasswords)).map(() => `${table}/${String(entity.partitionKey)}/${String(entity.rowKey)}`),
+      ),
     );
     expect(hits).toEqual([]);
   });
@@ -443,7 +454,12 @@ describe('key rotation: new versions, npm run reencrypt, old versions removed', 
     expect(leaked(run.stdout + run.stderr, secrets)).toEqual([]);
 
     const after = await rawRecords(azurite.connectionString);
-    expect(after.get(altered)).toEqual({ ...before.get(altered), encryptionKeyVersion: 'v1', etag: expect.any(String), timestamp: expect.any(String) });
+    expect(after.get(altered)).toEqual({
+      ...before.get(altered),
+      encryptionKeyVersion: 'v1',
+      etag: expect.any(String),
+      timestamp: expect.any(String),
+    });
     expect(after.get(unknownVersion)!.recoveryPasswordCiphertext).toBe(before.get(unknownVersion)!.recoveryPasswordCiphertext);
   });
 });
@@ -461,8 +477,18 @@ describe('a malformed key setting stops the host and the script with a clear mes
 
   const cases: { name: string; keys: string; active?: string; message: RegExp }[] = [
     { name: 'not JSON', keys: `{"v1": "${good}"`, active: 'v1', message: /ENCRYPTION_KEYS must be a JSON object.*not valid JSON/ },
-    { name: 'a key of 31 bytes', keys: JSON.stringify({ v1: good, v2: short }), active: 'v1', message: /ENCRYPTION_KEYS: version 'v2' must be the base64 of exactly 32 bytes/ },
-    { name: 'an active version that is not there', keys: JSON.stringify({ v1: good }), active: 'v9', message: /ENCRYPTION_ACTIVE_KEY 'v9' is not a version in ENCRYPTION_KEYS/ },
+    {
+      name: 'a key of 31 bytes',
+      keys: JSON.stringify({ v1: good, v2: short }),
+      active: 'v1',
+      message: /ENCRYPTION_KEYS: version 'v2' must be the base64 of exactly 32 bytes/,
+    },
+    {
+      name: 'an active version that is not there',
+      keys: JSON.stringify({ v1: good }),
+      active: 'v9',
+      message: /ENCRYPTION_ACTIVE_KEY 'v9' is not a version in ENCRYPTION_KEYS/,
+    },
     { name: 'no active version', keys: JSON.stringify({ v1: good }), message: /ENCRYPTION_ACTIVE_KEY must name the key version/ },
   ];
   const settingsOf = (c: (typeof cases)[number]): EnvOverrides => ({

@@ -18,13 +18,18 @@ jest.setTimeout(400_000);
 
 /** A run of a few hundred keys takes seconds alone, and minutes on a busy two-core machine. */
 const RUN_TIMEOUT_MS = 180_000;
-const mirror = (tenant: BitLockerStandIn, args: string[] = []): Promise<ScriptRun> => runScript('mirrorEntra', args, envFor(tenant), RUN_TIMEOUT_MS);
+const mirror = (tenant: BitLockerStandIn, args: string[] = []): Promise<ScriptRun> =>
+  runScript('mirrorEntra', args, envFor(tenant), RUN_TIMEOUT_MS);
 
 const identity = { oid: randomUUID(), appid: randomUUID(), tid: randomUUID() };
 let managedIdentity: ManagedIdentityStandIn;
 
 beforeAll(async () => {
-  managedIdentity = await startManagedIdentityStandIn({ aud: 'https://graph.microsoft.com', roles: ['BitLockerKey.Read.All', 'Device.Read.All'], ...identity });
+  managedIdentity = await startManagedIdentityStandIn({
+    aud: 'https://graph.microsoft.com',
+    roles: ['BitLockerKey.Read.All', 'Device.Read.All'],
+    ...identity,
+  });
 });
 afterAll(() => managedIdentity.close());
 
@@ -88,7 +93,17 @@ describe('a tenant of 250 keys over three pages, throttled, with a 503 and a key
     const run = await mirror(tenant, ['--progress-every', '200']);
     expect(leaks(run, everKey.values())).toEqual([]);
     expect(run.code).toBe(0);
-    expect(summaryOf(run)).toEqual({ seen: 250, imported: 249, updated: 0, skipped: 0, vanished: 1, conflicts: 0, failed: 0, reads: 250, gone: 0 });
+    expect(summaryOf(run)).toEqual({
+      seen: 250,
+      imported: 249,
+      updated: 0,
+      skipped: 0,
+      vanished: 1,
+      conflicts: 0,
+      failed: 0,
+      reads: 250,
+      gone: 0,
+    });
     expect(run.stderr).toMatch(/^mirror:entra: \d+ seen, \d+ imported, .* keys\/s$/m);
 
     const present = [...tenant.keys.values()];
@@ -121,7 +136,17 @@ describe('a tenant of 250 keys over three pages, throttled, with a 503 and a key
     const etags = await mapLimit([...tenant.keys.keys()], 8, escrowedEtag);
     const run = await mirror(tenant);
     expect(run.code).toBe(0);
-    expect(summaryOf(run)).toEqual({ seen: 249, imported: 0, updated: 0, skipped: 249, vanished: 0, conflicts: 0, failed: 0, reads: 0, gone: 0 });
+    expect(summaryOf(run)).toEqual({
+      seen: 249,
+      imported: 0,
+      updated: 0,
+      skipped: 249,
+      vanished: 0,
+      conflicts: 0,
+      failed: 0,
+      reads: 0,
+      gone: 0,
+    });
     expect(tenant.keyReads.length).toBe(readsBefore);
     expect(await mapLimit([...tenant.keys.keys()], 8, escrowedEtag)).toEqual(etags);
   });

@@ -151,7 +151,8 @@ type Snapshot = Map<string, Entity>;
 
 const tables = new Map<string, TableClient>();
 const table = (name: string): TableClient => {
-  if (!tables.has(name)) tables.set(name, TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }));
+  if (!tables.has(name))
+    tables.set(name, TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }));
   return tables.get(name)!;
 };
 
@@ -278,7 +279,11 @@ function checkResponse(sent: Sent, received: Received): void {
   if (received.status < 400 || sent.method.toUpperCase() === 'HEAD') return;
 
   const error = received.json?.error;
-  expect({ ...context, code: typeof error?.code, message: typeof error?.message }).toEqual({ ...context, code: 'string', message: 'string' });
+  expect({ ...context, code: typeof error?.code, message: typeof error?.message }).toEqual({
+    ...context,
+    code: 'string',
+    message: 'string',
+  });
   const { innerError, message } = error!;
   expect(innerError['request-id']).toBe(requestId);
   expect(innerError.date).toMatch(ERROR_DATE);
@@ -335,8 +340,19 @@ async function seedKeys(): Promise<void> {
   const sharedDevice = randomUUID();
   const samples = fc.sample(arb.recoveryPassword, { numRuns: 5, seed: 42 });
   for (let i = 0; i < 5; i++) {
-    const body = { id: randomUUID(), deviceId: i < 3 ? sharedDevice : randomUUID(), key: samples[i], volumeType: arb.VOLUME_TYPE_NAMES[i % 4], createdDateTime: '2024-05-06T07:08:09.000Z' };
-    const response = await send({ method: 'PATCH', path: '/bitlocker/recoveryKeys', headers: { authorization: bearer(writer), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const body = {
+      id: randomUUID(),
+      deviceId: i < 3 ? sharedDevice : randomUUID(),
+      key: samples[i],
+      volumeType: arb.VOLUME_TYPE_NAMES[i % 4],
+      createdDateTime: '2024-05-06T07:08:09.000Z',
+    };
+    const response = await send({
+      method: 'PATCH',
+      path: '/bitlocker/recoveryKeys',
+      headers: { authorization: bearer(writer), 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     expect(response.status).toBe(200);
     seeds.push(body);
   }
@@ -413,7 +429,9 @@ const writeHeaders = (extra: Sent['headers'] = {}): Sent['headers'] => ({
 const validBodyText = (withId: boolean) => arb.validBody(withId).map((b) => ({ ...b, text: arb.rawObject(b.members) }));
 
 /** A valid body without id and createdDateTime: creates a key; on a stored id its own key is another password, a 409. */
-const mergeBodyText = arb.validBody(false).map((b) => ({ ...b, text: arb.rawObject(b.members.filter(([name]) => name !== '"createdDateTime"')) }));
+const mergeBodyText = arb
+  .validBody(false)
+  .map((b) => ({ ...b, text: arb.rawObject(b.members.filter(([name]) => name !== '"createdDateTime"')) }));
 
 // ---- properties -------------------------------------------------------------------------------------------------
 
@@ -475,7 +493,8 @@ describe('fuzzing the recovery-key API over HTTP', () => {
         fc.asyncProperty(arb.prototypeBody, fc.constantFrom('PATCH', 'POST'), async (body, method) => {
           const received = await exchange({ method, path: '/bitlocker/recoveryKeys', headers: writeHeaders(), body: body.text });
           expect(received.status).toBe(400);
-          if (body.poison === '__proto__') expect(received.json!.error.message).toBe('__proto__ is not a property of bitlockerRecoveryKey.');
+          if (body.poison === '__proto__')
+            expect(received.json!.error.message).toBe('__proto__ is not a property of bitlockerRecoveryKey.');
         }),
         fuzz,
       );
@@ -534,7 +553,13 @@ describe('fuzzing the recovery-key API over HTTP', () => {
   it(
     'Content-Encoding: accepted codings decoded (the limit on the decoded body), others a 415 naming them, mislabelled bodies a 400',
     async () => {
-      const encoders: Record<string, (bytes: Buffer) => Buffer> = { gzip: zlib.gzipSync, 'x-gzip': zlib.gzipSync, deflate: zlib.deflateSync, br: zlib.brotliCompressSync, identity: (b) => b };
+      const encoders: Record<string, (bytes: Buffer) => Buffer> = {
+        gzip: zlib.gzipSync,
+        'x-gzip': zlib.gzipSync,
+        deflate: zlib.deflateSync,
+        br: zlib.brotliCompressSync,
+        identity: (b) => b,
+      };
       const coding = fc.oneof(
         { weight: 4, arbitrary: fc.constantFrom(...Object.keys(encoders)) },
         { weight: 1, arbitrary: fc.constantFrom('compress', 'zstd', 'x-compress', 'gzip2', '*', 'chunked') },
@@ -552,7 +577,12 @@ describe('fuzzing the recovery-key API over HTTP', () => {
             // Applied in the order listed; a dishonest client sends the body as is whatever it says.
             let bytes: Buffer = Buffer.from(text);
             if (honest && supported) for (const c of codings) bytes = encoders[c](bytes);
-            const received = await exchange({ method: 'PATCH', path: itemPath(id), headers: writeHeaders({ 'content-encoding': codings.join(', ') }), body: bytes });
+            const received = await exchange({
+              method: 'PATCH',
+              path: itemPath(id),
+              headers: writeHeaders({ 'content-encoding': codings.join(', ') }),
+              body: bytes,
+            });
             const identityOnly = codings.every((c) => c === 'identity');
             if (!supported) {
               expect(received.status).toBe(415);
@@ -576,7 +606,12 @@ describe('fuzzing the recovery-key API over HTTP', () => {
     async () => {
       await fc.assert(
         fc.asyncProperty(validBodyText(false), arb.guid, arb.contentType, async (body, id, contentType) => {
-          const received = await exchange({ method: 'PATCH', path: itemPath(id), headers: writeHeaders({ 'content-type': contentType }), body: body.text });
+          const received = await exchange({
+            method: 'PATCH',
+            path: itemPath(id),
+            headers: writeHeaders({ 'content-type': contentType }),
+            body: body.text,
+          });
           expect(received.status).toBe(isJsonMediaType(contentType) ? 200 : 415);
         }),
         fuzz,
@@ -588,7 +623,9 @@ describe('fuzzing the recovery-key API over HTTP', () => {
   it(
     'client-request-id, If-Match and If-None-Match of any shape: echoed only when safe, preconditions as RFC 9110 says',
     async () => {
-      const optionalHeader = fc.option(fc.oneof(arb.headerText(40), fc.constantFrom('*', ' * ', '"*"', 'W/"x"', '*,*')), { nil: undefined });
+      const optionalHeader = fc.option(fc.oneof(arb.headerText(40), fc.constantFrom('*', ' * ', '"*"', 'W/"x"', '*,*')), {
+        nil: undefined,
+      });
       await fc.assert(
         fc.asyncProperty(
           fc.constantFrom('getSeed', 'patchSeed', 'patchFresh', 'deleteFresh'),
@@ -607,7 +644,12 @@ describe('fuzzing the recovery-key API over HTTP', () => {
               path: itemPath(id),
               headers: writeHeaders({ 'client-request-id': clientRequestId, 'if-match': ifMatch, 'if-none-match': ifNoneMatch }),
               // On the seed, a PATCH with its own values: it changes nothing, so preconditions are all that can differ.
-              body: operation === 'patchSeed' ? JSON.stringify({ deviceId: seed.deviceId, key: seed.key }) : operation === 'patchFresh' ? body.text : undefined,
+              body:
+                operation === 'patchSeed'
+                  ? JSON.stringify({ deviceId: seed.deviceId, key: seed.key })
+                  : operation === 'patchFresh'
+                    ? body.text
+                    : undefined,
             };
             const received = await exchange(sent);
             const im = ifMatch?.trim() || undefined;
@@ -665,7 +707,12 @@ describe('fuzzing the recovery-key API over HTTP', () => {
   it(
     'item paths with odd encodings of the id: a GUID in any spelling reaches its key, anything else is a 4xx',
     async () => {
-      const target = fc.oneof(arb.guid, anySeed().map((s) => s.id)).chain((id) => arb.idSegment(id).map((segment) => ({ id, ...segment })));
+      const target = fc
+        .oneof(
+          arb.guid,
+          anySeed().map((s) => s.id),
+        )
+        .chain((id) => arb.idSegment(id).map((segment) => ({ id, ...segment })));
       await fc.assert(
         fc.asyncProperty(
           target,
@@ -691,9 +738,20 @@ describe('fuzzing the recovery-key API over HTTP', () => {
               query === '?x=%00' && (method === 'GET' || method === 'HEAD')
                 ? 400
                 : // The body's key is its own: on a seed, another password under a stored id, which is a 409.
-                  ({ GET: isSeed ? 200 : 404, HEAD: isSeed ? 200 : 404, PATCH: isSeed ? 409 : 200, DELETE: isSeed ? 204 : 404 } as Record<string, number>)[method] ?? 405;
+                  ((
+                    { GET: isSeed ? 200 : 404, HEAD: isSeed ? 200 : 404, PATCH: isSeed ? 409 : 200, DELETE: isSeed ? 204 : 404 } as Record<
+                      string,
+                      number
+                    >
+                  )[method] ?? 405);
             expect(received.status).toBe(expected);
-            if (received.status === 200 && query === '?$select=id' && method === 'GET') expect(received.json).toEqual({ '@odata.context': expect.stringMatching(/recoveryKeys\(id\)\/\$entity$/), '@odata.etag': received.headers.etag, '@odata.type': '#microsoft.graph.bitlockerRecoveryKey', id });
+            if (received.status === 200 && query === '?$select=id' && method === 'GET')
+              expect(received.json).toEqual({
+                '@odata.context': expect.stringMatching(/recoveryKeys\(id\)\/\$entity$/),
+                '@odata.etag': received.headers.etag,
+                '@odata.type': '#microsoft.graph.bitlockerRecoveryKey',
+                id,
+              });
             else if (received.status === 200 && method !== 'HEAD') expect(received.json!.id).toBe(id);
             if (method === 'HEAD') expect(received.text).toBe('');
           },
@@ -715,20 +773,27 @@ describe('fuzzing the recovery-key API over HTTP', () => {
           fc.oneof(
             fc.constant({ text: t, issuedFor: filter }),
             fc.nat().map((n) => ({ text: t.slice(0, n % t.length), issuedFor: undefined })),
-            fc.tuple(fc.nat(), fc.constantFrom('A', 'b', '-', '_', '0')).map(([n, c]) => ({ text: t.slice(0, n % t.length) + c + t.slice((n % t.length) + 1), issuedFor: undefined })),
+            fc
+              .tuple(fc.nat(), fc.constantFrom('A', 'b', '-', '_', '0'))
+              .map(([n, c]) => ({ text: t.slice(0, n % t.length) + c + t.slice((n % t.length) + 1), issuedFor: undefined })),
           ),
         ),
       );
       const option = fc.oneof(
         arb.filterText(device.deviceId, device.id).map((f) => ({ name: '$filter', value: f.text, supported: f.supported })),
-        arb.topText.map((value) => ({ name: '$top', value, supported: /^[0-9]+$/.test(value) && Number(value) >= 1 && Number(value) <= MAX_TOP })),
+        arb.topText.map((value) => ({
+          name: '$top',
+          value,
+          supported: /^[0-9]+$/.test(value) && Number(value) >= 1 && Number(value) <= MAX_TOP,
+        })),
         arb.selectText(SELECTABLE_PROPERTIES).map((value) => ({
           name: '$select',
           value,
           supported: value.split(',').every((n) => (SELECTABLE_PROPERTIES as readonly string[]).includes(n.trim())),
         })),
         tokens.map((t) => ({ name: '$skiptoken', value: t.text, supported: false, issuedFor: t.issuedFor })),
-        fc.constantFrom('$orderby', '$count', '$search', '$expand', '$skip', 'filter', '$FILTER', '$Top', 'top', '$select ', '$', '', 'x')
+        fc
+          .constantFrom('$orderby', '$count', '$search', '$expand', '$skip', 'filter', '$FILTER', '$Top', 'top', '$select ', '$', '', 'x')
           .map((name) => ({ name, value: 'id', supported: false })),
       );
       await fc.assert(
@@ -744,7 +809,11 @@ describe('fuzzing the recovery-key API over HTTP', () => {
                 return `${encodedName}=${encodedValue}`;
               })
               .join('&');
-            const received = await exchange({ method: 'GET', path: `/bitlocker/recoveryKeys${query ? `?${query}` : ''}`, headers: { authorization: bearer(who) } });
+            const received = await exchange({
+              method: 'GET',
+              path: `/bitlocker/recoveryKeys${query ? `?${query}` : ''}`,
+              headers: { authorization: bearer(who) },
+            });
             // No key is ever listed, by any permission or option.
             for (const password of seedPasswords()) expect(received.text).not.toContain(password);
 
@@ -756,7 +825,9 @@ describe('fuzzing the recovery-key API over HTTP', () => {
               o.supported || (o.name === '$skiptoken' && (o as { issuedFor?: string }).issuedFor === (filter?.value ?? ''));
             if (!repeated && options.every(knownGood)) expect(received.status).toBe(200);
             const refusedForSure = options.some(
-              (o) => ((o.name === '$top' || o.name === '$select') && !o.supported) || !['$filter', '$top', '$select', '$skiptoken'].includes(o.name),
+              (o) =>
+                ((o.name === '$top' || o.name === '$select') && !o.supported) ||
+                !['$filter', '$top', '$select', '$skiptoken'].includes(o.name),
             );
             if (!repeated && refusedForSure) expect(received.status).toBe(400);
             if (received.status === 400 && skipToken && options.every((o) => o === (skipToken as unknown) || knownGood(o)) && !repeated) {
@@ -844,7 +915,8 @@ describe('fuzzing the recovery-key API over HTTP', () => {
               if (wantsKey) expect(received.json!.key).toBe(seed.key);
               else expect(received.json).not.toHaveProperty('key');
             }
-            if (received.status === 200 && received.json!.key !== undefined) expect({ who, wantsKey }).toEqual({ who: 'read', wantsKey: true });
+            if (received.status === 200 && received.json!.key !== undefined)
+              expect({ who, wantsKey }).toEqual({ who: 'read', wantsKey: true });
             if (received.status !== 200) expect(received.text).not.toContain(seed.key);
           },
         ),
@@ -862,7 +934,8 @@ describe('fuzzing the recovery-key API over HTTP', () => {
 // ---- what fuzzing found, as plain examples ------------------------------------------------------------------------
 
 describe('regressions found by fuzzing', () => {
-  const patchRaw = (text: string, path = '/bitlocker/recoveryKeys') => exchange({ method: 'PATCH', path, headers: writeHeaders(), body: text });
+  const patchRaw = (text: string, path = '/bitlocker/recoveryKeys') =>
+    exchange({ method: 'PATCH', path, headers: writeHeaders(), body: text });
   const valid = () => fc.sample(validBodyText(true), { numRuns: 1, seed: 7 })[0];
 
   it('refuses a body that gives a property twice instead of keeping the last, and stores nothing', async () => {
@@ -875,9 +948,10 @@ describe('regressions found by fuzzing', () => {
 
   it('compares names after unescaping and looks into nested objects', async () => {
     const body = valid();
-    expect((await patchRaw(`${body.text.slice(0, -1)},"k\\u0065y":"000011-461032-321464-595518-463221-173943-033616-139579"}`)).json!.error.message).toMatch(
-      /'key' is given more than once/,
-    );
+    expect(
+      (await patchRaw(`${body.text.slice(0, -1)},"k\\u0065y":"000011-461032-321464-595518-463221-173943-033616-139579"}`)).json!.error
+        .message,
+    ).toMatch(/'key' is given more than once/);
     expect((await patchRaw('{"a":{"b":1,"b":2}}')).json!.error.message).toMatch(/'b' is given more than once/);
     // The same name in sibling objects, or in an object and its parent, is no duplicate.
     expect((await patchRaw('{"a":[{"b":1},{"b":2}],"b":{"b":1}}')).json!.error.message).not.toMatch(/more than once/);
@@ -901,7 +975,12 @@ describe('regressions found by fuzzing', () => {
   it('POST of an existing id is a 409 that writes nothing, not even an index entry', async () => {
     const seed = seeds[1];
     const body = { id: seed.id, deviceId: randomUUID(), key: seed.key, volumeType: 1 };
-    const received = await exchange({ method: 'POST', path: '/bitlocker/recoveryKeys', headers: writeHeaders(), body: JSON.stringify(body) });
+    const received = await exchange({
+      method: 'POST',
+      path: '/bitlocker/recoveryKeys',
+      headers: writeHeaders(),
+      body: JSON.stringify(body),
+    });
     expect(received.status).toBe(409);
   });
 });

@@ -74,7 +74,7 @@ describe('the Microsoft Graph JavaScript SDK against the escrow service', () => 
     escrowed = await escrowKeys(writer, keyBodies(3, { deviceId }));
   });
 
-  it('lists a device\'s keys with .filter(), without the key, under v1.0 and beta', async () => {
+  it("lists a device's keys with .filter(), without the key, under v1.0 and beta", async () => {
     const client = graphClient(basicReader);
     const response = (await client.api(COLLECTION).filter(`deviceId eq '${deviceId}'`).get()) as GraphJson;
     expect(sorted(response.value.map((k) => k.id))).toEqual(sorted(escrowed.map((k) => k.id!)));
@@ -84,7 +84,12 @@ describe('the Microsoft Graph JavaScript SDK against the escrow service', () => 
     }
     expect(response['@odata.context']).toBe(`${baseUrl()}/v1.0/$metadata#informationProtection/bitlocker/recoveryKeys`);
 
-    const beta = (await client.api(COLLECTION).version('beta').filter(`deviceId eq '${deviceId}'`).select(['id', 'deviceId']).get()) as GraphJson;
+    const beta = (await client
+      .api(COLLECTION)
+      .version('beta')
+      .filter(`deviceId eq '${deviceId}'`)
+      .select(['id', 'deviceId'])
+      .get()) as GraphJson;
     expect(beta['@odata.context']).toBe(`${baseUrl()}/beta/$metadata#informationProtection/bitlocker/recoveryKeys(id,deviceId)`);
     expect(beta.value).toHaveLength(3);
   });
@@ -100,7 +105,10 @@ describe('the Microsoft Graph JavaScript SDK against the escrow service', () => 
     const response = (await graphClient(reader).api(`${COLLECTION}/${key.id}`).select('key').get()) as GraphJson;
     expect(response).toMatchObject({ key: key.key });
     expect(response).not.toHaveProperty('deviceId');
-    const more = (await graphClient(reader).api(`${COLLECTION}/${key.id}`).select(['key', 'id', 'deviceId', 'volumeType']).get()) as GraphJson;
+    const more = (await graphClient(reader)
+      .api(`${COLLECTION}/${key.id}`)
+      .select(['key', 'id', 'deviceId', 'volumeType'])
+      .get()) as GraphJson;
     expect(more).toMatchObject({ id: key.id, deviceId, key: key.key, volumeType: 'operatingSystemVolume' });
     expect(response).not.toHaveProperty('value');
   });

@@ -98,7 +98,9 @@ describe('identity-based Table Storage', () => {
   it('npm run reencrypt takes the same settings: it moves the keys written above to a new key version by identity', async () => {
     const identity = await standIn();
     // The development keyring the hosts above used (AUTH_MODE=local without ENCRYPTION_KEYS), plus a new active version.
-    const development = JSON.parse(await readFile(join(process.env.LOCAL_STATE_DIR!, 'encryption-keys.json'), 'utf8')) as { keys: Record<string, string> };
+    const development = JSON.parse(await readFile(join(process.env.LOCAL_STATE_DIR!, 'encryption-keys.json'), 'utf8')) as {
+      keys: Record<string, string>;
+    };
     const env = {
       ...process.env,
       STORAGE_CONNECTION_STRING: undefined,
@@ -114,7 +116,10 @@ describe('identity-based Table Storage', () => {
         resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
       );
     });
-    expect(run).toMatchObject({ code: 0, stdout: expect.stringMatching(/reencrypt: done: [1-9]\d* scanned, [1-9]\d* moved to v2, .* 0 failed/) });
+    expect(run).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/reencrypt: done: [1-9]\d* scanned, [1-9]\d* moved to v2, .* 0 failed/),
+    });
     expect(identity.requests.length).toBeGreaterThan(0);
     expect(identity.requests.every((request) => request.resource === STORAGE_RESOURCE && request.headerMatched)).toBe(true);
   });
@@ -142,7 +147,10 @@ describe('identity-based Table Storage', () => {
       .filter((line) => line.includes('"dependencyFailure"'))
       .map((line) => JSON.parse(line.slice(line.indexOf('{'))) as DependencyFailure)
       .find((entry) => entry.requestId === written.headers.get('request-id'));
-    expect(failure).toMatchObject({ status: 503, cause: { code: 'AuthenticationFailed', status: 403, call: expect.stringMatching(/^(POST|GET|PUT) /) } });
+    expect(failure).toMatchObject({
+      status: 503,
+      cause: { code: 'AuthenticationFailed', status: 403, call: expect.stringMatching(/^(POST|GET|PUT) /) },
+    });
     expect(failure!.cause.ms).toEqual(expect.any(Number));
     // No URL of storage, no entity content in the log.
     expect(log).not.toContain(azurite.tableEndpoint);

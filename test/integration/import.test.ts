@@ -64,7 +64,10 @@ function summaryOf(run: ScriptRun) {
 
 /** Every spelling of every password that must not be printed, found in the run's output. */
 const leakedKeys = (run: ScriptRun, rows: Row[]): string[] =>
-  secretsIn(run.stdout + run.stderr, rows.flatMap((r) => keySpellings(r.key)));
+  secretsIn(
+    run.stdout + run.stderr,
+    rows.flatMap((r) => keySpellings(r.key)),
+  );
 
 const passwordsOf = (rows: Row[]): Promise<(string | undefined)[]> => mapLimit(rows, 8, (r) => escrowedPassword(r.id));
 
@@ -73,7 +76,10 @@ describe('npm run import', () => {
   let file: string;
 
   beforeAll(async () => {
-    file = await csvFile('mbam.csv', [HEADER, ...rows.map((r, i) => csvLine(i % 3 ? r : { ...r, id: mbamId(r.id), deviceId: mbamId(r.deviceId) }))]);
+    file = await csvFile('mbam.csv', [
+      HEADER,
+      ...rows.map((r, i) => csvLine(i % 3 ? r : { ...r, id: mbamId(r.id), deviceId: mbamId(r.deviceId) })),
+    ]);
   });
 
   it('stores every row with its password (braced, upper-case ids too), audited as an import from a file, printing no key', async () => {
@@ -164,7 +170,11 @@ it('a key id escrowed with another password is a conflict: reported, left as it 
 describe('files that are not key exports stop the import (exit 2) before anything is stored', () => {
   it.each([
     ['a required column is missing', ['id,deviceId,volumeType', `${newId()},${newId()},1`], /no column key/],
-    ['the quoting is malformed', [HEADER, `"${newId()},${newId()},"${recoveryPassword()}"x,1,2024-01-01T00:00:00Z`], /malformed CSV \(CSV_\w+\)/],
+    [
+      'the quoting is malformed',
+      [HEADER, `"${newId()},${newId()},"${recoveryPassword()}"x,1,2024-01-01T00:00:00Z`],
+      /malformed CSV \(CSV_\w+\)/,
+    ],
   ])('%s', async (name, lines, message) => {
     const run = await runImport(await csvFile(`${name.replace(/\W/g, '-')}.csv`, lines));
     expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 2, stdout: '' });

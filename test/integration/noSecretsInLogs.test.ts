@@ -130,7 +130,10 @@ it('runs a full session against the private host', async () => {
   // ---- read them with $select=key ---------------------------------------------------------------------------------
   const expectedKeys = [bodies[0].key, bodies[1].key, bodies[2].key, bodies[3].key];
   for (const [i, id] of escrowed.entries()) {
-    const read = await send('read key', 'GET', `${item(id)}?$select=key`, { token: reader, headers: { 'User-Agent': 'HelpdeskPortal/1.0' } });
+    const read = await send('read key', 'GET', `${item(id)}?$select=key`, {
+      token: reader,
+      headers: { 'User-Agent': 'HelpdeskPortal/1.0' },
+    });
     expect(read.status).toBe(200);
     expect(read.json.key).toBe(expectedKeys[i]);
   }
@@ -150,9 +153,21 @@ it('runs a full session against the private host', async () => {
     ['key as volumeType', { token: writer, body: secretBody({ volumeType: stray }) }, 400],
     ['key as a property name', { token: writer, body: { ...secretBody(), [secretKey()]: true } }, 400],
     ['a key that is not valid', { token: writer, body: secretBody({ key: `${secretKey().slice(0, -1)}8` }) }, 400],
-    ['invalid JSON around a key', { token: writer, rawBody: `{"key": "${secretKey()}", "deviceId": `, headers: { 'Content-Type': 'application/json' } }, 400],
-    ['a key in a non-object', { token: writer, rawBody: JSON.stringify([secretKey()]), headers: { 'Content-Type': 'application/json' } }, 400],
-    ['a key without JSON content type', { token: writer, rawBody: JSON.stringify(secretBody()), headers: { 'Content-Type': 'text/plain' } }, 415],
+    [
+      'invalid JSON around a key',
+      { token: writer, rawBody: `{"key": "${secretKey()}", "deviceId": `, headers: { 'Content-Type': 'application/json' } },
+      400,
+    ],
+    [
+      'a key in a non-object',
+      { token: writer, rawBody: JSON.stringify([secretKey()]), headers: { 'Content-Type': 'application/json' } },
+      400,
+    ],
+    [
+      'a key without JSON content type',
+      { token: writer, rawBody: JSON.stringify(secretBody()), headers: { 'Content-Type': 'text/plain' } },
+      415,
+    ],
     ['a key in a body over the limit', { token: writer, body: { ...secretBody(), padding: `${secretKey()} `.repeat(400) } }, 413],
     ['id in the body differs', { token: writer, body: secretBody({ id: newId() }) }, 400],
   ];
@@ -161,7 +176,9 @@ it('runs a full session against the private host', async () => {
   }
   // A key in a query option (only the path is logged, but the message must not end up anywhere else either).
   const queried = secretKey();
-  expect((await send('key in $filter', 'GET', `${COLLECTION}?$filter=${encodeURIComponent(`id eq '${queried}'`)}`, { token: reader })).status).toBe(400);
+  expect(
+    (await send('key in $filter', 'GET', `${COLLECTION}?$filter=${encodeURIComponent(`id eq '${queried}'`)}`, { token: reader })).status,
+  ).toBe(400);
 
   // ---- missing things, wrong methods, deletes, lists, audits ---------------------------------------------------------
   expect((await send('absent key', 'GET', `${item(newId())}?$select=key`, { token: reader })).status).toBe(404);
@@ -170,12 +187,16 @@ it('runs a full session against the private host', async () => {
   expect((await send('DELETE collection', 'DELETE', COLLECTION, { token: writer })).status).toBe(405);
   expect((await send('delete', 'DELETE', item(escrowed[2]), { token: writer })).status).toBe(204);
   expect((await send('delete again', 'DELETE', item(escrowed[2]), { token: writer })).status).toBe(404);
-  const list = await send('list by device', 'GET', `${COLLECTION}?$filter=${encodeURIComponent(`deviceId eq '${deviceId}'`)}`, { token: basic });
+  const list = await send('list by device', 'GET', `${COLLECTION}?$filter=${encodeURIComponent(`deviceId eq '${deviceId}'`)}`, {
+    token: basic,
+  });
   expect(list.status).toBe(200);
   expect(list.json.value).toHaveLength(3);
   expect((await send('list', 'GET', `${COLLECTION}?$top=5`, { token: reader })).status).toBe(200);
   for (const id of escrowed) {
-    const audits = await send('audits', 'GET', `/v1.0/auditLogs/directoryAudits?$filter=${encodeURIComponent(targetFilter(id))}`, { token: auditor });
+    const audits = await send('audits', 'GET', `/v1.0/auditLogs/directoryAudits?$filter=${encodeURIComponent(targetFilter(id))}`, {
+      token: auditor,
+    });
     expect(audits.status).toBe(200);
     expect(audits.json.value.length).toBeGreaterThan(0);
   }
@@ -189,19 +210,33 @@ it('runs a full session against the private host', async () => {
     ['expired token', expired],
     ['wrong audience', wrongAudience],
   ] as const) {
-    expect({ what, status: (await send(what, 'GET', `${item(escrowed[0])}?$select=key`, { token: bad })).status }).toEqual({ what, status: 401 });
-    expect({ what, status: (await send(what, 'PATCH', item(newId()), { token: bad, body: secretBody() })).status }).toEqual({ what, status: 401 });
+    expect({ what, status: (await send(what, 'GET', `${item(escrowed[0])}?$select=key`, { token: bad })).status }).toEqual({
+      what,
+      status: 401,
+    });
+    expect({ what, status: (await send(what, 'PATCH', item(newId()), { token: bad, body: secretBody() })).status }).toEqual({
+      what,
+      status: 401,
+    });
   }
   expect((await send('no token', 'GET', `${item(escrowed[0])}?$select=key`)).status).toBe(401);
-  expect((await send('Basic credentials', 'GET', item(escrowed[0]), { headers: { Authorization: `Basic ${Buffer.from(`user:${garbage}`).toString('base64')}` } })).status).toBe(401);
+  expect(
+    (
+      await send('Basic credentials', 'GET', item(escrowed[0]), {
+        headers: { Authorization: `Basic ${Buffer.from(`user:${garbage}`).toString('base64')}` },
+      })
+    ).status,
+  ).toBe(401);
   tokens.push(Buffer.from(`user:${garbage}`).toString('base64'));
-
 });
 
 it('runs requests with a recovery password pasted where a key id belongs', async () => {
   // A helpdesk pasting the recovery password shown on a screen into the key-id field, or a script
   // that swapped its arguments: the key is in the URL path.
-  const [reader, writer] = await Promise.all([token({ roles: [READ], claims: { oid: newOid() } }), token({ roles: [WRITE], claims: { oid: newOid() } })]);
+  const [reader, writer] = await Promise.all([
+    token({ roles: [READ], claims: { oid: newOid() } }),
+    token({ roles: [WRITE], claims: { oid: newOid() } }),
+  ]);
   tokens.push(reader, writer);
   const pasted = recoveryPassword();
   pastedKeys.push(pasted);
@@ -236,7 +271,10 @@ describe('once the host has stopped, its output', () => {
     expect(requestLines.length).toBeGreaterThanOrEqual(responses.length);
     for (const { what, response } of responses) {
       expect(response.requestId).toMatch(/^[0-9a-f-]{36}$/);
-      expect({ what, logged: requestLines.some((line) => line.includes(`"requestId":"${response.requestId}"`)) }).toEqual({ what, logged: true });
+      expect({ what, logged: requestLines.some((line) => line.includes(`"requestId":"${response.requestId}"`)) }).toEqual({
+        what,
+        logged: true,
+      });
     }
   });
 });

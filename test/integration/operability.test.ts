@@ -30,8 +30,7 @@ async function escrowForDevice(base: string, deviceId: string, count: number): P
   }
 }
 
-const devicePage = (deviceId: string): string =>
-  `${COLLECTION}?$top=1&$filter=${encodeURIComponent(`deviceId eq '${deviceId}'`)}`;
+const devicePage = (deviceId: string): string => `${COLLECTION}?$top=1&$filter=${encodeURIComponent(`deviceId eq '${deviceId}'`)}`;
 
 describe('PUBLIC_BASE_URL', () => {
   it('starts every link with it, whatever Host and X-Forwarded-* say, and the links work', async () => {
@@ -52,15 +51,22 @@ describe('PUBLIC_BASE_URL', () => {
     expect(second.json.value[0].id).not.toBe(page.json.value[0].id);
 
     const body = keyBody({ id: newId() });
-    const posted = await callOn(host.url, 'POST', '/beta/bitlocker/recoveryKeys', { token: await tokenWith(WRITE), body, headers: { 'X-Forwarded-Host': 'forwarded.example' } });
+    const posted = await callOn(host.url, 'POST', '/beta/bitlocker/recoveryKeys', {
+      token: await tokenWith(WRITE),
+      body,
+      headers: { 'X-Forwarded-Host': 'forwarded.example' },
+    });
     expect(posted.status).toBe(201);
     expect(posted.headers.get('location')).toBe(`${PUBLIC_BASE}/beta/bitlocker/recoveryKeys/${body.id}`);
     expect(posted.json['@odata.context']).toBe(`${PUBLIC_BASE}/beta/$metadata#informationProtection/bitlocker/recoveryKeys/$entity`);
 
-    const audits = await rawCallOn(host.url, 'GET', `${DIRECTORY_AUDITS}?$top=1`, { ...HOSTILE, Authorization: `Bearer ${await tokenWith('AuditLog.Read.All')}` });
+    const audits = await rawCallOn(host.url, 'GET', `${DIRECTORY_AUDITS}?$top=1`, {
+      ...HOSTILE,
+      Authorization: `Bearer ${await tokenWith('AuditLog.Read.All')}`,
+    });
     expect(audits.status).toBe(200);
     expect(audits.json['@odata.context']).toBe(`${PUBLIC_BASE}/v1.0/$metadata#auditLogs/directoryAudits`);
-    expect((audits.json['@odata.nextLink']).startsWith(`${PUBLIC_BASE}${DIRECTORY_AUDITS}?`)).toBe(true);
+    expect(audits.json['@odata.nextLink'].startsWith(`${PUBLIC_BASE}${DIRECTORY_AUDITS}?`)).toBe(true);
 
     const openapi = await rawCallOn(host.url, 'GET', '/openapi.json', HOSTILE);
     expect(openapi.json.servers).toEqual([{ url: PUBLIC_BASE }]);
@@ -76,7 +82,7 @@ describe('PUBLIC_BASE_URL', () => {
     });
     expect(page.status).toBe(200);
     expect(page.json['@odata.context']).toBe('http://localhost:8080/v1.0/$metadata#informationProtection/bitlocker/recoveryKeys');
-    expect((page.json['@odata.nextLink']).startsWith(`http://localhost:8080${COLLECTION}?`)).toBe(true);
+    expect(page.json['@odata.nextLink'].startsWith(`http://localhost:8080${COLLECTION}?`)).toBe(true);
   });
 
   it('refuses to load when it is not an https URL', async () => {
@@ -85,18 +91,16 @@ describe('PUBLIC_BASE_URL', () => {
 });
 
 describe('request lines starting with //', () => {
-  it.each([
-    `//x${COLLECTION}`,
-    `//x.example${COLLECTION}?$top=1`,
-    `/${COLLECTION}`,
-    '//health',
-  ])('%s is a Graph-shaped 404 with a request-id and no link anywhere', async (path) => {
-    const response = await rawCallOn(baseUrl(), 'GET', path, { Authorization: `Bearer ${await tokenWith(READ_BASIC)}` });
-    expectGraphError(response, 404, 'itemNotFound');
-    expect(response.headers.get('request-id')).toMatch(/^[0-9a-f-]{36}$/);
-    expect(response.text).not.toContain('http://x');
-    expect(response.text).not.toContain('@odata');
-  });
+  it.each([`//x${COLLECTION}`, `//x.example${COLLECTION}?$top=1`, `/${COLLECTION}`, '//health'])(
+    '%s is a Graph-shaped 404 with a request-id and no link anywhere',
+    async (path) => {
+      const response = await rawCallOn(baseUrl(), 'GET', path, { Authorization: `Bearer ${await tokenWith(READ_BASIC)}` });
+      expectGraphError(response, 404, 'itemNotFound');
+      expect(response.headers.get('request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      expect(response.text).not.toContain('http://x');
+      expect(response.text).not.toContain('@odata');
+    },
+  );
 });
 
 describe('local modes in Azure', () => {
@@ -159,6 +163,10 @@ describe('GET /health', () => {
     expectGraphError(response, 503, 'serviceNotAvailable');
     expect(response.json.error.message).toBe('Unhealthy: auth: The service is not configured to authenticate requests.');
     // Every API request on that instance is refused the same way: the probe now says so.
-    expectGraphError(await callOn(host.url, 'GET', `${COLLECTION}/${randomUUID()}`, { token: await tokenWith(READ_BASIC) }), 503, 'serviceNotAvailable');
+    expectGraphError(
+      await callOn(host.url, 'GET', `${COLLECTION}/${randomUUID()}`, { token: await tokenWith(READ_BASIC) }),
+      503,
+      'serviceNotAvailable',
+    );
   });
 });

@@ -279,14 +279,19 @@ describe('a storage outage under a running host (Azurite stopped and restarted)'
         expect(got.json.key).toBe(attempt.body.key);
       } else {
         // Not stored: then findable by nothing, and never acknowledged.
-        expect({ ...findable, status: attempt.status }).toEqual({ key: attempt.id, byId: false, byDevice: [], byPrefix: false, status: 503 });
+        expect({ ...findable, status: attempt.status }).toEqual({
+          key: attempt.id,
+          byId: false,
+          byDevice: [],
+          byPrefix: false,
+          status: 503,
+        });
       }
     }
 
     // Below the API: every record has the index entry of its own device (a dangling index entry
     // without a record is allowed, readers skip it; a record that no device lookup finds is not).
-    const raw = (table: string) =>
-      TableClient.fromConnectionString(azurite!.connectionString, table, { allowInsecureConnection: true });
+    const raw = (table: string) => TableClient.fromConnectionString(azurite!.connectionString, table, { allowInsecureConnection: true });
     const indexEntries = new Set<string>();
     for await (const entry of raw('RecoveryKeysByDevice').listEntities()) indexEntries.add(`${entry.partitionKey}/${entry.rowKey}`);
     const unindexed: string[] = [];

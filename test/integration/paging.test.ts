@@ -1,7 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { baseUrl, call, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { newId, recoveryPassword } from '../support/fixtures';
-import { COLLECTION, escrowKeys, idWithPrefix, keyBodies, listPath, mapLimit, randomHex, readAllPages, sorted, type Traversal } from '../support/keys';
+import {
+  COLLECTION,
+  escrowKeys,
+  idWithPrefix,
+  keyBodies,
+  listPath,
+  mapLimit,
+  randomHex,
+  readAllPages,
+  sorted,
+  type Traversal,
+} from '../support/keys';
 import { rawEntities, rawTable } from '../support/storage';
 
 // Server-driven paging over HTTP: @odata.nextLink is followed until it is absent, and the pages
@@ -81,16 +92,22 @@ describe('paging through an id-prefix search', () => {
   const prefix = randomHex(4);
   let created: string[];
   beforeAll(async () => {
-    created = (await escrowKeys(writer, keyBodies(12, {}, () => idWithPrefix(prefix)), 6)).map((k) => k.id!);
+    created = (
+      await escrowKeys(
+        writer,
+        keyBodies(12, {}, () => idWithPrefix(prefix)),
+        6,
+      )
+    ).map((k) => k.id!);
   });
 
   it('several pages of at most 5, every key with the prefix exactly once', async () => {
     const options = { $filter: prefixFilter(prefix), $top: '5' };
     const traversal = await readAllPages(listPath(options), reader);
     // Keys escrowed by other tests may share a 4-character prefix: what storage holds is the bound.
-    const stored = (await rawEntities('RecoveryKeys', `PartitionKey ge '${prefix}' and PartitionKey lt '${prefix}~' and RowKey eq 'recoveryKey'`)).map(
-      (e) => e.partitionKey as string,
-    );
+    const stored = (
+      await rawEntities('RecoveryKeys', `PartitionKey ge '${prefix}' and PartitionKey lt '${prefix}~' and RowKey eq 'recoveryKey'`)
+    ).map((e) => e.partitionKey as string);
     expect(traversal.pages.length).toBeGreaterThanOrEqual(3);
     expectPagesAtMost(traversal, 5);
     expectNoDuplicates(traversal);
@@ -155,7 +172,12 @@ describe('prefix search among thousands of keys', () => {
         recoveryPassword: recoveryPassword(),
       }),
     );
-    created = (await escrowKeys(writer, keyBodies(3, {}, () => idWithPrefix(PREFIX)))).map((k) => k.id!);
+    created = (
+      await escrowKeys(
+        writer,
+        keyBodies(3, {}, () => idWithPrefix(PREFIX)),
+      )
+    ).map((k) => k.id!);
   }, 60_000);
 
   afterAll(async () => {

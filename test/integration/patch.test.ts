@@ -8,8 +8,7 @@ beforeAll(async () => {
   writer = await tokenWith(WRITE);
 });
 
-const patch = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  call('PATCH', path, { token: writer, body, headers });
+const patch = (path: string, body: unknown, headers: Record<string, string> = {}) => call('PATCH', path, { token: writer, body, headers });
 
 async function expectNothingStored(id: string): Promise<void> {
   expect(await entitiesMentioning(id)).toEqual([]);
@@ -42,7 +41,7 @@ describe('PATCH /bitlocker/recoveryKeys (the seed operation)', () => {
     expect([rows.records.length, rows.index.length]).toEqual([1, 1]);
   });
 
-  it('answers the seed document\'s literal example with a 400 naming each wrong property', async () => {
+  it("answers the seed document's literal example with a 400 naming each wrong property", async () => {
     const response = await patch('/bitlocker/recoveryKeys', {
       '@odata.type': '#microsoft.graph.bitlockerRecoveryKey',
       volumeType: 'String',
@@ -181,7 +180,7 @@ describe('every path form', () => {
     expect((await patch('/V1.0/BitLocker/RecoveryKeys', keyBody())).status).toBe(200);
   });
 
-  it('answers an unknown path with Graph\'s 404', async () => {
+  it("answers an unknown path with Graph's 404", async () => {
     const response = await call('GET', '/v1.0/bitlocker/somethingElse', { token: writer });
     expectGraphError(response, 404, 'itemNotFound');
   });
@@ -198,8 +197,16 @@ describe('validation of the body', () => {
     ['a deviceId that is not a GUID', { deviceId: '1234' }, /deviceId must be a GUID/],
     ['a key with 7 groups', { key: '111111-222222-333333-444444-555555-666666-777777' }, /48-digit/],
     ['a key with letters', { key: '11111a-111111-111111-111111-111111-111111-111111-111111' }, /48-digit/],
-    ['a key whose group is not divisible by 11', { key: '496298-461032-321464-595518-463221-173943-033616-139570' }, /group 8 must be divisible by 11/],
-    ['a key whose group is 720896 or more', { key: '720896-461032-321464-595518-463221-173943-033616-139579' }, /group 1 must be divisible by 11 and below 720896/],
+    [
+      'a key whose group is not divisible by 11',
+      { key: '496298-461032-321464-595518-463221-173943-033616-139570' },
+      /group 8 must be divisible by 11/,
+    ],
+    [
+      'a key whose group is 720896 or more',
+      { key: '720896-461032-321464-595518-463221-173943-033616-139579' },
+      /group 1 must be divisible by 11 and below 720896/,
+    ],
     ['a key given as a number', { key: 496298 }, /key must be a string/],
     ['a key with Arabic-Indic digits', { key: '٤٩٦٢٩٨-461032-321464-595518-463221-173943-033616-139579' }, /48-digit/],
     ['a volumeType name in the wrong case', { volumeType: 'OperatingSystemVolume' }, /volumeType must be one of/],
@@ -208,7 +215,11 @@ describe('validation of the body', () => {
     ['a volumeType of the wrong type', { volumeType: true }, /volumeType must be one of/],
     ['a wrong @odata.type', { '@odata.type': '#microsoft.graph.user' }, /@odata.type must be #microsoft.graph.bitlockerRecoveryKey/],
     ['an unknown property', { isAdmin: true }, /isAdmin is not a property of bitlockerRecoveryKey/],
-    ['a prototype-polluting property', JSON.parse('{"__proto__": {"x": 1}}') as Record<string, unknown>, /__proto__ is not a property of bitlockerRecoveryKey/],
+    [
+      'a prototype-polluting property',
+      JSON.parse('{"__proto__": {"x": 1}}') as Record<string, unknown>,
+      /__proto__ is not a property of bitlockerRecoveryKey/,
+    ],
     ['a createdDateTime without a time zone', { createdDateTime: '2024-01-01T00:00:00' }, /createdDateTime must be an ISO 8601/],
     ['a createdDateTime that is not a date', { createdDateTime: 'yesterday' }, /createdDateTime must be an ISO 8601/],
     ['an impossible createdDateTime', { createdDateTime: '2024-02-30T00:00:00Z' }, /createdDateTime must be an ISO 8601/],
@@ -255,7 +266,11 @@ describe('validation of the body', () => {
   });
 
   it('refuses an empty body', async () => {
-    const response = await call('PATCH', '/bitlocker/recoveryKeys', { token: writer, rawBody: '', headers: { 'Content-Type': 'application/json' } });
+    const response = await call('PATCH', '/bitlocker/recoveryKeys', {
+      token: writer,
+      rawBody: '',
+      headers: { 'Content-Type': 'application/json' },
+    });
     expect(expectGraphError(response, 400, 'badRequest').message).toMatch(/empty/);
   });
 

@@ -131,10 +131,18 @@ describe('GET {collection}', () => {
   });
 
   it.each([
-    ['$orderby', { $orderby: 'createdDateTime desc' }, /'\$orderby' is not supported when listing.*Supported: \$filter, \$top, \$select, \$skiptoken/],
+    [
+      '$orderby',
+      { $orderby: 'createdDateTime desc' },
+      /'\$orderby' is not supported when listing.*Supported: \$filter, \$top, \$select, \$skiptoken/,
+    ],
     ['an unknown option', { $count: 'true' }, /'\$count' is not supported.*Supported: \$filter, \$top, \$select, \$skiptoken/],
     ['an option without $', { filter: "deviceId eq '2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e'" }, /did you mean '\$filter'/],
-    ['a malformed filter', { $filter: 'deviceId eq' }, /Invalid \$filter: .*Supported filters: deviceId eq '\{guid\}', id eq '\{guid\}', startswith\(id,'\{hex prefix\}'\)/],
+    [
+      'a malformed filter',
+      { $filter: 'deviceId eq' },
+      /Invalid \$filter: .*Supported filters: deviceId eq '\{guid\}', id eq '\{guid\}', startswith\(id,'\{hex prefix\}'\)/,
+    ],
     ['a filter on key', { $filter: "key eq '1'" }, /filtering on 'key' is not supported.*Supported filters/],
     ['an unsupported operator', { $filter: "deviceId ne '2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e'" }, /only 'eq' is.*Supported filters/],
     ['$select=key on the list', { $select: 'key' }, /\$select=key is not supported on the list.*\/recoveryKeys\/\{id\}\?\$select=key/],
@@ -272,22 +280,21 @@ describe('read permissions', () => {
 });
 
 describe('POST {collection}', () => {
-  it.each([
-    ['/v1.0/informationProtection/bitlocker/recoveryKeys'],
-    ['/bitlocker/recoveryKeys'],
-    ['/beta/bitlocker/recoveryKeys'],
-  ])('POST %s answers 201 with the key and a Location on the same path form', async (collection) => {
-    const body = keyBody();
-    const response = await call('POST', collection, { token: writer, body });
-    expect(response.status).toBe(201);
-    expect(response.json).toMatchObject({ id: body.id, deviceId: body.deviceId, key: body.key, volumeType: 'operatingSystemVolume' });
-    expect(response.headers.get('etag')).toBe(response.json['@odata.etag']);
-    const location = response.headers.get('location');
-    expect(location).toBe(`${baseUrl()}${collection}/${body.id}`);
-    const fetched = await get(location!, reader);
-    expect(fetched.status).toBe(200);
-    expect(fetched.json.id).toBe(body.id);
-  });
+  it.each([['/v1.0/informationProtection/bitlocker/recoveryKeys'], ['/bitlocker/recoveryKeys'], ['/beta/bitlocker/recoveryKeys']])(
+    'POST %s answers 201 with the key and a Location on the same path form',
+    async (collection) => {
+      const body = keyBody();
+      const response = await call('POST', collection, { token: writer, body });
+      expect(response.status).toBe(201);
+      expect(response.json).toMatchObject({ id: body.id, deviceId: body.deviceId, key: body.key, volumeType: 'operatingSystemVolume' });
+      expect(response.headers.get('etag')).toBe(response.json['@odata.etag']);
+      const location = response.headers.get('location');
+      expect(location).toBe(`${baseUrl()}${collection}/${body.id}`);
+      const fetched = await get(location!, reader);
+      expect(fetched.status).toBe(200);
+      expect(fetched.json.id).toBe(body.id);
+    },
+  );
 
   it('POST of an existing id is a 409 and leaves the stored key as it was', async () => {
     const original = keyBody();
@@ -296,7 +303,12 @@ describe('POST {collection}', () => {
     const response = await call('POST', COLLECTION, { token: writer, body: other });
     expect(expectGraphError(response, 409, 'conflict').message).toMatch(/already exists/);
     const stored = await get(`${COLLECTION}/${original.id}?${WHOLE_KEY}`, reader);
-    expect(stored.json).toMatchObject({ id: original.id, deviceId: original.deviceId, key: original.key, volumeType: 'operatingSystemVolume' });
+    expect(stored.json).toMatchObject({
+      id: original.id,
+      deviceId: original.deviceId,
+      key: original.key,
+      volumeType: 'operatingSystemVolume',
+    });
     const byOtherDevice = await get(listPath({ $filter: deviceFilter(other.deviceId!) }), reader);
     expect(byOtherDevice.json.value).toEqual([]);
   });

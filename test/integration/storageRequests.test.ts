@@ -49,7 +49,7 @@ afterAll(async () => {
   await proxy?.close();
 }, 30_000);
 
-describe('storage requests per operation (issue 13; pinned at today\'s counts, the target beside each)', () => {
+describe("storage requests per operation (issue 13; pinned at today's counts, the target beside each)", () => {
   test('PATCH of a new key: 5 requests, 4 in a row (target: <= 3, <= 2 in a row)', async () => {
     const body = keyBody();
     const { response, count } = await counted(() => patch(body));
@@ -77,7 +77,11 @@ describe('storage requests per operation (issue 13; pinned at today\'s counts, t
 
   test('GET one key, metadata: 1 request (target: 1, 1 in a row)', async () => {
     const { response, count } = await counted(() => get(`${COLLECTION}/${deviceKeys[3].id}`));
-    expect({ status: response.status, id: response.json.id, key: response.json.key }).toEqual({ status: 200, id: deviceKeys[3].id, key: undefined });
+    expect({ status: response.status, id: response.json.id, key: response.json.key }).toEqual({
+      status: 200,
+      id: deviceKeys[3].id,
+      key: undefined,
+    });
     expect(count).toEqual({ total: 1, inARow: 1, requests: ['GET RecoveryKeys'] });
   });
 

@@ -43,14 +43,11 @@ export const oddDigits = (text: string): fc.Arbitrary<string> =>
   fc.tuple(fc.constantFrom(...ODD_ZEROS), fc.boolean(), fc.nat()).map(([zero, all, pick]) => {
     const positions = [...text].flatMap((c, i) => (/[0-9]/.test(c) ? [i] : []));
     const chosen = positions.length === 0 ? -1 : positions[pick % positions.length];
-    return [...text]
-      .map((c, i) => (/[0-9]/.test(c) && (all || i === chosen) ? String.fromCodePoint(zero + Number(c)) : c))
-      .join('');
+    return [...text].map((c, i) => (/[0-9]/.test(c) && (all || i === chosen) ? String.fromCodePoint(zero + Number(c)) : c)).join('');
   });
 
 /** `text` with its Latin letters a-f (or some) as fullwidth letters. */
-export const fullwidthLetters = (text: string): string =>
-  text.replace(/[a-fA-F]/g, (c) => String.fromCodePoint(c.charCodeAt(0) + 0xfee0));
+export const fullwidthLetters = (text: string): string => text.replace(/[a-fA-F]/g, (c) => String.fromCodePoint(c.charCodeAt(0) + 0xfee0));
 
 // ---- valid material -------------------------------------------------------------------------------------------
 
@@ -58,9 +55,9 @@ export const guid = fc.uuid().map((id) => id.toLowerCase());
 
 /** The same GUID as a client may write it: any case, with or without braces. */
 export const guidSpelling = (id: string): fc.Arbitrary<string> =>
-  fc.oneof(fc.constant(id), fc.constant(id.toUpperCase()), fc.mixedCase(fc.constant(id))).chain((spelled) =>
-    fc.constantFrom(spelled, `{${spelled}}`),
-  );
+  fc
+    .oneof(fc.constant(id), fc.constant(id.toUpperCase()), fc.mixedCase(fc.constant(id)))
+    .chain((spelled) => fc.constantFrom(spelled, `{${spelled}}`));
 
 export const recoveryPassword = fc
   .array(fc.integer({ min: 0, max: 65535 }), { minLength: 8, maxLength: 8 })
@@ -87,8 +84,12 @@ export const pastDateTime = fc
 
 /** Instance annotations a client sends back from a read, or any other @odata.* one: none of them a property. */
 export const ignoredAnnotation: fc.Arbitrary<Member> = fc.oneof(
-  fc.constant<Member>(['"@odata.context"', '"https://graph.microsoft.com/v1.0/$metadata#informationProtection/bitlocker/recoveryKeys/$entity"']),
-  fc.tuple(fc.constantFrom('id', 'editLink', 'readLink', 'nextLink', 'count', 'deltaLink', 'mediaEtag', 'x'), fc.jsonValue({ maxDepth: 2 }))
+  fc.constant<Member>([
+    '"@odata.context"',
+    '"https://graph.microsoft.com/v1.0/$metadata#informationProtection/bitlocker/recoveryKeys/$entity"',
+  ]),
+  fc
+    .tuple(fc.constantFrom('id', 'editLink', 'readLink', 'nextLink', 'count', 'deltaLink', 'mediaEtag', 'x'), fc.jsonValue({ maxDepth: 2 }))
     .map(([term, value]): Member => [JSON.stringify(`@odata.${term}`), JSON.stringify(value)]),
 );
 
@@ -118,19 +119,17 @@ export const validBody = (withId: boolean | 'maybe' = 'maybe'): fc.Arbitrary<Val
       annotations: fc.array(ignoredAnnotation, { maxLength: 2 }),
     })
     .chain((b) =>
-      fc
-        .tuple(b.hasId ? guidSpelling(b.id) : fc.constant(undefined), guidSpelling(b.deviceId))
-        .map(([idText, deviceIdText]): ValidBody => {
-          const members: Member[] = [];
-          if (b.odataType) members.push(['"@odata.type"', '"#microsoft.graph.bitlockerRecoveryKey"']);
-          // One annotation per name: a name given twice is refused as a duplicate, annotation or not.
-          members.push(...b.annotations.filter(([name], i) => b.annotations.findIndex(([other]) => other === name) === i));
-          if (idText !== undefined) members.push(['"id"', JSON.stringify(idText)]);
-          members.push(['"deviceId"', JSON.stringify(deviceIdText)], ['"key"', JSON.stringify(b.key)]);
-          members.push(['"volumeType"', JSON.stringify(b.volumeType)]);
-          if (b.createdDateTime) members.push(['"createdDateTime"', JSON.stringify(b.createdDateTime)]);
-          return { id: b.hasId ? b.id : undefined, deviceId: b.deviceId, members };
-        }),
+      fc.tuple(b.hasId ? guidSpelling(b.id) : fc.constant(undefined), guidSpelling(b.deviceId)).map(([idText, deviceIdText]): ValidBody => {
+        const members: Member[] = [];
+        if (b.odataType) members.push(['"@odata.type"', '"#microsoft.graph.bitlockerRecoveryKey"']);
+        // One annotation per name: a name given twice is refused as a duplicate, annotation or not.
+        members.push(...b.annotations.filter(([name], i) => b.annotations.findIndex(([other]) => other === name) === i));
+        if (idText !== undefined) members.push(['"id"', JSON.stringify(idText)]);
+        members.push(['"deviceId"', JSON.stringify(deviceIdText)], ['"key"', JSON.stringify(b.key)]);
+        members.push(['"volumeType"', JSON.stringify(b.volumeType)]);
+        if (b.createdDateTime) members.push(['"createdDateTime"', JSON.stringify(b.createdDateTime)]);
+        return { id: b.hasId ? b.id : undefined, deviceId: b.deviceId, members };
+      }),
     );
 
 // ---- hostile values -------------------------------------------------------------------------------------------
@@ -140,8 +139,33 @@ const VALID_GUID = '2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e';
 
 /** Number and literal spellings that JSON.stringify never writes, and the usual suspects around 1 to 4. */
 const RAW_LITERALS = [
-  '1e309', '-1e309', '1E400', '-0', '-0.0', '0', '0.0', '1', '1.0', '1e0', '10e-1', '4', '4.000000000000001', '5', '-1',
-  '9007199254740993', '1e-400', 'true', 'false', 'null', '[]', '{}', '[1]', '{"a":1}', '""', '" "', '"\\u0000"',
+  '1e309',
+  '-1e309',
+  '1E400',
+  '-0',
+  '-0.0',
+  '0',
+  '0.0',
+  '1',
+  '1.0',
+  '1e0',
+  '10e-1',
+  '4',
+  '4.000000000000001',
+  '5',
+  '-1',
+  '9007199254740993',
+  '1e-400',
+  'true',
+  'false',
+  'null',
+  '[]',
+  '{}',
+  '[1]',
+  '{"a":1}',
+  '""',
+  '" "',
+  '"\\u0000"',
 ];
 
 /** A value with one thing wrong with it, as JSON text (sometimes not valid JSON at all). */
@@ -158,7 +182,10 @@ export const hostileValue: fc.Arbitrary<string> = fc.oneof(
       return `"${before ? escape + text : text + escape}"`;
     }),
   // Valid values in other scripts' digits or fullwidth letters.
-  fc.constantFrom(VALID_KEY, VALID_GUID, '1', '4').chain(oddDigits).map((s) => JSON.stringify(s)),
+  fc
+    .constantFrom(VALID_KEY, VALID_GUID, '1', '4')
+    .chain(oddDigits)
+    .map((s) => JSON.stringify(s)),
   fc.constant(JSON.stringify(fullwidthLetters(VALID_GUID))),
   // Valid values with a little extra: whitespace, control characters, invisible characters, braces half-open.
   fc
@@ -184,19 +211,60 @@ export const hostileValue: fc.Arbitrary<string> = fc.oneof(
   ),
   // Dates that are not: rolled over, without zone, with fractions, year 0, far future.
   fc.constantFrom(
-    '"2024-02-30T00:00:00Z"', '"2023-02-29T00:00:00Z"', '"2020-01-01T24:00:00Z"', '"2020-01-01T00:00:60Z"',
-    '"2020-01-01T00:00:00"', '"2020-01-01"', '"0000-01-01T00:00:00Z"', '"9999-12-31T23:59:59Z"',
-    '"2020-01-01T00:00:00.12345678Z"', '"2020-01-01T00:00:00+24:00"', '"+002020-01-01T00:00:00Z"', '"1577836800"',
+    '"2024-02-30T00:00:00Z"',
+    '"2023-02-29T00:00:00Z"',
+    '"2020-01-01T24:00:00Z"',
+    '"2020-01-01T00:00:60Z"',
+    '"2020-01-01T00:00:00"',
+    '"2020-01-01"',
+    '"0000-01-01T00:00:00Z"',
+    '"9999-12-31T23:59:59Z"',
+    '"2020-01-01T00:00:00.12345678Z"',
+    '"2020-01-01T00:00:00+24:00"',
+    '"+002020-01-01T00:00:00Z"',
+    '"1577836800"',
     // In Edm.DateTimeOffset's syntax but outside .NET's DateTimeOffset range once the offset is applied.
-    '"0001-01-01T00:00:00+13:00"', '"0001-01-01T00:00:00+00:01"', '"0000-12-31T23:59:59.9999999Z"', '"2020-01-01T00:00:00+14:01"',
+    '"0001-01-01T00:00:00+13:00"',
+    '"0001-01-01T00:00:00+00:01"',
+    '"0000-12-31T23:59:59.9999999Z"',
+    '"2020-01-01T00:00:00+14:01"',
   ),
 );
 
 /** Property names that are not ours, or almost ours. */
 export const hostileName: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('Key', 'KEY', 'key ', ' key', 'deviceid', 'DeviceId', 'ID', 'Id', 'volumetype', '@odata.context',
-    '@odata.etag', '@odata.ETag', '@ODATA.etag', 'key@odata.type', '@odata.nextLink', 'recoveryPassword', 'createdDateTime ', '', ' ', 'key\u0000', '\u202ekey', 'ｋｅｙ', 'k\u200bey',
-    'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__')
+  fc
+    .constantFrom(
+      'Key',
+      'KEY',
+      'key ',
+      ' key',
+      'deviceid',
+      'DeviceId',
+      'ID',
+      'Id',
+      'volumetype',
+      '@odata.context',
+      '@odata.etag',
+      '@odata.ETag',
+      '@ODATA.etag',
+      'key@odata.type',
+      '@odata.nextLink',
+      'recoveryPassword',
+      'createdDateTime ',
+      '',
+      ' ',
+      'key\u0000',
+      '\u202ekey',
+      'ｋｅｙ',
+      'k\u200bey',
+      'constructor',
+      'prototype',
+      'toString',
+      'hasOwnProperty',
+      'valueOf',
+      '__defineGetter__',
+    )
     .map((name) => JSON.stringify(name)),
   fc.string({ unit: 'binary', maxLength: 20 }).map((name) => JSON.stringify(name)),
   fc.integer({ min: 0xd800, max: 0xdfff }).map((unit) => `"\\u${unit.toString(16)}"`),
@@ -207,7 +275,13 @@ export type Mutation = 'value' | 'name' | 'remove' | 'add';
 /** A valid body with one property's value or name replaced, one removed, or one foreign property added. */
 export const mutatedBody = (withId: boolean | 'maybe' = 'maybe') =>
   fc
-    .record({ body: validBody(withId), mutation: fc.constantFrom<Mutation>('value', 'value', 'value', 'name', 'remove', 'add'), pick: fc.nat(), value: hostileValue, name: hostileName })
+    .record({
+      body: validBody(withId),
+      mutation: fc.constantFrom<Mutation>('value', 'value', 'value', 'name', 'remove', 'add'),
+      pick: fc.nat(),
+      value: hostileValue,
+      name: hostileName,
+    })
     .map(({ body, mutation, pick, value, name }) => {
       const members = body.members.map((m): Member => [...m]);
       const at = pick % members.length;
@@ -227,7 +301,14 @@ export const prototypeBody = fc
   .record({
     body: validBody(true),
     poison: fc.constantFrom(...POISON_NAMES),
-    payload: fc.constantFrom('{"isAdmin":true}', '{"polluted":"yes","roles":["BitLockerKey.ReadWrite.All"]}', '{"prototype":{"x":1}}', 'null', '1', '[]'),
+    payload: fc.constantFrom(
+      '{"isAdmin":true}',
+      '{"polluted":"yes","roles":["BitLockerKey.ReadWrite.All"]}',
+      '{"prototype":{"x":1}}',
+      'null',
+      '1',
+      '[]',
+    ),
     // Each level either an object member or an array element.
     path: fc.array(fc.oneof(fc.constantFrom('"id"', '"a"', '"key"', '"deviceId"'), fc.constant('[]')), { maxLength: 6 }),
     at: fc.nat(),
@@ -255,7 +336,11 @@ export const duplicateBody = fc
     const otherValue = g.sameValue ? value : (g.other.members.find(([n]) => n === name)?.[1] ?? value);
     return nameSpelling(plainName).map((spelled) => {
       if (g.nested) {
-        const inner = rawObject([[name, value], ['"x"', '1'], [spelled, otherValue]]);
+        const inner = rawObject([
+          [name, value],
+          ['"x"', '1'],
+          [spelled, otherValue],
+        ]);
         const withNested = [...members];
         withNested.splice(g.at % (members.length + 1), 0, ['"nested"', inner]);
         return { name: plainName, id: g.body.id, text: rawObject(withNested) };
@@ -268,7 +353,11 @@ export const duplicateBody = fc
 
 /** Deeply nested documents, balanced (valid JSON) or not, some within the body limit and some past it. */
 export const deepBody = fc
-  .record({ depth: fc.integer({ min: 1, max: 12_000 }), shape: fc.constantFrom('arrays', 'inId', 'objects', 'mixed'), balanced: fc.boolean() })
+  .record({
+    depth: fc.integer({ min: 1, max: 12_000 }),
+    shape: fc.constantFrom('arrays', 'inId', 'objects', 'mixed'),
+    balanced: fc.boolean(),
+  })
   .map(({ depth, shape, balanced }) => {
     const closeCount = balanced ? depth : depth - 1;
     switch (shape) {
@@ -285,21 +374,55 @@ export const deepBody = fc
 
 /** JSON documents that are not objects. */
 export const nonObjectBody: fc.Arbitrary<string> = fc.oneof(
-  fc.jsonValue({ maxDepth: 3 }).filter((v) => v === null || typeof v !== 'object' || Array.isArray(v)).map((v) => JSON.stringify(v)),
+  fc
+    .jsonValue({ maxDepth: 3 })
+    .filter((v) => v === null || typeof v !== 'object' || Array.isArray(v))
+    .map((v) => JSON.stringify(v)),
   fc.constantFrom('1e309', '-0', '"{}"', '[{}]', ' null ', '"\\ud800"', '[{"id":"x"}]'),
 );
 
 /** Text that is not JSON, or not quite. */
 export const notJsonBody: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('', ' ', '\n\t', '{', '}', '{"a":1,}', "{'a':1}", '{"a":01}', '{"a":.5}', '{"a":NaN}', '{"a":Infinity}',
-    '{"a":undefined}', '{a:1}', '{"a":1}{"b":2}', '{"a":1} x', '\u0000', '{"a":"\\x41"}', '{"a":"\\u12"}', '{"a":"\u0001"}'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\n\t',
+    '{',
+    '}',
+    '{"a":1,}',
+    "{'a':1}",
+    '{"a":01}',
+    '{"a":.5}',
+    '{"a":NaN}',
+    '{"a":Infinity}',
+    '{"a":undefined}',
+    '{a:1}',
+    '{"a":1}{"b":2}',
+    '{"a":1} x',
+    '\u0000',
+    '{"a":"\\x41"}',
+    '{"a":"\\u12"}',
+    '{"a":"\u0001"}',
+  ),
   fc.string({ unit: 'binary-ascii', maxLength: 60 }),
 );
 
 /** Byte sequences that are not UTF-8: overlong forms, stray continuation bytes, encoded surrogates, truncations. */
 export const INVALID_UTF8: readonly number[][] = [
-  [0xff], [0xfe], [0x80], [0xbf], [0xc0, 0xaf], [0xc1, 0xbf], [0xe0, 0x80, 0xaf], [0xf0, 0x80, 0x80, 0xaf],
-  [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xf4, 0x90, 0x80, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80],
+  [0xff],
+  [0xfe],
+  [0x80],
+  [0xbf],
+  [0xc0, 0xaf],
+  [0xc1, 0xbf],
+  [0xe0, 0x80, 0xaf],
+  [0xf0, 0x80, 0x80, 0xaf],
+  [0xed, 0xa0, 0x80],
+  [0xed, 0xbf, 0xbf],
+  [0xe2, 0x82],
+  [0xf0, 0x9f, 0x98],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xf8, 0x88, 0x80, 0x80, 0x80],
 ];
 
 /** A valid body's bytes with an invalid UTF-8 sequence put in somewhere. */
@@ -319,22 +442,50 @@ export const invalidUtf8Body = fc
  * before an application sees it.
  */
 export const headerText = (maxLength = 60): fc.Arbitrary<string> =>
-  fc.oneof(
-    fc.string({ unit: 'grapheme-ascii', maxLength }),
-    fc.string({ unit: fc.constantFrom('\t', ' ', '"', ',', ';', '=', '*', 'W', '/', 'a', '0', '\u0085', '\u00a0', '\u00ff', '\u00e9'), maxLength }),
-    // UTF-8 of any text, as the bytes (latin1 characters) a client sends.
-    fc.string({ unit: 'binary', maxLength: 20 }).map((s) => Buffer.from(s, 'utf8').toString('latin1')),
-    fc.constantFrom('\u00e2\u0080\u00ae', 'a\tb', '\tpadded\t', '*', '"*"', 'W/"x"', '*, *', '', ' '),
-    fc.integer({ min: 100, max: 4000 }).map((n) => 'x'.repeat(n)),
-  ).map((text) => text.replace(/[^\t\x20-\x7e\x80-\xff]/g, ''));
+  fc
+    .oneof(
+      fc.string({ unit: 'grapheme-ascii', maxLength }),
+      fc.string({
+        unit: fc.constantFrom('\t', ' ', '"', ',', ';', '=', '*', 'W', '/', 'a', '0', '\u0085', '\u00a0', '\u00ff', '\u00e9'),
+        maxLength,
+      }),
+      // UTF-8 of any text, as the bytes (latin1 characters) a client sends.
+      fc.string({ unit: 'binary', maxLength: 20 }).map((s) => Buffer.from(s, 'utf8').toString('latin1')),
+      fc.constantFrom('\u00e2\u0080\u00ae', 'a\tb', '\tpadded\t', '*', '"*"', 'W/"x"', '*, *', '', ' '),
+      fc.integer({ min: 100, max: 4000 }).map((n) => 'x'.repeat(n)),
+    )
+    .map((text) => text.replace(/[^\t\x20-\x7e\x80-\xff]/g, ''));
 
 export const CONTENT_TYPES = [
-  'application/json', 'APPLICATION/JSON', 'Application/Json', 'application/json; charset=utf-8', 'application/json;charset=UTF-16',
-  'application/json; odata.metadata=minimal; odata.streaming=true', ' application/json ', 'application/json ;', 'application/json\t',
-  'application/merge-patch+json', 'application/json-patch+json', 'application/jsonx', 'application/json2', 'application/ json',
-  'application /json', 'text/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x',
-  'application/xml', '*/*', 'application/*', 'application', 'json', ';application/json', 'application/json, text/plain',
-  'text/plain; x=application/json', '', ' ',
+  'application/json',
+  'APPLICATION/JSON',
+  'Application/Json',
+  'application/json; charset=utf-8',
+  'application/json;charset=UTF-16',
+  'application/json; odata.metadata=minimal; odata.streaming=true',
+  ' application/json ',
+  'application/json ;',
+  'application/json\t',
+  'application/merge-patch+json',
+  'application/json-patch+json',
+  'application/jsonx',
+  'application/json2',
+  'application/ json',
+  'application /json',
+  'text/json',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/xml',
+  '*/*',
+  'application/*',
+  'application',
+  'json',
+  ';application/json',
+  'application/json, text/plain',
+  'text/plain; x=application/json',
+  '',
+  ' ',
 ];
 
 export const contentType: fc.Arbitrary<string | undefined> = fc.oneof(
@@ -355,19 +506,47 @@ export const authorizationAround = (validToken: string): fc.Arbitrary<{ value: s
     fc.constantFrom(`Bearer ${validToken}`, `bearer ${validToken}`, `BEARER  ${validToken}`).map(judged('valid')),
     headerText(80).map(broken),
     headerText(80).map((garbage) => broken(`Bearer ${garbage}`)),
-    fc.constantFrom('', 'Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz', validToken, `Bearer ${validToken} extra`, `Bearer\t${validToken}`,
-      `Bearer ${validToken},Bearer ${validToken}`, `Bearer ${header}.${payload}`, `Bearer ${header}.${payload}.`, `Bearer ..`,
-      `Bearer ${payload}.${header}.${signature}`, `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${payload}.`,
-      `Bearer ${b64({ alg: 'HS256', typ: 'JWT' })}.${payload}.${signature}`, `Bearer ${b64({ alg: 'RS256', crit: ['exp'] })}.${payload}.${signature}`,
-      `Bearer ${b64({ alg: 'RS256', b64: false, crit: ['b64'] })}.${payload}.${signature}`, `Bearer ${b64('null')}.${payload}.${signature}`,
-      `Bearer ${b64('[]')}.${payload}.${signature}`, `Bearer ${b64('"RS256"')}.${payload}.${signature}`, `Bearer ${header}.${b64('null')}.${signature}`,
-      `Bearer ${header}.${b64('[1]')}.${signature}`, `Bearer ${header}.${b64('not json')}.${signature}`)
+    fc
+      .constantFrom(
+        '',
+        'Bearer',
+        'Bearer ',
+        'Basic dXNlcjpwYXNz',
+        validToken,
+        `Bearer ${validToken} extra`,
+        `Bearer\t${validToken}`,
+        `Bearer ${validToken},Bearer ${validToken}`,
+        `Bearer ${header}.${payload}`,
+        `Bearer ${header}.${payload}.`,
+        `Bearer ..`,
+        `Bearer ${payload}.${header}.${signature}`,
+        `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${payload}.`,
+        `Bearer ${b64({ alg: 'HS256', typ: 'JWT' })}.${payload}.${signature}`,
+        `Bearer ${b64({ alg: 'RS256', crit: ['exp'] })}.${payload}.${signature}`,
+        `Bearer ${b64({ alg: 'RS256', b64: false, crit: ['b64'] })}.${payload}.${signature}`,
+        `Bearer ${b64('null')}.${payload}.${signature}`,
+        `Bearer ${b64('[]')}.${payload}.${signature}`,
+        `Bearer ${b64('"RS256"')}.${payload}.${signature}`,
+        `Bearer ${header}.${b64('null')}.${signature}`,
+        `Bearer ${header}.${b64('[1]')}.${signature}`,
+        `Bearer ${header}.${b64('not json')}.${signature}`,
+      )
       .map(broken),
     // Headers and payloads of any JSON, with the real signature: nothing of the kind verifies.
-    fc.tuple(fc.jsonValue({ maxDepth: 2 }), fc.boolean()).map(([json, inHeader]) =>
-      broken(inHeader ? `Bearer ${b64(json)}.${payload}.${signature}` : `Bearer ${header}.${b64(json)}.${signature}`),
-    ),
-    fc.record({ alg: fc.oneof(fc.constantFrom('RS256', 'none', 'HS256', 'ES256', 'PS256', 'RS384', ''), fc.jsonValue({ maxDepth: 1 })), kid: fc.option(fc.jsonValue({ maxDepth: 1 })), jwk: fc.option(fc.jsonValue({ maxDepth: 1 })) }, { requiredKeys: ['alg'] })
+    fc
+      .tuple(fc.jsonValue({ maxDepth: 2 }), fc.boolean())
+      .map(([json, inHeader]) =>
+        broken(inHeader ? `Bearer ${b64(json)}.${payload}.${signature}` : `Bearer ${header}.${b64(json)}.${signature}`),
+      ),
+    fc
+      .record(
+        {
+          alg: fc.oneof(fc.constantFrom('RS256', 'none', 'HS256', 'ES256', 'PS256', 'RS384', ''), fc.jsonValue({ maxDepth: 1 })),
+          kid: fc.option(fc.jsonValue({ maxDepth: 1 })),
+          jwk: fc.option(fc.jsonValue({ maxDepth: 1 })),
+        },
+        { requiredKeys: ['alg'] },
+      )
       .map((h) => broken(`Bearer ${b64(h)}.${payload}.${signature}`)),
     // One character changed or the token cut short: mostly invalid, though a change in the spare bits of a
     // base64url segment's last character can leave the decoded token, and so its validity, as it was.
@@ -383,7 +562,11 @@ export const authorizationAround = (validToken: string): fc.Arbitrary<{ value: s
 /** Claims to put in a properly signed token, of every JSON type where a string, number or array belongs. */
 export const bentClaims = fc.record(
   {
-    roles: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(['BitLockerKey.ReadWrite.All']), fc.constant(['bitlockerkey.readwrite.all', 5, null])),
+    roles: fc.oneof(
+      fc.jsonValue({ maxDepth: 2 }),
+      fc.constant(['BitLockerKey.ReadWrite.All']),
+      fc.constant(['bitlockerkey.readwrite.all', 5, null]),
+    ),
     scp: fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constantFrom('BitLockerKey.ReadWrite.All', '  BitlockerKey.ReadWrite.All  x', '')),
     tid: fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constant('00000000-0000-0000-0000-000000000000')),
     exp: fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constantFrom(0, Infinity, -1, 2 ** 53, 4102444800)),
@@ -407,7 +590,10 @@ export const collectionPath: fc.Arbitrary<string> = fc
   .chain(([version, path, oddCase]) => (oddCase ? fc.mixedCase(fc.constant(version + path)) : fc.constant(version + path)));
 
 const percentEncode = (text: string, upper: boolean): string =>
-  [...Buffer.from(text, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).map((e) => (upper ? e.toUpperCase() : e)).join('');
+  [...Buffer.from(text, 'utf8')]
+    .map((b) => `%${b.toString(16).padStart(2, '0')}`)
+    .map((e) => (upper ? e.toUpperCase() : e))
+    .join('');
 
 /**
  * What an id segment should come to: 'guid' if it is the GUID in another spelling (so the request reaches
@@ -423,25 +609,70 @@ export const idSegment = (id: string): fc.Arbitrary<{ segment: string; kind: Seg
     guidSpelling(id).map(as('guid')),
     fc.constantFrom(`%7B${id}%7D`, `%7b${id.toUpperCase()}%7d`, `{${id}%7D`).map(as('guid')),
     // Every character or some percent-encoded: the URL decodes to the GUID.
-    fc.tuple(fc.boolean(), fc.nat()).map(([upper, pick]) =>
-      as('guid')([...id].map((c, i) => (i === pick % id.length || pick % 3 === 0 ? percentEncode(c, upper) : c)).join('')),
-    ),
+    fc
+      .tuple(fc.boolean(), fc.nat())
+      .map(([upper, pick]) =>
+        as('guid')([...id].map((c, i) => (i === pick % id.length || pick % 3 === 0 ? percentEncode(c, upper) : c)).join('')),
+      ),
     fc
       .constantFrom(
-        `${id}%00`, `%00${id}`, `${id}%0A`, `${id}%20`, `%20${id}`, `${id}%09`, `${id}%2F`, `${id}%2f${id}`, `${id}%3B`,
-        `${id};x=1`, `${id}%3F`, `${id}%23`, `(${id})`, `%28${id}%29`, id.replace(/-/g, ''), `{${id}`, `${id}}`, `{{${id}}}`,
-        `${id}0`, id.slice(1), `${id.slice(0, 35)}g`, `%25${percentEncode(id[0], true).slice(1)}${id.slice(1)}`,
-        percentEncode(id, true).replace(/%/g, '%25'), `%C0%AE%C0%AE`, `%E0%80%AE`, `%ED%A0%80`, `${id}%ED%A0%80`, `%FF`, `%`, `%%`,
-        `%G0`, `${id}%`, `${id}%2`, '%2E%2E%2E', '...', '~', '$value', "'x'", '%27%27', 'null', 'undefined', '0',
+        `${id}%00`,
+        `%00${id}`,
+        `${id}%0A`,
+        `${id}%20`,
+        `%20${id}`,
+        `${id}%09`,
+        `${id}%2F`,
+        `${id}%2f${id}`,
+        `${id}%3B`,
+        `${id};x=1`,
+        `${id}%3F`,
+        `${id}%23`,
+        `(${id})`,
+        `%28${id}%29`,
+        id.replace(/-/g, ''),
+        `{${id}`,
+        `${id}}`,
+        `{{${id}}}`,
+        `${id}0`,
+        id.slice(1),
+        `${id.slice(0, 35)}g`,
+        `%25${percentEncode(id[0], true).slice(1)}${id.slice(1)}`,
+        percentEncode(id, true).replace(/%/g, '%25'),
+        `%C0%AE%C0%AE`,
+        `%E0%80%AE`,
+        `%ED%A0%80`,
+        `${id}%ED%A0%80`,
+        `%FF`,
+        `%`,
+        `%%`,
+        `%G0`,
+        `${id}%`,
+        `${id}%2`,
+        '%2E%2E%2E',
+        '...',
+        '~',
+        '$value',
+        "'x'",
+        '%27%27',
+        'null',
+        'undefined',
+        '0',
       )
       .map(as('invalid')),
-    fc.constantFrom('.', '..', '%2e', '%2e%2e', '%2E%2e', `${id}/..`, `${id}/.`, `../${id}`, `..%2F${id}`, `${id}/`, `${id}//`).map(as('any')),
+    fc
+      .constantFrom('.', '..', '%2e', '%2e%2e', '%2E%2e', `${id}/..`, `${id}/.`, `../${id}`, `..%2F${id}`, `${id}/`, `${id}//`)
+      .map(as('any')),
     oddDigits(id).map((s) => as('invalid')(encodeURIComponent(s))),
     fc.constant(as('invalid')(encodeURIComponent(fullwidthLetters(id)))),
     fc.integer({ min: 37, max: 6000 }).map((n) => as('invalid')('a'.repeat(n))),
-    fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }).filter((s) => !/^\.+$/.test(s)).map((s) => as('invalid')(encodeURIComponent(s))),
+    fc
+      .string({ unit: 'binary', minLength: 1, maxLength: 40 })
+      .filter((s) => !/^\.+$/.test(s))
+      .map((s) => as('invalid')(encodeURIComponent(s))),
     // Raw visible ASCII except the characters that end a path or a segment.
-    fc.string({ unit: fc.constantFrom(...'!$&\'()*+,;=:@-._~{}[]|^`"<>ABCabc019'.split('')), minLength: 1, maxLength: 30 })
+    fc
+      .string({ unit: fc.constantFrom(...'!$&\'()*+,;=:@-._~{}[]|^`"<>ABCabc019'.split('')), minLength: 1, maxLength: 30 })
       .filter((s) => !/^\.+$/.test(s))
       .map(as('invalid')),
   );
@@ -454,37 +685,144 @@ export const filterText = (knownDeviceId: string, knownId: string): fc.Arbitrary
   const ok = (text: string) => ({ text, supported: true });
   const any = (text: string) => ({ text, supported: false });
   const quoted = (s: string) => `'${s.replace(/'/g, "''")}'`;
-  const tokens = ['deviceId', 'id', 'eq', 'ne', 'startswith', 'endswith', 'contains', '(', ')', ',', "'", "''", ' ', '\t', 'and', 'or', 'not',
-    'key', 'DeviceId', 'EQ', 'StartsWith', '{', '}', '"', '-', '0', 'null', 'true', '$it', '/', 'any', ':', '@p', '%', '\u0000', '\u202e', '٠',
-    quoted(knownDeviceId), quoted(knownId), quoted(knownId.slice(0, 8)), quoted(''), "'x'", "'it''s'"];
+  const tokens = [
+    'deviceId',
+    'id',
+    'eq',
+    'ne',
+    'startswith',
+    'endswith',
+    'contains',
+    '(',
+    ')',
+    ',',
+    "'",
+    "''",
+    ' ',
+    '\t',
+    'and',
+    'or',
+    'not',
+    'key',
+    'DeviceId',
+    'EQ',
+    'StartsWith',
+    '{',
+    '}',
+    '"',
+    '-',
+    '0',
+    'null',
+    'true',
+    '$it',
+    '/',
+    'any',
+    ':',
+    '@p',
+    '%',
+    '\u0000',
+    '\u202e',
+    '٠',
+    quoted(knownDeviceId),
+    quoted(knownId),
+    quoted(knownId.slice(0, 8)),
+    quoted(''),
+    "'x'",
+    "'it''s'",
+  ];
   return fc.oneof(
     fc.tuple(guidSpelling(knownDeviceId), fc.constantFrom('', ' ', '  ', '\t')).map(([g, ws]) => ok(`${ws}deviceId eq ${quoted(g)}${ws}`)),
     fc.tuple(guidSpelling(knownId), fc.boolean()).map(([g, paren]) => ok(paren ? `(id eq ${quoted(g)})` : `id eq ${quoted(g)}`)),
-    fc.integer({ min: 1, max: 36 }).chain((n) => fc.mixedCase(fc.constant(knownId.slice(0, n)))).map((p) => ok(`startswith(id,${quoted(p)})`)),
+    fc
+      .integer({ min: 1, max: 36 })
+      .chain((n) => fc.mixedCase(fc.constant(knownId.slice(0, n))))
+      .map((p) => ok(`startswith(id,${quoted(p)})`)),
     guid.map((g) => ok(`deviceId eq '${g}'`)),
     fc.array(fc.constantFrom(...tokens), { maxLength: 14 }).map((ts) => any(ts.join(''))),
     fc.array(fc.constantFrom(...tokens), { maxLength: 14 }).map((ts) => any(ts.join(' '))),
     fc.string({ unit: 'binary', maxLength: 60 }).map(any),
-    fc.constantFrom(`deviceId eq ${knownDeviceId}`, `deviceId eq "${knownDeviceId}"`, `deviceId eq '{${knownDeviceId}'`,
-      `deviceId eq '${knownDeviceId}' and id eq '${knownId}'`, `deviceId  eq  '${knownDeviceId}'`, `deviceid eq '${knownDeviceId}'`,
-      `startswith(id,'')`, `startswith(id,'g')`, `startswith(deviceId,'ab')`, `startswith(id, '${knownId.slice(0, 4)}')`,
-      `startswith(id,'${knownId}0')`, `startswith(id,'${'-'.repeat(36)}')`, `startswith(id,'${'٠'.repeat(4)}')`, `((((id eq '${knownId}'))))`,
-      `(`.repeat(300) + `id eq '${knownId}'` + `)`.repeat(300), `(`.repeat(200), `id eq '${knownId}''`, `id eq '${'x'.repeat(600)}'`,
-      `key eq '496298-461032-321464-595518-463221-173943-033616-139579'`, `id eq null`, `id in ('${knownId}')`, `not id eq '${knownId}'`)
+    fc
+      .constantFrom(
+        `deviceId eq ${knownDeviceId}`,
+        `deviceId eq "${knownDeviceId}"`,
+        `deviceId eq '{${knownDeviceId}'`,
+        `deviceId eq '${knownDeviceId}' and id eq '${knownId}'`,
+        `deviceId  eq  '${knownDeviceId}'`,
+        `deviceid eq '${knownDeviceId}'`,
+        `startswith(id,'')`,
+        `startswith(id,'g')`,
+        `startswith(deviceId,'ab')`,
+        `startswith(id, '${knownId.slice(0, 4)}')`,
+        `startswith(id,'${knownId}0')`,
+        `startswith(id,'${'-'.repeat(36)}')`,
+        `startswith(id,'${'٠'.repeat(4)}')`,
+        `((((id eq '${knownId}'))))`,
+        `(`.repeat(300) + `id eq '${knownId}'` + `)`.repeat(300),
+        `(`.repeat(200),
+        `id eq '${knownId}''`,
+        `id eq '${'x'.repeat(600)}'`,
+        `key eq '496298-461032-321464-595518-463221-173943-033616-139579'`,
+        `id eq null`,
+        `id in ('${knownId}')`,
+        `not id eq '${knownId}'`,
+      )
       .map(any),
   );
 };
 
 export const topText: fc.Arbitrary<string> = fc.oneof(
   fc.integer({ min: -5, max: 1100 }).map(String),
-  fc.constantFrom('0', '1', '1000', '1001', '01', '0001000', '+5', ' 5', '5 ', '1e2', '0x10', '1.0', '1,2', '', '-0', 'NaN', 'Infinity',
-    '99999999999999999999', '٥', '５', '𝟓', '\u0035\u0301', 'ten'),
+  fc.constantFrom(
+    '0',
+    '1',
+    '1000',
+    '1001',
+    '01',
+    '0001000',
+    '+5',
+    ' 5',
+    '5 ',
+    '1e2',
+    '0x10',
+    '1.0',
+    '1,2',
+    '',
+    '-0',
+    'NaN',
+    'Infinity',
+    '99999999999999999999',
+    '٥',
+    '５',
+    '𝟓',
+    '\u0035\u0301',
+    'ten',
+  ),
 );
 
 export const selectText = (selectable: readonly string[]): fc.Arbitrary<string> =>
   fc.oneof(
     fc.subarray([...selectable, 'key']).map((names) => names.join(',')),
-    fc.array(fc.constantFrom(...selectable, 'key', 'Key', 'ID', '*', '', ' ', 'id ', ' id', 'id\u00a0', 'ｉｄ', '@odata.type', 'recoveryPassword', 'id/x', 'value'), { maxLength: 6 })
+    fc
+      .array(
+        fc.constantFrom(
+          ...selectable,
+          'key',
+          'Key',
+          'ID',
+          '*',
+          '',
+          ' ',
+          'id ',
+          ' id',
+          'id\u00a0',
+          'ｉｄ',
+          '@odata.type',
+          'recoveryPassword',
+          'id/x',
+          'value',
+        ),
+        { maxLength: 6 },
+      )
       .map((names) => names.join(',')),
     fc.string({ unit: 'binary', maxLength: 30 }),
   );

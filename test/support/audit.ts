@@ -70,7 +70,8 @@ export function tokenParts(token: string): string[] {
 }
 
 /** The secrets among `needles` that occur in `haystack` (an empty list is the good answer). */
-export const secretsIn = (haystack: string, needles: readonly string[]): string[] => needles.filter((n) => n !== '' && haystack.includes(n));
+export const secretsIn = (haystack: string, needles: readonly string[]): string[] =>
+  needles.filter((n) => n !== '' && haystack.includes(n));
 
 /** A fresh object id, so that each test's tokens are their own caller (own rate-limit bucket, own initiatedBy). */
 export const newOid = (): string => randomUUID();

@@ -81,7 +81,8 @@ export async function startBitLockerStandIn(acceptedToken: string): Promise<BitL
     const error = (status: number, code: string, message: string, headers?: Record<string, string>): void =>
       send(status, { error: { code, message, innerError: { date: new Date().toISOString() } } }, headers);
     const target = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (req.headers.authorization !== `Bearer ${acceptedToken}`) return error(401, 'InvalidAuthenticationToken', 'Access token is empty or invalid.');
+    if (req.headers.authorization !== `Bearer ${acceptedToken}`)
+      return error(401, 'InvalidAuthenticationToken', 'Access token is empty or invalid.');
     if (!req.headers['ocp-client-name'] || !req.headers['ocp-client-version']) {
       standIn.violations.push(`${target.pathname}: without ocp-client-name / ocp-client-version`);
       return error(400, 'badRequest', 'ocp-client-name and ocp-client-version are required.');
@@ -116,7 +117,10 @@ export async function startBitLockerStandIn(acceptedToken: string): Promise<BitL
       return error(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist.`);
     }
     read(200);
-    send(200, { '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#informationProtection/bitlocker/recoveryKeys(key)/$entity', ...key });
+    send(200, {
+      '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#informationProtection/bitlocker/recoveryKeys(key)/$entity',
+      ...key,
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -104,7 +104,11 @@ export const call = (method: string, path: string, options: CallOptions = {}): P
   callOn(baseUrl(), method, path, options);
 
 /** Asserts Graph's error shape and returns the error object (of this client's or the device client's response). */
-export function expectGraphError(response: { status: number; headers: Headers; json: { error?: unknown } }, status: number, code: string): GraphErrorJson {
+export function expectGraphError(
+  response: { status: number; headers: Headers; json: { error?: unknown } },
+  status: number,
+  code: string,
+): GraphErrorJson {
   const error = response.json.error as GraphErrorJson | undefined;
   expect({ status: response.status, code: error?.code }).toEqual({ status, code });
   expect(typeof error!.message).toBe('string');
@@ -120,17 +124,20 @@ export function expectGraphError(response: { status: number; headers: Headers; j
 export function rawCallOn(base: string, method: string, path: string, headers: Record<string, string> = {}): Promise<ApiResponse> {
   const target = new URL(base);
   return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: target.hostname, port: target.port, method, path, headers, agent: false, timeout: 15_000 }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        const received = new Headers();
-        for (const [name, value] of Object.entries(response.headers)) if (typeof value === 'string') received.set(name, value);
-        resolve({ status: response.statusCode!, headers: received, json: parseJson(text), text });
-      });
-      response.on('error', reject);
-    });
+    const request = httpRequest(
+      { host: target.hostname, port: target.port, method, path, headers, agent: false, timeout: 15_000 },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const received = new Headers();
+          for (const [name, value] of Object.entries(response.headers)) if (typeof value === 'string') received.set(name, value);
+          resolve({ status: response.statusCode!, headers: received, json: parseJson(text), text });
+        });
+        response.on('error', reject);
+      },
+    );
     request.on('timeout', () => request.destroy(new Error('timed out')));
     request.on('error', reject);
     request.end();

@@ -13,7 +13,6 @@ interface RunningServices {
 }
 
 declare global {
-   
   var __escrowServices: RunningServices | undefined;
 }
 

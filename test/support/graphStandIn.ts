@@ -34,8 +34,14 @@ export interface GraphStandIn {
 export function alternativeSecurityIdOf(certificateDer: Buffer): { type: number; identityProvider: null; key: string } {
   const certificate = new X509Certificate(certificateDer);
   const thumbprint = createHash('sha1').update(certificateDer).digest('hex').toUpperCase();
-  const publicKeyHash = createHash('sha256').update(certificate.publicKey.export({ type: 'pkcs1', format: 'der' })).digest('base64');
-  return { type: 2, identityProvider: null, key: Buffer.from(`X509:<SHA1-TP-PUBKEY>${thumbprint}${publicKeyHash}`, 'utf16le').toString('base64') };
+  const publicKeyHash = createHash('sha256')
+    .update(certificate.publicKey.export({ type: 'pkcs1', format: 'der' }))
+    .digest('base64');
+  return {
+    type: 2,
+    identityProvider: null,
+    key: Buffer.from(`X509:<SHA1-TP-PUBKEY>${thumbprint}${publicKeyHash}`, 'utf16le').toString('base64'),
+  };
 }
 
 const FILTER = /^deviceId eq '([0-9a-f-]{36})'$/;
@@ -55,7 +61,10 @@ export async function startGraphStandIn(acceptedToken: string): Promise<GraphSta
     requestHeaders.push(req.headers);
     const throttled = throttle.shift();
     if (throttled) {
-      res.writeHead(throttled.status, { 'Content-Type': 'application/json', ...(throttled.retryAfter ? { 'Retry-After': throttled.retryAfter } : {}) });
+      res.writeHead(throttled.status, {
+        'Content-Type': 'application/json',
+        ...(throttled.retryAfter ? { 'Retry-After': throttled.retryAfter } : {}),
+      });
       res.end(JSON.stringify({ error: { code: 'TooManyRequests', message: 'Too many requests.' } }));
       return;
     }
@@ -68,7 +77,12 @@ export async function startGraphStandIn(acceptedToken: string): Promise<GraphSta
       return;
     }
     const filter = FILTER.exec(url.searchParams.get('$filter') ?? '');
-    if (req.method !== 'GET' || url.pathname !== '/v1.0/devices' || !filter || url.searchParams.get('$select') !== 'id,deviceId,accountEnabled,alternativeSecurityIds') {
+    if (
+      req.method !== 'GET' ||
+      url.pathname !== '/v1.0/devices' ||
+      !filter ||
+      url.searchParams.get('$select') !== 'id,deviceId,accountEnabled,alternativeSecurityIds'
+    ) {
       send(400, { error: { code: 'Request_BadRequest', message: 'Unsupported query.' } });
       return;
     }
@@ -77,7 +91,14 @@ export async function startGraphStandIn(acceptedToken: string): Promise<GraphSta
     send(200, {
       '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#devices(id,deviceId,accountEnabled,alternativeSecurityIds)',
       value: device
-        ? [{ id: `obj-${device.deviceId}`, deviceId: device.deviceId, accountEnabled: device.accountEnabled, alternativeSecurityIds: device.certificates.map(alternativeSecurityIdOf) }]
+        ? [
+            {
+              id: `obj-${device.deviceId}`,
+              deviceId: device.deviceId,
+              accountEnabled: device.accountEnabled,
+              alternativeSecurityIds: device.certificates.map(alternativeSecurityIdOf),
+            },
+          ]
         : [],
     });
   });

@@ -36,7 +36,11 @@ export async function startManagedIdentityStandIn(claims?: Record<string, unknow
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const resource = url.searchParams.get('resource') ?? '';
-    const valid = req.method === 'GET' && url.pathname === '/msi/token' && url.searchParams.get('api-version') === '2019-08-01' && req.headers['x-identity-header'] === secret;
+    const valid =
+      req.method === 'GET' &&
+      url.pathname === '/msi/token' &&
+      url.searchParams.get('api-version') === '2019-08-01' &&
+      req.headers['x-identity-header'] === secret;
     res.setHeader('Content-Type', 'application/json');
     if (!valid) {
       res.writeHead(400).end(JSON.stringify({ statusCode: 400, message: 'Bad request' }));

@@ -20,13 +20,14 @@ const FAIL_AUDIT = 'failAudit';
 const context = (): InvocationContext => quietContext('auditFailure.test');
 const request = handlerRequest;
 
-
 const COLLECTION = '/v1.0/informationProtection/bitlocker/recoveryKeys';
 const header = (response: HttpResponseInit, name: string): string | undefined =>
   (response.headers as Record<string, string> | undefined)?.[name];
 
-const get = (id: string, bearer: string, select = '') => itemHandler(request('GET', `${COLLECTION}/${id}${select}`, bearer, undefined, id), context());
-const patchItem = (body: KeyBody, bearer: string, id = body.id!) => itemHandler(request('PATCH', `${COLLECTION}/${id}`, bearer, body, id), context());
+const get = (id: string, bearer: string, select = '') =>
+  itemHandler(request('GET', `${COLLECTION}/${id}${select}`, bearer, undefined, id), context());
+const patchItem = (body: KeyBody, bearer: string, id = body.id!) =>
+  itemHandler(request('PATCH', `${COLLECTION}/${id}`, bearer, body, id), context());
 
 /** Asserts the audit trail's 503: Graph's error shape, serviceNotAvailable, a Retry-After in seconds. */
 function expectAuditOutage(response: HttpResponseInit): void {

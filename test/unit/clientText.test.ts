@@ -6,7 +6,9 @@ const KEY = '496298-461032-321464-595518-463221-173943-033616-139579';
 
 describe('clientText: client text as an audit record holds it', () => {
   it('keeps ordinary text as it is, non-Latin scripts and emoji included', () => {
-    expect(clientText('Mozilla/5.0 (Windows NT 10.0; Win64; x64) Ünïcødé 日本語 🔑', 256)).toBe('Mozilla/5.0 (Windows NT 10.0; Win64; x64) Ünïcødé 日本語 🔑');
+    expect(clientText('Mozilla/5.0 (Windows NT 10.0; Win64; x64) Ünïcødé 日本語 🔑', 256)).toBe(
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Ünïcødé 日本語 🔑',
+    );
   });
 
   it.each([

@@ -43,14 +43,19 @@ describe('PUBLIC_BASE_URL', () => {
     expect(readSettings({}).publicBaseUrl).toBeUndefined();
   });
 
-  it.each(['http://api.contoso.com', 'https://api.contoso.com/?a=b', 'https://user:pw@api.contoso.com', 'not a url'])('refuses %s', (value) => {
-    expect(() => readSettings({ PUBLIC_BASE_URL: value })).toThrow(/PUBLIC_BASE_URL/);
-  });
+  it.each(['http://api.contoso.com', 'https://api.contoso.com/?a=b', 'https://user:pw@api.contoso.com', 'not a url'])(
+    'refuses %s',
+    (value) => {
+      expect(() => readSettings({ PUBLIC_BASE_URL: value })).toThrow(/PUBLIC_BASE_URL/);
+    },
+  );
 });
 
 describe('local modes in Azure', () => {
   it('refuses AUTH_MODE=local and DEVICE_AUTH=local when WEBSITE_INSTANCE_ID is set, saying why', () => {
-    expect(() => readSettings({ AUTH_MODE: 'local', WEBSITE_INSTANCE_ID: 'x' })).toThrow(/AUTH_MODE=local is refused: WEBSITE_INSTANCE_ID is set, so this runs in Azure/);
+    expect(() => readSettings({ AUTH_MODE: 'local', WEBSITE_INSTANCE_ID: 'x' })).toThrow(
+      /AUTH_MODE=local is refused: WEBSITE_INSTANCE_ID is set, so this runs in Azure/,
+    );
     expect(() => readSettings({ DEVICE_AUTH: 'LOCAL', WEBSITE_INSTANCE_ID: 'x' })).toThrow(/DEVICE_AUTH=local is refused/);
   });
 

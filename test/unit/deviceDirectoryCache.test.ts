@@ -61,7 +61,13 @@ describe('device settings', () => {
     expect(readSettings({}).graphBaseUrl).toBe('https://graph.microsoft.com');
     expect(readSettings({ GRAPH_BASE_URL: 'https://graph.microsoft.us/' }).graphBaseUrl).toBe('https://graph.microsoft.us');
     expect(readSettings({ GRAPH_BASE_URL: 'http://127.0.0.1:4321' }).graphBaseUrl).toBe('http://127.0.0.1:4321');
-    for (const bad of ['http://graph.microsoft.com', 'graph.microsoft.com', 'https://user:pw@graph.example', 'https://graph.example/?x=1', 'ftp://127.0.0.1']) {
+    for (const bad of [
+      'http://graph.microsoft.com',
+      'graph.microsoft.com',
+      'https://user:pw@graph.example',
+      'https://graph.example/?x=1',
+      'ftp://127.0.0.1',
+    ]) {
       expect(() => readSettings({ GRAPH_BASE_URL: bad })).toThrow(ConfigError);
     }
   });

@@ -35,10 +35,18 @@ function signedRequest(overrides: Partial<{ method: string; pathAndQuery: string
   const method = overrides.method ?? 'PATCH';
   const pathAndQuery = overrides.pathAndQuery ?? '/v1.0/bitlocker/recoveryKeys';
   const body = Buffer.from(overrides.body ?? '{"deviceId":"x"}', 'utf8');
-  return { method, pathAndQuery, body, authorization: deviceAuthorization(credentialsOf(primary), { method, pathAndQuery, body, ts: overrides.ts ?? vectors.clock }) };
+  return {
+    method,
+    pathAndQuery,
+    body,
+    authorization: deviceAuthorization(credentialsOf(primary), { method, pathAndQuery, body, ts: overrides.ts ?? vectors.clock }),
+  };
 }
 
-async function failedCheck(request: DeviceProofRequest, directory: DeviceDirectory = bothDevices): Promise<{ check: string; message: string }> {
+async function failedCheck(
+  request: DeviceProofRequest,
+  directory: DeviceDirectory = bothDevices,
+): Promise<{ check: string; message: string }> {
   try {
     await verifyDeviceProof(request, { directory, nonces: tableNonceStore, now: () => clock });
   } catch (error) {
@@ -51,7 +59,12 @@ async function failedCheck(request: DeviceProofRequest, directory: DeviceDirecto
 describe('the pinned vectors', () => {
   it.each(Object.entries(vectors.devices))('%s: thumbprint, public-key hash and alternativeSecurityIds key are as pinned', (_, device) => {
     const certificate = readDeviceCertificate(Buffer.from(device.certificateDerBase64, 'base64'));
-    expect({ deviceId: certificate.deviceId, thumbprint: certificate.thumbprint, publicKeyHash: certificate.publicKeyHash, key: alternativeSecurityIdKey(certificate) }).toEqual({
+    expect({
+      deviceId: certificate.deviceId,
+      thumbprint: certificate.thumbprint,
+      publicKeyHash: certificate.publicKeyHash,
+      key: alternativeSecurityIdKey(certificate),
+    }).toEqual({
       deviceId: device.deviceId,
       thumbprint: device.thumbprint,
       publicKeyHash: device.publicKeyHash,
@@ -64,7 +77,10 @@ describe('the pinned vectors', () => {
     const text = canonicalString({ ...vector, body: Buffer.from(vector.body, 'utf8') });
     expect(text).toBe(vector.canonical);
     expect(bodyHash(Buffer.from(vector.body, 'utf8'))).toBe(vector.bodySha256);
-    const authorization = deviceAuthorization(credentialsOf(vectors.devices[vector.device]), { ...vector, body: Buffer.from(vector.body, 'utf8') });
+    const authorization = deviceAuthorization(credentialsOf(vectors.devices[vector.device]), {
+      ...vector,
+      body: Buffer.from(vector.body, 'utf8'),
+    });
     expect(authorization).toBe(vector.authorization);
   });
 
@@ -93,15 +109,39 @@ describe('each check', () => {
   });
 
   it('a timestamp 5 minutes off either way passes; one second more fails, and says which way', async () => {
-    expect((await verifyDeviceProof(signedRequest({ ts: '2026-11-29T09:55:00Z' }), { directory: bothDevices, nonces: tableNonceStore, now: () => clock })).deviceId).toBe(primary.deviceId);
-    expect((await verifyDeviceProof(signedRequest({ ts: '2026-11-29T10:05:00Z' }), { directory: bothDevices, nonces: tableNonceStore, now: () => clock })).deviceId).toBe(primary.deviceId);
-    expect(await failedCheck(signedRequest({ ts: '2026-11-29T09:54:59Z' }))).toEqual({ check: 'timestamp', message: expect.stringContaining('older') });
-    expect(await failedCheck(signedRequest({ ts: '2026-11-29T10:05:01Z' }))).toEqual({ check: 'timestamp', message: expect.stringContaining('later') });
+    expect(
+      (
+        await verifyDeviceProof(signedRequest({ ts: '2026-11-29T09:55:00Z' }), {
+          directory: bothDevices,
+          nonces: tableNonceStore,
+          now: () => clock,
+        })
+      ).deviceId,
+    ).toBe(primary.deviceId);
+    expect(
+      (
+        await verifyDeviceProof(signedRequest({ ts: '2026-11-29T10:05:00Z' }), {
+          directory: bothDevices,
+          nonces: tableNonceStore,
+          now: () => clock,
+        })
+      ).deviceId,
+    ).toBe(primary.deviceId);
+    expect(await failedCheck(signedRequest({ ts: '2026-11-29T09:54:59Z' }))).toEqual({
+      check: 'timestamp',
+      message: expect.stringContaining('older'),
+    });
+    expect(await failedCheck(signedRequest({ ts: '2026-11-29T10:05:01Z' }))).toEqual({
+      check: 'timestamp',
+      message: expect.stringContaining('later'),
+    });
   });
 
   it('an unknown device, a disabled device and a certificate not listed on the device are each named', async () => {
     expect((await failedCheck(signedRequest(), directoryOf())).check).toBe('unknownDevice');
-    expect((await failedCheck(signedRequest(), directoryOf(directoryEntryOf(primary, { accountEnabled: false })))).check).toBe('disabledDevice');
+    expect((await failedCheck(signedRequest(), directoryOf(directoryEntryOf(primary, { accountEnabled: false })))).check).toBe(
+      'disabledDevice',
+    );
     // The same thumbprint with another key's hash, the right text under another type, and another device's certificate.
     const wrongHash = alternativeSecurityIdKey({ thumbprint: primary.thumbprint, publicKeyHash: rsa3072.publicKeyHash });
     const notListed = directoryEntryOf(primary, {
@@ -121,7 +161,11 @@ describe('each check', () => {
         { type: 2, key: primary.alternativeSecurityIdKey },
       ],
     });
-    const identity = await verifyDeviceProof(signedRequest(), { directory: directoryOf(listedSecond), nonces: tableNonceStore, now: () => clock });
+    const identity = await verifyDeviceProof(signedRequest(), {
+      directory: directoryOf(listedSecond),
+      nonces: tableNonceStore,
+      now: () => clock,
+    });
     expect(identity.deviceId).toBe(primary.deviceId);
   });
 

@@ -47,7 +47,7 @@ describe('desiredApplication', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it('is idempotent: a second run over the first one\'s result changes nothing and keeps every id', () => {
+  it("is idempotent: a second run over the first one's result changes nothing and keeps every id", () => {
     const first = desiredApplication(empty, options, counter());
     const second = desiredApplication(first, options, () => {
       throw new Error('no new id may be needed');
@@ -57,7 +57,14 @@ describe('desiredApplication', () => {
 
   it('keeps roles, scopes, URIs and preauthorizations it does not manage, and withdraws the Azure CLI on request', () => {
     const first = desiredApplication(empty, options, counter());
-    const foreignRole = { allowedMemberTypes: ['User' as const], description: 'x', displayName: 'x', id: 'f0000000-0000-4000-8000-000000000001', isEnabled: true, value: 'Other.Role' };
+    const foreignRole = {
+      allowedMemberTypes: ['User' as const],
+      description: 'x',
+      displayName: 'x',
+      id: 'f0000000-0000-4000-8000-000000000001',
+      isEnabled: true,
+      value: 'Other.Role',
+    };
     const foreignApp = { appId: 'a0000000-0000-4000-8000-000000000001', delegatedPermissionIds: [first.api.oauth2PermissionScopes[0].id] };
     const current: ApplicationApiShape = {
       ...first,

@@ -29,7 +29,12 @@ beforeAll(async () => {
 afterAll(() => graph.close());
 
 it('asks for the Graph scope and says who is calling', async () => {
-  expect(await directory.findDevice(DEVICE)).toEqual({ id: `obj-${DEVICE}`, deviceId: DEVICE, accountEnabled: true, alternativeSecurityIds: [] });
+  expect(await directory.findDevice(DEVICE)).toEqual({
+    id: `obj-${DEVICE}`,
+    deviceId: DEVICE,
+    accountEnabled: true,
+    alternativeSecurityIds: [],
+  });
   expect(scopes).toContain(GRAPH_SCOPE);
   expect(graph.requestHeaders.at(-1)).toMatchObject({
     'user-agent': 'bitlocker-key-escrow/0.1.0',
@@ -42,7 +47,7 @@ it('an unknown device is undefined, not an error', async () => {
   expect(await directory.findDevice('00000000-0000-4000-8000-000000000000')).toBeUndefined();
 });
 
-it("waits out a short Retry-After and tries again", async () => {
+it('waits out a short Retry-After and tries again', async () => {
   graph.throttle.push({ status: 429, retryAfter: '1' }, { status: 503, retryAfter: '1' });
   const started = Date.now();
   expect((await directory.findDevice(DEVICE))?.deviceId).toBe(DEVICE);

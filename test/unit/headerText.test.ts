@@ -1,7 +1,8 @@
 import { HttpRequest } from '@azure/functions';
 import { headerText } from '../../shared/http/headerText';
 
-const withHeader = (value: string): HttpRequest => new HttpRequest({ method: 'GET', url: 'http://127.0.0.1/x', headers: { 'x-test': value } });
+const withHeader = (value: string): HttpRequest =>
+  new HttpRequest({ method: 'GET', url: 'http://127.0.0.1/x', headers: { 'x-test': value } });
 const latin1Of = (text: string): string => Buffer.from(text, 'utf8').toString('latin1');
 
 describe('headerText', () => {

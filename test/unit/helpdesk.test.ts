@@ -34,7 +34,18 @@ describe('parseSearch', () => {
 describe('reveal reasons', () => {
   it('offers the ten codes of X-Reveal-Reason, each in words', () => {
     expect(REVEAL_REASONS.map((r) => r.code).sort()).toEqual(
-      ['bootConfigurationChanged', 'dataRecovery', 'firmwareChanged', 'lostPassphrase', 'lostPin', 'lostSmartCard', 'lostStartupKey', 'operatingSystemFilesModified', 'other', 'tpmReset'].sort(),
+      [
+        'bootConfigurationChanged',
+        'dataRecovery',
+        'firmwareChanged',
+        'lostPassphrase',
+        'lostPin',
+        'lostSmartCard',
+        'lostStartupKey',
+        'operatingSystemFilesModified',
+        'other',
+        'tpmReset',
+      ].sort(),
     );
     expect(REVEAL_REASONS.every((r) => r.words.length > 5 && r.words !== r.code)).toBe(true);
   });
@@ -51,14 +62,17 @@ describe('reveal reasons', () => {
 describe('explain', () => {
   it('says what a 403, a 429 and a 503 mean, with the request-id', () => {
     expect(explain(new ApiError(403, 'Missing BitLockerKey.Read.All', 'authorization_error', 'r-1'), 'reveal recovery keys')).toEqual({
-      message: 'You may not reveal recovery keys: your account lacks the role it needs. Ask an admin if you should have it. (Missing BitLockerKey.Read.All)',
+      message:
+        'You may not reveal recovery keys: your account lacks the role it needs. Ask an admin if you should have it. (Missing BitLockerKey.Read.All)',
       requestId: 'r-1',
     });
     expect(explain(new ApiError(429, 'Too many', 'tooManyRequests', 'r-2', 17), 'reveal recovery keys')).toEqual({
       message: 'Too many keys were revealed from your account in the last minute. Try again in 17 seconds.',
       requestId: 'r-2',
     });
-    expect(explain(new ApiError(503, 'busy', 'serviceNotAvailable', 'r-3', 1), 'find keys').message).toBe('The service is busy or cannot reach its storage. Try again in 1 second.');
+    expect(explain(new ApiError(503, 'busy', 'serviceNotAvailable', 'r-3', 1), 'find keys').message).toBe(
+      'The service is busy or cannot reach its storage. Try again in 1 second.',
+    );
     expect(explain(new ApiError(500, 'internals', 'generalException', 'r-4'), 'find keys')).toEqual({
       message: 'The service failed. Report it to the admins with the request-id below.',
       requestId: 'r-4',

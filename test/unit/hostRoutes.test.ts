@@ -188,7 +188,10 @@ describe('route table: precedence and methods', () => {
   });
 
   it('tries the root route and an exact template before a catch-all that would match them with nothing', () => {
-    for (const order of [['{*path}', ''], ['', '{*path}']]) {
+    for (const order of [
+      ['{*path}', ''],
+      ['', '{*path}'],
+    ]) {
       const table = new RouteTable<string>();
       for (const template of order) table.add(template, ALL, template === '' ? 'root' : 'notFound');
       table.add('files', ALL, 'files');

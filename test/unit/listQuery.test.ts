@@ -31,7 +31,7 @@ describe('parseListQuery', () => {
   });
 
   it('reads a percent-encoded filter, and + as a space, as a browser sends them', () => {
-    expect(list("$filter=startswith(id%2C%27ABCD1234%27)").filter).toEqual({ kind: 'idPrefix', prefix: 'abcd1234' });
+    expect(list('$filter=startswith(id%2C%27ABCD1234%27)').filter).toEqual({ kind: 'idPrefix', prefix: 'abcd1234' });
     expect(list(`$filter=id+eq+%27${GUID}%27`).filter).toEqual({ kind: 'id', id: GUID });
   });
 

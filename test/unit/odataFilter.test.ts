@@ -240,11 +240,32 @@ describe('parseKeyFilter on hostile input', () => {
 
   it('refuses deeply nested parentheses', () => {
     expectRefused(`${'('.repeat(256)}${')'.repeat(256)}`, "expected a property or startswith, found ')'");
-    expectRefused('('.repeat(512), "expected a property or startswith, found the end of the filter");
+    expectRefused('('.repeat(512), 'expected a property or startswith, found the end of the filter');
   });
 
   it('throws only 400 GraphErrors on random combinations of tokens and characters', () => {
-    const pieces = ['id', 'deviceId', 'eq', 'EQ', 'startswith', '(', ')', ',', "'", "''", ' ', GUID, 'ab', 'and', '\u0000', '١', '{', '}', '-', 'x'];
+    const pieces = [
+      'id',
+      'deviceId',
+      'eq',
+      'EQ',
+      'startswith',
+      '(',
+      ')',
+      ',',
+      "'",
+      "''",
+      ' ',
+      GUID,
+      'ab',
+      'and',
+      '\u0000',
+      '١',
+      '{',
+      '}',
+      '-',
+      'x',
+    ];
     let seed = 42;
     const random = (n: number): number => {
       seed = (seed * 1103515245 + 12345) % 2147483648;

@@ -119,7 +119,11 @@ describe('paths against the registered functions', () => {
   const openApiPath = (route: string): string => `/${route.replace(/\{([^}:?]+)[^}]*\}/g, '{$1}')}`;
 
   it('documents every registered route, and nothing else', () => {
-    expect(Object.keys(doc.paths).sort()).toEqual(registered().map((fn) => openApiPath(fn.route)).sort());
+    expect(Object.keys(doc.paths).sort()).toEqual(
+      registered()
+        .map((fn) => openApiPath(fn.route))
+        .sort(),
+    );
   });
 
   /** The methods that reach the function and are not refused with 405 (the handlers dispatch by method). */
@@ -137,7 +141,9 @@ describe('paths against the registered functions', () => {
 
   it('documents exactly the methods each function supports', async () => {
     for (const fn of registered()) {
-      const documented = operationsOf(doc.paths[openApiPath(fn.route)]).map(([method]) => method).sort();
+      const documented = operationsOf(doc.paths[openApiPath(fn.route)])
+        .map(([method]) => method)
+        .sort();
       expect({ route: fn.route, methods: await supportedMethods(fn) }).toEqual({ route: fn.route, methods: documented });
     }
   });
@@ -146,8 +152,16 @@ describe('paths against the registered functions', () => {
     const forms = Object.keys(doc.paths).filter((p) => p.endsWith('/recoveryKeys'));
     expect(forms).toHaveLength(6);
     for (const collection of forms) {
-      expect(operationsOf(doc.paths[collection]).map(([m]) => m).sort()).toEqual(['GET', 'HEAD', 'PATCH', 'POST']);
-      expect(operationsOf(doc.paths[`${collection}/{id}`]).map(([m]) => m).sort()).toEqual(['DELETE', 'GET', 'HEAD', 'PATCH']);
+      expect(
+        operationsOf(doc.paths[collection])
+          .map(([m]) => m)
+          .sort(),
+      ).toEqual(['GET', 'HEAD', 'PATCH', 'POST']);
+      expect(
+        operationsOf(doc.paths[`${collection}/{id}`])
+          .map(([m]) => m)
+          .sort(),
+      ).toEqual(['DELETE', 'GET', 'HEAD', 'PATCH']);
     }
   });
 });
@@ -157,7 +171,9 @@ describe('the bitlockerRecoveryKey schemas, derived from joi', () => {
 
   it('have exactly the properties of the joi schema', () => {
     // Plus the two instance annotations a client sends back from a read, which are read before joi.
-    expect(Object.keys(schema('bitlockerRecoveryKeyInput').properties!).sort()).toEqual([...joiKeys(), '@odata.context', '@odata.etag'].sort());
+    expect(Object.keys(schema('bitlockerRecoveryKeyInput').properties!).sort()).toEqual(
+      [...joiKeys(), '@odata.context', '@odata.etag'].sort(),
+    );
     expect(Object.keys(schema('bitlockerRecoveryKey').properties!).sort()).toEqual(joiKeys());
     expect(schema('bitlockerRecoveryKeyInput').additionalProperties).toBe(false);
   });
@@ -183,7 +199,7 @@ describe('the bitlockerRecoveryKey schemas, derived from joi', () => {
     }
   };
 
-  it("describe GUIDs as joi accepts them: any case, braces optional", () => {
+  it('describe GUIDs as joi accepts them: any case, braces optional', () => {
     const pattern = new RegExp(propertyOf(schema('bitlockerRecoveryKeyInput'), 'id').pattern!);
     const samples = [SOME_GUID, SOME_GUID.toUpperCase(), `{${SOME_GUID}}`, `{${SOME_GUID}`, SOME_GUID.replace(/-/g, ''), 'x', ''];
     for (const sample of samples) {
@@ -200,7 +216,7 @@ describe('the bitlockerRecoveryKey schemas, derived from joi', () => {
     }
   });
 
-  it("say where key is returned, and offer $select of response properties only", () => {
+  it('say where key is returned, and offer $select of response properties only', () => {
     expect(propertyOf(schema('bitlockerRecoveryKey'), 'key').description).toMatch(/only.*\$select=key.*BitLockerKey\.Read\.All/);
     const selectable = (name: string): unknown =>
       resolved(resolved<SchemaObject>(resolved<ParameterObject>(doc.components.parameters[name]).schema).items!).enum;
@@ -325,7 +341,8 @@ describe('document structure', () => {
         expect(Object.keys(response.headers ?? {})).toContain('request-id');
         const body = response.content?.['application/json']?.schema;
         if (Number(status) >= 400) expect(body).toEqual({ $ref: '#/components/schemas/graphError' });
-        if (isReference(body) && body.$ref.endsWith('/bitlockerRecoveryKeyEntity')) expect(Object.keys(response.headers!)).toContain('ETag');
+        if (isReference(body) && body.$ref.endsWith('/bitlockerRecoveryKeyEntity'))
+          expect(Object.keys(response.headers!)).toContain('ETag');
         if (status === '201') expect(Object.keys(response.headers!)).toContain('Location');
       }
     }

@@ -47,7 +47,10 @@ const COLUMNS: Record<string, string[]> = {
 type Expectation = 'allow' | '403';
 
 function parseMatrix(text: string): Map<string, Map<string, Expectation>> {
-  const [header, ...rows] = text.trim().split('\n').map((line) => line.trim().split(/\s+/));
+  const [header, ...rows] = text
+    .trim()
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/));
   const columns = header.slice(1);
   expect(columns).toEqual(Object.keys(COLUMNS));
   const matrix = new Map<string, Map<string, Expectation>>();
@@ -104,7 +107,10 @@ interface Outcome {
 const sharedPasswordKept = async (): Promise<boolean> => (await recordOf(shared.id!))?.recoveryPasswordCiphertext === sharedCiphertext;
 
 /** A write that would create `body`: allowed, it is stored; refused, nothing is. */
-const created = (body: KeyBody) => async (allowed: boolean): Promise<boolean> => (await recordOf(body.id!) !== undefined) === allowed;
+const created =
+  (body: KeyBody) =>
+  async (allowed: boolean): Promise<boolean> =>
+    ((await recordOf(body.id!)) !== undefined) === allowed;
 
 /** A write that creates a key with a password of the caller's own (remembered as stored, since it may be). */
 function freshBody(): KeyBody {
@@ -125,7 +131,10 @@ const bearerOf = { current: '' };
 
 const OPERATIONS: Record<string, () => Promise<Outcome>> = {
   list: async () => ({
-    response: await send(collectionHandler, request('GET', `${COLLECTION}?$filter=${encodeURIComponent(`id eq '${shared.id}'`)}`, bearerOf.current)),
+    response: await send(
+      collectionHandler,
+      request('GET', `${COLLECTION}?$filter=${encodeURIComponent(`id eq '${shared.id}'`)}`, bearerOf.current),
+    ),
     allowedStatus: 200,
   }),
   getMetadata: async () => ({
@@ -138,7 +147,12 @@ const OPERATIONS: Record<string, () => Promise<Outcome>> = {
   }),
   patchCollectionNew: async () => {
     const body = freshBody();
-    return { response: await send(collectionHandler, request('PATCH', COLLECTION, bearerOf.current, body)), allowedStatus: 200, sent: body.key, stateHolds: created(body) };
+    return {
+      response: await send(collectionHandler, request('PATCH', COLLECTION, bearerOf.current, body)),
+      allowedStatus: 200,
+      sent: body.key,
+      stateHolds: created(body),
+    };
   },
   // The attack of issue 8: a body that names an existing key and nothing else.
   patchCollectionIdOnly: async () => ({
@@ -165,7 +179,12 @@ const OPERATIONS: Record<string, () => Promise<Outcome>> = {
   },
   post: async () => {
     const body = freshBody();
-    return { response: await send(collectionHandler, request('POST', COLLECTION, bearerOf.current, body)), allowedStatus: 201, sent: body.key, stateHolds: created(body) };
+    return {
+      response: await send(collectionHandler, request('POST', COLLECTION, bearerOf.current, body)),
+      allowedStatus: 201,
+      sent: body.key,
+      stateHolds: created(body),
+    };
   },
   postExisting: async () => {
     const body = keyBody({ id: shared.id });
@@ -189,7 +208,10 @@ const OPERATIONS: Record<string, () => Promise<Outcome>> = {
     };
   },
   listAudits: async () => ({
-    response: await send(directoryAuditsHandler, request('GET', `/v1.0/auditLogs/directoryAudits?$top=50&$filter=${encodeURIComponent(targetFilter(shared.id!))}`, bearerOf.current)),
+    response: await send(
+      directoryAuditsHandler,
+      request('GET', `/v1.0/auditLogs/directoryAudits?$top=50&$filter=${encodeURIComponent(targetFilter(shared.id!))}`, bearerOf.current),
+    ),
     allowedStatus: 200,
   }),
 };
@@ -203,8 +225,14 @@ interface Grant {
   mint: () => Promise<string>;
 }
 
-const roles = (...names: string[]) => () => token({ roles: names, claims: { oid: newOid() } });
-const scopes = (...names: string[]) => () => token({ scopes: names, claims: { oid: newOid() } });
+const roles =
+  (...names: string[]) =>
+  () =>
+    token({ roles: names, claims: { oid: newOid() } });
+const scopes =
+  (...names: string[]) =>
+  () =>
+    token({ scopes: names, claims: { oid: newOid() } });
 const spelling = (column: string): string => COLUMNS[column][0];
 
 const grants: Grant[] = [
@@ -257,7 +285,8 @@ describe('the spec matrix itself', () => {
     expect(allowed('getKey')).toEqual(['Read']);
     expect(allowed('listAudits')).toEqual(['AuditLog']);
     for (const operation of MATRIX.keys()) {
-      if (operation.startsWith('patch') || operation.startsWith('post') || operation === 'delete') expect(allowed(operation)).toEqual(['ReadWrite']);
+      if (operation.startsWith('patch') || operation.startsWith('post') || operation === 'delete')
+        expect(allowed(operation)).toEqual(['ReadWrite']);
       expect(MATRIX.get(operation)!.get('none')).toBe('403');
     }
     for (const read of ['list', 'getMetadata']) expect(allowed(read)).toEqual(['ReadBasic', 'Read', 'ReadWrite']);
@@ -265,39 +294,47 @@ describe('the spec matrix itself', () => {
 });
 
 describe('every operation with every grant: the status, and what the body holds', () => {
-  it.each(cases.map((c) => [c.operation, c.expected, c.description, c] as const))('%s: %s with %s', async (_operation, _expected, _description, c) => {
-    bearerOf.current = await c.mint();
-    const outcome = await OPERATIONS[c.operation]();
-    const { status } = outcome.response;
-    const text = bodyText(outcome.response);
-    const allowed = c.expected === 'allow';
-    const keyRead = allowed && c.operation === 'getKey';
+  it.each(cases.map((c) => [c.operation, c.expected, c.description, c] as const))(
+    '%s: %s with %s',
+    async (_operation, _expected, _description, c) => {
+      bearerOf.current = await c.mint();
+      const outcome = await OPERATIONS[c.operation]();
+      const { status } = outcome.response;
+      const text = bodyText(outcome.response);
+      const allowed = c.expected === 'allow';
+      const keyRead = allowed && c.operation === 'getKey';
 
-    if (allowed) {
-      expect({ status, body: text.slice(0, 300) }).toMatchObject({ status: outcome.allowedStatus });
-    } else {
-      expect({ status, body: text.slice(0, 300) }).toMatchObject({ status: 403 });
-      const json = JSON.parse(text) as GraphJson;
-      expect(json.error.code).toBe('authorization_error');
-      expect(json.error.innerError['request-id']).toBe((outcome.response.headers as Record<string, string>)['request-id']);
-    }
-
-    // The body: an allowed key read holds the shared key's password and no other; every other answer
-    // holds none but, on a successful write, the one its own request carried.
-    const echoable = outcome.sent !== undefined && allowed && status! < 300 ? keySpellings(outcome.sent) : [];
-    const forbiddenNeedles = storedPasswords.flatMap(keySpellings).filter((needle) => !echoable.includes(needle));
-    if (keyRead) {
-      expect((JSON.parse(text) as GraphJson).key).toBe(shared.key);
-      expect(secretsIn(text, forbiddenNeedles.filter((n) => !keySpellings(shared.key!).includes(n)))).toEqual([]);
-    } else {
-      expect(secretsIn(text, forbiddenNeedles)).toEqual([]);
-      // A write's key property is the request's own value, and absent when the request sent none.
-      if (status! < 300 && text) {
+      if (allowed) {
+        expect({ status, body: text.slice(0, 300) }).toMatchObject({ status: outcome.allowedStatus });
+      } else {
+        expect({ status, body: text.slice(0, 300) }).toMatchObject({ status: 403 });
         const json = JSON.parse(text) as GraphJson;
-        if (outcome.sent === undefined) expect(json).not.toHaveProperty('key');
-        else expect(json.key).toBe(outcome.sent);
+        expect(json.error.code).toBe('authorization_error');
+        expect(json.error.innerError['request-id']).toBe((outcome.response.headers as Record<string, string>)['request-id']);
       }
-    }
-    if (outcome.stateHolds) expect(await outcome.stateHolds(allowed && status! < 300)).toBe(true);
-  });
+
+      // The body: an allowed key read holds the shared key's password and no other; every other answer
+      // holds none but, on a successful write, the one its own request carried.
+      const echoable = outcome.sent !== undefined && allowed && status! < 300 ? keySpellings(outcome.sent) : [];
+      const forbiddenNeedles = storedPasswords.flatMap(keySpellings).filter((needle) => !echoable.includes(needle));
+      if (keyRead) {
+        expect((JSON.parse(text) as GraphJson).key).toBe(shared.key);
+        expect(
+          secretsIn(
+            text,
+            forbiddenNeedles.filter((n) => !keySpellings(shared.key!).includes(n)),
+          ),
+        ).toEqual([]);
+      } else {
+        expect(secretsIn(text, forbiddenNeedles)).toEqual([]);
+        // A write's key property is the request's own value, and absent when the request sent none.
+        if (status! < 300 && text) {
+          const json = JSON.parse(text) as GraphJson;
+          if (outcome.sent === undefined) expect(json).not.toHaveProperty('key');
+          else expect(json.key).toBe(outcome.sent);
+        }
+      }
+      if (outcome.stateHolds) expect(await outcome.stateHolds(allowed && status! < 300)).toBe(true);
+    },
+  );
 });

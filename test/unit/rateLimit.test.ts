@@ -101,7 +101,15 @@ describe('the limit keys on the identity in the validated token, not on how the 
     const last = alphabet.indexOf(first.slice(-1));
     const reencoded = first.slice(0, -1) + alphabet[(last & ~0xf) | ((last + 1) & 0xf)];
     expect(reencoded).not.toBe(first);
-    const spellings = [`Bearer ${first}`, `bearer ${first}`, `BEARER ${first}`, `Bearer     ${first}`, `Bearer ${first}\t `, `Bearer ${reencoded}`, `Bearer ${second}`];
+    const spellings = [
+      `Bearer ${first}`,
+      `bearer ${first}`,
+      `BEARER ${first}`,
+      `Bearer     ${first}`,
+      `Bearer ${first}\t `,
+      `Bearer ${reencoded}`,
+      `Bearer ${second}`,
+    ];
     const readAs = (authorization: string) => readKeyAs(body.id!, authorization);
     for (let i = 0; i < DEFAULT_KEY_READ_LIMIT_PER_MINUTE; i += 20) {
       const batch = await Promise.all(Array.from({ length: 20 }, (_, j) => readAs(spellings[(i + j) % spellings.length])));

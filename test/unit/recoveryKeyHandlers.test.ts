@@ -14,7 +14,13 @@ const logs: string[] = [];
 const context = () =>
   new InvocationContext({ functionName: 'test', logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')) });
 
-function request(method: string, path: string, token: string | undefined, body?: unknown, params: Record<string, string> = {}): HttpRequest {
+function request(
+  method: string,
+  path: string,
+  token: string | undefined,
+  body?: unknown,
+  params: Record<string, string> = {},
+): HttpRequest {
   const headers: Record<string, string> = {};
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -27,10 +33,11 @@ function request(method: string, path: string, token: string | undefined, body?:
   });
 }
 
-
 describe('registrations', () => {
   it('registers the collection and item of every path form, and a catch-all last resort', () => {
-    const routes = registeredHttpFunctions().map((f) => f.route).sort();
+    const routes = registeredHttpFunctions()
+      .map((f) => f.route)
+      .sort();
     expect(routes).toEqual(
       [
         '{*path}',
@@ -60,9 +67,14 @@ describe('recovery key handlers, called as the worker calls them', () => {
     const metadata = bodyJson(await itemHandler(request('GET', path, await tokenWith(READ_BASIC), undefined, { id: body.id! }), context()));
     expect(metadata.id).toBe(body.id);
     expect(metadata).not.toHaveProperty('key');
-    const refused = await itemHandler(request('GET', `${path}?$select=key`, await tokenWith(READ_BASIC), undefined, { id: body.id! }), context());
+    const refused = await itemHandler(
+      request('GET', `${path}?$select=key`, await tokenWith(READ_BASIC), undefined, { id: body.id! }),
+      context(),
+    );
     expect(refused.status).toBe(403);
-    const withKey = bodyJson(await itemHandler(request('GET', `${path}?$select=key`, await tokenWith(READ), undefined, { id: body.id! }), context()));
+    const withKey = bodyJson(
+      await itemHandler(request('GET', `${path}?$select=key`, await tokenWith(READ), undefined, { id: body.id! }), context()),
+    );
     expect(withKey.key).toBe(body.key);
   });
 

@@ -47,20 +47,30 @@ it(`${FLOOD} refused requests from one caller leave a bounded number of records 
   };
   const started = Date.now();
   let realReadId = '';
-  const statuses = await mapLimit(Array.from({ length: FLOOD }, (_, i) => i), 32, async (i) => {
-    if (i === READ_AT) {
-      const read = await itemHandler(handlerRequest('GET', `${COLLECTION}/${body.id}?$select=key`, reader, undefined, body.id), context());
-      expect(read.status).toBe(200);
-      expect(bodyJson(read).key).toBe(body.key);
-      realReadId = (read.headers as Record<string, string>)['request-id']!;
-    }
-    const headers = { ...hostile, authorization: authorizations[i % authorizations.length] };
-    const refused = await itemHandler(handlerRequest('GET', `${COLLECTION}/${body.id}?$select=key`, undefined, undefined, body.id, headers), context());
-    const text = bodyText(refused);
-    expect((JSON.parse(text) as GraphJson).error.code).toBe('authorization_error');
-    expect(text).not.toContain(body.key);
-    return refused.status;
-  });
+  const statuses = await mapLimit(
+    Array.from({ length: FLOOD }, (_, i) => i),
+    32,
+    async (i) => {
+      if (i === READ_AT) {
+        const read = await itemHandler(
+          handlerRequest('GET', `${COLLECTION}/${body.id}?$select=key`, reader, undefined, body.id),
+          context(),
+        );
+        expect(read.status).toBe(200);
+        expect(bodyJson(read).key).toBe(body.key);
+        realReadId = (read.headers as Record<string, string>)['request-id']!;
+      }
+      const headers = { ...hostile, authorization: authorizations[i % authorizations.length] };
+      const refused = await itemHandler(
+        handlerRequest('GET', `${COLLECTION}/${body.id}?$select=key`, undefined, undefined, body.id, headers),
+        context(),
+      );
+      const text = bodyText(refused);
+      expect((JSON.parse(text) as GraphJson).error.code).toBe('authorization_error');
+      expect(text).not.toContain(body.key);
+      return refused.status;
+    },
+  );
   const ended = Date.now();
   expect(statuses.every((status) => status === 403)).toBe(true);
   await flushRefusalSummaries();
@@ -129,6 +139,10 @@ it('instances merging into one summary row at once lose no count (ETag-guarded m
   await Promise.all(Array.from({ length: 8 }, (_, i) => merge(i + 1)));
   const rows = await rawEntities(AUDIT_TABLE, `oid eq '${oid}'`);
   expect(rows).toHaveLength(1);
-  expect(rows[0]).toMatchObject({ refusedCount: 36, firstRefusedDateTime: new Date(minute.getTime() + 1).toISOString(), lastRefusedDateTime: new Date(minute.getTime() + 8).toISOString() });
+  expect(rows[0]).toMatchObject({
+    refusedCount: 36,
+    firstRefusedDateTime: new Date(minute.getTime() + 1).toISOString(),
+    lastRefusedDateTime: new Date(minute.getTime() + 8).toISOString(),
+  });
   expect(JSON.parse(String(rows[0].refusalTally))).toEqual({ 'Read BitLocker key: 403 authorization_error': 36 });
 });

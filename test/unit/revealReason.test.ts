@@ -48,7 +48,10 @@ function expectRefusedListingCodes(response: HttpResponseInit): void {
 
 beforeAll(async () => {
   const writer = await token({ roles: [WRITE], claims: { oid: newOid() } });
-  [reader, auditor] = await Promise.all([token({ roles: [READ], claims: { oid: newOid() } }), token({ roles: [AUDIT_READ], claims: { oid: newOid() } })]);
+  [reader, auditor] = await Promise.all([
+    token({ roles: [READ], claims: { oid: newOid() } }),
+    token({ roles: [AUDIT_READ], claims: { oid: newOid() } }),
+  ]);
   stored = keyBody();
   expect((await collectionHandler(handlerRequest('PATCH', COLLECTION, writer, stored), context())).status).toBe(200);
 });
@@ -57,8 +60,16 @@ afterAll(() => setRequireRevealReason(undefined));
 
 it('exports the codes from one module, in MBAM’s order', () => {
   expect(REVEAL_REASON_CODES).toEqual([
-    'bootConfigurationChanged', 'firmwareChanged', 'operatingSystemFilesModified', 'lostStartupKey', 'lostPin',
-    'tpmReset', 'lostPassphrase', 'lostSmartCard', 'dataRecovery', 'other',
+    'bootConfigurationChanged',
+    'firmwareChanged',
+    'operatingSystemFilesModified',
+    'lostStartupKey',
+    'lostPin',
+    'tpmReset',
+    'lostPassphrase',
+    'lostSmartCard',
+    'dataRecovery',
+    'other',
   ]);
 });
 

@@ -16,7 +16,10 @@ const CONTINUATION = continuationOf({ nextPartitionKey: '1!48!MmQ3YjNjNmEtOGYwZS
  * check is deliberately not keyed. Lets the tests show the continuation is validated even when the check passes.
  */
 function forge(continuation: string, query = QUERY, version = 1): string {
-  const check = createHash('sha256').update(JSON.stringify([version, query, continuation])).digest().subarray(0, 16);
+  const check = createHash('sha256')
+    .update(JSON.stringify([version, query, continuation]))
+    .digest()
+    .subarray(0, 16);
   return Buffer.concat([Buffer.from([version]), Buffer.from(continuation, 'latin1'), check]).toString('base64url');
 }
 
@@ -73,7 +76,9 @@ describe('encodeSkipToken and decodeSkipToken', () => {
   });
 
   it('gives different tokens for different queries on the same continuation', () => {
-    expect(encodeSkipToken({ query: 'a', continuation: CONTINUATION })).not.toBe(encodeSkipToken({ query: 'b', continuation: CONTINUATION }));
+    expect(encodeSkipToken({ query: 'a', continuation: CONTINUATION })).not.toBe(
+      encodeSkipToken({ query: 'b', continuation: CONTINUATION }),
+    );
   });
 
   it('bounds tokens to 2 KiB', () => {

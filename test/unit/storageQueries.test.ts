@@ -58,7 +58,6 @@ beforeAll(async () => {
 const context = (): InvocationContext => quietContext('storageQueries');
 const request = handlerRequest;
 
-
 async function escrow(overrides: Parameters<typeof keyBody>[0]): Promise<string> {
   const body = keyBody(overrides);
   const response = await collectionHandler(request('PATCH', '/bitlocker/recoveryKeys', writer, body), context());
@@ -72,7 +71,10 @@ async function listRecorded(filter: string | undefined, top?: number): Promise<{
   if (filter !== undefined) query.set('$filter', filter);
   if (top !== undefined) query.set('$top', String(top));
   recorded.length = 0;
-  const response = await collectionHandler(request('GET', `/v1.0/informationProtection/bitlocker/recoveryKeys?${query}`, reader), context());
+  const response = await collectionHandler(
+    request('GET', `/v1.0/informationProtection/bitlocker/recoveryKeys?${query}`, reader),
+    context(),
+  );
   const requests = [...recorded];
   expect(response.status).toBe(200);
   const json = JSON.parse(bodyText(response)) as { value: { id: string }[] };
@@ -93,20 +95,40 @@ describe('no table scan: every lookup addresses partitions', () => {
 
   it('entries of earlier versions (no metadata) and pending ones are checked against their records, which stay the truth', async () => {
     const deviceId = newId();
-    const [legacy, pending, moved, gone] = [await escrow({ deviceId }), await escrow({ deviceId, volumeType: 2 }), await escrow({ deviceId }), newId()];
+    const [legacy, pending, moved, gone] = [
+      await escrow({ deviceId }),
+      await escrow({ deviceId, volumeType: 2 }),
+      await escrow({ deviceId }),
+      newId(),
+    ];
     const index = rawTable(INDEX);
     // As an earlier version wrote them: keys only. The one of `moved` points at a record now on another device.
     await index.upsertEntity({ partitionKey: deviceId, rowKey: legacy }, 'Replace');
     await index.upsertEntity({ partitionKey: deviceId, rowKey: moved }, 'Replace');
     await rawTable(KEYS).updateEntity({ partitionKey: moved, rowKey: 'recoveryKey', deviceId: newId() }, 'Merge');
     // A write that turned the entry pending and never committed: the entry's copy says removable, the record says fixed.
-    await index.upsertEntity({ partitionKey: deviceId, rowKey: pending, volumeType: 'removableDataVolume', createdDateTime: '2020-01-01T00:00:00.000Z', listed: false }, 'Replace');
+    await index.upsertEntity(
+      {
+        partitionKey: deviceId,
+        rowKey: pending,
+        volumeType: 'removableDataVolume',
+        createdDateTime: '2020-01-01T00:00:00.000Z',
+        listed: false,
+      },
+      'Replace',
+    );
     // An insert interrupted before its record: an entry that points at nothing.
-    await index.upsertEntity({ partitionKey: deviceId, rowKey: gone, volumeType: 'fixedDataVolume', createdDateTime: '2020-01-01T00:00:00.000Z', listed: false }, 'Replace');
+    await index.upsertEntity(
+      { partitionKey: deviceId, rowKey: gone, volumeType: 'fixedDataVolume', createdDateTime: '2020-01-01T00:00:00.000Z', listed: false },
+      'Replace',
+    );
 
     const query = new URLSearchParams({ $filter: `deviceId eq '${deviceId}'` });
     recorded.length = 0;
-    const response = await collectionHandler(request('GET', `/v1.0/informationProtection/bitlocker/recoveryKeys?${query}`, reader), context());
+    const response = await collectionHandler(
+      request('GET', `/v1.0/informationProtection/bitlocker/recoveryKeys?${query}`, reader),
+      context(),
+    );
     const requests = [...recorded];
     const { value } = JSON.parse(bodyText(response)) as { value: { id: string; volumeType: string; deviceId: string }[] };
     expect(sorted(value.map((k) => k.id))).toEqual(sorted([legacy, pending]));
@@ -114,7 +136,9 @@ describe('no table scan: every lookup addresses partitions', () => {
     expect(value.every((k) => k.deviceId === deviceId)).toBe(true);
     // One query, then a point read for each untrusted entry and for nothing else.
     expect(requests.filter((r) => r.table === INDEX)).toHaveLength(1);
-    expect(sorted(requests.filter((r) => r.table === KEYS).map((r) => r.resource))).toEqual(sorted([legacy, pending, moved, gone].map(pointRead)));
+    expect(sorted(requests.filter((r) => r.table === KEYS).map((r) => r.resource))).toEqual(
+      sorted([legacy, pending, moved, gone].map(pointRead)),
+    );
   });
 
   it('a write that changes what the list shows leaves a trusted entry with the new metadata; a no-change write touches no entry', async () => {

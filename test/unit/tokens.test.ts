@@ -128,7 +128,9 @@ describe('entra mode', () => {
 
   describe('accepts', () => {
     it('a v2 application token, yielding the caller', async () => {
-      const caller = await verifier.verify(bearer(await sign(keyA, appClaims({ roles: ['BitLockerKey.ReadWrite.All', 'AuditLog.Read.All'] }))));
+      const caller = await verifier.verify(
+        bearer(await sign(keyA, appClaims({ roles: ['BitLockerKey.ReadWrite.All', 'AuditLog.Read.All'] }))),
+      );
       expect(caller).toEqual({
         oid: OID,
         appId: CLIENT_APP,
@@ -479,9 +481,7 @@ describe('entra mode configuration', () => {
       await expect(verifier.verify(bearer(await sign(keyA, appClaims({ iss: issuer }))))).resolves.toMatchObject({ oid: OID });
       expect((await refusal(verifier, await sign(keyA, appClaims()))).message).toMatch(/issuer/);
       // The tenant is still checked.
-      expect((await refusal(verifier, await sign(keyA, appClaims({ iss: issuer, tid: OTHER_TENANT })))).message).toMatch(
-        /another tenant/,
-      );
+      expect((await refusal(verifier, await sign(keyA, appClaims({ iss: issuer, tid: OTHER_TENANT })))).message).toMatch(/another tenant/);
     } finally {
       await jwks.close();
     }

@@ -14,10 +14,12 @@ const format = (template: string, ...values: string[]): string => template.repla
 
 describe('clients/windows/KeyEscrow.ps1 follows the vectors', () => {
   it('builds the canonical string from the six lines of the protocol, in order, joined by LF', () => {
-    expect(source).toContain("@('EntraDevice-v1', $Method.ToUpperInvariant(), $PathAndQuery, $Ts, $Nonce, $bodySha256) -join \"`n\"");
+    expect(source).toContain('@(\'EntraDevice-v1\', $Method.ToUpperInvariant(), $PathAndQuery, $Ts, $Nonce, $bodySha256) -join "`n"');
     expect(source).toContain("$_.ToString('x2')");
     for (const vector of vectors.accepted) {
-      expect([ 'EntraDevice-v1', vector.method.toUpperCase(), vector.pathAndQuery, vector.ts, vector.nonce, vector.bodySha256 ].join('\n')).toBe(vector.canonical);
+      expect(
+        ['EntraDevice-v1', vector.method.toUpperCase(), vector.pathAndQuery, vector.ts, vector.nonce, vector.bodySha256].join('\n'),
+      ).toBe(vector.canonical);
     }
   });
 
@@ -31,7 +33,9 @@ describe('clients/windows/KeyEscrow.ps1 follows the vectors', () => {
   });
 
   it('signs with RSASSA-PKCS1-v1_5 SHA-256 over UTF-8, stamps UTC to the second, and makes base64url nonces', () => {
-    expect(source).toContain('SignData([System.Text.Encoding]::UTF8.GetBytes($canonical), [System.Security.Cryptography.HashAlgorithmName]::SHA256, [System.Security.Cryptography.RSASignaturePadding]::Pkcs1)');
+    expect(source).toContain(
+      'SignData([System.Text.Encoding]::UTF8.GetBytes($canonical), [System.Security.Cryptography.HashAlgorithmName]::SHA256, [System.Security.Cryptography.RSASignaturePadding]::Pkcs1)',
+    );
     expect(source).toContain(`[DateTime]::UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'"`);
     expect(source).toContain(".TrimEnd('=').Replace('+', '-').Replace('/', '_')");
     // Signs the path and query HttpClient sends, and never writes the password anywhere but the body.
@@ -40,7 +44,7 @@ describe('clients/windows/KeyEscrow.ps1 follows the vectors', () => {
   });
 
   it('is rendered into the two Intune scripts with the URL and mode filled in', () => {
-    const detect = renderScript(source, "https://contoso-escrow.azurewebsites.net", 'Detect');
+    const detect = renderScript(source, 'https://contoso-escrow.azurewebsites.net', 'Detect');
     expect(detect).toContain("[string]$ServiceUrl = 'https://contoso-escrow.azurewebsites.net'");
     expect(detect).toContain("[string]$Mode = 'Detect'");
     expect(renderScript(source, 'https://x.example', 'Remediate')).toContain("[string]$Mode = 'Remediate'");

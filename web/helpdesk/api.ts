@@ -36,11 +36,21 @@ async function errorOf(response: Response): Promise<ApiError> {
     // Not Graph's shape (a proxy's page): the status line says enough.
   }
   const retryAfter = Number(response.headers.get('retry-after') ?? NaN);
-  return new ApiError(response.status, message, code, response.headers.get('request-id') ?? undefined, Number.isFinite(retryAfter) ? retryAfter : undefined);
+  return new ApiError(
+    response.status,
+    message,
+    code,
+    response.headers.get('request-id') ?? undefined,
+    Number.isFinite(retryAfter) ? retryAfter : undefined,
+  );
 }
 
 /** Sends a request to the page's own origin; throws ApiError for anything but 2xx. */
-export async function request<T>(method: string, url: string, options: { token?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<T> {
+export async function request<T>(
+  method: string,
+  url: string,
+  options: { token?: string; headers?: Record<string, string>; body?: unknown } = {},
+): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
   if (options.token) headers.Authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';

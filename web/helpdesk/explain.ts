@@ -12,7 +12,8 @@ function wait(seconds: number | undefined): string {
 
 /** `doing` completes "You may not …" (e.g. "reveal recovery keys"). */
 export function explain(error: unknown, doing: string): Explained {
-  if (!(error instanceof ApiError)) return { message: `Something went wrong in this page: ${error instanceof Error ? error.message : String(error)}` };
+  if (!(error instanceof ApiError))
+    return { message: `Something went wrong in this page: ${error instanceof Error ? error.message : String(error)}` };
   const requestId = error.requestId;
   switch (error.status) {
     case 0:
@@ -20,15 +21,24 @@ export function explain(error: unknown, doing: string): Explained {
     case 401:
       return { message: 'Your sign-in has expired or was not accepted. Sign out and sign in again.', requestId };
     case 403:
-      return { message: `You may not ${doing}: your account lacks the role it needs. Ask an admin if you should have it. (${error.message})`, requestId };
+      return {
+        message: `You may not ${doing}: your account lacks the role it needs. Ask an admin if you should have it. (${error.message})`,
+        requestId,
+      };
     case 404:
       return { message: 'That key no longer exists: it may have been deleted since the search. Search again.', requestId };
     case 429:
-      return { message: `Too many keys were revealed from your account in the last minute. Try again ${wait(error.retryAfter)}.`, requestId };
+      return {
+        message: `Too many keys were revealed from your account in the last minute. Try again ${wait(error.retryAfter)}.`,
+        requestId,
+      };
     case 503:
       return { message: `The service is busy or cannot reach its storage. Try again ${wait(error.retryAfter)}.`, requestId };
     default:
-      return { message: error.status >= 500 ? 'The service failed. Report it to the admins with the request-id below.' : error.message, requestId };
+      return {
+        message: error.status >= 500 ? 'The service failed. Report it to the admins with the request-id below.' : error.message,
+        requestId,
+      };
   }
 }
 

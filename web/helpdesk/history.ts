@@ -53,7 +53,10 @@ export function setUpHistory(session: Session): (keyId: string) => void {
     async (url) => request<Page<DirectoryAudit>>('GET', url, { token: await session.accessToken() }),
     () => {
       const count = pager.items.length;
-      summary.textContent = count === 0 ? 'Nothing recorded for this key.' : `${pager.hasMore ? 'The latest' : 'All'} ${count} recorded event${count === 1 ? '' : 's'}, newest first.`;
+      summary.textContent =
+        count === 0
+          ? 'Nothing recorded for this key.'
+          : `${pager.hasMore ? 'The latest' : 'All'} ${count} recorded event${count === 1 ? '' : 's'}, newest first.`;
       table.hidden = count === 0;
       byId('history-rows').replaceChildren(...pager.items.map(rowOf));
     },

@@ -58,7 +58,9 @@ async function main(): Promise<void> {
     byId('entra-sign-in').hidden = false;
     byId('entra-sign-in-button').addEventListener('click', () => void entra.signIn());
   } else {
-    showProblem(byId('problem'), { message: `The console is not set up for sign-in yet. An admin needs to set: ${config.missing.join(', ')}.` });
+    showProblem(byId('problem'), {
+      message: `The console is not set up for sign-in yet. An admin needs to set: ${config.missing.join(', ')}.`,
+    });
   }
 }
 

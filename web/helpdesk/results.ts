@@ -30,7 +30,10 @@ const VOLUME_TYPES: Readonly<Record<string, string>> = {
 function firstUrls(search: Exclude<Search, { kind: 'invalid' }>): string[] {
   const top = String(PAGE_SIZE);
   if (search.kind === 'keyPrefix') return [listUrl(KEYS, { $filter: `startswith(id,${odataString(search.prefix)})`, $top: top })];
-  return [listUrl(KEYS, { $filter: `deviceId eq ${odataString(search.id)}`, $top: top }), listUrl(KEYS, { $filter: `id eq ${odataString(search.id)}` })];
+  return [
+    listUrl(KEYS, { $filter: `deviceId eq ${odataString(search.id)}`, $top: top }),
+    listUrl(KEYS, { $filter: `id eq ${odataString(search.id)}` }),
+  ];
 }
 
 function summary(search: Exclude<Search, { kind: 'invalid' }>, count: number, more: boolean): string {
@@ -68,9 +71,14 @@ export function setUpResults(session: Session, actions: RowActions): void {
 
   const rowOf = (row: KeyRow): HTMLTableRowElement => {
     const cells: (Node | string)[] = [];
-    if (session.permissions.has(READ_KEY)) cells.push(button('Reveal key', () => actions.reveal(row), { 'aria-label': `Reveal key ${row.id}` }));
+    if (session.permissions.has(READ_KEY))
+      cells.push(button('Reveal key', () => actions.reveal(row), { 'aria-label': `Reveal key ${row.id}` }));
     else cells.push(h('span', { class: 'hint' }, 'Revealing needs the BitLockerKey.Read.All role.'));
-    if (session.permissions.has(READ_AUDIT)) cells.push(' ', button('History', () => actions.history(row), { 'aria-label': `History of key ${row.id}` }));
+    if (session.permissions.has(READ_AUDIT))
+      cells.push(
+        ' ',
+        button('History', () => actions.history(row), { 'aria-label': `History of key ${row.id}` }),
+      );
     return h(
       'tr',
       {},
@@ -100,11 +108,8 @@ export function setUpResults(session: Session, actions: RowActions): void {
       return;
     }
     current = search;
-    void pager.reset(firstUrls(search)).then(
-      () => {
-        section.hidden = false;
-      },
-      fail,
-    );
+    void pager.reset(firstUrls(search)).then(() => {
+      section.hidden = false;
+    }, fail);
   });
 }

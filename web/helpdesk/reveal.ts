@@ -26,7 +26,10 @@ export function setUpReveal(session: Session, revealSeconds: number): Revealer {
   const countdown = byId('revealed-countdown');
   const note = byId('reveal-note');
 
-  reason.replaceChildren(h('option', { value: '' }, 'Choose a reason'), ...REVEAL_REASONS.map((r) => h('option', { value: r.code }, r.words)));
+  reason.replaceChildren(
+    h('option', { value: '' }, 'Choose a reason'),
+    ...REVEAL_REASONS.map((r) => h('option', { value: r.code }, r.words)),
+  );
   let target: KeyRow | undefined;
   let shownKey: string | undefined;
   let timers: number[] = [];
@@ -71,7 +74,8 @@ export function setUpReveal(session: Session, revealSeconds: number): Revealer {
 
   const problemOfInput = (): string | undefined => {
     if (!reason.value) return 'Choose a reason.';
-    if (!PRINTABLE.test(details.value) || details.value.length > MAX_DETAILS) return `Details: up to ${MAX_DETAILS} characters without accents or line breaks.`;
+    if (!PRINTABLE.test(details.value) || details.value.length > MAX_DETAILS)
+      return `Details: up to ${MAX_DETAILS} characters without accents or line breaks.`;
     if (!PRINTABLE.test(ticket.value) || ticket.value.length > MAX_TICKET) return `Ticket: up to ${MAX_TICKET} characters without accents.`;
     return undefined;
   };

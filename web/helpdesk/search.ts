@@ -18,8 +18,13 @@ const GUID_DASHES = [8, 12, 16, 20];
 export function parseSearch(text: string): Search {
   const hex = text.replace(/[{}\s-]/g, '').toLowerCase();
   if (hex === '') return { kind: 'invalid', problem: `Type at least the first ${MIN_PREFIX} characters of the key ID, or a device ID.` };
-  if (!/^[0-9a-f]+$/.test(hex)) return { kind: 'invalid', problem: 'Key and device IDs hold only the digits 0 to 9 and the letters A to F.' };
-  if (hex.length < MIN_PREFIX) return { kind: 'invalid', problem: `Type at least ${MIN_PREFIX} characters of the key ID; ${hex.length} is too few to tell keys apart.` };
+  if (!/^[0-9a-f]+$/.test(hex))
+    return { kind: 'invalid', problem: 'Key and device IDs hold only the digits 0 to 9 and the letters A to F.' };
+  if (hex.length < MIN_PREFIX)
+    return {
+      kind: 'invalid',
+      problem: `Type at least ${MIN_PREFIX} characters of the key ID; ${hex.length} is too few to tell keys apart.`,
+    };
   if (hex.length > 32) return { kind: 'invalid', problem: `That is ${hex.length} characters; an ID has 32 (without dashes).` };
   const pieces = [0, ...GUID_DASHES].map((start, i) => hex.slice(start, [...GUID_DASHES, 32][i])).filter(Boolean);
   const written = pieces.join('-');

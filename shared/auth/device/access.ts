@@ -10,7 +10,7 @@ import type { DeviceIdentity } from './verifier';
 
 const DEVICE_OPERATIONS: ReadonlySet<Operation> = new Set(['writeKey']);
 
-const NOT_FOR_DEVICES = 'A device may only escrow its own keys and list them with $filter=deviceId eq \'<its deviceId>\'.';
+const NOT_FOR_DEVICES = "A device may only escrow its own keys and list them with $filter=deviceId eq '<its deviceId>'.";
 
 /** 403 unless a device may perform the operation at all. */
 export function authorizeDevice(device: DeviceIdentity, operation: Operation): void {
@@ -25,7 +25,12 @@ export function authorizeDeviceListing(caller: Caller, filter: { kind: string; d
 }
 
 /** 403 when a device writes a key that is, or would become, another device's. */
-export function requireOwnDevice(caller: Caller, keyId: string, storedDeviceId: string | undefined, writtenDeviceId: string | undefined): void {
+export function requireOwnDevice(
+  caller: Caller,
+  keyId: string,
+  storedDeviceId: string | undefined,
+  writtenDeviceId: string | undefined,
+): void {
   const device = caller.device;
   if (!device) return;
   if (storedDeviceId !== undefined && storedDeviceId !== device.deviceId) {

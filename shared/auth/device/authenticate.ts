@@ -50,7 +50,12 @@ export async function authenticateDevice(request: HttpRequest, rc: RequestContex
   if (settings().deviceAuth === 'off') throw deviceUnauthorized('Device authentication (EntraDevice) is not enabled on this service.');
   try {
     const identity = await verifyDeviceProof(
-      { authorization: request.headers.get('authorization') ?? '', method: request.method, pathAndQuery: pathAndQueryOf(request), body: await readBounded(request.clone()) },
+      {
+        authorization: request.headers.get('authorization') ?? '',
+        method: request.method,
+        pathAndQuery: pathAndQueryOf(request),
+        body: await readBounded(request.clone()),
+      },
       { directory: deviceDirectory(), nonces: tableNonceStore },
     );
     return { permissions: new Set(), delegated: false, device: identity };
@@ -61,7 +66,10 @@ export async function authenticateDevice(request: HttpRequest, rc: RequestContex
     }
     if (error instanceof DirectoryUnavailable) {
       context.warn(JSON.stringify({ event: 'deviceDirectoryUnavailable', requestId: rc.requestId, reason: error.message }));
-      throw serviceUnavailable('The device directory cannot be reached; try again shortly.', error.retryAfterSeconds ?? DIRECTORY_RETRY_AFTER_S);
+      throw serviceUnavailable(
+        'The device directory cannot be reached; try again shortly.',
+        error.retryAfterSeconds ?? DIRECTORY_RETRY_AFTER_S,
+      );
     }
     throw error;
   }

@@ -18,7 +18,9 @@ const refuse = (message: string): DeviceProofError => new DeviceProofError('cert
 
 /** Base64 of SHA-256 over the key's PKCS#1 RSAPublicKey DER. */
 export function publicKeyHashOf(publicKey: KeyObject): string {
-  return createHash('sha256').update(publicKey.export({ type: 'pkcs1', format: 'der' })).digest('base64');
+  return createHash('sha256')
+    .update(publicKey.export({ type: 'pkcs1', format: 'der' }))
+    .digest('base64');
 }
 
 export const thumbprintOf = (der: Uint8Array): string => createHash('sha1').update(der).digest('hex').toUpperCase();

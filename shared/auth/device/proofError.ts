@@ -4,14 +4,7 @@
  * `WWW-Authenticate: EntraDevice`.
  */
 export type DeviceProofCheck =
-  | 'scheme'
-  | 'timestamp'
-  | 'certificate'
-  | 'signature'
-  | 'nonce'
-  | 'unknownDevice'
-  | 'disabledDevice'
-  | 'certificateNotOnDevice';
+  'scheme' | 'timestamp' | 'certificate' | 'signature' | 'nonce' | 'unknownDevice' | 'disabledDevice' | 'certificateNotOnDevice';
 
 /** A device proof that fails one check. Its message says which, and never repeats the certificate. */
 export class DeviceProofError extends Error {

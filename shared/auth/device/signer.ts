@@ -32,6 +32,17 @@ export const proofTimestamp = (at: Date = new Date()): string => `${at.toISOStri
 export function deviceAuthorization(credentials: DeviceCredentials, request: RequestToSign): string {
   const ts = request.ts ?? proofTimestamp();
   const nonce = request.nonce ?? newNonce();
-  const text = canonicalString({ method: request.method, pathAndQuery: request.pathAndQuery, ts, nonce, body: request.body ?? new Uint8Array() });
-  return formatDeviceAuthorization({ cert: credentials.certificate.toString('base64'), ts, nonce, sig: signCanonical(credentials.privateKey, text) });
+  const text = canonicalString({
+    method: request.method,
+    pathAndQuery: request.pathAndQuery,
+    ts,
+    nonce,
+    body: request.body ?? new Uint8Array(),
+  });
+  return formatDeviceAuthorization({
+    cert: credentials.certificate.toString('base64'),
+    ts,
+    nonce,
+    sig: signCanonical(credentials.privateKey, text),
+  });
 }

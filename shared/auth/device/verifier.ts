@@ -49,15 +49,27 @@ export async function verifyDeviceProof(request: DeviceProofRequest, deps: Devic
     throw new DeviceProofError('timestamp', `ts is ${skew < 0 ? 'older' : 'later'} than the 5 minutes allowed; check the device clock.`);
   }
   const certificate = readDeviceCertificate(Buffer.from(proof.cert, 'base64'));
-  const signed = canonicalString({ method: request.method, pathAndQuery: request.pathAndQuery, ts: proof.ts, nonce: proof.nonce, body: request.body });
+  const signed = canonicalString({
+    method: request.method,
+    pathAndQuery: request.pathAndQuery,
+    ts: proof.ts,
+    nonce: proof.nonce,
+    body: request.body,
+  });
   if (!verifyCanonical(certificate.publicKey, signed, proof.sig)) {
-    throw new DeviceProofError('signature', 'The signature does not verify with the certificate over this method, path, ts, nonce and body.');
+    throw new DeviceProofError(
+      'signature',
+      'The signature does not verify with the certificate over this method, path, ts, nonce and body.',
+    );
   }
   const device = await deps.directory.findDevice(certificate.deviceId);
   if (!device) throw new DeviceProofError('unknownDevice', `No device ${certificate.deviceId} is registered in the directory.`);
   if (device.accountEnabled !== true) throw new DeviceProofError('disabledDevice', `Device ${certificate.deviceId} is disabled.`);
   if (!listsCertificate(device.alternativeSecurityIds ?? [], certificate)) {
-    throw new DeviceProofError('certificateNotOnDevice', `The certificate is not one that device ${certificate.deviceId} is registered with.`);
+    throw new DeviceProofError(
+      'certificateNotOnDevice',
+      `The certificate is not one that device ${certificate.deviceId} is registered with.`,
+    );
   }
   if (!(await deps.nonces.claim(certificate.deviceId, proof.nonce, new Date(now)))) {
     throw new DeviceProofError('nonce', 'This nonce was already used by the device in the last 10 minutes: a replay.');
