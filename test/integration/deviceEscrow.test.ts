@@ -7,7 +7,7 @@ import { call, callOn, expectGraphError, token, WRITE, type ApiResponse } from '
 import { recoveryPassword } from '../support/fixtures';
 import { startGraphStandIn, type GraphStandIn } from '../support/graphStandIn';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../support/localHost';
-import { startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../support/managedIdentityStandIn';
+import { GRAPH_RESOURCE, startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../support/managedIdentity';
 import { keyRowsOf } from '../support/storage';
 
 // Devices escrowing their own keys over HTTP, end to end: two private hosts with DEVICE_AUTH=entra
@@ -73,8 +73,8 @@ function expectProofRefused(response: ApiResponse, device: DeviceCredentials, sa
 
 beforeAll(async () => {
   identity = await startManagedIdentityStandIn();
-  graph = await startGraphStandIn(identity.accessToken);
-  const env = { DEVICE_AUTH: 'entra', GRAPH_BASE_URL: graph.url, IDENTITY_ENDPOINT: identity.endpoint, IDENTITY_HEADER: identity.secret };
+  graph = await startGraphStandIn(await identity.tokenFor(GRAPH_RESOURCE));
+  const env = { DEVICE_AUTH: 'entra', GRAPH_BASE_URL: graph.url, IDENTITY_ENDPOINT: identity.endpoint, IDENTITY_HEADER: identity.header };
   [hostA, hostB] = await Promise.all([startLocalHost(env), startLocalHost(env)]);
 }, 60_000);
 
@@ -96,8 +96,8 @@ describe('a device with a valid proof', () => {
     expect(listed.keys.map((key) => key.id)).toEqual([body.id]);
     expect(secretsIn(JSON.stringify(listed.response.json), keySpellings(body.key))).toEqual([]);
 
-    expect(identity.requestedResources.length).toBeGreaterThanOrEqual(1);
-    expect(new Set(identity.requestedResources)).toEqual(new Set(['https://graph.microsoft.com']));
+    expect(identity.requests.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(identity.requests.map((r) => r.resource))).toEqual(new Set([GRAPH_RESOURCE]));
   });
 
   it('POSTs a key and may re-send the same PATCH (Windows escrows on every run)', async () => {

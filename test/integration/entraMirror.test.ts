@@ -6,7 +6,7 @@ import { escrowedEtag, escrowedPassword } from '../support/escrowed';
 import { newId, recoveryPassword } from '../support/fixtures';
 import { mapLimit } from '../support/keys';
 import { type BitLockerStandIn, type EntraKey, startBitLockerStandIn } from '../support/bitlockerStandIn';
-import { startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../support/managedIdentityStandIn';
+import { GRAPH_RESOURCE, startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../support/managedIdentity';
 import { runScript, startScript, type ScriptRun } from '../support/scripts';
 
 // `npm run mirror:entra` against a stand-in Graph tenant (test/support/bitlockerStandIn.ts) and the real
@@ -23,13 +23,15 @@ const mirror = (tenant: BitLockerStandIn, args: string[] = []): Promise<ScriptRu
 
 const identity = { oid: randomUUID(), appid: randomUUID(), tid: randomUUID() };
 let managedIdentity: ManagedIdentityStandIn;
+/** The token the stand-in hands the mirror for Graph: the only one the Graph stand-in accepts. */
+let graphToken: string;
 
 beforeAll(async () => {
   managedIdentity = await startManagedIdentityStandIn({
-    aud: 'https://graph.microsoft.com',
-    roles: ['BitLockerKey.Read.All', 'Device.Read.All'],
-    ...identity,
+    tenantId: identity.tid,
+    claims: { roles: ['BitLockerKey.Read.All', 'Device.Read.All'], ...identity },
   });
+  graphToken = await managedIdentity.tokenFor(GRAPH_RESOURCE);
 });
 afterAll(() => managedIdentity.close());
 
@@ -42,7 +44,7 @@ const entraKey = (): EntraKey => ({
 });
 
 async function tenantOf(count: number): Promise<BitLockerStandIn> {
-  const tenant = await startBitLockerStandIn(managedIdentity.accessToken);
+  const tenant = await startBitLockerStandIn(graphToken);
   for (let i = 0; i < count; i++) {
     const key = entraKey();
     tenant.keys.set(key.id, key);
@@ -53,7 +55,7 @@ async function tenantOf(count: number): Promise<BitLockerStandIn> {
 const envFor = (tenant: BitLockerStandIn): Record<string, string> => ({
   GRAPH_BASE_URL: tenant.url,
   IDENTITY_ENDPOINT: managedIdentity.endpoint,
-  IDENTITY_HEADER: managedIdentity.secret,
+  IDENTITY_HEADER: managedIdentity.header,
 });
 
 const SUMMARY =
@@ -68,7 +70,7 @@ function summaryOf(run: ScriptRun) {
 
 /** Every spelling of every key the tenant ever held, and the managed identity's token, found in the output. */
 function leaks(run: ScriptRun, keys: Iterable<EntraKey>): string[] {
-  return secretsIn(run.stdout + run.stderr, [...[...keys].flatMap((k) => keySpellings(k.key)), ...tokenParts(managedIdentity.accessToken)]);
+  return secretsIn(run.stdout + run.stderr, [...[...keys].flatMap((k) => keySpellings(k.key)), ...tokenParts(graphToken)]);
 }
 
 describe('a tenant of 250 keys over three pages, throttled, with a 503 and a key that vanishes', () => {

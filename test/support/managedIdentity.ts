@@ -14,6 +14,9 @@ import { generateKeyPair, SignJWT } from 'jose';
 // `{"access_token","expires_on" (epoch seconds, as a string),"resource","token_type":"Bearer","client_id"}`.
 // https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference
 //
+// One stand-in serves every test that needs it: storage (identityStorage), and Graph (deviceEscrow,
+// entraMirror), whose stand-ins accept exactly the token this one hands out for Graph (tokenFor).
+//
 // The tokens are what Azurite's `--oauth basic` checks (TableTokenAuthenticator.authenticateBasic):
 // `iss` starting with https://sts.windows.net/, `aud` https://storage.azure.com (or the account's
 // table endpoint), `iat`, `nbf` and `exp` present and `now` within nbf..exp; the signature is not checked.
@@ -31,23 +34,56 @@ export interface ManagedIdentityStandIn {
   readonly endpoint: string;
   /** For IDENTITY_HEADER. */
   readonly header: string;
+  /** Every token request, in order. */
   readonly requests: readonly IdentityRequest[];
+  /**
+   * The one token this stand-in hands out for `resource` (made on first use, then the same for the
+   * stand-in's life), so that a stand-in of the resource (Graph) can accept exactly that token.
+   */
+  tokenFor(resource: string): Promise<string>;
   close(): Promise<void>;
 }
 
-/** What the tokens claim; `audience` other than storage's makes storage refuse them. */
+/** What the tokens claim; `audience` other than the resource's makes the resource refuse them. */
 export interface StandInOptions {
   audience?: string;
   tenantId?: string;
+  /** Further claims, or overrides (`oid`, `appid`, `roles`...): an identity as the app's audit records it. */
+  claims?: Record<string, unknown>;
 }
 
 export const STORAGE_RESOURCE = 'https://storage.azure.com';
+export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
+
+/** Token lifetime (s): longer than any test run. */
+const TOKEN_LIFETIME_S = 3600;
 
 export async function startManagedIdentityStandIn(options: StandInOptions = {}): Promise<ManagedIdentityStandIn> {
   const header = randomUUID();
   const tenantId = options.tenantId ?? randomUUID();
+  const clientId = randomUUID();
   const { privateKey } = await generateKeyPair('RS256');
   const requests: IdentityRequest[] = [];
+  const tokens = new Map<string, Promise<{ token: string; expiresOn: number }>>();
+
+  const mint = async (resource: string): Promise<{ token: string; expiresOn: number }> => {
+    const now = Math.floor(Date.now() / 1000);
+    const expiresOn = now + TOKEN_LIFETIME_S;
+    const token = await new SignJWT({ tid: tenantId, oid: randomUUID(), appid: clientId, idtyp: 'app', ...options.claims })
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
+      .setIssuer(`https://sts.windows.net/${tenantId}/`)
+      .setAudience(options.audience ?? resource)
+      .setIssuedAt(now)
+      .setNotBefore(now - 300)
+      .setExpirationTime(expiresOn)
+      .sign(privateKey);
+    return { token, expiresOn };
+  };
+  const tokenOf = (resource: string): Promise<{ token: string; expiresOn: number }> => {
+    let issued = tokens.get(resource);
+    if (!issued) tokens.set(resource, (issued = mint(resource)));
+    return issued;
+  };
 
   const server: Server = createServer((req, res) => {
     void (async () => {
@@ -65,23 +101,14 @@ export async function startManagedIdentityStandIn(options: StandInOptions = {}):
         res.end(JSON.stringify({ statusCode: 400, message: 'Bad request: header, api-version or resource missing' }));
         return;
       }
-      const now = Math.floor(Date.now() / 1000);
-      const expiresOn = now + 3600;
-      const accessToken = await new SignJWT({ tid: tenantId, oid: randomUUID(), appid: request.clientId ?? randomUUID(), idtyp: 'app' })
-        .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
-        .setIssuer(`https://sts.windows.net/${tenantId}/`)
-        .setAudience(options.audience ?? request.resource)
-        .setIssuedAt(now)
-        .setNotBefore(now - 300)
-        .setExpirationTime(expiresOn)
-        .sign(privateKey);
+      const { token, expiresOn } = await tokenOf(request.resource);
       res.end(
         JSON.stringify({
-          access_token: accessToken,
+          access_token: token,
           expires_on: String(expiresOn),
           resource: request.resource,
           token_type: 'Bearer',
-          client_id: request.clientId ?? randomUUID(),
+          client_id: request.clientId ?? clientId,
         }),
       );
     })();
@@ -92,6 +119,7 @@ export async function startManagedIdentityStandIn(options: StandInOptions = {}):
     endpoint: `http://127.0.0.1:${port}/msi/token`,
     header,
     requests,
+    tokenFor: async (resource) => (await tokenOf(resource)).token,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
