@@ -16,6 +16,7 @@ import {
   targetFilter,
   tokenParts,
 } from '../support/audit';
+import { TABLES } from '../../shared/storage/layout';
 
 // The audit trail over HTTP against the run's local host (spec "Audit trail"): every write, delete
 // and key read, allowed or refused, is listed by GET /auditLogs/directoryAudits in Graph's
@@ -513,7 +514,7 @@ describe('no secret in the audit trail', () => {
     // The listing of this key's events, and the raw AuditLog rows of every request of this file.
     const events = await eventsOf(id);
     expect(events.length).toBeGreaterThanOrEqual(7);
-    const rows = await rawEntities('AuditLog', `activityDateTime ge '${new Date(Date.now() - 10 * 60_000).toISOString()}'`);
+    const rows = await rawEntities(TABLES.auditLog, `activityDateTime ge '${new Date(Date.now() - 10 * 60_000).toISOString()}'`);
     const text = JSON.stringify([auditTexts, rows]);
     const secrets = [...passwords.flatMap(keySpellings), ...tokens.flatMap(tokenParts)];
     expect(secretsIn(text, secrets)).toEqual([]);

@@ -2,6 +2,7 @@ import { call, expectGraphError, READ, READ_BASIC, tokenWith, WRITE, type ApiRes
 import { keyBody, newId, recoveryPassword } from '../support/fixtures';
 import { rawEntities } from '../support/storage';
 import { WHOLE_KEY } from '../support/keys';
+import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // ETags, preconditions and concurrent writers, over HTTP against the run's shared local host.
 // Storage ETags are the only version: a write carries the ETag it was based on, so a precondition
@@ -35,8 +36,8 @@ async function stored(overrides: Parameters<typeof keyBody>[0] = {}): Promise<{ 
 /** The key's record and its device index entries, read straight from storage. */
 async function keyRows(id: string): Promise<{ records: unknown[]; index: unknown[] }> {
   const [records, index] = await Promise.all([
-    rawEntities('RecoveryKeys', `PartitionKey eq '${id}' and RowKey eq 'recoveryKey'`),
-    rawEntities('RecoveryKeysByDevice', `RowKey eq '${id}'`),
+    rawEntities(TABLES.recoveryKeys, `PartitionKey eq '${id}' and RowKey eq '${RECORD_ROW}'`),
+    rawEntities(TABLES.deviceIndex, `RowKey eq '${id}'`),
   ]);
   return { records, index };
 }

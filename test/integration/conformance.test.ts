@@ -4,6 +4,7 @@ import { baseUrl, call, expectGraphError, READ, READ_BASIC, token, tokenWith, WR
 import { keyBody } from '../support/fixtures';
 import { COLLECTION_PATHS, VERSION_PREFIXES } from '../support/arbitraries';
 import { entitiesMentioning, rawTable } from '../support/storage';
+import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // What real Graph clients send, found in public bug reports against Graph, the Functions host and OData
 // clients (issue 14): each kind of value or request checked on every path form and method it applies to.
@@ -65,12 +66,12 @@ describe('1. date-times: valid Edm.DateTimeOffset in .NET range, in and out', ()
 
   it('writes a record stored before the range was enforced as the nearest bound, so the device list stays readable', async () => {
     const { body } = await escrowed();
-    const records = rawTable('RecoveryKeys');
-    const record = await records.getEntity<Record<string, unknown>>(body.id!, 'recoveryKey');
-    await records.updateEntity({ partitionKey: body.id!, rowKey: 'recoveryKey', createdDateTime: '0000-12-31T11:00:00.000Z' }, 'Merge');
+    const records = rawTable(TABLES.recoveryKeys);
+    const record = await records.getEntity<Record<string, unknown>>(body.id!, RECORD_ROW);
+    await records.updateEntity({ partitionKey: body.id!, rowKey: RECORD_ROW, createdDateTime: '0000-12-31T11:00:00.000Z' }, 'Merge');
     expect(record.createdDateTime).not.toBe('0000-12-31T11:00:00.000Z');
     // As an earlier version stored it: a device index entry without metadata, so the list reads the record.
-    await rawTable('RecoveryKeysByDevice').upsertEntity({ partitionKey: body.deviceId!, rowKey: body.id! }, 'Replace');
+    await rawTable(TABLES.deviceIndex).upsertEntity({ partitionKey: body.deviceId!, rowKey: body.id! }, 'Replace');
     const one = await call('GET', `/beta/bitlocker/recoveryKeys/${body.id}`, { token: basic });
     expect(one.json.createdDateTime).toBe('0001-01-01T00:00:00.000Z');
     const list = await call('GET', `/v1.0/bitlocker/recoveryKeys?$filter=${encodeURIComponent(`deviceId eq '${body.deviceId}'`)}`, {

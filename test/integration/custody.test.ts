@@ -5,6 +5,7 @@ import { type KeyBody, keyBody, newId, recoveryPassword } from '../support/fixtu
 import { COLLECTION, followPages, mapLimit } from '../support/keys';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../support/localHost';
 import { rawEntities, rawTable } from '../support/storage';
+import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // Key custody (issue 8, items 1, 2 and 4): a writer can never read a key, a recovery password never
 // changes under its key id, and a write's audit record says what it changed.
@@ -16,7 +17,7 @@ const ALL_ZEROS = Array.from({ length: 8 }, () => '000000').join('-');
 const conflictMessage = (id: string): string => `the recovery password of key ${id} cannot change; a rotated password has a new key ID`;
 
 const recordOf = async (id: string): Promise<Record<string, unknown> | undefined> =>
-  (await rawEntities('RecoveryKeys', `PartitionKey eq '${id}' and RowKey eq 'recoveryKey'`))[0];
+  (await rawEntities(TABLES.recoveryKeys, `PartitionKey eq '${id}' and RowKey eq '${RECORD_ROW}'`))[0];
 
 /** The record's fields that a write may change, and its ciphertext: equal before and after a refused write. */
 const storedState = async (id: string) => {
@@ -206,12 +207,12 @@ describe('a recovery password is immutable under its key id', () => {
 
   it('a write that sends no key never decrypts the stored one: it succeeds on a record whose ciphertext is unreadable', async () => {
     const { body } = await escrow();
-    const table = rawTable('RecoveryKeys');
+    const table = rawTable(TABLES.recoveryKeys);
     const original = (await recordOf(body.id!))!;
     const broken = Buffer.from(original.recoveryPasswordCiphertext as string, 'base64');
     broken[broken.length - 1] ^= 0x01;
     await table.updateEntity(
-      { partitionKey: body.id!, rowKey: 'recoveryKey', recoveryPasswordCiphertext: broken.toString('base64') },
+      { partitionKey: body.id!, rowKey: RECORD_ROW, recoveryPasswordCiphertext: broken.toString('base64') },
       'Merge',
     );
     try {
@@ -225,7 +226,7 @@ describe('a recovery password is immutable under its key id', () => {
       expectGraphError(await patch(item(body.id!), { key: body.key }), 500, 'generalException');
     } finally {
       await table.updateEntity(
-        { partitionKey: body.id!, rowKey: 'recoveryKey', recoveryPasswordCiphertext: original.recoveryPasswordCiphertext },
+        { partitionKey: body.id!, rowKey: RECORD_ROW, recoveryPasswordCiphertext: original.recoveryPasswordCiphertext },
         'Merge',
       );
     }

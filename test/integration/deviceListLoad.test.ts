@@ -4,6 +4,7 @@ import { call, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
 import { COLLECTION, escrowKeys, listPath, mapLimit } from '../support/keys';
 import { rawTable } from '../support/storage';
+import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 /** The entity shape of a trusted RecoveryKeysByDevice index entry: keys plus the listed metadata (shared/recoveryKeys/deviceIndex.ts). */
 const indexEntity = (deviceId: string, id: string) => ({
@@ -41,9 +42,9 @@ beforeAll(async () => {
   unrelated = probe.id!;
   // The devices' keys: copies of a record the app wrote, with trusted index entries as the app writes
   // them (scripts/bench/seed.ts does the same at scale).
-  const template = propertiesOf(await rawTable('RecoveryKeys').getEntity(unrelated, 'recoveryKey'));
-  const records = rawTable('RecoveryKeys');
-  const index = rawTable('RecoveryKeysByDevice');
+  const template = propertiesOf(await rawTable(TABLES.recoveryKeys).getEntity(unrelated, RECORD_ROW));
+  const records = rawTable(TABLES.recoveryKeys);
+  const index = rawTable(TABLES.deviceIndex);
   for (let d = 0; d < DEVICES; d++) {
     const deviceId = newId();
     devices.push(deviceId);
@@ -52,7 +53,7 @@ beforeAll(async () => {
       const actions: TransactionAction[] = ids.slice(i, i + 100).map((id) => ['upsert', indexEntity(deviceId, id), 'Replace']);
       await index.submitTransaction(actions);
     }
-    await mapLimit(ids, 32, (id) => records.upsertEntity({ ...template, partitionKey: id, rowKey: 'recoveryKey', deviceId }, 'Replace'));
+    await mapLimit(ids, 32, (id) => records.upsertEntity({ ...template, partitionKey: id, rowKey: RECORD_ROW, deviceId }, 'Replace'));
   }
 }, 120_000);
 

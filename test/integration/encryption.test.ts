@@ -10,6 +10,7 @@ import { COLLECTION, mapLimit } from '../support/keys';
 import { HostDidNotStart, startLocalHost, stopLocalHosts, type EnvOverrides, type LocalHost } from '../support/localHost';
 import { rawTable } from '../support/storage';
 import { type RunningScript, type ScriptRun, startScript } from '../support/scripts';
+import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // Protection at rest (spec "Protection at rest"), end to end: what the tables hold, what a tampered
 // or transplanted ciphertext answers, and a key rotation with `npm run reencrypt` against a private
@@ -17,7 +18,6 @@ import { type RunningScript, type ScriptRun, startScript } from '../support/scri
 
 jest.setTimeout(60_000);
 
-const RECORD_ROW = 'recoveryKey';
 const item = (id: string): string => `${COLLECTION}/${id}`;
 const keyRead = (id: string): string => `${item(id)}?$select=key`;
 const digitsOf = (password: string): string => password.replace(/-/g, '');
@@ -80,7 +80,7 @@ function textsOf(entity: Record<string, unknown>): string[] {
 async function rawRecords(
   connectionString: string,
 ): Promise<Map<string, { recoveryPasswordCiphertext: string; encryptionKeyVersion: string }>> {
-  const client = TableClient.fromConnectionString(connectionString, 'RecoveryKeys', { allowInsecureConnection: true });
+  const client = TableClient.fromConnectionString(connectionString, TABLES.recoveryKeys, { allowInsecureConnection: true });
   const records = new Map<string, { recoveryPasswordCiphertext: string; encryptionKeyVersion: string }>();
   for await (const entity of client.listEntities<{ recoveryPasswordCiphertext: string; encryptionKeyVersion: string }>({
     queryOptions: { filter: `RowKey eq '${RECORD_ROW}'` },
@@ -223,7 +223,7 @@ describe('the tables never hold a recovery password in plain text', () => {
     // The scan saw our records, sealed: it is not vacuous.
     const ours = new Set([...patched, ...posted, replaced].map((b) => b.id!));
     const records = entities.filter(
-      ({ table, entity }) => table === 'RecoveryKeys' && entity.rowKey === RECORD_ROW && ours.has(entity.partitionKey as string),
+      ({ table, entity }) => table === TABLES.recoveryKeys && entity.rowKey === RECORD_ROW && ours.has(entity.partitionKey as string),
     );
     expect(records).toHaveLength(ours.size);
     for (const { entity } of records) {
@@ -242,7 +242,7 @@ describe('a ciphertext that was moved or altered does not decrypt', () => {
   const a = keyBody();
   const b = keyBody();
   const c = keyBody();
-  const records = rawTable('RecoveryKeys');
+  const records = rawTable(TABLES.recoveryKeys);
   const rawRecord = (id: string) => records.getEntity<{ recoveryPasswordCiphertext: string; encryptionKeyVersion: string }>(id, RECORD_ROW);
   const setSealed = (id: string, recoveryPasswordCiphertext: string, encryptionKeyVersion: string) =>
     records.updateEntity({ partitionKey: id, rowKey: RECORD_ROW, recoveryPasswordCiphertext, encryptionKeyVersion }, 'Merge');
@@ -439,7 +439,7 @@ describe('key rotation: new versions, npm run reencrypt, old versions removed', 
 
   it('reencrypt names the records it cannot decrypt, leaves them as they are, and exits non-zero', async () => {
     const [altered, unknownVersion] = [kept[0].id!, kept[1].id!];
-    const table = TableClient.fromConnectionString(azurite.connectionString, 'RecoveryKeys', { allowInsecureConnection: true });
+    const table = TableClient.fromConnectionString(azurite.connectionString, TABLES.recoveryKeys, { allowInsecureConnection: true });
     const before = await rawRecords(azurite.connectionString);
     // A v2 ciphertext labelled v1 (so the script tries to move it, and it fails v1's check), and a
     // record under a version this configuration does not have.

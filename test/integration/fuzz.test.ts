@@ -11,6 +11,7 @@ import { MAX_BODY_BYTES } from '../../shared/http/body';
 import { INVALID_SKIP_TOKEN_MESSAGE, ITEM_SELECTABLE_PROPERTIES, MAX_TOP, SELECTABLE_PROPERTIES } from '../../shared/odata';
 import * as arb from '../support/arbitraries';
 import { READ, READ_BASIC, token, tokenWith, WRITE, type GraphJson } from '../support/client';
+import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // Property-based tests over HTTP: generated requests, ordinary and hostile, against the compiled app on the
 // local host with Azurite behind it. For every request: never a 5xx; every 4xx in Graph's error shape, with
@@ -41,7 +42,7 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const RECOVERY_PASSWORD = /[0-9]{6}(-[0-9]{6}){7}/;
 const ERROR_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/;
 const SAFE_CLIENT_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
-const KEY_TABLES = ['RecoveryKeys', 'RecoveryKeysByDevice'];
+const KEY_TABLES = [TABLES.recoveryKeys, TABLES.deviceIndex];
 
 // ---- a private Azurite and local host -------------------------------------------------------------------------
 
@@ -231,10 +232,11 @@ async function checkStore(sent: Sent, received: Received): Promise<void> {
       return;
     }
     if (found.length === 0) return;
-    const id: string | undefined = method === 'DELETE' ? found.find((c) => c.table === 'RecoveryKeys')?.partitionKey : received.json?.id;
+    const id: string | undefined =
+      method === 'DELETE' ? found.find((c) => c.table === TABLES.recoveryKeys)?.partitionKey : received.json?.id;
     expect(id).toMatch(GUID);
-    for (const change of found) expect(change.table === 'RecoveryKeys' ? change.partitionKey : change.rowKey).toBe(id);
-    const record = [...after.values()].find((e) => e.partitionKey === id && e.rowKey === 'recoveryKey');
+    for (const change of found) expect(change.table === TABLES.recoveryKeys ? change.partitionKey : change.rowKey).toBe(id);
+    const record = [...after.values()].find((e) => e.partitionKey === id && e.rowKey === RECORD_ROW);
     if (method === 'DELETE') {
       // A soft delete: the record stays, marked deleted, and leaves its device's index.
       expect(typeof record?.deletedDateTime).toBe('string');

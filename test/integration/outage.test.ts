@@ -9,6 +9,7 @@ import { expectGraphError, parseJson, READ, tokenWith, WRITE, type ApiResponse, 
 import { keyBody, newId, type KeyBody } from '../support/fixtures';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../support/localHost';
 import { WHOLE_KEY } from '../support/keys';
+import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // Storage faults, end to end: this file runs its own Azurite (persisted to a temp folder, so that it
 // can be stopped and restarted with its data) and its own local hosts pointed at it, at a dead port
@@ -293,11 +294,11 @@ describe('a storage outage under a running host (Azurite stopped and restarted)'
     // without a record is allowed, readers skip it; a record that no device lookup finds is not).
     const raw = (table: string) => TableClient.fromConnectionString(azurite!.connectionString, table, { allowInsecureConnection: true });
     const indexEntries = new Set<string>();
-    for await (const entry of raw('RecoveryKeysByDevice').listEntities()) indexEntries.add(`${entry.partitionKey}/${entry.rowKey}`);
+    for await (const entry of raw(TABLES.deviceIndex).listEntities()) indexEntries.add(`${entry.partitionKey}/${entry.rowKey}`);
     const unindexed: string[] = [];
     let records = 0;
-    for await (const record of raw('RecoveryKeys').listEntities<{ deviceId: string }>({
-      queryOptions: { filter: "RowKey eq 'recoveryKey'" },
+    for await (const record of raw(TABLES.recoveryKeys).listEntities<{ deviceId: string }>({
+      queryOptions: { filter: `RowKey eq '${RECORD_ROW}'` },
     })) {
       records++;
       if (!indexEntries.has(`${record.deviceId}/${record.partitionKey}`)) unindexed.push(record.partitionKey!);

@@ -14,6 +14,7 @@ import {
   type Traversal,
 } from '../support/keys';
 import { rawEntities, rawTable } from '../support/storage';
+import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // Server-driven paging over HTTP: @odata.nextLink is followed until it is absent, and the pages
 // together must hold every matching key exactly once, whatever storage hands back page by page.
@@ -106,7 +107,7 @@ describe('paging through an id-prefix search', () => {
     const traversal = await readAllPages(listPath(options), reader);
     // Keys escrowed by other tests may share a 4-character prefix: what storage holds is the bound.
     const stored = (
-      await rawEntities('RecoveryKeys', `PartitionKey ge '${prefix}' and PartitionKey lt '${prefix}~' and RowKey eq 'recoveryKey'`)
+      await rawEntities(TABLES.recoveryKeys, `PartitionKey ge '${prefix}' and PartitionKey lt '${prefix}~' and RowKey eq '${RECORD_ROW}'`)
     ).map((e) => e.partitionKey as string);
     expect(traversal.pages.length).toBeGreaterThanOrEqual(3);
     expectPagesAtMost(traversal, 5);
@@ -123,7 +124,7 @@ describe('listing by device skips index entries whose record is gone', () => {
     const deviceId = newId();
     const real = (await escrowKeys(writer, keyBodies(10, { deviceId }), 5)).map((k) => k.id!);
     // A write interrupted between the index entry and the record leaves an entry that points at nothing.
-    const index = rawTable('RecoveryKeysByDevice');
+    const index = rawTable(TABLES.deviceIndex);
     const phantoms = Array.from({ length: 15 }, () => randomUUID());
     await mapLimit(phantoms, 8, (id) => index.createEntity({ partitionKey: deviceId, rowKey: id }));
     // An entry left behind by a key that now belongs to another device: its record names that device.
@@ -139,7 +140,7 @@ describe('listing by device skips index entries whose record is gone', () => {
 
   it('terminates with an empty set for a device whose entries all point at nothing', async () => {
     const deviceId = newId();
-    const index = rawTable('RecoveryKeysByDevice');
+    const index = rawTable(TABLES.deviceIndex);
     await index.createTable();
     await mapLimit(
       Array.from({ length: 40 }, () => randomUUID()),
@@ -159,13 +160,13 @@ describe('prefix search among thousands of keys', () => {
 
   beforeAll(async () => {
     // Records written straight into the table, as a large tenant's would be: random ids, other devices.
-    const records = rawTable('RecoveryKeys');
+    const records = rawTable(TABLES.recoveryKeys);
     await records.createTable();
     const now = new Date().toISOString();
     await mapLimit(Array.from({ length: SEEDED }), 32, () =>
       records.createEntity({
         partitionKey: randomUUID(),
-        rowKey: 'recoveryKey',
+        rowKey: RECORD_ROW,
         deviceId: randomUUID(),
         volumeType: 'fixedDataVolume',
         createdDateTime: now,

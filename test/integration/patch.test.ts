@@ -2,6 +2,7 @@ import { call, expectGraphError, READ_BASIC, token, tokenWith, WRITE } from '../
 import { keyBody, newId } from '../support/fixtures';
 import { entitiesMentioning, keyRowsOf, rawEntities } from '../support/storage';
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
+import { TABLES } from '../../shared/storage/layout';
 
 let writer: string;
 beforeAll(async () => {
@@ -156,7 +157,7 @@ describe('PATCH {collection}/{id}', () => {
     const otherDevice = newId();
     const response = await patch(`/bitlocker/recoveryKeys/${body.id}`, { deviceId: otherDevice });
     expect(response.json.deviceId).toBe(otherDevice);
-    const index = await rawEntities('RecoveryKeysByDevice', `RowKey eq '${body.id}'`);
+    const index = await rawEntities(TABLES.deviceIndex, `RowKey eq '${body.id}'`);
     expect(index.map((e) => e.partitionKey)).toEqual([otherDevice]);
   });
 });
@@ -236,7 +237,7 @@ describe('validation of the body', () => {
     const body = keyBody({ id: 'abc' });
     const response = await patch('/bitlocker/recoveryKeys', body);
     expect(expectGraphError(response, 400, 'badRequest').message).toMatch(/id must be a GUID/);
-    expect(await rawEntities('RecoveryKeysByDevice', `PartitionKey eq '${body.deviceId}'`)).toEqual([]);
+    expect(await rawEntities(TABLES.deviceIndex, `PartitionKey eq '${body.deviceId}'`)).toEqual([]);
   });
 
   it.each([

@@ -1,4 +1,5 @@
 import { TableClient } from '@azure/data-tables';
+import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // Raw reads of the tables, below the service, for "nothing stored" and layout assertions.
 
@@ -20,20 +21,20 @@ export async function rawEntities(table: string, filter?: string): Promise<Recor
 /** Every entity of both tables that mentions the id. */
 export async function entitiesMentioning(id: string): Promise<Record<string, unknown>[]> {
   const [records, index] = await Promise.all([
-    rawEntities('RecoveryKeys', `PartitionKey eq '${id}'`),
-    rawEntities('RecoveryKeysByDevice', `RowKey eq '${id}'`),
+    rawEntities(TABLES.recoveryKeys, `PartitionKey eq '${id}'`),
+    rawEntities(TABLES.deviceIndex, `RowKey eq '${id}'`),
   ]);
   return [...records, ...index];
 }
 
 /**
- * A key's own rows: its record (RowKey 'recoveryKey') and every device index entry naming it. Unlike
+ * A key's own rows: its record (RowKey RECORD_ROW) and every device index entry naming it. Unlike
  * entitiesMentioning, other rows of the key's partition (such as audit twins) are not included.
  */
 export async function keyRowsOf(id: string): Promise<{ records: Record<string, unknown>[]; index: Record<string, unknown>[] }> {
   const [records, index] = await Promise.all([
-    rawEntities('RecoveryKeys', `PartitionKey eq '${id}' and RowKey eq 'recoveryKey'`),
-    rawEntities('RecoveryKeysByDevice', `RowKey eq '${id}'`),
+    rawEntities(TABLES.recoveryKeys, `PartitionKey eq '${id}' and RowKey eq '${RECORD_ROW}'`),
+    rawEntities(TABLES.deviceIndex, `RowKey eq '${id}'`),
   ]);
   return { records, index };
 }

@@ -9,6 +9,7 @@ import { newOid } from '../support/audit';
 import { READ, READ_BASIC, WRITE, token } from '../support/client';
 import { keyBody, newId, type KeyBody } from '../support/fixtures';
 import { keyRowsOf, rawEntities } from '../support/storage';
+import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // "If the audit record cannot be written, the key is not returned" (spec, Operations), and no write
 // happens without its record: the handlers are called in-process against the run's Azurite while the
@@ -109,15 +110,15 @@ describe('while the audit trail cannot be written', () => {
     expect(records).toEqual([]);
     // No twin either: nothing in the key's partition at all (a device index entry, written ahead of the
     // record as a hint, may remain; readers check it against the record).
-    expect(await rawEntities('RecoveryKeys', `PartitionKey eq '${body.id}'`)).toEqual([]);
+    expect(await rawEntities(TABLES.recoveryKeys, `PartitionKey eq '${body.id}'`)).toEqual([]);
     expect(await auditRowsOf(body.id!)).toEqual([]);
   });
 
   it('a PATCH changing a key answers 503 and the stored key stays as it was', async () => {
-    const before = await rawEntities('RecoveryKeys', `PartitionKey eq '${stored.id}' and RowKey eq 'recoveryKey'`);
+    const before = await rawEntities(TABLES.recoveryKeys, `PartitionKey eq '${stored.id}' and RowKey eq '${RECORD_ROW}'`);
     const response = await patchItem({ deviceId: newId(), volumeType: 'fixedDataVolume' }, writer, stored.id);
     expectAuditOutage(response);
-    const after = await rawEntities('RecoveryKeys', `PartitionKey eq '${stored.id}' and RowKey eq 'recoveryKey'`);
+    const after = await rawEntities(TABLES.recoveryKeys, `PartitionKey eq '${stored.id}' and RowKey eq '${RECORD_ROW}'`);
     expect(after).toEqual(before);
   });
 

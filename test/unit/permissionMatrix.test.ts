@@ -7,6 +7,7 @@ import { keySpellings, newOid, secretsIn, targetFilter } from '../support/audit'
 import { token, type GraphJson } from '../support/client';
 import { type KeyBody, keyBody, recoveryPassword } from '../support/fixtures';
 import { rawEntities } from '../support/storage';
+import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // The permission matrix of the spec ("Operations", "Who may see a password" and "Audit trail"), as a
 // table: every operation against every permission, granted as an app role and as a delegated scope, in
@@ -92,7 +93,7 @@ async function storeKey(): Promise<KeyBody> {
 }
 
 const recordOf = async (id: string): Promise<Record<string, unknown> | undefined> =>
-  (await rawEntities('RecoveryKeys', `PartitionKey eq '${id}' and RowKey eq 'recoveryKey'`))[0];
+  (await rawEntities(TABLES.recoveryKeys, `PartitionKey eq '${id}' and RowKey eq '${RECORD_ROW}'`))[0];
 
 interface Outcome {
   response: HttpResponseInit;

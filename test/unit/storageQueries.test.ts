@@ -7,14 +7,15 @@ import { READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
 import { idWithPrefix, randomHex, sorted } from '../support/keys';
 import { rawTable } from '../support/storage';
+import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // The "no table scan" proof: the handler runs in-process against the process-wide TableClients the
 // store uses, with a recording policy in their pipelines, so every request to storage is seen with
 // its URL. Lookups by device, by id and by id prefix must address partitions; only the unfiltered
 // list may query across them.
 
-const KEYS = 'RecoveryKeys';
-const INDEX = 'RecoveryKeysByDevice';
+const KEYS = TABLES.recoveryKeys;
+const INDEX = TABLES.deviceIndex;
 
 interface StorageRequest {
   method: string;
@@ -34,7 +35,7 @@ function record(method: string, url: string): void {
   recorded.push({ method, table: match?.[1] ?? last, resource: match?.[2] ?? '', filter: searchParams.get('$filter') });
 }
 
-const pointRead = (id: string): string => `(PartitionKey='${id}',RowKey='recoveryKey')`;
+const pointRead = (id: string): string => `(PartitionKey='${id}',RowKey='${RECORD_ROW}')`;
 
 /** A query on the records table with no PartitionKey condition reads every partition: a scan. */
 const isScanOfRecords = (r: StorageRequest): boolean => r.table === KEYS && r.resource === '()' && !/PartitionKey/.test(r.filter ?? '');
@@ -105,7 +106,7 @@ describe('no table scan: every lookup addresses partitions', () => {
     // As an earlier version wrote them: keys only. The one of `moved` points at a record now on another device.
     await index.upsertEntity({ partitionKey: deviceId, rowKey: legacy }, 'Replace');
     await index.upsertEntity({ partitionKey: deviceId, rowKey: moved }, 'Replace');
-    await rawTable(KEYS).updateEntity({ partitionKey: moved, rowKey: 'recoveryKey', deviceId: newId() }, 'Merge');
+    await rawTable(KEYS).updateEntity({ partitionKey: moved, rowKey: RECORD_ROW, deviceId: newId() }, 'Merge');
     // A write that turned the entry pending and never committed: the entry's copy says removable, the record says fixed.
     await index.upsertEntity(
       {
@@ -170,7 +171,7 @@ describe('no table scan: every lookup addresses partitions', () => {
         method: 'GET',
         table: KEYS,
         resource: '()',
-        filter: `PartitionKey ge '${prefix}' and PartitionKey lt '${prefix}~' and RowKey eq 'recoveryKey'`,
+        filter: `PartitionKey ge '${prefix}' and PartitionKey lt '${prefix}~' and RowKey eq '${RECORD_ROW}'`,
       });
     }
   });
@@ -186,7 +187,7 @@ describe('no table scan: every lookup addresses partitions', () => {
     await escrow({});
     const { ids, requests } = await listRecorded(undefined, 1);
     expect(ids).toHaveLength(1);
-    expect(requests).toEqual([{ method: 'GET', table: KEYS, resource: '()', filter: "RowKey eq 'recoveryKey'" }]);
+    expect(requests).toEqual([{ method: 'GET', table: KEYS, resource: '()', filter: `RowKey eq '${RECORD_ROW}'` }]);
     expect(requests.filter(isScanOfRecords)).toHaveLength(1);
   });
 });
