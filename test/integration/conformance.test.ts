@@ -11,6 +11,15 @@ import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 /** Every collection path: both of Graph's, without a version prefix and under /v1.0 and /beta. */
 const COLLECTIONS = VERSION_PREFIXES.flatMap((version) => COLLECTION_PATHS.map((path) => version + path));
+/** Every write that carries a body, on every collection path: [method, collection, whether to the item]. */
+const writes = COLLECTIONS.flatMap(
+  (collection) =>
+    [
+      ['PATCH', collection, true],
+      ['PATCH', collection, false],
+      ['POST', collection, false],
+    ] as const,
+);
 
 let writer: string;
 let reader: string;
@@ -36,15 +45,6 @@ async function escrowed(overrides: Record<string, unknown> = {}) {
 const RANGE = 'between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.9999999Z (UTC, after applying the offset)';
 
 describe('1. date-times: valid Edm.DateTimeOffset in .NET range, in and out', () => {
-  const writes = COLLECTIONS.flatMap(
-    (collection) =>
-      [
-        ['PATCH', collection, true],
-        ['PATCH', collection, false],
-        ['POST', collection, false],
-      ] as const,
-  );
-
   it.each(writes)(
     '%s %s (item: %s) refuses 0001-01-01T00:00:00+13:00 with a 400 naming the property and the range, storing nothing',
     async (method, collection, item) => {
@@ -343,15 +343,6 @@ describe('4. Content-Encoding of request bodies', () => {
       body: new Uint8Array(bytes),
     }).then(async (response) => ({ status: response.status, headers: response.headers, json: (await response.json()) as GraphJson }));
   const json = (body: unknown): Buffer => Buffer.from(JSON.stringify(body));
-
-  const writes = COLLECTIONS.flatMap(
-    (collection) =>
-      [
-        ['PATCH', collection, true],
-        ['PATCH', collection, false],
-        ['POST', collection, false],
-      ] as const,
-  );
 
   it.each(writes)('%s %s (item: %s): gzip, deflate and br bodies are decoded and stored', async (method, collection, item) => {
     for (const [encoding, encode] of [
