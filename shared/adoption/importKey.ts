@@ -1,7 +1,7 @@
 import { GraphError } from '../http/graphError';
 import type { AuditSource } from '../audit/model';
 import type { RecoveryKey, StoredRecoveryKey } from '../recoveryKeys/model';
-import { openPassword } from '../recoveryKeys/sealing';
+import { isStoredPassword } from '../recoveryKeys/sealing';
 import { getRecoveryKey, upsertRecoveryKey } from '../recoveryKeys/service';
 
 // One key brought in by an adoption tool (the Entra mirror, the file importer), stored through the
@@ -9,8 +9,8 @@ import { getRecoveryKey, upsertRecoveryKey } from '../recoveryKeys/service';
 //
 // A recovery password never changes under its key id (BitLocker gives a rotated password a new id), so a
 // stored key with another password is a conflict to report, never a value to overwrite. The PATCH use
-// case refuses that itself with a 409 once custody's immutability rule is in; the comparison here keeps
-// the importers right without it.
+// case refuses that itself with a 409; the importer compares first anyway, with the same check, so that a
+// row already escrowed exactly so is reported unchanged without a write or a "No change" audit entry.
 
 /**
  * - `imported`: the key was not escrowed and now is.
@@ -41,7 +41,7 @@ async function writeKey(key: RecoveryKey, stored: StoredRecoveryKey | undefined,
     await upsertRecoveryKey(key.id, key, { ifNoneMatch: '*' }, source);
     return 'imported';
   }
-  if (openPassword(stored) !== key.key) return 'conflict';
+  if (!isStoredPassword(stored, key.key)) return 'conflict';
   if (stored.deviceId === key.deviceId && stored.volumeType === key.volumeType) return 'unchanged';
   // createdDateTime stays as first stored: the use case refuses to change it.
   await upsertRecoveryKey(key.id, { deviceId: key.deviceId, volumeType: key.volumeType, key: key.key }, { ifMatch: stored.etag }, source);

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { DecryptionError, open, type Sealed, seal } from '../crypto/envelope';
 import { keyring } from '../crypto/keyring';
 import { GraphError } from '../http/graphError';
@@ -28,4 +29,13 @@ export function openPassword(record: KeyRecord): string {
       `The stored recovery key ${record.id} cannot be decrypted: ${error.message}. No key is returned; report this to the service's administrators.`,
     );
   }
+}
+
+/**
+ * Whether `password` is the record's recovery password, compared in time that does not depend on where
+ * they differ. Decrypts the record (errors as openPassword).
+ */
+export function isStoredPassword(record: KeyRecord, password: string): boolean {
+  const [sent, stored] = [Buffer.from(password), Buffer.from(openPassword(record))];
+  return sent.length === stored.length && timingSafeEqual(sent, stored);
 }

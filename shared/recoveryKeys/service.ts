@@ -1,4 +1,4 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { badRequest, conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../http/graphError';
 import type { Preconditions } from '../http/preconditions';
 import type { Activity, AuditSource, ModifiedProperty } from '../audit/model';
@@ -8,7 +8,7 @@ import { writeAuditEntry } from '../audit/store';
 import type { KeyMetadata, KeyRecord, RecoveryKey, RecoveryKeyInput, StoredRecoveryKey } from './model';
 import { modifiedProperties } from './changes';
 import { requireComplete } from './schema';
-import { isSealedWithActiveKey, openPassword, sealPassword } from './sealing';
+import { isSealedWithActiveKey, isStoredPassword, openPassword, sealPassword } from './sealing';
 import * as store from './store';
 
 // Use cases of the recovery-key resource. Each write reads the stored version and writes against its
@@ -81,12 +81,6 @@ export const succeeded = (source: AuditSource, activity: Activity, key: KeyMetad
     modifiedProperties: changes,
   });
 
-/** Compares two recovery passwords in time that does not depend on where they differ. */
-function samePassword(a: string, b: string): boolean {
-  const [x, y] = [Buffer.from(a), Buffer.from(b)];
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 /**
  * BitLocker never changes the password of a key protector; a rotated password is a new protector
  * with a new ID. So a different password under a stored id is refused, whoever sends it.
@@ -106,7 +100,7 @@ async function updateExisting(
   source: AuditSource,
 ): Promise<WriteResult> {
   const metadata = mergeMetadata(current, input);
-  if (input.key !== undefined && !samePassword(input.key, openPassword(current))) throw passwordCannotChange(current.id);
+  if (input.key !== undefined && !isStoredPassword(current, input.key)) throw passwordCannotChange(current.id);
   if (sameMetadata(metadata, current)) {
     // Nothing to write; the attempt is audited all the same.
     await writeAuditEntry(succeeded(source, 'update', current, 'No change: the stored key already matched.'));
