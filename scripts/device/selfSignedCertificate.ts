@@ -38,7 +38,9 @@ const name = (commonName: string): Buffer =>
 export function selfSignedCertificate(privateKey: KeyObject, commonName: string, days = 3650): Buffer {
   const algorithm = sequence(oid(OID_SHA256_WITH_RSA), Buffer.from([0x05, 0x00]));
   const serial = randomBytes(16);
-  serial[0] &= 0x7f; // a positive INTEGER
+  // A positive DER INTEGER in minimal form (X.690 8.3.2): the first byte neither has its top bit set (negative)
+  // nor is 0x00 (which, before a byte below 0x80, is a non-minimal encoding Node refuses: 1 registration in 256).
+  serial[0] = (serial[0] & 0x7f) | 0x40;
   const now = Date.now();
   const tbs = sequence(
     tlv(0xa0, tlv(0x02, Buffer.from([2]))), // version v3
