@@ -6,7 +6,7 @@ import { launchBrowser, openPage, screenshot, type ConsolePage } from '../suppor
 import { baseUrl, call, callOn, READ, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
 import { escrowKeys, idWithPrefix, keyBodies, randomHex } from '../support/keys';
-import { startLocalHost, stopLocalHosts } from '../support/localHost';
+import { startLocalHost, stopLocalHosts } from '../../scripts/localHost';
 
 // The helpdesk console in Debian's Chromium against the run's host: sign in for development, find,
 // reveal with a reason, copy, see it hidden, see the history; security headers; nothing fetched

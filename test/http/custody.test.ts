@@ -3,7 +3,7 @@ import { AUDIT_READ, auditsOf, auditsPath, type DirectoryAudit, detailOf, keySpe
 import { type ApiResponse, call, callOn, type CallOptions, expectGraphError, READ, token, WRITE } from '../support/client';
 import { type KeyBody, keyBody, newId, recoveryPassword } from '../support/fixtures';
 import { COLLECTION, followPages, mapLimit } from '../support/keys';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../support/localHost';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
 import { rawEntities, rawTable } from '../support/storage';
 import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 

@@ -7,7 +7,7 @@ import { azuriteConnectionString, findFreePort, startAzuriteTables, type Running
 import { call, callOn, expectGraphError, READ, token, WRITE, type ApiResponse, type CallOptions } from '../support/client';
 import { keyBody, type KeyBody } from '../support/fixtures';
 import { COLLECTION, mapLimit } from '../support/keys';
-import { HostDidNotStart, startLocalHost, stopLocalHosts, type EnvOverrides, type LocalHost } from '../support/localHost';
+import { HostDidNotStart, startLocalHost, stopLocalHosts, type EnvOverrides, type LocalHost } from '../../scripts/localHost';
 import { rawTable } from '../support/storage';
 import { type RunningScript, type ScriptRun, startScript } from '../support/scripts';
 import { RECORD_ROW, TABLES } from '../../shared/storage/layout';

@@ -7,7 +7,7 @@ import { TableClient } from '@azure/data-tables';
 import { azuriteConnectionString, findFreePort, startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
 import { expectGraphError, parseJson, READ, tokenWith, WRITE, type ApiResponse, type GraphJson } from '../support/client';
 import { keyBody, newId, type KeyBody } from '../support/fixtures';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../support/localHost';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
 import { WHOLE_KEY } from '../support/keys';
 import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
