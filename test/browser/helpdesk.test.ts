@@ -1,7 +1,8 @@
 import { expect } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
-import { AUDIT_READ, sleep } from '../support/audit';
+import { AUDIT_READ } from '../support/audit';
 import { launchBrowser, openPage, screenshot, type ConsolePage } from '../support/browser';
 import { baseUrl, call, callOn, READ, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
