@@ -1,11 +1,24 @@
+// Test folders are named by what their tests need, and each folder is a project whose global setup
+// starts just that (test/support/setup/services.ts): `npx jest --selectProjects pure` needs no build,
+// no Azurite and no host. A test goes in the folder of the heaviest thing it reaches:
+//   pure     nothing outside the test process (stand-in servers it starts itself are fine)
+//   storage  the run's Azurite, with the app's code called in process
+//   cli      the compiled command-line tools (dist/scripts, so build first), run as a user runs them
+//   http     the compiled local host over HTTP (the run's shared one, or hosts of its own)
+//   browser  the helpdesk console in Chromium
+const SETUP = { pure: 'localMode', storage: 'storage', cli: 'storage', http: 'host', browser: 'host' };
+
 /** @type {import('jest').Config} */
 module.exports = {
-  preset: 'ts-jest',
-  testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
-  globalSetup: '<rootDir>/test/support/globalSetup.ts',
-  globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
+  projects: Object.entries(SETUP).map(([folder, setup]) => ({
+    displayName: folder,
+    preset: 'ts-jest',
+    testEnvironment: 'node',
+    roots: [`<rootDir>/test/${folder}`],
+    testMatch: ['**/*.test.ts'],
+    globalSetup: `<rootDir>/test/support/setup/${setup}.ts`,
+    globalTeardown: '<rootDir>/test/support/setup/teardown.ts',
+  })),
   testTimeout: 30000,
   // Two cores: more workers than that only queue up behind one Azurite.
   maxWorkers: 2,

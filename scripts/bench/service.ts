@@ -1,10 +1,10 @@
-// The service as the benchmark measures it: the compiled app on the local host (startHost, in the
-// benchmark's process, so that its storage requests are counted by the same counter as the floor's),
+// The service as the benchmark measures it: the compiled app on the local host (in the benchmark's
+// process, scripts/localHost.ts, so that its storage requests are counted by the same counter as the floor's),
 // called over HTTP by the same client as the floor server, with development tokens of local mode.
 //
 // The app is loaded only when startService runs, after the environment points it at the run's storage.
 
-import { installFunctionsCore, registerHook } from '../host/functionsCore';
+import { startLocalHostInProcess } from '../localHost';
 import type { KeyBody } from './fixtures';
 import type { BenchHttpClient } from './httpClient';
 
@@ -32,18 +32,11 @@ export function expectStatus(what: string, status: number, body: string, expecte
 
 /** Starts the local host with the app from `projectRoot`/dist on a free port; `stateDir` holds local mode's keys. */
 export async function startService(projectRoot: string, stateDir: string, client: BenchHttpClient): Promise<Service> {
-  // The Functions worker provides @azure/functions-core before the app loads; so do we. The local
-  // host's per-request log line is formatted but not written (a log hook drops it): the floor writes
-  // none either, and a terminal's speed is not the service's.
-  installFunctionsCore();
-  registerHook('log', (context) => {
-    (context as unknown as { level: string }).level = 'none';
-  });
   const { mintDevelopmentToken } = await import('../../shared/auth/developmentToken');
-  const { startHost } = await import('../host/server');
   const writeToken = `Bearer ${await mintDevelopmentToken(stateDir, { roles: WRITE })}`;
   const readToken = `Bearer ${await mintDevelopmentToken(stateDir, { roles: READ })}`;
-  const host = await startHost({ port: 0, projectRoot });
+  // The per-request log line is formatted but not written: the floor writes none either.
+  const host = await startLocalHostInProcess({ projectRoot, requestLog: false });
 
   const get = async (what: string, pathAndQuery: string): Promise<string> => {
     const answer = await client.request('GET', new URL(pathAndQuery, host.url), { authorization: readToken });

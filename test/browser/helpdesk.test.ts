@@ -1,12 +1,13 @@
 import { expect } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, Page } from 'playwright-core';
-import { AUDIT_READ, sleep } from '../support/audit';
+import { AUDIT_READ } from '../support/audit';
 import { launchBrowser, openPage, screenshot, type ConsolePage } from '../support/browser';
 import { baseUrl, call, callOn, READ, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
 import { escrowKeys, idWithPrefix, keyBodies, randomHex } from '../support/keys';
-import { startLocalHost, stopLocalHosts } from '../support/localHost';
+import { startLocalHost, stopLocalHosts } from '../../scripts/localHost';
 
 // The helpdesk console in Debian's Chromium against the run's host: sign in for development, find,
 // reveal with a reason, copy, see it hidden, see the history; security headers; nothing fetched

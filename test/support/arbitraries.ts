@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { encodeSkipToken } from '../../shared/odata/skipToken';
 
-// fast-check generators of requests for test/integration/fuzz.test.ts: valid material (GUIDs, recovery
+// fast-check generators of requests for test/http/fuzz.test.ts: valid material (GUIDs, recovery
 // passwords, bodies) and hostile variations of it. Bodies are built as raw JSON text, not with
 // JSON.stringify, so that they can hold what JSON.stringify never writes: duplicate names, 1e309, -0,
 // escaped spellings of names, lone surrogates.

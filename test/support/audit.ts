@@ -75,5 +75,3 @@ export const secretsIn = (haystack: string, needles: readonly string[]): string[
 
 /** A fresh object id, so that each test's tokens are their own caller (own rate-limit bucket, own initiatedBy). */
 export const newOid = (): string => randomUUID();
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

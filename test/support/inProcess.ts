@@ -3,8 +3,9 @@ import type { GraphJson } from './client';
 
 // For tests that call handlers in-process, as the Functions worker calls them.
 
-export const quietContext = (functionName = 'test'): InvocationContext =>
-  new InvocationContext({ functionName, logHandler: () => undefined });
+/** A context whose log lines are never printed; with `logs`, each is appended there (its arguments joined by spaces). */
+export const quietContext = (functionName = 'test', logs?: string[]): InvocationContext =>
+  new InvocationContext({ functionName, logHandler: (_level, ...args) => logs?.push(args.map(String).join(' ')) });
 
 /**
  * A request to the local host's URL space; `bearer` becomes the Authorization header, `body` JSON.

@@ -7,6 +7,9 @@ import { type KeyBody, keyBody } from './fixtures';
 
 export const COLLECTION = '/v1.0/informationProtection/bitlocker/recoveryKeys';
 
+/** The path of the key `id` in COLLECTION. */
+export const item = (id: string): string => `${COLLECTION}/${id}`;
+
 /** `$select` of every property, the key included: a key read that answers the whole object (a bare `$select=key` answers only the key). */
 export const WHOLE_KEY = '$select=id,createdDateTime,deviceId,volumeType,key';
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { EnvOverrides } from './localHost';
+import type { EnvOverrides } from '../../scripts/localHost';
 
 // The compiled command-line tools (dist/scripts, so build first) as child processes, with the test's
 // environment plus overrides, their whole output captured for "nothing of a key reaches the output".

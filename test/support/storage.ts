@@ -18,6 +18,10 @@ export async function rawEntities(table: string, filter?: string): Promise<Recor
   return entities;
 }
 
+/** The stored record of the key `id` (RowKey RECORD_ROW), raw as the table holds it; undefined if none. */
+export const recordOf = async (id: string): Promise<Record<string, unknown> | undefined> =>
+  (await rawEntities(TABLES.recoveryKeys, `PartitionKey eq '${id}' and RowKey eq '${RECORD_ROW}'`))[0];
+
 /** Every entity of both tables that mentions the id. */
 export async function entitiesMentioning(id: string): Promise<Record<string, unknown>[]> {
   const [records, index] = await Promise.all([

@@ -1,15 +1,12 @@
 import { call, expectGraphError, READ, READ_BASIC, tokenWith, WRITE, type ApiResponse } from '../support/client';
 import { keyBody, newId, recoveryPassword } from '../support/fixtures';
 import { rawEntities } from '../support/storage';
-import { WHOLE_KEY } from '../support/keys';
+import { COLLECTION, item, WHOLE_KEY } from '../support/keys';
 import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // ETags, preconditions and concurrent writers, over HTTP against the run's shared local host.
 // Storage ETags are the only version: a write carries the ETag it was based on, so a precondition
 // is checked by the write itself and cannot be raced between a read and the write.
-
-const COLLECTION = '/v1.0/informationProtection/bitlocker/recoveryKeys';
-const item = (id: string): string => `${COLLECTION}/${id}`;
 
 let writer: string;
 let keyReader: string;

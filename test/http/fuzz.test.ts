@@ -1,12 +1,11 @@
 import { expect } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import * as zlib from 'node:zlib';
-import { join } from 'node:path';
 import { TableClient, type TableEntityResult } from '@azure/data-tables';
 import fc from 'fast-check';
 import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
+import { startLocalHost, type LocalHost } from '../../scripts/localHost';
 import { MAX_BODY_BYTES } from '../../shared/http/body';
 import { INVALID_SKIP_TOKEN_MESSAGE, ITEM_SELECTABLE_PROPERTIES, MAX_TOP, SELECTABLE_PROPERTIES } from '../../shared/odata';
 import * as arb from '../support/arbitraries';
@@ -29,7 +28,7 @@ import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 //   FUZZ_SEED  the seed; default a fixed one, so CI runs the same cases each time. FUZZ_SEED=random for a new
 //              one each run (it is printed on failure like any other).
 // On a failure fast-check prints the counterexample and `{ seed: S, path: "P" }`. Replay exactly that case:
-//   npm run build && FUZZ_SEED=S FUZZ_PATH="P" npx jest test/integration/fuzz.test.ts -t '<the property name>'
+//   npm run build && FUZZ_SEED=S FUZZ_PATH="P" npx jest test/http/fuzz.test.ts -t '<the property name>'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`FUZZ_RUNS must be a positive whole number, not ${process.env.FUZZ_RUNS}`);
@@ -47,39 +46,10 @@ const KEY_TABLES = [TABLES.recoveryKeys, TABLES.deviceIndex];
 // ---- a private Azurite and local host -------------------------------------------------------------------------
 
 let azurite: RunningAzurite;
-let host: ChildProcess;
+let host: LocalHost | undefined;
 let hostUrl: URL;
 /** Lines of the host's log that speak of an error; none are expected. */
 const hostErrors: string[] = [];
-
-function startHost(connectionString: string): Promise<{ host: ChildProcess; url: URL }> {
-  const child = spawn(process.execPath, [join(__dirname, '../../dist/scripts/start.js')], {
-    env: { ...process.env, STORAGE_CONNECTION_STRING: connectionString, AUTH_MODE: 'local', PORT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let pendingLog = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    const lines = (pendingLog + chunk.toString()).split('\n');
-    pendingLog = lines.pop()!;
-    hostErrors.push(...lines.filter((line) => /unexpectedError|\(Failed|error:/i.test(line)));
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`the fuzz host did not start:\n${output}`)), 20_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ host: child, url: new URL(match[1]) });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the fuzz host exited with ${code}:\n${output}`));
-    });
-  });
-}
 
 // ---- raw HTTP ---------------------------------------------------------------------------------------------------
 
@@ -368,7 +338,15 @@ async function seedKeys(): Promise<void> {
 
 beforeAll(async () => {
   azurite = await startAzuriteTables({ port: 0, inMemory: true, silent: true });
-  ({ host, url: hostUrl } = await startHost(azurite.connectionString));
+  host = await startLocalHost(
+    { STORAGE_CONNECTION_STRING: azurite.connectionString, AUTH_MODE: 'local' },
+    {
+      onLine: (line) => {
+        if (/unexpectedError|\(Failed|error:/i.test(line)) hostErrors.push(line);
+      },
+    },
+  );
+  hostUrl = new URL(host.url);
   [writer, reader, basicReader] = await Promise.all([tokenWith(WRITE), tokenWith(READ), tokenWith(READ_BASIC)]);
   await seedKeys();
   baseline = await snapshot();
@@ -384,11 +362,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   agent.destroy();
-  if (host && host.exitCode === null) {
-    const exited = new Promise((resolve) => host.once('exit', resolve));
-    host.kill('SIGTERM');
-    await exited;
-  }
+  await host?.stop();
   await azurite?.stop();
 });
 

@@ -6,7 +6,7 @@ import { AUDIT_READ, auditsOf, detailOf, keySpellings, secretsIn } from '../supp
 import { call, callOn, expectGraphError, token, WRITE, type ApiResponse } from '../support/client';
 import { recoveryPassword } from '../support/fixtures';
 import { startGraphStandIn, type GraphStandIn } from '../support/graphStandIn';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../support/localHost';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
 import { GRAPH_RESOURCE, startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../support/managedIdentity';
 import { keyRowsOf } from '../support/storage';
 

@@ -10,6 +10,7 @@ import { READ, READ_BASIC, WRITE, token } from '../support/client';
 import { keyBody, newId, type KeyBody } from '../support/fixtures';
 import { keyRowsOf, rawEntities } from '../support/storage';
 import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
+import { COLLECTION } from '../support/keys';
 
 // "If the audit record cannot be written, the key is not returned" (spec, Operations), and no write
 // happens without its record: the handlers are called in-process against the run's Azurite while the
@@ -21,7 +22,6 @@ const FAIL_AUDIT = 'failAudit';
 const context = (): InvocationContext => quietContext('auditFailure.test');
 const request = handlerRequest;
 
-const COLLECTION = '/v1.0/informationProtection/bitlocker/recoveryKeys';
 const header = (response: HttpResponseInit, name: string): string | undefined =>
   (response.headers as Record<string, string> | undefined)?.[name];
 

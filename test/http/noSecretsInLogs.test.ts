@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { parseJson, READ, READ_BASIC, WRITE, token, type GraphJson } from '../support/client';
 import { keyBody, newId, recoveryPassword, type KeyBody } from '../support/fixtures';
 import { AUDIT_READ, keySpellings, newOid, secretsIn, targetFilter, tokenParts } from '../support/audit';
-import { type LocalHost, startLocalHost, stopLocalHosts } from '../support/localHost';
+import { type LocalHost, startLocalHost, stopLocalHosts } from '../../scripts/localHost';
+import { COLLECTION, item } from '../support/keys';
 
 // Nothing secret reaches the service's output: a private local host (own port, the run's storage and
 // development signing key) runs a full session of escrows, key reads, refusals, bad bodies, missing
@@ -11,9 +12,6 @@ import { type LocalHost, startLocalHost, stopLocalHosts } from '../support/local
 // may appear in that output, while the request log lines, with their request-ids, must.
 
 jest.setTimeout(60_000);
-
-const COLLECTION = '/v1.0/informationProtection/bitlocker/recoveryKeys';
-const item = (id: string): string => `${COLLECTION}/${id}`;
 
 interface Response {
   status: number;

@@ -2,9 +2,9 @@ import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
 import { AUDIT_READ, auditsOf, auditsPath, type DirectoryAudit, detailOf, keySpellings, newOid, secretsIn } from '../support/audit';
 import { type ApiResponse, call, callOn, type CallOptions, expectGraphError, READ, token, WRITE } from '../support/client';
 import { type KeyBody, keyBody, newId, recoveryPassword } from '../support/fixtures';
-import { COLLECTION, followPages, mapLimit } from '../support/keys';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../support/localHost';
-import { rawEntities, rawTable } from '../support/storage';
+import { COLLECTION, item, followPages, mapLimit } from '../support/keys';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
+import { rawTable, recordOf } from '../support/storage';
 import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // Key custody (issue 8, items 1, 2 and 4): a writer can never read a key, a recovery password never
@@ -12,12 +12,8 @@ import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 jest.setTimeout(60_000);
 
-const item = (id: string): string => `${COLLECTION}/${id}`;
 const ALL_ZEROS = Array.from({ length: 8 }, () => '000000').join('-');
 const conflictMessage = (id: string): string => `the recovery password of key ${id} cannot change; a rotated password has a new key ID`;
-
-const recordOf = async (id: string): Promise<Record<string, unknown> | undefined> =>
-  (await rawEntities(TABLES.recoveryKeys, `PartitionKey eq '${id}' and RowKey eq '${RECORD_ROW}'`))[0];
 
 /** The record's fields that a write may change, and its ciphertext: equal before and after a refused write. */
 const storedState = async (id: string) => {

@@ -1,7 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { READ, READ_BASIC, WRITE, call, token } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
 import { COLLECTION } from '../support/keys';
-import { AUDIT_READ, type DirectoryAudit, auditsOf, newOid, sleep } from '../support/audit';
+import { AUDIT_READ, type DirectoryAudit, auditsOf, newOid } from '../support/audit';
 
 // Any activityDateTime range returns every record in it (issue 8, item 6): bounds before every record
 // (1970 and earlier), after every record, at a record's exact millisecond, with each of ge, gt, le and lt.

@@ -1,40 +1,26 @@
 import '../support/functionsCore';
 import { randomUUID } from 'node:crypto';
-import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import type { HttpResponseInit } from '@azure/functions';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
 import { RateLimiter } from '../../shared/auth/rateLimit';
 import { callerKey } from '../../shared/auth/caller';
 import { DEFAULT_KEY_READ_LIMIT_PER_MINUTE } from '../../shared/config';
 import { READ, token, WRITE } from '../support/client';
 import { keyBody } from '../support/fixtures';
-import { bodyJson, bodyText } from '../support/inProcess';
+import { bodyJson, bodyText, handlerRequest, quietContext } from '../support/inProcess';
 
-const context = () => new InvocationContext({ functionName: 'test', logHandler: () => undefined });
+const COLLECTION = '/v1.0/bitlocker/recoveryKeys';
+const context = () => quietContext('rateLimit.test');
 
+/** A key read with `authorization` as the whole header, whatever its scheme. */
 const readKeyAs = async (id: string, authorization: string): Promise<HttpResponseInit> =>
-  await itemHandler(
-    new HttpRequest({
-      method: 'GET',
-      url: `http://127.0.0.1/v1.0/bitlocker/recoveryKeys/${id}?$select=key`,
-      headers: { authorization },
-      params: { id },
-    }),
-    context(),
-  );
+  await itemHandler(handlerRequest('GET', `${COLLECTION}/${id}?$select=key`, undefined, undefined, id, { authorization }), context());
 
 /** A fresh key, escrowed in-process by a writer of its own. */
 async function escrowedKey(): Promise<ReturnType<typeof keyBody>> {
   const body = keyBody();
   const writer = await token({ roles: [WRITE], claims: { oid: randomUUID() } });
-  const response = await collectionHandler(
-    new HttpRequest({
-      method: 'PATCH',
-      url: 'http://127.0.0.1/v1.0/bitlocker/recoveryKeys',
-      headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/json' },
-      body: { string: JSON.stringify(body) },
-    }),
-    context(),
-  );
+  const response = await collectionHandler(handlerRequest('PATCH', COLLECTION, writer, body), context());
   expect(response.status).toBe(200);
   return body;
 }

@@ -1,37 +1,16 @@
 import '../support/functionsCore';
-import { HttpRequest, InvocationContext } from '@azure/functions';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
 import { notFoundHandler } from '../../functions/notFound';
 import { READ, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody } from '../support/fixtures';
-import { bodyJson } from '../support/inProcess';
+import { bodyJson, handlerRequest, quietContext } from '../support/inProcess';
 import { registeredHttpFunctions } from '../../scripts/host/functionsCore';
 
 // The handlers called directly with the library's own request and context objects, as the Functions
 // worker calls them; storage is the test run's Azurite.
 
 const logs: string[] = [];
-const context = () =>
-  new InvocationContext({ functionName: 'test', logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')) });
-
-function request(
-  method: string,
-  path: string,
-  token: string | undefined,
-  body?: unknown,
-  params: Record<string, string> = {},
-): HttpRequest {
-  const headers: Record<string, string> = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  return new HttpRequest({
-    method,
-    url: `http://127.0.0.1:7071${path}`,
-    headers,
-    params,
-    body: body === undefined ? undefined : { string: JSON.stringify(body) },
-  });
-}
+const context = () => quietContext('test', logs);
 
 describe('registrations', () => {
   it('registers the collection and item of every path form, and a catch-all last resort', () => {
@@ -53,7 +32,10 @@ describe('registrations', () => {
 describe('recovery key handlers, called as the worker calls them', () => {
   it('PATCH on the collection stores the key and returns it with an ETag', async () => {
     const body = keyBody();
-    const response = await collectionHandler(request('PATCH', '/v1.0/bitlocker/recoveryKeys', await tokenWith(WRITE), body), context());
+    const response = await collectionHandler(
+      handlerRequest('PATCH', '/v1.0/bitlocker/recoveryKeys', await tokenWith(WRITE), body),
+      context(),
+    );
     expect(response.status).toBe(200);
     const json = bodyJson(response);
     expect(json).toMatchObject({ id: body.id, key: body.key, deviceId: body.deviceId });
@@ -62,36 +44,36 @@ describe('recovery key handlers, called as the worker calls them', () => {
 
   it('GET on an item returns metadata without the key, and the key only to Read.All with $select=key', async () => {
     const body = keyBody();
-    await collectionHandler(request('PATCH', '/bitlocker/recoveryKeys', await tokenWith(WRITE), body), context());
+    await collectionHandler(handlerRequest('PATCH', '/bitlocker/recoveryKeys', await tokenWith(WRITE), body), context());
     const path = `/bitlocker/recoveryKeys/${body.id}`;
-    const metadata = bodyJson(await itemHandler(request('GET', path, await tokenWith(READ_BASIC), undefined, { id: body.id! }), context()));
+    const metadata = bodyJson(await itemHandler(handlerRequest('GET', path, await tokenWith(READ_BASIC), undefined, body.id), context()));
     expect(metadata.id).toBe(body.id);
     expect(metadata).not.toHaveProperty('key');
     const refused = await itemHandler(
-      request('GET', `${path}?$select=key`, await tokenWith(READ_BASIC), undefined, { id: body.id! }),
+      handlerRequest('GET', `${path}?$select=key`, await tokenWith(READ_BASIC), undefined, body.id),
       context(),
     );
     expect(refused.status).toBe(403);
     const withKey = bodyJson(
-      await itemHandler(request('GET', `${path}?$select=key`, await tokenWith(READ), undefined, { id: body.id! }), context()),
+      await itemHandler(handlerRequest('GET', `${path}?$select=key`, await tokenWith(READ), undefined, body.id), context()),
     );
     expect(withKey.key).toBe(body.key);
   });
 
   it('refuses a PATCH without a token before reading the body', async () => {
-    const response = await collectionHandler(request('PATCH', '/bitlocker/recoveryKeys', undefined, { nonsense: 1 }), context());
+    const response = await collectionHandler(handlerRequest('PATCH', '/bitlocker/recoveryKeys', undefined, { nonsense: 1 }), context());
     expect(response.status).toBe(401);
     expect(bodyJson(response).error.code).toBe('InvalidAuthenticationToken');
   });
 
   it('answers a method the item does not support with 405 and Allow', async () => {
-    const response = await itemHandler(request('PUT', '/bitlocker/recoveryKeys/x', await tokenWith(WRITE), {}), context());
+    const response = await itemHandler(handlerRequest('PUT', '/bitlocker/recoveryKeys/x', await tokenWith(WRITE), {}), context());
     expect(response.status).toBe(405);
     expect((response.headers as Record<string, string>).Allow).toBe('GET, HEAD, PATCH, DELETE');
   });
 
   it('answers paths no function serves with a Graph 404', async () => {
-    const response = await notFoundHandler(request('GET', '/nowhere', undefined), context());
+    const response = await notFoundHandler(handlerRequest('GET', '/nowhere', undefined), context());
     expect(response.status).toBe(404);
     expect(bodyJson(response).error.code).toBe('itemNotFound');
   });
@@ -100,7 +82,7 @@ describe('recovery key handlers, called as the worker calls them', () => {
     const token = await tokenWith(WRITE);
     const body = keyBody();
     logs.length = 0;
-    await collectionHandler(request('PATCH', '/bitlocker/recoveryKeys', token, body), context());
+    await collectionHandler(handlerRequest('PATCH', '/bitlocker/recoveryKeys', token, body), context());
     expect(logs.length).toBeGreaterThan(0);
     for (const line of logs) {
       expect(line).not.toContain(body.key);

@@ -5,7 +5,7 @@ import { baseUrl, callOn, expectGraphError, rawCallOn, READ_BASIC, tokenWith, WR
 import { keyBody, newId } from '../support/fixtures';
 import { COLLECTION } from '../support/keys';
 import { DIRECTORY_AUDITS } from '../support/audit';
-import { HostDidNotStart, startLocalHost, stopLocalHosts } from '../support/localHost';
+import { HostDidNotStart, startLocalHost, stopLocalHosts } from '../../scripts/localHost';
 
 // What an operator relies on: links behind a gateway (PUBLIC_BASE_URL), request lines that start
 // with `//`, local modes refused in Azure, and GET /health.

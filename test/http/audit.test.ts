@@ -1,7 +1,8 @@
 import { expect } from '@jest/globals';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { READ, READ_BASIC, WRITE, call, expectGraphError, token, type ApiResponse } from '../support/client';
 import { keyBody, newId, recoveryPassword } from '../support/fixtures';
-import { COLLECTION } from '../support/keys';
+import { COLLECTION, item } from '../support/keys';
 import { rawEntities } from '../support/storage';
 import {
   AUDIT_READ,
@@ -12,7 +13,6 @@ import {
   newOid,
   readAllAudits,
   secretsIn,
-  sleep,
   targetFilter,
   tokenParts,
 } from '../support/audit';
@@ -22,8 +22,6 @@ import { TABLES } from '../../shared/storage/layout';
 // and key read, allowed or refused, is listed by GET /auditLogs/directoryAudits in Graph's
 // directoryAudit shape, newest first, and never holds a recovery key or a token. Each test isolates
 // its own events with targetResources/any(...) on fresh key ids, so parallel tests do not disturb it.
-
-const item = (id: string): string => `${COLLECTION}/${id}`;
 
 // Distinct callers: the ids an audit record must name, and rate-limit buckets of their own.
 const writerApp = { oid: newOid(), appId: newId() };

@@ -2,7 +2,7 @@ import { expect } from '@jest/globals';
 import { AUDIT_READ, auditsOf, secretsIn, keySpellings, newOid } from '../support/audit';
 import { call, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE, type ApiResponse } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
-import { COLLECTION, escrowKeys, listPath, readAllPages } from '../support/keys';
+import { COLLECTION, item, escrowKeys, listPath, readAllPages } from '../support/keys';
 import { keyRowsOf } from '../support/storage';
 
 // Soft delete, restore and purge over HTTP against the local host, in Graph's directory/deletedItems
@@ -28,7 +28,6 @@ beforeAll(async () => {
   ]);
 });
 
-const item = (id: string): string => `${COLLECTION}/${id}`;
 const deletedItem = (id: string): string => `${DELETED}/${id}`;
 const restorePath = (id: string): string => `${DELETED}/${id}/restore`;
 

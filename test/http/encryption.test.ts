@@ -6,8 +6,8 @@ import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { azuriteConnectionString, findFreePort, startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
 import { call, callOn, expectGraphError, READ, token, WRITE, type ApiResponse, type CallOptions } from '../support/client';
 import { keyBody, type KeyBody } from '../support/fixtures';
-import { COLLECTION, mapLimit } from '../support/keys';
-import { HostDidNotStart, startLocalHost, stopLocalHosts, type EnvOverrides, type LocalHost } from '../support/localHost';
+import { COLLECTION, item, mapLimit } from '../support/keys';
+import { HostDidNotStart, startLocalHost, stopLocalHosts, type EnvOverrides, type LocalHost } from '../../scripts/localHost';
 import { rawTable } from '../support/storage';
 import { type RunningScript, type ScriptRun, startScript } from '../support/scripts';
 import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
@@ -18,7 +18,6 @@ import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 jest.setTimeout(60_000);
 
-const item = (id: string): string => `${COLLECTION}/${id}`;
 const keyRead = (id: string): string => `${item(id)}?$select=key`;
 const digitsOf = (password: string): string => password.replace(/-/g, '');
 

@@ -3,12 +3,13 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TableClient } from '@azure/data-tables';
 import { azuriteConnectionString, findFreePort, startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
 import { expectGraphError, parseJson, READ, tokenWith, WRITE, type ApiResponse, type GraphJson } from '../support/client';
 import { keyBody, newId, type KeyBody } from '../support/fixtures';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../support/localHost';
-import { WHOLE_KEY } from '../support/keys';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
+import { COLLECTION, item, WHOLE_KEY } from '../support/keys';
 import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // Storage faults, end to end: this file runs its own Azurite (persisted to a temp folder, so that it
@@ -20,8 +21,6 @@ import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
  * budget (4 s, shared/storage/tables.ts) plus room for a loaded two-core machine.
  */
 const BOUND_MS = 5_000;
-const COLLECTION = '/v1.0/informationProtection/bitlocker/recoveryKeys';
-const item = (id: string): string => `${COLLECTION}/${id}`;
 
 jest.setTimeout(60_000);
 
@@ -76,8 +75,6 @@ function expectPrompt503(response: TimedResponse, what: string): void {
   // Nothing of the storage's own error (URLs, connection details) reaches the client.
   expect(response.text).not.toMatch(/127\.0\.0\.1|devstoreaccount1|ECONN|AccountKey/i);
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Each part below declares what it needs started (Azurite, hosts, fake storages); all of it starts

@@ -6,7 +6,7 @@ import { GRAPH_SCOPE } from '../../shared/graph/policies';
 import { startGraphStandIn, type GraphStandIn } from '../support/graphStandIn';
 
 // The Graph client against the stand-in Graph: headers, token, throttling. (The managed-identity
-// credential itself is exercised end to end in test/integration/deviceEscrow.test.ts.)
+// credential itself is exercised end to end in test/http/deviceEscrow.test.ts.)
 
 const TOKEN = 'graph-client-test-token';
 const scopes: string[] = [];

@@ -8,7 +8,7 @@ import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
 import { callOn, expectGraphError, READ, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
 import { COLLECTION } from '../support/keys';
-import { startLocalHost, stopLocalHosts, type EnvOverrides } from '../support/localHost';
+import { startLocalHost, stopLocalHosts, type EnvOverrides } from '../../scripts/localHost';
 import {
   selfSignedCertificate,
   startManagedIdentityStandIn,

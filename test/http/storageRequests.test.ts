@@ -2,7 +2,7 @@ import { type ApiResponse, callOn, READ, tokenWith, WRITE } from '../support/cli
 import { startCountingProxy, type CountingProxy, type RequestCount } from '../support/countingProxy';
 import { type KeyBody, keyBody, newId } from '../support/fixtures';
 import { COLLECTION } from '../support/keys';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../support/localHost';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
 
 // Storage requests per operation, counted on the wire (issue 13): every request is a billed
 // transaction and every request in a row a network round trip, so a change must not quietly add one.

@@ -4,7 +4,7 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../support/localHost';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
 import { recoveryPassword } from '../support/fixtures';
 
 // The local walkthrough (README "Escrow from devices"): a host with DEVICE_AUTH=local, then

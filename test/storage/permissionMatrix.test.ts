@@ -6,8 +6,8 @@ import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
 import { keySpellings, newOid, secretsIn, targetFilter } from '../support/audit';
 import { token, type GraphJson } from '../support/client';
 import { type KeyBody, keyBody, recoveryPassword } from '../support/fixtures';
-import { rawEntities } from '../support/storage';
-import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
+import { recordOf } from '../support/storage';
+import { COLLECTION } from '../support/keys';
 
 // The permission matrix of the spec ("Operations", "Who may see a password" and "Audit trail"), as a
 // table: every operation against every permission, granted as an app role and as a delegated scope, in
@@ -70,7 +70,6 @@ const expectationFor = (operation: string, columns: readonly string[]): Expectat
 
 // ---- requests -------------------------------------------------------------------------------------------------
 
-const COLLECTION = '/v1.0/informationProtection/bitlocker/recoveryKeys';
 const request = handlerRequest;
 
 const send = (handler: HttpHandler, req: HttpRequest): Promise<HttpResponseInit> =>
@@ -91,9 +90,6 @@ async function storeKey(): Promise<KeyBody> {
   if (response.status !== 200) throw new Error(`setup PATCH gave ${response.status}: ${bodyText(response)}`);
   return body;
 }
-
-const recordOf = async (id: string): Promise<Record<string, unknown> | undefined> =>
-  (await rawEntities(TABLES.recoveryKeys, `PartitionKey eq '${id}' and RowKey eq '${RECORD_ROW}'`))[0];
 
 interface Outcome {
   response: HttpResponseInit;
