@@ -15,18 +15,18 @@ import { directoryAuditSchemas } from './auditSchemas';
 import { deletedItemSchemas } from './deletedItemSchemas';
 import { EXAMPLE_KEY_ID, EXAMPLE_RECOVERY_PASSWORD, keyIdParameterSchema, recoveryKeySchemas } from './recoveryKeySchemas';
 import { type ErrorStatus, errorRefs, errorResponses, GRAPH_ERROR_SCHEMA, HEADERS, jsonResponse, responseHeaders } from './responses';
-import {
-  type Extensible,
-  type HttpMethodName,
-  type OpenApiDocument,
-  type OperationObject,
-  type ParameterObject,
-  type PathItemObject,
-  ref,
-  type Reference,
-  type RequestBodyObject,
-  type ResponseObject,
-  type SchemaObject,
+import { ref } from './reference';
+import type {
+  HttpMethodName,
+  OpenApiDocument,
+  OperationExtensions,
+  OperationObject,
+  ParameterObject,
+  PathItemObject,
+  Reference,
+  RequestBodyObject,
+  ResponseObject,
+  SchemaObject,
 } from './types';
 
 // The OpenAPI 3.0.3 description of the whole API, for Azure API Management's import and for clients.
@@ -141,7 +141,7 @@ const PARAMETERS = {
     description: '*: apply only if the key does not exist yet (else 412).',
     schema: { type: 'string', enum: ['*'] },
   },
-} as const satisfies Record<string, ParameterObject>;
+} satisfies Record<string, ParameterObject>;
 
 type ParameterName = keyof typeof PARAMETERS | 'keyId';
 
@@ -156,7 +156,7 @@ interface OperationSpec {
   readonly body?: true;
   readonly success: Readonly<Record<string, ResponseObject>>;
   readonly errors?: readonly ErrorStatus[];
-  readonly extensions?: Extensible;
+  readonly extensions?: OperationExtensions;
 }
 
 const COMMON_ERRORS: readonly ErrorStatus[] = [400, 401, 403, 429, 500, 503];

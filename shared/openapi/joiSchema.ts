@@ -1,4 +1,4 @@
-import type { JsonValue, SchemaObject } from './types';
+import type { SchemaObject } from './types';
 
 // OpenAPI schemas derived from a joi object's describe() output, so that the document cannot list a
 // property, a type, an enum or a required-ness that the validation does not have. What joi cannot
@@ -128,7 +128,7 @@ function fromJoi(node: JoiNode, where: string): SchemaObject {
     schema = effect(schema, rule.args, where);
   }
   if (node.flags.only === true) {
-    schema = { ...schema, enum: node.allow as JsonValue[] };
+    schema = { ...schema, enum: [...node.allow] };
   } else if (node.allow.length > 0) {
     if (node.allow.some((value) => value !== null)) {
       throw new SchemaDerivationError(`${where}: allow() of values other than null cannot be described`);

@@ -1,4 +1,5 @@
-import { ref, type SchemaObject } from './types';
+import { ref } from './reference';
+import type { SchemaObject } from './types';
 
 /** A page of a collection as Graph writes it: `@odata.context`, `value` and, unless last, `@odata.nextLink`. */
 export function collectionSchema(itemSchema: string, context: string, note?: string): SchemaObject {

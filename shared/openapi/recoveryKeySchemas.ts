@@ -4,7 +4,8 @@ import { COLLECTION_CONTEXT } from '../recoveryKeys/representation';
 import { CLOCK_SKEW_MS, describeRecoveryKeyInput, ODATA_TYPE } from '../recoveryKeys/schema';
 import { deriveObjectSchemas, type PropertyHints } from './joiSchema';
 import { collectionSchema } from './odata';
-import { ref, type SchemaObject } from './types';
+import { ref } from './reference';
+import type { SchemaObject } from './types';
 
 // The bitlockerRecoveryKey schemas, derived from the joi schema that validates request bodies. The
 // hints below are only what joi's custom rules check and its description cannot show.

@@ -1,6 +1,7 @@
 import { MAX_BODY_BYTES } from '../http/body';
 import type { GraphErrorCode } from '../http/graphError';
-import { ref, type HeaderObject, type JsonValue, type Reference, type ResponseObject, type SchemaObject } from './types';
+import { ref } from './reference';
+import type { HeaderObject, Reference, ResponseObject, SchemaObject } from './types';
 
 // Response headers, Graph's error body and one reusable response per error status.
 
@@ -15,7 +16,7 @@ export const HEADERS = {
   'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 0 } },
   'WWW-Authenticate': { description: 'Bearer', schema: { type: 'string' } },
   Allow: { description: 'The methods the path supports.', schema: { type: 'string' } },
-} as const satisfies Record<string, HeaderObject>;
+} satisfies Record<string, HeaderObject>;
 
 export type HeaderName = keyof typeof HEADERS;
 
@@ -93,7 +94,7 @@ export type ErrorStatus = keyof typeof ERRORS;
 const EXAMPLE_REQUEST_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 
 function errorResponse({ code, description, headers = [] }: ErrorSpec): ResponseObject {
-  const example: JsonValue = {
+  const example = {
     error: { code, message: description, innerError: { date: '2026-11-28T09:45:12', 'request-id': EXAMPLE_REQUEST_ID } },
   };
   return {

@@ -13,6 +13,7 @@ import { ITEM_SELECTABLE_PROPERTIES, SELECTABLE_PROPERTIES } from '../../shared/
 import { deriveObjectSchemas, type PropertyHints, SchemaDerivationError } from '../../shared/openapi/joiSchema';
 import { RECOVERY_KEY_HINTS, VOLUME_TYPE_NUMBERS } from '../../shared/openapi/recoveryKeySchemas';
 import {
+  type ArraySchemaObject,
   HTTP_METHODS,
   type OpenApiDocument,
   type OperationObject,
@@ -218,8 +219,10 @@ describe('the bitlockerRecoveryKey schemas, derived from joi', () => {
 
   it('say where key is returned, and offer $select of response properties only', () => {
     expect(propertyOf(schema('bitlockerRecoveryKey'), 'key').description).toMatch(/only.*\$select=key.*BitLockerKey\.Read\.All/);
-    const selectable = (name: string): unknown =>
-      resolved(resolved<SchemaObject>(resolved<ParameterObject>(doc.components.parameters[name]).schema).items!).enum;
+    const selectable = (name: string): unknown => {
+      const array = resolved(resolved<ParameterObject>(doc.components.parameters[name]).schema!) as ArraySchemaObject;
+      return resolved(array.items).enum;
+    };
     expect(selectable('listSelect')).toEqual([...SELECTABLE_PROPERTIES]);
     expect(selectable('itemSelect')).toEqual([...ITEM_SELECTABLE_PROPERTIES]);
     for (const name of ITEM_SELECTABLE_PROPERTIES) expect(joiKeys()).toContain(name);
