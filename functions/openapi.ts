@@ -3,7 +3,8 @@ import { type GraphOperation, graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
 import { jsonResponse } from '../shared/http/responses';
 import { COLLECTION_ROUTES, DELETED_ITEMS_ROUTES, DELETED_KEYS_CAST, DIRECTORY_AUDITS_ROUTES, OPENAPI_ROUTE } from '../shared/http/routes';
-import { buildOpenApiDocument, withServer } from '../shared/openapi/document';
+import { buildOpenApiDocument } from '../shared/openapi/document';
+import { withServer } from '../shared/openapi/servers';
 import type { OpenApiDocument } from '../shared/openapi/types';
 
 // Built on first request rather than at load: a drift between joi and the document's hints then

@@ -17,6 +17,7 @@ export type RequestBodyObject = OpenAPIV3.RequestBodyObject;
 export type ResponseObject = OpenAPIV3.ResponseObject;
 export type SecuritySchemeObject = OpenAPIV3.SecuritySchemeObject;
 export type SecurityRequirement = OpenAPIV3.SecurityRequirementObject;
+export type TagObject = OpenAPIV3.TagObject;
 
 /** The vendor extensions on this document's operations: the permissions that allow each (any one suffices). */
 export interface OperationExtensions {
