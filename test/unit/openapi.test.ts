@@ -234,12 +234,20 @@ describe('deriveObjectSchemas', () => {
 
   it('derives types, enums, limits, required-ness and additionalProperties from joi', () => {
     const derived = deriveObjectSchemas(
-      Joi.object({ kind: Joi.string().valid('a', 'b').required(), count: Joi.number().integer().min(1).max(4) }).describe(),
-      { kind: text, count: text },
+      Joi.object({
+        kind: Joi.string().valid('a', 'b').required(),
+        count: Joi.number().integer().min(1).max(4),
+        code: Joi.string().length(3),
+      }).describe(),
+      { kind: text, count: text, code: text },
     );
     expect(derived.request).toEqual({
       type: 'object',
-      properties: { kind: { type: 'string', enum: ['a', 'b'] }, count: { type: 'integer', minimum: 1, maximum: 4 } },
+      properties: {
+        kind: { type: 'string', enum: ['a', 'b'] },
+        count: { type: 'integer', minimum: 1, maximum: 4 },
+        code: { type: 'string', minLength: 3, maxLength: 3 },
+      },
       required: ['kind'],
       additionalProperties: false,
     });
@@ -269,6 +277,8 @@ describe('deriveObjectSchemas', () => {
   it('fails on joi rules and types it cannot describe rather than leaving them out', () => {
     expect(() => deriveObjectSchemas(Joi.object({ e: Joi.string().email() }).describe(), { e: text })).toThrow(/rule 'email'/);
     expect(() => deriveObjectSchemas(Joi.object({ b: Joi.binary() }).describe(), { b: text })).toThrow(/type 'binary'/);
+    expect(() => deriveObjectSchemas(Joi.object({ a: Joi.string().alphanum() }).describe(), { a: text })).toThrow(/rule 'alphanum'/);
+    expect(() => deriveObjectSchemas(Joi.object({ p: Joi.string().pattern(/^ab$/i) }).describe(), { p: text })).toThrow(/flag-less/);
   });
 });
 
