@@ -1,6 +1,6 @@
 import { ACTIVITIES, ACTIVITY_NAMES } from '../audit/model';
 import { LOGGED_BY } from '../audit/representation';
-import { collectionSchema } from './odata';
+import { collectionSchema } from './collectionSchema';
 import type { SchemaObject } from './types';
 
 // Graph's directoryAudit, as shared/audit/representation.ts writes it. There is no validation schema

@@ -1,5 +1,5 @@
 import { DELETED_COLLECTION_CONTEXT } from '../recoveryKeys/representation';
-import { collectionSchema } from './odata';
+import { collectionSchema } from './collectionSchema';
 import { ref } from './reference';
 import type { SchemaObject } from './types';
 

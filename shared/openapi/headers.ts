@@ -26,7 +26,11 @@ export function responseHeaders(...names: readonly HeaderName[]): Record<string,
   return Object.fromEntries(all.map((name) => [name, ref('headers', name)]));
 }
 
-/** A JSON response with the correlation headers and any others named. */
-export function jsonResponse(description: string, schema: SchemaObject | Reference, ...headers: readonly HeaderName[]): ResponseObject {
+/** The OpenAPI description of a JSON response: `schema` as its body, the correlation headers and any others named. */
+export function jsonResponseObject(
+  description: string,
+  schema: SchemaObject | Reference,
+  ...headers: readonly HeaderName[]
+): ResponseObject {
   return { description, headers: responseHeaders(...headers), content: { 'application/json': { schema } } };
 }

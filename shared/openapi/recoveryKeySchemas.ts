@@ -3,7 +3,7 @@ import { VOLUME_TYPES } from '../recoveryKeys/model';
 import { COLLECTION_CONTEXT } from '../recoveryKeys/representation';
 import { CLOCK_SKEW_MS, describeRecoveryKeyInput, ODATA_TYPE } from '../recoveryKeys/schema';
 import { deriveObjectSchemas, type PropertyHints } from './joiSchema';
-import { collectionSchema } from './odata';
+import { collectionSchema } from './collectionSchema';
 import { ref } from './reference';
 import type { SchemaObject } from './types';
 

@@ -1,4 +1,4 @@
-import { jsonResponse, responseHeaders } from '../headers';
+import { jsonResponseObject, responseHeaders } from '../headers';
 import type { OperationSpec, PathForm } from '../operation';
 import { pathItem } from '../pathItem';
 import { ref } from '../reference';
@@ -18,7 +18,7 @@ const DELETED_COLLECTION_OPERATIONS: readonly OperationSpec[] = [
     description: 'Keys deleted within DELETED_KEY_RETENTION_DAYS (default 90), with deletedDateTime; never key. Follow @odata.nextLink.',
     permission: 'readMetadata',
     parameters: ['deletedTop', 'skipToken'],
-    success: { 200: jsonResponse('A page of deleted keys.', ref('schemas', 'deletedBitlockerRecoveryKeyCollection')) },
+    success: { 200: jsonResponseObject('A page of deleted keys.', ref('schemas', 'deletedBitlockerRecoveryKeyCollection')) },
   },
 ];
 
@@ -30,7 +30,7 @@ const DELETED_ITEM_OPERATIONS: readonly OperationSpec[] = [
     description:
       "A deleted key's properties and deletedDateTime; never key. 404 if it is not deleted, or was purged, or its retention ended.",
     permission: 'readMetadata',
-    success: { 200: jsonResponse('The deleted key.', DELETED_ENTITY, 'ETag') },
+    success: { 200: jsonResponseObject('The deleted key.', DELETED_ENTITY, 'ETag') },
     errors: [404],
   },
   {
@@ -53,7 +53,7 @@ const RESTORE_OPERATIONS: readonly OperationSpec[] = [
     description: 'The key is live again with its password, in its device list again; audited. The answer carries no key.',
     permission: 'restoreKey',
     parameters: ['ifMatch'],
-    success: { 200: jsonResponse('The restored key, without key.', ref('schemas', 'bitlockerRecoveryKeyEntity'), 'ETag') },
+    success: { 200: jsonResponseObject('The restored key, without key.', ref('schemas', 'bitlockerRecoveryKeyEntity'), 'ETag') },
     errors: [404, 412],
   },
 ];

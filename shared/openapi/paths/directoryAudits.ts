@@ -1,4 +1,4 @@
-import { jsonResponse } from '../headers';
+import { jsonResponseObject } from '../headers';
 import type { OperationSpec } from '../operation';
 import { pathItem } from '../pathItem';
 import { ref } from '../reference';
@@ -15,7 +15,7 @@ const AUDIT_OPERATIONS: readonly OperationSpec[] = [
     description: 'Every write, delete and key read of a recovery key, allowed or refused; newest first. Follow @odata.nextLink.',
     permission: 'readAudit',
     parameters: ['auditFilter', 'top', 'skipToken'],
-    success: { 200: jsonResponse('A page of audit records.', ref('schemas', 'directoryAuditCollection')) },
+    success: { 200: jsonResponseObject('A page of audit records.', ref('schemas', 'directoryAuditCollection')) },
   },
 ];
 

@@ -1,6 +1,6 @@
 import { HEALTH_ROUTE } from '../../http/routes';
 import { errorRefs } from '../errors';
-import { jsonResponse } from '../headers';
+import { jsonResponseObject } from '../headers';
 import { UNSUPPORTED_METHODS } from '../pathItem';
 import { ref } from '../reference';
 import { METADATA_TAG } from '../tags';
@@ -23,7 +23,7 @@ export const HEALTH_PATH: [string, PathItemObject] = [
       security: [],
       parameters: [ref('parameters', 'clientRequestId')],
       responses: {
-        200: jsonResponse('Healthy.', {
+        200: jsonResponseObject('Healthy.', {
           type: 'object',
           properties: {
             status: { type: 'string', enum: ['healthy'] },

@@ -1,6 +1,6 @@
 import { OPENAPI_ROUTE } from '../../http/routes';
 import { errorRefs } from '../errors';
-import { jsonResponse } from '../headers';
+import { jsonResponseObject } from '../headers';
 import { UNSUPPORTED_METHODS, withHead } from '../pathItem';
 import { ref } from '../reference';
 import { METADATA_TAG } from '../tags';
@@ -21,7 +21,7 @@ export const OPENAPI_DOCUMENT_PATH: [string, PathItemObject] = [
       security: [],
       parameters: [ref('parameters', 'clientRequestId')],
       responses: {
-        200: jsonResponse('The OpenAPI 3.0.3 document.', { type: 'object' }),
+        200: jsonResponseObject('The OpenAPI 3.0.3 document.', { type: 'object' }),
         ...errorRefs([500]),
       },
     },

@@ -1,7 +1,7 @@
 import { MAX_BODY_BYTES } from '../../http/body';
 import { permissionsFor } from '../../auth/permissions';
 import { ODATA_TYPE } from '../../recoveryKeys/schema';
-import { jsonResponse, responseHeaders } from '../headers';
+import { jsonResponseObject, responseHeaders } from '../headers';
 import { BODY_ERRORS, type OperationSpec } from '../operation';
 import { pathItem } from '../pathItem';
 import { EXAMPLE_KEY_ID, EXAMPLE_RECOVERY_PASSWORD } from '../recoveryKeySchemas';
@@ -12,7 +12,11 @@ import type { PathItemObject, RequestBodyObject } from '../types';
 // The recovery-key collection ({route}) and its items ({route}/{id}): functions/recoveryKeys.ts.
 
 const ENTITY = ref('schemas', 'bitlockerRecoveryKeyEntity');
-const STORED = jsonResponse('The stored key; key only if the request body carried it (echoed), never a stored password.', ENTITY, 'ETag');
+const STORED = jsonResponseObject(
+  'The stored key; key only if the request body carried it (echoed), never a stored password.',
+  ENTITY,
+  'ETag',
+);
 
 const REQUEST_BODY: RequestBodyObject = {
   required: true,
@@ -49,7 +53,7 @@ const COLLECTION_OPERATIONS: readonly OperationSpec[] = [
     description: 'Pages of keys, never with key. Server-driven paging: follow @odata.nextLink.',
     permission: 'readMetadata',
     parameters: ['filter', 'top', 'listSelect', 'skipToken'],
-    success: { 200: jsonResponse('A page of keys.', ref('schemas', 'bitlockerRecoveryKeyCollection')) },
+    success: { 200: jsonResponseObject('A page of keys.', ref('schemas', 'bitlockerRecoveryKeyCollection')) },
   },
   {
     ...UPSERT,
@@ -65,7 +69,7 @@ const COLLECTION_OPERATIONS: readonly OperationSpec[] = [
     description: 'Creates the key; 409 if one with this id exists. Without id, the server generates one.',
     permission: 'writeKey',
     requestBody: REQUEST_BODY,
-    success: { 201: jsonResponse('Created; key as the request sent it.', ENTITY, 'ETag', 'Location') },
+    success: { 201: jsonResponseObject('Created; key as the request sent it.', ENTITY, 'ETag', 'Location') },
     errors: [...BODY_ERRORS, 409],
   },
 ];
@@ -78,7 +82,7 @@ const ITEM_OPERATIONS: readonly OperationSpec[] = [
     description: `The key's properties; key only with $select=key, which needs ${permissionsFor.readKey.join(' or ')}.`,
     permission: 'readMetadata',
     parameters: ['itemSelect', 'revealReason', 'revealTicket'],
-    success: { 200: jsonResponse('The key (with key only when selected).', ENTITY, 'ETag') },
+    success: { 200: jsonResponseObject('The key (with key only when selected).', ENTITY, 'ETag') },
     errors: [400, 404],
     extensions: { 'x-key-permissions': [...permissionsFor.readKey] },
   },
