@@ -61,6 +61,7 @@ const DIRECTORY_AUDIT: SchemaObject = {
   },
 };
 
+/** components/schemas of auditLogs/directoryAudits: one record and a page of them. */
 export function directoryAuditSchemas(): Record<string, SchemaObject> {
   return {
     directoryAudit: DIRECTORY_AUDIT,

@@ -67,6 +67,7 @@ export const ERRORS = {
   503: { code: 'serviceNotAvailable', description: 'Storage is unreachable; nothing was half-written.', headers: ['Retry-After'] },
 } as const satisfies Record<number, ErrorSpec>;
 
+/** An HTTP status this API answers with an error. */
 export type ErrorStatus = keyof typeof ERRORS;
 
 const EXAMPLE_REQUEST_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';

@@ -18,6 +18,7 @@ export const HEADERS = {
   Allow: { description: 'The methods the path supports.', schema: { type: 'string' } },
 } satisfies Record<string, HeaderObject>;
 
+/** A response header of HEADERS. */
 export type HeaderName = keyof typeof HEADERS;
 
 /** Response headers by reference; request-id and client-request-id accompany every response. */

@@ -21,8 +21,10 @@ export interface PropertyHint {
   readonly response?: SchemaObject;
 }
 
+/** A hint for every property of a joi object, by property name. */
 export type PropertyHints = Readonly<Record<string, PropertyHint>>;
 
+/** One joi object's schemas: as requests must send it, and as responses write it. */
 export interface DerivedSchemas {
   /** With `required` and `additionalProperties` as joi enforces them. */
   readonly request: SchemaObject;
@@ -30,6 +32,7 @@ export interface DerivedSchemas {
   readonly response: SchemaObject;
 }
 
+/** joi and the hints disagree, or joi uses something the walker cannot describe: a bug, found by the openapi test. */
 export class SchemaDerivationError extends Error {
   override name = 'SchemaDerivationError';
 }

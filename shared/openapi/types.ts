@@ -46,6 +46,7 @@ export type Components = Required<Pick<OpenAPIV3.ComponentsObject, 'schemas' | '
 
 // A type alias rather than an interface: aliases get an implicit index signature, so the document
 // passes as a JSON object to shared/http/responses.ts jsonResponse.
+/** This service's document: OpenAPI 3.0.3, its paths, the components it refers to and the bearer requirement. */
 export type OpenApiDocument = Omit<OpenAPIV3.Document<OperationExtensions>, 'openapi' | 'paths' | 'components' | 'security'> & {
   openapi: '3.0.3';
   paths: Record<string, PathItemObject>;
