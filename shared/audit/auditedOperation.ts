@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { authenticate, authorize, type Caller, type Operation } from '../auth';
 import type { GraphOperation } from '../http/handler';
 import type { RequestContext } from '../http/requestContext';
-import { normalizeGuid } from '../recoveryKeys/schema';
+import { normalizeGuid } from '../text/normalizeGuid';
 import type { Activity, AuditSource } from './model';
 import { type AuditTarget, auditSourceOf, runAudited } from './recorder';
 

@@ -1,8 +1,8 @@
 import { badRequest, type GraphError } from '../http/graphError';
 import { DATE_TIME_OFFSET_RANGE, readDateTimeOffset } from '../odata/dateTimeOffset';
-import { shown } from '../odata/filter';
 import { DEFAULT_PAGE_SIZE, parseSkipToken, parseTop, singleOptions, systemQueryOptions } from '../odata/listQuery';
-import { normalizeGuid } from '../recoveryKeys/schema';
+import { normalizeGuid } from '../text/normalizeGuid';
+import { quoteClientText } from '../text/quoteClientText';
 import { ACTIVITY_NAMES } from './model';
 import type { AuditQuery } from './store';
 
@@ -51,7 +51,7 @@ function tokenize(text: string): Token[] {
         continue outer;
       }
     }
-    throw refuse(`unexpected ${shown(text.slice(at, at + 10))} at position ${at + 1}`);
+    throw refuse(`unexpected ${quoteClientText(text.slice(at, at + 10))} at position ${at + 1}`);
   }
   tokens.push({ kind: 'end', text: '', at });
   return tokens;
@@ -73,7 +73,7 @@ function parseInstant(text: string): Instant {
     throw refuse(
       reading.problem === 'range'
         ? `activityDateTime must be compared with a date and time ${DATE_TIME_OFFSET_RANGE}`
-        : `${shown(text)} is not a valid date and time`,
+        : `${quoteClientText(text)} is not a valid date and time`,
     );
   }
   const fraction = /\.(\d+)/.exec(text)?.[1] ?? '';
@@ -116,7 +116,7 @@ class Parser {
   private take(kind: Token['kind'], text?: string): Token {
     const token = this.peek();
     if (token.kind !== kind || (text !== undefined && token.text !== text)) {
-      const found = token.kind === 'end' ? 'the end of the filter' : shown(token.text);
+      const found = token.kind === 'end' ? 'the end of the filter' : quoteClientText(token.text);
       throw refuse(`expected ${text ? `'${text}'` : `a ${kind}`} at position ${token.at + 1}, found ${found}`);
     }
     this.index += 1;
@@ -153,13 +153,13 @@ class Parser {
       case 'targetResources':
         return this.once(query, 'targetId', this.anyTargetId());
       default:
-        throw refuse(`filtering on ${shown(property.text)} is not supported`);
+        throw refuse(`filtering on ${quoteClientText(property.text)} is not supported`);
     }
   }
 
   private dateBound(query: AuditQuery): void {
     const operator = this.take('word').text;
-    if (!isDateOperator(operator)) throw refuse(`activityDateTime takes 'ge', 'gt', 'le' or 'lt', not ${shown(operator)}`);
+    if (!isDateOperator(operator)) throw refuse(`activityDateTime takes 'ge', 'gt', 'le' or 'lt', not ${quoteClientText(operator)}`);
     const token = this.take('datetime');
     const instant = parseInstant(token.text);
     const lower = operator === 'ge' || operator === 'gt';
@@ -180,7 +180,7 @@ class Parser {
     const value = this.take('string').text;
     this.take('punct', ')');
     const id = normalizeGuid(value);
-    if (!id) throw refuse(`targetResources id must be a GUID, not ${shown(value)}`);
+    if (!id) throw refuse(`targetResources id must be a GUID, not ${quoteClientText(value)}`);
     return id;
   }
 

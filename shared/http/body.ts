@@ -1,6 +1,6 @@
 import * as zlib from 'node:zlib';
 import type { HttpRequest } from '@azure/functions';
-import { shown } from '../odata/filter';
+import { quoteClientText } from '../text/quoteClientText';
 import { badRequest, GraphError } from './graphError';
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -52,7 +52,7 @@ function refuseAmbiguousKeys(text: string): void {
       if (names && expectingName) {
         const name = JSON.parse(text.slice(start, at + 1)) as string;
         if (name === '__proto__') throw badRequest('__proto__ is not a property of bitlockerRecoveryKey.');
-        if (names.has(name)) throw badRequest(`The property ${shown(name)} is given more than once; give each property once.`);
+        if (names.has(name)) throw badRequest(`The property ${quoteClientText(name)} is given more than once; give each property once.`);
         names.add(name);
         expectingName = false;
       }
@@ -97,7 +97,7 @@ function contentCodings(request: HttpRequest): string[] {
       throw new GraphError(
         415,
         'unsupportedMediaType',
-        `The content coding ${shown(coding)} is not supported; send the body as is, or with Content-Encoding gzip, deflate or br.`,
+        `The content coding ${quoteClientText(coding)} is not supported; send the body as is, or with Content-Encoding gzip, deflate or br.`,
         {
           'Accept-Encoding': ACCEPTED_CODINGS.join(', '),
         },

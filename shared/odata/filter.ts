@@ -1,5 +1,6 @@
 import { badRequest, type GraphError } from '../http/graphError';
-import { normalizeGuid } from '../recoveryKeys/schema';
+import { normalizeGuid } from '../text/normalizeGuid';
+import { quoteClientText } from '../text/quoteClientText';
 
 // The $filter of the recovery-key list: a tokenizer and a recursive-descent parser for the three forms
 // the store can answer without a table scan. Everything else is refused with a message naming them.
@@ -27,19 +28,6 @@ const EXAMPLE_GUID = '2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e';
 // Words that readers may reach for, each refused with a message that names it rather than "unknown".
 const OPERATORS = ['eq', 'ne', 'gt', 'ge', 'lt', 'le', 'and', 'or', 'not', 'has', 'in', 'add', 'sub', 'mul', 'div', 'divby', 'mod'];
 const UNFILTERABLE_PROPERTIES = ['key', 'volumeType', 'createdDateTime'];
-
-/** How much of a client's text a message repeats: enough to recognise it, never a wall of it. */
-const SHOWN_LENGTH = 40;
-
-/**
- * A client's text as a message may repeat it: shortened, and with every character outside printable
- * ASCII written as \uXXXX, so that control characters, NULs or bidi overrides never reach a log or a UI.
- * Also used by the other query-option parsers.
- */
-export function shown(text: string): string {
-  const clipped = text.length > SHOWN_LENGTH ? `${text.slice(0, SHOWN_LENGTH)}...` : text;
-  return `'${clipped.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}'`;
-}
 
 /** The candidate that `word` matches but for case, if any: 'deviceid' -> 'deviceId'. Also used by the other parsers. */
 export function differentCase(word: string, candidates: readonly string[]): string | undefined {
@@ -79,7 +67,7 @@ const CHARACTER_HINTS: Readonly<Record<string, string>> = {
 function describeCharacter(text: string, at: number): string {
   const c = text[at];
   const hint = CHARACTER_HINTS[c] ?? (/[0-9-]/.test(c) ? '; values go in single quotes' : '');
-  return `unexpected character ${shown(c)} at position ${at + 1}${hint}`;
+  return `unexpected character ${quoteClientText(c)} at position ${at + 1}${hint}`;
 }
 
 function readString(text: string, start: number): Read {
@@ -137,9 +125,9 @@ function tokenize(text: string): Token[] {
 function describeToken(token: Token): string {
   switch (token.type) {
     case 'identifier':
-      return shown(token.text);
+      return quoteClientText(token.text);
     case 'string':
-      return `the string ${shown(token.value)}`;
+      return `the string ${quoteClientText(token.value)}`;
     case 'end':
       return 'the end of the filter';
     default:
@@ -152,25 +140,26 @@ function describeToken(token: Token): string {
 /** Why `word` cannot stand where a property of `allowed` must: a case slip, an operator, or a property we don't filter on. */
 function propertyProblem(word: string, allowed: readonly string[]): string {
   const meant = differentCase(word, allowed);
-  if (meant) return `unknown property ${shown(word)}; did you mean '${meant}'? (names are case-sensitive)`;
+  if (meant) return `unknown property ${quoteClientText(word)}; did you mean '${meant}'? (names are case-sensitive)`;
   if (OPERATORS.includes(word)) return `operator '${word}' is not supported here`;
   if (UNFILTERABLE_PROPERTIES.includes(word)) return `filtering on '${word}' is not supported`;
-  return `unknown property ${shown(word)}`;
+  return `unknown property ${quoteClientText(word)}`;
 }
 
 function operatorProblem(token: Token): string {
   if (token.type === 'identifier') {
     if (token.text.toLowerCase() === 'eq')
-      return `unknown operator ${shown(token.text)}; did you mean 'eq'? (operators are case-sensitive)`;
+      return `unknown operator ${quoteClientText(token.text)}; did you mean 'eq'? (operators are case-sensitive)`;
     if (OPERATORS.includes(token.text)) return `operator '${token.text}' is not supported; only 'eq' is`;
   }
   return `expected 'eq' after the property, found ${describeToken(token)}`;
 }
 
 function functionProblem(name: string): string {
-  if (name.toLowerCase() === 'startswith') return `unknown function ${shown(name)}; did you mean 'startswith'? (names are case-sensitive)`;
+  if (name.toLowerCase() === 'startswith')
+    return `unknown function ${quoteClientText(name)}; did you mean 'startswith'? (names are case-sensitive)`;
   if (OPERATORS.includes(name)) return `operator '${name}' is not supported`;
-  return `function ${shown(name)} is not supported; only startswith(id,...) is`;
+  return `function ${quoteClientText(name)} is not supported; only startswith(id,...) is`;
 }
 
 function trailingProblem(token: Token): string {
@@ -186,14 +175,14 @@ const PREFIX = /^[0-9a-fA-F-]+$/;
 
 function guidValue(property: string, value: string): string {
   const guid = normalizeGuid(value);
-  if (guid === undefined) throw refuse(`${property} must be compared with a GUID such as '${EXAMPLE_GUID}', not ${shown(value)}`);
+  if (guid === undefined) throw refuse(`${property} must be compared with a GUID such as '${EXAMPLE_GUID}', not ${quoteClientText(value)}`);
   return guid;
 }
 
 function prefixValue(value: string): string {
   if (value.length < 1 || value.length > MAX_PREFIX_LENGTH || !PREFIX.test(value)) {
     throw refuse(
-      `the startswith prefix must be 1 to ${MAX_PREFIX_LENGTH} hex digits and hyphens, such as the first 8 characters of the recovery key ID, not ${shown(value)}`,
+      `the startswith prefix must be 1 to ${MAX_PREFIX_LENGTH} hex digits and hyphens, such as the first 8 characters of the recovery key ID, not ${quoteClientText(value)}`,
     );
   }
   return value.toLowerCase();

@@ -1,5 +1,6 @@
 import { badRequest } from '../http/graphError';
-import { differentCase, type KeyFilter, parseKeyFilter, shown } from './filter';
+import { quoteClientText } from '../text/quoteClientText';
+import { differentCase, type KeyFilter, parseKeyFilter } from './filter';
 import { INVALID_SKIP_TOKEN_MESSAGE } from './skipToken';
 
 // The query options of GET {collection} and GET {collection}/{id}. Option names are matched exactly
@@ -44,7 +45,7 @@ function meantOption(name: string, supported: readonly string[]): string | undef
 function unsupportedOption(name: string, supported: readonly string[], where: string): string {
   const meant = meantOption(name, supported);
   const hint = meant ? `; did you mean '${meant}'? (option names are lowercase and start with '$')` : '';
-  return `The query option ${shown(name)} is not supported ${where}${hint}. Supported: ${supported.join(', ')}.`;
+  return `The query option ${quoteClientText(name)} is not supported ${where}${hint}. Supported: ${supported.join(', ')}.`;
 }
 
 /** The value of each supported option present; refuses unknown and repeated options. */
@@ -105,7 +106,7 @@ export function parseTop(text: string): number {
   // Digits only: Number() alone would take ' 5', '1e2', '0x10' and '+5'.
   const top = /^[0-9]+$/.test(text) ? Number(text) : NaN;
   if (!(top >= 1 && top <= MAX_TOP)) {
-    throw badRequest(`$top must be a whole number from 1 to ${MAX_TOP}, written in digits, not ${shown(text)}.`);
+    throw badRequest(`$top must be a whole number from 1 to ${MAX_TOP}, written in digits, not ${quoteClientText(text)}.`);
   }
   return top;
 }
@@ -115,8 +116,8 @@ function selectProblem(name: string, selectable: readonly string[]): string {
   if (name === '') return `$select has an empty property name. ${listing}`;
   if (name === 'key') return `$select=key is not supported on the list: ${READ_KEY_HINT}. ${listing}`;
   const meant = differentCase(name, selectable);
-  if (meant) return `$select: unknown property ${shown(name)}; did you mean '${meant}'? (names are case-sensitive). ${listing}`;
-  return `$select: ${shown(name)} is not a property that can be selected. ${listing}`;
+  if (meant) return `$select: unknown property ${quoteClientText(name)}; did you mean '${meant}'? (names are case-sensitive). ${listing}`;
+  return `$select: ${quoteClientText(name)} is not a property that can be selected. ${listing}`;
 }
 
 /** The named properties in first-mention order, duplicates dropped; refuses any name not in `selectable`. */

@@ -42,7 +42,8 @@ const CONTINUATION_KEYS = ['nextPartitionKey', 'nextRowKey'];
 
 const invalid = (): GraphError => badRequest(INVALID_SKIP_TOKEN_MESSAGE);
 
-function check(version: number, query: string, continuation: string): Buffer {
+/** The token's check: the first CHECK_BYTES bytes of SHA-256 over version, query fingerprint and continuation. */
+function checksum(version: number, query: string, continuation: string): Buffer {
   // JSON of an array keeps the fields apart: no two different triples hash the same text.
   const digest = createHash('sha256')
     .update(JSON.stringify([version, query, continuation]))
@@ -95,7 +96,7 @@ export function encodeSkipToken(state: SkipTokenState): string {
     throw new Error('The storage continuation token does not have the expected shape.');
   }
   const continuation = Buffer.from(state.continuation, 'latin1');
-  return Buffer.concat([Buffer.from([VERSION]), continuation, check(VERSION, state.query, state.continuation)]).toString('base64url');
+  return Buffer.concat([Buffer.from([VERSION]), continuation, checksum(VERSION, state.query, state.continuation)]).toString('base64url');
 }
 
 /**
@@ -107,7 +108,7 @@ export function decodeSkipToken(token: string, expectedQuery: string): SkipToken
   const bytes = strictBase64(token, BASE64URL, 'base64url');
   if (bytes === undefined || bytes.length <= 1 + CHECK_BYTES || bytes[0] !== VERSION) throw invalid();
   const continuation = bytes.subarray(1, bytes.length - CHECK_BYTES).toString('latin1');
-  const expected = check(VERSION, expectedQuery, continuation);
+  const expected = checksum(VERSION, expectedQuery, continuation);
   // A plain comparison: the check is no secret, so there is no timing to protect.
   if (!bytes.subarray(bytes.length - CHECK_BYTES).equals(expected)) throw invalid();
   if (!isValidContinuation(continuation)) throw invalid();

@@ -1,6 +1,6 @@
 import { ACTIVITIES, ACTIVITY_NAMES } from '../audit/model';
 import { LOGGED_BY } from '../audit/representation';
-import { collectionSchema } from './odata';
+import { collectionSchema } from './collectionSchema';
 import type { SchemaObject } from './types';
 
 // Graph's directoryAudit, as shared/audit/representation.ts writes it. There is no validation schema
@@ -61,6 +61,7 @@ const DIRECTORY_AUDIT: SchemaObject = {
   },
 };
 
+/** components/schemas of auditLogs/directoryAudits: one record and a page of them. */
 export function directoryAuditSchemas(): Record<string, SchemaObject> {
   return {
     directoryAudit: DIRECTORY_AUDIT,

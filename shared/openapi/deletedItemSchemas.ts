@@ -1,6 +1,7 @@
 import { DELETED_COLLECTION_CONTEXT } from '../recoveryKeys/representation';
-import { collectionSchema } from './odata';
-import { ref, type SchemaObject } from './types';
+import { collectionSchema } from './collectionSchema';
+import { ref } from './reference';
+import type { SchemaObject } from './types';
 
 /** components/schemas of directory/deletedItems: a deleted key is the key's metadata plus deletedDateTime, never key. */
 export function deletedItemSchemas(): Record<string, SchemaObject> {

@@ -3,8 +3,9 @@ import { VOLUME_TYPES } from '../recoveryKeys/model';
 import { COLLECTION_CONTEXT } from '../recoveryKeys/representation';
 import { CLOCK_SKEW_MS, describeRecoveryKeyInput, ODATA_TYPE } from '../recoveryKeys/schema';
 import { deriveObjectSchemas, type PropertyHints } from './joiSchema';
-import { collectionSchema } from './odata';
-import { ref, type SchemaObject } from './types';
+import { collectionSchema } from './collectionSchema';
+import { ref } from './reference';
+import type { SchemaObject } from './types';
 
 // The bitlockerRecoveryKey schemas, derived from the joi schema that validates request bodies. The
 // hints below are only what joi's custom rules check and its description cannot show.
@@ -15,7 +16,9 @@ const LOWER_GUID = '[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}';
 /** Graph's numeric volumeType: its position in Graph's enum, counting from 1. */
 export const VOLUME_TYPE_NUMBERS: readonly number[] = VOLUME_TYPES.map((_, i) => i + 1);
 
+/** The example key ID of Graph's bitlockerRecoveryKey documentation. */
 export const EXAMPLE_KEY_ID = 'b465e4e8-e4e8-b465-e8e4-65b4e8e465b4';
+/** A valid recovery password (every group divisible by 11), for examples only. */
 export const EXAMPLE_RECOVERY_PASSWORD = '496298-461032-321464-595518-463221-173943-033616-139579';
 
 const guidHint = (what: string): PropertyHints[string] => ({
@@ -32,6 +35,7 @@ const KEY_AVAILABILITY =
   '(each such read is audited first); never by the list. PATCH and POST answer with key only when the request body ' +
   "carried it (the caller's own value, echoed), and with no key property otherwise.";
 
+/** What joi's custom rules check on each bitlockerRecoveryKey property, and how responses differ from requests. */
 export const RECOVERY_KEY_HINTS: PropertyHints = {
   '@odata.type': {
     request: { description: `Optional; when present it must be ${ODATA_TYPE}.` },

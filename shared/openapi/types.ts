@@ -1,124 +1,55 @@
-// The subset of OpenAPI 3.0 that this service's document uses, typed so that a misspelt field is a
-// compile error rather than something Azure API Management silently ignores on import.
+import type { OpenAPIV3 } from 'openapi-types';
 
-export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+// The OpenAPI 3.0 object types of this service's document, from `openapi-types` (types only: every
+// import of it is `import type`, so nothing of it loads at run time and it is a devDependency). Typed
+// so that a misspelt field is a compile error rather than something Azure API Management silently
+// ignores on import. The few narrowings below are what this document promises beyond the spec: every
+// operation has an operationId (API Management names operations by it) and the vendor extensions it
+// carries, and the document always has the components and the security requirement it refers to.
 
-export interface Reference {
-  readonly $ref: string;
+export type Reference = OpenAPIV3.ReferenceObject;
+export type SchemaObject = OpenAPIV3.SchemaObject;
+/** A schema of `type: 'array'`, which must say what its items are. */
+export type ArraySchemaObject = OpenAPIV3.ArraySchemaObject;
+export type HeaderObject = OpenAPIV3.HeaderObject;
+export type ParameterObject = OpenAPIV3.ParameterObject;
+export type RequestBodyObject = OpenAPIV3.RequestBodyObject;
+export type ResponseObject = OpenAPIV3.ResponseObject;
+export type SecuritySchemeObject = OpenAPIV3.SecuritySchemeObject;
+export type SecurityRequirement = OpenAPIV3.SecurityRequirementObject;
+export type TagObject = OpenAPIV3.TagObject;
+
+/** The vendor extensions on this document's operations: the permissions that allow each (any one suffices). */
+export interface OperationExtensions {
+  /** Every permission (app role or delegated scope) that allows the operation. */
+  'x-permissions'?: string[];
+  /** On a key read: the permissions that also allow `$select=key`. */
+  'x-key-permissions'?: string[];
 }
 
-/** Vendor extensions (`x-...`), which OpenAPI allows on most objects. */
-export interface Extensible {
-  readonly [extension: `x-${string}`]: JsonValue | undefined;
-}
+/** An operation of this document: always named (operationId), with this document's extensions. */
+export type OperationObject = OpenAPIV3.OperationObject<OperationExtensions> & { operationId: string };
 
-export interface SchemaObject extends Extensible {
-  readonly type?: 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array';
-  readonly format?: string;
-  readonly pattern?: string;
-  readonly enum?: readonly JsonValue[];
-  readonly minimum?: number;
-  readonly maximum?: number;
-  readonly minLength?: number;
-  readonly maxLength?: number;
-  readonly default?: JsonValue;
-  readonly example?: JsonValue;
-  readonly description?: string;
-  readonly nullable?: boolean;
-  readonly readOnly?: boolean;
-  readonly properties?: Readonly<Record<string, SchemaObject | Reference>>;
-  readonly required?: readonly string[];
-  readonly additionalProperties?: boolean | SchemaObject | Reference;
-  readonly items?: SchemaObject | Reference;
-  readonly oneOf?: readonly (SchemaObject | Reference)[];
-  readonly allOf?: readonly (SchemaObject | Reference)[];
-}
+/** The methods a path item may hold, lowercase as OpenAPI keys them (OpenAPIV3.HttpMethods' values). */
+export type HttpMethodName = `${OpenAPIV3.HttpMethods}`;
 
-export interface HeaderObject {
-  readonly description?: string;
-  readonly required?: boolean;
-  readonly schema: SchemaObject | Reference;
-}
+/** Every method a path item may hold, to walk a path item's operations (the library's enum is a value, and it loads nothing). */
+export const HTTP_METHODS: readonly HttpMethodName[] = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
-export interface ParameterObject {
-  readonly name: string;
-  readonly in: 'query' | 'header' | 'path';
-  readonly description?: string;
-  readonly required?: boolean;
-  readonly schema: SchemaObject | Reference;
-  readonly style?: 'form' | 'simple';
-  readonly explode?: boolean;
-  readonly example?: JsonValue;
-}
-
-export interface MediaTypeObject {
-  readonly schema: SchemaObject | Reference;
-  readonly example?: JsonValue;
-}
-
-export type Content = Readonly<Record<string, MediaTypeObject>>;
-
-export interface RequestBodyObject {
-  readonly description?: string;
-  readonly required?: boolean;
-  readonly content: Content;
-}
-
-export interface ResponseObject {
-  readonly description: string;
-  readonly headers?: Readonly<Record<string, HeaderObject | Reference>>;
-  readonly content?: Content;
-}
-
-export type SecurityRequirement = Readonly<Record<string, readonly string[]>>;
-
-export interface OperationObject extends Extensible {
-  readonly operationId: string;
-  readonly summary?: string;
-  readonly description?: string;
-  readonly tags?: readonly string[];
-  readonly parameters?: readonly (ParameterObject | Reference)[];
-  readonly requestBody?: RequestBodyObject | Reference;
-  readonly responses: Readonly<Record<string, ResponseObject | Reference>>;
-  readonly security?: readonly SecurityRequirement[];
-}
-
-export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
-export type HttpMethodName = (typeof HTTP_METHODS)[number];
-
-export type PathItemObject = {
-  readonly description?: string;
-  readonly parameters?: readonly (ParameterObject | Reference)[];
-} & { readonly [method in HttpMethodName]?: OperationObject };
-
-export interface SecuritySchemeObject {
-  readonly type: 'http';
-  readonly scheme: 'bearer';
-  readonly bearerFormat?: string;
-  readonly description?: string;
-}
-
-export interface Components {
-  readonly schemas: Readonly<Record<string, SchemaObject | Reference>>;
-  readonly responses: Readonly<Record<string, ResponseObject | Reference>>;
-  readonly parameters: Readonly<Record<string, ParameterObject | Reference>>;
-  readonly headers: Readonly<Record<string, HeaderObject | Reference>>;
-  readonly securitySchemes: Readonly<Record<string, SecuritySchemeObject>>;
-}
-
-// A type alias rather than an interface: aliases get an implicit index signature, so the document
-// passes as a JSON object to jsonResponse.
-export type OpenApiDocument = {
-  readonly openapi: '3.0.3';
-  readonly info: { readonly title: string; readonly version: string; readonly description?: string };
-  readonly servers?: readonly { readonly url: string; readonly description?: string }[];
-  readonly tags?: readonly { readonly name: string; readonly description?: string }[];
-  readonly paths: Readonly<Record<string, PathItemObject>>;
-  readonly components: Components;
-  readonly security: readonly SecurityRequirement[];
+/** A path item whose operations are this document's OperationObject. */
+export type PathItemObject = Omit<OpenAPIV3.PathItemObject<OperationExtensions>, HttpMethodName> & {
+  [method in HttpMethodName]?: OperationObject;
 };
 
-type ComponentKind = 'schemas' | 'responses' | 'parameters' | 'headers';
+/** The components this document always has (it refers to each kind). */
+export type Components = Required<Pick<OpenAPIV3.ComponentsObject, 'schemas' | 'responses' | 'parameters' | 'headers' | 'securitySchemes'>>;
 
-/** A reference to a component; the component map's own keys type-check the name where it is known. */
-export const ref = (kind: ComponentKind, name: string): Reference => ({ $ref: `#/components/${kind}/${name}` });
+// A type alias rather than an interface: aliases get an implicit index signature, so the document
+// passes as a JSON object to shared/http/responses.ts jsonResponse.
+/** This service's document: OpenAPI 3.0.3, its paths, the components it refers to and the bearer requirement. */
+export type OpenApiDocument = Omit<OpenAPIV3.Document<OperationExtensions>, 'openapi' | 'paths' | 'components' | 'security'> & {
+  openapi: '3.0.3';
+  paths: Record<string, PathItemObject>;
+  components: Components;
+  security: SecurityRequirement[];
+};

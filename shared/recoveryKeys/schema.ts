@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { badRequest } from '../http/graphError';
 import { DATE_TIME_OFFSET_RANGE, readDateTimeOffset, writeDateTimeOffset } from '../odata/dateTimeOffset';
+import { normalizeGuid } from '../text/normalizeGuid';
 import { type RecoveryKey, type RecoveryKeyInput, VOLUME_TYPES, type VolumeType } from './model';
 
 // All validation of the recoveryKey resource lives here.
@@ -9,15 +10,6 @@ export const ODATA_TYPE = '#microsoft.graph.bitlockerRecoveryKey';
 
 /** Clients' clocks drift; a createdDateTime this far ahead of ours is still accepted. */
 export const CLOCK_SKEW_MS = 5 * 60 * 1000;
-
-const GUID_BRACED = /^\{([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}$/i;
-const GUID_PLAIN = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
-
-/** A GUID in any case, with or without braces, as lowercase without braces; undefined if it is not one. */
-export function normalizeGuid(value: string): string | undefined {
-  const match = GUID_PLAIN.exec(value) ?? GUID_BRACED.exec(value);
-  return match?.[1]!.toLowerCase();
-}
 
 const guid = Joi.string()
   .custom((value: string, helpers) => normalizeGuid(value) ?? helpers.error('guid.format'))

@@ -13,6 +13,7 @@ import { ITEM_SELECTABLE_PROPERTIES, SELECTABLE_PROPERTIES } from '../../shared/
 import { deriveObjectSchemas, type PropertyHints, SchemaDerivationError } from '../../shared/openapi/joiSchema';
 import { RECOVERY_KEY_HINTS, VOLUME_TYPE_NUMBERS } from '../../shared/openapi/recoveryKeySchemas';
 import {
+  type ArraySchemaObject,
   HTTP_METHODS,
   type OpenApiDocument,
   type OperationObject,
@@ -218,8 +219,10 @@ describe('the bitlockerRecoveryKey schemas, derived from joi', () => {
 
   it('say where key is returned, and offer $select of response properties only', () => {
     expect(propertyOf(schema('bitlockerRecoveryKey'), 'key').description).toMatch(/only.*\$select=key.*BitLockerKey\.Read\.All/);
-    const selectable = (name: string): unknown =>
-      resolved(resolved<SchemaObject>(resolved<ParameterObject>(doc.components.parameters[name]).schema).items!).enum;
+    const selectable = (name: string): unknown => {
+      const array = resolved(resolved<ParameterObject>(doc.components.parameters[name]).schema!) as ArraySchemaObject;
+      return resolved(array.items).enum;
+    };
     expect(selectable('listSelect')).toEqual([...SELECTABLE_PROPERTIES]);
     expect(selectable('itemSelect')).toEqual([...ITEM_SELECTABLE_PROPERTIES]);
     for (const name of ITEM_SELECTABLE_PROPERTIES) expect(joiKeys()).toContain(name);
@@ -231,12 +234,20 @@ describe('deriveObjectSchemas', () => {
 
   it('derives types, enums, limits, required-ness and additionalProperties from joi', () => {
     const derived = deriveObjectSchemas(
-      Joi.object({ kind: Joi.string().valid('a', 'b').required(), count: Joi.number().integer().min(1).max(4) }).describe(),
-      { kind: text, count: text },
+      Joi.object({
+        kind: Joi.string().valid('a', 'b').required(),
+        count: Joi.number().integer().min(1).max(4),
+        code: Joi.string().length(3),
+      }).describe(),
+      { kind: text, count: text, code: text },
     );
     expect(derived.request).toEqual({
       type: 'object',
-      properties: { kind: { type: 'string', enum: ['a', 'b'] }, count: { type: 'integer', minimum: 1, maximum: 4 } },
+      properties: {
+        kind: { type: 'string', enum: ['a', 'b'] },
+        count: { type: 'integer', minimum: 1, maximum: 4 },
+        code: { type: 'string', minLength: 3, maxLength: 3 },
+      },
       required: ['kind'],
       additionalProperties: false,
     });
@@ -266,6 +277,8 @@ describe('deriveObjectSchemas', () => {
   it('fails on joi rules and types it cannot describe rather than leaving them out', () => {
     expect(() => deriveObjectSchemas(Joi.object({ e: Joi.string().email() }).describe(), { e: text })).toThrow(/rule 'email'/);
     expect(() => deriveObjectSchemas(Joi.object({ b: Joi.binary() }).describe(), { b: text })).toThrow(/type 'binary'/);
+    expect(() => deriveObjectSchemas(Joi.object({ a: Joi.string().alphanum() }).describe(), { a: text })).toThrow(/rule 'alphanum'/);
+    expect(() => deriveObjectSchemas(Joi.object({ p: Joi.string().pattern(/^ab$/i) }).describe(), { p: text })).toThrow(/flag-less/);
   });
 });
 

@@ -1,35 +1,13 @@
 import { MAX_BODY_BYTES } from '../http/body';
 import type { GraphErrorCode } from '../http/graphError';
-import { ref, type HeaderObject, type JsonValue, type Reference, type ResponseObject, type SchemaObject } from './types';
+import { type HeaderName, responseHeaders } from './headers';
+import { ref } from './reference';
+import type { Reference, ResponseObject, SchemaObject } from './types';
 
-// Response headers, Graph's error body and one reusable response per error status.
+// Graph's error body (components/schemas/graphError) and one reusable response per error status
+// (components/responses, named by Graph's error code), which operations refer to by status.
 
-export const HEADERS = {
-  'request-id': {
-    description: 'A GUID identifying this request; the same as innerError.request-id of an error.',
-    schema: { type: 'string', format: 'uuid' },
-  },
-  'client-request-id': { description: "The client's client-request-id, echoed when it sent one.", schema: { type: 'string' } },
-  ETag: { description: "The stored version; send it back in If-Match. Equals the body's @odata.etag.", schema: { type: 'string' } },
-  Location: { description: 'The URL of the created key.', schema: { type: 'string', format: 'uri' } },
-  'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 0 } },
-  'WWW-Authenticate': { description: 'Bearer', schema: { type: 'string' } },
-  Allow: { description: 'The methods the path supports.', schema: { type: 'string' } },
-} as const satisfies Record<string, HeaderObject>;
-
-export type HeaderName = keyof typeof HEADERS;
-
-/** Response headers by reference; request-id and client-request-id accompany every response. */
-export function responseHeaders(...names: readonly HeaderName[]): Record<string, Reference> {
-  const all: readonly HeaderName[] = ['request-id', 'client-request-id', ...names];
-  return Object.fromEntries(all.map((name) => [name, ref('headers', name)]));
-}
-
-/** A JSON response with the correlation headers and any others named. */
-export function jsonResponse(description: string, schema: SchemaObject | Reference, ...headers: readonly HeaderName[]): ResponseObject {
-  return { description, headers: responseHeaders(...headers), content: { 'application/json': { schema } } };
-}
-
+/** Microsoft Graph's error JSON, as shared/http/graphError.ts renders every error. */
 export const GRAPH_ERROR_SCHEMA: SchemaObject = {
   type: 'object',
   description: "Microsoft Graph's error shape; every error of this API has it.",
@@ -61,6 +39,7 @@ interface ErrorSpec {
   readonly headers?: readonly HeaderName[];
 }
 
+/** The error statuses this API answers, each with its Graph code, what it means here, and its extra headers. */
 export const ERRORS = {
   400: {
     code: 'badRequest',
@@ -88,12 +67,13 @@ export const ERRORS = {
   503: { code: 'serviceNotAvailable', description: 'Storage is unreachable; nothing was half-written.', headers: ['Retry-After'] },
 } as const satisfies Record<number, ErrorSpec>;
 
+/** An HTTP status this API answers with an error. */
 export type ErrorStatus = keyof typeof ERRORS;
 
 const EXAMPLE_REQUEST_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 
 function errorResponse({ code, description, headers = [] }: ErrorSpec): ResponseObject {
-  const example: JsonValue = {
+  const example = {
     error: { code, message: description, innerError: { date: '2026-11-28T09:45:12', 'request-id': EXAMPLE_REQUEST_ID } },
   };
   return {

@@ -1,0 +1,20 @@
+import type { TagObject } from './types';
+
+// The tags that group the document's operations (API Management and Swagger UI list operations by tag).
+
+/** microsoft.graph.bitlockerRecoveryKey: the recovery-key collection and items. */
+export const RECOVERY_KEY_TAG = 'bitlockerRecoveryKey';
+/** directory/deletedItems: deleted keys. */
+export const DELETED_ITEMS_TAG = 'deletedItems';
+/** auditLogs/directoryAudits. */
+export const DIRECTORY_AUDIT_TAG = 'directoryAudit';
+/** The document itself and the health probe. */
+export const METADATA_TAG = 'openapi';
+
+/** The document's `tags`, in the order a reader meets them. */
+export const TAGS: TagObject[] = [
+  { name: RECOVERY_KEY_TAG, description: 'microsoft.graph.bitlockerRecoveryKey' },
+  { name: DELETED_ITEMS_TAG, description: 'Deleted recovery keys (directory/deletedItems): list, read, restore, purge.' },
+  { name: DIRECTORY_AUDIT_TAG, description: 'microsoft.graph.directoryAudit: the audit trail of recovery-key operations.' },
+  { name: METADATA_TAG, description: 'This description of the API, and the health probe.' },
+];
