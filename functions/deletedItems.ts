@@ -1,10 +1,10 @@
-import { app, type HttpRequest } from '@azure/functions';
-import { auditedOperation } from '../shared/audit/auditedOperation';
-import { authorizeRequest } from '../shared/auth';
-import { type GraphOperation, graphHandler } from '../shared/http/handler';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { openAudit } from '../shared/audit/scope';
+import { authenticate, authorize, authorizeRequest } from '../shared/auth';
+import { graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
 import { preconditionsOf } from '../shared/http/preconditions';
-import { publicUrlOf } from '../shared/http/requestContext';
+import { publicUrlOf, type RequestContext } from '../shared/http/requestContext';
 import { DELETED_ITEMS_ROUTES, DELETED_KEYS_CAST } from '../shared/http/routes';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
 import { decodeSkipToken, nextLinkOf, parsePageQuery } from '../shared/odata';
@@ -17,12 +17,14 @@ import { parseKeyIdSegment } from '../shared/recoveryKeys/schema';
 // read (metadata and deletedDateTime, never the key), restore, purge. A key gets here through
 // DELETE {collection}/{id} and stays DELETED_KEY_RETENTION_DAYS (shared/recoveryKeys/deletedKeys.ts).
 
-const itemId = (request: HttpRequest): string => parseKeyIdSegment(request.params.id ?? '');
+/** The key id of the route's `{id}`, normalized; 400 if it is not a GUID. */
+const keyIdOf = (request: HttpRequest): string => parseKeyIdSegment(request.params.id ?? '');
 
 /** Every page token of this list belongs to it alone. */
 const FINGERPRINT = JSON.stringify({ deletedItems: 'bitlockerRecoveryKey' });
 
-const listDeleted: GraphOperation = async (request, rc, context) => {
+/** GET directory/deletedItems/microsoft.graph.bitlockerRecoveryKey: one page of deleted keys, metadata and deletedDateTime. */
+export async function listDeleted(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
   await authorizeRequest(request, rc, context, 'readMetadata');
   const query = parsePageQuery(request.query, 'when listing deleted recovery keys');
   const continuation = query.skipToken ? decodeSkipToken(query.skipToken, FINGERPRINT).continuation : undefined;
@@ -33,30 +35,45 @@ const listDeleted: GraphOperation = async (request, rc, context) => {
     value: page.items.map(deletedProperties),
     ...(nextLink !== undefined && { '@odata.nextLink': nextLink }),
   });
-};
+}
 
-const getDeleted: GraphOperation = async (request, rc, context) => {
+/** GET directory/deletedItems/{id}: one deleted key, with its ETag. */
+export async function getDeleted(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
   await authorizeRequest(request, rc, context, 'readMetadata');
   singleOptions(request.query, [], 'when reading a deleted recovery key');
-  const key = await deleted.getDeletedKey(itemId(request));
+  const key = await deleted.getDeletedKey(keyIdOf(request));
   return jsonResponse(rc, 200, deletedEntity(rc, key), { ETag: key.etag });
-};
+}
 
-const restore = auditedOperation('restore', 'restoreKey', async (request, rc, source, target) => {
-  const restored = await deleted.restoreDeletedKey(itemId(request), preconditionsOf(request), source);
-  target.deviceId = restored.deviceId;
-  return jsonResponse(rc, 200, graphEntity(rc, restored), { ETag: restored.etag });
-});
+/** POST directory/deletedItems/{id}/restore: the live key again, without `key` (BitLockerKey.ReadWrite.All). Audited, allowed or refused. */
+export async function restoreDeleted(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
+  const caller = await authenticate(request, rc, context);
+  const audit = openAudit(request, rc, caller, 'restore');
+  try {
+    authorize(caller, 'restoreKey');
+    const restored = await deleted.restoreDeletedKey(keyIdOf(request), preconditionsOf(request), audit.source);
+    return jsonResponse(rc, 200, graphEntity(rc, restored), { ETag: restored.etag });
+  } catch (error) {
+    throw await audit.recordFailure(error);
+  }
+}
 
-const purge = auditedOperation('purge', 'purgeKey', async (request, rc, source, target) => {
-  const purged = await deleted.purgeDeletedKey(itemId(request), preconditionsOf(request), source);
-  target.deviceId = purged.deviceId;
-  return emptyResponse(rc, 204);
-});
+/** DELETE directory/deletedItems/{id}: the key and its password gone for good (BitLockerKey.Purge.All only). Audited, allowed or refused. */
+export async function purgeDeleted(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
+  const caller = await authenticate(request, rc, context);
+  const audit = openAudit(request, rc, caller, 'purge');
+  try {
+    authorize(caller, 'purgeKey');
+    await deleted.purgeDeletedKey(keyIdOf(request), preconditionsOf(request), audit.source);
+    return emptyResponse(rc, 204);
+  } catch (error) {
+    throw await audit.recordFailure(error);
+  }
+}
 
 export const deletedCollectionHandler = graphHandler(dispatchByMethod({ GET: listDeleted }));
-export const deletedItemHandler = graphHandler(dispatchByMethod({ GET: getDeleted, DELETE: purge }));
-export const restoreHandler = graphHandler(dispatchByMethod({ POST: restore }));
+export const deletedItemHandler = graphHandler(dispatchByMethod({ GET: getDeleted, DELETE: purgeDeleted }));
+export const restoreHandler = graphHandler(dispatchByMethod({ POST: restoreDeleted }));
 
 for (const route of DELETED_ITEMS_ROUTES) {
   const name = `deletedItems-${route.replace(/[^A-Za-z0-9]+/g, '-')}`;

@@ -80,12 +80,10 @@ async function fileResponse(rc: RequestContext, name: string): Promise<HttpRespo
   return { status: 200, headers: { 'Content-Type': contentType, 'request-id': rc.requestId }, body };
 }
 
-const onlyGet =
-  (operation: GraphOperation): GraphOperation =>
-  (request, rc, context) => {
-    if (request.method.toUpperCase() !== 'GET') throw methodNotAllowed(request.method, ['GET']);
-    return operation(request, rc, context);
-  };
+/** Refuses every method but `allowed` with Graph's 405 and Allow. */
+function allowOnly(request: HttpRequest, allowed: string): void {
+  if (request.method.toUpperCase() !== allowed) throw methodNotAllowed(request.method, [allowed]);
+}
 
 /** graphHandler, with the console's security headers on every answer, errors included. */
 function consoleHandler(operation: GraphOperation): HttpHandler {
@@ -97,27 +95,42 @@ function consoleHandler(operation: GraphOperation): HttpHandler {
   };
 }
 
-export const pageHandler = consoleHandler(onlyGet((_request, rc) => fileResponse(rc, 'index.html')));
+/** GET /helpdesk: the console's page. */
+export async function consolePage(request: HttpRequest, rc: RequestContext): Promise<HttpResponseInit> {
+  allowOnly(request, 'GET');
+  return fileResponse(rc, 'index.html');
+}
 
-export const assetHandler = consoleHandler(onlyGet((request, rc) => fileResponse(rc, request.params.file ?? '')));
+/** GET /helpdesk/assets/{file}: a file of the console's bundle; 404 for any other name. */
+export async function consoleAsset(request: HttpRequest, rc: RequestContext): Promise<HttpResponseInit> {
+  allowOnly(request, 'GET');
+  return fileResponse(rc, request.params.file ?? '');
+}
 
-export const configHandler = consoleHandler(
-  onlyGet((_request, rc) =>
-    Promise.resolve(jsonResponse(rc, 200, helpdeskPageConfig(settings()), { 'Content-Type': 'application/json; charset=utf-8' })),
-  ),
-);
+/** GET /helpdesk/config.json: what the page needs to sign in and call the API (shared/helpdesk/pageConfig.ts). */
+export function consoleConfig(request: HttpRequest, rc: RequestContext): Promise<HttpResponseInit> {
+  allowOnly(request, 'GET');
+  return Promise.resolve(jsonResponse(rc, 200, helpdeskPageConfig(settings()), { 'Content-Type': 'application/json; charset=utf-8' }));
+}
 
 /** POST /helpdesk/dev-token `{"roles": [...]}` -> `{accessToken, expiresIn, roles}`; AUTH_MODE=local only. */
-export const developmentTokenHandler = consoleHandler(async (request: HttpRequest, rc) => {
-  if (request.method.toUpperCase() !== 'POST') throw methodNotAllowed(request.method, ['POST']);
+export async function developmentToken(request: HttpRequest, rc: RequestContext): Promise<HttpResponseInit> {
+  allowOnly(request, 'POST');
   const signIn = await developmentSignIn(settings().localStateDir, await readJsonObject(request));
   return jsonResponse(rc, 200, { ...signIn }, { 'Content-Type': 'application/json; charset=utf-8' });
-});
+}
 
-/** `/` is the console's: a person who opens the Function App's address lands on it. */
-export const rootHandler = consoleHandler(
-  onlyGet((_request, rc) => Promise.resolve({ status: 302, headers: { Location: `/${HELPDESK_ROUTE}`, 'request-id': rc.requestId } })),
-);
+/** GET /: `/` is the console's, so a person who opens the Function App's address lands on it. */
+export function rootRedirect(request: HttpRequest, rc: RequestContext): Promise<HttpResponseInit> {
+  allowOnly(request, 'GET');
+  return Promise.resolve({ status: 302, headers: { Location: `/${HELPDESK_ROUTE}`, 'request-id': rc.requestId } });
+}
+
+export const pageHandler = consoleHandler(consolePage);
+export const assetHandler = consoleHandler(consoleAsset);
+export const configHandler = consoleHandler(consoleConfig);
+export const developmentTokenHandler = consoleHandler(developmentToken);
+export const rootHandler = consoleHandler(rootRedirect);
 
 // Never both: with Entra sign-in there is no way to mint a token, so that route does not exist at all.
 const developmentRoutes: [string, string, HttpHandler][] =

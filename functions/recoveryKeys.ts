@@ -1,11 +1,10 @@
-import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { type AuditedWork, auditedOperation, underAudit } from '../shared/audit/auditedOperation';
-import type { Activity } from '../shared/audit/model';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { openAudit } from '../shared/audit/scope';
 import { authenticate, authorize } from '../shared/auth';
 import { authorizeDeviceListing } from '../shared/auth/device/access';
 import { limitKeyReads } from '../shared/auth/rateLimit';
 import { readJsonObject } from '../shared/http/body';
-import { type GraphOperation, graphHandler } from '../shared/http/handler';
+import { graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod, refuseHead } from '../shared/http/methods';
 import { preconditionsOf } from '../shared/http/preconditions';
 import { isBeta, publicUrlOf, type RequestContext } from '../shared/http/requestContext';
@@ -31,13 +30,11 @@ function entityResponse(
   return jsonResponse(rc, status, graphEntity(rc, key, password, select), { ETag: key.etag, ...headers });
 }
 
-const itemId = (request: HttpRequest): string => parseKeyIdSegment(request.params.id ?? '');
+/** The key id of an item route's `{id}`, normalized; 400 if it is not a GUID. */
+const keyIdOf = (request: HttpRequest): string => parseKeyIdSegment(request.params.id ?? '');
 
-/** A write: authenticated, audited, and allowed only with the write permission. */
-const auditedWrite = (activity: Activity, work: AuditedWork): GraphOperation =>
-  auditedOperation(activity, activity === 'delete' ? 'deleteKey' : 'writeKey', work);
-
-const listKeys: GraphOperation = async (request, rc, context) => {
+/** GET {collection}: one page of keys' metadata (never `key`), all of them, a device's, or by id or id prefix. */
+export async function listKeys(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
   const caller = await authenticate(request, rc, context);
   if (!caller.device) authorize(caller, 'readMetadata');
   const query = parseListQuery(request.query, isBeta(rc));
@@ -54,53 +51,86 @@ const listKeys: GraphOperation = async (request, rc, context) => {
   const nextLink = nextLinkOf(publicUrlOf(request, rc), fingerprint, page.continuation);
   if (nextLink !== undefined) body['@odata.nextLink'] = nextLink;
   return jsonResponse(rc, 200, body);
-};
+}
 
-const getKey: GraphOperation = async (request, rc, context) => {
+/**
+ * GET {collection}/{id}: the key's metadata (BitLockerKey.ReadBasic.All and up), or with `$select=key`
+ * its recovery password (BitLockerKey.Read.All only), which is audited, allowed or refused.
+ */
+export async function getKey(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
   const caller = await authenticate(request, rc, context);
   const { includeKey, select } = parseItemSelect(request.query, isBeta(rc));
-  if (includeKey) refuseHead(request.method, 'read a recovery key');
   if (!includeKey) {
     authorize(caller, 'readMetadata');
-    return entityResponse(rc, 200, await keys.getRecoveryKey(itemId(request)), undefined, {}, select);
+    return entityResponse(rc, 200, await keys.getRecoveryKey(keyIdOf(request)), undefined, {}, select);
   }
-  return underAudit(request, rc, caller, 'read', async (source) => {
+  refuseHead(request.method, 'read a recovery key');
+  const audit = openAudit(request, rc, caller, 'read');
+  try {
     authorize(caller, 'readKey');
     // Checked before the rate limit: a malformed read costs the caller no read.
     parseRevealHeaders(request.headers, settings().requireRevealReason);
     limitKeyReads(caller);
-    const { stored, key } = await keys.readRecoveryPassword(itemId(request), source);
+    const { stored, key } = await keys.readRecoveryPassword(keyIdOf(request), audit.source);
     return entityResponse(rc, 200, stored, key, {}, select);
-  });
-};
+  } catch (error) {
+    throw await audit.recordFailure(error);
+  }
+}
 
-const patch = (withId: boolean): GraphOperation =>
-  auditedWrite('update', async (request, rc, source, target) => {
-    const id = withId ? itemId(request) : undefined;
+/**
+ * PATCH {collection} (the key named by the body's `id`, or a new id) and PATCH {collection}/{id}:
+ * escrows the key, or changes its metadata (BitLockerKey.ReadWrite.All, or the key's own device).
+ * Audited, allowed or refused.
+ */
+export async function patchKey(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
+  const caller = await authenticate(request, rc, context);
+  const audit = openAudit(request, rc, caller, 'update');
+  try {
+    authorize(caller, 'writeKey');
+    const id = request.params.id === undefined ? undefined : keyIdOf(request);
     const { input, etag } = parseRecoveryKeyBody(await readJsonObject(request), id);
-    Object.assign(target, { keyId: id ?? input.id, deviceId: input.deviceId });
-    const { stored, key } = await keys.upsertRecoveryKey(id, input, preconditionsOf(request, etag), source);
+    audit.target({ keyId: id ?? input.id, deviceId: input.deviceId });
+    const { stored, key } = await keys.upsertRecoveryKey(id, input, preconditionsOf(request, etag), audit.source);
     return entityResponse(rc, 200, stored, key);
-  });
+  } catch (error) {
+    throw await audit.recordFailure(error);
+  }
+}
 
-const postKey = auditedWrite('add', async (request, rc, source, target) => {
-  // @odata.etag is read and ignored here, as If-Match is: a POST creates, so there is no stored version to match.
-  const { input } = parseRecoveryKeyBody(await readJsonObject(request));
-  Object.assign(target, { keyId: input.id, deviceId: input.deviceId });
-  const { stored, key } = await keys.createRecoveryKey(input, source);
-  const collection = publicUrlOf(request, rc);
-  const location = `${collection.origin}${collection.pathname.replace(/\/+$/, '')}/${stored.id}`;
-  return entityResponse(rc, 201, stored, key, { Location: location });
-});
+/** POST {collection}: creates a key (201 with Location); 409 if its id exists. Audited, allowed or refused. */
+export async function createKey(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
+  const caller = await authenticate(request, rc, context);
+  const audit = openAudit(request, rc, caller, 'add');
+  try {
+    authorize(caller, 'writeKey');
+    // @odata.etag is read and ignored here, as If-Match is: a POST creates, so there is no stored version to match.
+    const { input } = parseRecoveryKeyBody(await readJsonObject(request));
+    audit.target({ keyId: input.id, deviceId: input.deviceId });
+    const { stored, key } = await keys.createRecoveryKey(input, audit.source);
+    const collection = publicUrlOf(request, rc);
+    const location = `${collection.origin}${collection.pathname.replace(/\/+$/, '')}/${stored.id}`;
+    return entityResponse(rc, 201, stored, key, { Location: location });
+  } catch (error) {
+    throw await audit.recordFailure(error);
+  }
+}
 
-const deleteKey = auditedWrite('delete', async (request, rc, source, target) => {
-  const deleted = await keys.deleteRecoveryKey(itemId(request), preconditionsOf(request), source);
-  target.deviceId = deleted.deviceId;
-  return emptyResponse(rc, 204);
-});
+/** DELETE {collection}/{id}: a soft delete (204); the key goes to directory/deletedItems. Audited, allowed or refused. */
+export async function deleteKey(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
+  const caller = await authenticate(request, rc, context);
+  const audit = openAudit(request, rc, caller, 'delete');
+  try {
+    authorize(caller, 'deleteKey');
+    await keys.deleteRecoveryKey(keyIdOf(request), preconditionsOf(request), audit.source);
+    return emptyResponse(rc, 204);
+  } catch (error) {
+    throw await audit.recordFailure(error);
+  }
+}
 
-export const collectionHandler = graphHandler(dispatchByMethod({ GET: listKeys, PATCH: patch(false), POST: postKey }));
-export const itemHandler = graphHandler(dispatchByMethod({ GET: getKey, PATCH: patch(true), DELETE: deleteKey }));
+export const collectionHandler = graphHandler(dispatchByMethod({ GET: listKeys, PATCH: patchKey, POST: createKey }));
+export const itemHandler = graphHandler(dispatchByMethod({ GET: getKey, PATCH: patchKey, DELETE: deleteKey }));
 
 for (const route of COLLECTION_ROUTES) {
   const name = `recoveryKeys-${route.replace(/[^A-Za-z0-9]+/g, '-')}`;

@@ -52,12 +52,3 @@ export async function auditFailure(source: AuditSource, activity: Activity, erro
   await recordRefusal(auditEvent(source, activity, 'failure', reason, target));
   return error;
 }
-
-/** Runs an audited operation: a refusal or failure is recorded before its error goes out (successes are recorded by the operation itself). */
-export async function runAudited<T>(source: AuditSource, activity: Activity, target: AuditTarget, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    throw await auditFailure(source, activity, error, target);
-  }
-}

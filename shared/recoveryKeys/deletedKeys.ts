@@ -4,7 +4,7 @@ import { settings } from '../config';
 import { notFound } from '../http/graphError';
 import type { Preconditions } from '../http/preconditions';
 import type { StoredRecoveryKey } from './model';
-import { checkPreconditions, contention, isStatus, pinsVersion, succeeded, writeEtag } from './service';
+import { checkPreconditions, contention, isStatus, pinsVersion, successEvent, writeEtag } from './service';
 import * as store from './store';
 
 // Use cases of deleted keys, after Entra ID's deleted items (Graph: directory/deletedItems): a deleted
@@ -74,14 +74,14 @@ export function restoreDeletedKey(id: string, pre: Preconditions, source: AuditS
   return withDeletedKey(id, pre, now, async (current, etag) => {
     if (current.deletedDateTime <= retentionCutoff(now)) throw deletedNotFound(id);
     const { deletedDateTime: _deleted, etag: _etag, ...restored } = current;
-    return store.restoreKey(restored, etag, succeeded(source, 'restore', current));
+    return store.restoreKey(restored, etag, successEvent(source, 'restore', current));
   });
 }
 
 /** DELETE directory/deletedItems/{id}: the key and its password are gone for good (BitLockerKey.Purge.All). */
 export function purgeDeletedKey(id: string, pre: Preconditions, source: AuditSource): Promise<DeletedKey> {
   return withDeletedKey(id, pre, new Date(), async (current, etag) => {
-    await store.purgeKey(current, etag, succeeded(source, 'purge', current, 'Purged on request.'));
+    await store.purgeKey(current, etag, successEvent(source, 'purge', current, 'Purged on request.'));
     return current;
   });
 }
@@ -119,7 +119,7 @@ export async function purgeExpiredKeys(now: Date, source: AuditSource, retention
       result.expired++;
       const reason = `Retention ended: deleted ${key.deletedDateTime}, kept ${retentionDays ?? settings().deletedKeyRetentionDays} days.`;
       try {
-        await store.purgeKey(key, key.etag, succeeded(source, 'purge', key, reason));
+        await store.purgeKey(key, key.etag, successEvent(source, 'purge', key, reason));
         result.purged++;
       } catch (error) {
         if (isStatus(error, 412) || isStatus(error, 404)) result.skipped++;

@@ -13,17 +13,27 @@ import { TABLES } from '../storage/layout';
 //
 // - listed = true: the copy equals the record's metadata and the record is not deleted. Lists use
 //   it as is.
-// - listed = false (pending), or no copy at all (entries written by earlier versions): a list reads
-//   the record and shows what the record says, or nothing if the record is gone, deleted or on
-//   another device. Those reads are bounded per instance (FALLBACK_READS_IN_FLIGHT).
+// - listed = false (pending), or no copy at all (entries written by earlier versions, and entries
+//   of a key leaving the device): a list reads the record and shows what the record says, or nothing
+//   if the record is gone, deleted or on another device. Those reads are bounded per instance
+//   (FALLBACK_READS_IN_FLIGHT).
 //
-// Every change that makes a trusted copy wrong (a new key, a changed volumeType or deviceId, a
-// delete, a restore) first turns the entry pending, then commits the record, then confirms the
-// entry (listed = true, the new copy) or removes it, each conditional on the ETag of its own pending
-// write. A crash or a lost race anywhere in between leaves a pending entry, which lists check against
-// the record: never a trusted copy that disagrees with the record. And a confirmation cannot confirm
-// a stale copy: any writer that commits a record after another's commit wrote its own pending entry
-// after that one's (read, pending, commit run in that order), which fails the other's If-Match.
+// Every change that makes a trusted copy wrong first turns the entry pending, then commits the record.
+// A key arriving on the device (a new key, a changed volumeType, a move here, a restore) writes its
+// pending entry with the copy it will have; a key leaving it (a delete, a move away) writes a pending
+// entry with no copy. After the commit, the writer confirms the entry (listed = true) or removes it,
+// conditional on the ETag of its own pending write; a new key's writer does not (issue 13: it would be
+// the escrow's fourth storage request in a row): its entry is confirmed by the first list that reads
+// the record, below. A crash or a lost race anywhere in between leaves a pending entry, which lists
+// check against the record: never a trusted copy that disagrees with the record.
+//
+// Why a confirmation, by the writer or by a list, cannot trust a stale copy: it is conditional on the
+// ETag of a pending entry seen BEFORE the record was read (the writer wrote it; a list queried it), and
+// every later change of what the list shows turns the entry pending again first, which fails that
+// If-Match. A list confirms only an entry whose copy equals the live record it read on this device: a
+// writer still in flight behind that pending entry is then one whose commit leaves the list's view as
+// it is (an arriving key whose record is not there yet is not live, or not here, or shows another
+// copy; a leaving key's entry has no copy).
 
 const DEVICE_INDEX_TABLE = TABLES.deviceIndex;
 
@@ -61,11 +71,21 @@ function entity(key: KeyMetadata, listed: boolean) {
   return { partitionKey: key.deviceId, rowKey: key.id, volumeType: key.volumeType, createdDateTime: key.createdDateTime, listed };
 }
 
-/** Turns the entry of `key` pending (creating it if absent), ahead of a record change; its new ETag. */
-export async function markPending(key: KeyMetadata): Promise<string> {
-  const response = await storageCall(async () => (await deviceIndex()).upsertEntity(entity(key, false), 'Replace'));
+async function writePending(pending: { partitionKey: string; rowKey: string; listed: false }): Promise<string> {
+  const response = await storageCall(async () => (await deviceIndex()).upsertEntity(pending, 'Replace'));
   return response.etag!;
 }
+
+/**
+ * Turns the entry of `key` pending with the copy it will have once the record is committed (creating it
+ * if absent), ahead of a change that brings the key onto its device or changes what the list shows;
+ * its new ETag.
+ */
+export const markPending = (key: KeyMetadata): Promise<string> => writePending({ ...entity(key, false), listed: false });
+
+/** Turns the entry of a key leaving `key.deviceId` (deleted, or moved away) pending with no copy, ahead of the record change; its new ETag. */
+export const markLeaving = (key: KeyMetadata): Promise<string> =>
+  writePending({ partitionKey: key.deviceId, rowKey: key.id, listed: false });
 
 /**
  * After the record was committed: the entry becomes trusted with `key`'s metadata, if no writer
@@ -90,16 +110,21 @@ export async function remove(deviceId: string, id: string, pendingEtag: string):
   }
 }
 
-function trustedCopy(deviceId: string, entry: TableEntityResult<IndexEntity>): KeyMetadata | undefined {
-  const { listed, volumeType, createdDateTime } = entry;
-  if (listed !== true || typeof createdDateTime !== 'string' || !VOLUME_TYPES.includes(volumeType as VolumeType)) return undefined;
+/** The metadata an entry carries, trusted or not; undefined for an entry without a (well-formed) copy. */
+function copyOf(deviceId: string, entry: TableEntityResult<IndexEntity>): KeyMetadata | undefined {
+  const { volumeType, createdDateTime } = entry;
+  if (typeof createdDateTime !== 'string' || !VOLUME_TYPES.includes(volumeType as VolumeType)) return undefined;
   return { id: entry.rowKey!, deviceId, volumeType: volumeType as VolumeType, createdDateTime };
 }
+
+const sameCopy = (a: KeyMetadata, b: KeyMetadata): boolean => a.volumeType === b.volumeType && a.createdDateTime === b.createdDateTime;
 
 /**
  * One page of a device's keys: one query on the index. Trusted entries are used as they are; the
  * others are each checked with `readRecord` (a point read of the record, bounded per instance),
- * and shown only if the record exists, is live and is still on this device.
+ * and shown only if the record exists, is live and is still on this device. A pending entry whose
+ * copy equals what it shows is confirmed on the way (a new key's first listing; see the module
+ * comment for why that is safe), so the next list needs no read for it.
  */
 export async function listDevicePage(
   deviceId: string,
@@ -116,12 +141,14 @@ export async function listDevicePage(
   const entries: TableEntityResult<IndexEntity>[] = page ?? [];
   const items = await Promise.all(
     entries.map(async (entry) => {
-      const trusted = trustedCopy(deviceId, entry);
-      if (trusted) return trusted;
+      const copy = copyOf(deviceId, entry);
+      if (copy && entry.listed === true) return copy;
       const record = await fallbackReads.run(() => readRecord(entry.rowKey!));
       if (!record || record.deletedDateTime !== undefined || record.deviceId !== deviceId) return undefined;
       const { id, volumeType, createdDateTime } = record;
-      return { id, deviceId, volumeType, createdDateTime };
+      const shown: KeyMetadata = { id, deviceId, volumeType, createdDateTime };
+      if (copy && entry.listed === false && entry.etag && sameCopy(copy, shown)) await confirm(shown, entry.etag);
+      return shown;
     }),
   );
   return { items: items.filter((item): item is KeyMetadata => item !== undefined), continuation: page?.continuationToken };

@@ -64,7 +64,8 @@ function mergeMetadata(current: StoredRecoveryKey, input: RecoveryKeyInput): Key
   };
 }
 
-const sealed = (key: RecoveryKey): KeyRecord => {
+/** The record of `key` as stored: its recovery password sealed (shared/recoveryKeys/sealing.ts), never in plain text. */
+const sealRecord = (key: RecoveryKey): KeyRecord => {
   const { key: password, ...metadata } = key;
   return { ...metadata, sealed: sealPassword(key.id, password) };
 };
@@ -74,7 +75,8 @@ const sealed = (key: RecoveryKey): KeyRecord => {
 const writeActivity = (source: AuditSource, activity: Activity): Activity =>
   source.importedFrom !== undefined && (activity === 'add' || activity === 'update') ? 'import' : activity;
 
-export const succeeded = (source: AuditSource, activity: Activity, key: KeyMetadata, reason = '', changes?: ModifiedProperty[]) =>
+/** The audit event of an operation on `key` that succeeded: what the trail records with the write (or, for a key read, before the key leaves). */
+export const successEvent = (source: AuditSource, activity: Activity, key: KeyMetadata, reason = '', changes?: ModifiedProperty[]) =>
   auditEvent(source, writeActivity(source, activity), 'success', reason, {
     keyId: key.id,
     deviceId: key.deviceId,
@@ -103,23 +105,23 @@ async function updateExisting(
   if (input.key !== undefined && !isStoredPassword(current, input.key)) throw passwordCannotChange(current.id);
   if (sameMetadata(metadata, current)) {
     // Nothing to write; the attempt is audited all the same.
-    await writeAuditEntry(succeeded(source, 'update', current, 'No change: the stored key already matched.'));
+    await writeAuditEntry(successEvent(source, 'update', current, 'No change: the stored key already matched.'));
     return { stored: current, key: input.key };
   }
   // A write that holds the password anyway (the request sent it) also moves the record to the active
   // encryption key; one that does not keeps the ciphertext as it is, and `npm run reencrypt` moves it.
   const reseal = input.key !== undefined && !isSealedWithActiveKey(current);
-  const record: KeyRecord = reseal ? sealed({ ...metadata, key: input.key! }) : { ...metadata, sealed: current.sealed };
+  const record: KeyRecord = reseal ? sealRecord({ ...metadata, key: input.key! }) : { ...metadata, sealed: current.sealed };
   const stored = await store.replaceKey(
     record,
     writeEtag(current, pre),
     current,
-    succeeded(source, 'update', record, '', modifiedProperties(current, record)),
+    successEvent(source, 'update', record, '', modifiedProperties(current, record)),
   );
   return { stored, key: input.key };
 }
 
-function newKey(id: string, input: RecoveryKeyInput): RecoveryKey {
+function newRecoveryKey(id: string, input: RecoveryKeyInput): RecoveryKey {
   return requireComplete({ ...input, id, createdDateTime: input.createdDateTime ?? new Date().toISOString() });
 }
 
@@ -163,7 +165,7 @@ export async function upsertRecoveryKey(
     if (current?.deletedDateTime !== undefined) throw writeToDeleted(keyId);
     checkPreconditions(current, pre);
     try {
-      if (!current) return await insertNew(newKey(keyId, input), source);
+      if (!current) return await insertNew(newRecoveryKey(keyId, input), source);
       return await updateExisting(current, input, pre, source);
     } catch (error) {
       // Lost races: another writer changed the key (412) or deleted it (404) since our read, or
@@ -180,13 +182,13 @@ export async function upsertRecoveryKey(
 }
 
 async function insertNew(key: RecoveryKey, source: AuditSource): Promise<WriteResult> {
-  const stored = await store.insertKey(sealed(key), succeeded(source, 'add', key, '', modifiedProperties(undefined, key)));
+  const stored = await store.insertKey(sealRecord(key), successEvent(source, 'add', key, '', modifiedProperties(undefined, key)));
   return { stored, key: key.key };
 }
 
 /** POST: creates the key; 409 if its id exists. */
 export async function createRecoveryKey(input: RecoveryKeyInput, source: AuditSource): Promise<WriteResult> {
-  const key = newKey(input.id ?? randomUUID(), input);
+  const key = newRecoveryKey(input.id ?? randomUUID(), input);
   // A known id is refused before anything is written: the store adds the device index entry ahead of
   // the record, so a conflict found by the insert would leave an entry under the POSTed deviceId.
   const existing = await store.getKey(key.id);
@@ -207,7 +209,7 @@ export async function getRecoveryKey(id: string): Promise<StoredRecoveryKey> {
 export async function readRecoveryPassword(id: string, source: AuditSource): Promise<{ stored: StoredRecoveryKey; key: string }> {
   const stored = await getRecoveryKey(id);
   const key = openPassword(stored);
-  await writeAuditEntry(succeeded(source, 'read', stored));
+  await writeAuditEntry(successEvent(source, 'read', stored));
   return { stored, key };
 }
 
@@ -223,7 +225,7 @@ export async function deleteRecoveryKey(id: string, pre: Preconditions, source: 
     if (!current) throw notFound(`Recovery key ${id} was not found.`);
     try {
       const deleted = { ...current, deletedDateTime: new Date().toISOString() };
-      return await store.softDeleteKey(deleted, writeEtag(current, pre), succeeded(source, 'delete', current));
+      return await store.softDeleteKey(deleted, writeEtag(current, pre), successEvent(source, 'delete', current));
     } catch (error) {
       if (isStatus(error, 404)) throw notFound(`Recovery key ${id} was not found.`);
       if (!(isStatus(error, 412) && !pinsVersion(pre))) throw error;

@@ -12,8 +12,9 @@ import { RECORD_ROW, TABLES } from '../storage/layout';
 // A key id as partition key makes get-by-id a point read and an id prefix a partition-key range.
 // The device index lives in another partition, so it cannot be written in one transaction with the
 // record. The record is the truth: an index entry is turned pending before the record changes and
-// trusted again only after, so a write interrupted between the two leaves an entry that lists check
-// against the record (deviceIndex.ts); a key is never findable by one path and not by another.
+// trusted again only after (by the writer, or for a new key by the first list that reads the record),
+// so a write interrupted between the two leaves an entry that lists check against the record
+// (deviceIndex.ts); a key is never findable by one path and not by another.
 // A deleted key keeps its record, with deletedDateTime set, until it is purged: delete and restore are
 // ETag-guarded updates of the record like any other write.
 // Each write also stores the twin of its audit event (shared/audit/store.ts) in the key's partition,
@@ -86,11 +87,15 @@ async function commit(recordAction: TransactionAction, audit: AuditEvent): Promi
   return response.subResponses[0]?.etag?.trim();
 }
 
-/** Stores a new key; 409 if the id exists. */
+/**
+ * Stores a new key; 409 if the id exists. Three storage requests, two in a row: the device index entry
+ * (pending) and the AuditLog entry, then the record with its audit twin. The entry is left pending:
+ * the first list of the device that reads the record confirms it (deviceIndex.ts), so the escrow
+ * does not wait for a fourth request that only spares that list a point read.
+ */
 export async function insertKey(key: KeyRecord, audit: AuditEvent): Promise<StoredRecoveryKey> {
-  const [pending] = await Promise.all([deviceIndex.markPending(key), writeAuditEntry(audit, true)]);
+  await Promise.all([deviceIndex.markPending(key), writeAuditEntry(audit, true)]);
   const etag = await commit(['create', toEntity(key)], audit);
-  await deviceIndex.confirm(key, pending);
   return { ...key, etag: etag! };
 }
 
@@ -105,7 +110,7 @@ export async function replaceKey(key: KeyRecord, etag: string, previous: KeyReco
   const reindexed = listedChange(previous, key);
   const [pending, leaving] = await Promise.all([
     reindexed ? deviceIndex.markPending(key) : undefined,
-    moved ? deviceIndex.markPending(previous) : undefined,
+    moved ? deviceIndex.markLeaving(previous) : undefined,
     writeAuditEntry(audit, true),
   ]);
   const newEtag = await commit(['update', toEntity(key), 'Replace', { etag }], audit);
@@ -118,9 +123,9 @@ export async function replaceKey(key: KeyRecord, etag: string, previous: KeyReco
 
 /** Marks a stored key deleted if it is still at `etag` (412 otherwise); its device index entry goes after it. */
 export async function softDeleteKey(deleted: KeyRecord, etag: string, audit: AuditEvent): Promise<StoredRecoveryKey> {
-  const [pending] = await Promise.all([deviceIndex.markPending(deleted), writeAuditEntry(audit, true)]);
+  const [leaving] = await Promise.all([deviceIndex.markLeaving(deleted), writeAuditEntry(audit, true)]);
   const newEtag = await commit(['update', toEntity(deleted), 'Replace', { etag }], audit);
-  await deviceIndex.remove(deleted.deviceId, deleted.id, pending);
+  await deviceIndex.remove(deleted.deviceId, deleted.id, leaving);
   return { ...deleted, etag: newEtag! };
 }
 

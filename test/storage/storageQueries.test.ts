@@ -88,10 +88,18 @@ describe('no table scan: every lookup addresses partitions', () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push(await escrow({ deviceId }));
     await escrow({});
+    const query = { method: 'GET', table: INDEX, resource: '()', filter: `PartitionKey eq '${deviceId}'` };
 
+    // A new key's entry is left pending by its write: the first list reads each record and confirms its entry.
+    const first = await listRecorded(`deviceId eq '${deviceId}'`);
+    expect(sorted(first.ids)).toEqual(sorted(ids));
+    expect(first.requests[0]).toEqual(query);
+    expect(sorted(first.requests.slice(1).map((r) => `${r.method} ${r.table}${r.resource}`))).toEqual(
+      sorted(ids.flatMap((id) => [`GET ${KEYS}${pointRead(id)}`, `PUT ${INDEX}(PartitionKey='${deviceId}',RowKey='${id}')`])),
+    );
     const { ids: listed, requests } = await listRecorded(`deviceId eq '${deviceId}'`);
     expect(sorted(listed)).toEqual(sorted(ids));
-    expect(requests).toEqual([{ method: 'GET', table: INDEX, resource: '()', filter: `PartitionKey eq '${deviceId}'` }]);
+    expect(requests).toEqual([query]);
   });
 
   it('entries of earlier versions (no metadata) and pending ones are checked against their records, which stay the truth', async () => {
@@ -135,17 +143,36 @@ describe('no table scan: every lookup addresses partitions', () => {
     expect(sorted(value.map((k) => k.id))).toEqual(sorted([legacy, pending]));
     expect(value.find((k) => k.id === pending)!.volumeType).toBe('fixedDataVolume');
     expect(value.every((k) => k.deviceId === deviceId)).toBe(true);
-    // One query, then a point read for each untrusted entry and for nothing else.
+    // One query, then a point read for each untrusted entry and for nothing else: none of these entries
+    // is confirmed, since none carries a copy that equals its live record on this device.
     expect(requests.filter((r) => r.table === INDEX)).toHaveLength(1);
     expect(sorted(requests.filter((r) => r.table === KEYS).map((r) => r.resource))).toEqual(
       sorted([legacy, pending, moved, gone].map(pointRead)),
     );
+    expect(await index.getEntity(deviceId, pending)).toMatchObject({ volumeType: 'removableDataVolume', listed: false });
+    expect(await index.getEntity(deviceId, legacy)).not.toHaveProperty('listed');
+  });
+
+  it('a list never confirms the entry of a key leaving the device (no copy), even while its record is still live there', async () => {
+    const deviceId = newId();
+    const id = await escrow({ deviceId });
+    const index = rawTable(INDEX);
+    // As a delete or a move away leaves it between its pending write and its commit.
+    await index.upsertEntity({ partitionKey: deviceId, rowKey: id, listed: false }, 'Replace');
+    const { ids, requests } = await listRecorded(`deviceId eq '${deviceId}'`);
+    expect(ids).toEqual([id]);
+    expect(requests.map((r) => `${r.method} ${r.table}`)).toEqual([`GET ${INDEX}`, `GET ${KEYS}`]);
+    const entry = await index.getEntity<Record<string, unknown>>(deviceId, id);
+    expect({ listed: entry.listed, volumeType: entry.volumeType }).toEqual({ listed: false, volumeType: undefined });
   });
 
   it('a write that changes what the list shows leaves a trusted entry with the new metadata; a no-change write touches no entry', async () => {
     const deviceId = newId();
     const id = await escrow({ deviceId, volumeType: 1 });
     const entry = async () => rawTable(INDEX).getEntity<Record<string, unknown>>(deviceId, id);
+    // A new key's entry: pending with its copy until the device's first list confirms it.
+    expect(await entry()).toMatchObject({ volumeType: 'operatingSystemVolume', listed: false });
+    await listRecorded(`deviceId eq '${deviceId}'`);
     expect(await entry()).toMatchObject({ volumeType: 'operatingSystemVolume', listed: true });
     // Metadata only: a recovery password never changes under its key id.
     const moved = await collectionHandler(request('PATCH', '/bitlocker/recoveryKeys', writer, { id, volumeType: 2 }), context());
