@@ -1,6 +1,7 @@
-import Joi from 'joi';
+import type Joi from 'joi';
 import { badRequest } from '../http/graphError';
 import { DATE_TIME_OFFSET_RANGE, readDateTimeOffset, writeDateTimeOffset } from '../odata/dateTimeOffset';
+import { builtOnFirstUse } from '../validation/lazyJoi';
 import { type RecoveryKey, type RecoveryKeyInput, VOLUME_TYPES, type VolumeType } from './model';
 
 // All validation of the recoveryKey resource lives here.
@@ -19,33 +20,7 @@ export function normalizeGuid(value: string): string | undefined {
   return match?.[1]!.toLowerCase();
 }
 
-const guid = Joi.string()
-  .custom((value: string, helpers) => normalizeGuid(value) ?? helpers.error('guid.format'))
-  .messages({
-    'guid.format': '{{#label}} must be a GUID such as 2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e',
-    'string.base': '{{#label}} must be a string (a GUID)',
-    'string.empty': '{{#label}} must be a GUID, not empty',
-  });
-
 const RECOVERY_PASSWORD = /^[0-9]{6}(-[0-9]{6}){7}$/;
-
-const recoveryPassword = Joi.string()
-  .custom((value: string, helpers) => {
-    if (!RECOVERY_PASSWORD.test(value)) return helpers.error('key.format');
-    const groups = value.split('-');
-    for (let i = 0; i < groups.length; i++) {
-      const group = Number(groups[i]);
-      // Each group encodes one 16-bit word of the 128-bit key as word * 11.
-      if (group % 11 !== 0 || group >= 720896) return helpers.error('key.group', { group: i + 1 });
-    }
-    return value;
-  })
-  .messages({
-    'key.format': '{{#label}} must be a 48-digit recovery password: 8 groups of 6 digits joined by "-"',
-    'key.group': '{{#label}} is not a valid recovery password: group {{#group}} must be divisible by 11 and below 720896',
-    'string.base': '{{#label}} must be a string (the 48-digit recovery password)',
-    'string.empty': '{{#label}} must be the 48-digit recovery password, not empty',
-  });
 
 const VOLUME_TYPE_BY_NUMBER: Readonly<Record<string, VolumeType>> = {
   '1': 'operatingSystemVolume',
@@ -56,56 +31,103 @@ const VOLUME_TYPE_BY_NUMBER: Readonly<Record<string, VolumeType>> = {
 
 const volumeTypeMessage = `{{#label}} must be one of ${VOLUME_TYPES.join(', ')} (or Graph's numbers 1 to 4)`;
 
-const volumeType = Joi.alternatives()
-  .try(Joi.string(), Joi.number())
-  .custom((value: string | number, helpers) => {
-    const text = String(value);
-    if ((VOLUME_TYPES as readonly string[]).includes(text)) return text;
-    return VOLUME_TYPE_BY_NUMBER[text] ?? helpers.error('volumeType.invalid');
-  })
-  .messages({ 'volumeType.invalid': volumeTypeMessage, 'alternatives.types': volumeTypeMessage });
+/** The resource's joi schemas, built on first use (shared/validation/lazyJoi.ts says why). */
+const schemas = builtOnFirstUse((Joi) => {
+  const guid = Joi.string()
+    .custom((value: string, helpers) => normalizeGuid(value) ?? helpers.error('guid.format'))
+    .messages({
+      'guid.format': '{{#label}} must be a GUID such as 2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e',
+      'string.base': '{{#label}} must be a string (a GUID)',
+      'string.empty': '{{#label}} must be a GUID, not empty',
+    });
 
-const createdDateTime = Joi.string()
-  .custom((value: string, helpers) => {
-    const reading = readDateTimeOffset(value);
-    if ('problem' in reading) return helpers.error(reading.problem === 'range' ? 'date.range' : 'date.format');
-    if (reading.ms > Date.now() + CLOCK_SKEW_MS) return helpers.error('date.future');
-    return writeDateTimeOffset(reading.ms);
-  })
-  .messages({
-    'date.format': '{{#label}} must be an ISO 8601 date and time with a time zone, such as 2026-11-28T09:45:12Z',
-    'date.range': `{{#label}} must be ${DATE_TIME_OFFSET_RANGE}`,
-    'date.future': '{{#label}} must not be in the future',
-    'string.base': '{{#label}} must be a string (an ISO 8601 date and time)',
+  const recoveryPassword = Joi.string()
+    .custom((value: string, helpers) => {
+      if (!RECOVERY_PASSWORD.test(value)) return helpers.error('key.format');
+      const groups = value.split('-');
+      for (let i = 0; i < groups.length; i++) {
+        const group = Number(groups[i]);
+        // Each group encodes one 16-bit word of the 128-bit key as word * 11.
+        if (group % 11 !== 0 || group >= 720896) return helpers.error('key.group', { group: i + 1 });
+      }
+      return value;
+    })
+    .messages({
+      'key.format': '{{#label}} must be a 48-digit recovery password: 8 groups of 6 digits joined by "-"',
+      'key.group': '{{#label}} is not a valid recovery password: group {{#group}} must be divisible by 11 and below 720896',
+      'string.base': '{{#label}} must be a string (the 48-digit recovery password)',
+      'string.empty': '{{#label}} must be the 48-digit recovery password, not empty',
+    });
+
+  const volumeType = Joi.alternatives()
+    .try(Joi.string(), Joi.number())
+    .custom((value: string | number, helpers) => {
+      const text = String(value);
+      if ((VOLUME_TYPES as readonly string[]).includes(text)) return text;
+      return VOLUME_TYPE_BY_NUMBER[text] ?? helpers.error('volumeType.invalid');
+    })
+    .messages({ 'volumeType.invalid': volumeTypeMessage, 'alternatives.types': volumeTypeMessage });
+
+  const createdDateTime = Joi.string()
+    .custom((value: string, helpers) => {
+      const reading = readDateTimeOffset(value);
+      if ('problem' in reading) return helpers.error(reading.problem === 'range' ? 'date.range' : 'date.format');
+      if (reading.ms > Date.now() + CLOCK_SKEW_MS) return helpers.error('date.future');
+      return writeDateTimeOffset(reading.ms);
+    })
+    .messages({
+      'date.format': '{{#label}} must be an ISO 8601 date and time with a time zone, such as 2026-11-28T09:45:12Z',
+      'date.range': `{{#label}} must be ${DATE_TIME_OFFSET_RANGE}`,
+      'date.future': '{{#label}} must not be in the future',
+      'string.base': '{{#label}} must be a string (an ISO 8601 date and time)',
+    });
+
+  const properties = {
+    '@odata.type': Joi.string()
+      .valid(ODATA_TYPE)
+      .messages({ 'any.only': `{{#label}} must be ${ODATA_TYPE}` }),
+    id: guid,
+    deviceId: guid,
+    key: recoveryPassword,
+    volumeType,
+    createdDateTime,
+  };
+
+  const inputSchema = Joi.object(properties).unknown(false).messages({
+    'object.unknown':
+      '{{#label}} is not a property of bitlockerRecoveryKey; allowed: id, createdDateTime, deviceId, key, volumeType, @odata.type',
   });
 
-const properties = {
-  '@odata.type': Joi.string()
-    .valid(ODATA_TYPE)
-    .messages({ 'any.only': `{{#label}} must be ${ODATA_TYPE}` }),
-  id: guid,
-  deviceId: guid,
-  key: recoveryPassword,
-  volumeType,
-  createdDateTime,
-};
+  // The complete key that a creation must end up with.
+  const completeSchema = Joi.object({
+    id: guid.required(),
+    deviceId: guid.required(),
+    key: recoveryPassword.required(),
+    volumeType: volumeType.required(),
+    createdDateTime: createdDateTime.required(),
+  }).messages({ 'any.required': '{{#label}} is required when a recovery key is created' });
 
-const inputSchema = Joi.object(properties).unknown(false).messages({
-  'object.unknown':
-    '{{#label}} is not a property of bitlockerRecoveryKey; allowed: id, createdDateTime, deviceId, key, volumeType, @odata.type',
+  const annotationsSchema = Joi.object({
+    '@odata.context': Joi.any(),
+    '@odata.etag': Joi.string().max(256).messages({
+      'string.base': '{{#label}} must be a string: the @odata.etag (or ETag header) of a read',
+      'string.empty': '{{#label}} must be the @odata.etag (or ETag header) of a read, not empty',
+      'string.max': '{{#label}} is longer than any ETag of this service',
+    }),
+  })
+    .pattern(
+      /^@odata\.(context|etag|type)$/i,
+      Joi.any()
+        .forbidden()
+        .messages({ 'any.unknown': `{{#label}} is not an annotation of this service; names are case-sensitive: ${KNOWN_ANNOTATIONS}` }),
+    )
+    .unknown(true);
+
+  return { inputSchema, completeSchema, annotationsSchema };
 });
 
 /** A request body's rules as joi describes them; the OpenAPI document derives its schemas from this. */
-export const describeRecoveryKeyInput = (): Joi.Description => inputSchema.describe();
-
-/** The complete key that a creation must end up with. */
-const completeSchema = Joi.object({
-  id: guid.required(),
-  deviceId: guid.required(),
-  key: recoveryPassword.required(),
-  volumeType: volumeType.required(),
-  createdDateTime: createdDateTime.required(),
-}).messages({ 'any.required': '{{#label}} is required when a recovery key is created' });
+export const describeRecoveryKeyInput = (): Joi.Description => schemas().inputSchema.describe();
 
 /**
  * Client text as a message repeats it (a property name in a joi label, a URL segment): every character
@@ -118,7 +140,11 @@ const MAX_REPORTED_PROBLEMS = 10;
 
 const options: Joi.ValidationOptions = { abortEarly: false, convert: true, errors: { wrap: { label: '' } } };
 
-function check<T>(schema: Joi.Schema<T>, value: unknown): T {
+/**
+ * `value` as `schema` converts it; otherwise GraphError 400 badRequest naming the first
+ * MAX_REPORTED_PROBLEMS problems, client text made printable.
+ */
+function validatedOrBadRequest<T>(schema: Joi.Schema<T>, value: unknown): T {
   const result = schema.validate(value, options);
   if (result.error) {
     // Every problem is named, up to a point: a body of a thousand unknown names must not become an error of a thousand lines.
@@ -132,7 +158,7 @@ function check<T>(schema: Joi.Schema<T>, value: unknown): T {
 
 /** A request body, checked and normalised: every rule of the resource except those that need the stored key. */
 export function parseRecoveryKeyInput(body: unknown, urlId?: string): RecoveryKeyInput {
-  const { '@odata.type': _type, ...input } = check<RecoveryKeyInput & { '@odata.type'?: string }>(inputSchema, body);
+  const { '@odata.type': _type, ...input } = validatedOrBadRequest<RecoveryKeyInput & { '@odata.type'?: string }>(schemas().inputSchema, body);
   if (urlId !== undefined && input.id !== undefined && input.id !== urlId) {
     throw badRequest(`id in the body (${input.id}) differs from the id in the URL (${urlId})`);
   }
@@ -146,22 +172,6 @@ export function parseRecoveryKeyInput(body: unknown, urlId?: string): RecoveryKe
 const isInstanceAnnotation = (name: string): boolean => name.startsWith('@odata.') && name !== '@odata.type';
 
 const KNOWN_ANNOTATIONS = '@odata.context, @odata.etag, @odata.type';
-
-const annotationsSchema = Joi.object({
-  '@odata.context': Joi.any(),
-  '@odata.etag': Joi.string().max(256).messages({
-    'string.base': '{{#label}} must be a string: the @odata.etag (or ETag header) of a read',
-    'string.empty': '{{#label}} must be the @odata.etag (or ETag header) of a read, not empty',
-    'string.max': '{{#label}} is longer than any ETag of this service',
-  }),
-})
-  .pattern(
-    /^@odata\.(context|etag|type)$/i,
-    Joi.any()
-      .forbidden()
-      .messages({ 'any.unknown': `{{#label}} is not an annotation of this service; names are case-sensitive: ${KNOWN_ANNOTATIONS}` }),
-  )
-  .unknown(true);
 
 /** A request body split into the key's properties and the @odata.etag it carried, if any. */
 export interface RecoveryKeyBody {
@@ -178,8 +188,8 @@ export interface RecoveryKeyBody {
 export function parseRecoveryKeyBody(body: Record<string, unknown>, urlId?: string): RecoveryKeyBody {
   const entries = Object.entries(body);
   const input = parseRecoveryKeyInput(Object.fromEntries(entries.filter(([name]) => !isInstanceAnnotation(name))), urlId);
-  const annotations = check<{ '@odata.etag'?: string }>(
-    annotationsSchema,
+  const annotations = validatedOrBadRequest<{ '@odata.etag'?: string }>(
+    schemas().annotationsSchema,
     Object.fromEntries(entries.filter(([name]) => isInstanceAnnotation(name))),
   );
   return { input, ...(annotations['@odata.etag'] !== undefined && { etag: annotations['@odata.etag'] }) };
@@ -187,7 +197,7 @@ export function parseRecoveryKeyBody(body: Record<string, unknown>, urlId?: stri
 
 /** The key a creation stores: all of its properties must be there. */
 export function requireComplete(candidate: Partial<RecoveryKey>): RecoveryKey {
-  return check<RecoveryKey>(completeSchema, candidate);
+  return validatedOrBadRequest<RecoveryKey>(schemas().completeSchema, candidate);
 }
 
 /** The id segment of an item URL, normalised; 400 if it is not a GUID. */
