@@ -165,10 +165,7 @@ export class EntraSigningKeys {
       // token: a kid missing from the old set may be a key published since, which we cannot see now,
       // and a member that does not import is the issuer's fault.
       if (error instanceof this.jose.errors.JWKSMultipleMatchingKeys) throw error;
-      throw new KeysUnavailable(
-        retryAfter,
-        `${this.failure} (the earlier key set cannot judge the token: ${fetchFailureForLog(error)})`,
-      );
+      throw new KeysUnavailable(retryAfter, `${this.failure} (the earlier key set cannot judge the token: ${fetchFailureForLog(error)})`);
     }
   }
 }

@@ -158,7 +158,10 @@ function validatedOrBadRequest<T>(schema: Joi.Schema<T>, value: unknown): T {
 
 /** A request body, checked and normalised: every rule of the resource except those that need the stored key. */
 export function parseRecoveryKeyInput(body: unknown, urlId?: string): RecoveryKeyInput {
-  const { '@odata.type': _type, ...input } = validatedOrBadRequest<RecoveryKeyInput & { '@odata.type'?: string }>(schemas().inputSchema, body);
+  const { '@odata.type': _type, ...input } = validatedOrBadRequest<RecoveryKeyInput & { '@odata.type'?: string }>(
+    schemas().inputSchema,
+    body,
+  );
   if (urlId !== undefined && input.id !== undefined && input.id !== urlId) {
     throw badRequest(`id in the body (${input.id}) differs from the id in the URL (${urlId})`);
   }
