@@ -1,7 +1,7 @@
 // `npm run build`, last step: the app as one file, dist/app/main.js, which package.json `main` names and
 // therefore what the Functions host (Azure, `func start`) and the local host load (issue 13: a cold
-// start loaded ~180 files before; one file halves the load of the bare library's cost and, on Azure's
-// mounted package, saves a file-system round trip per module).
+// start loaded ~180 files before, and one file cut the load from 2.5x to 1.5x the bare library's; on
+// Azure's mounted package each file saved is also a file-system round trip).
 //
 // The entry imports every functions/*.ts, in name order, as the former `main` glob (dist/functions/*.js)
 // loaded them; each registers its functions with @azure/functions on load.
@@ -10,17 +10,19 @@
 // - external `@azure/functions` (and `@azure/functions-core`, which the worker injects): the worker and
 //   the local host hand the app its HttpRequest/InvocationContext through that one module instance;
 //   a bundled copy would register functions nobody calls.
-// - external `@azure/identity`: required only when storage or Graph authenticates with a token
-//   credential (shared/storage/tables.ts, shared/graph/credential.ts load it on first use); bundled, it
-//   would add ~2 MB to the file every instance parses at start, for no measured gain.
-// - `@azure/data-tables`, `joi`, `jose` bundled: measured side by side (README "Benchmark"), bundling
-//   data-tables took the load from ~2.3x to ~1.6x the bare library; joi and jose are wrapped by esbuild
-//   in functions that run on first require, so bundled they cost parsing only, and they save the many
-//   small files they would be read from.
-// - no minification: no measurable gain within the noise of this machine, and a stack trace of an
-//   unminified bundle still names functions and lines readable without the map.
+// - external `@azure/identity`, `joi`, `jose`: each is required on first use, not at load
+//   (shared/storage/tables.ts and shared/graph/credential.ts for identity, shared/validation/lazyJoi.ts,
+//   shared/auth/lazyJose.ts). Bundled, their code still has to be parsed by every start (joi and jose
+//   are 430 KB of the bundle, identity ~2 MB); external, a start that never validates a body or a token
+//   never reads them. Measured side by side (README "Benchmark"), the require() of the app went from
+//   ~370 to ~320 ms with joi and jose external.
+// - `@azure/data-tables` bundled: the stores import it at load, so every start pays for it; bundled,
+//   the load went from ~2.3x to ~1.6x the bare library (one file instead of ~180).
+// - `minify` with `keepNames`: ~40 ms less to parse (require() ~320 -> ~270 ms in the same run), and
+//   with keepNames a stack trace still names the functions and classes even without the source map
+//   (only the line:column positions need the map).
 // - `sourcemap: 'linked'`, `sourcesContent: false`: main.js.map beside main.js maps stack traces back to
-//   the .ts files when Node runs with --enable-source-maps (README "Stack traces"); the sources themselves
+//   the .ts files when Node runs with --enable-source-maps (README "The app bundle and stack traces"); the sources themselves
 //   are not needed for that and stay out of the deployment package.
 // - `target: 'node20'` (package.json engines), `format: 'cjs'` as tsc emits for the rest of dist/, and
 //   "use strict" on top as tsc writes it in every file: the app's modules ran in strict mode before.
@@ -35,7 +37,7 @@ const root = path.resolve(__dirname, '..', '..');
 export const APP_BUNDLE = path.join('dist', 'app', 'main.js');
 
 /** Loaded by the app at run time rather than bundled into it (see the top of this file). */
-export const APP_EXTERNALS: readonly string[] = ['@azure/functions', '@azure/functions-core', '@azure/identity'];
+export const APP_EXTERNALS: readonly string[] = ['@azure/functions', '@azure/functions-core', '@azure/identity', 'joi', 'jose'];
 
 /** The bundle's entry: an import of every function module, in name order. */
 export async function appEntry(projectRoot: string): Promise<string> {
@@ -52,6 +54,8 @@ export async function appBuildOptions(projectRoot: string): Promise<BuildOptions
     format: 'cjs',
     external: [...APP_EXTERNALS],
     outfile: path.join(projectRoot, APP_BUNDLE),
+    minify: true,
+    keepNames: true,
     sourcemap: 'linked',
     sourcesContent: false,
     banner: { js: '"use strict";' },

@@ -1,8 +1,10 @@
 // The local host's log on stderr, written asynchronously: lines of one turn of the event loop are joined
 // and handed to the OS in one write off the main thread, instead of a synchronous write per line (stderr
 // on a pipe or a file blocks on Linux), so a request never waits for a terminal or a test's pipe.
-// Nothing is lost at exit: flush() waits for every line, and what is still queued when the process
-// exits anyway is written synchronously from the 'exit' event.
+// The server awaits flush() before it sends a response, so a request's lines are still on stderr
+// before its answer (what a reader of the log, and the tests, expect), without blocking other requests
+// meanwhile. Nothing is lost at exit: npm start awaits flush() too, and what is still queued when the
+// process exits anyway is written synchronously from the 'exit' event.
 
 import * as fs from 'node:fs';
 

@@ -34,6 +34,7 @@ import {
   requestQuery,
   requestUrl,
 } from './incomingRequest';
+import { flushLog } from './hostLog';
 import { sendEmpty, sendResult } from './outgoingResponse';
 import { RouteTable } from './routeTable';
 import { withRoutePrefix } from './routeTemplate';
@@ -158,9 +159,13 @@ async function invoke(route: Route, req: IncomingMessage, res: ServerResponse, u
   });
 
   try {
-    await sendResult(res, method, await route.fn.handler(request, context));
+    const result = await route.fn.handler(request, context);
+    // What the invocation logged is on stderr before its response leaves, as with a synchronous log.
+    await flushLog();
+    await sendResult(res, method, result);
   } catch (err) {
     emitLog('error', 'system', `Executed '${functionName}' (Failed, Id=${context.invocationId}): ${stackWithMessageWithheld(err)}`, 'host');
+    await flushLog();
     if (!res.headersSent) sendEmpty(res, 500);
     else res.destroy();
   }
@@ -200,6 +205,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         res.end('Request body too large (limit 100 MiB)\n');
       } else {
         emitLog('error', 'system', `Request failed before reaching the function: ${stackWithMessageWithheld(err)}`, 'host');
+        await flushLog();
         sendEmpty(res, 500);
       }
     }
