@@ -12,9 +12,9 @@ import type { RequestContext } from '../shared/http/requestContext';
 import { jsonResponse } from '../shared/http/responses';
 
 // The helpdesk console: a static page bundled by `npm run build` (scripts/buildWeb.ts) into
-// dist/web/helpdesk, which the deployment package carries beside dist/functions. No second web server.
+// dist/web/helpdesk, which the deployment package carries beside dist/app. No second web server.
 
-/** dist/functions/helpdesk.js -> dist/web/helpdesk. */
+/** dist/app/main.js (the bundle) or dist/functions/helpdesk.js -> dist/web/helpdesk: both one level below dist/. */
 const WEB_ROOT = path.join(__dirname, '..', 'web', 'helpdesk');
 
 export const HELPDESK_ROUTE = 'helpdesk';

@@ -1,7 +1,9 @@
 // `npm run package`: the zip that zip deploy or `azd deploy` uploads to the Function App.
 //
-// Contents: the compiled app (dist/functions, dist/shared: what package.json `main` loads and what it
-// imports; dist/web, the helpdesk console's bundled page; not dist/scripts, which are local tools), host.json, package.json, package-lock.json, and
+// Contents: the app bundle (dist/app/main.js and its source map: what package.json `main` names, built
+// by scripts/buildApp.ts; the unbundled dist/functions and dist/shared are not loaded by the host and
+// stay out), dist/web (the helpdesk console's bundled page; not dist/scripts, which are local tools),
+// host.json, package.json, package-lock.json, and
 // node_modules with production dependencies only, installed by `npm ci --omit=dev` from the lock
 // file into a staging folder (so the package holds exactly what the lock says, and a lock that has
 // drifted from package.json fails here rather than in Azure). Zipped with the system `zip`
@@ -15,6 +17,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { APP_EXTERNALS } from './buildApp';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const OUT_DIR = path.join(ROOT, '.package');
@@ -23,7 +26,7 @@ const STAGING = path.join(OUT_DIR, 'app');
 export const MAX_PACKAGE_BYTES = 50 * 1024 * 1024;
 
 /** What goes into the package besides node_modules, relative to the project root. */
-const CONTENTS = ['dist/functions', 'dist/shared', 'dist/web', 'host.json', 'package.json', 'package-lock.json'];
+const CONTENTS = ['dist/app', 'dist/web', 'host.json', 'package.json', 'package-lock.json'];
 
 function run(command: string, args: string[], cwd: string): void {
   // Tool output to stderr: stdout carries the one summary line.
@@ -64,6 +67,13 @@ export function buildPackage(): { zip: string; bytes: number; files: number; unp
   for (const item of CONTENTS) fs.cpSync(path.join(ROOT, item), path.join(STAGING, item), { recursive: true });
   // --ignore-scripts: nothing of a dependency runs on the packaging machine; the app needs no install scripts.
   run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], STAGING);
+  // What the bundle leaves to node_modules must be there (the worker provides @azure/functions-core).
+  for (const name of APP_EXTERNALS.filter((external) => external !== '@azure/functions-core')) {
+    // Looked up in the staging folder itself: a resolution would walk up into the project's node_modules.
+    if (!fs.existsSync(path.join(STAGING, 'node_modules', name, 'package.json'))) {
+      throw new Error(`The package lacks ${name}, which the app bundle requires at run time`);
+    }
+  }
   const unpacked = sizeOfTree(STAGING);
   const zip = path.join(OUT_DIR, ZIP_NAME);
   fs.rmSync(zip, { force: true });

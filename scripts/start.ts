@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import { DEVELOPMENT_STORAGE, preferLocalAuthByDefault, settings } from '../shared/config';
 import { AZURITE_DEFAULT_TABLE_PORT, startAzuriteTables, tableServiceAnswers, type RunningAzurite } from './azurite';
+import { flushLog } from './host/hostLog';
 import { startHost, type RunningHost } from './host/server';
 
 const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -79,6 +80,7 @@ export async function main(): Promise<void> {
       try {
         await host.close();
         await azurite?.stop();
+        await flushLog();
         process.exit(0);
       } catch (err) {
         process.stderr.write(`[host] error while stopping: ${describe(err)}\n`);

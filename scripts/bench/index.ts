@@ -25,7 +25,8 @@ import type { Results, RowResult } from './results';
 import { rows as benchRows, storeKeys, THROUGHPUT_ROWS } from './rows';
 import { startService } from './service';
 import { StorageMonitor } from './storageCounter';
-import { COLD_APP, COLD_LIBRARY, evaluateTargets } from './targets';
+import { COLD_APP, COLD_APP_UNBUNDLED, COLD_LIBRARY, evaluateTargets } from './targets';
+import { expandMainPattern } from '../host/appLoader';
 import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -58,14 +59,14 @@ function commitOf(): string {
   }
 }
 
-/** What the Functions worker loads: every file matching package.json `main` (dist/functions/*.js). */
+/** What the Functions worker loads: the files package.json `main` names (dist/app/main.js, the bundle). */
 function appFiles(): string[] {
-  return fs
-    .readdirSync(path.join(ROOT, 'dist', 'functions'))
-    .filter((file) => file.endsWith('.js'))
-    .sort()
-    .map((file) => `./dist/functions/${file}`);
+  const { main } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { main: string };
+  return expandMainPattern(ROOT, main);
 }
+
+/** The app as tsc compiles it, unbundled: every dist/functions/*.js, what `main` named before the bundle. */
+const unbundledAppFiles = (): string[] => expandMainPattern(ROOT, 'dist/functions/*.js');
 
 async function main(): Promise<void> {
   const started = now();
@@ -93,6 +94,7 @@ async function main(): Promise<void> {
       { name: 'node (no require)', modules: [] },
       { name: COLD_LIBRARY, modules: [COLD_LIBRARY] },
       { name: COLD_APP, modules: appFiles() },
+      { name: COLD_APP_UNBUNDLED, modules: unbundledAppFiles() },
       // Where the app's load time goes: its big dependencies, each on its own (they share some modules).
       { name: '@azure/data-tables', modules: ['@azure/data-tables'], runs: breakdownRuns },
       { name: 'joi', modules: ['joi'], runs: breakdownRuns },

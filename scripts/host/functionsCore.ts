@@ -2,8 +2,13 @@
 // injects into the app. `@azure/functions` requires it lazily the first time the app calls
 // `app.http(...)` (or a hook); whatever is registered here is the single source of routes for the
 // local host, exactly as with the real worker.
+//
+// Of the worker's hooks only 'log' is kept (the benchmark silences the per-request line with it); the
+// app registers no invocation or app-lifetime hooks, and registering one here fails loudly rather than
+// being ignored.
 
 import Module from 'node:module';
+import { writeLogLine } from './hostLog';
 
 export const FUNCTIONS_CORE_MODULE = '@azure/functions-core';
 
@@ -86,12 +91,10 @@ interface RegisteredFunction {
 }
 
 const functions = new Map<string, RegisteredFunction>();
-const hooks = new Map<string, HookCallback[]>();
+const logHooks: HookCallback[] = [];
 let programmingModel: ProgrammingModel | undefined;
-// Shared by every hook of every scope, as the worker's appHookData is.
+// Shared by every hook, as the worker's appHookData is.
 const appHookData: HookData = {};
-// App-level hooks (appStart, appTerminate) share hookData among themselves only.
-const appLevelHookData: HookData = {};
 
 export function registerFunction(metadata: FunctionMetadata, callback: FunctionCallback): Disposable {
   const key = metadata.name.toLowerCase();
@@ -103,13 +106,13 @@ export function registerFunction(metadata: FunctionMetadata, callback: FunctionC
   return new Disposable(() => functions.delete(key));
 }
 
+/** A 'log' hook (it may change a line's level or message, or drop it with level 'none'); other hooks throw. */
 export function registerHook(hookName: string, callback: HookCallback): Disposable {
-  const list = hooks.get(hookName) ?? [];
-  list.push(callback);
-  hooks.set(hookName, list);
+  if (hookName !== 'log') throw new Error(`This local host runs no '${hookName}' hooks (only 'log')`);
+  logHooks.push(callback);
   return new Disposable(() => {
-    const index = list.indexOf(callback);
-    if (index >= 0) list.splice(index, 1);
+    const index = logHooks.indexOf(callback);
+    if (index >= 0) logHooks.splice(index, 1);
   });
 }
 
@@ -124,12 +127,12 @@ export function getProgrammingModel(): ProgrammingModel | undefined {
 const quietLevels: ReadonlySet<LogLevel> = new Set<LogLevel>(['trace', 'debug', 'information', 'none']);
 
 /**
- * Runs log hooks, then writes to stderr. System messages below warning are dropped: the library
+ * Runs log hooks, then writes to the host's log on stderr (hostLog.ts: asynchronous, nothing lost at exit). System messages below warning are dropped: the library
  * emits chatty diagnostics that the real host also hides by default.
  */
 export function emitLog(level: LogLevel, category: LogCategory, message: string, prefix: string, invocationContext?: unknown): void {
   const context = { hookData: {}, appHookData, level, category, message, invocationContext };
-  for (const hook of hooks.get('log') ?? []) {
+  for (const hook of logHooks) {
     try {
       void hook(context);
     } catch {
@@ -138,7 +141,7 @@ export function emitLog(level: LogLevel, category: LogCategory, message: string,
   }
   if (context.level === 'none') return;
   if (category === 'system' && quietLevels.has(context.level)) return;
-  process.stderr.write(`[${prefix}] ${context.level}: ${context.message}\n`);
+  writeLogLine(`[${prefix}] ${context.level}: ${context.message}`);
 }
 
 export function log(level: LogLevel, category: LogCategory, message: string): void {
@@ -223,61 +226,4 @@ export function registeredNonHttpFunctionNames(): string[] {
   return [...functions.values()]
     .filter(({ metadata }) => !Object.values(metadata.bindings).some(isHttpTrigger))
     .map(({ metadata }) => metadata.name);
-}
-
-async function runHooks(hookName: string, context: HookContext): Promise<void> {
-  // Copy: a hook may dispose itself (or another) while we iterate.
-  for (const hook of [...(hooks.get(hookName) ?? [])]) {
-    await hook(context);
-  }
-}
-
-interface AppStartState extends HookContext {
-  readonly functionAppDirectory: string;
-}
-
-export async function runAppStartHooks(functionAppDirectory: string): Promise<void> {
-  const context: AppStartState = { hookData: appLevelHookData, appHookData, functionAppDirectory };
-  await runHooks('appStart', context);
-}
-
-export async function runAppTerminateHooks(): Promise<void> {
-  await runHooks('appTerminate', { hookData: appLevelHookData, appHookData });
-}
-
-interface PreInvocationState extends HookContext {
-  readonly invocationContext: unknown;
-  inputs: unknown[];
-  functionCallback: FunctionCallback;
-}
-
-interface PostInvocationState extends HookContext {
-  readonly invocationContext: unknown;
-  inputs: unknown[];
-  result: unknown;
-  error: unknown;
-}
-
-/**
- * Calls a function the way the worker does: preInvocation hooks may swap inputs or the callback,
- * postInvocation hooks may replace the result or the error.
- */
-export async function invokeWithHooks(callback: FunctionCallback, invocationContext: unknown, inputs: unknown[]): Promise<unknown> {
-  const hookData: HookData = {};
-  const pre: PreInvocationState = { hookData, appHookData, invocationContext, inputs, functionCallback: callback };
-  await runHooks('preInvocation', pre);
-
-  let result: unknown;
-  let error: unknown;
-  try {
-    result = await pre.functionCallback(...pre.inputs, invocationContext);
-  } catch (err) {
-    error = err;
-  }
-
-  const post: PostInvocationState = { hookData, appHookData, invocationContext, inputs: pre.inputs, result, error };
-  await runHooks('postInvocation', post);
-  // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the function threw, as the Functions host does, Error or not
-  if (post.error !== undefined && post.error !== null) throw post.error;
-  return post.result;
 }

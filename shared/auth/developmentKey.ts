@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exportJWK, generateKeyPair, importJWK, type JWK, type KeyLike } from 'jose';
+import type { JWK, KeyLike } from 'jose';
+import { loadJose } from './lazyJose';
 
 // AUTH_MODE=local trusts one signing key that lives only on the developer's machine (under the
 // git-ignored local state folder). Its tokens carry a fixed issuer and audience of their own so that
@@ -34,6 +35,7 @@ async function readKeyFile(path: string): Promise<StoredKeyFile | undefined> {
 }
 
 async function createKeyFile(dir: string, path: string): Promise<StoredKeyFile> {
+  const { exportJWK, generateKeyPair } = await loadJose();
   const { privateKey, publicKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
   const file: StoredKeyFile = {
     kid: randomUUID(),
@@ -56,6 +58,7 @@ const loaded = new Map<string, Promise<DevelopmentKey>>();
 async function load(dir: string): Promise<DevelopmentKey> {
   const path = join(dir, fileName);
   const file = (await readKeyFile(path)) ?? (await createKeyFile(dir, path));
+  const { importJWK } = await loadJose();
   return {
     kid: file.kid,
     privateKey: (await importJWK(file.privateJwk, 'RS256')) as KeyLike,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import { developmentKey, LOCAL_AUDIENCE, LOCAL_ISSUER, LOCAL_TENANT_ID } from './developmentKey';
+import { loadJose } from './lazyJose';
 
 export interface DevelopmentTokenRequest {
   roles?: string[];
@@ -31,5 +32,6 @@ export async function mintDevelopmentToken(stateDir: string, request: Developmen
     payload.scp = request.scopes.join(' ');
     payload.upn = 'helpdesk@contoso.local';
   }
+  const { SignJWT } = await loadJose();
   return new SignJWT({ ...payload, ...request.claims }).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.kid }).sign(key.privateKey);
 }

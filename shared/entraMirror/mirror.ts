@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { decodeJwt } from 'jose';
 import { adoptionSource } from '../adoption/auditSource';
 import { failureReason } from '../adoption/commandLine';
 import { forEachLimit } from '../adoption/concurrency';
@@ -7,6 +6,7 @@ import { findEscrowedKey, importRecoveryKey } from '../adoption/importKey';
 import { DEFAULT_PROGRESS_EVERY_MS, RunProgress } from '../adoption/progress';
 import type { AuditSource } from '../audit/model';
 import { type Caller, callerFromClaims } from '../auth/caller';
+import { loadJose } from '../auth/lazyJose';
 import { settings } from '../config';
 import { GraphClient } from '../graph/client';
 import { serviceCredential } from '../graph/credential';
@@ -66,6 +66,7 @@ async function mirrorCaller(): Promise<Caller | undefined> {
     throw new GraphCallFailed(`No token for Microsoft Graph: ${(error as Error).name}.`);
   }
   if (!token) throw new GraphCallFailed('No token for Microsoft Graph.');
+  const { decodeJwt } = await loadJose();
   try {
     return callerFromClaims(decodeJwt(token.token));
   } catch {

@@ -1,5 +1,5 @@
-import Joi from 'joi';
 import { badRequest } from '../http/graphError';
+import { builtOnFirstUse } from '../validation/lazyJoi';
 import {
   MAX_REVEAL_REASON_TEXT,
   MAX_REVEAL_TICKET,
@@ -18,25 +18,29 @@ const CODE_LIST = REVEAL_REASON_CODES.join(', ');
 
 const REASON = new RegExp(`^(?:${REVEAL_REASON_CODES.join('|')})(?::[\\x20-\\x7e]{0,${MAX_REVEAL_REASON_TEXT}})?$`);
 
-const schema = Joi.object<RevealContext>({
-  reason: Joi.string()
-    .pattern(REASON)
-    .messages({
-      'string.pattern.base': `${REVEAL_REASON_HEADER} must be one of the codes ${CODE_LIST}, optionally followed by ':' and at most ${MAX_REVEAL_REASON_TEXT} printable ASCII characters`,
-      'string.empty': `${REVEAL_REASON_HEADER} is empty; it must be one of the codes ${CODE_LIST}`,
-      'any.required': `A key read needs ${REVEAL_REASON_HEADER}: one of the codes ${CODE_LIST}, optionally followed by ':' and at most ${MAX_REVEAL_REASON_TEXT} characters of text`,
-    }),
-  ticket: Joi.string()
-    .max(MAX_REVEAL_TICKET)
-    .pattern(PRINTABLE_ASCII)
-    .messages({
-      'string.max': `${REVEAL_TICKET_HEADER} must be at most ${MAX_REVEAL_TICKET} characters`,
-      'string.pattern.base': `${REVEAL_TICKET_HEADER} must be printable ASCII`,
-      'string.empty': `${REVEAL_TICKET_HEADER} is empty; leave it out or name the ticket`,
-    }),
-});
+/** The two headers' schemas, built on first use (shared/validation/lazyJoi.ts says why). */
+const schemas = builtOnFirstUse((Joi) => {
+  const schema = Joi.object<RevealContext>({
+    reason: Joi.string()
+      .pattern(REASON)
+      .messages({
+        'string.pattern.base': `${REVEAL_REASON_HEADER} must be one of the codes ${CODE_LIST}, optionally followed by ':' and at most ${MAX_REVEAL_REASON_TEXT} printable ASCII characters`,
+        'string.empty': `${REVEAL_REASON_HEADER} is empty; it must be one of the codes ${CODE_LIST}`,
+        'any.required': `A key read needs ${REVEAL_REASON_HEADER}: one of the codes ${CODE_LIST}, optionally followed by ':' and at most ${MAX_REVEAL_REASON_TEXT} characters of text`,
+      }),
+    ticket: Joi.string()
+      .max(MAX_REVEAL_TICKET)
+      .pattern(PRINTABLE_ASCII)
+      .messages({
+        'string.max': `${REVEAL_TICKET_HEADER} must be at most ${MAX_REVEAL_TICKET} characters`,
+        'string.pattern.base': `${REVEAL_TICKET_HEADER} must be printable ASCII`,
+        'string.empty': `${REVEAL_TICKET_HEADER} is empty; leave it out or name the ticket`,
+      }),
+  });
 
-const requiredReason = schema.fork(['reason'], (reason) => reason.required());
+  const requiredReason = schema.fork(['reason'], (reason) => reason.required());
+  return { schema, requiredReason };
+});
 
 export interface RevealContext {
   reason?: string;
@@ -52,6 +56,7 @@ export function parseRevealHeaders(headers: { get(name: string): string | null }
     reason: headers.get(REVEAL_REASON_HEADER) ?? undefined,
     ticket: headers.get(REVEAL_TICKET_HEADER) ?? undefined,
   };
+  const { schema, requiredReason } = schemas();
   const result = (requireReason ? requiredReason : schema).validate(given, { abortEarly: false });
   if (result.error) throw badRequest(result.error.details.map((d) => d.message).join('; '));
   return result.value;

@@ -1,7 +1,9 @@
-import Joi from 'joi';
+import type Joi from 'joi';
 import { badRequest } from '../http/graphError';
 import { DATE_TIME_OFFSET_RANGE, readDateTimeOffset, writeDateTimeOffset } from '../odata/dateTimeOffset';
 import { normalizeGuid } from '../text/normalizeGuid';
+import { escapeNonPrintableAscii } from '../text/quoteClientText';
+import { builtOnFirstUse } from '../validation/lazyJoi';
 import { type RecoveryKey, type RecoveryKeyInput, VOLUME_TYPES, type VolumeType } from './model';
 
 // All validation of the recoveryKey resource lives here.
@@ -11,33 +13,7 @@ export const ODATA_TYPE = '#microsoft.graph.bitlockerRecoveryKey';
 /** Clients' clocks drift; a createdDateTime this far ahead of ours is still accepted. */
 export const CLOCK_SKEW_MS = 5 * 60 * 1000;
 
-const guid = Joi.string()
-  .custom((value: string, helpers) => normalizeGuid(value) ?? helpers.error('guid.format'))
-  .messages({
-    'guid.format': '{{#label}} must be a GUID such as 2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e',
-    'string.base': '{{#label}} must be a string (a GUID)',
-    'string.empty': '{{#label}} must be a GUID, not empty',
-  });
-
 const RECOVERY_PASSWORD = /^[0-9]{6}(-[0-9]{6}){7}$/;
-
-const recoveryPassword = Joi.string()
-  .custom((value: string, helpers) => {
-    if (!RECOVERY_PASSWORD.test(value)) return helpers.error('key.format');
-    const groups = value.split('-');
-    for (let i = 0; i < groups.length; i++) {
-      const group = Number(groups[i]);
-      // Each group encodes one 16-bit word of the 128-bit key as word * 11.
-      if (group % 11 !== 0 || group >= 720896) return helpers.error('key.group', { group: i + 1 });
-    }
-    return value;
-  })
-  .messages({
-    'key.format': '{{#label}} must be a 48-digit recovery password: 8 groups of 6 digits joined by "-"',
-    'key.group': '{{#label}} is not a valid recovery password: group {{#group}} must be divisible by 11 and below 720896',
-    'string.base': '{{#label}} must be a string (the 48-digit recovery password)',
-    'string.empty': '{{#label}} must be the 48-digit recovery password, not empty',
-  });
 
 const VOLUME_TYPE_BY_NUMBER: Readonly<Record<string, VolumeType>> = {
   '1': 'operatingSystemVolume',
@@ -48,83 +24,130 @@ const VOLUME_TYPE_BY_NUMBER: Readonly<Record<string, VolumeType>> = {
 
 const volumeTypeMessage = `{{#label}} must be one of ${VOLUME_TYPES.join(', ')} (or Graph's numbers 1 to 4)`;
 
-const volumeType = Joi.alternatives()
-  .try(Joi.string(), Joi.number())
-  .custom((value: string | number, helpers) => {
-    const text = String(value);
-    if ((VOLUME_TYPES as readonly string[]).includes(text)) return text;
-    return VOLUME_TYPE_BY_NUMBER[text] ?? helpers.error('volumeType.invalid');
-  })
-  .messages({ 'volumeType.invalid': volumeTypeMessage, 'alternatives.types': volumeTypeMessage });
+/** The resource's joi schemas, built on first use (shared/validation/lazyJoi.ts says why). */
+const schemas = builtOnFirstUse((Joi) => {
+  const guid = Joi.string()
+    .custom((value: string, helpers) => normalizeGuid(value) ?? helpers.error('guid.format'))
+    .messages({
+      'guid.format': '{{#label}} must be a GUID such as 2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e',
+      'string.base': '{{#label}} must be a string (a GUID)',
+      'string.empty': '{{#label}} must be a GUID, not empty',
+    });
 
-const createdDateTime = Joi.string()
-  .custom((value: string, helpers) => {
-    const reading = readDateTimeOffset(value);
-    if ('problem' in reading) return helpers.error(reading.problem === 'range' ? 'date.range' : 'date.format');
-    if (reading.ms > Date.now() + CLOCK_SKEW_MS) return helpers.error('date.future');
-    return writeDateTimeOffset(reading.ms);
-  })
-  .messages({
-    'date.format': '{{#label}} must be an ISO 8601 date and time with a time zone, such as 2026-11-28T09:45:12Z',
-    'date.range': `{{#label}} must be ${DATE_TIME_OFFSET_RANGE}`,
-    'date.future': '{{#label}} must not be in the future',
-    'string.base': '{{#label}} must be a string (an ISO 8601 date and time)',
+  const recoveryPassword = Joi.string()
+    .custom((value: string, helpers) => {
+      if (!RECOVERY_PASSWORD.test(value)) return helpers.error('key.format');
+      const groups = value.split('-');
+      for (let i = 0; i < groups.length; i++) {
+        const group = Number(groups[i]);
+        // Each group encodes one 16-bit word of the 128-bit key as word * 11.
+        if (group % 11 !== 0 || group >= 720896) return helpers.error('key.group', { group: i + 1 });
+      }
+      return value;
+    })
+    .messages({
+      'key.format': '{{#label}} must be a 48-digit recovery password: 8 groups of 6 digits joined by "-"',
+      'key.group': '{{#label}} is not a valid recovery password: group {{#group}} must be divisible by 11 and below 720896',
+      'string.base': '{{#label}} must be a string (the 48-digit recovery password)',
+      'string.empty': '{{#label}} must be the 48-digit recovery password, not empty',
+    });
+
+  const volumeType = Joi.alternatives()
+    .try(Joi.string(), Joi.number())
+    .custom((value: string | number, helpers) => {
+      const text = String(value);
+      if ((VOLUME_TYPES as readonly string[]).includes(text)) return text;
+      return VOLUME_TYPE_BY_NUMBER[text] ?? helpers.error('volumeType.invalid');
+    })
+    .messages({ 'volumeType.invalid': volumeTypeMessage, 'alternatives.types': volumeTypeMessage });
+
+  const createdDateTime = Joi.string()
+    .custom((value: string, helpers) => {
+      const reading = readDateTimeOffset(value);
+      if ('problem' in reading) return helpers.error(reading.problem === 'range' ? 'date.range' : 'date.format');
+      if (reading.ms > Date.now() + CLOCK_SKEW_MS) return helpers.error('date.future');
+      return writeDateTimeOffset(reading.ms);
+    })
+    .messages({
+      'date.format': '{{#label}} must be an ISO 8601 date and time with a time zone, such as 2026-11-28T09:45:12Z',
+      'date.range': `{{#label}} must be ${DATE_TIME_OFFSET_RANGE}`,
+      'date.future': '{{#label}} must not be in the future',
+      'string.base': '{{#label}} must be a string (an ISO 8601 date and time)',
+    });
+
+  const properties = {
+    '@odata.type': Joi.string()
+      .valid(ODATA_TYPE)
+      .messages({ 'any.only': `{{#label}} must be ${ODATA_TYPE}` }),
+    id: guid,
+    deviceId: guid,
+    key: recoveryPassword,
+    volumeType,
+    createdDateTime,
+  };
+
+  const inputSchema = Joi.object(properties).unknown(false).messages({
+    'object.unknown':
+      '{{#label}} is not a property of bitlockerRecoveryKey; allowed: id, createdDateTime, deviceId, key, volumeType, @odata.type',
   });
 
-const properties = {
-  '@odata.type': Joi.string()
-    .valid(ODATA_TYPE)
-    .messages({ 'any.only': `{{#label}} must be ${ODATA_TYPE}` }),
-  id: guid,
-  deviceId: guid,
-  key: recoveryPassword,
-  volumeType,
-  createdDateTime,
-};
+  // The complete key that a creation must end up with.
+  const completeSchema = Joi.object({
+    id: guid.required(),
+    deviceId: guid.required(),
+    key: recoveryPassword.required(),
+    volumeType: volumeType.required(),
+    createdDateTime: createdDateTime.required(),
+  }).messages({ 'any.required': '{{#label}} is required when a recovery key is created' });
 
-const inputSchema = Joi.object(properties).unknown(false).messages({
-  'object.unknown':
-    '{{#label}} is not a property of bitlockerRecoveryKey; allowed: id, createdDateTime, deviceId, key, volumeType, @odata.type',
+  const annotationsSchema = Joi.object({
+    '@odata.context': Joi.any(),
+    '@odata.etag': Joi.string().max(256).messages({
+      'string.base': '{{#label}} must be a string: the @odata.etag (or ETag header) of a read',
+      'string.empty': '{{#label}} must be the @odata.etag (or ETag header) of a read, not empty',
+      'string.max': '{{#label}} is longer than any ETag of this service',
+    }),
+  })
+    .pattern(
+      /^@odata\.(context|etag|type)$/i,
+      Joi.any()
+        .forbidden()
+        .messages({ 'any.unknown': `{{#label}} is not an annotation of this service; names are case-sensitive: ${KNOWN_ANNOTATIONS}` }),
+    )
+    .unknown(true);
+
+  return { inputSchema, completeSchema, annotationsSchema };
 });
 
 /** A request body's rules as joi describes them; the OpenAPI document derives its schemas from this. */
-export const describeRecoveryKeyInput = (): Joi.Description => inputSchema.describe();
-
-/** The complete key that a creation must end up with. */
-const completeSchema = Joi.object({
-  id: guid.required(),
-  deviceId: guid.required(),
-  key: recoveryPassword.required(),
-  volumeType: volumeType.required(),
-  createdDateTime: createdDateTime.required(),
-}).messages({ 'any.required': '{{#label}} is required when a recovery key is created' });
-
-/**
- * Client text as a message repeats it (a property name in a joi label, a URL segment): every character
- * outside printable ASCII as \uXXXX, as the query-option parsers' shown() does, so that NULs, line breaks
- * or bidi overrides never reach a log or a UI. (Not shown() itself: odata/filter imports this module.)
- */
-const printable = (text: string): string => text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+export const describeRecoveryKeyInput = (): Joi.Description => schemas().inputSchema.describe();
 
 const MAX_REPORTED_PROBLEMS = 10;
 
 const options: Joi.ValidationOptions = { abortEarly: false, convert: true, errors: { wrap: { label: '' } } };
 
-function check<T>(schema: Joi.Schema<T>, value: unknown): T {
+/**
+ * `value` as `schema` converts it; otherwise GraphError 400 badRequest naming the first
+ * MAX_REPORTED_PROBLEMS problems, client text made printable.
+ */
+function validatedOrBadRequest<T>(schema: Joi.Schema<T>, value: unknown): T {
   const result = schema.validate(value, options);
   if (result.error) {
     // Every problem is named, up to a point: a body of a thousand unknown names must not become an error of a thousand lines.
     const { details } = result.error;
     const shownDetails = details.slice(0, MAX_REPORTED_PROBLEMS).map((d) => d.message);
     const more = details.length - shownDetails.length;
-    throw badRequest(printable(shownDetails.join('; ') + (more > 0 ? `; and ${more} more problems` : '')));
+    throw badRequest(escapeNonPrintableAscii(shownDetails.join('; ') + (more > 0 ? `; and ${more} more problems` : '')));
   }
   return result.value;
 }
 
 /** A request body, checked and normalised: every rule of the resource except those that need the stored key. */
 export function parseRecoveryKeyInput(body: unknown, urlId?: string): RecoveryKeyInput {
-  const { '@odata.type': _type, ...input } = check<RecoveryKeyInput & { '@odata.type'?: string }>(inputSchema, body);
+  const { '@odata.type': _type, ...input } = validatedOrBadRequest<RecoveryKeyInput & { '@odata.type'?: string }>(
+    schemas().inputSchema,
+    body,
+  );
   if (urlId !== undefined && input.id !== undefined && input.id !== urlId) {
     throw badRequest(`id in the body (${input.id}) differs from the id in the URL (${urlId})`);
   }
@@ -138,22 +161,6 @@ export function parseRecoveryKeyInput(body: unknown, urlId?: string): RecoveryKe
 const isInstanceAnnotation = (name: string): boolean => name.startsWith('@odata.') && name !== '@odata.type';
 
 const KNOWN_ANNOTATIONS = '@odata.context, @odata.etag, @odata.type';
-
-const annotationsSchema = Joi.object({
-  '@odata.context': Joi.any(),
-  '@odata.etag': Joi.string().max(256).messages({
-    'string.base': '{{#label}} must be a string: the @odata.etag (or ETag header) of a read',
-    'string.empty': '{{#label}} must be the @odata.etag (or ETag header) of a read, not empty',
-    'string.max': '{{#label}} is longer than any ETag of this service',
-  }),
-})
-  .pattern(
-    /^@odata\.(context|etag|type)$/i,
-    Joi.any()
-      .forbidden()
-      .messages({ 'any.unknown': `{{#label}} is not an annotation of this service; names are case-sensitive: ${KNOWN_ANNOTATIONS}` }),
-  )
-  .unknown(true);
 
 /** A request body split into the key's properties and the @odata.etag it carried, if any. */
 export interface RecoveryKeyBody {
@@ -170,8 +177,8 @@ export interface RecoveryKeyBody {
 export function parseRecoveryKeyBody(body: Record<string, unknown>, urlId?: string): RecoveryKeyBody {
   const entries = Object.entries(body);
   const input = parseRecoveryKeyInput(Object.fromEntries(entries.filter(([name]) => !isInstanceAnnotation(name))), urlId);
-  const annotations = check<{ '@odata.etag'?: string }>(
-    annotationsSchema,
+  const annotations = validatedOrBadRequest<{ '@odata.etag'?: string }>(
+    schemas().annotationsSchema,
     Object.fromEntries(entries.filter(([name]) => isInstanceAnnotation(name))),
   );
   return { input, ...(annotations['@odata.etag'] !== undefined && { etag: annotations['@odata.etag'] }) };
@@ -179,12 +186,12 @@ export function parseRecoveryKeyBody(body: Record<string, unknown>, urlId?: stri
 
 /** The key a creation stores: all of its properties must be there. */
 export function requireComplete(candidate: Partial<RecoveryKey>): RecoveryKey {
-  return check<RecoveryKey>(completeSchema, candidate);
+  return validatedOrBadRequest<RecoveryKey>(schemas().completeSchema, candidate);
 }
 
 /** The id segment of an item URL, normalised; 400 if it is not a GUID. */
 export function parseKeyIdSegment(segment: string): string {
   const id = normalizeGuid(segment);
-  if (!id) throw badRequest(`'${printable(segment.slice(0, 64))}' is not a valid recovery key id: use a GUID.`);
+  if (!id) throw badRequest(`'${escapeNonPrintableAscii(segment.slice(0, 64))}' is not a valid recovery key id: use a GUID.`);
   return id;
 }
