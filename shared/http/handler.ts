@@ -1,5 +1,6 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { withoutSecrets } from '../redact';
+import { asGraphError } from './asGraphError';
 import { GraphError, notFound } from './graphError';
 import { logFields } from './logFields';
 import { type RequestContext, requestContextOf } from './requestContext';
@@ -30,7 +31,10 @@ function refuseDoubleSlash(request: HttpRequest): void {
   if (new URL(request.url).pathname.startsWith('//')) throw notFound('No resource matches a path that begins with //.');
 }
 
-/** Wraps an operation with the request id, Graph-shaped errors and one log line per request. */
+/**
+ * Wraps an operation with the request id, Graph-shaped errors (storage outcomes included: asGraphError),
+ * and one log line per request.
+ */
 export function graphHandler(operation: GraphOperation): HttpHandler {
   return async (request, context) => {
     const rc = requestContextOf(request);
@@ -40,7 +44,8 @@ export function graphHandler(operation: GraphOperation): HttpHandler {
     try {
       refuseDoubleSlash(request);
       response = await operation(request, rc, context);
-    } catch (error) {
+    } catch (thrown) {
+      const error = asGraphError(thrown);
       if (error instanceof GraphError) {
         response = errorResponse(rc, error);
         // The cause of a 503 (which storage call, which error code, how long), never its URL or content.
