@@ -1,5 +1,7 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { withoutSecrets } from '../redact';
+import { STORAGE_REQUEST_BUDGET_MS } from '../storage/callLimits';
+import { withStorageDeadline } from '../storage/requestDeadline';
 import { asGraphError } from './asGraphError';
 import { GraphError, notFound } from './graphError';
 import { logFields } from './logFields';
@@ -33,7 +35,7 @@ function refuseDoubleSlash(request: HttpRequest): void {
 
 /**
  * Wraps an operation with the request id, Graph-shaped errors (storage outcomes included: asGraphError),
- * and one log line per request.
+ * one storage deadline for the whole request (STORAGE_REQUEST_BUDGET_MS) and one log line per request.
  */
 export function graphHandler(operation: GraphOperation): HttpHandler {
   return async (request, context) => {
@@ -43,7 +45,7 @@ export function graphHandler(operation: GraphOperation): HttpHandler {
     let response: HttpResponseInit;
     try {
       refuseDoubleSlash(request);
-      response = await operation(request, rc, context);
+      response = await withStorageDeadline(started + STORAGE_REQUEST_BUDGET_MS, () => operation(request, rc, context));
     } catch (thrown) {
       const error = asGraphError(thrown);
       if (error instanceof GraphError) {

@@ -20,6 +20,14 @@ export const STORAGE_TRY_TIMEOUT_MS = 2_000;
  * allows a second try after one that hung for the full per-try timeout.
  */
 export const STORAGE_CALL_BUDGET_MS = 4_000;
+/**
+ * All storage calls of one HTTP request together end within this budget (ms), counted from the
+ * moment the request reached graphHandler (requestDeadline.ts). Without it, a request whose storage
+ * answers some calls slowly and hangs on others could take several call budgets in a row; with it,
+ * the ~5 s promise holds for the request, not only for each call. The same 4 s as one call: a request
+ * in good health spends milliseconds on storage, whatever number of calls it makes.
+ */
+export const STORAGE_REQUEST_BUDGET_MS = 4_000;
 /** Three tries: one transient fault (a reset connection, a failover, a 500) rarely comes alone, three rarely in a row. */
 export const STORAGE_MAX_TRIES = 3;
 

@@ -1,6 +1,7 @@
 import type { PipelinePolicy, RestError } from '@azure/core-rest-pipeline';
 import { DEFAULT_STORAGE_CALL_LIMITS, type StorageCallLimits } from './callLimits';
 import { describeStorageCall, noteFailure } from './failure';
+import { storageDeadline } from './requestDeadline';
 import { retryDelayMs } from './retryDecision';
 import { tryOnce, type TryOutcome } from './tryOnce';
 
@@ -26,7 +27,8 @@ function errorCodeOf(outcome: TryOutcome): string | undefined {
 }
 
 /**
- * The retry policy of every storage call: per-try timeout, a budget for the whole call, exponential backoff with jitter, and
+ * The retry policy of every storage call: per-try timeout, a budget for the whole call, ended earlier
+ * by the deadline of the request it runs for (requestDeadline.ts), exponential backoff with jitter, and
  * a storage Retry-After honoured when it fits and otherwise passed on (StorageError.retryAfterSeconds).
  * Throws the last try's RestError, its diagnostics noted for storageFailureOf (failure.ts).
  */
@@ -35,7 +37,7 @@ export function storageCallPolicy(limits: StorageCallLimits = DEFAULT_STORAGE_CA
     name: 'escrowStorageCallPolicy',
     async sendRequest(request, next) {
       const started = Date.now();
-      const deadline = started + limits.callBudgetMs;
+      const deadline = Math.min(started + limits.callBudgetMs, storageDeadline() ?? Infinity);
       for (let tries = 1; ; tries++) {
         const outcome = await tryOnce(request, next, Math.min(limits.tryTimeoutMs, deadline - Date.now()));
         const wait = retryDelayMs(outcome, tries - 1);
