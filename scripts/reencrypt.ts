@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { DecryptionError, type EncryptionKeyring, open, seal } from '../shared/crypto/envelope';
 import { keyring } from '../shared/crypto/keyring';
-import { GraphError } from '../shared/http/graphError';
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
 import { getKey, listKeys, resealKey } from '../shared/recoveryKeys/store';
+import { isStorageError, StorageError } from '../shared/storage/storageError';
 
 // `npm run reencrypt`: moves every stored recovery key to the active encryption key version
 // (ENCRYPTION_ACTIVE_KEY), so that an old version can be removed from ENCRYPTION_KEYS.
@@ -64,17 +64,16 @@ export interface ReencryptResult {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-const isStatus = (error: unknown, status: number): boolean => error instanceof GraphError && error.status === status;
-
 /** A store call, tried again while storage is unavailable (the store's own retries already ran); other errors pass through. */
 async function withStorage<T>(call: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();
     } catch (error) {
-      if (!isStatus(error, 503) || attempt >= MAX_STORAGE_TRIES) throw error;
-      const hinted = Number((error as GraphError).headers['Retry-After']) * 1000;
-      await sleep(Math.min(MAX_STORAGE_WAIT_MS, Number.isFinite(hinted) && hinted > 0 ? hinted : 1000 * attempt));
+      if (!(error instanceof StorageError && isStorageError(error, 'throttled', 'unavailable', 'denied')) || attempt >= MAX_STORAGE_TRIES)
+        throw error;
+      const hinted = (error.retryAfterSeconds ?? 0) * 1000;
+      await sleep(Math.min(MAX_STORAGE_WAIT_MS, hinted > 0 ? hinted : 1000 * attempt));
     }
   }
 }
@@ -100,8 +99,8 @@ async function moveRecord(ring: EncryptionKeyring, listed: StoredRecoveryKey, on
       await withStorage(() => resealKey(current, seal(ring, current.id, password)));
       return 'moved';
     } catch (error) {
-      if (isStatus(error, 404)) return 'gone';
-      if (!isStatus(error, 412)) throw error;
+      if (isStorageError(error, 'gone')) return 'gone';
+      if (!isStorageError(error, 'versionMoved')) throw error;
     }
     // Changed since our read: read it again and look.
     if (attempt === 1) onRetry();

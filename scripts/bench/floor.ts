@@ -14,7 +14,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import { settings } from '../../shared/config';
-import { storageClientOptions } from '../../shared/storage/tables';
+import { storageClientOptions } from '../../shared/storage/clientOptions';
 import { RECORD_ROW } from '../../shared/storage/layout';
 
 /** The record's row key in the app's layout (README "Storage layout"). */

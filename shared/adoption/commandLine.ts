@@ -1,3 +1,4 @@
+import { asGraphError } from '../http/asGraphError';
 import { GraphError } from '../http/graphError';
 import { withoutSecrets } from '../redact';
 
@@ -21,8 +22,10 @@ export function wholeNumber(value: string | undefined, name: string, fallback: n
 export const describeError = (error: unknown): string => (error instanceof Error ? withoutSecrets(error.message) : 'unexpected error');
 
 /** Why one key was not stored, for a per-key report line: status and message, masked. */
-export const failureReason = (error: unknown): string =>
-  error instanceof GraphError ? withoutSecrets(`${error.status} ${error.code}: ${error.message}`) : describeError(error);
+export const failureReason = (error: unknown): string => {
+  const answer = asGraphError(error);
+  return answer instanceof GraphError ? withoutSecrets(`${answer.status} ${answer.code}: ${answer.message}`) : describeError(answer);
+};
 
 export const stderrLine = (line: string): void => void process.stderr.write(`${line}\n`);
 

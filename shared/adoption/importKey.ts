@@ -1,3 +1,4 @@
+import { asGraphError } from '../http/asGraphError';
 import { GraphError } from '../http/graphError';
 import type { AuditSource } from '../audit/model';
 import type { RecoveryKey, StoredRecoveryKey } from '../recoveryKeys/model';
@@ -20,7 +21,11 @@ import { getRecoveryKey, upsertRecoveryKey } from '../recoveryKeys/service';
  */
 export type ImportOutcome = 'imported' | 'updated' | 'unchanged' | 'conflict';
 
-const isStatus = (error: unknown, status: number): boolean => error instanceof GraphError && error.status === status;
+/** Whether the use case's error answers `status` (a storage outcome that escaped it as the answer it becomes). */
+const isStatus = (error: unknown, status: number): boolean => {
+  const answer = asGraphError(error);
+  return answer instanceof GraphError && answer.status === status;
+};
 
 /** Another writer creating the same id between our read and our write: read again, this many times at most. */
 const MAX_ATTEMPTS = 3;

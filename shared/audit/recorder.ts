@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest } from '@azure/functions';
 import type { Caller } from '../auth/caller';
+import { asGraphError } from '../http/asGraphError';
 import { GraphError } from '../http/graphError';
 import { headerText } from '../http/headerText';
 import type { RequestContext } from '../http/requestContext';
@@ -46,9 +47,10 @@ export function auditEvent(
 export async function auditFailure(source: AuditSource, activity: Activity, error: unknown, target: AuditTarget = {}): Promise<unknown> {
   // Storage unavailable or throttling: the trail lives in that same storage, so trying to write there
   // would only double the client's wait for the same 503. Such failures are in the log with their request-id.
-  if (error instanceof GraphError && error.status === 503) return error;
+  const answer = asGraphError(error);
+  if (answer instanceof GraphError && answer.status === 503) return error;
   // An unexpected error's message stays out of the record, as it stays out of the response.
-  const reason = error instanceof GraphError ? `${error.status} ${error.code}: ${error.message}` : '500 generalException';
+  const reason = answer instanceof GraphError ? `${answer.status} ${answer.code}: ${answer.message}` : '500 generalException';
   await recordRefusal(auditEvent(source, activity, 'failure', reason, target));
   return error;
 }

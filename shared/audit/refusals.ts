@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { callerKey } from '../auth/caller';
 import { ACTIVITIES, type AuditEvent, type RefusalCount, sumRefusals } from './model';
 import { addToRefusalSummary, writeAuditEntry } from './store';
+import { outsideStorageDeadline } from '../storage/requestDeadline';
 
 // Refusals must not drown the audit trail: one identity with a valid token and no permission could
 // otherwise write hundreds of records a second and push every real event out of the newest page.
@@ -110,7 +111,8 @@ function merge(window: Window): void {
 
 function schedule(window: Window, delayMs: number): void {
   if (window.timer) return;
-  window.timer = setTimeout(() => merge(window), delayMs);
+  // Outside the request that scheduled it: the merge runs after that request's storage deadline.
+  window.timer = outsideStorageDeadline(() => setTimeout(() => merge(window), delayMs));
   // A pending merge never keeps a process alive on its own.
   window.timer.unref();
 }

@@ -1,6 +1,8 @@
 import { odata, type TableEntity, type TableEntityResult } from '@azure/data-tables';
 import { GraphError, serviceUnavailable } from '../http/graphError';
-import { firstPage, mapStorageError, statusOf, tableClient } from '../storage/tables';
+import { firstPage } from '../storage/firstPage';
+import { isStorageError, StorageError, toStorageError } from '../storage/storageError';
+import { tableClient } from '../storage/tables';
 import { boundedEvent } from './bounded';
 import { ACTIVITIES, type Activity, type AuditEvent, type ModifiedProperty, type RefusalCount, sumRefusals } from './model';
 import { TABLES } from '../storage/layout';
@@ -180,11 +182,10 @@ function fromEntity(entity: TableEntityResult<AuditEntity>): AuditEvent {
 
 /** The audit trail's 503, passing on when storage asked us to come back (if it said). */
 function auditUnavailable(cause: unknown): GraphError {
-  const mapped = mapStorageError(cause);
-  const retryAfter = mapped instanceof GraphError ? Number(mapped.headers['Retry-After']) : NaN;
+  const outcome = toStorageError(cause);
   return serviceUnavailable(
     'The audit trail could not be written, so the operation was not carried out; try again shortly.',
-    Number.isInteger(retryAfter) && retryAfter > 0 ? retryAfter : 10,
+    (outcome instanceof StorageError ? outcome.retryAfterSeconds : undefined) ?? 10,
   );
 }
 
@@ -245,7 +246,7 @@ async function twinExists(event: AuditEvent): Promise<boolean> {
     await (await tableClient(TABLES.recoveryKeys)).getEntity(event.keyId!, twinRowKey(event), { queryOptions: { select: ['RowKey'] } });
     return true;
   } catch (error) {
-    if (statusOf(error) === 404) return false;
+    if (isStorageError(error, 'gone')) return false;
     throw error;
   }
 }
@@ -286,7 +287,7 @@ export async function addToRefusalSummary(event: AuditEvent): Promise<void> {
       try {
         stored = await client.getEntity<AuditEntity>(partitionKey, rowKey);
       } catch (error) {
-        if (statusOf(error) !== 404) throw error;
+        if (!isStorageError(error, 'gone')) throw error;
       }
       const storedCounts = stored && refusalsOf(stored);
       const counts = storedCounts ? sumRefusals(storedCounts, added) : added;
@@ -296,7 +297,7 @@ export async function addToRefusalSummary(event: AuditEvent): Promise<void> {
         else await client.createEntity(entity);
         return;
       } catch (error) {
-        if (statusOf(error) !== 409 && statusOf(error) !== 412) throw error;
+        if (!isStorageError(error, 'exists', 'versionMoved')) throw error;
       }
     }
   } catch (error) {

@@ -1,5 +1,6 @@
 import { odata, type TransactionAction } from '@azure/data-tables';
-import { mapStorageError, statusOf, tableClient } from '../storage/tables';
+import { isStorageError, toStorageError } from '../storage/storageError';
+import { tableClient } from '../storage/tables';
 import { TABLES } from '../storage/layout';
 
 // The Entra mirror's own state, in Table Storage next to the keys.
@@ -48,7 +49,7 @@ async function stored<T>(what: () => Promise<T>): Promise<T> {
   try {
     return await what();
   } catch (error) {
-    throw mapStorageError(error, 'The Entra mirror checkpoint');
+    throw toStorageError(error, 'The Entra mirror checkpoint');
   }
 }
 
@@ -64,8 +65,8 @@ export async function readCheckpoint(): Promise<Checkpoint | undefined> {
       pages: entity.pages,
     };
   } catch (error) {
-    if (statusOf(error) === 404) return undefined;
-    throw mapStorageError(error, 'The Entra mirror checkpoint');
+    if (isStorageError(error, 'gone')) return undefined;
+    throw toStorageError(error, 'The Entra mirror checkpoint');
   }
 }
 

@@ -192,7 +192,7 @@ class MirrorRun {
 /**
  * One run of the mirror, with the service's settings (GRAPH_BASE_URL, storage, encryption keys) and
  * credential. Throws GraphCallFailed when Graph cannot be listed at all (no token, refused, down past
- * every retry) and the store's GraphError when storage is unavailable; keys done by then stay done, and
+ * every retry) and the store's StorageError when storage is unavailable; keys done by then stay done, and
  * the checkpoint is where the next run starts.
  */
 export async function runEntraMirror(options: MirrorOptions = {}): Promise<MirrorResult> {

@@ -1,5 +1,5 @@
 import type { RetryStrategy } from '@azure/core-rest-pipeline';
-import { storageRetryAfterMs } from '../storage/tables';
+import { storageRetryAfterMs } from '../storage/retryAfter';
 import { GraphCallFailed } from './errors';
 
 /**

@@ -1,6 +1,7 @@
 import { authConfigurationProblem } from '../auth';
 import { KeyringError, open, seal } from '../crypto/envelope';
 import { keyring } from '../crypto/keyring';
+import { asGraphError } from '../http/asGraphError';
 import { GraphError } from '../http/graphError';
 import { getKey } from '../recoveryKeys/store';
 
@@ -29,7 +30,8 @@ async function checkStorage(): Promise<{ result: string; logDetails?: Readonly<R
   try {
     await getKey(PROBE_ID);
     return { result: 'ok' };
-  } catch (error) {
+  } catch (thrown) {
+    const error = asGraphError(thrown);
     if (error instanceof GraphError) return { result: error.message, logDetails: error.logDetails };
     return { result: 'Storage answered unexpectedly.', logDetails: { code: error instanceof Error ? error.name : typeof error } };
   }

@@ -1,5 +1,8 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { withoutSecrets } from '../redact';
+import { STORAGE_REQUEST_BUDGET_MS } from '../storage/callLimits';
+import { withStorageDeadline } from '../storage/requestDeadline';
+import { asGraphError } from './asGraphError';
 import { GraphError, notFound } from './graphError';
 import { logFields } from './logFields';
 import { type RequestContext, requestContextOf } from './requestContext';
@@ -30,7 +33,10 @@ function refuseDoubleSlash(request: HttpRequest): void {
   if (new URL(request.url).pathname.startsWith('//')) throw notFound('No resource matches a path that begins with //.');
 }
 
-/** Wraps an operation with the request id, Graph-shaped errors and one log line per request. */
+/**
+ * Wraps an operation with the request id, Graph-shaped errors (storage outcomes included: asGraphError),
+ * one storage deadline for the whole request (STORAGE_REQUEST_BUDGET_MS) and one log line per request.
+ */
 export function graphHandler(operation: GraphOperation): HttpHandler {
   return async (request, context) => {
     const rc = requestContextOf(request);
@@ -39,8 +45,9 @@ export function graphHandler(operation: GraphOperation): HttpHandler {
     let response: HttpResponseInit;
     try {
       refuseDoubleSlash(request);
-      response = await operation(request, rc, context);
-    } catch (error) {
+      response = await withStorageDeadline(started + STORAGE_REQUEST_BUDGET_MS, () => operation(request, rc, context));
+    } catch (thrown) {
+      const error = asGraphError(thrown);
       if (error instanceof GraphError) {
         response = errorResponse(rc, error);
         // The cause of a 503 (which storage call, which error code, how long), never its URL or content.

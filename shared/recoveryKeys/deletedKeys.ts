@@ -4,7 +4,8 @@ import { settings } from '../config';
 import { notFound } from '../http/graphError';
 import type { Preconditions } from '../http/preconditions';
 import type { StoredRecoveryKey } from './model';
-import { checkPreconditions, contention, isStatus, pinsVersion, successEvent, writeEtag } from './service';
+import { checkPreconditions, contention, pinsVersion, successEvent, writeEtag } from './service';
+import { isStorageError } from '../storage/storageError';
 import * as store from './store';
 
 // Use cases of deleted keys, after Entra ID's deleted items (Graph: directory/deletedItems): a deleted
@@ -62,8 +63,8 @@ async function withDeletedKey<T>(
     try {
       return await attempt(current, writeEtag(current, pre));
     } catch (error) {
-      if (isStatus(error, 404)) throw deletedNotFound(id);
-      if (!(isStatus(error, 412) && !pinsVersion(pre))) throw error;
+      if (isStorageError(error, 'gone')) throw deletedNotFound(id);
+      if (!(isStorageError(error, 'versionMoved') && !pinsVersion(pre))) throw error;
     }
   }
   throw contention();
@@ -122,7 +123,7 @@ export async function purgeExpiredKeys(now: Date, source: AuditSource, retention
         await store.purgeKey(key, key.etag, successEvent(source, 'purge', key, reason));
         result.purged++;
       } catch (error) {
-        if (isStatus(error, 412) || isStatus(error, 404)) result.skipped++;
+        if (isStorageError(error, 'versionMoved', 'gone')) result.skipped++;
         else result.failed.push({ id: key.id, reason: error instanceof Error ? error.message : String(error) });
       }
     }

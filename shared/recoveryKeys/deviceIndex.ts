@@ -1,6 +1,8 @@
 import { odata, type TableEntityResult } from '@azure/data-tables';
 import { InFlightLimit } from '../storage/inFlightLimit';
-import { firstPage, storageCall, tableClient } from '../storage/tables';
+import { firstPage } from '../storage/firstPage';
+import { storageCall } from '../storage/storageCall';
+import { tableClient } from '../storage/tables';
 import { type KeyMetadata, VOLUME_TYPES, type VolumeType } from './model';
 import { TABLES } from '../storage/layout';
 

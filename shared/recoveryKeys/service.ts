@@ -10,6 +10,7 @@ import { modifiedProperties } from './changes';
 import { requireComplete } from './schema';
 import { isSealedWithActiveKey, isStoredPassword, openPassword, sealPassword } from './sealing';
 import * as store from './store';
+import { isStorageError } from '../storage/storageError';
 
 // Use cases of the recovery-key resource. Each write reads the stored version and writes against its
 // ETag, so concurrent writers cannot overwrite each other unseen; a lost race is simply tried again
@@ -45,8 +46,6 @@ export const pinsVersion = (pre: Preconditions): boolean => pre.ifMatch !== unde
 
 /** The version a write is made against: the client's ETag, or the one just read (never '*', which could overwrite a concurrent change). */
 export const writeEtag = (current: StoredRecoveryKey, pre: Preconditions): string => (pinsVersion(pre) ? pre.ifMatch! : current.etag);
-
-export const isStatus = (error: unknown, status: number): boolean => error instanceof GraphError && error.status === status;
 
 function sameMetadata(a: KeyMetadata, b: KeyMetadata): boolean {
   return a.id === b.id && a.deviceId === b.deviceId && a.volumeType === b.volumeType && a.createdDateTime === b.createdDateTime;
@@ -171,11 +170,13 @@ export async function upsertRecoveryKey(
       // Lost races: another writer changed the key (412) or deleted it (404) since our read, or
       // created it first (409). Unless the client pinned the version, the write starts over from a
       // fresh read, so an upsert racing a DELETE re-creates the key rather than answering 404.
-      const changedOrDeleted = isStatus(error, 412) || isStatus(error, 404);
-      const lostRace = current ? changedOrDeleted && !pinsVersion(pre) : isStatus(error, 409) && pre.ifNoneMatch === undefined;
+      const changedOrDeleted = isStorageError(error, 'versionMoved', 'gone');
+      const lostRace = current ? changedOrDeleted && !pinsVersion(pre) : isStorageError(error, 'exists') && pre.ifNoneMatch === undefined;
       if (lostRace) continue;
       if (current && changedOrDeleted) throw preconditionFailed('The recovery key has changed since the ETag given in If-Match.');
-      throw !current && isStatus(error, 409) ? preconditionFailed('If-None-Match was given but the recovery key exists.') : error;
+      throw !current && isStorageError(error, 'exists')
+        ? preconditionFailed('If-None-Match was given but the recovery key exists.')
+        : error;
     }
   }
   throw contention();
@@ -227,8 +228,8 @@ export async function deleteRecoveryKey(id: string, pre: Preconditions, source: 
       const deleted = { ...current, deletedDateTime: new Date().toISOString() };
       return await store.softDeleteKey(deleted, writeEtag(current, pre), successEvent(source, 'delete', current));
     } catch (error) {
-      if (isStatus(error, 404)) throw notFound(`Recovery key ${id} was not found.`);
-      if (!(isStatus(error, 412) && !pinsVersion(pre))) throw error;
+      if (isStorageError(error, 'gone')) throw notFound(`Recovery key ${id} was not found.`);
+      if (!(isStorageError(error, 'versionMoved') && !pinsVersion(pre))) throw error;
     }
   }
   throw contention();

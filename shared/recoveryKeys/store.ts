@@ -1,7 +1,10 @@
 import { odata, type TableEntity, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import { twinRowKey, writeAuditEntry } from '../audit/store';
 import type { AuditEvent } from '../audit/model';
-import { firstPage, mapStorageError, statusOf, storageCall, tableClient } from '../storage/tables';
+import { firstPage } from '../storage/firstPage';
+import { storageCall } from '../storage/storageCall';
+import { isStorageError, toStorageError } from '../storage/storageError';
+import { tableClient } from '../storage/tables';
 import * as deviceIndex from './deviceIndex';
 import type { KeyMetadata, KeyRecord, StoredRecoveryKey, VolumeType } from './model';
 import { RECORD_ROW, TABLES } from '../storage/layout';
@@ -72,8 +75,8 @@ export async function getKey(id: string): Promise<StoredRecoveryKey | undefined>
   try {
     return fromEntity(await (await keys()).getEntity<RecordEntity>(id, RECORD_ROW));
   } catch (error) {
-    if (statusOf(error) === 404) return undefined;
-    throw mapStorageError(error);
+    if (isStorageError(error, 'gone')) return undefined;
+    throw toStorageError(error);
   }
 }
 

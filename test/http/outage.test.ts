@@ -18,7 +18,7 @@ import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 /**
  * What a client may wait for an answer while storage is down, hung or throttling: the storage call
- * budget (4 s, shared/storage/tables.ts) plus room for a loaded two-core machine.
+ * budget (4 s, shared/storage/callLimits.ts) plus room for a loaded two-core machine.
  */
 const BOUND_MS = 5_000;
 

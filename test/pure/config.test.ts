@@ -1,5 +1,5 @@
 import { ConfigError, DEVELOPMENT_STORAGE, readSettings } from '../../shared/config';
-import { describeStorageCall } from '../../shared/storage/tables';
+import { describeStorageCall } from '../../shared/storage/failure';
 
 // Settings added for running in Azure: where storage is, the public base of links, and local modes refused there.
 

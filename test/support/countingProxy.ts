@@ -43,8 +43,19 @@ export interface CountingProxy {
   close(): Promise<void>;
 }
 
+/**
+ * Which requests the proxy holds forever instead of forwarding (a storage that accepts a request and never
+ * answers): asked on arrival with the request and the storage's try id (the SDK's x-ms-client-request-id,
+ * the same on every try of one call). A held request still counts, and ends when the app gives up on it.
+ */
+export type HangWhen = (request: CountedRequest, tryId: string) => boolean;
+
 /** Starts a proxy on a free port of 127.0.0.1 in front of the storage at `target` (the run's Azurite: its connection string). */
-export async function startCountingProxy(target: string = process.env.STORAGE_CONNECTION_STRING!, holdMs = 50): Promise<CountingProxy> {
+export async function startCountingProxy(
+  target: string = process.env.STORAGE_CONNECTION_STRING!,
+  holdMs = 50,
+  hangWhen: HangWhen = () => false,
+): Promise<CountingProxy> {
   const endpoint = new URL(/TableEndpoint=([^;]+)/.exec(target)![1]);
   let counted: CountedRequest[] = [];
   let inFlight = 0;
@@ -60,6 +71,10 @@ export async function startCountingProxy(target: string = process.env.STORAGE_CO
       lastActivity = request.end;
       inFlight--;
     };
+    if (hangWhen(request, String(req.headers['x-ms-client-request-id'] ?? `${req.method} ${req.url}`))) {
+      res.once('close', done);
+      return;
+    }
     setTimeout(() => {
       const upstream = http.request(
         { host: endpoint.hostname, port: endpoint.port, method: req.method, path: req.url, headers: req.headers },

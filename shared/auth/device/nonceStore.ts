@@ -1,5 +1,6 @@
 import { odata } from '@azure/data-tables';
-import { mapStorageError, statusOf, tableClient } from '../../storage/tables';
+import { isStorageError, toStorageError } from '../../storage/storageError';
+import { tableClient } from '../../storage/tables';
 import { TABLES } from '../../storage/layout';
 
 // Layout: table DeviceNonces, PartitionKey = deviceId, RowKey = nonce, seenAt = ISO time.
@@ -19,7 +20,7 @@ interface NonceEntity {
 
 /** Remembers device nonces in Table Storage. */
 export interface NonceStore {
-  /** True when the nonce was new for that device (and is now taken); false when it was seen within NONCE_LIFETIME_MS. Storage faults throw a 503 GraphError. */
+  /** True when the nonce was new for that device (and is now taken); false when it was seen within NONCE_LIFETIME_MS. Storage faults throw a StorageError. */
   claim(deviceId: string, nonce: string, now: Date): Promise<boolean>;
 }
 
@@ -30,7 +31,7 @@ async function replaceIfExpired(deviceId: string, nonce: string, now: Date): Pro
     seen = await table.getEntity<NonceEntity>(deviceId, nonce);
   } catch (error) {
     // Purged between our insert and this read: it was expired, and another request is taking it now.
-    if (statusOf(error) === 404) return false;
+    if (isStorageError(error, 'gone')) return false;
     throw error;
   }
   if (now.getTime() - Date.parse(seen.seenAt) < NONCE_LIFETIME_MS) return false;
@@ -39,7 +40,7 @@ async function replaceIfExpired(deviceId: string, nonce: string, now: Date): Pro
     await table.updateEntity({ partitionKey: deviceId, rowKey: nonce, seenAt: now.toISOString() }, 'Replace', { etag: seen.etag });
     return true;
   } catch (error) {
-    if (statusOf(error) === 412 || statusOf(error) === 404) return false;
+    if (isStorageError(error, 'versionMoved', 'gone')) return false;
     throw error;
   }
 }
@@ -61,11 +62,11 @@ export const tableNonceStore: NonceStore = {
       try {
         await table.createEntity<NonceEntity>({ partitionKey: deviceId, rowKey: nonce, seenAt: now.toISOString() });
       } catch (error) {
-        if (statusOf(error) !== 409) throw error;
+        if (!isStorageError(error, 'exists')) throw error;
         return await replaceIfExpired(deviceId, nonce, now);
       }
     } catch (error) {
-      throw mapStorageError(error, 'The device nonce');
+      throw toStorageError(error, 'The device nonce');
     }
     await forgetExpired(deviceId, now).catch(() => undefined);
     return true;
