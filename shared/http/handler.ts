@@ -1,7 +1,7 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { withoutSecrets } from '../redact';
 import { STORAGE_REQUEST_BUDGET_MS } from '../storage/callLimits';
-import { withStorageDeadline } from '../storage/requestDeadline';
+import { withStorageBudget } from '../storage/requestDeadline';
 import { asGraphError } from './asGraphError';
 import { GraphError, notFound } from './graphError';
 import { logFields } from './logFields';
@@ -45,7 +45,7 @@ export function graphHandler(operation: GraphOperation): HttpHandler {
     let response: HttpResponseInit;
     try {
       refuseDoubleSlash(request);
-      response = await withStorageDeadline(started + STORAGE_REQUEST_BUDGET_MS, () => operation(request, rc, context));
+      response = await withStorageBudget(STORAGE_REQUEST_BUDGET_MS, () => operation(request, rc, context));
     } catch (thrown) {
       const error = asGraphError(thrown);
       if (error instanceof GraphError) {

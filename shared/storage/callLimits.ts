@@ -22,7 +22,7 @@ export const STORAGE_TRY_TIMEOUT_MS = 2_000;
 export const STORAGE_CALL_BUDGET_MS = 4_000;
 /**
  * All storage calls of one HTTP request together end within this budget (ms), counted from the
- * moment the request reached graphHandler (requestDeadline.ts). Without it, a request whose storage
+ * request's first storage call (requestDeadline.ts says why not from its arrival). Without it, a request whose storage
  * answers some calls slowly and hangs on others could take several call budgets in a row; with it,
  * the ~5 s promise holds for the request, not only for each call. The same 4 s as one call: a request
  * in good health spends milliseconds on storage, whatever number of calls it makes.
