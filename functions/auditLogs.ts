@@ -10,20 +10,20 @@ import { DIRECTORY_AUDITS_ROUTES } from '../shared/http/routes';
 import { jsonResponse } from '../shared/http/responses';
 import { decodeSkipToken, nextLinkOf } from '../shared/odata';
 
-const listDirectoryAudits: GraphOperation = async (request, rc, context) => {
-  await authorizeRequest(request, rc, context, 'readAudit');
-  const query = parseAuditListQuery(request.query, isBeta(rc));
+const listDirectoryAudits: GraphOperation = async (request, requestContext, context) => {
+  await authorizeRequest(request, requestContext, context, 'readAudit');
+  const query = parseAuditListQuery(request.query, isBeta(requestContext));
   const fingerprint = JSON.stringify({ audit: query.filter });
   const continuation = query.skipToken ? decodeSkipToken(query.skipToken, fingerprint).continuation : undefined;
   const page = await listAuditEvents(query.filter, query.top, continuation);
   const body: Record<string, unknown> = {
-    '@odata.context': `${rc.serviceRoot}/$metadata#auditLogs/directoryAudits`,
+    '@odata.context': `${requestContext.serviceRoot}/$metadata#auditLogs/directoryAudits`,
     value: page.items.map(directoryAudit),
   };
   if (page.continuation !== undefined) {
-    body['@odata.nextLink'] = nextLinkOf(publicUrlOf(request, rc), fingerprint, page.continuation);
+    body['@odata.nextLink'] = nextLinkOf(publicUrlOf(request, requestContext), fingerprint, page.continuation);
   }
-  return jsonResponse(rc, 200, body);
+  return jsonResponse(requestContext, 200, body);
 };
 
 export const directoryAuditsHandler = graphHandler(dispatchByMethod({ GET: listDirectoryAudits }));

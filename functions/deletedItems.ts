@@ -24,48 +24,64 @@ const keyIdOf = (request: HttpRequest): string => parseKeyIdSegment(request.para
 const FINGERPRINT = JSON.stringify({ deletedItems: 'bitlockerRecoveryKey' });
 
 /** GET directory/deletedItems/microsoft.graph.bitlockerRecoveryKey: one page of deleted keys, metadata and deletedDateTime. */
-export async function listDeleted(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
-  await authorizeRequest(request, rc, context, 'readMetadata');
+export async function listDeleted(
+  request: HttpRequest,
+  requestContext: RequestContext,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  await authorizeRequest(request, requestContext, context, 'readMetadata');
   const query = parsePageQuery(request.query, 'when listing deleted recovery keys');
   const continuation = query.skipToken ? decodeSkipToken(query.skipToken, FINGERPRINT).continuation : undefined;
   const page = await deleted.listDeletedKeys(query.top, continuation);
-  const nextLink = nextLinkOf(publicUrlOf(request, rc), FINGERPRINT, page.continuation);
-  return jsonResponse(rc, 200, {
-    '@odata.context': `${rc.serviceRoot}/$metadata#${DELETED_COLLECTION_CONTEXT}`,
+  const nextLink = nextLinkOf(publicUrlOf(request, requestContext), FINGERPRINT, page.continuation);
+  return jsonResponse(requestContext, 200, {
+    '@odata.context': `${requestContext.serviceRoot}/$metadata#${DELETED_COLLECTION_CONTEXT}`,
     value: page.items.map(deletedProperties),
     ...(nextLink !== undefined && { '@odata.nextLink': nextLink }),
   });
 }
 
 /** GET directory/deletedItems/{id}: one deleted key, with its ETag. */
-export async function getDeleted(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
-  await authorizeRequest(request, rc, context, 'readMetadata');
+export async function getDeleted(
+  request: HttpRequest,
+  requestContext: RequestContext,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  await authorizeRequest(request, requestContext, context, 'readMetadata');
   singleOptions(request.query, [], 'when reading a deleted recovery key');
   const key = await deleted.getDeletedKey(keyIdOf(request));
-  return jsonResponse(rc, 200, deletedEntity(rc, key), { ETag: key.etag });
+  return jsonResponse(requestContext, 200, deletedEntity(requestContext, key), { ETag: key.etag });
 }
 
 /** POST directory/deletedItems/{id}/restore: the live key again, without `key` (BitLockerKey.ReadWrite.All). Audited, allowed or refused. */
-export async function restoreDeleted(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
-  const caller = await authenticate(request, rc, context);
-  const audit = openAudit(request, rc, caller, 'restore');
+export async function restoreDeleted(
+  request: HttpRequest,
+  requestContext: RequestContext,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const caller = await authenticate(request, requestContext, context);
+  const audit = openAudit(request, requestContext, caller, 'restore');
   try {
     authorize(caller, 'restoreKey');
     const restored = await deleted.restoreDeletedKey(keyIdOf(request), preconditionsOf(request), audit.source);
-    return jsonResponse(rc, 200, graphEntity(rc, restored), { ETag: restored.etag });
+    return jsonResponse(requestContext, 200, graphEntity(requestContext, restored), { ETag: restored.etag });
   } catch (error) {
     throw await audit.recordFailure(error);
   }
 }
 
 /** DELETE directory/deletedItems/{id}: the key and its password gone for good (BitLockerKey.Purge.All only). Audited, allowed or refused. */
-export async function purgeDeleted(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
-  const caller = await authenticate(request, rc, context);
-  const audit = openAudit(request, rc, caller, 'purge');
+export async function purgeDeleted(
+  request: HttpRequest,
+  requestContext: RequestContext,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const caller = await authenticate(request, requestContext, context);
+  const audit = openAudit(request, requestContext, caller, 'purge');
   try {
     authorize(caller, 'purgeKey');
     await deleted.purgeDeletedKey(keyIdOf(request), preconditionsOf(request), audit.source);
-    return emptyResponse(rc, 204);
+    return emptyResponse(requestContext, 204);
   } catch (error) {
     throw await audit.recordFailure(error);
   }

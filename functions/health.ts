@@ -12,7 +12,7 @@ import { HEALTH_ROUTE } from '../shared/http/routes';
  * failing dependency (e.g. `Unhealthy: storage: Storage is unreachable; try again shortly.`), with
  * Retry-After; the cause (storage call, error code, duration) goes to the log only.
  */
-export const healthHandler = graphHandler(async (request, rc) => {
+export const healthHandler = graphHandler(async (request, requestContext) => {
   if (request.method.toUpperCase() !== 'GET') throw methodNotAllowed(request.method, ['GET']);
   const report = await health();
   if (!report.healthy) {
@@ -21,7 +21,12 @@ export const healthHandler = graphHandler(async (request, rc) => {
     error.logDetails = { failing: failing.map(([name]) => name), storage: report.logDetails };
     throw error;
   }
-  return jsonResponse(rc, 200, { status: 'healthy', checks: report.checks }, { 'Content-Type': 'application/json; charset=utf-8' });
+  return jsonResponse(
+    requestContext,
+    200,
+    { status: 'healthy', checks: report.checks },
+    { 'Content-Type': 'application/json; charset=utf-8' },
+  );
 });
 
 app.http('health', { methods: ALL_METHODS, authLevel: 'anonymous', route: HEALTH_ROUTE, handler: healthHandler });

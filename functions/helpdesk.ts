@@ -75,9 +75,9 @@ async function asset(name: string): Promise<{ body: Buffer; contentType: string 
   return { body, contentType };
 }
 
-async function fileResponse(rc: RequestContext, name: string): Promise<HttpResponseInit> {
+async function fileResponse(requestContext: RequestContext, name: string): Promise<HttpResponseInit> {
   const { body, contentType } = await asset(name);
-  return { status: 200, headers: { 'Content-Type': contentType, 'request-id': rc.requestId }, body };
+  return { status: 200, headers: { 'Content-Type': contentType, 'request-id': requestContext.requestId }, body };
 }
 
 /** Refuses every method but `allowed` with Graph's 405 and Allow. */
@@ -96,34 +96,36 @@ function consoleHandler(operation: GraphOperation): HttpHandler {
 }
 
 /** GET /helpdesk: the console's page. */
-export async function consolePage(request: HttpRequest, rc: RequestContext): Promise<HttpResponseInit> {
+export async function consolePage(request: HttpRequest, requestContext: RequestContext): Promise<HttpResponseInit> {
   allowOnly(request, 'GET');
-  return fileResponse(rc, 'index.html');
+  return fileResponse(requestContext, 'index.html');
 }
 
 /** GET /helpdesk/assets/{file}: a file of the console's bundle; 404 for any other name. */
-export async function consoleAsset(request: HttpRequest, rc: RequestContext): Promise<HttpResponseInit> {
+export async function consoleAsset(request: HttpRequest, requestContext: RequestContext): Promise<HttpResponseInit> {
   allowOnly(request, 'GET');
-  return fileResponse(rc, request.params.file ?? '');
+  return fileResponse(requestContext, request.params.file ?? '');
 }
 
 /** GET /helpdesk/config.json: what the page needs to sign in and call the API (shared/helpdesk/pageConfig.ts). */
-export function consoleConfig(request: HttpRequest, rc: RequestContext): Promise<HttpResponseInit> {
+export function consoleConfig(request: HttpRequest, requestContext: RequestContext): Promise<HttpResponseInit> {
   allowOnly(request, 'GET');
-  return Promise.resolve(jsonResponse(rc, 200, helpdeskPageConfig(settings()), { 'Content-Type': 'application/json; charset=utf-8' }));
+  return Promise.resolve(
+    jsonResponse(requestContext, 200, helpdeskPageConfig(settings()), { 'Content-Type': 'application/json; charset=utf-8' }),
+  );
 }
 
 /** POST /helpdesk/dev-token `{"roles": [...]}` -> `{accessToken, expiresIn, roles}`; AUTH_MODE=local only. */
-export async function developmentToken(request: HttpRequest, rc: RequestContext): Promise<HttpResponseInit> {
+export async function developmentToken(request: HttpRequest, requestContext: RequestContext): Promise<HttpResponseInit> {
   allowOnly(request, 'POST');
   const signIn = await developmentSignIn(settings().localStateDir, await readJsonObject(request));
-  return jsonResponse(rc, 200, { ...signIn }, { 'Content-Type': 'application/json; charset=utf-8' });
+  return jsonResponse(requestContext, 200, { ...signIn }, { 'Content-Type': 'application/json; charset=utf-8' });
 }
 
 /** GET /: `/` is the console's, so a person who opens the Function App's address lands on it. */
-export function rootRedirect(request: HttpRequest, rc: RequestContext): Promise<HttpResponseInit> {
+export function rootRedirect(request: HttpRequest, requestContext: RequestContext): Promise<HttpResponseInit> {
   allowOnly(request, 'GET');
-  return Promise.resolve({ status: 302, headers: { Location: `/${HELPDESK_ROUTE}`, 'request-id': rc.requestId } });
+  return Promise.resolve({ status: 302, headers: { Location: `/${HELPDESK_ROUTE}`, 'request-id': requestContext.requestId } });
 }
 
 export const pageHandler = consoleHandler(consolePage);

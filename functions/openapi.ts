@@ -18,14 +18,18 @@ let document: OpenApiDocument | undefined;
  * Azure API Management importing from this URL targets this backend. HEAD answers the same without
  * the body; other methods are a 405.
  */
-export function getOpenApiDocument(_request: HttpRequest, rc: RequestContext): Promise<HttpResponseInit> {
+export function getOpenApiDocument(_request: HttpRequest, requestContext: RequestContext): Promise<HttpResponseInit> {
   document ??= buildOpenApiDocument({
     collectionRoutes: COLLECTION_ROUTES,
     auditRoutes: DIRECTORY_AUDITS_ROUTES,
     deletedItemsRoutes: DELETED_ITEMS_ROUTES,
     deletedKeysCast: DELETED_KEYS_CAST,
   });
-  return Promise.resolve(jsonResponse(rc, 200, withServer(document, rc.publicBase), { 'Content-Type': 'application/json; charset=utf-8' }));
+  return Promise.resolve(
+    jsonResponse(requestContext, 200, withServer(document, requestContext.publicBase), {
+      'Content-Type': 'application/json; charset=utf-8',
+    }),
+  );
 }
 
 export const openApiHandler = graphHandler(dispatchByMethod({ GET: getOpenApiDocument }));

@@ -20,24 +20,28 @@ import { settings } from '../shared/config';
 import { keyring } from '../shared/crypto/keyring';
 
 function entityResponse(
-  rc: RequestContext,
+  requestContext: RequestContext,
   status: number,
   key: StoredRecoveryKey,
   password?: string,
   headers: Record<string, string> = {},
   select?: readonly KeyProperty[],
 ): HttpResponseInit {
-  return jsonResponse(rc, status, graphEntity(rc, key, password, select), { ETag: key.etag, ...headers });
+  return jsonResponse(requestContext, status, graphEntity(requestContext, key, password, select), { ETag: key.etag, ...headers });
 }
 
 /** The key id of an item route's `{id}`, normalized; 400 if it is not a GUID. */
 const keyIdOf = (request: HttpRequest): string => parseKeyIdSegment(request.params.id ?? '');
 
 /** GET {collection}: one page of keys' metadata (never `key`), all of them, a device's, or by id or id prefix. */
-export async function listKeys(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
-  const caller = await authenticate(request, rc, context);
+export async function listKeys(
+  request: HttpRequest,
+  requestContext: RequestContext,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const caller = await authenticate(request, requestContext, context);
   if (!caller.device) authorize(caller, 'readMetadata');
-  const query = parseListQuery(request.query, isBeta(rc));
+  const query = parseListQuery(request.query, isBeta(requestContext));
   authorizeDeviceListing(caller, query.filter);
   // A page token belongs to the filter it was issued for; it is refused under any other.
   const fingerprint = JSON.stringify(query.filter ?? null);
@@ -45,34 +49,34 @@ export async function listKeys(request: HttpRequest, rc: RequestContext, context
   const page = await keys.listRecoveryKeys(query.filter, query.top, continuation);
   const properties = query.select ?? propertiesFor(false);
   const body: Record<string, unknown> = {
-    '@odata.context': contextUrl(rc, query.select, false),
+    '@odata.context': contextUrl(requestContext, query.select, false),
     value: page.items.map((key) => graphProperties(key, properties)),
   };
-  const nextLink = nextLinkOf(publicUrlOf(request, rc), fingerprint, page.continuation);
+  const nextLink = nextLinkOf(publicUrlOf(request, requestContext), fingerprint, page.continuation);
   if (nextLink !== undefined) body['@odata.nextLink'] = nextLink;
-  return jsonResponse(rc, 200, body);
+  return jsonResponse(requestContext, 200, body);
 }
 
 /**
  * GET {collection}/{id}: the key's metadata (BitLockerKey.ReadBasic.All and up), or with `$select=key`
  * its recovery password (BitLockerKey.Read.All only), which is audited, allowed or refused.
  */
-export async function getKey(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
-  const caller = await authenticate(request, rc, context);
-  const { includeKey, select } = parseItemSelect(request.query, isBeta(rc));
+export async function getKey(request: HttpRequest, requestContext: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
+  const caller = await authenticate(request, requestContext, context);
+  const { includeKey, select } = parseItemSelect(request.query, isBeta(requestContext));
   if (!includeKey) {
     authorize(caller, 'readMetadata');
-    return entityResponse(rc, 200, await keys.getRecoveryKey(keyIdOf(request)), undefined, {}, select);
+    return entityResponse(requestContext, 200, await keys.getRecoveryKey(keyIdOf(request)), undefined, {}, select);
   }
   refuseHead(request.method, 'read a recovery key');
-  const audit = openAudit(request, rc, caller, 'read');
+  const audit = openAudit(request, requestContext, caller, 'read');
   try {
     authorize(caller, 'readKey');
     // Checked before the rate limit: a malformed read costs the caller no read.
     parseRevealHeaders(request.headers, settings().requireRevealReason);
     limitKeyReads(caller);
     const { stored, key } = await keys.readRecoveryPassword(keyIdOf(request), audit.source);
-    return entityResponse(rc, 200, stored, key, {}, select);
+    return entityResponse(requestContext, 200, stored, key, {}, select);
   } catch (error) {
     throw await audit.recordFailure(error);
   }
@@ -83,47 +87,59 @@ export async function getKey(request: HttpRequest, rc: RequestContext, context: 
  * escrows the key, or changes its metadata (BitLockerKey.ReadWrite.All, or the key's own device).
  * Audited, allowed or refused.
  */
-export async function patchKey(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
-  const caller = await authenticate(request, rc, context);
-  const audit = openAudit(request, rc, caller, 'update');
+export async function patchKey(
+  request: HttpRequest,
+  requestContext: RequestContext,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const caller = await authenticate(request, requestContext, context);
+  const audit = openAudit(request, requestContext, caller, 'update');
   try {
     authorize(caller, 'writeKey');
     const id = request.params.id === undefined ? undefined : keyIdOf(request);
     const { input, etag } = parseRecoveryKeyBody(await readJsonObject(request), id);
     audit.target({ keyId: id ?? input.id, deviceId: input.deviceId });
     const { stored, key } = await keys.upsertRecoveryKey(id, input, preconditionsOf(request, etag), audit.source);
-    return entityResponse(rc, 200, stored, key);
+    return entityResponse(requestContext, 200, stored, key);
   } catch (error) {
     throw await audit.recordFailure(error);
   }
 }
 
 /** POST {collection}: creates a key (201 with Location); 409 if its id exists. Audited, allowed or refused. */
-export async function createKey(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
-  const caller = await authenticate(request, rc, context);
-  const audit = openAudit(request, rc, caller, 'add');
+export async function createKey(
+  request: HttpRequest,
+  requestContext: RequestContext,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const caller = await authenticate(request, requestContext, context);
+  const audit = openAudit(request, requestContext, caller, 'add');
   try {
     authorize(caller, 'writeKey');
     // @odata.etag is read and ignored here, as If-Match is: a POST creates, so there is no stored version to match.
     const { input } = parseRecoveryKeyBody(await readJsonObject(request));
     audit.target({ keyId: input.id, deviceId: input.deviceId });
     const { stored, key } = await keys.createRecoveryKey(input, audit.source);
-    const collection = publicUrlOf(request, rc);
+    const collection = publicUrlOf(request, requestContext);
     const location = `${collection.origin}${collection.pathname.replace(/\/+$/, '')}/${stored.id}`;
-    return entityResponse(rc, 201, stored, key, { Location: location });
+    return entityResponse(requestContext, 201, stored, key, { Location: location });
   } catch (error) {
     throw await audit.recordFailure(error);
   }
 }
 
 /** DELETE {collection}/{id}: a soft delete (204); the key goes to directory/deletedItems. Audited, allowed or refused. */
-export async function deleteKey(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
-  const caller = await authenticate(request, rc, context);
-  const audit = openAudit(request, rc, caller, 'delete');
+export async function deleteKey(
+  request: HttpRequest,
+  requestContext: RequestContext,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const caller = await authenticate(request, requestContext, context);
+  const audit = openAudit(request, requestContext, caller, 'delete');
   try {
     authorize(caller, 'deleteKey');
     await keys.deleteRecoveryKey(keyIdOf(request), preconditionsOf(request), audit.source);
-    return emptyResponse(rc, 204);
+    return emptyResponse(requestContext, 204);
   } catch (error) {
     throw await audit.recordFailure(error);
   }

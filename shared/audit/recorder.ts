@@ -9,10 +9,10 @@ import type { Activity, AuditEvent, AuditSource, ModifiedProperty } from './mode
 import { REVEAL_REASON_HEADER, REVEAL_TICKET_HEADER } from '../recoveryKeys/revealReasonCodes';
 import { recordRefusal } from './refusals';
 
-export function auditSourceOf(request: HttpRequest, rc: RequestContext, caller: Caller): AuditSource {
+export function auditSourceOf(request: HttpRequest, requestContext: RequestContext, caller: Caller): AuditSource {
   return {
     caller,
-    requestId: rc.requestId,
+    requestId: requestContext.requestId,
     userAgent: headerText(request, 'user-agent'),
     clientName: headerText(request, 'ocp-client-name'),
     clientVersion: headerText(request, 'ocp-client-version'),

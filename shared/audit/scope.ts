@@ -41,6 +41,6 @@ export class AuditScope {
 }
 
 /** Opens the audit scope of an authenticated caller's `activity`; the key is the route's `{id}` until the operation names another. */
-export function openAudit(request: HttpRequest, rc: RequestContext, caller: Caller, activity: Activity): AuditScope {
-  return new AuditScope(auditSourceOf(request, rc, caller), activity, { keyId: normalizeGuid(request.params.id ?? '') });
+export function openAudit(request: HttpRequest, requestContext: RequestContext, caller: Caller, activity: Activity): AuditScope {
+  return new AuditScope(auditSourceOf(request, requestContext, caller), activity, { keyId: normalizeGuid(request.params.id ?? '') });
 }

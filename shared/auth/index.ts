@@ -27,18 +27,20 @@ export const authConfigurationProblem = (): Promise<string | undefined> => token
  * The verified caller of a request: `Bearer` a token, `EntraDevice` a device proof (when DEVICE_AUTH is
  * on). 401 without a valid one, 503 when authentication is not configured or its directory is unreachable.
  */
-export async function authenticate(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<Caller> {
-  if (isDeviceScheme(request.headers.get('authorization'))) return authenticateDevice(request, rc, context);
+export async function authenticate(request: HttpRequest, requestContext: RequestContext, context: InvocationContext): Promise<Caller> {
+  if (isDeviceScheme(request.headers.get('authorization'))) return authenticateDevice(request, requestContext, context);
   try {
     return await tokenVerifier().verify(request.headers.get('authorization'));
   } catch (error) {
     if (error instanceof SigningKeysUnavailable) {
       // A 503 of ours: the log says why (the caller's answer does not).
-      context.warn(JSON.stringify({ event: 'signingKeysUnavailable', ...logFields(context, rc.requestId), reason: error.reason }));
+      context.warn(
+        JSON.stringify({ event: 'signingKeysUnavailable', ...logFields(context, requestContext.requestId), reason: error.reason }),
+      );
       throw error;
     }
     if (!(error instanceof AuthConfigurationError)) throw error;
-    context.error(JSON.stringify({ event: 'configurationError', ...logFields(context, rc.requestId), message: error.message }));
+    context.error(JSON.stringify({ event: 'configurationError', ...logFields(context, requestContext.requestId), message: error.message }));
     throw new GraphError(503, 'serviceNotAvailable', 'The service is not configured to authenticate requests.');
   }
 }
@@ -46,11 +48,11 @@ export async function authenticate(request: HttpRequest, rc: RequestContext, con
 /** Authenticates and checks the permission an operation needs: 401 before 403, as Graph does. */
 export async function authorizeRequest(
   request: HttpRequest,
-  rc: RequestContext,
+  requestContext: RequestContext,
   context: InvocationContext,
   operation: Operation,
 ): Promise<Caller> {
-  const caller = await authenticate(request, rc, context);
+  const caller = await authenticate(request, requestContext, context);
   authorize(caller, operation);
   return caller;
 }

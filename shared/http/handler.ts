@@ -8,7 +8,11 @@ import { logFields } from './logFields';
 import { type RequestContext, requestContextOf } from './requestContext';
 import { errorResponse, internalErrorResponse } from './responses';
 
-export type GraphOperation = (request: HttpRequest, rc: RequestContext, context: InvocationContext) => Promise<HttpResponseInit>;
+export type GraphOperation = (
+  request: HttpRequest,
+  requestContext: RequestContext,
+  context: InvocationContext,
+) => Promise<HttpResponseInit>;
 
 /**
  * Describes an unexpected error for the log without its message: messages of storage or library
@@ -39,23 +43,23 @@ function refuseDoubleSlash(request: HttpRequest): void {
  */
 export function graphHandler(operation: GraphOperation): HttpHandler {
   return async (request, context) => {
-    const rc = requestContextOf(request);
+    const requestContext = requestContextOf(request);
     const started = Date.now();
-    const fields = logFields(context, rc.requestId);
+    const fields = logFields(context, requestContext.requestId);
     let response: HttpResponseInit;
     try {
       refuseDoubleSlash(request);
-      response = await withStorageBudget(STORAGE_REQUEST_BUDGET_MS, () => operation(request, rc, context));
+      response = await withStorageBudget(STORAGE_REQUEST_BUDGET_MS, () => operation(request, requestContext, context));
     } catch (thrown) {
       const error = asGraphError(thrown);
       if (error instanceof GraphError) {
-        response = errorResponse(rc, error);
+        response = errorResponse(requestContext, error);
         // The cause of a 503 (which storage call, which error code, how long), never its URL or content.
         if (error.logDetails)
           context.warn(JSON.stringify({ event: 'dependencyFailure', ...fields, status: error.status, cause: error.logDetails }));
       } else {
         context.error(JSON.stringify({ event: 'unexpectedError', ...fields, error: describeUnexpected(error) }));
-        response = internalErrorResponse(rc);
+        response = internalErrorResponse(requestContext);
       }
     }
     context.log(

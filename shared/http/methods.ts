@@ -19,10 +19,10 @@ export type MethodTable = Partial<Record<string, GraphOperation>>;
 export function dispatchByMethod(methods: MethodTable): GraphOperation {
   const table: MethodTable = methods.GET && !methods.HEAD ? { ...methods, HEAD: methods.GET } : methods;
   const allowed = ALL_METHODS.filter((method) => table[method]);
-  return (request, rc, context) => {
+  return (request, requestContext, context) => {
     const operation = table[request.method.toUpperCase()];
     if (!operation) throw methodNotAllowed(request.method, allowed);
-    return operation(request, rc, context);
+    return operation(request, requestContext, context);
   };
 }
 

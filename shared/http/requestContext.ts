@@ -36,10 +36,10 @@ export function requestContextOf(request: HttpRequest): RequestContext {
  * The request's own path and query under the public base, as a URL to edit (e.g. `$skiptoken`) and
  * write into a response: `@odata.nextLink`, `Location`.
  */
-export function publicUrlOf(request: HttpRequest, rc: RequestContext): URL {
+export function publicUrlOf(request: HttpRequest, requestContext: RequestContext): URL {
   const url = new URL(request.url);
-  return new URL(`${rc.publicBase}${url.pathname}${url.search}`);
+  return new URL(`${requestContext.publicBase}${url.pathname}${url.search}`);
 }
 
 /** Whether the request came under /beta, where Graph documents the '$' of query options as optional. */
-export const isBeta = (rc: RequestContext): boolean => rc.serviceRoot.endsWith('/beta');
+export const isBeta = (requestContext: RequestContext): boolean => requestContext.serviceRoot.endsWith('/beta');

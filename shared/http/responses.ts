@@ -5,38 +5,43 @@ import type { RequestContext } from './requestContext';
 
 export type JsonObject = { [key: string]: unknown };
 
-function correlationHeaders(rc: RequestContext): Record<string, string> {
-  const headers: Record<string, string> = { 'request-id': rc.requestId };
-  if (rc.clientRequestId) headers['client-request-id'] = rc.clientRequestId;
+function correlationHeaders(requestContext: RequestContext): Record<string, string> {
+  const headers: Record<string, string> = { 'request-id': requestContext.requestId };
+  if (requestContext.clientRequestId) headers['client-request-id'] = requestContext.clientRequestId;
   return headers;
 }
 
-export function jsonResponse(rc: RequestContext, status: number, body: JsonObject, headers: Record<string, string> = {}): HttpResponseInit {
+export function jsonResponse(
+  requestContext: RequestContext,
+  status: number,
+  body: JsonObject,
+  headers: Record<string, string> = {},
+): HttpResponseInit {
   return {
     status,
     headers: {
       'Content-Type': 'application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8',
       'Cache-Control': 'no-store',
-      ...correlationHeaders(rc),
+      ...correlationHeaders(requestContext),
       ...headers,
     },
     body: JSON.stringify(body),
   };
 }
 
-export function emptyResponse(rc: RequestContext, status: number, headers: Record<string, string> = {}): HttpResponseInit {
-  return { status, headers: { ...correlationHeaders(rc), ...headers } };
+export function emptyResponse(requestContext: RequestContext, status: number, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, headers: { ...correlationHeaders(requestContext), ...headers } };
 }
 
 /** Graph's error body: `date` has no fraction and no zone, as Graph writes it. */
-export function errorResponse(rc: RequestContext, error: GraphError): HttpResponseInit {
+export function errorResponse(requestContext: RequestContext, error: GraphError): HttpResponseInit {
   const innerError: Record<string, string> = {
     date: new Date().toISOString().slice(0, 19),
-    'request-id': rc.requestId,
+    'request-id': requestContext.requestId,
   };
-  if (rc.clientRequestId) innerError['client-request-id'] = rc.clientRequestId;
+  if (requestContext.clientRequestId) innerError['client-request-id'] = requestContext.clientRequestId;
   return jsonResponse(
-    rc,
+    requestContext,
     error.status,
     // Messages may repeat the client's text; a recovery password pasted into a URL is not sent back
     // through proxies and gateways that log responses.
@@ -45,9 +50,9 @@ export function errorResponse(rc: RequestContext, error: GraphError): HttpRespon
   );
 }
 
-export function internalErrorResponse(rc: RequestContext): HttpResponseInit {
+export function internalErrorResponse(requestContext: RequestContext): HttpResponseInit {
   return errorResponse(
-    rc,
+    requestContext,
     new GraphError(500, 'generalException', 'An unexpected error occurred. Quote the request-id when reporting it.'),
   );
 }

@@ -29,17 +29,22 @@ export function propertiesFor(includeKey: boolean): readonly KeyProperty[] {
  * `{root}/$metadata#informationProtection/bitlocker/recoveryKeys(id,deviceId)/$entity`, as OData 4.01 part 1
  * section 10 and Graph write it.
  */
-export function contextUrl(rc: RequestContext, select: readonly KeyProperty[] | undefined, entity: boolean): string {
-  return `${rc.serviceRoot}/$metadata#${COLLECTION_CONTEXT}${select ? `(${select.join(',')})` : ''}${entity ? '/$entity' : ''}`;
+export function contextUrl(requestContext: RequestContext, select: readonly KeyProperty[] | undefined, entity: boolean): string {
+  return `${requestContext.serviceRoot}/$metadata#${COLLECTION_CONTEXT}${select ? `(${select.join(',')})` : ''}${entity ? '/$entity' : ''}`;
 }
 
 /**
  * A single key as a top-level Graph entity with its context and ETag: the properties in `select` when the
  * request had a `$select`, else all but `key` (and `key` too when a password is given).
  */
-export function graphEntity(rc: RequestContext, key: StoredRecoveryKey, password?: string, select?: readonly KeyProperty[]): JsonObject {
+export function graphEntity(
+  requestContext: RequestContext,
+  key: StoredRecoveryKey,
+  password?: string,
+  select?: readonly KeyProperty[],
+): JsonObject {
   return {
-    '@odata.context': contextUrl(rc, select, true),
+    '@odata.context': contextUrl(requestContext, select, true),
     '@odata.etag': key.etag,
     ...graphProperties(key, select ?? propertiesFor(password !== undefined), password),
   };
@@ -54,9 +59,9 @@ export function deletedProperties(key: KeyMetadata & { deletedDateTime: string }
 }
 
 /** One deleted key as a top-level Graph entity with its context and ETag. */
-export function deletedEntity(rc: RequestContext, key: StoredRecoveryKey & { deletedDateTime: string }): JsonObject {
+export function deletedEntity(requestContext: RequestContext, key: StoredRecoveryKey & { deletedDateTime: string }): JsonObject {
   return {
-    '@odata.context': `${rc.serviceRoot}/$metadata#directory/deletedItems/$entity`,
+    '@odata.context': `${requestContext.serviceRoot}/$metadata#directory/deletedItems/$entity`,
     '@odata.etag': key.etag,
     ...deletedProperties(key),
   };

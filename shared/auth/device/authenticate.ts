@@ -46,7 +46,11 @@ const pathAndQueryOf = (request: HttpRequest): string => {
  * the proof fails or device authentication is off; 503 when the directory or the nonce table cannot
  * answer (never a pass). The request's body stays readable: a clone is hashed.
  */
-export async function authenticateDevice(request: HttpRequest, rc: RequestContext, context: InvocationContext): Promise<Caller> {
+export async function authenticateDevice(
+  request: HttpRequest,
+  requestContext: RequestContext,
+  context: InvocationContext,
+): Promise<Caller> {
   if (settings().deviceAuth === 'off') throw deviceUnauthorized('Device authentication (EntraDevice) is not enabled on this service.');
   try {
     const identity = await verifyDeviceProof(
@@ -61,11 +65,11 @@ export async function authenticateDevice(request: HttpRequest, rc: RequestContex
     return { permissions: new Set(), delegated: false, device: identity };
   } catch (error) {
     if (error instanceof DeviceProofError) {
-      context.warn(JSON.stringify({ event: 'deviceProofRefused', requestId: rc.requestId, check: error.check }));
+      context.warn(JSON.stringify({ event: 'deviceProofRefused', requestId: requestContext.requestId, check: error.check }));
       throw deviceUnauthorized(error.message);
     }
     if (error instanceof DirectoryUnavailable) {
-      context.warn(JSON.stringify({ event: 'deviceDirectoryUnavailable', requestId: rc.requestId, reason: error.message }));
+      context.warn(JSON.stringify({ event: 'deviceDirectoryUnavailable', requestId: requestContext.requestId, reason: error.message }));
       throw serviceUnavailable(
         'The device directory cannot be reached; try again shortly.',
         error.retryAfterSeconds ?? DIRECTORY_RETRY_AFTER_S,
