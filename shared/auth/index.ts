@@ -7,7 +7,9 @@ import type { Caller } from './caller';
 import { authenticateDevice } from './device/authenticate';
 import { isDeviceScheme } from './device/scheme';
 import { authorize, type Operation } from './permissions';
-import { AuthConfigurationError, SigningKeysUnavailable, TokenVerifier } from './tokens';
+import { SigningKeysUnavailable } from './signingKeys';
+import { TokenVerifier } from './tokens';
+import { AuthConfigurationError } from './verificationSettings';
 
 export type { Caller } from './caller';
 export { Permission, authorize, isAllowed, type Operation } from './permissions';

@@ -19,9 +19,6 @@ import { DEFAULT_MAX_CACHED_TOKENS, VerifiedTokenCache } from './verifiedTokenCa
 // When the signing keys cannot be fetched the fault is ours, not the caller's: 503 serviceNotAvailable
 // with Retry-After.
 
-export { AuthConfigurationError, CLOCK_TOLERANCE_SECONDS } from './verificationSettings';
-export { DEFAULT_JWKS_TIMING, SigningKeysUnavailable, type JwksTiming } from './signingKeys';
-
 /** What tests may change besides the JWKS timing; production uses the defaults. */
 export interface VerifierOptions {
   /** The clock, ms since the epoch: jose's `exp`/`nbf` checks and the cache's expiry read it. */
