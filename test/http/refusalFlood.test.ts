@@ -20,7 +20,9 @@ import { rawEntities } from '../support/storage';
 
 const FLOOD = 5_000;
 const READ_AT = 4_000;
-const context = () => quietContext('refusalFlood.test');
+// The app's log lines, so that an unexpected answer fails with its cause (a 503 names the storage call).
+const logs: string[] = [];
+const context = () => quietContext('refusalFlood.test', logs);
 
 // A valid token's spellings: one caller all the same (issue 8, item 9).
 const spellings = (jwt: string): string[] => [`Bearer ${jwt}`, `bearer ${jwt}`, `BEARER ${jwt}`, `Bearer    ${jwt}`, `Bearer ${jwt} \t`];
@@ -66,7 +68,14 @@ it(`${FLOOD} refused requests from one caller leave a bounded number of records 
         context(),
       );
       const text = bodyText(refused);
-      expect((JSON.parse(text) as GraphJson).error.code).toBe('authorization_error');
+      const code = (JSON.parse(text) as GraphJson).error.code;
+      if (code !== 'authorization_error')
+        throw new Error(
+          `${refused.status} ${text}\n${logs
+            .filter((line) => !line.includes('"status":403'))
+            .slice(-5)
+            .join('\n')}`,
+        );
       expect(text).not.toContain(body.key);
       return refused.status;
     },
