@@ -1,9 +1,10 @@
-import type { TransactionAction } from '@azure/data-tables';
+import { TableClient, type TransactionAction } from '@azure/data-tables';
+import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
 import { propertiesOf } from '../../scripts/bench/fixtures';
-import { call, READ_BASIC, tokenWith, WRITE } from '../support/client';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
+import { type ApiResponse, callOn, type CallOptions, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
-import { COLLECTION, escrowKeys, listPath, mapLimit } from '../support/keys';
-import { rawTable } from '../support/storage';
+import { COLLECTION, listPath, mapLimit } from '../support/keys';
 import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 /** The entity shape of a trusted RecoveryKeysByDevice index entry: keys plus the listed metadata (shared/recoveryKeys/deviceIndex.ts). */
@@ -34,11 +35,23 @@ const MAX_SLOWDOWN = 30;
 let reader: string;
 let unrelated: string;
 const devices: string[] = [];
+// Its own Azurite and host: 5,000 records and lists of a thousand keys would otherwise load the run's
+// one Azurite (a single thread) for every test running beside this one, and stretch their storage
+// calls past the time bounds they check.
+let azurite: RunningAzurite;
+let host: LocalHost;
+const call = (method: string, path: string, options?: CallOptions): Promise<ApiResponse> => callOn(host.url, method, path, options);
+const rawTable = (name: string): TableClient =>
+  TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true });
 
 beforeAll(async () => {
+  azurite = await startAzuriteTables({ port: 0, inMemory: true, silent: true });
+  host = await startLocalHost({ STORAGE_CONNECTION_STRING: azurite.connectionString });
   const writer = await tokenWith(WRITE);
   reader = await tokenWith(READ_BASIC);
-  const [probe] = await escrowKeys(writer, [keyBody()]);
+  const probe = keyBody();
+  const escrowed = await call('PATCH', `${COLLECTION}/${probe.id}`, { token: writer, body: probe });
+  expect(escrowed.status).toBe(200);
   unrelated = probe.id!;
   // The devices' keys: copies of a record the app wrote, with trusted index entries as the app writes
   // them (scripts/bench/seed.ts does the same at scale).
@@ -56,6 +69,11 @@ beforeAll(async () => {
     await mapLimit(ids, 32, (id) => records.upsertEntity({ ...template, partitionKey: id, rowKey: RECORD_ROW, deviceId }, 'Replace'));
   }
 }, 120_000);
+
+afterAll(async () => {
+  await stopLocalHosts();
+  await azurite?.stop();
+}, 30_000);
 
 /** Median milliseconds of `SAMPLES` sequential metadata reads of the unrelated key. */
 async function readLatency(): Promise<number> {
