@@ -3,7 +3,7 @@
 // everything else goes to stderr.
 
 import * as path from 'node:path';
-import { DEVELOPMENT_STORAGE, preferLocalAuthByDefault, settings } from '../shared/config';
+import { DEVELOPMENT_STORAGE, settings } from '../shared/config';
 import { AZURITE_DEFAULT_TABLE_PORT, startAzuriteTables, tableServiceAnswers, type RunningAzurite } from './azurite';
 import { flushLog } from './host/hostLog';
 import { startHost, type RunningHost } from './host/server';
@@ -38,7 +38,10 @@ function describe(err: unknown): string {
 }
 
 export async function main(): Promise<void> {
-  preferLocalAuthByDefault();
+  // The local host is a development tool that Azure never runs: here AUTH_MODE defaults to local, so
+  // that a fresh clone answers tokens from `npm run token`. Set in the environment, not in a module's
+  // state: the app the host loads is a bundle with its own copy of shared/config.ts.
+  if (!process.env.AUTH_MODE?.trim()) process.env.AUTH_MODE = 'local';
   const config = settings();
 
   let azurite: RunningAzurite | undefined;

@@ -95,17 +95,6 @@ function readPort(env: Env): number {
   return port;
 }
 
-let defaultAuthMode: AuthMode = 'entra';
-
-/**
- * The local host (`npm start`) is a development tool that Azure never runs: there AUTH_MODE defaults
- * to local, so that a fresh clone answers tokens from `npm run token`. Everywhere else it is entra.
- */
-export function preferLocalAuthByDefault(): void {
-  defaultAuthMode = 'local';
-  cached = undefined;
-}
-
 /** Generous: a helpdesk reads a handful of keys an hour; a script reading hundreds a minute is what this is for. */
 export const DEFAULT_KEY_READ_LIMIT_PER_MINUTE = 120;
 
@@ -192,7 +181,7 @@ function readTimerSchedule(env: Env, name: string, example: string): string | un
 }
 
 function readAuth(env: Env): AuthSettings {
-  const mode = (nonEmpty(env, 'AUTH_MODE') ?? defaultAuthMode).toLowerCase();
+  const mode = (nonEmpty(env, 'AUTH_MODE') ?? 'entra').toLowerCase();
   if (mode !== 'entra' && mode !== 'local') {
     throw new ConfigError("AUTH_MODE must be 'entra' or 'local'");
   }

@@ -183,10 +183,13 @@ function fromEntity(entity: TableEntityResult<AuditEntity>): AuditEvent {
 /** The audit trail's 503, passing on when storage asked us to come back (if it said). */
 function auditUnavailable(cause: unknown): GraphError {
   const outcome = toStorageError(cause);
-  return serviceUnavailable(
+  const unavailable = serviceUnavailable(
     'The audit trail could not be written, so the operation was not carried out; try again shortly.',
     (outcome instanceof StorageError ? outcome.retryAfterSeconds : undefined) ?? 10,
   );
+  // The failed call's details (call, code, tries, ms) for graphHandler's dependencyFailure log line.
+  if (outcome instanceof StorageError) unavailable.logDetails = outcome.details;
+  return unavailable;
 }
 
 /**

@@ -170,3 +170,14 @@ describe('GET /health', () => {
     );
   });
 });
+
+describe('npm start on a fresh clone', () => {
+  it('answers development tokens with no AUTH_MODE and no ENCRYPTION_KEYS set (the app bundle defaults to local mode too)', async () => {
+    // What the README's quick start relies on: the host sets AUTH_MODE=local for the app it loads, a
+    // bundle with its own copy of the settings code, not only for its own.
+    const host = await startLocalHost({ AUTH_MODE: undefined, ENCRYPTION_KEYS: undefined, LOCAL_STATE_DIR: process.env.LOCAL_STATE_DIR });
+    const body = keyBody();
+    const escrowed = await callOn(host.url, 'PATCH', `${COLLECTION}/${body.id}`, { token: await tokenWith(WRITE), body });
+    expect({ status: escrowed.status, id: escrowed.json.id, key: escrowed.json.key }).toEqual({ status: 200, id: body.id, key: body.key });
+  });
+});
