@@ -1,5 +1,6 @@
 import { RestError } from '@azure/core-rest-pipeline';
 import { storageFailureOf, type StorageFailure } from './failure';
+import { forgetCreatedTables, isTableNotFound } from './createdTables';
 import { storageRetryAfterMs } from './retryAfter';
 
 /**
@@ -54,6 +55,13 @@ export function storageErrorKindOf(error: unknown): StorageErrorKind | undefined
   if (error instanceof StorageError) return error.kind;
   if (isCredentialFailure(error)) return 'unavailable';
   if (!(error instanceof RestError)) return undefined;
+  // The table itself is missing, not the entity: storage lost what this process created. No entity's
+  // absence can be read from that; it is forgotten here, where every storage failure is classified,
+  // so that the next call creates the table again.
+  if (isTableNotFound(error)) {
+    forgetCreatedTables();
+    return 'unavailable';
+  }
   switch (error.statusCode) {
     case 401:
     case 403:

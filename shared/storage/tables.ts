@@ -2,6 +2,7 @@ import { TableClient } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import { settings, type StorageTarget } from '../config';
 import { storageClientOptions } from './clientOptions';
+import { ensureCreated } from './createdTables';
 import { toStorageError } from './storageError';
 
 // The Table Storage clients of the process: one per table and account, by connection string
@@ -9,7 +10,6 @@ import { toStorageError } from './storageError';
 // (STORAGE_TABLE_ENDPOINT with DefaultAzureCredential: the managed identity in Azure).
 
 const clients = new Map<string, TableClient>();
-const created = new Map<string, Promise<void>>();
 let credential: TokenCredential | undefined;
 
 /**
@@ -49,15 +49,14 @@ export async function tableClient(tableName: string): Promise<TableClient> {
     client = newTableClient(target, tableName);
     clients.set(cacheKey, client);
   }
-  let ready = created.get(cacheKey);
-  if (!ready) {
-    // createTable answers success when the table already exists.
-    ready = client.createTable().catch((error: unknown) => {
-      created.delete(cacheKey);
+  // createTable answers success when the table already exists.
+  const table = client;
+  await ensureCreated(cacheKey, async () => {
+    try {
+      await table.createTable();
+    } catch (error) {
       throw toStorageError(error);
-    });
-    created.set(cacheKey, ready);
-  }
-  await ready;
+    }
+  });
   return client;
 }
