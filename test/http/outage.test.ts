@@ -391,8 +391,9 @@ describe('a storage that accepts connections but does not answer, or throttles',
     const tooMany = await requests(throttling);
     tooMany.forEach((r, i) => expectPrompt503(r, `storage 429, request ${i}`));
     for (const r of tooMany) expect(r.headers.get('retry-after')).toBe('20');
-    // A hint longer than the call budget is not waited out.
-    for (const r of [...throttled, ...tooMany]) expect(r.ms).toBeLessThan(1_000);
+    // A hint longer than the call budget (4 s) is not waited out: every answer comes well before the
+    // shortest hint (7 s) and the budget itself. (Typically 20-150 ms; 1 s proved too tight on a loaded machine.)
+    for (const r of [...throttled, ...tooMany]) expect(r.ms).toBeLessThan(3_000);
     process.stderr.write(`[outage] throttled: ${[...throttled, ...tooMany].map((r) => `${r.ms} ms`).join(', ')}\n`);
   });
 });
