@@ -31,6 +31,8 @@ const SAMPLES = 25;
  * read queuing behind thousands of storage calls: before, 5 lists made it ~1000x slower (6 s).
  */
 const MAX_SLOWDOWN = 30;
+/** Still far below what the queueing this guards against cost (6 s for one read). */
+const MIN_BOUND_MS = 1_000;
 
 let reader: string;
 let unrelated: string;
@@ -106,5 +108,8 @@ it(`an unrelated read keeps its latency while ${DEVICES} lists of ${KEYS_PER_DEV
 
   expect(lists.length).toBeGreaterThanOrEqual(DEVICES);
   expect(lists.filter((l) => l.status !== 200 || l.count !== KEYS_PER_DEVICE)).toEqual([]);
-  expect({ idle, busy, withinBound: busy <= idle * MAX_SLOWDOWN }).toMatchObject({ withinBound: true });
+  // The bound never goes under MIN_BOUND_MS: on its own Azurite an idle read takes a millisecond or two, and
+  // a factor of that alone would measure the machine's load, not the queueing this test is about.
+  const bound = Math.max(idle * MAX_SLOWDOWN, MIN_BOUND_MS);
+  expect({ idle, busy, withinBound: busy <= bound }).toEqual({ idle, busy, withinBound: true });
 }, 120_000);
