@@ -3,7 +3,7 @@ import type { TokenCredential } from '@azure/identity';
 import { settings, type StorageTarget } from '../config';
 import { storageClientOptions } from './clientOptions';
 import { ensureCreated } from './createdTables';
-import { toStorageError } from './storageError';
+import { storageCall } from './storageCall';
 
 // The Table Storage clients of the process: one per table and account, by connection string
 // (STORAGE_CONNECTION_STRING: Azurite, tests, shared-key accounts) or by endpoint and Entra ID
@@ -49,14 +49,8 @@ export async function tableClient(tableName: string): Promise<TableClient> {
     client = newTableClient(target, tableName);
     clients.set(cacheKey, client);
   }
-  // createTable answers success when the table already exists.
   const table = client;
-  await ensureCreated(cacheKey, async () => {
-    try {
-      await table.createTable();
-    } catch (error) {
-      throw toStorageError(error);
-    }
-  });
-  return client;
+  // createTable answers success when the table already exists.
+  await ensureCreated(cacheKey, () => storageCall(() => table.createTable()));
+  return table;
 }
