@@ -4,7 +4,7 @@ import { settings } from '../config';
 import { notFound } from '../http/graphError';
 import type { Preconditions } from '../http/preconditions';
 import type { StoredRecoveryKey } from './model';
-import { checkPreconditions, contention, pinsVersion, successEvent, writeEtag } from './service';
+import { successEvent, writeCurrentVersion } from './service';
 import { isStorageError } from '../storage/storageError';
 import * as store from './store';
 
@@ -14,7 +14,6 @@ import * as store from './store';
 // purge job has run yet. Restore and purge are ETag-guarded like every write, and audited with the
 // record (restore: in the record's transaction; purge: see store.purgeKey).
 
-const MAX_ATTEMPTS = 5;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** A deleted key as directory/deletedItems shows it: its record, with deletedDateTime set. */
@@ -27,17 +26,19 @@ export function retentionCutoff(now: Date, retentionDays = settings().deletedKey
 
 const isDeleted = (key: StoredRecoveryKey | undefined): key is DeletedKey => key?.deletedDateTime !== undefined;
 
-const deletedNotFound = (id: string) => notFound(`Deleted recovery key ${id} was not found (it is not deleted, or it was purged).`);
+const deletedOnly = (key: StoredRecoveryKey | undefined): DeletedKey | undefined => (isDeleted(key) ? key : undefined);
 
-/** The deleted key `id`, still within its retention at `now`; 404 otherwise. */
-async function readDeleted(id: string, now: Date): Promise<DeletedKey> {
-  const key = await store.getKey(id);
-  if (!isDeleted(key) || key.deletedDateTime <= retentionCutoff(now)) throw deletedNotFound(id);
+/** Deleted at or before the retention's cutoff at `now`: gone for every read, even before the purge job runs. */
+const isPastRetention = (key: DeletedKey, now: Date): boolean => key.deletedDateTime <= retentionCutoff(now);
+
+const deletedNotFoundMessage = (id: string): string => `Deleted recovery key ${id} was not found (it is not deleted, or it was purged).`;
+
+/** GET directory/deletedItems/{id}: metadata and deletedDateTime (the password never leaves through here); 404 past its retention at `now`. */
+export async function getDeletedKey(id: string, now = new Date()): Promise<DeletedKey> {
+  const key = deletedOnly(await store.getKey(id));
+  if (!key || isPastRetention(key, now)) throw notFound(deletedNotFoundMessage(id));
   return key;
 }
-
-/** GET directory/deletedItems/{id}: metadata and deletedDateTime (the password never leaves through here). */
-export const getDeletedKey = (id: string, now = new Date()): Promise<DeletedKey> => readDeleted(id, now);
 
 /** One page of deleted keys still within their retention; a storage query on deletedDateTime, live keys are not read. */
 export async function listDeletedKeys(pageSize: number, continuation?: string, now = new Date()): Promise<store.Page<DeletedKey>> {
@@ -45,35 +46,10 @@ export async function listDeletedKeys(pageSize: number, continuation?: string, n
   return { ...page, items: page.items.filter(isDeleted) };
 }
 
-/**
- * Runs `attempt` against a fresh read of the deleted key until it wins its ETag race: a lost race
- * (412) is tried again from a fresh read unless the client pinned the version with If-Match.
- */
-async function withDeletedKey<T>(
-  id: string,
-  pre: Preconditions,
-  now: Date,
-  attempt: (key: DeletedKey, etag: string) => Promise<T>,
-): Promise<T> {
-  for (let tries = 0; tries < MAX_ATTEMPTS; tries++) {
-    const key = await store.getKey(id);
-    const current = isDeleted(key) ? key : undefined;
-    checkPreconditions(current, pre);
-    if (!current) throw deletedNotFound(id);
-    try {
-      return await attempt(current, writeEtag(current, pre));
-    } catch (error) {
-      if (isStorageError(error, 'gone')) throw deletedNotFound(id);
-      if (!(isStorageError(error, 'versionMoved') && !pinsVersion(pre))) throw error;
-    }
-  }
-  throw contention();
-}
-
 /** POST directory/deletedItems/{id}/restore: the key is live again, password intact, back in its device's list. */
 export function restoreDeletedKey(id: string, pre: Preconditions, source: AuditSource, now = new Date()): Promise<StoredRecoveryKey> {
-  return withDeletedKey(id, pre, now, async (current, etag) => {
-    if (current.deletedDateTime <= retentionCutoff(now)) throw deletedNotFound(id);
+  return writeCurrentVersion(id, pre, deletedOnly, deletedNotFoundMessage(id), (current, etag) => {
+    if (isPastRetention(current, now)) throw notFound(deletedNotFoundMessage(id));
     const { deletedDateTime: _deleted, etag: _etag, ...restored } = current;
     return store.restoreKey(restored, etag, successEvent(source, 'restore', current));
   });
@@ -81,7 +57,7 @@ export function restoreDeletedKey(id: string, pre: Preconditions, source: AuditS
 
 /** DELETE directory/deletedItems/{id}: the key and its password are gone for good (BitLockerKey.Purge.All). */
 export function purgeDeletedKey(id: string, pre: Preconditions, source: AuditSource): Promise<DeletedKey> {
-  return withDeletedKey(id, pre, new Date(), async (current, etag) => {
+  return writeCurrentVersion(id, pre, deletedOnly, deletedNotFoundMessage(id), async (current, etag) => {
     await store.purgeKey(current, etag, successEvent(source, 'purge', current, 'Purged on request.'));
     return current;
   });
@@ -110,7 +86,8 @@ const PURGE_PAGE_SIZE = 100;
  * query returned, so a key restored meanwhile is left alone; each is audited as 'Purge' with the reason.
  */
 export async function purgeExpiredKeys(now: Date, source: AuditSource, retentionDays?: number): Promise<PurgeExpiredResult> {
-  const cutoff = retentionCutoff(now, retentionDays);
+  const days = retentionDays ?? settings().deletedKeyRetentionDays;
+  const cutoff = retentionCutoff(now, days);
   const result: PurgeExpiredResult = { expired: 0, purged: 0, skipped: 0, failed: [] };
   let continuation: string | undefined;
   do {
@@ -118,7 +95,7 @@ export async function purgeExpiredKeys(now: Date, source: AuditSource, retention
     const page = await store.listDeleted({ deletedUpTo: cutoff }, PURGE_PAGE_SIZE, continuation);
     for (const key of page.items.filter(isDeleted)) {
       result.expired++;
-      const reason = `Retention ended: deleted ${key.deletedDateTime}, kept ${retentionDays ?? settings().deletedKeyRetentionDays} days.`;
+      const reason = `Retention ended: deleted ${key.deletedDateTime}, kept ${days} days.`;
       try {
         await store.purgeKey(key, key.etag, successEvent(source, 'purge', key, reason));
         result.purged++;

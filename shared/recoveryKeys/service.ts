@@ -218,17 +218,36 @@ export async function readRecoveryPassword(id: string, source: AuditSource): Pro
  * DELETE: a soft delete. The key leaves every read, list and write, and is kept, sealed, for
  * DELETED_KEY_RETENTION_DAYS, restorable with its password (shared/recoveryKeys/deletedKeys.ts).
  */
-export async function deleteRecoveryKey(id: string, pre: Preconditions, source: AuditSource): Promise<StoredRecoveryKey> {
+export function deleteRecoveryKey(id: string, pre: Preconditions, source: AuditSource): Promise<StoredRecoveryKey> {
+  const live = (key: StoredRecoveryKey | undefined) => (key?.deletedDateTime === undefined ? key : undefined);
+  return writeCurrentVersion(id, pre, live, `Recovery key ${id} was not found.`, (current, etag) => {
+    const deleted = { ...current, deletedDateTime: new Date().toISOString() };
+    return store.softDeleteKey(deleted, etag, successEvent(source, 'delete', current));
+  });
+}
+
+/**
+ * Runs `write` against a fresh read of key `id`, as `pick` sees it (undefined: absent for this
+ * operation), and the version to write against (writeEtag), until it wins its ETag race: a lost race is
+ * tried again from a fresh read unless the client pinned the version with If-Match. Throws 404 with
+ * `notFoundMessage` when the key is absent or goes away, 412 for a failed precondition, 503 after
+ * MAX_ATTEMPTS lost races. The shape of DELETE, restore and purge (deletedKeys.ts).
+ */
+export async function writeCurrentVersion<K extends StoredRecoveryKey, T>(
+  id: string,
+  pre: Preconditions,
+  pick: (key: StoredRecoveryKey | undefined) => K | undefined,
+  notFoundMessage: string,
+  write: (current: K, etag: string) => Promise<T>,
+): Promise<T> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const stored = await store.getKey(id);
-    const current = stored?.deletedDateTime === undefined ? stored : undefined;
+    const current = pick(await store.getKey(id));
     checkPreconditions(current, pre);
-    if (!current) throw notFound(`Recovery key ${id} was not found.`);
+    if (!current) throw notFound(notFoundMessage);
     try {
-      const deleted = { ...current, deletedDateTime: new Date().toISOString() };
-      return await store.softDeleteKey(deleted, writeEtag(current, pre), successEvent(source, 'delete', current));
+      return await write(current, writeEtag(current, pre));
     } catch (error) {
-      if (isStorageError(error, 'gone')) throw notFound(`Recovery key ${id} was not found.`);
+      if (isStorageError(error, 'gone')) throw notFound(notFoundMessage);
       if (!(isStorageError(error, 'versionMoved') && !pinsVersion(pre))) throw error;
     }
   }
