@@ -11,14 +11,13 @@ import { decodeSkipToken, nextLinkOf, parsePageQuery } from '../shared/odata';
 import { singleOptions } from '../shared/odata/listQuery';
 import * as deleted from '../shared/recoveryKeys/deletedKeys';
 import { DELETED_COLLECTION_CONTEXT, deletedEntity, deletedProperties, graphEntity } from '../shared/recoveryKeys/representation';
-import { parseKeyIdSegment } from '../shared/recoveryKeys/schema';
+import { keyIdOf } from '../shared/recoveryKeys/schema';
 
 // Deleted recovery keys in Graph's directory/deletedItems shapes (Entra ID's recycle bin): list and
 // read (metadata and deletedDateTime, never the key), restore, purge. A key gets here through
 // DELETE {collection}/{id} and stays DELETED_KEY_RETENTION_DAYS (shared/recoveryKeys/deletedKeys.ts).
 
 /** The key id of the route's `{id}`, normalized; 400 if it is not a GUID. */
-const keyIdOf = (request: HttpRequest): string => parseKeyIdSegment(request.params.id ?? '');
 
 /** Every page token of this list belongs to it alone. */
 const FINGERPRINT = JSON.stringify({ deletedItems: 'bitlockerRecoveryKey' });

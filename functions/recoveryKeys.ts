@@ -14,7 +14,7 @@ import { decodeSkipToken, nextLinkOf, parseItemSelect, parseListQuery } from '..
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
 import { contextUrl, graphEntity, graphProperties, type KeyProperty, propertiesFor } from '../shared/recoveryKeys/representation';
 import { parseRevealHeaders } from '../shared/recoveryKeys/revealReason';
-import { parseKeyIdSegment, parseRecoveryKeyBody } from '../shared/recoveryKeys/schema';
+import { keyIdOf, parseRecoveryKeyBody } from '../shared/recoveryKeys/schema';
 import * as keys from '../shared/recoveryKeys/service';
 import { settings } from '../shared/config';
 import { keyring } from '../shared/crypto/keyring';
@@ -31,7 +31,6 @@ function entityResponse(
 }
 
 /** The key id of an item route's `{id}`, normalized; 400 if it is not a GUID. */
-const keyIdOf = (request: HttpRequest): string => parseKeyIdSegment(request.params.id ?? '');
 
 /** GET {collection}: one page of keys' metadata (never `key`), all of them, a device's, or by id or id prefix. */
 export async function listKeys(

@@ -17,8 +17,6 @@ import { settings } from '../../shared/config';
 import { storageClientOptions } from '../../shared/storage/clientOptions';
 import { RECORD_ROW } from '../../shared/storage/layout';
 
-/** The record's row key in the app's layout (README "Storage layout"). */
-
 export interface FloorServer {
   /** http://127.0.0.1:{port} */
   readonly url: string;

@@ -118,10 +118,6 @@ export class RouteTable<T> {
     return entry;
   }
 
-  get entries(): readonly RouteEntry<T>[] {
-    return this.#entries;
-  }
-
   /**
    * The first route, in precedence order, whose template matches and whose methods include the
    * request's. A template match with the wrong method falls through to later routes (and to 404),

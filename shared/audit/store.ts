@@ -1,7 +1,7 @@
 import { odata, type TableEntity, type TableEntityResult } from '@azure/data-tables';
 import { GraphError, serviceUnavailable } from '../http/graphError';
 import { firstPage } from '../storage/firstPage';
-import { isStorageError, StorageError, toStorageError } from '../storage/storageError';
+import { isStorageError, StorageError, toStorageError, UNREACHABLE_RETRY_AFTER_S } from '../storage/storageError';
 import { tableClient } from '../storage/tables';
 import { boundedEvent } from './bounded';
 import { ACTIVITIES, type Activity, type AuditEvent, type ModifiedProperty, type RefusalCount, sumRefusals } from './model';
@@ -185,7 +185,7 @@ function auditUnavailable(cause: unknown): GraphError {
   const outcome = toStorageError(cause);
   const unavailable = serviceUnavailable(
     'The audit trail could not be written, so the operation was not carried out; try again shortly.',
-    (outcome instanceof StorageError ? outcome.retryAfterSeconds : undefined) ?? 10,
+    (outcome instanceof StorageError ? outcome.retryAfterSeconds : undefined) ?? UNREACHABLE_RETRY_AFTER_S,
   );
   // The failed call's details (call, code, tries, ms) for graphHandler's dependencyFailure log line.
   if (outcome instanceof StorageError) unavailable.logDetails = outcome.details;

@@ -189,6 +189,10 @@ export function requireComplete(candidate: Partial<RecoveryKey>): RecoveryKey {
   return validatedOrBadRequest<RecoveryKey>(schemas().completeSchema, candidate);
 }
 
+/** The key id of an item route (its `{id}` parameter), normalised; 400 if it is not a GUID. */
+export const keyIdOf = (request: { params: Readonly<Record<string, string | undefined>> }): string =>
+  parseKeyIdSegment(request.params.id ?? '');
+
 /** The id segment of an item URL, normalised; 400 if it is not a GUID. */
 export function parseKeyIdSegment(segment: string): string {
   const id = normalizeGuid(segment);

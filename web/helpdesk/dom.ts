@@ -29,10 +29,6 @@ export function button(label: string, action: () => void, attributes: Record<str
   return element;
 }
 
-export function show(element: HTMLElement, visible: boolean): void {
-  element.hidden = !visible;
-}
-
 /** `2026-11-29 19:59 UTC`: the same for every helpdesk member, whatever their browser's locale. */
 export function utcDateTime(iso: string): string {
   const date = new Date(iso);
