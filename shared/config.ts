@@ -98,13 +98,17 @@ function readPort(env: Env): number {
 /** Generous: a helpdesk reads a handful of keys an hour; a script reading hundreds a minute is what this is for. */
 export const DEFAULT_KEY_READ_LIMIT_PER_MINUTE = 120;
 
-function readKeyReadLimit(env: Env): number {
-  const raw = nonEmpty(env, 'KEY_READ_LIMIT_PER_MINUTE');
-  if (raw === undefined) return DEFAULT_KEY_READ_LIMIT_PER_MINUTE;
-  const limit = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
-  if (!(limit >= 1 && limit <= 1_000_000)) throw new ConfigError('KEY_READ_LIMIT_PER_MINUTE must be a whole number from 1 to 1000000');
-  return limit;
+/** The setting `name` as a whole number from `min` to `max` (digits only), `fallback` when unset; ConfigError otherwise. */
+function readWholeNumber(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return fallback;
+  const value = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (!(value >= min && value <= max)) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}`);
+  return value;
 }
+
+const readKeyReadLimit = (env: Env): number =>
+  readWholeNumber(env, 'KEY_READ_LIMIT_PER_MINUTE', DEFAULT_KEY_READ_LIMIT_PER_MINUTE, 1, 1_000_000);
 
 /** MBAM's helpdesk site hides a shown key after a minute too: long enough to read out 48 digits. */
 export const DEFAULT_REVEAL_SECONDS = 60;
@@ -119,9 +123,7 @@ function readHelpdesk(env: Env): HelpdeskSettings {
   if (apiScope !== undefined && !/^\S+\/[A-Za-z0-9._-]+$/.test(apiScope)) {
     throw new ConfigError('HELPDESK_API_SCOPE must be a scope such as api://bitlocker-escrow/user_impersonation');
   }
-  const raw = nonEmpty(env, 'HELPDESK_REVEAL_SECONDS');
-  const revealSeconds = raw === undefined ? DEFAULT_REVEAL_SECONDS : /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
-  if (!(revealSeconds >= 1 && revealSeconds <= 600)) throw new ConfigError('HELPDESK_REVEAL_SECONDS must be a whole number from 1 to 600');
+  const revealSeconds = readWholeNumber(env, 'HELPDESK_REVEAL_SECONDS', DEFAULT_REVEAL_SECONDS, 1, 600);
   return { clientId: clientId?.toLowerCase(), apiScope, revealSeconds };
 }
 
@@ -148,15 +150,8 @@ function refuseLocalModeInAzure(env: Env, name: string): void {
 export const DEFAULT_DELETED_KEY_RETENTION_DAYS = 90;
 const MAX_DELETED_KEY_RETENTION_DAYS = 3650;
 
-function readRetentionDays(env: Env): number {
-  const raw = nonEmpty(env, 'DELETED_KEY_RETENTION_DAYS');
-  if (raw === undefined) return DEFAULT_DELETED_KEY_RETENTION_DAYS;
-  const days = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
-  if (!(days >= 1 && days <= MAX_DELETED_KEY_RETENTION_DAYS)) {
-    throw new ConfigError(`DELETED_KEY_RETENTION_DAYS must be a whole number from 1 to ${MAX_DELETED_KEY_RETENTION_DAYS}`);
-  }
-  return days;
-}
+const readRetentionDays = (env: Env): number =>
+  readWholeNumber(env, 'DELETED_KEY_RETENTION_DAYS', DEFAULT_DELETED_KEY_RETENTION_DAYS, 1, MAX_DELETED_KEY_RETENTION_DAYS);
 
 /** Daily at 02:30 UTC: a quiet hour, and a day's delay past the retention changes nothing that matters. */
 export const DEFAULT_PURGE_EXPIRED_SCHEDULE = '0 30 2 * * *';
