@@ -1,4 +1,7 @@
 import { parseArgs } from 'node:util';
+import { wholeNumber } from '../shared/adoption/commandLine';
+import { forEachLimit } from '../shared/adoption/concurrency';
+import { DEFAULT_PROGRESS_EVERY_MS } from '../shared/adoption/progress';
 import { DecryptionError, type EncryptionKeyring, open, seal } from '../shared/crypto/envelope';
 import { keyring } from '../shared/crypto/keyring';
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
@@ -35,7 +38,6 @@ const usage = 'usage: npm run reencrypt [-- --page-size N] [--progress-every MS]
 const DEFAULT_PAGE_SIZE = 100;
 /** Records of one page resealed at once: enough to hide storage latency, few enough to leave the service its share. */
 const CONCURRENCY = 8;
-const DEFAULT_PROGRESS_EVERY_MS = 2_000;
 /** Re-reads of one record that keeps being changed under us before it counts as failed. */
 const MAX_RESEAL_ATTEMPTS = 5;
 /** Storage unavailable (503 from the store): tries per call, with a growing wait between them. */
@@ -126,32 +128,16 @@ export async function reencryptAll(options: ReencryptOptions = {}): Promise<Reen
   let continuation: string | undefined;
   do {
     const page = await withStorage(() => listKeys(pageSize, continuation));
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < page.items.length) {
-        const listed = page.items[next++];
-        const outcome = await moveRecord(ring, listed, () => result.retried++);
-        result.scanned++;
-        if (typeof outcome === 'object') result.failed.push({ id: listed.id, reason: outcome.failed });
-        else result[outcome]++;
-        report();
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, page.items.length) }, worker));
+    await forEachLimit(page.items, CONCURRENCY, async (listed) => {
+      const outcome = await moveRecord(ring, listed, () => result.retried++);
+      result.scanned++;
+      if (typeof outcome === 'object') result.failed.push({ id: listed.id, reason: outcome.failed });
+      else result[outcome]++;
+      report();
+    });
     continuation = page.continuation;
   } while (continuation !== undefined);
   return result;
-}
-
-function positiveInteger(value: string | undefined, name: string, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`${name} takes a whole number of at least ${min}`);
-  return n;
-}
-
-class UsageError extends Error {
-  override name = 'UsageError';
 }
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -168,8 +154,8 @@ async function main(): Promise<number> {
     }
     options = {
       // Azure Table storage answers at most 1000 entities a page.
-      pageSize: Math.min(1000, positiveInteger(values['page-size'], '--page-size', DEFAULT_PAGE_SIZE, 1)),
-      progressEveryMs: positiveInteger(values['progress-every'], '--progress-every', DEFAULT_PROGRESS_EVERY_MS, 0),
+      pageSize: Math.min(1000, wholeNumber(values['page-size'], '--page-size', DEFAULT_PAGE_SIZE, 1)),
+      progressEveryMs: wholeNumber(values['progress-every'], '--progress-every', DEFAULT_PROGRESS_EVERY_MS, 0),
     };
   } catch (error) {
     process.stderr.write(`reencrypt: ${describe(error)}\n${usage}\n`);
