@@ -3,6 +3,7 @@ import { builtOnFirstUse } from '../validation/lazyJoi';
 import {
   MAX_REVEAL_REASON_TEXT,
   MAX_REVEAL_TICKET,
+  PRINTABLE_ASCII,
   REVEAL_REASON_CODES,
   REVEAL_REASON_HEADER,
   REVEAL_TICKET_HEADER,
@@ -11,8 +12,6 @@ import {
 // Validation of the two headers of a key read (README "Security model"). Header values are bytes, and
 // browsers send only Latin-1, so the free text and the ticket are printable ASCII: nothing in them can
 // break a record or a reader's screen, and their length is the length a reader sees.
-
-const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 const CODE_LIST = REVEAL_REASON_CODES.join(', ');
 

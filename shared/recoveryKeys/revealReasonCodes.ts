@@ -29,3 +29,6 @@ export const REVEAL_TICKET_HEADER = 'X-Reveal-Ticket';
 export const MAX_REVEAL_REASON_TEXT = 200;
 /** Characters of X-Reveal-Ticket. */
 export const MAX_REVEAL_TICKET = 64;
+
+/** What the free text and the ticket may hold: printable ASCII (header values are Latin-1 to fetch; nothing in them can break a record or a screen). */
+export const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;

@@ -1,9 +1,4 @@
-import {
-  MAX_REVEAL_REASON_TEXT,
-  MAX_REVEAL_TICKET,
-  REVEAL_REASON_CODES,
-  type RevealReasonCode,
-} from '../../shared/recoveryKeys/revealReasonCodes';
+import { REVEAL_REASON_CODES, type RevealReasonCode } from '../../shared/recoveryKeys/revealReasonCodes';
 
 // The service's reason codes of X-Reveal-Reason (recorded as the read's RevealReason), in words.
 // Typed by the code list, so that a new code cannot ship without its words.
@@ -22,12 +17,6 @@ const WORDS: Record<RevealReasonCode, string> = {
 };
 
 export const REVEAL_REASONS: readonly { code: string; words: string }[] = REVEAL_REASON_CODES.map((code) => ({ code, words: WORDS[code] }));
-
-export const MAX_DETAILS = MAX_REVEAL_REASON_TEXT;
-export const MAX_TICKET = MAX_REVEAL_TICKET;
-
-/** Header values are Latin-1 to fetch and printable ASCII to the service. */
-export const PRINTABLE = /^[\x20-\x7e]*$/;
 
 /** The X-Reveal-Reason value: the code, then `:` and the details when there are any. */
 export function revealReasonHeader(code: string, details: string): string {

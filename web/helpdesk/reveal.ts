@@ -2,7 +2,8 @@ import { KEYS, request } from './api';
 import { byId, h } from './dom';
 import { explain, showProblem } from './explain';
 import { REVEAL_REASON_HEADER, REVEAL_TICKET_HEADER } from '../../shared/recoveryKeys/revealReasonCodes';
-import { MAX_DETAILS, MAX_TICKET, PRINTABLE, REVEAL_REASONS, revealReasonHeader } from './reasons';
+import { MAX_REVEAL_REASON_TEXT, MAX_REVEAL_TICKET, PRINTABLE_ASCII } from '../../shared/recoveryKeys/revealReasonCodes';
+import { REVEAL_REASONS, revealReasonHeader } from './reasons';
 import type { KeyRow } from './results';
 import type { Session } from './session';
 
@@ -74,9 +75,10 @@ export function setUpReveal(session: Session, revealSeconds: number): Revealer {
 
   const problemOfInput = (): string | undefined => {
     if (!reason.value) return 'Choose a reason.';
-    if (!PRINTABLE.test(details.value) || details.value.length > MAX_DETAILS)
-      return `Details: up to ${MAX_DETAILS} characters without accents or line breaks.`;
-    if (!PRINTABLE.test(ticket.value) || ticket.value.length > MAX_TICKET) return `Ticket: up to ${MAX_TICKET} characters without accents.`;
+    if (!PRINTABLE_ASCII.test(details.value) || details.value.length > MAX_REVEAL_REASON_TEXT)
+      return `Details: up to ${MAX_REVEAL_REASON_TEXT} characters without accents or line breaks.`;
+    if (!PRINTABLE_ASCII.test(ticket.value) || ticket.value.length > MAX_REVEAL_TICKET)
+      return `Ticket: up to ${MAX_REVEAL_TICKET} characters without accents.`;
     return undefined;
   };
 
