@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { adoptionSource } from '../adoption/auditSource';
-import { failureReason } from '../adoption/commandLine';
+import { failureReason, stderrLine } from '../adoption/commandLine';
 import { forEachLimit } from '../adoption/concurrency';
 import { findEscrowedKey, importRecoveryKey } from '../adoption/importKey';
 import { DEFAULT_PROGRESS_EVERY_MS, RunProgress } from '../adoption/progress';
@@ -53,8 +53,6 @@ export interface MirrorResult {
   pages: number;
   summary: string;
 }
-
-const stderrLine = (line: string): void => void process.stderr.write(`${line}\n`);
 
 /** The mirror's own identity, from its Graph token's claims, for the audit trail (never the token itself). */
 async function mirrorCaller(): Promise<Caller | undefined> {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GraphCallFailed } from './errors';
 
 // For jobs that can afford to wait (the Entra mirror), unlike a device's request: Graph's throttling
@@ -17,8 +18,6 @@ export class DeadlineReached extends Error {
 
 const retryable = (error: unknown): error is GraphCallFailed =>
   error instanceof GraphCallFailed && (error.status === undefined || error.status === 429 || error.status === 503);
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * `call()`, tried again after each retryable failure: after Graph's Retry-After when it sent one (never

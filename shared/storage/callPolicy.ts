@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PipelinePolicy, RestError } from '@azure/core-rest-pipeline';
 import { DEFAULT_STORAGE_CALL_LIMITS, type StorageCallLimits } from './callLimits';
 import { describeStorageCall, noteFailure } from './failure';
@@ -13,8 +14,6 @@ import { tryOnce, type TryOutcome } from './tryOnce';
 // throttlingRetryStrategy waits whatever Retry-After the service sends (a `Retry-After: 30` would hold
 // the caller 30 s per retry). So the SDK's retries are switched off (clientOptions.ts) and this
 // policy does the retrying, the loop here and the decision in retryDecision.ts.
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A retry is not started with less than this left (ms): it could hardly succeed in time. */
 const MIN_TRY_MS = 300;
