@@ -1,3 +1,5 @@
+import { isGuid } from './text/normalizeGuid';
+
 // Every setting is read and checked here, once; nothing else reads process.env.
 // A bad setting is reported by name, never by value: values may be secrets.
 
@@ -113,11 +115,9 @@ const readKeyReadLimit = (env: Env): number =>
 /** MBAM's helpdesk site hides a shown key after a minute too: long enough to read out 48 digits. */
 export const DEFAULT_REVEAL_SECONDS = 60;
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function readHelpdesk(env: Env): HelpdeskSettings {
   const clientId = nonEmpty(env, 'HELPDESK_CLIENT_ID');
-  if (clientId !== undefined && !GUID.test(clientId))
+  if (clientId !== undefined && !isGuid(clientId))
     throw new ConfigError('HELPDESK_CLIENT_ID must be the GUID of an Entra app registration');
   const apiScope = nonEmpty(env, 'HELPDESK_API_SCOPE');
   if (apiScope !== undefined && !/^\S+\/[A-Za-z0-9._-]+$/.test(apiScope)) {

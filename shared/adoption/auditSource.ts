@@ -2,11 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import type { Caller } from '../auth/caller';
 import type { AuditSource, ImportOrigin } from '../audit/model';
+import { CLIENT_NAME, CLIENT_VERSION } from '../graph/policies';
 
 // Who the adoption tools are in the audit trail. One correlation id per run ties its records together.
-
-export const TOOL_NAME = 'bitlocker-key-escrow';
-export const TOOL_VERSION = '0.1.0';
 
 /** The local account that ran a command, as far as the OS says; undefined where it cannot (no passwd entry). */
 function localAccount(): string | undefined {
@@ -27,9 +25,9 @@ export function adoptionSource(origin: ImportOrigin, tool: string, caller?: Call
   return {
     caller: caller ?? { permissions: new Set(), delegated: false },
     requestId: randomUUID(),
-    userAgent: `${TOOL_NAME}-${tool}/${TOOL_VERSION}${account ? ` (${account})` : ''}`,
-    clientName: `${TOOL_NAME} ${tool}`,
-    clientVersion: TOOL_VERSION,
+    userAgent: `${CLIENT_NAME}-${tool}/${CLIENT_VERSION}${account ? ` (${account})` : ''}`,
+    clientName: `${CLIENT_NAME} ${tool}`,
+    clientVersion: CLIENT_VERSION,
     importedFrom: origin,
   };
 }

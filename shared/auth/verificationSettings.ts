@@ -3,6 +3,7 @@ import type { AuthSettings } from '../config';
 import { developmentKey, LOCAL_AUDIENCE, LOCAL_ISSUER, LOCAL_TENANT_ID } from './developmentKey';
 import type { JoseModule } from './lazyJose';
 import { EntraSigningKeys, type JwksTiming, type KeySetGeneration } from './signingKeys';
+import { isGuid } from '../text/normalizeGuid';
 
 // What a token is checked against, from the settings: the keys, issuers, audiences and tenant of entra
 // mode (the spec's "Tokens" section) or of local mode, and the settings that leave no token judgeable
@@ -23,8 +24,6 @@ const GRAPH_AUDIENCES = new Set([
 
 /** True for Microsoft Graph's audience in any of its spellings: a token for Graph is a token for somebody else. */
 export const isGraphAudience = (aud: string): boolean => GRAPH_AUDIENCES.has(aud.trim().toLowerCase().replace(/\/+$/, ''));
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** How tokens are verified in the configured mode. */
 export interface Verification {
@@ -70,7 +69,7 @@ export function entraVerification(jose: JoseModule, auth: AuthSettings, timing: 
     // Never fall open: without a tenant and an audience no token can be judged.
     throw new AuthConfigurationError('AUTH_MODE=entra needs AUTH_TENANT_ID and AUTH_AUDIENCE');
   }
-  if (!GUID.test(auth.tenantId)) {
+  if (!isGuid(auth.tenantId)) {
     // Not a domain name, and not common/organizations: those would accept other tenants' tokens.
     throw new AuthConfigurationError("AUTH_TENANT_ID must be the tenant's id (a GUID)");
   }

@@ -10,6 +10,9 @@ const GUID_PLAIN = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
  * form with hyphens, and no version or variant check (Graph's example key ID,
  * b465e4e8-e4e8-b465-e8e4-65b4e8e465b4, has neither).
  */
+/** Whether `value` is a GUID in the plain 8-4-4-4-12 hex form, in any case, without braces (settings, certificate subjects). */
+export const isGuid = (value: string): boolean => GUID_PLAIN.test(value);
+
 export function normalizeGuid(value: string): string | undefined {
   const match = GUID_PLAIN.exec(value) ?? GUID_BRACED.exec(value);
   return match?.[1]!.toLowerCase();

@@ -1,5 +1,6 @@
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { DeviceProofError } from './proofError';
+import { isGuid } from '../../text/normalizeGuid';
 
 /** What the proof needs of a device certificate. */
 export interface DeviceCertificate {
@@ -11,8 +12,6 @@ export interface DeviceCertificate {
   publicKeyHash: string;
   publicKey: KeyObject;
 }
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const refuse = (message: string): DeviceProofError => new DeviceProofError('certificate', message);
 
@@ -41,7 +40,7 @@ export function readDeviceCertificate(der: Buffer): DeviceCertificate {
   if (certificate.publicKey.asymmetricKeyType !== 'rsa') throw refuse('The certificate key must be RSA.');
   const commonNames = certificate.subject.split('\n').filter((line) => line.startsWith('CN='));
   const deviceId = commonNames.length === 1 ? commonNames[0].slice(3) : '';
-  if (!GUID.test(deviceId)) throw refuse('The certificate subject must be CN=<deviceId> with a GUID.');
+  if (!isGuid(deviceId)) throw refuse('The certificate subject must be CN=<deviceId> with a GUID.');
   return {
     deviceId: deviceId.toLowerCase(),
     thumbprint: thumbprintOf(der),
