@@ -8,13 +8,13 @@ import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
 import { isBeta, publicUrlOf } from '../shared/http/requestContext';
 import { DIRECTORY_AUDITS_ROUTES } from '../shared/http/routes';
 import { jsonResponse } from '../shared/http/responses';
-import { decodeSkipToken, nextLinkOf } from '../shared/odata';
+import { continuationOf, nextLinkOf } from '../shared/odata';
 
 const listDirectoryAudits: GraphOperation = async (request, requestContext, context) => {
   await authorizeRequest(request, requestContext, context, 'readAudit');
   const query = parseAuditListQuery(request.query, isBeta(requestContext));
   const fingerprint = JSON.stringify({ audit: query.filter });
-  const continuation = query.skipToken ? decodeSkipToken(query.skipToken, fingerprint).continuation : undefined;
+  const continuation = continuationOf(query.skipToken, fingerprint);
   const page = await listAuditEvents(query.filter, query.top, continuation);
   const body: Record<string, unknown> = {
     '@odata.context': `${requestContext.serviceRoot}/$metadata#auditLogs/directoryAudits`,

@@ -7,7 +7,7 @@ import { preconditionsOf } from '../shared/http/preconditions';
 import { publicUrlOf, type RequestContext } from '../shared/http/requestContext';
 import { DELETED_ITEMS_ROUTES, DELETED_KEYS_CAST } from '../shared/http/routes';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
-import { decodeSkipToken, nextLinkOf, parsePageQuery } from '../shared/odata';
+import { continuationOf, nextLinkOf, parsePageQuery } from '../shared/odata';
 import { singleOptions } from '../shared/odata/listQuery';
 import * as deleted from '../shared/recoveryKeys/deletedKeys';
 import { DELETED_COLLECTION_CONTEXT, deletedEntity, deletedProperties, graphEntity } from '../shared/recoveryKeys/representation';
@@ -30,7 +30,7 @@ export async function listDeleted(
 ): Promise<HttpResponseInit> {
   await authorizeRequest(request, requestContext, context, 'readMetadata');
   const query = parsePageQuery(request.query, 'when listing deleted recovery keys');
-  const continuation = query.skipToken ? decodeSkipToken(query.skipToken, FINGERPRINT).continuation : undefined;
+  const continuation = continuationOf(query.skipToken, FINGERPRINT);
   const page = await deleted.listDeletedKeys(query.top, continuation);
   const nextLink = nextLinkOf(publicUrlOf(request, requestContext), FINGERPRINT, page.continuation);
   return jsonResponse(requestContext, 200, {

@@ -10,7 +10,7 @@ import { preconditionsOf } from '../shared/http/preconditions';
 import { isBeta, publicUrlOf, type RequestContext } from '../shared/http/requestContext';
 import { COLLECTION_ROUTES } from '../shared/http/routes';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
-import { decodeSkipToken, nextLinkOf, parseItemSelect, parseListQuery } from '../shared/odata';
+import { continuationOf, nextLinkOf, parseItemSelect, parseListQuery } from '../shared/odata';
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
 import { contextUrl, graphEntity, graphProperties, type KeyProperty, propertiesFor } from '../shared/recoveryKeys/representation';
 import { parseRevealHeaders } from '../shared/recoveryKeys/revealReason';
@@ -44,7 +44,7 @@ export async function listKeys(
   authorizeDeviceListing(caller, query.filter);
   // A page token belongs to the filter it was issued for; it is refused under any other.
   const fingerprint = JSON.stringify(query.filter ?? null);
-  const continuation = query.skipToken ? decodeSkipToken(query.skipToken, fingerprint).continuation : undefined;
+  const continuation = continuationOf(query.skipToken, fingerprint);
   const page = await keys.listRecoveryKeys(query.filter, query.top, continuation);
   const properties = query.select ?? propertiesFor(false);
   const body: Record<string, unknown> = {

@@ -15,4 +15,11 @@ export {
   type SelectableProperty,
 } from './listQuery';
 export { nextLinkOf } from './nextLink';
-export { decodeSkipToken, encodeSkipToken, INVALID_SKIP_TOKEN_MESSAGE, MAX_SKIP_TOKEN_LENGTH, type SkipTokenState } from './skipToken';
+export {
+  continuationOf,
+  decodeSkipToken,
+  encodeSkipToken,
+  INVALID_SKIP_TOKEN_MESSAGE,
+  MAX_SKIP_TOKEN_LENGTH,
+  type SkipTokenState,
+} from './skipToken';

@@ -103,6 +103,13 @@ export function encodeSkipToken(state: SkipTokenState): string {
  * The state inside a client's $skiptoken, if it is intact, was issued by us for `expectedQuery`, and holds
  * a continuation of the storage SDK's shape; otherwise a 400 that tells the client to start over.
  */
+/**
+ * The storage continuation a request's `$skiptoken` carries, checked against the query it was issued
+ * for (`fingerprint`); undefined when the request has none (the first page). 400 as decodeSkipToken.
+ */
+export const continuationOf = (skipToken: string | undefined, fingerprint: string): string | undefined =>
+  skipToken ? decodeSkipToken(skipToken, fingerprint).continuation : undefined;
+
 export function decodeSkipToken(token: string, expectedQuery: string): SkipTokenState {
   if (token.length > MAX_SKIP_TOKEN_LENGTH) throw invalid();
   const bytes = strictBase64(token, BASE64URL, 'base64url');
