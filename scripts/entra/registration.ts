@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Permission } from '../../shared/auth/permissions';
 
 // What the API's Entra ID app registration must hold, computed from what it holds now, so that the
 // registration script can run again and again: existing roles and scopes keep their ids (Entra
@@ -48,39 +49,37 @@ export interface ApplicationApiShape {
 /** The Azure CLI's well-known client id: preauthorized for `user_impersonation` so helpdesk staff can `az account get-access-token`. */
 export const AZURE_CLI_APP_ID = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
 
-/** The app roles (the permission matrix of shared/auth/permissions.ts, plus Purge.All). Users and groups as well as applications. */
+/**
+ * The app roles: the permissions of shared/auth/permissions.ts (Purge.All included), for users and groups
+ * as well as applications.
+ */
 export const ROLES: readonly Omit<AppRole, 'id' | 'isEnabled'>[] = [
   {
-    value: 'BitLockerKey.ReadWrite.All',
+    value: Permission.ReadWrite,
     displayName: 'Escrow, change and delete BitLocker recovery keys',
     description: 'Write, update and delete recovery keys; cannot read a key back. For device-management services.',
-    allowedMemberTypes: ['User', 'Application'],
   },
   {
-    value: 'BitLockerKey.Read.All',
+    value: Permission.Read,
     displayName: 'Read BitLocker recovery keys',
     description: 'Read recovery keys, including the key itself ($select=key); every read is audited. For helpdesk staff.',
-    allowedMemberTypes: ['User', 'Application'],
   },
   {
-    value: 'BitLockerKey.ReadBasic.All',
+    value: Permission.ReadBasic,
     displayName: 'Read BitLocker recovery key metadata',
     description: 'List and read recovery-key metadata (ids, device, volume type, date), never the key. For inventory tools.',
-    allowedMemberTypes: ['User', 'Application'],
   },
   {
-    value: 'BitLockerKey.Purge.All',
+    value: Permission.Purge,
     displayName: 'Purge BitLocker recovery keys',
     description: 'Permanently remove recovery keys. For retention processes and their administrators.',
-    allowedMemberTypes: ['User', 'Application'],
   },
   {
-    value: 'AuditLog.Read.All',
+    value: Permission.AuditRead,
     displayName: 'Read the escrow audit trail',
     description: 'Read /auditLogs/directoryAudits of the escrow: who wrote, read or deleted which key, when.',
-    allowedMemberTypes: ['User', 'Application'],
   },
-];
+].map((role) => ({ ...role, allowedMemberTypes: ['User', 'Application'] }));
 
 /**
  * The one scope clients request for a signed-in user. It grants nothing by itself: the service
