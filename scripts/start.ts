@@ -3,12 +3,10 @@
 // everything else goes to stderr.
 
 import * as path from 'node:path';
-import { DEVELOPMENT_STORAGE, settings } from '../shared/config';
+import { DEVELOPMENT_STORAGE, isLoopbackHostname, settings } from '../shared/config';
 import { AZURITE_DEFAULT_TABLE_PORT, startAzuriteTables, tableServiceAnswers, type RunningAzurite } from './azurite';
 import { flushLog } from './host/hostLog';
 import { startHost, type RunningHost } from './host/server';
-
-const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /**
  * True when the connection string means the local development storage on 127.0.0.1:10002, the one
@@ -27,7 +25,7 @@ export function usesDevelopmentStorage(connectionString: string): boolean {
   if (endpoint === undefined) return false;
   try {
     const url = new URL(endpoint);
-    return LOOPBACK_HOSTS.has(url.hostname) && Number(url.port) === AZURITE_DEFAULT_TABLE_PORT;
+    return isLoopbackHostname(url.hostname) && Number(url.port) === AZURITE_DEFAULT_TABLE_PORT;
   } catch {
     return false;
   }

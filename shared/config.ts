@@ -199,6 +199,9 @@ function readDeviceAuth(env: Env): DeviceAuthMode {
 
 const LOOPBACK_HOSTNAMES: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
+/** Whether a URL's `hostname` (as `new URL` gives it) names this machine's loopback interface. */
+export const isLoopbackHostname = (hostname: string): boolean => LOOPBACK_HOSTNAMES.has(hostname);
+
 /** An absolute URL, https (plain http only on loopback, for tests); returned without a trailing slash. */
 function readServiceUrl(env: Env, name: string, allowPath: boolean): string | undefined {
   const raw = nonEmpty(env, name);
@@ -209,11 +212,11 @@ function readServiceUrl(env: Env, name: string, allowPath: boolean): string | un
   } catch {
     throw new ConfigError(`${name} must be an absolute URL`);
   }
-  const secure = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTNAMES.has(url.hostname));
+  const secure = url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHostname(url.hostname));
   if (!secure) throw new ConfigError(`${name} must be an https URL`);
   if (url.search || url.hash || url.username || url.password)
     throw new ConfigError(`${name} must not carry a query, a fragment or credentials`);
-  if (!allowPath && url.pathname !== '/' && !(LOOPBACK_HOSTNAMES.has(url.hostname) && /^\/[^/]+\/?$/.test(url.pathname))) {
+  if (!allowPath && url.pathname !== '/' && !(isLoopbackHostname(url.hostname) && /^\/[^/]+\/?$/.test(url.pathname))) {
     // Azurite's endpoint carries the account name as its path; a real account's does not.
     throw new ConfigError(`${name} must be the table service's endpoint, e.g. https://<account>.table.core.windows.net`);
   }

@@ -1,5 +1,5 @@
 import type { JWTVerifyGetKey, JWTVerifyOptions, KeyLike } from 'jose';
-import type { AuthSettings } from '../config';
+import { type AuthSettings, isLoopbackHostname } from '../config';
 import { developmentKey, LOCAL_AUDIENCE, LOCAL_ISSUER, LOCAL_TENANT_ID } from './developmentKey';
 import type { JoseModule } from './lazyJose';
 import { EntraSigningKeys, type JwksTiming, type KeySetGeneration } from './signingKeys';
@@ -49,7 +49,7 @@ function jwksUrl(value: string): URL {
   } catch {
     throw new AuthConfigurationError('AUTH_JWKS_URI must be an absolute URL');
   }
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  const loopback = isLoopbackHostname(url.hostname);
   // Keys fetched over plain HTTP could be replaced on the way: only a local test server may use it.
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
     throw new AuthConfigurationError('AUTH_JWKS_URI must be an https URL (http only on the loopback interface)');
