@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest } from '@azure/functions';
 import type { Caller } from '../auth/caller';
-import { asGraphError } from '../http/asGraphError';
-import { GraphError } from '../http/graphError';
+import { asGraphError } from '../errors/asGraphError';
+import { GraphError } from '../errors/graphError';
 import { headerText } from '../http/headerText';
 import type { RequestContext } from '../http/requestContext';
 import type { Activity, AuditEvent, AuditSource, ModifiedProperty } from './model';

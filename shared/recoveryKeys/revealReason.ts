@@ -1,4 +1,4 @@
-import { badRequest } from '../http/graphError';
+import { badRequest } from '../errors/graphError';
 import { builtOnFirstUse } from '../validation/lazyJoi';
 import {
   MAX_REVEAL_REASON_TEXT,

@@ -3,7 +3,7 @@ import { settings } from '../../config';
 import { GraphClient } from '../../graph/client';
 import { serviceCredential } from '../../graph/credential';
 import { readBounded } from '../../http/body';
-import { GraphError, serviceUnavailable } from '../../http/graphError';
+import { GraphError, serviceUnavailable } from '../../errors/graphError';
 import type { RequestContext } from '../../http/requestContext';
 import type { Caller } from '../caller';
 import { CachedDeviceDirectory } from './cachedDirectory';
