@@ -3,7 +3,7 @@ import { badRequest, conflict, GraphError, notFound, preconditionFailed, service
 import { KeyDeletedError, PasswordChangedError } from './writeRefusals';
 import type { Preconditions } from '../http/preconditions';
 import type { Activity, AuditSource, ModifiedProperty } from '../audit/model';
-import { auditEvent } from '../audit/recorder';
+import { auditEvent } from '../audit/model';
 import { requireOwnDevice } from '../auth/device/access';
 import { writeAuditEntry } from '../audit/store';
 import type { KeyMetadata, KeyRecord, RecoveryKey, RecoveryKeyInput, StoredRecoveryKey } from './model';

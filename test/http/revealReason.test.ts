@@ -2,7 +2,7 @@ import '../support/functionsCore';
 import type { HttpResponseInit } from '@azure/functions';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
 import { resetSettings } from '../../shared/config';
-import { REVEAL_REASON_CODES } from '../../shared/recoveryKeys/revealReasonCodes';
+import { REVEAL_REASON_CODES } from '../../shared/revealReasons';
 import { AUDIT_READ, auditsOf, detailOf, newOid } from '../support/audit';
 import { READ, WRITE, token, type GraphJson } from '../support/client';
 import { keyBody, type KeyBody } from '../support/fixtures';

@@ -6,7 +6,7 @@ import { resetSettings } from '../../shared/config';
 import { addToRefusalSummary, AUDIT_TABLE } from '../../shared/audit/store';
 import type { AuditEvent } from '../../shared/audit/model';
 import { randomUUID } from 'node:crypto';
-import { flushRefusalSummaries, REFUSALS_RECORDED_PER_MINUTE } from '../../shared/audit/refusals';
+import { flushRefusalSummaries, REFUSALS_RECORDED_PER_MINUTE } from '../../shared/audit/refusalBudget';
 import { MAX_CLIENT_HEADER, MAX_USER_AGENT } from '../../shared/audit/bounded';
 import { AUDIT_READ, type DirectoryAudit, auditsPath, detailOf, newOid } from '../support/audit';
 import { READ, WRITE, token, type GraphJson } from '../support/client';
