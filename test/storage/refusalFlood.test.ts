@@ -15,7 +15,7 @@ import { COLLECTION, mapLimit } from '../support/keys';
 import { bodyJson, bodyText, handlerRequest, quietContext } from '../support/inProcess';
 import { rawEntities } from '../support/storage';
 
-// The audit trail cannot be drowned (issue 8, item 5). 5,000 refused key reads from one identity,
+// The audit trail cannot be drowned. 5,000 refused key reads from one identity,
 // called in-process (as the Functions worker calls the handlers) against the run's Azurite, with the
 // Authorization header spelt several ways and hostile headers, leave at most REFUSALS_RECORDED_PER_MINUTE
 // records one by one plus one summary per minute, and those still add up to 5,000; a real key read made
@@ -74,7 +74,7 @@ const READ_AT = 4_000;
 const logs: string[] = [];
 const context = () => quietContext('refusalFlood.test', logs);
 
-// A valid token's spellings: one caller all the same (issue 8, item 9).
+// A valid token's spellings: one caller all the same.
 const spellings = (jwt: string): string[] => [`Bearer ${jwt}`, `bearer ${jwt}`, `BEARER ${jwt}`, `Bearer    ${jwt}`, `Bearer ${jwt} \t`];
 
 it(`${FLOOD} refused requests from one caller leave a bounded number of records that carry the count`, async () => {
