@@ -37,6 +37,13 @@ Describe 'KeyEscrow.ps1' {
             return Invoke-KeyEscrow -ServiceUrl $Url -Mode $Mode
         }
 
+        function Assert-Run([string]$Mode, [string]$Line, [int]$ExitCode) {
+            # One run, its line and exit code as expected.
+            $result = Invoke-Run $Mode
+            $result.Line | Should -BeExactly $Line
+            $result.ExitCode | Should -Be $ExitCode
+        }
+
         function Get-ListedKeys($Certificate) {
             # The device's keys as the service lists them to the device itself.
             $http = New-HttpClient
@@ -105,15 +112,9 @@ Describe 'KeyEscrow.ps1' {
             $os = New-Protector; $data = New-Protector; $tpm = New-Protector -Type 'Tpm'
             Use-Volumes @((New-Volume 'C:' 'OperatingSystem' @($tpm, $os)), (New-Volume 'D:' 'Data' @($data))) @{ 'C:' = 0; 'D:' = 1 }
 
-            $detect = Invoke-Run 'Detect'
-            $detect.Line | Should -BeExactly 'MissingKeys 2'
-            $detect.ExitCode | Should -Be 1
-            $remediate = Invoke-Run 'Remediate'
-            $remediate.Line | Should -BeExactly 'Escrowed 2'
-            $remediate.ExitCode | Should -Be 0
-            $again = Invoke-Run 'Detect'
-            $again.Line | Should -BeExactly 'UpToDate'
-            $again.ExitCode | Should -Be 0
+            Assert-Run 'Detect' 'MissingKeys 2' 1
+            Assert-Run 'Remediate' 'Escrowed 2' 0
+            Assert-Run 'Detect' 'UpToDate' 0
             @(Get-ListedKeys $certificate).id | Sort-Object | Should -Be (@((Get-ProtectorId $os), (Get-ProtectorId $data)) | Sort-Object)
         }
 
@@ -238,13 +239,10 @@ Describe 'KeyEscrow.ps1' {
                 (New-Volume 'D:' 'Data' @(New-Protector -Password '') ),
                 (New-Volume 'E:' 'Data' @(New-Protector) 'Locked')
             ) @{ 'C:' = 0; 'D:' = 1; 'E:' = 2 }
-            (Invoke-Run 'Detect').Line | Should -BeExactly 'MissingKeys 1; Skipped 2 (volume locked or password unreadable)'
-            $result = Invoke-Run 'Remediate'
-            $result.Line | Should -BeExactly 'Escrowed 1; Skipped 2 (volume locked or password unreadable)'
-            $result.ExitCode | Should -Be 0
-            $detect = Invoke-Run 'Detect'
-            $detect.Line | Should -BeExactly 'UpToDate; Skipped 2 (volume locked or password unreadable)'
-            $detect.ExitCode | Should -Be 0
+            $skipped = 'Skipped 2 (volume locked or password unreadable)'
+            Assert-Run 'Detect' "MissingKeys 1; $skipped" 1
+            Assert-Run 'Remediate' "Escrowed 1; $skipped" 0
+            Assert-Run 'Detect' "UpToDate; $skipped" 0
             @(Get-ListedKeys $certificate).id | Should -Be @(Get-ProtectorId $good)
         }
 
