@@ -29,17 +29,20 @@ export function answer(request: PipelineRequest, status: number, headers: Record
 /** Answers 200. */
 export const succeeds: Try = (request) => Promise.resolve(answer(request, 200));
 
-/** Answers `status` with the storage error code `code` and `headers` (e.g. Retry-After), thrown as the SDK throws it. */
+/** Storage's answer `status` with its error code `code` and `headers` (e.g. Retry-After), as the SDK throws it. */
+export function storageFailure(status: number, code: string, headers: Record<string, string> = {}, request = storageRequest()): RestError {
+  return new RestError(`${code}: storage answered ${status}`, {
+    statusCode: status,
+    request,
+    response: answer(request, status, { 'x-ms-error-code': code, ...headers }),
+  });
+}
+
+/** Answers `status` with the storage error code `code` and `headers`, thrown as the SDK throws it. */
 export const fails =
   (status: number, code: string, headers: Record<string, string> = {}): Try =>
   (request) =>
-    Promise.reject(
-      new RestError(`${code}: storage answered ${status}`, {
-        statusCode: status,
-        request,
-        response: answer(request, status, { 'x-ms-error-code': code, ...headers }),
-      }),
-    );
+    Promise.reject(storageFailure(status, code, headers, request));
 
 /** No HTTP answer at all: the connection was refused, reset, or the name did not resolve. */
 export const unreachable =

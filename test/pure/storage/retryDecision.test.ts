@@ -1,7 +1,7 @@
 import { RestError } from '@azure/core-rest-pipeline';
 import { retryDelayMs } from '../../../shared/storage/retryDecision';
 import type { TryOutcome } from '../../../shared/storage/tryOnce';
-import { answer, storageRequest } from '../../support/storageAnswers';
+import { answer, storageFailure, storageRequest } from '../../support/storageAnswers';
 
 // Which outcomes of a try are worth another and after how long. The jitter is Math.random's; it is pinned
 // here to its ends, so the backoff's range is asserted exactly. Whether the wait fits the call's budget is
@@ -17,10 +17,9 @@ afterEach(() => {
 
 /** A try that failed with `status` (undefined: no answer at all), as tryOnce reports it. */
 function failed(status: number | undefined, headers: Record<string, string> = {}): TryOutcome {
-  const request = storageRequest();
-  if (status === undefined) return { error: new RestError('connect ECONNREFUSED', { code: 'ECONNREFUSED', request }) };
-  const response = answer(request, status, headers);
-  return { error: new RestError(`storage answered ${status}`, { statusCode: status, request, response }), response };
+  if (status === undefined) return { error: new RestError('connect ECONNREFUSED', { code: 'ECONNREFUSED', request: storageRequest() }) };
+  const error = storageFailure(status, 'AnyCode', headers);
+  return { error, response: error.response };
 }
 
 /** The waits before tries 2 to 6 with the jitter at `random`. */
