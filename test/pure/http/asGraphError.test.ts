@@ -36,29 +36,15 @@ const JSON_HEADERS = {
 };
 
 describe("asGraphError: a storage outcome as Graph's answer", () => {
-  test("versionMoved is 412 preconditionFailed: the client's If-Match named another version", () => {
-    expect(answerTo(new StorageError('versionMoved', 'The recovery key has changed since it was read.', 'The recovery key'))).toEqual({
-      status: 412,
+  test.each([
+    ['versionMoved', 'The recovery key', 412, 'preconditionFailed', 'The recovery key has changed since the ETag given in If-Match.'],
+    ['exists', 'The device', 409, 'conflict', 'The device already exists.'],
+    ['gone', 'The recovery key', 404, 'itemNotFound', 'The recovery key was not found.'],
+  ] as const)("%s is the entity's answer: %i %s, nothing for the log", (kind, subject, status, code, message) => {
+    expect(answerTo(new StorageError(kind, 'What the use case said.', subject))).toEqual({
+      status,
       headers: JSON_HEADERS,
-      body: graphBody('preconditionFailed', 'The recovery key has changed since the ETag given in If-Match.'),
-      logDetails: undefined,
-    });
-  });
-
-  test('exists is 409 conflict', () => {
-    expect(answerTo(new StorageError('exists', 'The device already exists.', 'The device'))).toEqual({
-      status: 409,
-      headers: JSON_HEADERS,
-      body: graphBody('conflict', 'The device already exists.'),
-      logDetails: undefined,
-    });
-  });
-
-  test('gone is 404 itemNotFound', () => {
-    expect(answerTo(new StorageError('gone', 'The recovery key was not found.', 'The recovery key'))).toEqual({
-      status: 404,
-      headers: JSON_HEADERS,
-      body: graphBody('itemNotFound', 'The recovery key was not found.'),
+      body: graphBody(code, message),
       logDetails: undefined,
     });
   });

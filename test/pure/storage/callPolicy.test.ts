@@ -72,6 +72,27 @@ async function call(tries: Try[], limits?: StorageCallLimits, request?: Pipeline
 
 const httpDate = (ms: number): string => new Date(ms).toUTCString();
 
+/** A call whose last try timed out (nothing sent at all when `sentAt` is empty): storage unavailable, come back in 10 s. */
+const timedOut = (tries: number, sentAt: number[], endedAt: number): CallOutcome => ({
+  kind: 'unavailable',
+  retryAfterSeconds: 10,
+  failure: { call: CALL, code: 'ETIMEDOUT', status: undefined, tries, ms: endedAt },
+  sentAt,
+  endedAt,
+});
+
+/** A call that ended with its first try's failure, at once: nothing waited for, nothing tried again. */
+const endedAtFirstTry = (
+  outcome: Pick<CallOutcome, 'kind' | 'retryAfterSeconds' | 'thrown'>,
+  code: string,
+  status: number,
+): CallOutcome => ({
+  ...outcome,
+  failure: { call: CALL, code, status, tries: 1, ms: 0 },
+  sentAt: [0],
+  endedAt: 0,
+});
+
 describe('storageCallPolicy: what is tried again', () => {
   test('an answer at the first try is passed on at once', async () => {
     expect(await call([succeeds])).toEqual({ status: 200, sentAt: [0], endedAt: 0 });
@@ -121,23 +142,15 @@ describe('storageCallPolicy: what is tried again', () => {
     [412, 'UpdateConditionNotSatisfied', 'versionMoved', undefined],
     [401, 'InvalidAuthenticationInfo', 'denied', 10],
     [403, 'AuthorizationPermissionMismatch', 'denied', 10],
-  ])('%i (%s) is an answer, not a fault: one try, and the call is %s', async (status, code, kind, retryAfterSeconds) => {
-    expect(await call([fails(status, code), succeeds])).toEqual({
-      kind,
-      retryAfterSeconds,
-      failure: { call: CALL, code, status, tries: 1, ms: 0 },
-      sentAt: [0],
-      endedAt: 0,
-    });
-  });
+  ] as [number, string, StorageErrorKind, number | undefined][])(
+    '%i (%s) is an answer, not a fault: one try, and the call is %s',
+    async (status, code, kind, retryAfterSeconds) => {
+      expect(await call([fails(status, code), succeeds])).toEqual(endedAtFirstTry({ kind, retryAfterSeconds }, code, status));
+    },
+  );
 
   test('a 400 is not tried again and surfaces as it is: a request storage will never take is a bug', async () => {
-    expect(await call([fails(400, 'InvalidInput'), succeeds])).toEqual({
-      thrown: 'RestError',
-      failure: { call: CALL, code: 'InvalidInput', status: 400, tries: 1, ms: 0 },
-      sentAt: [0],
-      endedAt: 0,
-    });
+    expect(await call([fails(400, 'InvalidInput'), succeeds])).toEqual(endedAtFirstTry({ thrown: 'RestError' }, 'InvalidInput', 400));
   });
 });
 
@@ -162,26 +175,16 @@ describe("storageCallPolicy: a throttling storage's Retry-After", () => {
   });
 
   test('a Retry-After longer than the budget is not waited: the caller is told to come back then', async () => {
-    expect(await call([fails(503, 'ServerBusy', { 'retry-after': '30' }), succeeds])).toEqual({
-      kind: 'throttled',
-      retryAfterSeconds: 30,
-      failure: { call: CALL, code: 'ServerBusy', status: 503, tries: 1, ms: 0 },
-      sentAt: [0],
-      endedAt: 0,
-    });
+    expect(await call([fails(503, 'ServerBusy', { 'retry-after': '30' }), succeeds])).toEqual(
+      endedAtFirstTry({ kind: 'throttled', retryAfterSeconds: 30 }, 'ServerBusy', 503),
+    );
   });
 
   test('a wait is taken only if a try of 300 ms still fits after it, to the millisecond', async () => {
     const fits = await call([fails(503, 'ServerBusy', { 'retry-after-ms': '3700' }), succeeds]);
     expect(fits).toEqual({ status: 200, sentAt: [0, 3_700], endedAt: 3_700 });
     const tooLong = await call([fails(503, 'ServerBusy', { 'retry-after-ms': '3701' }), succeeds]);
-    expect(tooLong).toEqual({
-      kind: 'throttled',
-      retryAfterSeconds: 4,
-      failure: { call: CALL, code: 'ServerBusy', status: 503, tries: 1, ms: 0 },
-      sentAt: [0],
-      endedAt: 0,
-    });
+    expect(tooLong).toEqual(endedAtFirstTry({ kind: 'throttled', retryAfterSeconds: 4 }, 'ServerBusy', 503));
   });
 
   test('throttling without a Retry-After waits the backoff and asks the caller for 5 s', async () => {
@@ -197,13 +200,7 @@ describe("storageCallPolicy: a throttling storage's Retry-After", () => {
 
 describe('storageCallPolicy: the per-try timeout and the call budget', () => {
   test('a storage that never answers: each try is cut at 2 s, and the call ends at its 4 s budget', async () => {
-    expect(await call([hangs])).toEqual({
-      kind: 'unavailable',
-      retryAfterSeconds: 10,
-      failure: { call: CALL, code: 'ETIMEDOUT', status: undefined, tries: 2, ms: 4_000 },
-      sentAt: [0, 2_100],
-      endedAt: 4_000,
-    });
+    expect(await call([hangs])).toEqual(timedOut(2, [0, 2_100], 4_000));
     // The second try had only what was left of the budget.
     expect((lastError as Error).message).toBe('Storage did not answer within 1900 ms.');
   });
@@ -219,13 +216,7 @@ describe('storageCallPolicy: the per-try timeout and the call budget', () => {
   test('the try in flight at the deadline is cut short there', async () => {
     // 0–1700 a 500, backoff 100; 1800–3500 a 500, backoff 200 (3500 + 200 + 300 fits); the third try has 300 ms.
     const limits = { ...DEFAULT_STORAGE_CALL_LIMITS, maxTries: 10 };
-    expect(await call([after(1_700, fails(500, 'InternalError'))], limits)).toEqual({
-      kind: 'unavailable',
-      retryAfterSeconds: 10,
-      failure: { call: CALL, code: 'ETIMEDOUT', status: undefined, tries: 3, ms: 4_000 },
-      sentAt: [0, 1_800, 3_700],
-      endedAt: 4_000,
-    });
+    expect(await call([after(1_700, fails(500, 'InternalError'))], limits)).toEqual(timedOut(3, [0, 1_800, 3_700], 4_000));
     expect((lastError as Error).message).toBe('Storage did not answer within 300 ms.');
   });
 
@@ -243,13 +234,7 @@ describe('storageCallPolicy: the per-try timeout and the call budget', () => {
 
   test('limits passed to the policy replace the defaults: five tries of 500 ms', async () => {
     const limits = { tryTimeoutMs: 500, callBudgetMs: 10_000, maxTries: 5 };
-    expect(await call([hangs], limits)).toEqual({
-      kind: 'unavailable',
-      retryAfterSeconds: 10,
-      failure: { call: CALL, code: 'ETIMEDOUT', status: undefined, tries: 5, ms: 3_700 },
-      sentAt: [0, 600, 1_300, 2_200, 3_200],
-      endedAt: 3_700,
-    });
+    expect(await call([hangs], limits)).toEqual(timedOut(5, [0, 600, 1_300, 2_200, 3_200], 3_700));
   });
 });
 
@@ -281,18 +266,10 @@ describe("storageCallPolicy: the caller's abort", () => {
 });
 
 describe("storageCallPolicy: the request's storage deadline (requestDeadline.ts)", () => {
-  const timedOutOnce = (at: number) => ({
-    kind: 'unavailable',
-    retryAfterSeconds: 10,
-    failure: { call: CALL, code: 'ETIMEDOUT', status: undefined, tries: 1, ms: at },
-    sentAt: [0],
-    endedAt: at,
-  });
-
   test("a request's deadline ends its call before the call's own budget", async () => {
     const outcome = withStorageBudget(1_000, () => startCall([hangs]));
     await jest.runAllTimersAsync();
-    expect(await outcome).toEqual(timedOutOnce(1_000));
+    expect(await outcome).toEqual(timedOut(1, [0], 1_000));
   });
 
   test('a later call of the same request has only what is left; with nothing left, nothing is sent', async () => {
@@ -304,27 +281,15 @@ describe("storageCallPolicy: the request's storage deadline (requestDeadline.ts)
     await jest.runAllTimersAsync();
     const [first, second] = await outcomes;
     // 0–600 a 500, backoff 100; 700–1000 cut at the deadline; the second call starts at 1000.
-    expect(first).toEqual({
-      kind: 'unavailable',
-      retryAfterSeconds: 10,
-      failure: { call: CALL, code: 'ETIMEDOUT', status: undefined, tries: 2, ms: 1_000 },
-      sentAt: [0, 700],
-      endedAt: 1_000,
-    });
-    expect(second).toEqual({
-      kind: 'unavailable',
-      retryAfterSeconds: 10,
-      failure: { call: CALL, code: 'ETIMEDOUT', status: undefined, tries: 1, ms: 0 },
-      sentAt: [],
-      endedAt: 0,
-    });
+    expect(first).toEqual(timedOut(2, [0, 700], 1_000));
+    expect(second).toEqual(timedOut(1, [], 0));
     expect((lastError as Error).message).toBe('Storage did not answer within 0 ms.');
   });
 
   test('calls of one request in flight at once share one deadline', async () => {
     const outcomes = withStorageBudget(1_000, () => Promise.all([startCall([hangs]), startCall([hangs])]));
     await jest.runAllTimersAsync();
-    expect(await outcomes).toEqual([timedOutOnce(1_000), timedOutOnce(1_000)]);
+    expect(await outcomes).toEqual([timedOut(1, [0], 1_000), timedOut(1, [0], 1_000)]);
   });
 
   test("the deadline counts from the request's first storage call, not from the request's start", async () => {
@@ -345,13 +310,7 @@ describe("storageCallPolicy: the request's storage deadline (requestDeadline.ts)
     });
     await jest.runAllTimersAsync();
     const [inRequest, afterwards] = await outcomes;
-    expect(inRequest).toEqual(timedOutOnce(1_000));
-    expect(afterwards).toEqual({
-      kind: 'unavailable',
-      retryAfterSeconds: 10,
-      failure: { call: CALL, code: 'ETIMEDOUT', status: undefined, tries: 2, ms: 4_000 },
-      sentAt: [0, 2_100],
-      endedAt: 4_000,
-    });
+    expect(inRequest).toEqual(timedOut(1, [0], 1_000));
+    expect(afterwards).toEqual(timedOut(2, [0, 2_100], 4_000));
   });
 });
