@@ -8,7 +8,7 @@ import { DEFAULT_PROGRESS_EVERY_MS, RunProgress } from '../shared/adoption/progr
 import { keyring } from '../shared/crypto/keyring';
 
 // `npm run import -- <file.csv> [--skip-invalid]`: brings recovery keys exported from MBAM, manage-bde
-// or anywhere else into the escrow (README "Adopting"). Each row is stored through the PATCH use case
+// or anywhere else into the escrow (docs/adoption.md). Each row is stored through the PATCH use case
 // (validation, encryption, audit 'Import BitLocker key' with Source: file).
 //
 // Settings are the service's own (shared/config), as for `npm run reencrypt`: STORAGE_CONNECTION_STRING,
