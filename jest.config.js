@@ -6,7 +6,8 @@
 //   cli      the compiled command-line tools (dist/scripts, so build first), run as a user runs them
 //   http     the compiled local host over HTTP (the run's shared one, or hosts of its own)
 //   browser  the helpdesk console in Chromium
-const SETUP = { pure: 'localMode', storage: 'storage', cli: 'storage', http: 'host', browser: 'host' };
+//   infra    the deployment: the pinned Bicep CLI (npm run setup:tools), the compiled package, scripts
+const SETUP = { pure: 'localMode', storage: 'storage', cli: 'storage', http: 'host', browser: 'host', infra: 'localMode' };
 
 /** @type {import('jest').Config} */
 module.exports = {
