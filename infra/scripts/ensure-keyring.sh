@@ -32,6 +32,17 @@ set -eu
 vault=$AZURE_KEY_VAULT_NAME
 secret=$ENCRYPTION_KEYRING_SECRET_NAME
 
+# Counts a try of the current wait; after KEYRING_WAIT_TRIES of them prints $1 and fails, else sleeps.
+tries=0
+wait_or_give_up() {
+  tries=$((tries + 1))
+  if [ "$tries" -ge "$KEYRING_WAIT_TRIES" ]; then
+    echo "$1" >&2
+    exit 1
+  fi
+  sleep "$KEYRING_WAIT_SECONDS"
+}
+
 # Prints exists, absent or forbidden; any other outcome is printed to stderr and fails.
 keyring_state() {
   if out=$(az keyvault secret show --vault-name "$vault" --name "$secret" --query id -o tsv 2>&1); then
@@ -68,12 +79,7 @@ ensure_keyring() {
         ;;
     esac
     # forbidden (the grant has not propagated yet) or a failed write: wait, then look again.
-    tries=$((tries + 1))
-    if [ "$tries" -ge "$KEYRING_WAIT_TRIES" ]; then
-      echo "Keyring secret $secret: still $state in $vault after $tries tries (Key Vault Secrets Officer granted? GRANT_KEYRING_ADMIN=true?)" >&2
-      exit 1
-    fi
-    sleep "$KEYRING_WAIT_SECONDS"
+    wait_or_give_up "Keyring secret $secret: still $state in $vault after $KEYRING_WAIT_TRIES tries (Key Vault Secrets Officer granted? GRANT_KEYRING_ADMIN=true?)"
   done
 }
 
@@ -98,10 +104,5 @@ while :; do
     echo "ENCRYPTION_KEYS resolves from Key Vault."
     exit 0
   fi
-  tries=$((tries + 1))
-  if [ "$tries" -ge "$KEYRING_WAIT_TRIES" ]; then
-    echo "ENCRYPTION_KEYS does not resolve from Key Vault (status: $status). First provision? Run: azd env set GRANT_KEYRING_ADMIN true && azd provision" >&2
-    exit 1
-  fi
-  sleep "$KEYRING_WAIT_SECONDS"
+  wait_or_give_up "ENCRYPTION_KEYS does not resolve from Key Vault (status: $status). First provision? Run: azd env set GRANT_KEYRING_ADMIN true && azd provision"
 done

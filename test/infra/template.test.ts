@@ -1,13 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type ArmResource,
   type CompiledInfra,
   compileInfra,
+  moduleParameters,
   onlyResourceOfType,
   propertiesExpressionOf,
   propertiesOf,
-  resourceList,
   resourcesOfType,
 } from '../support/armTemplate';
 
@@ -51,6 +53,20 @@ describe('npm run infra:build', () => {
     expect(lint).toBe('bicep lint: infra/main.bicep, infra/resources.bicep: no diagnostics');
     expect(build).toMatch(/^bicep build: .*main\.json: no diagnostics$/);
     expect(rest).toEqual(['']);
+  });
+
+  it('names the command that installs the Bicep CLI when it is missing', () => {
+    // The build script and its tool paths, copied into a folder without .tools/.
+    const bare = mkdtempSync(join(tmpdir(), 'escrow-no-tools-'));
+    try {
+      mkdirSync(join(bare, 'scripts', 'tools'), { recursive: true });
+      for (const file of ['infraBuild.cjs', 'paths.cjs']) copyFileSync(join(ROOT, 'scripts', 'tools', file), join(bare, 'scripts', 'tools', file));
+      const run = spawnSync(process.execPath, [join(bare, 'scripts', 'tools', 'infraBuild.cjs')], { encoding: 'utf8' });
+      expect(run.status).toBe(2);
+      expect(run.stderr).toBe('bicep 0.49.2 is not installed here: run `npm run setup:tools` once.\n');
+    } finally {
+      rmSync(bare, { recursive: true, force: true });
+    }
   });
 
   it('is configured to make every linter rule an error', () => {
@@ -181,9 +197,7 @@ describe('role assignments', () => {
     );
     expect(officer?.condition).toBe("[not(empty(parameters('keyringAdmin')))]");
     expect(infra.main.parameters.grantKeyringAdmin).toMatchObject({ type: 'bool', defaultValue: false });
-    const moduleParams = (resourceList(infra.main).find((r) => r.type === 'Microsoft.Resources/deployments')?.properties as {
-      parameters: Record<string, unknown>;
-    }).parameters;
+    const moduleParams = moduleParameters(infra.main);
     expect(moduleParams.keyringAdmin).toBe(
       "[if(and(parameters('grantKeyringAdmin'), not(empty(parameters('provisioningPrincipalId')))), createObject('value', createObject('principalId', parameters('provisioningPrincipalId'), 'principalType', parameters('provisioningPrincipalType'))), createObject('value', createObject()))]",
     );
@@ -215,9 +229,7 @@ describe('app settings', () => {
   it('are merged into the list the template writes, so a provision keeps them rather than wiping them', () => {
     const settings = propertiesExpressionOf(onlyResourceOfType(infra.resources, 'Microsoft.Web/sites/config'));
     expect(settings).toMatch(/^\[union\(createObject\(.*\), parameters\('optionalAppSettings'\)\)\]$/);
-    const moduleParams = (resourceList(infra.main).find((r) => r.type === 'Microsoft.Resources/deployments')?.properties as {
-      parameters: Record<string, unknown>;
-    }).parameters;
+    const moduleParams = moduleParameters(infra.main);
     // Empty values are dropped, so an unset azd variable leaves the app's default in force.
     expect(moduleParams.optionalAppSettings).toEqual({
       value:

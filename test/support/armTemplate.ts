@@ -90,3 +90,9 @@ export function propertiesExpressionOf(resource: ArmResource): string {
   if (typeof resource.properties !== 'string') throw new Error(`${resource.type} has literal properties`);
   return resource.properties;
 }
+
+/** The parameters main passes to its module (infra/resources.bicep), as ARM expressions. */
+export function moduleParameters(main: ArmTemplate): Record<string, unknown> {
+  const module = resourceList(main).find((resource) => resource.type === 'Microsoft.Resources/deployments');
+  return (module?.properties as { parameters: Record<string, unknown> }).parameters;
+}
