@@ -23,7 +23,7 @@ let infra: CompiledInfra;
 
 beforeAll(() => {
   infra = compileInfra();
-}, 120_000);
+}, 240_000);
 
 /** The built-in role each role assignment grants, by name, resolved through the template's `roles` variable. */
 function roleOf(assignment: ArmResource): string {
