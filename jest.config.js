@@ -8,7 +8,16 @@
 //   browser  the helpdesk console in Chromium
 //   windows  the Windows client's Pester suites under PowerShell (test/windows/pester.test.ts), against
 //            the compiled host they start on the run's Azurite (so build first)
-const SETUP = { pure: 'localMode', storage: 'storage', cli: 'storage', http: 'host', browser: 'host', windows: 'storage' };
+//   infra    the deployment: the pinned Bicep CLI (npm run setup:tools), the compiled package, scripts
+const SETUP = {
+  pure: 'localMode',
+  storage: 'storage',
+  cli: 'storage',
+  http: 'host',
+  browser: 'host',
+  windows: 'storage',
+  infra: 'localMode',
+};
 
 /** @type {import('jest').Config} */
 module.exports = {
