@@ -28,23 +28,22 @@ import {
 //   read them at;
 // - the watermark is taken before the first read: every change committed before it is in the snapshot
 //   (at that version or a later one); a change during the run may or may not be, and the next
-//   incremental copies everything with a Timestamp from this watermark (less a clock-skew margin) on,
-//   and anything whose content hash differs from this snapshot's index, so nothing falls between two;
+//   incremental copies every entity with a storage Timestamp later than the latest this one saw in its
+//   table, and any whose content hash differs from this one's index (a change made during the run to
+//   an entity already read, with an earlier Timestamp than one read after it): nothing falls between two;
 // - the key records are read first, the device index and the audit trail after: a write stores those
 //   before its record, so a record in the snapshot has its index entry and its audit entry in it too.
 //   An index entry or audit entry without a record (a write cut off, or made during the run) is what the
 //   service already tolerates and hides.
-// Incremental. A snapshot names its base; it holds the entities changed since the base's watermark
-// (by Timestamp, and by content hash against the base's index), the keys deleted since (the base's
-// index walked beside the table, both in key order), and the whole table's index (keys and hashes),
-// which the next incremental and restore's check read. A full snapshot every FULL_EVERY keeps chains short.
+// Incremental. A snapshot names its base; it holds the entities changed since the base (by storage
+// Timestamp, the server's clock on both sides, and by content hash against the base's index), the
+// keys deleted since (the base's index walked beside the table, both in key order), and the whole
+// table's index (keys and hashes), which the next incremental and restore's check read. A full snapshot every FULL_EVERY keeps chains short.
 // Integrity. Every part's byte length, line count and SHA-256 are in the manifest, which is written
 // last (a run that stops leaves no manifest, and restore ignores it) and carries its own checksum.
 
 /** Snapshots in a chain, the full one included, before the next run starts a new full one. */
 export const FULL_EVERY = 8;
-/** Storage's Timestamp is the server's clock, the watermark ours: an incremental reads back this much earlier. */
-const CLOCK_SKEW_MS = 5 * 60 * 1000;
 
 export interface BackupOptions {
   /** A full snapshot even when an incremental one could be made. */
@@ -81,16 +80,13 @@ async function depthOf(container: ContainerClient, manifest: Manifest): Promise<
   return depth;
 }
 
-async function snapshotTable(
-  container: ContainerClient,
-  name: string,
-  table: string,
-  base: { manifest: Manifest; since: string } | undefined,
-): Promise<TableSnapshot> {
+async function snapshotTable(container: ContainerClient, name: string, table: string, base: Manifest | undefined): Promise<TableSnapshot> {
   const rows = new PartWriter<RowLine>(container, name, table, 'rows');
   const index = new PartWriter<IndexLine>(container, name, table, 'index');
   const deleted = new PartWriter<DeletedLine>(container, name, table, 'deleted');
-  const baseIndex = base?.manifest.tables[table];
+  const baseIndex = base?.tables[table];
+  const since = baseIndex?.maxTimestamp;
+  let maxTimestamp: string | undefined;
   const previous = baseIndex ? new Cursor(partLines<IndexLine>(container, baseIndex.index)) : emptyCursor<IndexLine>();
 
   for await (const { entity, timestamp } of storedEntities(table)) {
@@ -103,7 +99,8 @@ async function snapshotTable(
       if (order === 0) before = seen;
       else await deleted.add({ p: seen.p, r: seen.r });
     }
-    const changed = !base || before?.h !== line.h || timestamp === undefined || timestamp >= base.since;
+    if (timestamp !== undefined && (maxTimestamp === undefined || timestamp > maxTimestamp)) maxTimestamp = timestamp;
+    const changed = before?.h !== line.h || since === undefined || timestamp === undefined || timestamp > since;
     if (changed) await rows.add({ timestamp, entity });
     await index.add(line);
   }
@@ -119,6 +116,7 @@ async function snapshotTable(
     entities: index.count,
     changed: rows.count,
     deletedCount: deleted.count,
+    ...(maxTimestamp !== undefined && { maxTimestamp }),
   };
 }
 
@@ -133,8 +131,8 @@ export async function runBackup(options: BackupOptions = {}): Promise<Manifest> 
   const latestName = options.full ? undefined : (await listSnapshots(container)).pop();
   const latest = latestName === undefined ? undefined : await readManifest(container, latestName);
   const incremental = latest !== undefined && (await depthOf(container, latest)) + 1 < FULL_EVERY;
-  const base = incremental ? { manifest: latest, since: new Date(Date.parse(latest.watermark) - CLOCK_SKEW_MS).toISOString() } : undefined;
-  progress(base ? `incremental snapshot ${name} on ${base.manifest.name}, rows changed since ${base.since}` : `full snapshot ${name}`);
+  const base = incremental ? latest : undefined;
+  progress(base ? `incremental snapshot ${name} on ${base.name}` : `full snapshot ${name}`);
 
   const tableOrder = tablesInOrder();
   const tables: Record<string, TableSnapshot> = {};
@@ -148,7 +146,7 @@ export async function runBackup(options: BackupOptions = {}): Promise<Manifest> 
     format: FORMAT,
     name,
     kind: base ? 'incremental' : 'full',
-    ...(base && { base: base.manifest.name, since: base.since }),
+    ...(base && { base: base.name }),
     watermark: watermark.toISOString(),
     finishedAt: now().toISOString(),
     tableOrder,

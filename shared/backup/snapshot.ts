@@ -58,9 +58,11 @@ export interface TableSnapshot {
   deleted: Part[];
   /** Entities stored when the table was read (the index's length). */
   entities: number;
-  /** Entities in rows parts: written since the base snapshot's watermark (every one in a full). */
+  /** Entities in rows parts: changed since the base snapshot (every one in a full). */
   changed: number;
   deletedCount: number;
+  /** The latest storage Timestamp among the entities read: the next incremental copies what is later. */
+  maxTimestamp?: string;
 }
 
 export interface Manifest {
@@ -69,8 +71,6 @@ export interface Manifest {
   kind: 'full' | 'incremental';
   /** The snapshot this one adds to (incremental only); following `base` leads to a full one. */
   base?: string;
-  /** Rows whose Timestamp is at or after this were copied (incremental only): the base's watermark less the skew margin. */
-  since?: string;
   /** When the run started reading: every change stored before it is in this snapshot. */
   watermark: string;
   finishedAt: string;
@@ -131,13 +131,13 @@ const manifestSchema = builtOnFirstUse((Joi) => {
     entities: Joi.number().integer().min(0).required(),
     changed: Joi.number().integer().min(0).required(),
     deletedCount: Joi.number().integer().min(0).required(),
+    maxTimestamp: Joi.string().isoDate(),
   });
   return Joi.object({
     format: Joi.string().valid(FORMAT).required(),
     name: Joi.string().pattern(SNAPSHOT_NAME).required(),
     kind: Joi.string().valid('full', 'incremental').required(),
     base: Joi.when('kind', { is: 'incremental', then: Joi.string().pattern(SNAPSHOT_NAME).required(), otherwise: Joi.forbidden() }),
-    since: Joi.when('kind', { is: 'incremental', then: Joi.string().isoDate().required(), otherwise: Joi.forbidden() }),
     watermark: Joi.string().isoDate().required(),
     finishedAt: Joi.string().isoDate().required(),
     tableOrder: Joi.array().items(Joi.string()).required(),
