@@ -6,7 +6,9 @@
 //   cli      the compiled command-line tools (dist/scripts, so build first), run as a user runs them
 //   http     the compiled local host over HTTP (the run's shared one, or hosts of its own)
 //   browser  the helpdesk console in Chromium
-const SETUP = { pure: 'localMode', storage: 'storage', cli: 'storage', http: 'host', browser: 'host' };
+//   windows  the Windows client's Pester suites under PowerShell (test/windows/pester.test.ts), against
+//            the compiled host they start on the run's Azurite (so build first)
+const SETUP = { pure: 'localMode', storage: 'storage', cli: 'storage', http: 'host', browser: 'host', windows: 'storage' };
 
 /** @type {import('jest').Config} */
 module.exports = {

@@ -21,7 +21,7 @@ import { keyring } from '../shared/crypto/keyring';
 // - Output: progress on stderr (at most every ~2 s), one summary line on stdout. Line numbers, key
 //   ids and reasons are printed; never a key.
 // - Exit code: 0 when every row is escrowed as the file has it; 1 when some are not (bad rows,
-//   conflicts, failures: each named on stderr); 2 when the import could not run (usage, an unreadable
+//   conflicts, deleted keys, failures: each named on stderr); 2 when the import could not run (usage, an unreadable
 //   or malformed file, bad settings).
 
 const usage = 'usage: npm run import -- <file.csv> [--skip-invalid] [--concurrency N] [--progress-every MS]';
@@ -29,7 +29,7 @@ const usage = 'usage: npm run import -- <file.csv> [--skip-invalid] [--concurren
 /** Rows stored at once: enough to hide storage latency, few enough to leave the service its share. */
 const DEFAULT_CONCURRENCY = 8;
 
-const COUNTERS = ['seen', 'imported', 'updated', 'skipped', 'invalid', 'conflicts', 'failed'] as const;
+const COUNTERS = ['seen', 'imported', 'updated', 'skipped', 'invalid', 'conflicts', 'deleted', 'failed'] as const;
 type Counter = (typeof COUNTERS)[number];
 
 export interface ImportOptions {
@@ -56,6 +56,9 @@ async function storeRows(file: KeyFile, options: ImportOptions, progress: RunPro
       if (outcome === 'conflict') {
         report(`import: line ${line}: conflict: key ${key.id} is escrowed with another recovery password; left as it is`);
         progress.add('conflicts');
+      } else if (outcome === 'deleted') {
+        report(`import: line ${line}: key ${key.id} is a deleted key here; restore or purge it to import it; left as it is`);
+        progress.add('deleted');
       } else {
         progress.add(outcome === 'unchanged' ? 'skipped' : outcome);
       }
@@ -124,8 +127,8 @@ async function main(): Promise<number> {
     return 2;
   }
   process.stdout.write(`${result.summary}\n`);
-  const { invalid, conflicts, failed } = result.counts;
-  return result.refused || invalid + conflicts + failed > 0 ? 1 : 0;
+  const { invalid, conflicts, deleted, failed } = result.counts;
+  return result.refused || invalid + conflicts + deleted + failed > 0 ? 1 : 0;
 }
 
 if (require.main === module) runCommand('import', main);

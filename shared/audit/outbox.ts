@@ -3,7 +3,7 @@ import type { TableEntity } from '@azure/data-tables';
 import type { AppendBlobClient, ContainerClient } from '@azure/storage-blob';
 import { backupContainer } from '../backup/blobs';
 import { settings } from '../config';
-import { GraphError, serviceUnavailable } from '../http/graphError';
+import { GraphError, serviceUnavailable } from '../errors/graphError';
 import { markPrimaryDown, primaryMarkedDown } from '../storage/secondary';
 import { storageCall } from '../storage/storageCall';
 import { UNREACHABLE_RETRY_AFTER_S } from '../storage/storageError';

@@ -1,5 +1,5 @@
 import { odata, type TableEntity, type TableEntityResult } from '@azure/data-tables';
-import { GraphError, serviceUnavailable } from '../http/graphError';
+import { GraphError, serviceUnavailable } from '../errors/graphError';
 import { firstPage } from '../storage/firstPage';
 import { isStorageError, StorageError, toStorageError, UNREACHABLE_RETRY_AFTER_S } from '../storage/storageError';
 import { tableClient } from '../storage/tables';

@@ -1,5 +1,5 @@
 import { settings } from '../config';
-import { tooManyRequests } from '../http/graphError';
+import { tooManyRequests } from '../errors/graphError';
 import { type Caller, callerKey } from './caller';
 
 // A token bucket per caller, in this instance's memory: it bounds how fast one identity can pull keys

@@ -1,5 +1,5 @@
 import { MAX_BODY_BYTES } from '../http/body';
-import type { GraphErrorCode } from '../http/graphError';
+import type { GraphErrorCode } from '../errors/graphError';
 import { type HeaderName, responseHeaders } from './headers';
 import { ref } from './reference';
 import type { Reference, ResponseObject, SchemaObject } from './types';

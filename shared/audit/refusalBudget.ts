@@ -142,7 +142,7 @@ function forgetOldest(): void {
  * the minute's summary without waiting for storage. Throws the audit trail's 503 if a record written
  * one by one cannot be written.
  */
-export async function recordRefusal(event: AuditEvent): Promise<void> {
+export async function recordWithinBudget(event: AuditEvent): Promise<void> {
   const caller = callerKey(event.source.caller);
   const minute = Math.floor(event.at.getTime() / MINUTE_MS);
   const key = `${caller}\n${minute}`;
