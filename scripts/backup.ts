@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { describeError, runCommand } from '../shared/adoption/commandLine';
 import { runBackup } from '../shared/backup/backup';
 
 // `npm run backup`: one snapshot of every table (records as stored, still sealed; the device index;
@@ -11,8 +12,6 @@ import { runBackup } from '../shared/backup/backup';
 
 const usage = 'usage: npm run backup [-- --full]';
 
-const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
-
 async function main(): Promise<number> {
   let full: boolean;
   try {
@@ -23,7 +22,7 @@ async function main(): Promise<number> {
     }
     full = values.full === true;
   } catch (error) {
-    process.stderr.write(`backup: ${describe(error)}\n${usage}\n`);
+    process.stderr.write(`backup: ${describeError(error)}\n${usage}\n`);
     return 2;
   }
   try {
@@ -34,19 +33,9 @@ async function main(): Promise<number> {
     process.stdout.write(`${manifest.name}\n`);
     return 0;
   } catch (error) {
-    process.stderr.write(`backup: stopped: ${describe(error)}. No snapshot was written; rerun.\n`);
+    process.stderr.write(`backup: stopped: ${describeError(error)}. No snapshot was written; rerun.\n`);
     return 2;
   }
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`backup: ${describe(error)}\n`);
-      process.exitCode = 2;
-    },
-  );
-}
+if (require.main === module) runCommand('backup', main);

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { describeError, runCommand } from '../shared/adoption/commandLine';
 import { restoreSnapshot, TargetNotEmpty } from '../shared/backup/restore';
 import { SnapshotRefused } from '../shared/backup/snapshot';
 
@@ -12,8 +13,6 @@ import { SnapshotRefused } from '../shared/backup/snapshot';
 // written); 2 stopped or the check failed: rerun with --force once the cause is fixed.
 
 const usage = 'usage: npm run restore -- <snapshot name> [--force]';
-
-const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 async function main(): Promise<number> {
   let name: string;
@@ -31,7 +30,7 @@ async function main(): Promise<number> {
     [name] = positionals;
     force = values.force === true;
   } catch (error) {
-    process.stderr.write(`restore: ${describe(error)}\n${usage}\n`);
+    process.stderr.write(`restore: ${describeError(error)}\n${usage}\n`);
     return 2;
   }
   try {
@@ -41,22 +40,12 @@ async function main(): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof SnapshotRefused || error instanceof TargetNotEmpty) {
-      process.stderr.write(`restore: refused: ${describe(error)}. Nothing was written.\n`);
+      process.stderr.write(`restore: refused: ${describeError(error)}. Nothing was written.\n`);
       return 1;
     }
-    process.stderr.write(`restore: stopped: ${describe(error)}\n`);
+    process.stderr.write(`restore: stopped: ${describeError(error)}\n`);
     return 2;
   }
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`restore: ${describe(error)}\n`);
-      process.exitCode = 2;
-    },
-  );
-}
+if (require.main === module) runCommand('restore', main);

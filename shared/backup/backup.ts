@@ -1,10 +1,9 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { backupContainer } from './blobs';
-import { Cursor, emptyCursor } from './cursor';
+import { advanceTo, Cursor, emptyCursor } from './cursor';
 import { storedEntities, tablesInOrder } from './entities';
 import { PartWriter, partLines } from './parts';
 import {
-  compareKeys,
   type DeletedLine,
   entityHash,
   FORMAT,
@@ -91,23 +90,13 @@ async function snapshotTable(container: ContainerClient, name: string, table: st
 
   for await (const { entity, timestamp } of storedEntities(table)) {
     const line: IndexLine = { p: entity.partitionKey, r: entity.rowKey, h: entityHash(entity) };
-    let before: IndexLine | undefined;
-    for (let seen = await previous.peek(); seen !== undefined; seen = await previous.peek()) {
-      const order = compareKeys(seen, line);
-      if (order > 0) break;
-      previous.take();
-      if (order === 0) before = seen;
-      else await deleted.add({ p: seen.p, r: seen.r });
-    }
+    const before = await advanceTo(previous, line, (gone) => deleted.add({ p: gone.p, r: gone.r }));
     if (timestamp !== undefined && (maxTimestamp === undefined || timestamp > maxTimestamp)) maxTimestamp = timestamp;
     const changed = before?.h !== line.h || since === undefined || timestamp === undefined || timestamp > since;
     if (changed) await rows.add({ timestamp, entity });
     await index.add(line);
   }
-  for (let seen = await previous.peek(); seen !== undefined; seen = await previous.peek()) {
-    previous.take();
-    await deleted.add({ p: seen.p, r: seen.r });
-  }
+  await advanceTo(previous, undefined, (gone) => deleted.add({ p: gone.p, r: gone.r }));
   await Promise.all([rows.flush(), index.flush(), deleted.flush()]);
   return {
     rows: rows.parts,

@@ -5,19 +5,10 @@ import { storageCall } from '../storage/storageCall';
 import { tableClient } from '../storage/tables';
 import { readManifest } from './backup';
 import { backupContainer } from './blobs';
-import { Cursor } from './cursor';
+import { advanceTo, Cursor } from './cursor';
 import { storedEntities } from './entities';
 import { partLines, readPart } from './parts';
-import {
-  compareKeys,
-  type DeletedLine,
-  entityHash,
-  type IndexLine,
-  type Manifest,
-  manifestBlob,
-  type RowLine,
-  SnapshotRefused,
-} from './snapshot';
+import { type DeletedLine, entityHash, type IndexLine, type Manifest, manifestBlob, type RowLine, SnapshotRefused } from './snapshot';
 
 // Restores a snapshot (with the chain of snapshots it builds on) into the tables the service is
 // configured with. Nothing is written before every manifest and every part to be read has been
@@ -123,14 +114,7 @@ async function compareWithIndex(container: ContainerClient, table: string, index
   };
   for await (const { entity } of storedEntities(table)) {
     const line = { p: entity.partitionKey, r: entity.rowKey };
-    let matched: IndexLine | undefined;
-    for (let next = await expected.peek(); next !== undefined; next = await expected.peek()) {
-      const order = compareKeys(next, line);
-      if (order > 0) break;
-      expected.take();
-      if (order === 0) matched = next;
-      else note(`missing ${next.p}/${next.r}`);
-    }
+    const matched = await advanceTo(expected, line, (absent) => note(`missing ${absent.p}/${absent.r}`));
     if (matched === undefined) {
       if (prune) await deleteEntity(table, line.p, line.r);
       else note(`not in the snapshot: ${line.p}/${line.r}`);
@@ -139,10 +123,7 @@ async function compareWithIndex(container: ContainerClient, table: string, index
     stored++;
     if (matched.h !== entityHash(entity)) note(`differs: ${line.p}/${line.r}`);
   }
-  for (let next = await expected.peek(); next !== undefined; next = await expected.peek()) {
-    expected.take();
-    note(`missing ${next.p}/${next.r}`);
-  }
+  await advanceTo(expected, undefined, (absent) => note(`missing ${absent.p}/${absent.r}`));
   return { stored, differences };
 }
 
