@@ -25,15 +25,17 @@ import { AUDIT_TABLE, auditLogEntity, writeAuditEntry } from './store';
 const OUTBOX_PREFIX = 'audit-outbox/';
 const MERGED_PREFIX = 'audit-merged/';
 const PROCESS_ID = randomUUID();
+/** A reveal waits at most this long (ms) for its outbox record, beyond the table calls it made first. */
+const OUTBOX_WRITE_MS = 3_000;
 
 const appendBlobs = new Map<string, Promise<AppendBlobClient>>();
 
-function outboxBlob(container: ContainerClient, at: Date): Promise<AppendBlobClient> {
+function outboxBlob(container: ContainerClient, at: Date, abortSignal: AbortSignal): Promise<AppendBlobClient> {
   const name = `${OUTBOX_PREFIX}${at.toISOString().slice(0, 10)}/${PROCESS_ID}.jsonl`;
   let blob = appendBlobs.get(name);
   if (!blob) {
     const client = container.getAppendBlobClient(name);
-    blob = client.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' } }).then(() => client);
+    blob = client.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson' }, abortSignal }).then(() => client);
     blob.catch(() => appendBlobs.delete(name));
     appendBlobs.set(name, blob);
   }
@@ -43,9 +45,10 @@ function outboxBlob(container: ContainerClient, at: Date): Promise<AppendBlobCli
 /** Appends the event's AuditLog entity to the outbox; throws the audit trail's 503 when that fails too. */
 async function appendToOutbox(event: AuditEvent): Promise<void> {
   try {
-    const blob = await outboxBlob(await backupContainer(), event.at);
+    const abortSignal = AbortSignal.timeout(OUTBOX_WRITE_MS);
+    const blob = await outboxBlob(await backupContainer(), event.at, abortSignal);
     const line = Buffer.from(`${JSON.stringify(auditLogEntity(event))}\n`);
-    await blob.appendBlock(line, line.length);
+    await blob.appendBlock(line, line.length, { abortSignal });
   } catch {
     throw serviceUnavailable(
       'The audit trail could not be written, so the operation was not carried out; try again shortly.',
