@@ -24,9 +24,9 @@ function testFiles(dir: string): string[] {
 describe('the test folders', () => {
   const folders = projects.flatMap((project) => project.roots.map((root) => `${root.replace('<rootDir>/', '')}/`));
 
-  it('are the projects pure, storage, cli, http, browser and windows', () => {
-    expect(projects.map((project) => project.displayName)).toEqual(['pure', 'storage', 'cli', 'http', 'browser', 'windows']);
-    expect(folders).toEqual(['test/pure/', 'test/storage/', 'test/cli/', 'test/http/', 'test/browser/', 'test/windows/']);
+  it('are the projects pure, storage, cli, http, browser, windows and infra', () => {
+    expect(projects.map((project) => project.displayName)).toEqual(['pure', 'storage', 'cli', 'http', 'browser', 'windows', 'infra']);
+    expect(folders).toEqual(['test/pure/', 'test/storage/', 'test/cli/', 'test/http/', 'test/browser/', 'test/windows/', 'test/infra/']);
   });
 
   it('hold every test file under test/', () => {
