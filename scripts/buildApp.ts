@@ -17,7 +17,8 @@
 //   shared/auth/lazyJose.ts). Bundled, their code still has to be parsed by every start (joi and jose
 //   are 430 KB of the bundle, identity ~2 MB); external, a start that never validates a body or a token
 //   never reads them. Measured side by side (docs/benchmark.md), the require() of the app went from
-//   ~370 to ~320 ms with joi and jose external.
+//   ~370 to ~320 ms with joi and jose external. `@azure/storage-blob` likewise (shared/backup/blobs.ts):
+//   only backups and a key read during a storage outage need it.
 // - `@azure/data-tables` bundled: the stores import it at load, so every start pays for it; bundled,
 //   the load went from ~2.3x to ~1.6x the bare library (one file instead of ~180).
 // - `minify` with `keepNames`: ~40 ms less to parse (require() ~320 -> ~270 ms in the same run), and
@@ -40,7 +41,14 @@ const root = path.resolve(__dirname, '..', '..');
 export const APP_BUNDLE = path.join('dist', 'app', 'main.js');
 
 /** Loaded by the app at run time rather than bundled into it (see the top of this file). */
-export const APP_EXTERNALS: readonly string[] = ['@azure/functions', '@azure/functions-core', '@azure/identity', 'joi', 'jose'];
+export const APP_EXTERNALS: readonly string[] = [
+  '@azure/functions',
+  '@azure/functions-core',
+  '@azure/identity',
+  '@azure/storage-blob',
+  'joi',
+  'jose',
+];
 
 /** The bundle's entry: an import of every function module, in name order. */
 export async function appEntry(projectRoot: string): Promise<string> {

@@ -129,6 +129,9 @@ function toEntity(event: AuditEvent, hasTwin: boolean): TableEntity<AuditEntity>
   };
 }
 
+/** The AuditLog entity of an event with no twin (a read, a refusal), as writeAuditEntry would store it: what the audit outbox keeps. */
+export const auditLogEntity = (event: AuditEvent): TableEntity<object> => toEntity(event, false);
+
 const isModifiedProperty = (value: unknown): value is ModifiedProperty => {
   const p = value as ModifiedProperty | null;
   const text = (v: unknown): boolean => v === null || typeof v === 'string';

@@ -6,6 +6,8 @@ import type { Activity, AuditSource, ModifiedProperty } from '../audit/model';
 import { auditEvent } from '../audit/model';
 import { requireOwnDevice } from '../auth/device/access';
 import { writeAuditEntry } from '../audit/store';
+import { writeReadAudit } from '../audit/outbox';
+import type { FromEither } from '../storage/secondary';
 import type { KeyMetadata, KeyRecord, RecoveryKey, RecoveryKeyInput, StoredRecoveryKey } from './model';
 import { modifiedProperties } from './changes';
 import { requireComplete } from './schema';
@@ -186,21 +188,29 @@ export async function createRecoveryKey(input: RecoveryKeyInput, source: AuditSo
   return insertNew(key, source);
 }
 
-/** A live key; a deleted one is absent here as everywhere but directory/deletedItems. */
 /** The stored key with this id, deleted or not, or undefined: metadata, the password still sealed. */
 export const findRecoveryKey = (id: string): Promise<StoredRecoveryKey | undefined> => store.getKey(id);
 
-export async function getRecoveryKey(id: string): Promise<StoredRecoveryKey> {
-  const key = await store.getKey(id);
+/** A live key, read from the secondary if the primary is down; a deleted one is absent here as everywhere but directory/deletedItems. */
+async function readLiveKey(id: string): Promise<FromEither<StoredRecoveryKey>> {
+  const { value: key, fromSecondary } = await store.readKey(id);
   if (!key || key.deletedDateTime !== undefined) throw notFound(`Recovery key ${id} was not found.`);
-  return key;
+  return { value: key, fromSecondary };
 }
 
-/** A key with its recovery password, for BitLockerKey.Read.All: audited before the password leaves this function. */
+/** A live key; a deleted one is absent here as everywhere but directory/deletedItems. */
+export async function getRecoveryKey(id: string): Promise<StoredRecoveryKey> {
+  return (await readLiveKey(id)).value;
+}
+
+/**
+ * A key with its recovery password, for BitLockerKey.Read.All: audited before the password leaves this
+ * function (in the audit outbox when the tables' primary is down: shared/audit/outbox.ts).
+ */
 export async function readRecoveryPassword(id: string, source: AuditSource): Promise<{ stored: StoredRecoveryKey; key: string }> {
-  const stored = await getRecoveryKey(id);
+  const { value: stored, fromSecondary } = await readLiveKey(id);
   const key = openPassword(stored);
-  await writeAuditEntry(successEvent(source, 'read', stored));
+  await writeReadAudit(successEvent(source, 'read', stored), fromSecondary);
   return { stored, key };
 }
 
