@@ -54,7 +54,7 @@ param environmentName string
 @metadata({ azd: { type: 'location' } })
 param location string
 
-@description('Redundancy of the storage account that holds every escrowed key. ZRS where the region has availability zones; GZRS/RAGZRS add a second region; LRS/GRS where ZRS is not offered.')
+@description('Redundancy of the storage account that holds every escrowed key. RAGZRS (the default): zones, a second region, and key reads from it during a regional outage; ZRS/GZRS without reads from the second region; LRS/GRS where zones are not offered.')
 @allowed([
   'Standard_ZRS'
   'Standard_GZRS'
@@ -63,7 +63,11 @@ param location string
   'Standard_GRS'
   'Standard_RAGRS'
 ])
-param storageSku string = 'Standard_ZRS'
+param storageSku string = 'Standard_RAGZRS'
+
+@description('Days each backup snapshot stays immutable and recoverable: BACKUP_RETENTION_DAYS.')
+@minValue(1)
+param backupRetentionDays int = 35
 
 @description('Entra ID tenant (GUID) whose tokens the API accepts: AUTH_TENANT_ID. Empty: the deployment\'s tenant.')
 param authTenantId string = ''
@@ -110,6 +114,7 @@ module resources 'resources.bicep' = {
     tags: tags
     resourceToken: resourceToken
     storageSku: storageSku
+    backupRetentionDays: backupRetentionDays
     authTenantId: empty(authTenantId) ? tenant().tenantId : authTenantId
     authAudience: authAudience
     encryptionActiveKey: encryptionActiveKey

@@ -25,8 +25,12 @@ param encryptionActiveKey string
 param optionalAppSettings object
 @description('{ principalId, principalType } to grant Key Vault Secrets Officer on the vault; {} for none.')
 param keyringAdmin object
+@description('Days a backup snapshot (and an audit-outbox blob) is kept immutable and recoverable after deletion.')
+@minValue(1)
+param backupRetentionDays int
 
 var keyringSecretName = 'escrow-encryption-keys'
+var backupContainerName = 'escrow-backups'
 var deploymentContainerName = 'app-package'
 
 // Built-in role definition ids (the same in every tenant; learn.microsoft.com/azure/role-based-access-control/built-in-roles).
@@ -36,6 +40,7 @@ var roles = {
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -56,7 +61,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   location: location
   tags: tags
   kind: 'StorageV2'
-  sku: { name: storageSku } // ZRS by default: every write is data that must never be lost
+  sku: { name: storageSku } // RA-GZRS by default: zones, a second region, and reads from it (STORAGE_SECONDARY_TABLE_ENDPOINT)
   properties: {
     allowSharedKeyAccess: false // Entra ID only: no account key, SAS or connection string works
     allowBlobPublicAccess: false
@@ -70,6 +75,46 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     name: 'default'
     resource deploymentContainer 'containers' = {
       name: deploymentContainerName
+    }
+  }
+}
+
+// The escrow's backups (npm run backup, the backup timer) and the reveal audit outbox, in an account of
+// their own: a deleted, ransomed or unreachable tables account does not take them along. Versioned,
+// with a time-based immutability policy on the container, so that whoever holds the app's identity can
+// add snapshots but cannot rewrite or delete one before it expires. Protected append writes: the audit
+// outbox appends to its blobs.
+resource backupStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: 'stescrowbk${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: { name: 'Standard_RAGZRS' }
+  properties: {
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    defaultToOAuthAuthentication: true
+    publicNetworkAccess: 'Enabled'
+  }
+
+  resource blobServices 'blobServices' = {
+    name: 'default'
+    properties: {
+      isVersioningEnabled: true
+      deleteRetentionPolicy: { enabled: true, days: backupRetentionDays }
+      containerDeleteRetentionPolicy: { enabled: true, days: backupRetentionDays }
+    }
+    resource backups 'containers' = {
+      name: backupContainerName
+      properties: { publicAccess: 'None', immutableStorageWithVersioning: { enabled: true } }
+      // Unlocked, so that a first deployment can still correct the period; lock it once it is right
+      // (docs/operations.md).
+      resource retention 'immutabilityPolicies' = {
+        name: 'default'
+        properties: { immutabilityPeriodSinceCreationInDays: backupRetentionDays, allowProtectedAppendWrites: true }
+      }
     }
   }
 }
@@ -103,6 +148,15 @@ resource storageLock 'Microsoft.Authorization/locks@2020-05-01' = {
   properties: {
     level: 'CanNotDelete'
     notes: 'Holds every escrowed BitLocker recovery key. Remove only to retire the escrow on purpose.'
+  }
+}
+
+resource backupLock 'Microsoft.Authorization/locks@2020-05-01' = {
+  name: 'escrow-backups-no-delete'
+  scope: backupStorage
+  properties: {
+    level: 'CanNotDelete'
+    notes: 'Holds the backups of every escrowed BitLocker recovery key. Remove only to retire the escrow on purpose.'
   }
 }
 
@@ -206,6 +260,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         AUTH_TENANT_ID: authTenantId
         AUTH_AUDIENCE: authAudience
         STORAGE_TABLE_ENDPOINT: storage.properties.primaryEndpoints.table
+        BACKUP_BLOB_ENDPOINT: backupStorage.properties.primaryEndpoints.blob
+        BACKUP_SCHEDULE: '0 0 3 * * *' // daily at 03:00 UTC; an azd env BACKUP_SCHEDULE replaces it
         AZURE_CLIENT_ID: identity.properties.clientId // DefaultAzureCredential: use the user-assigned identity
         // No version in the URI: the app picks up the latest secret version on restart.
         ENCRYPTION_KEYS: '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${keyringSecretName}/)'
@@ -272,6 +328,17 @@ resource appTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: insights
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The app: write backups and the audit outbox into their container, and nowhere else in that account.
+resource appBackups 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(backupStorage::blobServices::backups.id, identity.id, roles.storageBlobDataContributor)
+  scope: backupStorage::blobServices::backups
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }

@@ -82,10 +82,18 @@ describe('npm run infra:build', () => {
   });
 });
 
-describe('the storage account', () => {
-  it('takes Entra ID only, over HTTPS with TLS 1.2 at least, and nothing public', () => {
-    const storage = onlyResourceOfType(infra.resources, 'Microsoft.Storage/storageAccounts');
-    expect(propertiesOf(storage)).toMatchObject({
+/** The storage account whose name starts so: 'stescrow' (the tables and the host) or 'stescrowbk' (the backups). */
+function storageAccount(prefix: 'stescrow' | 'stescrowbk'): ArmResource {
+  const accounts = resourcesOfType(infra.resources, 'Microsoft.Storage/storageAccounts');
+  expect(accounts).toHaveLength(2);
+  const found = accounts.filter((account) => account.name.startsWith(`[format('${prefix}{0}'`));
+  expect(found).toHaveLength(1);
+  return found[0]!;
+}
+
+describe('the storage accounts', () => {
+  it.each(['stescrow', 'stescrowbk'] as const)('%s takes Entra ID only, over HTTPS with TLS 1.2 at least, and nothing public', (prefix) => {
+    expect(propertiesOf(storageAccount(prefix))).toMatchObject({
       allowSharedKeyAccess: false,
       allowBlobPublicAccess: false,
       minimumTlsVersion: 'TLS1_2',
@@ -94,11 +102,28 @@ describe('the storage account', () => {
     });
   });
 
-  it('has its redundancy from a parameter, zone-redundant by default, so regions without zones can deploy', () => {
-    const storage = onlyResourceOfType(infra.resources, 'Microsoft.Storage/storageAccounts');
-    expect(storage.sku).toEqual({ name: "[parameters('storageSku')]" });
-    expect(infra.main.parameters.storageSku).toMatchObject({ type: 'string', defaultValue: 'Standard_ZRS' });
+  it('keep the keys read-access geo-zone-redundant by default, from a parameter, so regions without zones can deploy', () => {
+    expect(storageAccount('stescrow').sku).toEqual({ name: "[parameters('storageSku')]" });
+    expect(infra.main.parameters.storageSku).toMatchObject({ type: 'string', defaultValue: 'Standard_RAGZRS' });
     expect(infra.main.parameters.storageSku.allowedValues).toEqual(expect.arrayContaining(['Standard_ZRS', 'Standard_LRS', 'Standard_GRS']));
+  });
+
+  it('keep backups in an account of their own: versioned, immutable for the retention period, appendable for the audit outbox', () => {
+    expect(storageAccount('stescrowbk').sku).toEqual({ name: 'Standard_RAGZRS' });
+    const blobServices = resourcesOfType(infra.resources, 'Microsoft.Storage/storageAccounts/blobServices');
+    const versioned = blobServices.filter((service) => service.properties !== undefined && propertiesOf(service).isVersioningEnabled === true);
+    expect(versioned).toHaveLength(1);
+    expect(versioned[0]!.name).toContain('stescrowbk');
+    expect(propertiesOf(versioned[0]!)).toMatchObject({ deleteRetentionPolicy: { enabled: true } });
+    const containers = resourcesOfType(infra.resources, 'Microsoft.Storage/storageAccounts/blobServices/containers');
+    const backups = containers.find((container) => container.name.includes('backupContainerName'));
+    expect(propertiesOf(backups!)).toEqual({ publicAccess: 'None', immutableStorageWithVersioning: { enabled: true } });
+    const policy = onlyResourceOfType(infra.resources, 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies');
+    expect(propertiesOf(policy)).toEqual({
+      immutabilityPeriodSinceCreationInDays: "[parameters('backupRetentionDays')]",
+      allowProtectedAppendWrites: true,
+    });
+    expect(infra.main.parameters.backupRetentionDays).toMatchObject({ type: 'int', defaultValue: 35, minValue: 1 });
   });
 });
 
@@ -115,10 +140,11 @@ describe('the key vault', () => {
 });
 
 describe('delete locks', () => {
-  it('are CanNotDelete on the storage account and on the vault, unconditionally', () => {
+  it('are CanNotDelete on both storage accounts and on the vault, unconditionally', () => {
     const locks = resourcesOfType(infra.resources, 'Microsoft.Authorization/locks');
     expect(locks.map((lock) => [scopeTypeOf(lock), propertiesOf(lock).level, lock.condition]).sort()).toEqual([
       ['Microsoft.KeyVault/vaults', 'CanNotDelete', undefined],
+      ['Microsoft.Storage/storageAccounts', 'CanNotDelete', undefined],
       ['Microsoft.Storage/storageAccounts', 'CanNotDelete', undefined],
     ]);
   });
@@ -177,6 +203,7 @@ describe('role assignments', () => {
     expect(assignments.map((a) => [principalOf(a), roleOf(a), scopeTypeOf(a)]).sort()).toEqual([
       ['app identity', 'keyVaultSecretsUser', 'Microsoft.KeyVault/vaults'],
       ['app identity', 'monitoringMetricsPublisher', 'Microsoft.Insights/components'],
+      ['app identity', 'storageBlobDataContributor', 'Microsoft.Storage/storageAccounts/blobServices/containers'],
       ['app identity', 'storageBlobDataOwner', 'Microsoft.Storage/storageAccounts'],
       ['app identity', 'storageTableDataContributor', 'Microsoft.Storage/storageAccounts'],
       ['provisioning principal', 'keyVaultSecretsOfficer', 'Microsoft.KeyVault/vaults'],
@@ -188,6 +215,7 @@ describe('role assignments', () => {
       keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
       keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
       monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
+      storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
     });
   });
 
@@ -209,8 +237,16 @@ describe('role assignments', () => {
 
 describe('app settings', () => {
   // Settings the template itself owns (identity, storage, keyring), and those only local runs read.
-  const OWNED_BY_TEMPLATE = ['AUTH_MODE', 'AUTH_TENANT_ID', 'AUTH_AUDIENCE', 'STORAGE_TABLE_ENDPOINT', 'ENCRYPTION_KEYS', 'ENCRYPTION_ACTIVE_KEY'];
-  const LOCAL_ONLY = ['STORAGE_CONNECTION_STRING', 'LOCAL_STATE_DIR', 'PORT', 'WEBSITE_INSTANCE_ID'];
+  const OWNED_BY_TEMPLATE = [
+    'AUTH_MODE',
+    'AUTH_TENANT_ID',
+    'AUTH_AUDIENCE',
+    'STORAGE_TABLE_ENDPOINT',
+    'ENCRYPTION_KEYS',
+    'ENCRYPTION_ACTIVE_KEY',
+    'BACKUP_BLOB_ENDPOINT',
+  ];
+  const LOCAL_ONLY = ['STORAGE_CONNECTION_STRING', 'BACKUP_CONNECTION_STRING', 'LOCAL_STATE_DIR', 'PORT', 'WEBSITE_INSTANCE_ID'];
 
   interface ParameterFile {
     parameters: Record<string, { value: unknown }>;
@@ -241,7 +277,8 @@ describe('app settings', () => {
     expect(Object.keys(parameterFile.parameters).sort()).toEqual(Object.keys(infra.main.parameters).sort());
     expect(parameterFile.parameters.provisioningPrincipalType).toEqual({ value: '${AZURE_PRINCIPAL_TYPE=User}' });
     expect(parameterFile.parameters.grantKeyringAdmin).toEqual({ value: '${GRANT_KEYRING_ADMIN=false}' });
-    expect(parameterFile.parameters.storageSku).toEqual({ value: '${AZURE_STORAGE_SKU=Standard_ZRS}' });
+    expect(parameterFile.parameters.storageSku).toEqual({ value: '${AZURE_STORAGE_SKU=Standard_RAGZRS}' });
+    expect(parameterFile.parameters.backupRetentionDays).toEqual({ value: '${BACKUP_RETENTION_DAYS=35}' });
   });
 });
 
