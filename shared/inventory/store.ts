@@ -1,4 +1,5 @@
 import { odata, type TableEntityResult } from '@azure/data-tables';
+import { byPartition } from '../storage/byPartition';
 import { isStorageError, toStorageError } from '../storage/storageError';
 import { storageCall } from '../storage/storageCall';
 import { tableClient } from '../storage/tables';
@@ -158,19 +159,11 @@ export async function* scanInventory(runs: CountingRuns, after = ''): AsyncGener
   const rows = (await inventory()).listEntities<DeviceEntity>({
     queryOptions: { filter: odata`PartitionKey gt ${after} and PartitionKey lt ${RUN_PARTITION}` },
   });
-  let current: InventoryDevice = { deviceId: '', intune: [] };
-  try {
-    for await (const row of rows) {
-      if (current.deviceId !== row.partitionKey) {
-        if (hasRows(current)) yield current;
-        current = { deviceId: row.partitionKey!, intune: [] };
-      }
-      addRow(current, row, runs);
-    }
-  } catch (error) {
-    throw toStorageError(error);
+  for await (const { partitionKey: deviceId, rows: ofDevice } of byPartition(rows)) {
+    const device: InventoryDevice = { deviceId, intune: [] };
+    for (const row of ofDevice) addRow(device, row, runs);
+    if (hasRows(device)) yield device;
   }
-  if (hasRows(current)) yield current;
 }
 
 /** One device as the inventory has it, or undefined. */
