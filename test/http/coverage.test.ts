@@ -1,6 +1,9 @@
 import { expect } from '@jest/globals';
 import { TableClient } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
 import { DISCLOSURE_FIELD } from '../../shared/coverage/disclosures';
@@ -19,7 +22,7 @@ import { runScript, type ScriptRun } from '../support/scripts';
 // tenant of a few hundred Windows devices in Entra ID and Intune, keys and statuses seeded through the
 // real API, `npm run inventory` against the stand-in Graph (paged, throttled, a page vanishing mid-run,
 // cut off by its budget and resumed), `npm run coverage`, then every count and row of the report over
-// HTTP and as CSV.
+// HTTP and as CSV; last, MBAM's export imported with computer names mapped through that inventory.
 
 jest.setTimeout(600_000);
 
@@ -367,5 +370,47 @@ describe('the report', () => {
     expect((latest.json as unknown as { trend: unknown[] }).trend).toEqual([
       { date: second.generatedDateTime.slice(0, 10), generatedDateTime: second.generatedDateTime, summary: second.summary },
     ]);
+  });
+});
+
+describe("MBAM's export, as MBAM's database gives it", () => {
+  it('maps computer names to Entra device ids through the inventory, reads SQL times, and names what it cannot map', async () => {
+    const [a, b] = [seeds[60], seeds[61]];
+    const rows = [
+      { name: a.name, id: randomUUID(), key: recoveryPassword(), at: '2019-03-14 10:22:33.1234567' },
+      { name: `${b.name.toLowerCase()}.contoso.com`, id: randomUUID(), key: recoveryPassword(), at: '2020-01-02 03:04:05' },
+      { name: 'GHOST-01', id: randomUUID(), key: recoveryPassword(), at: '2021-05-06 07:08:09.000' },
+    ];
+    const dir = await mkdtemp(join(tmpdir(), 'escrow-mbam-'));
+    const file = join(dir, 'mbam.csv');
+    // The column names of the query in docs/coverage.md, as SQL Server Management Studio saves its results.
+    await writeFile(
+      file,
+      ['MachineName,RecoveryKeyId,RecoveryKey,LastUpdateTime', ...rows.map((r) => `${r.name},${r.id},${r.key},${r.at}`)].join('\r\n'),
+    );
+    const run = await script('import', [file, '--volume-type', 'operatingSystemVolume', '--skip-invalid']);
+    expect({
+      code: run.code,
+      leaks: secretsIn(
+        run.stdout + run.stderr,
+        rows.map((r) => r.key),
+      ),
+    }).toEqual({ code: 1, leaks: [] });
+    expect(run.stderr).toContain(
+      'import: line 4: computer GHOST-01 is not in the device inventory (npm run inventory): no Entra device id for it',
+    );
+    expect(run.stdout).toMatch(/^import: done: 3 seen, 2 imported, 0 updated, 0 skipped, 1 invalid, 0 conflicts, 0 failed/);
+    for (const [row, device, created] of [
+      [rows[0], a, '2019-03-14T10:22:33.123Z'],
+      [rows[1], b, '2020-01-02T03:04:05.000Z'],
+    ] as const) {
+      const read = await api('GET', `${KEYS}/${row.id}`, undefined, reader);
+      expect(read.json).toMatchObject({
+        id: row.id,
+        deviceId: device.deviceId,
+        volumeType: 'operatingSystemVolume',
+        createdDateTime: created,
+      });
+    }
   });
 });
