@@ -2,7 +2,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { openAudit } from '../shared/audit/scope';
 import { authenticate, authorize } from '../shared/auth';
 import { readJsonObject } from '../shared/http/body';
-import { badRequest } from '../shared/http/graphError';
+import { badRequest } from '../shared/errors/graphError';
 import { graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
 import type { RequestContext } from '../shared/http/requestContext';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { asGraphError } from '../http/asGraphError';
-import { GraphError } from '../http/graphError';
+import { asGraphError } from '../errors/asGraphError';
+import { GraphError } from '../errors/graphError';
 import { withoutSecrets } from '../redact';
 import { DEFAULT_PROGRESS_EVERY_MS } from './progress';
 

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { CsvError, parse } from 'csv-parse';
-import { badRequest, GraphError } from '../http/graphError';
+import { badRequest, GraphError } from '../errors/graphError';
 import type { RecoveryKey, VolumeType } from '../recoveryKeys/model';
 import { requireComplete } from '../recoveryKeys/schema';
 import { withoutSecrets } from '../redact';

@@ -1,7 +1,7 @@
 import { validatedOrBadRequest } from '../recoveryKeys/schema';
 import { VOLUME_TYPES } from '../recoveryKeys/model';
 import { normalizeGuid } from '../text/normalizeGuid';
-import { PRINTABLE_ASCII } from '../recoveryKeys/revealReasonCodes';
+import { PRINTABLE_ASCII } from '../revealReasons';
 import { builtOnFirstUse } from '../validation/lazyJoi';
 import { type DeviceStatusInput, PROTECTION_STATUSES } from './model';
 

@@ -1,6 +1,6 @@
-import { auditEvent } from '../audit/recorder';
+import { auditEvent } from '../audit/model';
 import type { AuditSource } from '../audit/model';
-import { conflict, forbidden, notFound } from '../http/graphError';
+import { conflict, forbidden, notFound } from '../errors/graphError';
 import { getKey } from '../recoveryKeys/store';
 import { forEachLimit } from '../adoption/concurrency';
 import { knowsDevice } from '../inventory/store';

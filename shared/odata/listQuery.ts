@@ -1,4 +1,4 @@
-import { badRequest } from '../http/graphError';
+import { badRequest } from '../errors/graphError';
 import { quoteClientText } from '../text/quoteClientText';
 import { differentCase, type KeyFilter, parseKeyFilter } from './filter';
 import { INVALID_SKIP_TOKEN_MESSAGE } from './skipToken';

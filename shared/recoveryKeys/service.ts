@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { badRequest, conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../http/graphError';
+import { badRequest, conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../errors/graphError';
+import { KeyDeletedError, PasswordChangedError } from './writeRefusals';
 import type { Preconditions } from '../http/preconditions';
 import type { Activity, AuditSource, ModifiedProperty } from '../audit/model';
-import { auditEvent } from '../audit/recorder';
+import { auditEvent } from '../audit/model';
 import { requireOwnDevice } from '../auth/device/access';
 import { writeAuditEntry } from '../audit/store';
+import { writeReadAudit } from '../audit/outbox';
+import type { FromEither } from '../storage/secondary';
 import type { KeyMetadata, KeyRecord, RecoveryKey, RecoveryKeyInput, StoredRecoveryKey } from './model';
 import { modifiedProperties } from './changes';
 import { requireComplete } from './schema';
@@ -83,13 +86,6 @@ export const successEvent = (source: AuditSource, activity: Activity, key: KeyMe
   });
 
 /**
- * BitLocker never changes the password of a key protector; a rotated password is a new protector
- * with a new ID. So a different password under a stored id is refused, whoever sends it.
- */
-const passwordCannotChange = (id: string): GraphError =>
-  conflict(`the recovery password of key ${id} cannot change; a rotated password has a new key ID`);
-
-/**
  * A write to an existing key. The stored password is decrypted only when the request carries one, to
  * compare the two (the same password is the idempotent no-op; a different one is a 409), never to
  * answer with it: a writer cannot read a key.
@@ -101,7 +97,7 @@ async function updateExisting(
   source: AuditSource,
 ): Promise<WriteResult> {
   const metadata = mergeMetadata(current, input);
-  if (input.key !== undefined && !isStoredPassword(current, input.key)) throw passwordCannotChange(current.id);
+  if (input.key !== undefined && !isStoredPassword(current, input.key)) throw new PasswordChangedError(current.id);
   if (sameMetadata(metadata, current)) {
     // Nothing to write; the attempt is audited all the same.
     await writeAuditEntry(successEvent(source, 'update', current, 'No change: the stored key already matched.'));
@@ -138,13 +134,6 @@ const requireDeviceOwnsKey = (
 
 export const contention = (): GraphError => serviceUnavailable('The recovery key is being changed by other requests; try again.', 1);
 
-/** A write to the id of a deleted key stores nothing: the deleted key would otherwise be lost under a new one. */
-const writeToDeleted = (id: string): GraphError =>
-  conflict(
-    `Recovery key ${id} is deleted. Restore it (POST /directory/deletedItems/${id}/restore) or purge it ` +
-      `(DELETE /directory/deletedItems/${id}) before writing to its id.`,
-  );
-
 /**
  * PATCH: creates the key if absent (all properties required), otherwise merges the given properties.
  * Repeating the same PATCH writes nothing and returns the same object. A `key` other than the stored
@@ -161,7 +150,7 @@ export async function upsertRecoveryKey(
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await store.getKey(keyId);
     requireDeviceOwnsKey(source, keyId, current, input.deviceId);
-    if (current?.deletedDateTime !== undefined) throw writeToDeleted(keyId);
+    if (current?.deletedDateTime !== undefined) throw new KeyDeletedError(keyId);
     checkPreconditions(current, pre);
     try {
       if (!current) return await insertNew(newRecoveryKey(keyId, input), source);
@@ -194,23 +183,34 @@ export async function createRecoveryKey(input: RecoveryKeyInput, source: AuditSo
   // the record, so a conflict found by the insert would leave an entry under the POSTed deviceId.
   const existing = await store.getKey(key.id);
   requireDeviceOwnsKey(source, key.id, existing, key.deviceId);
-  if (existing?.deletedDateTime !== undefined) throw writeToDeleted(key.id);
+  if (existing?.deletedDateTime !== undefined) throw new KeyDeletedError(key.id);
   if (existing) throw conflict(`Recovery key ${key.id} already exists.`);
   return insertNew(key, source);
 }
 
-/** A live key; a deleted one is absent here as everywhere but directory/deletedItems. */
-export async function getRecoveryKey(id: string): Promise<StoredRecoveryKey> {
-  const key = await store.getKey(id);
+/** The stored key with this id, deleted or not, or undefined: metadata, the password still sealed. */
+export const findRecoveryKey = (id: string): Promise<StoredRecoveryKey | undefined> => store.getKey(id);
+
+/** A live key, read from the secondary if the primary is down; a deleted one is absent here as everywhere but directory/deletedItems. */
+async function readLiveKey(id: string): Promise<FromEither<StoredRecoveryKey>> {
+  const { value: key, fromSecondary } = await store.readKey(id);
   if (!key || key.deletedDateTime !== undefined) throw notFound(`Recovery key ${id} was not found.`);
-  return key;
+  return { value: key, fromSecondary };
 }
 
-/** A key with its recovery password, for BitLockerKey.Read.All: audited before the password leaves this function. */
+/** A live key; a deleted one is absent here as everywhere but directory/deletedItems. */
+export async function getRecoveryKey(id: string): Promise<StoredRecoveryKey> {
+  return (await readLiveKey(id)).value;
+}
+
+/**
+ * A key with its recovery password, for BitLockerKey.Read.All: audited before the password leaves this
+ * function (in the audit outbox when the tables' primary is down: shared/audit/outbox.ts).
+ */
 export async function readRecoveryPassword(id: string, source: AuditSource): Promise<{ stored: StoredRecoveryKey; key: string }> {
-  const stored = await getRecoveryKey(id);
+  const { value: stored, fromSecondary } = await readLiveKey(id);
   const key = openPassword(stored);
-  await writeAuditEntry(successEvent(source, 'read', stored));
+  await writeReadAudit(successEvent(source, 'read', stored), fromSecondary);
   return { stored, key };
 }
 

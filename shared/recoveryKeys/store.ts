@@ -4,6 +4,7 @@ import type { AuditEvent } from '../audit/model';
 import { firstPage } from '../storage/firstPage';
 import { storageCall } from '../storage/storageCall';
 import { isStorageError, toStorageError } from '../storage/storageError';
+import { type FromEither, readWithFallback } from '../storage/secondary';
 import { tableClient } from '../storage/tables';
 import * as deviceIndex from './deviceIndex';
 import type { KeyMetadata, KeyRecord, StoredRecoveryKey, VolumeType } from './model';
@@ -76,6 +77,25 @@ export async function getKey(id: string): Promise<StoredRecoveryKey | undefined>
     return fromEntity(await (await keys()).getEntity<RecordEntity>(id, RECORD_ROW));
   } catch (error) {
     if (isStorageError(error, 'gone')) return undefined;
+    throw toStorageError(error);
+  }
+}
+
+/**
+ * A key for a read that changes nothing (GET, $select=key): from the secondary table endpoint when the
+ * primary is down (shared/storage/secondary.ts), then possibly minutes old. Writes read with getKey.
+ */
+export async function readKey(id: string): Promise<FromEither<StoredRecoveryKey | undefined>> {
+  try {
+    return await readWithFallback(KEYS_TABLE, async (client) => {
+      try {
+        return fromEntity(await client.getEntity<RecordEntity>(id, RECORD_ROW));
+      } catch (error) {
+        if (isStorageError(error, 'gone')) return undefined;
+        throw error;
+      }
+    });
+  } catch (error) {
     throw toStorageError(error);
   }
 }

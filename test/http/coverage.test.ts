@@ -399,7 +399,7 @@ describe("MBAM's export, as MBAM's database gives it", () => {
     expect(run.stderr).toContain(
       'import: line 4: computer GHOST-01 is not in the device inventory (npm run inventory): no Entra device id for it',
     );
-    expect(run.stdout).toMatch(/^import: done: 3 seen, 2 imported, 0 updated, 0 skipped, 1 invalid, 0 conflicts, 0 failed/);
+    expect(run.stdout).toMatch(/^import: done: 3 seen, 2 imported, 0 updated, 0 skipped, 1 invalid, 0 conflicts, 0 deleted, 0 failed/);
     for (const [row, device, created] of [
       [rows[0], a, '2019-03-14T10:22:33.123Z'],
       [rows[1], b, '2020-01-02T03:04:05.000Z'],

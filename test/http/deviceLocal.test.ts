@@ -12,7 +12,7 @@ import { mintDevelopmentToken } from '../../shared/auth/developmentToken';
 import { DeviceClient } from '../../scripts/device/client';
 import { loadDevice } from '../../scripts/device/identity';
 
-// The local walkthrough (README "Escrow from devices"): a host with DEVICE_AUTH=local, then
+// The local walkthrough (docs/devices.md): a host with DEVICE_AUTH=local, then
 // `npm run device -- register` and `npm run device -- escrow` as the compiled CLI, in a state folder of their own.
 
 const run = promisify(execFile);
