@@ -3,7 +3,15 @@ import { graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
 import type { RequestContext } from '../shared/http/requestContext';
 import { jsonResponse } from '../shared/http/responses';
-import { COLLECTION_ROUTES, DELETED_ITEMS_ROUTES, DELETED_KEYS_CAST, DIRECTORY_AUDITS_ROUTES, OPENAPI_ROUTE } from '../shared/http/routes';
+import {
+  COLLECTION_ROUTES,
+  COVERAGE_REPORT_ROUTES,
+  DELETED_ITEMS_ROUTES,
+  DELETED_KEYS_CAST,
+  DEVICE_STATUS_ROUTES,
+  DIRECTORY_AUDITS_ROUTES,
+  OPENAPI_ROUTE,
+} from '../shared/http/routes';
 import { buildOpenApiDocument } from '../shared/openapi/document';
 import { withServer } from '../shared/openapi/servers';
 import type { OpenApiDocument } from '../shared/openapi/types';
@@ -24,6 +32,8 @@ export function getOpenApiDocument(_request: HttpRequest, requestContext: Reques
     auditRoutes: DIRECTORY_AUDITS_ROUTES,
     deletedItemsRoutes: DELETED_ITEMS_ROUTES,
     deletedKeysCast: DELETED_KEYS_CAST,
+    deviceStatusRoutes: DEVICE_STATUS_ROUTES,
+    coverageRoutes: COVERAGE_REPORT_ROUTES,
   });
   return Promise.resolve(
     jsonResponse(requestContext, 200, withServer(document, requestContext.publicBase), {

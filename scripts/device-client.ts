@@ -7,7 +7,8 @@ import { loadDevice, registerDevice } from './device/identity';
 
 // `npm run device -- register`: creates the local test device (DEVICE_AUTH=local).
 // `npm run device -- escrow [--url URL]`: escrows a random valid recovery key for it, as the Windows
-// client does: list the device's keys, then escrow what is missing. Prints one line; never a password.
+// client does: list the device's keys, escrow what is missing, then report the device's status (its
+// volume and the protector now on it). Prints one line; never a password.
 
 const usage = 'usage: npm run device -- register | escrow [--url http://127.0.0.1:7071]';
 
@@ -20,7 +21,23 @@ async function escrow(url: string): Promise<string> {
   const response = await client.escrow({ id, deviceId: device.deviceId, volumeType: 'operatingSystemVolume', key: recoveryPassword() });
   if (response.status !== 200) return `Escrow refused: ${response.status} ${response.json.error?.message ?? ''}`.trim();
   const after = await client.listOwnKeys(device.deviceId);
-  return `Escrowed key ${id} for device ${device.deviceId}; the service now lists ${after.keys.length} key(s) for it.`;
+  // The simulated disk carries the protector just escrowed: each run is a rotation.
+  const status = await client.reportStatus(
+    device.deviceId,
+    [
+      {
+        volumeType: 1,
+        protectionStatus: 'on',
+        recoveryPasswordIds: [id],
+        mountPoint: 'C:',
+        encryptionPercentage: 100,
+        keyProtectorTypes: ['tpm'],
+      },
+    ],
+    'node-reference/1',
+  );
+  if (status.status !== 200) return `Status refused: ${status.status} ${status.json.error?.message ?? ''}`.trim();
+  return `Escrowed key ${id} for device ${device.deviceId}; the service now lists ${after.keys.length} key(s) for it; status reported.`;
 }
 
 async function main(): Promise<void> {

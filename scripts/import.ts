@@ -4,6 +4,8 @@ import { describeError, failureReason, runCommand, stderrLine, UsageError, whole
 import { forEachLimit } from '../shared/adoption/concurrency';
 import { importRecoveryKey } from '../shared/adoption/importKey';
 import { type KeyFile, readKeyFile } from '../shared/adoption/keyFile';
+import { deviceIdsByName } from '../shared/adoption/mbam';
+import { VOLUME_TYPES, type VolumeType } from '../shared/recoveryKeys/model';
 import { DEFAULT_PROGRESS_EVERY_MS, RunProgress } from '../shared/adoption/progress';
 import { keyring } from '../shared/crypto/keyring';
 
@@ -24,7 +26,14 @@ import { keyring } from '../shared/crypto/keyring';
 //   conflicts, deleted keys, failures: each named on stderr); 2 when the import could not run (usage, an unreadable
 //   or malformed file, bad settings).
 
-const usage = 'usage: npm run import -- <file.csv> [--skip-invalid] [--concurrency N] [--progress-every MS]';
+const usage = 'usage: npm run import -- <file.csv> [--skip-invalid] [--volume-type TYPE] [--concurrency N] [--progress-every MS]';
+
+/** --volume-type: one of Graph's names of a volume type; UsageError otherwise. */
+function volumeTypeOption(value: string | undefined): VolumeType | undefined {
+  if (value === undefined) return undefined;
+  if (!(VOLUME_TYPES as readonly string[]).includes(value)) throw new UsageError(`--volume-type must be one of ${VOLUME_TYPES.join(', ')}`);
+  return value as VolumeType;
+}
 
 /** Rows stored at once: enough to hide storage latency, few enough to leave the service its share. */
 const DEFAULT_CONCURRENCY = 8;
@@ -34,6 +43,8 @@ type Counter = (typeof COUNTERS)[number];
 
 export interface ImportOptions {
   skipInvalid?: boolean;
+  /** The volume type of every key of a file without a volumeType column (MBAM's export has none). */
+  volumeType?: VolumeType;
   concurrency?: number;
   progressEveryMs?: number;
   /** Where progress and per-row reports go; stderr by default. */
@@ -72,7 +83,7 @@ async function storeRows(file: KeyFile, options: ImportOptions, progress: RunPro
 /** Imports a CSV file of recovery keys; throws KeyFileError when the file cannot be read as one. */
 export async function importKeyFile(path: string, options: ImportOptions = {}): Promise<ImportResult> {
   const report = options.report ?? stderrLine;
-  const file = await readKeyFile(path);
+  const file = await readKeyFile(path, { deviceIdOfName: deviceIdsByName, volumeType: options.volumeType });
   const progress = new RunProgress<Counter>('import', COUNTERS, report, options.progressEveryMs ?? DEFAULT_PROGRESS_EVERY_MS);
   if (file.ignoredColumns.length > 0) report(`import: ignoring columns ${file.ignoredColumns.join(', ')}`);
   for (const { line, reason } of file.problems) report(`import: line ${line}: ${reason}`);
@@ -96,6 +107,7 @@ async function main(): Promise<number> {
       allowPositionals: true,
       options: {
         'skip-invalid': { type: 'boolean' },
+        'volume-type': { type: 'string' },
         concurrency: { type: 'string' },
         'progress-every': { type: 'string' },
         help: { type: 'boolean' },
@@ -109,6 +121,7 @@ async function main(): Promise<number> {
     path = positionals[0]!;
     options = {
       skipInvalid: values['skip-invalid'] === true,
+      volumeType: volumeTypeOption(values['volume-type']),
       concurrency: wholeNumber(values.concurrency, '--concurrency', DEFAULT_CONCURRENCY, 1),
       progressEveryMs: wholeNumber(values['progress-every'], '--progress-every', DEFAULT_PROGRESS_EVERY_MS, 0),
     };

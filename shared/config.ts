@@ -93,6 +93,14 @@ export interface Settings {
   purgeExpiredSchedule: string;
   /** ENTRA_MIRROR_SCHEDULE: when the Entra mirror runs (NCRONTAB, six fields); undefined = the timer is off. */
   entraMirrorSchedule?: string;
+  /** INVENTORY_SCHEDULE: when the device inventory is read from Entra ID and Intune (NCRONTAB, six fields); undefined = off. */
+  inventorySchedule?: string;
+  /** COVERAGE_SCHEDULE: when the coverage report is computed (NCRONTAB, six fields); undefined = off. */
+  coverageSchedule?: string;
+  /** COVERAGE_STALE_DAYS: a device whose last status is older than this many days counts as noReport. */
+  coverageStaleDays: number;
+  /** ROTATION_DUE_HOURS: a disclosed key not superseded within this many hours makes its device rotationOverdue. */
+  rotationDueHours: number;
   /** Where local-mode secrets (the development signing key) and embedded Azurite data live. */
   localStateDir: string;
 }
@@ -175,6 +183,11 @@ const MAX_DELETED_KEY_RETENTION_DAYS = 3650;
 
 const readRetentionDays = (env: Env): number =>
   readWholeNumber(env, 'DELETED_KEY_RETENTION_DAYS', DEFAULT_DELETED_KEY_RETENTION_DAYS, 1, MAX_DELETED_KEY_RETENTION_DAYS);
+
+/** A device reports on every run of its client (at each sign-in or daily); a week without one is a device gone quiet. */
+export const DEFAULT_COVERAGE_STALE_DAYS = 7;
+/** A disclosed key is a key someone else has read: a day is long enough for the device to come online and rotate it. */
+export const DEFAULT_ROTATION_DUE_HOURS = 24;
 
 /** Daily at 02:30 UTC: a quiet hour, and a day's delay past the retention changes nothing that matters. */
 export const DEFAULT_PURGE_EXPIRED_SCHEDULE = '0 30 2 * * *';
@@ -313,6 +326,10 @@ export function readSettings(env: Env = process.env): Settings {
     purgeExpiredSchedule:
       readTimerSchedule(env, 'PURGE_EXPIRED_SCHEDULE', DEFAULT_PURGE_EXPIRED_SCHEDULE) ?? DEFAULT_PURGE_EXPIRED_SCHEDULE,
     entraMirrorSchedule: readTimerSchedule(env, 'ENTRA_MIRROR_SCHEDULE', '0 0 * * * *'),
+    inventorySchedule: readTimerSchedule(env, 'INVENTORY_SCHEDULE', '0 0 */6 * * *'),
+    coverageSchedule: readTimerSchedule(env, 'COVERAGE_SCHEDULE', '0 30 */6 * * *'),
+    coverageStaleDays: readWholeNumber(env, 'COVERAGE_STALE_DAYS', DEFAULT_COVERAGE_STALE_DAYS, 1, 365),
+    rotationDueHours: readWholeNumber(env, 'ROTATION_DUE_HOURS', DEFAULT_ROTATION_DUE_HOURS, 1, 8760),
     localStateDir: nonEmpty(env, 'LOCAL_STATE_DIR') ?? '.local',
   };
 }

@@ -4,6 +4,17 @@ import { deviceAuthorization, type DeviceCredentials } from '../../shared/auth/d
 // in Node. Used by `npm run device` and by the integration tests.
 
 export const COLLECTION_PATH = '/v1.0/informationProtection/bitlocker/recoveryKeys';
+export const DEVICE_STATUSES_PATH = '/v1.0/informationProtection/bitlocker/deviceStatuses';
+
+/** What a device reports of one volume (PUT deviceStatuses/{deviceId}). */
+export interface VolumeReport {
+  volumeType: string | number;
+  protectionStatus: 'on' | 'off' | 'suspended';
+  recoveryPasswordIds: string[];
+  mountPoint?: string;
+  encryptionPercentage?: number;
+  keyProtectorTypes?: string[];
+}
 
 /** Tries per request: the first and two retries after 429/503. */
 const MAX_TRIES = 3;
@@ -78,6 +89,11 @@ export class DeviceClient {
       path = next ? new URL(next).pathname + new URL(next).search : undefined;
     } while (path);
     return { status: 200, keys, response };
+  }
+
+  /** Reports what is on the device's disks: PUT deviceStatuses/{deviceId}, on every run, after the escrow. */
+  reportStatus(deviceId: string, volumes: VolumeReport[], clientVersion?: string): Promise<DeviceResponse> {
+    return this.send('PUT', `${DEVICE_STATUSES_PATH}/${deviceId}`, { volumes, ...(clientVersion && { clientVersion }) });
   }
 
   /** Escrows one key protector: PATCH {collection} with its id. */

@@ -1,9 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { CsvError, parse } from 'csv-parse';
-import { GraphError } from '../errors/graphError';
-import type { RecoveryKey } from '../recoveryKeys/model';
+import { badRequest, GraphError } from '../errors/graphError';
+import type { RecoveryKey, VolumeType } from '../recoveryKeys/model';
 import { requireComplete } from '../recoveryKeys/schema';
 import { withoutSecrets } from '../redact';
+import { type DeviceIdOfName, fromSqlDateTime, MBAM_COLUMNS } from './mbam';
 
 // Reading a CSV export of recovery keys (MBAM, manage-bde, Entra ID's portal, a home-made script).
 // Parsing is csv-parse's (RFC 4180 quoting, BOM, CRLF); each row is checked by the recoveryKeys schema,
@@ -14,6 +15,15 @@ import { withoutSecrets } from '../redact';
 export const REQUIRED_COLUMNS = ['id', 'deviceid', 'key', 'volumetype'] as const;
 /** Optional: without it (or with an empty cell) a key is stored as created at the time of the import. */
 export const OPTIONAL_COLUMNS = ['createddatetime'] as const;
+
+/**
+ * How to read an export that names computers instead of devices (MBAM's): `deviceIdOfName` maps a name to
+ * its Entra device id (built when the header needs it), `volumeType` stands in for a missing volumeType column.
+ */
+export interface KeyFileOptions {
+  deviceIdOfName?: () => Promise<DeviceIdOfName>;
+  volumeType?: VolumeType;
+}
 
 export interface KeyRow {
   /** Line of the file the row ends on (1-based, the header is line 1). */
@@ -49,28 +59,47 @@ function maskedReason(message: string, cells: Cells): string {
   return withoutSecrets(masked);
 }
 
-function keyOf(cells: Cells, importedAt: string): RecoveryKey {
+function keyOf(cells: Cells, importedAt: string, options: KeyFileOptions, deviceIdOfName?: DeviceIdOfName): RecoveryKey {
   const cell = (name: string): string | undefined => (cells[name] === '' ? undefined : cells[name]);
+  let deviceId = cell('deviceid');
+  const computer = cell('computername');
+  if (deviceId === undefined && computer !== undefined && deviceIdOfName) {
+    const mapped = deviceIdOfName(computer);
+    if ('problem' in mapped) throw badRequest(mapped.problem);
+    deviceId = mapped.deviceId;
+  }
+  const created = cell('createddatetime');
   return requireComplete({
     id: cell('id'),
-    deviceId: cell('deviceid'),
+    deviceId,
     key: cell('key'),
-    volumeType: cell('volumetype') as RecoveryKey['volumeType'] | undefined,
-    createdDateTime: cell('createddatetime') ?? importedAt,
+    volumeType: (cell('volumetype') ?? options.volumeType) as RecoveryKey['volumeType'] | undefined,
+    createdDateTime: created === undefined ? importedAt : fromSqlDateTime(created),
   });
+}
+
+/** A header name as the key file reads it: lower-case, and MBAM's names (spaces ignored) as the columns they fill. */
+function columnOf(name: string): string {
+  const lower = name.trim().toLowerCase();
+  return MBAM_COLUMNS[lower.replace(/[\s_]/g, '')] ?? lower;
 }
 
 const sameKey = (a: RecoveryKey, b: RecoveryKey): boolean =>
   a.key === b.key && a.deviceId === b.deviceId && a.volumeType === b.volumeType && a.createdDateTime === b.createdDateTime;
 
-function checkHeader(names: string[]): string[] {
-  const missing = REQUIRED_COLUMNS.filter((c) => !names.includes(c));
+function checkHeader(names: string[], options: KeyFileOptions): string[] {
+  const stoodIn = (column: string): boolean =>
+    (column === 'deviceid' && names.includes('computername') && options.deviceIdOfName !== undefined) ||
+    (column === 'volumetype' && options.volumeType !== undefined);
+  const missing = REQUIRED_COLUMNS.filter((c) => !names.includes(c) && !stoodIn(c));
   if (missing.length > 0) {
     throw new KeyFileError(
-      `the header has no column ${missing.join(', ')} (it needs id, deviceId, key, volumeType and may have createdDateTime)`,
+      `the header has no column ${missing.join(', ')} (it needs id, deviceId, key, volumeType and may have createdDateTime; ` +
+        "MBAM's RecoveryKeyId, RecoveryKey, MachineName and LastUpdateTime are read as id, key, the computer and createdDateTime, " +
+        'with --volume-type for a file without volumeType)',
     );
   }
-  const known: readonly string[] = [...REQUIRED_COLUMNS, ...OPTIONAL_COLUMNS];
+  const known: readonly string[] = [...REQUIRED_COLUMNS, ...OPTIONAL_COLUMNS, 'computername'];
   return names.filter((n) => !known.includes(n));
 }
 
@@ -80,15 +109,18 @@ function checkHeader(names: string[]): string[] {
  * Throws KeyFileError when the file is not a readable key export; its message names the problem and
  * line, never a cell's content.
  */
-export async function readKeyFile(path: string): Promise<KeyFile> {
+export async function readKeyFile(path: string, options: KeyFileOptions = {}): Promise<KeyFile> {
   const importedAt = new Date().toISOString();
+  let byComputer = false;
+  let deviceIdOfName: DeviceIdOfName | undefined;
   const result: KeyFile = { rows: [], problems: [], repeated: 0, ignoredColumns: [] };
   const firstLine = new Map<string, { line: number; key: RecoveryKey }>();
   const parser = parse({
     bom: true,
     columns: (header: string[]) => {
-      const names = header.map((name) => name.trim().toLowerCase());
-      result.ignoredColumns = checkHeader(names);
+      const names = header.map(columnOf);
+      result.ignoredColumns = checkHeader(names, options);
+      byComputer = names.includes('computername') && !names.includes('deviceid');
       return names;
     },
     info: true,
@@ -107,9 +139,10 @@ export async function readKeyFile(path: string): Promise<KeyFile> {
         result.problems.push({ line, reason: `the row has another number of fields than the header (${info.error.code})` });
         continue;
       }
+      if (byComputer && !deviceIdOfName) deviceIdOfName = await options.deviceIdOfName?.();
       let key: RecoveryKey;
       try {
-        key = keyOf(record, importedAt);
+        key = keyOf(record, importedAt, options, deviceIdOfName);
       } catch (error) {
         if (!(error instanceof GraphError)) throw error;
         result.problems.push({ line, reason: maskedReason(error.message, record) });

@@ -12,6 +12,8 @@ export const ACTIVITIES = {
   purge: { displayName: 'Purge BitLocker key', operationType: 'Purge' },
   /** A key brought in from elsewhere (Entra ID's own copy, an MBAM or manage-bde export), stored by the same use case as a PATCH. */
   import: { displayName: 'Import BitLocker key', operationType: 'Add' },
+  /** A device's BitLocker status, written by the device or a management tool (shared/deviceStatus/service.ts). */
+  status: { displayName: 'Update BitLocker device status', operationType: 'Update' },
 } as const;
 
 export type Activity = keyof typeof ACTIVITIES;

@@ -23,6 +23,8 @@ const previousDeviceOf = (changes: readonly ModifiedProperty[]): string | undefi
 
 /** The key as Graph's targetResource, with what a write changed where it changed something. */
 function targetResourcesOf(event: AuditEvent): JsonObject[] {
+  // A device status is about the device, not a key.
+  if (event.activity === 'status' && event.deviceId) return [{ id: event.deviceId, displayName: event.deviceId, type: 'Device' }];
   if (!event.keyId) return [];
   const target: JsonObject = { id: event.keyId, displayName: event.keyId, type: 'BitLockerKey' };
   if (event.modifiedProperties?.length) {

@@ -102,7 +102,8 @@ function toEntity(event: AuditEvent, hasTwin: boolean): TableEntity<AuditEntity>
     activityDateTime: event.at.toISOString(),
     result: event.result,
     resultReason,
-    targetId: event.keyId,
+    // What GET directoryAudits's targetResources filter finds: the key, or for a device status the device.
+    targetId: event.keyId ?? (event.activity === 'status' ? event.deviceId : undefined),
     deviceId: event.deviceId,
     correlationId: source.requestId,
     oid: caller.oid,
@@ -249,7 +250,9 @@ function filterFor(query: AuditQuery): string | undefined {
 
 async function twinExists(event: AuditEvent): Promise<boolean> {
   try {
-    await (await tableClient(TABLES.recoveryKeys)).getEntity(event.keyId!, twinRowKey(event), { queryOptions: { select: ['RowKey'] } });
+    // A device status's twin is in the device's partition of its table; a key write's in the key's.
+    const [table, partition] = event.activity === 'status' ? [TABLES.deviceStatuses, event.deviceId!] : [TABLES.recoveryKeys, event.keyId!];
+    await (await tableClient(table)).getEntity(partition, twinRowKey(event), { queryOptions: { select: ['RowKey'] } });
     return true;
   } catch (error) {
     if (isStorageError(error, 'gone')) return false;

@@ -23,6 +23,11 @@ export const permissionsFor = {
   restoreKey: [Permission.ReadWrite],
   readAudit: [Permission.AuditRead],
   purgeKey: [Permission.Purge],
+  /** A device writes its own status (shared/auth/device/access.ts); a management tool any device's. */
+  writeDeviceStatus: [Permission.ReadWrite],
+  readDeviceStatus: [Permission.ReadBasic, Permission.Read, Permission.ReadWrite],
+  /** The coverage report names devices, owners and key ids, never a password. */
+  readCoverage: [Permission.ReadBasic, Permission.Read, Permission.ReadWrite],
 } as const satisfies Record<string, readonly PermissionName[]>;
 
 export type Operation = keyof typeof permissionsFor;

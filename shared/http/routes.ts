@@ -10,6 +10,17 @@ export const COLLECTION_ROUTES: readonly string[] = VERSION_PREFIXES.flatMap((ve
   ['bitlocker/recoveryKeys', 'informationProtection/bitlocker/recoveryKeys'].map((path) => version + path),
 );
 
+/** Where the keys live, under each version prefix: the seed's path and Graph's; the resources this service adds sit beside them. */
+const BITLOCKER_PATHS: readonly string[] = VERSION_PREFIXES.flatMap((version) =>
+  ['bitlocker', 'informationProtection/bitlocker'].map((path) => version + path),
+);
+
+/** A device's BitLocker status (what its disks carry): `{route}/{deviceId}`. */
+export const DEVICE_STATUS_ROUTES: readonly string[] = BITLOCKER_PATHS.map((path) => `${path}/deviceStatuses`);
+
+/** The latest escrow coverage report. */
+export const COVERAGE_REPORT_ROUTES: readonly string[] = BITLOCKER_PATHS.map((path) => `${path}/coverageReport`);
+
 /** Graph's audit trail: GET /auditLogs/directoryAudits. */
 export const DIRECTORY_AUDITS_ROUTES: readonly string[] = VERSION_PREFIXES.map((version) => `${version}auditLogs/directoryAudits`);
 

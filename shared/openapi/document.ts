@@ -1,8 +1,10 @@
+import { coverageSchemas } from './coverageSchemas';
 import { directoryAuditSchemas } from './auditSchemas';
 import { deletedItemSchemas } from './deletedItemSchemas';
 import { errorResponses, GRAPH_ERROR_SCHEMA } from './errors';
 import { HEADERS } from './headers';
 import { keyIdParameter, PARAMETERS } from './parameters';
+import { coveragePaths } from './paths/coverage';
 import { deletedItemsPaths } from './paths/deletedItems';
 import { directoryAuditPaths } from './paths/directoryAudits';
 import { HEALTH_PATH } from './paths/health';
@@ -29,6 +31,10 @@ export interface DocumentOptions {
   readonly deletedItemsRoutes: readonly string[];
   /** The type-cast segment of the deleted keys' list, `microsoft.graph.bitlockerRecoveryKey`. */
   readonly deletedKeysCast: string;
+  /** The device-status routes as registered; each has its item `/{deviceId}` only. */
+  readonly deviceStatusRoutes: readonly string[];
+  /** The coverage-report routes as registered. */
+  readonly coverageRoutes: readonly string[];
 }
 
 const DESCRIPTION = [
@@ -47,11 +53,14 @@ export function buildOpenApiDocument({
   auditRoutes,
   deletedItemsRoutes,
   deletedKeysCast,
+  deviceStatusRoutes,
+  coverageRoutes,
 }: DocumentOptions): OpenApiDocument {
   const schemas: Record<string, SchemaObject> = {
     ...recoveryKeySchemas(),
     ...deletedItemSchemas(),
     ...directoryAuditSchemas(),
+    ...coverageSchemas(),
     graphError: GRAPH_ERROR_SCHEMA,
   };
   return {
@@ -62,6 +71,7 @@ export function buildOpenApiDocument({
       ...recoveryKeyPaths(collectionRoutes),
       ...deletedItemsPaths(deletedItemsRoutes, deletedKeysCast),
       ...directoryAuditPaths(auditRoutes),
+      ...coveragePaths(deviceStatusRoutes, coverageRoutes),
       OPENAPI_DOCUMENT_PATH,
       HEALTH_PATH,
     ]),

@@ -1,3 +1,4 @@
+import { COVERAGE_STATES } from '../coverage/model';
 import { SUPPORTED_AUDIT_FILTERS } from '../audit/query';
 import { permissionsFor } from '../auth/permissions';
 import { DEFAULT_PAGE_SIZE, ITEM_SELECTABLE_PROPERTIES, MAX_TOP, SELECTABLE_PROPERTIES } from '../odata/listQuery';
@@ -65,6 +66,20 @@ export const PARAMETERS = {
     in: 'query',
     description: 'Opaque; take it from @odata.nextLink together with the filter it was issued for.',
     schema: { type: 'string', minLength: 1 },
+  },
+  coverageFilter: {
+    name: '$filter',
+    in: 'query',
+    description: `state eq '{state}', one of ${COVERAGE_STATES.join(', ')}. Anything else is a 400.`,
+    schema: { type: 'string' },
+    example: "state eq 'missingKey'",
+  },
+  deviceId: {
+    name: 'deviceId',
+    in: 'path',
+    required: true,
+    description: 'The Entra device id (a GUID; a malformed one is a 400).',
+    schema: { type: 'string', format: 'uuid' },
   },
   clientRequestId: {
     name: 'client-request-id',

@@ -8,6 +8,8 @@ export const RECOVERY_KEY_TAG = 'bitlockerRecoveryKey';
 export const DELETED_ITEMS_TAG = 'deletedItems';
 /** auditLogs/directoryAudits. */
 export const DIRECTORY_AUDIT_TAG = 'directoryAudit';
+/** Device statuses and the escrow coverage report. */
+export const COVERAGE_TAG = 'coverage';
 /** The document itself and the health probe. */
 export const METADATA_TAG = 'openapi';
 
@@ -16,5 +18,6 @@ export const TAGS: TagObject[] = [
   { name: RECOVERY_KEY_TAG, description: 'microsoft.graph.bitlockerRecoveryKey' },
   { name: DELETED_ITEMS_TAG, description: 'Deleted recovery keys (directory/deletedItems): list, read, restore, purge.' },
   { name: DIRECTORY_AUDIT_TAG, description: 'microsoft.graph.directoryAudit: the audit trail of recovery-key operations.' },
+  { name: COVERAGE_TAG, description: "Devices' BitLocker statuses and the escrow coverage report." },
   { name: METADATA_TAG, description: 'This description of the API, and the health probe.' },
 ];

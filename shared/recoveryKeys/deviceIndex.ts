@@ -2,6 +2,7 @@ import { odata, type TableEntityResult } from '@azure/data-tables';
 import { InFlightLimit } from '../storage/inFlightLimit';
 import { firstPage } from '../storage/firstPage';
 import { storageCall } from '../storage/storageCall';
+import { byPartition } from '../storage/byPartition';
 import { tableClient } from '../storage/tables';
 import { type KeyMetadata, VOLUME_TYPES, type VolumeType } from './model';
 import { TABLES } from '../storage/layout';
@@ -154,4 +155,36 @@ export async function listDevicePage(
     }),
   );
   return { items: items.filter((item): item is KeyMetadata => item !== undefined), continuation: page?.continuationToken };
+}
+
+/** One device's live keys, as the index shows them. */
+export interface DeviceKeys {
+  deviceId: string;
+  keyIds: string[];
+}
+
+/**
+ * Every device's live key ids in device-id order, from `after` (exclusive) on: one query over the whole
+ * index, read page by page, one device's entries held at a time. Entries are trusted or checked with
+ * `readRecord` as a list of the device checks them (listDevicePage), without confirming them.
+ */
+export async function* scanDeviceKeys(
+  after: string,
+  readRecord: (id: string) => Promise<(KeyMetadata & { deletedDateTime?: string }) | undefined>,
+): AsyncGenerator<DeviceKeys> {
+  const entries = (await deviceIndex()).listEntities<IndexEntity>({
+    queryOptions: {
+      filter: odata`PartitionKey gt ${after}`,
+      select: ['PartitionKey', 'RowKey', 'volumeType', 'createdDateTime', 'listed'],
+    },
+  });
+  const live = async (deviceId: string, entry: TableEntityResult<IndexEntity>): Promise<string | undefined> => {
+    if (entry.listed === true && copyOf(deviceId, entry)) return entry.rowKey;
+    const record = await fallbackReads.run(() => readRecord(entry.rowKey!));
+    return record !== undefined && record.deletedDateTime === undefined && record.deviceId === deviceId ? entry.rowKey : undefined;
+  };
+  for await (const { partitionKey: deviceId, rows } of byPartition(entries)) {
+    const keyIds = (await Promise.all(rows.map((entry) => live(deviceId, entry)))).filter((id): id is string => id !== undefined);
+    if (keyIds.length > 0) yield { deviceId, keyIds };
+  }
 }

@@ -130,7 +130,7 @@ const options: Joi.ValidationOptions = { abortEarly: false, convert: true, error
  * `value` as `schema` converts it; otherwise GraphError 400 badRequest naming the first
  * MAX_REPORTED_PROBLEMS problems, client text made printable.
  */
-function validatedOrBadRequest<T>(schema: Joi.Schema<T>, value: unknown): T {
+export function validatedOrBadRequest<T>(schema: Joi.Schema<T>, value: unknown): T {
   const result = schema.validate(value, options);
   if (result.error) {
     // Every problem is named, up to a point: a body of a thousand unknown names must not become an error of a thousand lines.

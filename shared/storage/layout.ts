@@ -13,7 +13,18 @@ export const TABLES = {
   deviceNonces: 'DeviceNonces',
   /** The Entra mirror's checkpoint and seen keys: shared/entraMirror/checkpoint.ts. */
   entraMirror: 'EntraMirror',
+  /** Devices' BitLocker statuses (PartitionKey = device id, RowKey = STATUS_ROW) and their audit twins: shared/deviceStatus/store.ts. */
+  deviceStatuses: 'DeviceStatuses',
+  /** Entra ID's and Intune's devices (PartitionKey = device id) and the inventory's checkpoint: shared/inventory/store.ts. */
+  deviceInventory: 'DeviceInventory',
+  /** Disclosure marks of keys whose password was shown (PartitionKey = device id, RowKey = key id): shared/coverage/disclosures.ts. */
+  keyDisclosures: 'KeyDisclosures',
+  /** The coverage reports (rows by report and state), the latest's pointer, daily summaries, the run's checkpoint: shared/coverage/store.ts. */
+  coverage: 'CoverageReport',
 } as const;
 
 /** The RowKey of a key's record in its partition of TABLES.recoveryKeys (its audit twins have others). */
 export const RECORD_ROW = 'recoveryKey';
+
+/** The RowKey of a device's status in its partition of TABLES.deviceStatuses (its audit twins have others). */
+export const STATUS_ROW = 'status';

@@ -6,6 +6,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
 import { recoveryPassword } from '../support/fixtures';
+import { randomUUID } from 'node:crypto';
+import { callOn, READ_BASIC } from '../support/client';
+import { mintDevelopmentToken } from '../../shared/auth/developmentToken';
+import { DeviceClient } from '../../scripts/device/client';
+import { loadDevice } from '../../scripts/device/identity';
 
 // The local walkthrough (docs/devices.md): a host with DEVICE_AUTH=local, then
 // `npm run device -- register` and `npm run device -- escrow` as the compiled CLI, in a state folder of their own.
@@ -25,7 +30,7 @@ beforeAll(async () => {
 
 afterAll(() => stopLocalHosts());
 
-it('register records a device in the local directory; escrow stores a key for it and prints no password', async () => {
+it('register records a device in the local directory; escrow stores a key for it, reports its status and prints no password', async () => {
   const registered = await device('register');
   const deviceId = /Registered device ([0-9a-f-]{36})/.exec(registered.stdout)?.[1];
   expect(deviceId).toBeDefined();
@@ -33,13 +38,50 @@ it('register records a device in the local directory; escrow stores a key for it
 
   const first = await device('escrow', '--url', host.url);
   expect(first.stdout).toMatch(
-    new RegExp(`^Escrowed key [0-9a-f-]{36} for device ${deviceId}; the service now lists 1 key\\(s\\) for it\\.\\n$`),
+    new RegExp(`^Escrowed key [0-9a-f-]{36} for device ${deviceId}; the service now lists 1 key\\(s\\) for it; status reported\\.\\n$`),
   );
   const second = await device('escrow', '--url', host.url);
   expect(second.stdout).toMatch(/now lists 2 key\(s\)/);
+  // Every run reports the device's status: the protector on its disk is the key it escrowed last.
+  const lastKey = /^Escrowed key ([0-9a-f-]{36})/.exec(second.stdout)![1];
+  const status = await callOn(host.url, 'GET', `/v1.0/informationProtection/bitlocker/deviceStatuses/${deviceId}`, {
+    token: await mintDevelopmentToken(stateDir, { roles: [READ_BASIC] }),
+  });
+  expect({ status: status.status, body: status.json }).toEqual({
+    status: 200,
+    body: {
+      '@odata.context': expect.stringMatching(/\/\$metadata#informationProtection\/bitlocker\/deviceStatuses\/\$entity$/),
+      deviceId,
+      lastReportedDateTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      clientVersion: 'node-reference/1',
+      volumes: [
+        {
+          volumeType: 'operatingSystemVolume',
+          protectionStatus: 'on',
+          recoveryPasswordIds: [lastKey],
+          mountPoint: 'C:',
+          encryptionPercentage: 100,
+          keyProtectorTypes: ['tpm'],
+        },
+      ],
+    },
+  });
   // Nothing shaped like a recovery password on either output.
   const password = new RegExp(recoveryPassword().replace(/\d/g, '\\d'));
   expect(`${first.stdout}${first.stderr}${second.stdout}${second.stderr}`).not.toMatch(password);
+});
+
+it("a device may not write another device's status", async () => {
+  const client = new DeviceClient(host.url, await loadDevice(stateDir));
+  const other = randomUUID();
+  const response = await client.reportStatus(other, [{ volumeType: 1, protectionStatus: 'on', recoveryPasswordIds: [] }]);
+  expect({ status: response.status, code: response.json.error?.code, message: response.json.error?.message }).toEqual({
+    status: 403,
+    code: 'authorization_error',
+    message: expect.stringMatching(
+      new RegExp(`^A device may write only its own status \\(device [0-9a-f-]{36}\\), not device ${other}'s\\.$`),
+    ),
+  });
 });
 
 it('escrow without a registered device says to register first', async () => {

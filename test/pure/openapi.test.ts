@@ -327,6 +327,9 @@ describe('document structure', () => {
       getDeletedRecoveryKey: permissionsFor.readMetadata,
       restoreDeletedRecoveryKey: permissionsFor.writeKey,
       purgeDeletedRecoveryKey: permissionsFor.purgeKey,
+      getDeviceStatus: permissionsFor.readDeviceStatus,
+      putDeviceStatus: permissionsFor.writeDeviceStatus,
+      getCoverageReport: permissionsFor.readCoverage,
     };
     for (const [p, , op] of allOperations()) {
       if (p === '/openapi.json' || p === '/health') {

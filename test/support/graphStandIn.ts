@@ -9,6 +9,11 @@ import type { Socket } from 'node:net';
 // certificate itself, as Entra ID does (independently of the service's code): type 2, key = base64 of
 // the UTF-16LE text "X509:<SHA1-TP-PUBKEY>" + SHA-1 thumbprint (upper-case hex) + base64 SHA-256 of the
 // PKCS#1 RSAPublicKey DER. `down` makes it drop every connection without an answer.
+//
+// It also lists, for the device inventory, Entra ID's devices (GET /v1.0/devices?$filter=operatingSystem
+// eq 'Windows') and Intune's managed devices (GET /v1.0/deviceManagement/managedDevices), in pages with
+// an @odata.nextLink whose $skiptoken expires when `listings.expireSkipTokens()` is called (Entra ID
+// answers 400 Directory_ExpiredPageToken then), with $select applied as Graph applies it.
 
 export interface StandInDevice {
   deviceId: string;
@@ -27,8 +32,73 @@ export interface GraphStandIn {
   readonly requestHeaders: Record<string, string | string[] | undefined>[];
   /** Answers to give before any real one, first first: a status and its Retry-After. */
   readonly throttle: { status: number; retryAfter?: string }[];
+  /** The lists the inventory reads. */
+  readonly listings: StandInListings;
   down: boolean;
   close(): Promise<void>;
+}
+
+export interface StandInListings {
+  /** GET /v1.0/devices items (Graph's device shape; operatingSystem decides whether the Windows filter lists it). */
+  devices: Record<string, unknown>[];
+  /** GET /v1.0/deviceManagement/managedDevices items. */
+  managedDevices: Record<string, unknown>[];
+  /** Items per page at most (a smaller $top wins). */
+  pageSize: number;
+  /** Every list request that reached it (path and query), in order. */
+  readonly requests: string[];
+  /** Called after a page is served, with its list's path and the count of pages served of it so far. */
+  afterPage?: (path: string, served: number) => void;
+  /** Makes every nextLink issued so far answer 400, as an expired skip token does. */
+  expireSkipTokens(): void;
+}
+
+const LIST_PATHS: Record<string, 'devices' | 'managedDevices'> = {
+  '/v1.0/devices': 'devices',
+  '/v1.0/deviceManagement/managedDevices': 'managedDevices',
+};
+const WINDOWS_FILTER = "operatingSystem eq 'Windows'";
+
+/** A list page, or undefined when the request is not a list request (the device lookup's filter). */
+function listPage(url: URL, base: string, listings: StandInListings & { generation: number; served: Map<string, number> }) {
+  const list = LIST_PATHS[url.pathname];
+  const filter = url.searchParams.get('$filter');
+  if (!list || (list === 'devices' && filter !== WINDOWS_FILTER)) return undefined;
+  if (list === 'managedDevices' && filter !== null && filter !== WINDOWS_FILTER) return undefined;
+  listings.requests.push(`${url.pathname}${url.search}`);
+  const token = url.searchParams.get('$skiptoken');
+  let offset = 0;
+  if (token !== null) {
+    const [generation, at] = token.split('.').map(Number);
+    if (generation !== listings.generation) {
+      return {
+        status: 400,
+        body: {
+          error: {
+            code: 'Directory_ExpiredPageToken',
+            message: 'The specified page token value has expired and can no longer be included in your request.',
+          },
+        },
+      };
+    }
+    offset = at;
+  }
+  const items = listings[list].filter((item) => item.operatingSystem === 'Windows');
+  const top = Number(url.searchParams.get('$top') ?? listings.pageSize);
+  const size = Math.min(top, listings.pageSize);
+  const select = url.searchParams.get('$select')?.split(',');
+  const value = items
+    .slice(offset, offset + size)
+    .map((item) => (select ? Object.fromEntries(select.filter((name) => name in item).map((name) => [name, item[name]])) : item));
+  const body: Record<string, unknown> = { '@odata.context': `https://graph.microsoft.com/v1.0/$metadata#${list}`, value };
+  if (offset + size < items.length) {
+    const next = new URL(url.toString());
+    next.searchParams.set('$skiptoken', `${listings.generation}.${offset + size}`);
+    body['@odata.nextLink'] = `${base}${next.pathname}${next.search}`;
+  }
+  const served = (listings.served.get(url.pathname) ?? 0) + 1;
+  listings.served.set(url.pathname, served);
+  return { status: 200, body, after: () => listings.afterPage?.(url.pathname, served) };
 }
 
 export function alternativeSecurityIdOf(certificateDer: Buffer): { type: number; identityProvider: null; key: string } {
@@ -53,6 +123,18 @@ export async function startGraphStandIn(acceptedToken: string): Promise<GraphSta
   const lookups: string[] = [];
   const requestHeaders: Record<string, string | string[] | undefined>[] = [];
   const throttle: { status: number; retryAfter?: string }[] = [];
+  const listings: StandInListings & { generation: number; served: Map<string, number> } = {
+    devices: [],
+    managedDevices: [],
+    pageSize: 100,
+    requests: [],
+    generation: 1,
+    served: new Map(),
+    expireSkipTokens() {
+      listings.generation++;
+    },
+  };
+  let base = '';
   const server: Server = createServer((req, res) => {
     if (state.down) {
       req.socket.destroy();
@@ -74,6 +156,12 @@ export async function startGraphStandIn(acceptedToken: string): Promise<GraphSta
     };
     if (req.headers.authorization !== `Bearer ${acceptedToken}`) {
       send(401, { error: { code: 'InvalidAuthenticationToken', message: 'Access token is empty or invalid.' } });
+      return;
+    }
+    const listed = req.method === 'GET' ? listPage(url, base, listings) : undefined;
+    if (listed) {
+      send(listed.status, listed.body);
+      listed.after?.();
       return;
     }
     const filter = FILTER.exec(url.searchParams.get('$filter') ?? '');
@@ -108,8 +196,10 @@ export async function startGraphStandIn(acceptedToken: string): Promise<GraphSta
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  base = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: base,
+    listings,
     devices,
     lookups,
     requestHeaders,

@@ -1,5 +1,6 @@
 import { request } from './api';
 import type { HelpdeskPageConfig } from '../../shared/helpdesk/pageConfig';
+import { setUpCoverage } from './coverage';
 import { byId } from './dom';
 import { explain, showProblem } from './explain';
 import { setUpHistory } from './history';
@@ -19,6 +20,7 @@ function start(session: Session, config: HelpdeskPageConfig): void {
   const reveal = setUpReveal(session, config.revealSeconds);
   const history = setUpHistory(session);
   setUpResults(session, { reveal: (row) => reveal.open(row), history: (row) => history(row.id) });
+  setUpCoverage(session);
   byId('sign-out').addEventListener('click', () => {
     reveal.hide();
     // A local session lives in this page's memory only: reloading forgets it.

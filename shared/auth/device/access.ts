@@ -8,7 +8,7 @@ import type { DeviceIdentity } from './verifier';
 // Which key a write touches is checked against the stored record in the write's use case
 // (shared/recoveryKeys/service.ts, requireDeviceOwnsKey).
 
-const DEVICE_OPERATIONS: ReadonlySet<Operation> = new Set(['writeKey']);
+const DEVICE_OPERATIONS: ReadonlySet<Operation> = new Set(['writeKey', 'writeDeviceStatus']);
 
 const NOT_FOR_DEVICES = "A device may only escrow its own keys and list them with $filter=deviceId eq '<its deviceId>'.";
 
