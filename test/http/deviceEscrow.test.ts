@@ -3,7 +3,7 @@ import { deviceAuthorization, proofTimestamp, type DeviceCredentials } from '../
 import { selfSignedCertificate } from '../../scripts/device/selfSignedCertificate';
 import { COLLECTION_PATH, DeviceClient } from '../../scripts/device/client';
 import { AUDIT_READ, auditsOf, detailOf, keySpellings, secretsIn } from '../support/audit';
-import { call, callOn, expectGraphError, token, WRITE, type ApiResponse } from '../support/client';
+import { call, callOn, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE, type ApiResponse } from '../support/client';
 import { recoveryPassword } from '../support/fixtures';
 import { startGraphStandIn, type GraphStandIn } from '../support/graphStandIn';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
@@ -212,30 +212,74 @@ describe('Graph unreachable', () => {
 });
 
 describe('what a device may not do', () => {
-  it("writing another device's key: 403, audited, nothing stored or changed", async () => {
+  it("escrowing another device's key id stores the device's own claim beside it: never replaced, blocked or hidden", async () => {
+    // The squat: B escrows the id that A will use, with a password of its own, before A does.
+    const victim = newDevice();
+    const squatter = newDevice();
+    const real = escrowBody(victim);
+    const planted = { ...real, deviceId: squatter.deviceId, key: recoveryPassword() };
+    expect((await squatter.client().escrow(planted)).status).toBe(200);
+    const squatterRecord = (await keyRowsOf(real.id)).records;
+
+    // A's own escrow of its key is stored (it was a 403), and the squatter's record is left as it was.
+    const escrowed = await victim.client().escrow(real);
+    expect(escrowed.status).toBe(200);
+    expect(escrowed.json).toMatchObject({ id: real.id, deviceId: victim.deviceId });
+    expect((await keyRowsOf(real.id)).records).toEqual(squatterRecord);
+    expect((await victim.client().escrow(real)).status).toBe(200); // its re-sends are the same no-op as ever
+    const post = await victim.client().send('POST', COLLECTION_PATH, real);
+    expect(expectGraphError(post, 409, 'conflict').message).toMatch(/already exists/);
+
+    // The helpdesk's search shows each candidate with its device; each device lists its own.
+    const basic = await tokenWith(READ_BASIC);
+    const search = await call('GET', `${COLLECTION_PATH}?$filter=${encodeURIComponent(`startswith(id,'${real.id.slice(0, 8)}')`)}`, {
+      token: basic,
+    });
+    const candidates = (search.json.value as { id: string; deviceId: string }[]).filter((key) => key.id === real.id);
+    expect(candidates.map((key) => key.deviceId).sort()).toEqual([squatter.deviceId, victim.deviceId].sort());
+    const byId = await call('GET', `${COLLECTION_PATH}?$filter=${encodeURIComponent(`id eq '${real.id}'`)}`, { token: basic });
+    expect((byId.json.value as { deviceId: string }[]).map((key) => key.deviceId).sort()).toEqual(
+      candidates.map((key) => key.deviceId).sort(),
+    );
+    expect((await victim.client().listOwnKeys(victim.deviceId)).keys.map((key) => key.id)).toEqual([real.id]);
+    expect((await squatter.client().listOwnKeys(squatter.deviceId)).keys.map((key) => key.id)).toEqual([real.id]);
+
+    // A key read must name the device: the service never picks one of two passwords for the helpdesk.
+    const reader = await tokenWith(READ);
+    const unnamed = await call('GET', `${COLLECTION_PATH}/${real.id}?$select=key`, { token: reader });
+    expect(expectGraphError(unnamed, 409, 'conflict').message).toMatch(new RegExp(`held by 2 devices.*${victim.deviceId}`));
+    expect(secretsIn(unnamed.text, [...keySpellings(real.key), ...keySpellings(planted.key)])).toEqual([]);
+    const readOf = (device: TestDevice) =>
+      call('GET', `${COLLECTION_PATH}/${real.id}?$select=key,deviceId&deviceId=${device.deviceId}`, { token: reader });
+    expect((await readOf(victim)).json).toMatchObject({ deviceId: victim.deviceId, key: real.key });
+    expect((await readOf(squatter)).json).toMatchObject({ deviceId: squatter.deviceId, key: planted.key });
+
+    // A writer cannot fold the record onto the victim's claim (it would hide one of them).
+    const move = await call('PATCH', `${COLLECTION_PATH}/${real.id}`, {
+      token: await tokenWith(WRITE),
+      body: { deviceId: victim.deviceId },
+    });
+    expect(expectGraphError(move, 409, 'conflict').message).toMatch(/holds its own claim/);
+
+    // The collision is a security event in the trail, naming both devices.
+    const events = await auditsOf(real.id, await token({ roles: [AUDIT_READ] }));
+    const claims = events.filter((event) => event.activityDisplayName === 'Claim BitLocker key id held by another device');
+    expect(claims).toHaveLength(1);
+    expect(detailOf(claims[0], 'InitiatedByDeviceId')).toBe(victim.deviceId);
+    expect(claims[0].resultReason).toMatch(
+      new RegExp(`^Security: .*held by device ${squatter.deviceId}, with a different recovery password`),
+    );
+  });
+
+  it("a new key under another device's deviceId: 403, audited, nothing stored", async () => {
     const owner = newDevice();
     const intruder = newDevice();
-    const owned = escrowBody(owner);
-    expect((await owner.client().escrow(owned)).status).toBe(200);
-    const before = await keyRowsOf(owned.id);
-
-    // An existing key id of another device, under the intruder's own deviceId, by PATCH and by POST.
-    const patch = await intruder.client().escrow({ ...owned, deviceId: intruder.deviceId, key: recoveryPassword() });
-    expect(expectGraphError(patch, 403, 'authorization_error').message).toMatch(/belongs to another device/);
-    const post = await intruder.client().send('POST', COLLECTION_PATH, { ...owned, deviceId: intruder.deviceId });
-    expectGraphError(post, 403, 'authorization_error');
-    expect(await keyRowsOf(owned.id)).toEqual(before);
-
-    // A new key under the other device's id.
     const foreign = escrowBody(owner);
     const named = await intruder.client().escrow(foreign);
     expect(expectGraphError(named, 403, 'authorization_error').message).toMatch(/only under its own deviceId/);
     expect(await keyRowsOf(foreign.id)).toEqual({ records: [], index: [] });
-
-    const refusals = (await auditsOf(owned.id, await token({ roles: [AUDIT_READ] }))).filter((event) => event.result === 'failure');
-    expect(refusals.length).toBeGreaterThanOrEqual(2);
+    const refusals = (await auditsOf(foreign.id, await token({ roles: [AUDIT_READ] }))).filter((event) => event.result === 'failure');
     expect(refusals.map((event) => [detailOf(event, 'InitiatedByDeviceId'), event.resultReason.slice(0, 24)])).toEqual([
-      [intruder.deviceId, '403 authorization_error:'],
       [intruder.deviceId, '403 authorization_error:'],
     ]);
   });
