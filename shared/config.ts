@@ -64,6 +64,11 @@ export interface Settings {
   deviceAuth: DeviceAuthMode;
   /** GRAPH_BASE_URL without a trailing slash: https, or http on loopback only (test stand-ins). */
   graphBaseUrl: string;
+  /**
+   * DEVICE_DIRECTORY_LOOKUPS_PER_MINUTE: Graph device lookups per minute per instance for device ids the
+   * instance has never found (unauthenticated traffic); devices once found are looked up outside it.
+   */
+  deviceDirectoryLookupsPerMinute: number;
   /** DELETED_KEY_RETENTION_DAYS: how long a deleted key stays restorable before it is purged for good. */
   deletedKeyRetentionDays: number;
   /** PURGE_EXPIRED_SCHEDULE: NCRONTAB (six fields, seconds first) of the timer that purges keys past their retention. */
@@ -111,6 +116,13 @@ function readWholeNumber(env: Env, name: string, fallback: number, min: number, 
 
 const readKeyReadLimit = (env: Env): number =>
   readWholeNumber(env, 'KEY_READ_LIMIT_PER_MINUTE', DEFAULT_KEY_READ_LIMIT_PER_MINUTE, 1, 1_000_000);
+
+/**
+ * Graph lookups per minute per instance for device ids the instance has never found: enough for a
+ * fleet's new devices arriving together (each is looked up once, then cached or known), far below what
+ * the app identity may spend in Graph (its quota is the mirror's too).
+ */
+export const DEFAULT_DEVICE_DIRECTORY_LOOKUPS_PER_MINUTE = 60;
 
 /** MBAM's helpdesk site hides a shown key after a minute too: long enough to read out 48 digits. */
 export const DEFAULT_REVEAL_SECONDS = 60;
@@ -247,6 +259,13 @@ export function readSettings(env: Env = process.env): Settings {
     deviceAuth: readDeviceAuth(env),
     // GRAPH_BASE_URL carries our managed identity's Graph token: https only, except to a stand-in on this machine.
     graphBaseUrl: readServiceUrl(env, 'GRAPH_BASE_URL', true) ?? 'https://graph.microsoft.com',
+    deviceDirectoryLookupsPerMinute: readWholeNumber(
+      env,
+      'DEVICE_DIRECTORY_LOOKUPS_PER_MINUTE',
+      DEFAULT_DEVICE_DIRECTORY_LOOKUPS_PER_MINUTE,
+      1,
+      100_000,
+    ),
     deletedKeyRetentionDays: readRetentionDays(env),
     purgeExpiredSchedule:
       readTimerSchedule(env, 'PURGE_EXPIRED_SCHEDULE', DEFAULT_PURGE_EXPIRED_SCHEDULE) ?? DEFAULT_PURGE_EXPIRED_SCHEDULE,

@@ -1,4 +1,6 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PROOF_REFUSED } from '../../shared/auth/device/authenticate';
 import { deviceAuthorization, proofTimestamp, type DeviceCredentials } from '../../shared/auth/device/signer';
 import { selfSignedCertificate } from '../../scripts/device/selfSignedCertificate';
 import { COLLECTION_PATH, DeviceClient } from '../../scripts/device/client';
@@ -63,19 +65,31 @@ async function sendSigned(
   });
 }
 
-/** A 401 of the device scheme whose message names the failed check and never carries the certificate. */
-function expectProofRefused(response: ApiResponse, device: DeviceCredentials, says: RegExp): void {
+/** Every line the hosts printed, for what the service logs and never answers. */
+const hostLogs: string[] = [];
+
+/**
+ * A 401 of the device scheme with the one text of every failed check, never the certificate; the
+ * host's log names the check (`says`) under the request's id.
+ */
+async function expectProofRefused(response: ApiResponse, device: DeviceCredentials, says: RegExp): Promise<void> {
   const error = expectGraphError(response, 401, 'InvalidAuthenticationToken');
   expect(response.headers.get('www-authenticate')).toBe('EntraDevice');
-  expect(error.message).toMatch(says);
+  expect(error.message).toBe(PROOF_REFUSED);
   expect(response.text).not.toContain(device.certificate.toString('base64').slice(0, 64));
+  const requestId = response.headers.get('request-id')!;
+  const logged = () => hostLogs.filter((line) => line.includes(requestId) && line.includes('deviceProofRefused')).join('\n');
+  // The host's output reaches this process through a pipe, shortly after its answer.
+  for (let waited = 0; waited < 5_000 && logged() === ''; waited += 50) await sleep(50);
+  expect(logged()).toMatch(says);
 }
 
 beforeAll(async () => {
   identity = await startManagedIdentityStandIn();
   graph = await startGraphStandIn(await identity.tokenFor(GRAPH_RESOURCE));
   const env = { DEVICE_AUTH: 'entra', GRAPH_BASE_URL: graph.url, IDENTITY_ENDPOINT: identity.endpoint, IDENTITY_HEADER: identity.header };
-  [hostA, hostB] = await Promise.all([startLocalHost(env), startLocalHost(env)]);
+  const options = { onLine: (line: string) => void hostLogs.push(line) };
+  [hostA, hostB] = await Promise.all([startLocalHost(env, options), startLocalHost(env, options)]);
 }, 60_000);
 
 afterAll(async () => {
@@ -126,9 +140,9 @@ describe('each failed check is a 401 that names it', () => {
     const device = newDevice();
     const body = JSON.stringify(escrowBody(device));
     const stale = await sendSigned(device, { method: 'PATCH', path, body, ts: proofTimestamp(new Date(Date.now() - 6 * 60_000)) });
-    expectProofRefused(stale, device, /ts is older/);
+    await expectProofRefused(stale, device, /ts is older/);
     const future = await sendSigned(device, { method: 'PATCH', path, body, ts: proofTimestamp(new Date(Date.now() + 6 * 60_000)) });
-    expectProofRefused(future, device, /ts is later/);
+    await expectProofRefused(future, device, /ts is later/);
   });
 
   it('a replayed request, on the same instance and on another one sharing the nonce table', async () => {
@@ -137,8 +151,8 @@ describe('each failed check is a 401 that names it', () => {
     const nonce = randomUUID().replace(/-/g, '');
     const ts = proofTimestamp();
     expect((await sendSigned(device, { method: 'PATCH', path, body, ts, nonce })).status).toBe(200);
-    expectProofRefused(await sendSigned(device, { method: 'PATCH', path, body, ts, nonce }), device, /nonce was already used/);
-    expectProofRefused(
+    await expectProofRefused(await sendSigned(device, { method: 'PATCH', path, body, ts, nonce }), device, /nonce was already used/);
+    await expectProofRefused(
       await sendSigned(device, { method: 'PATCH', path, body, ts, nonce }, { host: hostB }),
       device,
       /nonce was already used/,
@@ -158,9 +172,9 @@ describe('each failed check is a 401 that names it', () => {
     const body = escrowBody(device);
     const signed = { method: 'PATCH', path, body: JSON.stringify(body) };
     const other = JSON.stringify({ ...body, volumeType: 'fixedDataVolume' });
-    expectProofRefused(await sendSigned(device, signed, { body: other }), device, /signature does not verify/);
-    expectProofRefused(await sendSigned(device, signed, { path: `${path}/${body.id}` }), device, /signature does not verify/);
-    expectProofRefused(await sendSigned(device, signed, { method: 'POST' }), device, /signature does not verify/);
+    await expectProofRefused(await sendSigned(device, signed, { body: other }), device, /signature does not verify/);
+    await expectProofRefused(await sendSigned(device, signed, { path: `${path}/${body.id}` }), device, /signature does not verify/);
+    await expectProofRefused(await sendSigned(device, signed, { method: 'POST' }), device, /signature does not verify/);
     expect(await keyRowsOf(body.id)).toEqual({ records: [], index: [] });
   });
 
@@ -168,7 +182,7 @@ describe('each failed check is a 401 that names it', () => {
     const device = newDevice();
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const forged = { certificate: device.certificate, privateKey };
-    expectProofRefused(await sendSigned(forged, { method: 'GET', path }), device, /signature does not verify/);
+    await expectProofRefused(await sendSigned(forged, { method: 'GET', path }), device, /signature does not verify/);
   });
 
   it('a certificate whose hash is not on the device, a disabled device and an unknown device', async () => {
@@ -176,14 +190,14 @@ describe('each failed check is a 401 that names it', () => {
     // Same deviceId, a certificate of its own: the directory lists only the genuine one.
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const impostor = { certificate: selfSignedCertificate(privateKey, device.deviceId), privateKey };
-    expectProofRefused(await sendSigned(impostor, { method: 'GET', path }), impostor, /certificate is not one that device/);
+    await expectProofRefused(await sendSigned(impostor, { method: 'GET', path }), impostor, /certificate is not one that device/);
 
     const disabled = newDevice();
     graph.devices.get(disabled.deviceId)!.accountEnabled = false;
-    expectProofRefused(await sendSigned(disabled, { method: 'GET', path }), disabled, /is disabled/);
+    await expectProofRefused(await sendSigned(disabled, { method: 'GET', path }), disabled, /is disabled/);
 
     const unknown = newDevice(false);
-    expectProofRefused(await sendSigned(unknown, { method: 'GET', path }), unknown, /No device .* is registered/);
+    await expectProofRefused(await sendSigned(unknown, { method: 'GET', path }), unknown, /No device .* is registered/);
   });
 
   it('a device scheme the service does not parse', async () => {
@@ -191,6 +205,55 @@ describe('each failed check is a 401 that names it', () => {
     expect(expectGraphError(response, 401, 'InvalidAuthenticationToken').message).toMatch(/lacks ts, nonce, sig/);
     expect(response.headers.get('www-authenticate')).toBe('EntraDevice');
   });
+});
+
+describe('strangers flooding the device path', () => {
+  it('spend at most DEVICE_DIRECTORY_LOOKUPS_PER_MINUTE Graph lookups while a known device is served throughout', async () => {
+    const budget = 20;
+    const host = await startLocalHost({
+      DEVICE_AUTH: 'entra',
+      GRAPH_BASE_URL: graph.url,
+      IDENTITY_ENDPOINT: identity.endpoint,
+      IDENTITY_HEADER: identity.header,
+      DEVICE_DIRECTORY_LOOKUPS_PER_MINUTE: String(budget),
+    });
+    const real = newDevice();
+    expect((await real.client(host).escrow(escrowBody(real))).status).toBe(200);
+
+    // Each stranger: a self-signed certificate naming a fresh random device id, and a valid signature.
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const strangers = Array.from({ length: 100 }, () => {
+      const deviceId = randomUUID();
+      return { deviceId, certificate: selfSignedCertificate(privateKey, deviceId), privateKey };
+    });
+    const strangerAnswers: ApiResponse[] = [];
+    const flood = (async () => {
+      for (let i = 0; i < strangers.length; i += 10) {
+        const batch = strangers
+          .slice(i, i + 10)
+          .map((stranger) => sendSigned(stranger, { method: 'GET', path: COLLECTION_PATH }, { host }));
+        strangerAnswers.push(...(await Promise.all(batch)));
+      }
+    })();
+    const realAnswers: number[] = [];
+    const served = (async () => {
+      for (let i = 0; i < 10; i++) realAnswers.push((await real.client(host).escrow(escrowBody(real))).status);
+    })();
+    await Promise.all([flood, served]);
+
+    expect(realAnswers).toEqual(Array.from({ length: 10 }, () => 200));
+    const strangerIds = new Set<string>(strangers.map((stranger) => stranger.deviceId));
+    const strangerLookups = graph.lookups.filter((id) => strangerIds.has(id)).length;
+    // One budget per clock minute: a flood that straddles a minute's end may spend two.
+    expect(strangerLookups).toBeGreaterThan(0);
+    expect(strangerLookups).toBeLessThanOrEqual(2 * budget);
+    const statuses = new Set(strangerAnswers.map((answer) => answer.status));
+    expect([...statuses].sort()).toEqual([401, 503]);
+    for (const answer of strangerAnswers.filter((a) => a.status === 401))
+      expect(answer.json.error).toMatchObject({ message: PROOF_REFUSED });
+    for (const answer of strangerAnswers.filter((a) => a.status === 503))
+      expect(Number(answer.headers.get('retry-after'))).toBeGreaterThan(0);
+  }, 120_000);
 });
 
 describe('Graph unreachable', () => {
