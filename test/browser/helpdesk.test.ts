@@ -230,6 +230,25 @@ describe('the console in a browser', () => {
     await screenshot(page, 'helpdesk-history');
   });
 
+  it('a new search clears the revealed key and its history at once, before its answer arrives', async () => {
+    const [body, other] = await escrowKeys(writer, [keyBody(), keyBody()]);
+    const page = await signIn(ALL_ROLES);
+    await search(page, body.id!.slice(0, 8));
+    await reveal(page, body.id!, 'The user forgot the PIN');
+    await page.locator('#revealed-key .group').first().waitFor();
+    await page.getByRole('button', { name: `History of key ${body.id!}` }).click();
+    await page.locator('#history-rows tr').first().waitFor();
+
+    // The next caller's search: nothing of the last key may stay on screen while its answer loads.
+    await page.getByLabel('Key ID or device ID').fill(other.id!.slice(0, 8));
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    expect(await page.locator('#revealed').isHidden()).toBe(true);
+    expect(await page.locator('#revealed-key').textContent()).toBe('');
+    expect(await page.locator('#history').isHidden()).toBe(true);
+    expect(await page.locator('#history-rows tr').count()).toBe(0);
+    expect(await page.content()).not.toContain(body.key!.split('-')[0]);
+  });
+
   it('hides a revealed key after its time, and at once when the page is left', async () => {
     const host = await startLocalHost({ HELPDESK_REVEAL_SECONDS: '2' });
     const [body] = await escrowKeys(writer, [keyBody()]);
