@@ -4,6 +4,7 @@ import type { Preconditions } from '../http/preconditions';
 import type { Activity, AuditSource, ModifiedProperty } from '../audit/model';
 import { auditEvent } from '../audit/recorder';
 import { requireOwnDevice } from '../auth/device/access';
+import { limitPasswordComparisons } from '../auth/rateLimit';
 import { writeAuditEntry } from '../audit/store';
 import type { KeyMetadata, KeyRecord, RecoveryKey, RecoveryKeyInput, StoredRecoveryKey } from './model';
 import { modifiedProperties } from './changes';
@@ -90,6 +91,21 @@ const passwordCannotChange = (id: string): GraphError =>
   conflict(`the recovery password of key ${id} cannot change; a rotated password has a new key ID`);
 
 /**
+ * Whether `sent` is the stored password of `current`. A comparison tells a writer whether a guess is
+ * right, so it is limited like a key read (per caller and per key) and a wrong one is audited as a
+ * comparison; the adoption tools, which run in-process with the storage's own credentials, are not limited.
+ */
+async function comparePassword(current: StoredRecoveryKey, sent: string, source: AuditSource): Promise<boolean> {
+  if (source.importedFrom === undefined) limitPasswordComparisons(source.caller, current.id);
+  const same = isStoredPassword(current, sent);
+  if (!same) {
+    const reason = 'The sent recovery password differs from the stored one.';
+    await writeAuditEntry(auditEvent(source, 'compare', 'failure', reason, { keyId: current.id, deviceId: current.deviceId }));
+  }
+  return same;
+}
+
+/**
  * A write to an existing key. The stored password is decrypted only when the request carries one, to
  * compare the two (the same password is the idempotent no-op; a different one is a 409), never to
  * answer with it: a writer cannot read a key.
@@ -101,14 +117,21 @@ async function updateExisting(
   source: AuditSource,
 ): Promise<WriteResult> {
   const metadata = mergeMetadata(current, input);
-  if (input.key !== undefined && !isStoredPassword(current, input.key)) throw passwordCannotChange(current.id);
+  if (input.key !== undefined && !(await comparePassword(current, input.key, source))) throw passwordCannotChange(current.id);
   if (metadata.deviceId !== current.deviceId && (await store.getClaim(current.id, metadata.deviceId))) {
     // Moving the record there would give that device two keys under one id, and hide one of them.
     throw conflict(`Device ${metadata.deviceId} holds its own claim on key ${current.id}; the record cannot move to it.`);
   }
   if (sameMetadata(metadata, current)) {
-    // Nothing to write; the attempt is audited all the same.
-    await writeAuditEntry(successEvent(source, 'update', current, 'No change: the stored key already matched.'));
+    // Nothing to write; the attempt is audited all the same (a sent password, as the comparison it was).
+    await writeAuditEntry(
+      input.key === undefined
+        ? successEvent(source, 'update', current, 'No change: the stored key already matched.')
+        : auditEvent(source, 'compare', 'success', 'No change: the sent recovery password matched the stored one.', {
+            keyId: current.id,
+            deviceId: current.deviceId,
+          }),
+    );
     return { stored: current, key: input.key };
   }
   // A write that holds the password anyway (the request sent it) also moves the record to the active
