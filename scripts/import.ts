@@ -6,6 +6,8 @@ import { importRecoveryKey } from '../shared/adoption/importKey';
 import { type KeyFile, readKeyFile } from '../shared/adoption/keyFile';
 import { DEFAULT_PROGRESS_EVERY_MS, RunProgress } from '../shared/adoption/progress';
 import { keyring } from '../shared/crypto/keyring';
+import { withoutSecrets } from '../shared/redact';
+import { quoteClientText } from '../shared/text/quoteClientText';
 
 // `npm run import -- <file.csv> [--skip-invalid]`: brings recovery keys exported from MBAM, manage-bde
 // or anywhere else into the escrow (README "Adopting"). Each row is stored through the PATCH use case
@@ -71,7 +73,11 @@ export async function importKeyFile(path: string, options: ImportOptions = {}): 
   const report = options.report ?? stderrLine;
   const file = await readKeyFile(path);
   const progress = new RunProgress<Counter>('import', COUNTERS, report, options.progressEveryMs ?? DEFAULT_PROGRESS_EVERY_MS);
-  if (file.ignoredColumns.length > 0) report(`import: ignoring columns ${file.ignoredColumns.join(', ')}`);
+  // Header names are the file's text like its rows: masked (a password pasted into the header) and quoted
+  // with control characters escaped, so that nothing in the file reaches the terminal as a command.
+  if (file.ignoredColumns.length > 0) {
+    report(`import: ignoring columns ${file.ignoredColumns.map((name) => quoteClientText(withoutSecrets(name))).join(', ')}`);
+  }
   for (const { line, reason } of file.problems) report(`import: line ${line}: ${reason}`);
   progress.add('seen', file.rows.length + file.problems.length + file.repeated);
   progress.add('skipped', file.repeated);

@@ -167,6 +167,18 @@ it('a key id escrowed with another password is a conflict: reported, left as it 
   expect(await escrowedPassword(fresh.id)).toBe(fresh.key);
 });
 
+it('header names of ignored columns are printed masked and with control characters escaped', async () => {
+  const pasted = recoveryPassword();
+  const fresh = newRow();
+  const run = await runImport(await csvFile('header.csv', [`${HEADER},${pasted},\u001b[31mRED\u001b[0m`, `${csvLine(fresh)},x,y`]));
+  expect(run.code).toBe(0);
+  const line = run.stderr.split('\n').find((l) => l.startsWith('import: ignoring columns'));
+  expect(line).toBeDefined();
+  expect(line).not.toContain('\u001b');
+  expect(line!.toLowerCase()).toContain('\\u001b[31mred');
+  expect(secretsIn(run.stderr, keySpellings(pasted))).toEqual([]);
+});
+
 describe('files that are not key exports stop the import (exit 2) before anything is stored', () => {
   it.each([
     ['a required column is missing', ['id,deviceId,volumeType', `${newId()},${newId()},1`], /no column key/],
