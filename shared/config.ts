@@ -147,13 +147,28 @@ function readBoolean(env: Env, name: string, fallback: boolean): boolean {
 }
 
 /**
- * App Service and Azure Functions set WEBSITE_INSTANCE_ID on every instance; a development tool
- * never sees it. Local modes trust a signing key on the instance's disk, so they must not run there.
+ * What the Azure Functions host itself reads to know it is hosted (azure-functions-host
+ * EnvironmentSettingNames and its IsAppService / IsLinuxConsumptionOnAtlas / IsFlexConsumptionSku /
+ * IsLinuxConsumptionOnLegion checks): every App Service plan sets WEBSITE_SITE_NAME, and WEBSITE_INSTANCE_ID
+ * outside Linux Consumption; Flex Consumption and Legion set WEBSITE_POD_NAME and LEGION_SERVICE_HOST;
+ * Azure Container Apps sets CONTAINER_APP_NAME. A development tool (npm start, func start on a
+ * workstation) sees none of them. CONTAINER_NAME, which the host also reads for Linux Consumption, is
+ * left out: container engines and development containers set it too (this project's own CI does).
  */
+export const HOSTED_RUNTIME_VARIABLES = [
+  'WEBSITE_INSTANCE_ID',
+  'WEBSITE_SITE_NAME',
+  'WEBSITE_POD_NAME',
+  'LEGION_SERVICE_HOST',
+  'CONTAINER_APP_NAME',
+] as const;
+
+/** Local modes trust a signing key on the instance's disk, so they must not run under any hosted runtime. */
 function refuseLocalModeInAzure(env: Env, name: string): void {
-  if (nonEmpty(env, 'WEBSITE_INSTANCE_ID') === undefined) return;
+  const hosted = HOSTED_RUNTIME_VARIABLES.find((variable) => nonEmpty(env, variable) !== undefined);
+  if (hosted === undefined) return;
   throw new ConfigError(
-    `${name}=local is refused: WEBSITE_INSTANCE_ID is set, so this runs in Azure, where local mode would accept ` +
+    `${name}=local is refused: ${hosted} is set, so this runs in Azure, where local mode would accept ` +
       `tokens signed by a development key on the instance's disk. Set ${name}=entra (or remove it) in the app settings.`,
   );
 }

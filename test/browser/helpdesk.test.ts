@@ -8,6 +8,9 @@ import { baseUrl, call, callOn, READ, READ_BASIC, tokenWith, WRITE } from '../su
 import { keyBody, newId } from '../support/fixtures';
 import { escrowKeys, idWithPrefix, keyBodies, randomHex } from '../support/keys';
 import { startLocalHost, stopLocalHosts } from '../../scripts/localHost';
+import { HttpRequest } from '@azure/functions';
+import { developmentTokenHandler } from '../../functions/helpdesk';
+import { bodyText, quietContext } from '../support/inProcess';
 
 // The helpdesk console in Debian's Chromium against the run's host: sign in for development, find,
 // reveal with a reason, copy, see it hidden, see the history; security headers; nothing fetched
@@ -138,6 +141,28 @@ describe('the console over HTTP', () => {
       expect(refused.status).toBe(400);
       expect(refused.json.accessToken).toBeUndefined();
     }
+  });
+});
+
+describe('the development sign-in answers only this machine, in the function itself', () => {
+  it('refuses a request a proxy forwarded, and a non-loopback Host reaching the function', async () => {
+    for (const header of ['X-Forwarded-For', 'Forwarded']) {
+      const refused = await call('POST', '/helpdesk/dev-token', { body: { roles: [READ] }, headers: { [header]: '203.0.113.9' } });
+      expect({ status: refused.status, token: refused.json.accessToken }).toEqual({ status: 403, token: undefined });
+      expect(refused.json.error.message).toMatch(/only on this machine/);
+    }
+    // As under `func start` bound to every interface: the function sees the Host the caller used.
+    const response = await developmentTokenHandler(
+      new HttpRequest({
+        method: 'POST',
+        url: 'http://10.20.30.40:7071/helpdesk/dev-token',
+        headers: { 'content-type': 'application/json' },
+        body: { string: JSON.stringify({ roles: [READ] }) },
+      }),
+      quietContext('devToken'),
+    );
+    expect(response.status).toBe(403);
+    expect(bodyText(response)).not.toMatch(/accessToken/);
   });
 });
 
