@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { adoptionSource } from '../shared/adoption/auditSource';
+import { recordCommandRun } from '../shared/audit/commandRun';
 import { describeError, failureReason, runCommand, stderrLine, UsageError, wholeNumber } from '../shared/adoption/commandLine';
 import { forEachLimit } from '../shared/adoption/concurrency';
 import { importRecoveryKey } from '../shared/adoption/importKey';
@@ -52,6 +53,7 @@ export interface ImportResult {
 async function storeRows(file: KeyFile, options: ImportOptions, progress: RunProgress<Counter>): Promise<void> {
   const report = options.report ?? stderrLine;
   const source = adoptionSource('file', 'import');
+  await recordCommandRun(source, 'npm run import');
   await forEachLimit(file.rows, options.concurrency ?? DEFAULT_CONCURRENCY, async ({ line, key }) => {
     try {
       const outcome = await importRecoveryKey(key, source);

@@ -6,6 +6,8 @@ import { DecryptionError, type EncryptionKeyring, open, seal } from '../shared/c
 import { keyring } from '../shared/crypto/keyring';
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
 import { getSameRow, listKeys, resealKey } from '../shared/recoveryKeys/store';
+import { systemSource } from '../shared/recoveryKeys/deletedKeys';
+import { recordCommandRun } from '../shared/audit/commandRun';
 import { isStorageError, StorageError } from '../shared/storage/storageError';
 
 // `npm run reencrypt`: moves every stored recovery key to the active encryption key version
@@ -113,6 +115,7 @@ async function moveRecord(ring: EncryptionKeyring, listed: StoredRecoveryKey, on
 
 export async function reencryptAll(options: ReencryptOptions = {}): Promise<ReencryptResult> {
   const ring = keyring();
+  await withStorage(() => recordCommandRun(systemSource('npm run reencrypt'), `npm run reencrypt to ${ring.active}`));
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   const progressEveryMs = options.progressEveryMs ?? DEFAULT_PROGRESS_EVERY_MS;
   const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));

@@ -16,6 +16,8 @@ export const ACTIVITIES = {
   claim: { displayName: 'Claim BitLocker key id held by another device', operationType: 'Add' },
   /** A recovery password sent by a writer compared with the stored one (a no-op escrow, or a refused change). */
   compare: { displayName: 'Compare BitLocker key', operationType: 'Other' },
+  /** One run of an administrative command (import, reencrypt, purge-expired, the Entra mirror): who or what ran it. */
+  command: { displayName: 'Run BitLocker key administration command', operationType: 'Other' },
   /** A key brought in from elsewhere (Entra ID's own copy, an MBAM or manage-bde export), stored by the same use case as a PATCH. */
   import: { displayName: 'Import BitLocker key', operationType: 'Add' },
 } as const;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { adoptionSource } from '../adoption/auditSource';
+import { recordCommandRun } from '../audit/commandRun';
 import { failureReason, stderrLine } from '../adoption/commandLine';
 import { forEachLimit } from '../adoption/concurrency';
 import { findEscrowedKey, importRecoveryKey } from '../adoption/importKey';
@@ -196,5 +197,6 @@ class MirrorRun {
 export async function runEntraMirror(options: MirrorOptions = {}): Promise<MirrorResult> {
   const graph = options.graph ?? new GraphClient(settings().graphBaseUrl, serviceCredential());
   const source = adoptionSource('entra', 'mirror', await mirrorCaller());
+  await recordCommandRun(source, 'the Entra mirror');
   return new MirrorRun(graph, source, options, options.report ?? stderrLine).run();
 }

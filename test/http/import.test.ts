@@ -1,7 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AUDIT_READ, auditsOf, detailOf, keySpellings, secretsIn } from '../support/audit';
+import { AUDIT_READ, auditsOf, auditsPath, detailOf, keySpellings, readAllAudits, secretsIn } from '../support/audit';
 import { call, token, WRITE } from '../support/client';
 import { escrowedEtag, escrowedPassword } from '../support/escrowed';
 import { keyBody, newId, recoveryPassword } from '../support/fixtures';
@@ -177,6 +177,17 @@ it('header names of ignored columns are printed masked and with control characte
   expect(line).not.toContain('\u001b');
   expect(line!.toLowerCase()).toContain('\\u001b[31mred');
   expect(secretsIn(run.stderr, keySpellings(pasted))).toEqual([]);
+});
+
+it('each run leaves an audit record naming the command and the account that ran it', async () => {
+  const startedAt = new Date().toISOString();
+  const run = await runImport(await csvFile('audited.csv', [HEADER, csvLine(newRow())]));
+  expect(run.code).toBe(0);
+  const filter = `activityDisplayName eq 'Run BitLocker key administration command' and activityDateTime ge ${startedAt}`;
+  const { events } = await readAllAudits(auditsPath({ $filter: filter }), await token({ roles: [AUDIT_READ] }));
+  const runs = events.filter((event) => event.resultReason.startsWith('Started: npm run import'));
+  expect(runs).toHaveLength(1);
+  expect(runs[0].resultReason).toMatch(/^Started: npm run import, run by [^@\s]+@\S+\.$/);
 });
 
 describe('files that are not key exports stop the import (exit 2) before anything is stored', () => {
