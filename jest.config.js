@@ -6,13 +6,26 @@
 //   cli      the compiled command-line tools (dist/scripts, so build first), run as a user runs them
 //   http     the compiled local host over HTTP (the run's shared one, or hosts of its own)
 //   browser  the helpdesk console in Chromium
-const SETUP = { pure: 'localMode', storage: 'storage', cli: 'storage', http: 'host', browser: 'host' };
+//   windows  the Windows client's Pester suites under PowerShell (test/windows/pester.test.ts), against
+//            the compiled host they start on the run's Azurite (so build first)
+//   infra    the deployment: the pinned Bicep CLI (npm run setup:tools), the compiled package, scripts
+const SETUP = {
+  pure: 'localMode',
+  storage: 'storage',
+  cli: 'storage',
+  http: 'host',
+  browser: 'host',
+  windows: 'storage',
+  infra: 'localMode',
+};
 
 /** @type {import('jest').Config} */
 module.exports = {
   projects: Object.entries(SETUP).map(([folder, setup]) => ({
     displayName: folder,
-    preset: 'ts-jest',
+    // Transpiled file by file, not type-checked again for every test file: `npm run typecheck` and
+    // `npm run lint` check the types, once, and ts-jest's per-file type check was most of test:pure's time.
+    transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
     testEnvironment: 'node',
     roots: [`<rootDir>/test/${folder}`],
     testMatch: ['**/*.test.ts'],

@@ -6,7 +6,7 @@ import { authorizeRequest } from '../shared/auth';
 import { type GraphOperation, graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
 import { isBeta, publicUrlOf } from '../shared/http/requestContext';
-import { DIRECTORY_AUDITS_ROUTES } from '../shared/http/routes';
+import { DIRECTORY_AUDITS_ROUTES, functionNameOf } from '../shared/http/routes';
 import { jsonResponse } from '../shared/http/responses';
 import { continuationOf, nextLinkOf } from '../shared/odata';
 
@@ -29,7 +29,7 @@ const listDirectoryAudits: GraphOperation = async (request, requestContext, cont
 export const directoryAuditsHandler = graphHandler(dispatchByMethod({ GET: listDirectoryAudits }));
 
 for (const route of DIRECTORY_AUDITS_ROUTES) {
-  app.http(`directoryAudits-${route.replace(/[^A-Za-z0-9]+/g, '-')}`, {
+  app.http(functionNameOf('directoryAudits', route), {
     methods: ALL_METHODS,
     authLevel: 'anonymous',
     route,

@@ -5,7 +5,7 @@ import { graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
 import { preconditionsOf } from '../shared/http/preconditions';
 import { publicUrlOf, type RequestContext } from '../shared/http/requestContext';
-import { DELETED_ITEMS_ROUTES, DELETED_KEYS_CAST } from '../shared/http/routes';
+import { DELETED_ITEMS_ROUTES, DELETED_KEYS_CAST, functionNameOf } from '../shared/http/routes';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
 import { continuationOf, nextLinkOf, parsePageQuery } from '../shared/odata';
 import { singleOptions } from '../shared/odata/listQuery';
@@ -91,7 +91,7 @@ export const deletedItemHandler = graphHandler(dispatchByMethod({ GET: getDelete
 export const restoreHandler = graphHandler(dispatchByMethod({ POST: restoreDeleted }));
 
 for (const route of DELETED_ITEMS_ROUTES) {
-  const name = `deletedItems-${route.replace(/[^A-Za-z0-9]+/g, '-')}`;
+  const name = functionNameOf('deletedItems', route);
   const register = (suffix: string, path: string, handler: ReturnType<typeof graphHandler>): void => {
     app.http(`${name}${suffix}`, { methods: ALL_METHODS, authLevel: 'anonymous', route: `${route}/${path}`, handler });
   };

@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { methodNotAllowed, serviceUnavailable } from '../shared/http/graphError';
+import { methodNotAllowed, serviceUnavailable } from '../shared/errors/graphError';
 import { graphHandler } from '../shared/http/handler';
 import { ALL_METHODS } from '../shared/http/methods';
 import { jsonResponse } from '../shared/http/responses';

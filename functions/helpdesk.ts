@@ -5,7 +5,7 @@ import { isLoopbackHostname, settings } from '../shared/config';
 import { developmentSignIn } from '../shared/helpdesk/developmentSignIn';
 import { ENTRA_LOGIN_ORIGIN, helpdeskPageConfig } from '../shared/helpdesk/pageConfig';
 import { readJsonObject } from '../shared/http/body';
-import { forbidden, methodNotAllowed, notFound } from '../shared/http/graphError';
+import { forbidden, methodNotAllowed, notFound } from '../shared/errors/graphError';
 import { type GraphOperation, graphHandler } from '../shared/http/handler';
 import { ALL_METHODS } from '../shared/http/methods';
 import type { RequestContext } from '../shared/http/requestContext';

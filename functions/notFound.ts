@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { notFound } from '../shared/http/graphError';
+import { notFound } from '../shared/errors/graphError';
 import { graphHandler } from '../shared/http/handler';
 import { ALL_METHODS } from '../shared/http/methods';
 

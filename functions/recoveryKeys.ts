@@ -8,7 +8,7 @@ import { graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod, refuseHead } from '../shared/http/methods';
 import { preconditionsOf } from '../shared/http/preconditions';
 import { isBeta, publicUrlOf, type RequestContext } from '../shared/http/requestContext';
-import { COLLECTION_ROUTES } from '../shared/http/routes';
+import { COLLECTION_ROUTES, functionNameOf } from '../shared/http/routes';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
 import { continuationOf, nextLinkOf, parseItemSelect, parseListQuery } from '../shared/odata';
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
@@ -148,7 +148,7 @@ export const collectionHandler = graphHandler(dispatchByMethod({ GET: listKeys, 
 export const itemHandler = graphHandler(dispatchByMethod({ GET: getKey, PATCH: patchKey, DELETE: deleteKey }));
 
 for (const route of COLLECTION_ROUTES) {
-  const name = `recoveryKeys-${route.replace(/[^A-Za-z0-9]+/g, '-')}`;
+  const name = functionNameOf('recoveryKeys', route);
   app.http(name, { methods: ALL_METHODS, authLevel: 'anonymous', route, handler: collectionHandler });
   app.http(`${name}-item`, { methods: ALL_METHODS, authLevel: 'anonymous', route: `${route}/{id}`, handler: itemHandler });
 }

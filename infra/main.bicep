@@ -1,7 +1,11 @@
 // The BitLocker key escrow on Azure: a resource group and everything in it (resources.bicep).
 // Written from the resource types' Bicep reference (learn.microsoft.com/azure/templates/...) and the
-// layout of Azure-Samples/functions-quickstart-typescript-azd. Neither the Bicep compiler nor azd nor
-// Azure is reachable from this project's CI: this template is not compiled or deployed there.
+// layout of Azure-Samples/functions-quickstart-typescript-azd. `npm run infra:build` lints and compiles
+// it (bicepconfig.json: every linter finding is an error); it has not been deployed from this project.
+//
+// Every app setting an operator may choose is a parameter here, fed from `azd env` by
+// main.parameters.json: `azd provision` writes the whole app-settings list on every run (a PUT that
+// replaces it), so a setting made by hand in the portal would be wiped by the next provision.
 
 targetScope = 'subscription'
 
@@ -10,24 +14,84 @@ targetScope = 'subscription'
 @description('azd environment name; part of every resource name.')
 param environmentName string
 
+// The regions that offer Flex Consumption, as Azure-Samples/functions-quickstart-typescript-azd lists
+// them (its canary region left out); `az functionapp list-flexconsumption-locations` is the live list.
 @minLength(1)
-@description('Region of every resource. Must offer Flex Consumption (az functionapp list-flexconsumption-locations).')
+@description('Region of every resource; one that offers Flex Consumption.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({ azd: { type: 'location' } })
 param location string
+
+@description('Redundancy of the storage account that holds every escrowed key. ZRS where the region has availability zones; GZRS/RAGZRS add a second region; LRS/GRS where ZRS is not offered.')
+@allowed([
+  'Standard_ZRS'
+  'Standard_GZRS'
+  'Standard_RAGZRS'
+  'Standard_LRS'
+  'Standard_GRS'
+  'Standard_RAGRS'
+])
+param storageSku string = 'Standard_ZRS'
 
 @description('Entra ID tenant (GUID) whose tokens the API accepts: AUTH_TENANT_ID. Empty: the deployment\'s tenant.')
 param authTenantId string = ''
 
-@description('The API\'s audience: its Application ID URI and/or client id, comma-separated (AUTH_AUDIENCE). Printed by scripts/entra/register-api.sh.')
+@description('The API\'s audience: its Application ID URI and/or client id, comma-separated (AUTH_AUDIENCE).')
 param authAudience string
 
 @description('ENCRYPTION_ACTIVE_KEY: the keyring version new writes use; ensure-keyring.sh creates it on first provision.')
 param encryptionActiveKey string = 'v1'
 
-@description('PUBLIC_BASE_URL when clients reach the API through API Management or Front Door (https://...); empty: links use the request\'s host.')
-param publicBaseUrl string = ''
+// A plain object, not a user-defined type: azd reads each parameter's ARM `type` to convert the
+// values it substitutes, and a typed object compiles to a `$ref` without one.
+@description('Optional app settings (docs/configuration.md), each from the azd env variable of the same name (main.parameters.json lists them). An empty value leaves the setting out, so the app\'s default applies.')
+param appSettings object = {}
 
-@description('Object id of who runs the provisioning (azd sets it): gets Key Vault Secrets Officer on the vault, to create the keyring secret. Empty: none.')
-param keyringAdminPrincipalId string = ''
+@description('Object id of who runs the provisioning (azd sets AZURE_PRINCIPAL_ID).')
+param provisioningPrincipalId string = ''
+
+@description('User or ServicePrincipal: the kind of provisioningPrincipalId (azd sets AZURE_PRINCIPAL_TYPE).')
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+param provisioningPrincipalType string = 'User'
+
+@description('Grant the provisioning principal Key Vault Secrets Officer on the keyring vault, so that the postprovision hook can create the keyring secret. Only for the provision that creates it: the hook removes the grant again.')
+param grantKeyringAdmin bool = false
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
@@ -45,20 +109,29 @@ module resources 'resources.bicep' = {
     location: location
     tags: tags
     resourceToken: resourceToken
+    storageSku: storageSku
     authTenantId: empty(authTenantId) ? tenant().tenantId : authTenantId
     authAudience: authAudience
     encryptionActiveKey: encryptionActiveKey
-    publicBaseUrl: publicBaseUrl
-    keyringAdminPrincipalId: keyringAdminPrincipalId
+    // Empty values dropped: an empty app setting is not the same as an absent one for every reader.
+    optionalAppSettings: toObject(filter(items(appSettings), item => !empty(item.value)), item => item.key, item => item.value)
+    keyringAdmin: grantKeyringAdmin && !empty(provisioningPrincipalId)
+      ? { principalId: provisioningPrincipalId, principalType: provisioningPrincipalType }
+      : {}
   }
 }
 
-// azd passes outputs to hooks as environment variables (ensure-keyring.sh reads these two).
+// azd passes outputs to hooks as environment variables (ensure-keyring.sh reads them).
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = resources.outputs.functionAppName
 output AZURE_FUNCTION_APP_URL string = resources.outputs.functionAppUrl
+// The identity the app calls Microsoft Graph with (AZURE_CLIENT_ID): grant Device.Read.All to this one.
+output AZURE_FUNCTION_IDENTITY_PRINCIPAL_ID string = resources.outputs.identityPrincipalId
+output AZURE_FUNCTION_IDENTITY_NAME string = resources.outputs.identityName
 output AZURE_KEY_VAULT_NAME string = resources.outputs.keyVaultName
 output ENCRYPTION_KEYRING_SECRET_NAME string = resources.outputs.keyringSecretName
 output ENCRYPTION_ACTIVE_KEY string = encryptionActiveKey
+// Set only when this provision granted it: the hook removes exactly this assignment.
+output KEYRING_ADMIN_ROLE_ASSIGNMENT_ID string = resources.outputs.keyringAdminRoleAssignmentId

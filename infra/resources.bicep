@@ -4,7 +4,7 @@
 // Hosting: Flex Consumption (FC1). Why not Premium: the load is small and bursty (devices escrow
 // after encryption, helpdesk reads a few keys an hour), so paying per execution and scaling to zero
 // beats Premium's always-on instances; Flex still gives identity-based deployment storage and
-// AzureWebJobsStorage, Node 20, VNet integration and up to 1000 instances. Its cost is cold starts
+// AzureWebJobsStorage, Node 22, VNet integration and up to 1000 instances. Its cost is cold starts
 // (a few seconds on the first request after idle); if that matters, set `alwaysReady` for the
 // http group (functionAppConfig.scaleAndConcurrency.alwaysReady), or move to Premium (EP1) for
 // always-warm instances, deployment slots and App Service health-check eviction.
@@ -17,11 +17,14 @@
 param location string
 param tags object
 param resourceToken string
+param storageSku string
 param authTenantId string
 param authAudience string
 param encryptionActiveKey string
-param publicBaseUrl string
-param keyringAdminPrincipalId string
+@description('Operator-chosen app settings (main.bicep appSettings, empty values already dropped).')
+param optionalAppSettings object
+@description('{ principalId, principalType } to grant Key Vault Secrets Officer on the vault; {} for none.')
+param keyringAdmin object
 
 var keyringSecretName = 'escrow-encryption-keys'
 var deploymentContainerName = 'app-package'
@@ -53,7 +56,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   location: location
   tags: tags
   kind: 'StorageV2'
-  sku: { name: 'Standard_ZRS' } // zone-redundant: every write is data that must never be lost
+  sku: { name: storageSku } // ZRS by default: every write is data that must never be lost
   properties: {
     allowSharedKeyAccess: false // Entra ID only: no account key, SAS or connection string works
     allowBlobPublicAccess: false
@@ -86,6 +89,29 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     softDeleteRetentionInDays: 90
     enablePurgeProtection: true // a deleted keyring can be recovered, never purged early: without it no stored key decrypts
     publicNetworkAccess: 'Enabled'
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delete locks: the storage account holds every escrowed key (tables have no soft delete) and the
+// vault the only keyring that decrypts them. `azd down` deletes the resource group; with these locks
+// it fails instead, and removing a lock is a deliberate, audited act (docs/deployment.md says how).
+
+resource storageLock 'Microsoft.Authorization/locks@2020-05-01' = {
+  name: 'escrow-data-no-delete'
+  scope: storage
+  properties: {
+    level: 'CanNotDelete'
+    notes: 'Holds every escrowed BitLocker recovery key. Remove only to retire the escrow on purpose.'
+  }
+}
+
+resource vaultLock 'Microsoft.Authorization/locks@2020-05-01' = {
+  name: 'escrow-keyring-no-delete'
+  scope: vault
+  properties: {
+    level: 'CanNotDelete'
+    notes: 'Holds the keyring that decrypts every escrowed key. Remove only to retire the escrow on purpose.'
   }
 }
 
@@ -159,7 +185,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         instanceMemoryMB: 2048
         maximumInstanceCount: 40 // a ceiling on cost and on load against storage; raise with care
       }
-      runtime: { name: 'node', version: '20' }
+      // Node 22: Flex Consumption offers it (Get-AzFunctionAppFlexConsumptionRuntime lists node 22),
+      // and Node 20's community support ended on 2026-04-30.
+      runtime: { name: 'node', version: '22' }
     }
   }
 
@@ -183,7 +211,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         ENCRYPTION_KEYS: '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${keyringSecretName}/)'
         ENCRYPTION_ACTIVE_KEY: encryptionActiveKey
       },
-      empty(publicBaseUrl) ? {} : { PUBLIC_BASE_URL: publicBaseUrl }
+      optionalAppSettings
     )
   }
 
@@ -249,18 +277,24 @@ resource appTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// Whoever provisions: create the keyring secret once (infra/scripts/ensure-keyring.sh). Remove after
-// the first deployment if your process keeps people out of the vault.
-resource adminSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(keyringAdminPrincipalId)) {
-  name: guid(vault.id, keyringAdminPrincipalId, roles.keyVaultSecretsOfficer)
+// Whoever provisions, only when asked (grantKeyringAdmin): create the keyring secret once
+// (infra/scripts/ensure-keyring.sh), which then deletes this assignment again. Never standing: with
+// it and table read access one could decrypt every key outside the audited $select=key path.
+resource adminSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(keyringAdmin)) {
+  name: guid(vault.id, keyringAdmin.?principalId ?? '', roles.keyVaultSecretsOfficer)
   scope: vault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
-    principalId: keyringAdminPrincipalId
+    principalId: keyringAdmin.?principalId ?? ''
+    // Without it ARM may look a freshly created service principal up before it has replicated.
+    principalType: keyringAdmin.?principalType ?? 'User'
   }
 }
 
 output functionAppName string = app.name
 output functionAppUrl string = 'https://${app.properties.defaultHostName}'
+output identityPrincipalId string = identity.properties.principalId
+output identityName string = identity.name
 output keyVaultName string = vault.name
 output keyringSecretName string = keyringSecretName
+output keyringAdminRoleAssignmentId string = empty(keyringAdmin) ? '' : adminSecrets.id

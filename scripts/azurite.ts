@@ -1,4 +1,4 @@
-// Azurite's table service as a child process, for `npm start` and the tests.
+// Azurite's table service (and, for backups, its blob service) as a child process, for `npm start` and the tests.
 //
 // A child rather than the programmatic TableServer: Azurite's telemetry client and its global
 // logger live in module state, and a child can be stopped and restarted on the same port and
@@ -54,8 +54,27 @@ export function azuriteConnectionString(port: number, scheme: 'http' | 'https' =
   );
 }
 
-function azuriteTableMain(): string {
-  return path.join(path.dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'table', 'main.js');
+/** Azurite's services this module starts, each its own process (Azurite ships a main per service). */
+type AzuriteService = 'table' | 'blob';
+
+function azuriteMain(service: AzuriteService): string {
+  return path.join(path.dirname(require.resolve('azurite/package.json')), 'dist', 'src', service, 'main.js');
+}
+
+/** Azurite's blob service, for the backup container (BACKUP_CONNECTION_STRING). */
+export interface RunningAzuriteBlobs {
+  readonly port: number;
+  readonly connectionString: string;
+  /** `http://127.0.0.1:{port}/devstoreaccount1`: the blob endpoint. */
+  readonly blobEndpoint: string;
+  stop(): Promise<void>;
+}
+
+export function azuriteBlobConnectionString(port: number): string {
+  return (
+    `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT_NAME};AccountKey=${DEV_ACCOUNT_KEY};` +
+    `BlobEndpoint=http://${AZURITE_HOST}:${port}/${DEV_ACCOUNT_NAME};`
+  );
 }
 
 /** A port that was free a moment ago (there is a small race, acceptable for local use). */
@@ -105,13 +124,38 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 export async function startAzuriteTables(options: AzuriteTablesOptions): Promise<RunningAzurite> {
+  const { port, stop } = await startAzuriteService('table', options);
+  const scheme = options.oauth ? 'https' : 'http';
+  return {
+    port,
+    connectionString: azuriteConnectionString(port, scheme),
+    tableEndpoint: `${scheme}://${AZURITE_HOST}:${port}/${DEV_ACCOUNT_NAME}`,
+    stop,
+  };
+}
+
+/** Azurite's blob service, with the table service's options (no oauth). */
+export async function startAzuriteBlobs(options: Omit<AzuriteTablesOptions, 'oauth'>): Promise<RunningAzuriteBlobs> {
+  const { port, stop } = await startAzuriteService('blob', options);
+  return {
+    port,
+    connectionString: azuriteBlobConnectionString(port),
+    blobEndpoint: `http://${AZURITE_HOST}:${port}/${DEV_ACCOUNT_NAME}`,
+    stop,
+  };
+}
+
+async function startAzuriteService(
+  service: AzuriteService,
+  options: AzuriteTablesOptions,
+): Promise<{ port: number; stop: () => Promise<void> }> {
   const silent = options.silent ?? true;
   if (options.inMemory && options.location !== undefined) {
-    throw new Error('startAzuriteTables: choose inMemory or a location, not both');
+    throw new Error('startAzurite: choose inMemory or a location, not both');
   }
   if (!options.inMemory && options.location === undefined) {
     // Azurite would otherwise write into the current directory.
-    throw new Error('startAzuriteTables: a location is required unless inMemory is set');
+    throw new Error('startAzurite: a location is required unless inMemory is set');
   }
   const port = options.port === undefined || options.port === 0 ? await findFreePort() : options.port;
   // Otherwise the readiness check below would mistake the squatter for Azurite.
@@ -120,10 +164,10 @@ export async function startAzuriteTables(options: AzuriteTablesOptions): Promise
   }
 
   const args = [
-    azuriteTableMain(),
-    '--tableHost',
+    azuriteMain(service),
+    `--${service}Host`,
     AZURITE_HOST,
-    '--tablePort',
+    `--${service}Port`,
     String(port),
     '--disableTelemetry',
     '--skipApiVersionCheck',
@@ -196,11 +240,5 @@ export async function startAzuriteTables(options: AzuriteTablesOptions): Promise
     return stopping;
   };
 
-  const scheme = options.oauth ? 'https' : 'http';
-  return {
-    port,
-    connectionString: azuriteConnectionString(port, scheme),
-    tableEndpoint: `${scheme}://${AZURITE_HOST}:${port}/${DEV_ACCOUNT_NAME}`,
-    stop,
-  };
+  return { port, stop };
 }

@@ -16,8 +16,9 @@
 //   (shared/storage/tables.ts and shared/graph/credential.ts for identity, shared/validation/lazyJoi.ts,
 //   shared/auth/lazyJose.ts). Bundled, their code still has to be parsed by every start (joi and jose
 //   are 430 KB of the bundle, identity ~2 MB); external, a start that never validates a body or a token
-//   never reads them. Measured side by side (README "Benchmark"), the require() of the app went from
-//   ~370 to ~320 ms with joi and jose external.
+//   never reads them. Measured side by side (docs/benchmark.md), the require() of the app went from
+//   ~370 to ~320 ms with joi and jose external. `@azure/storage-blob` likewise (shared/backup/blobs.ts):
+//   only backups and a key read during a storage outage need it.
 // - `@azure/data-tables` bundled: the stores import it at load, so every start pays for it; bundled,
 //   the load went from ~2.3x to ~1.6x the bare library (one file instead of ~180).
 // - `minify` with `keepNames`: ~40 ms less to parse (require() ~320 -> ~270 ms in the same run), and
@@ -25,7 +26,7 @@
 //   (only the line:column positions need the map).
 // - `sourcemap: 'linked'`, `sourcesContent: false`: main.js.map beside main.js maps stack traces back to
 //   the .ts files when Node runs with --enable-source-maps (off by default: parsing the map cost 0.2x of
-//   the bare library's load, 1.60x instead of 1.40x) (README "The app bundle and stack traces"); the sources themselves
+//   the bare library's load, 1.60x instead of 1.40x) (docs/deployment.md); the sources themselves
 //   are not needed for that and stay out of the deployment package.
 // - `target: 'node20'` (package.json engines), `format: 'cjs'` as tsc emits for the rest of dist/, and
 //   "use strict" on top as tsc writes it in every file: the app's modules ran in strict mode before.
@@ -40,7 +41,14 @@ const root = path.resolve(__dirname, '..', '..');
 export const APP_BUNDLE = path.join('dist', 'app', 'main.js');
 
 /** Loaded by the app at run time rather than bundled into it (see the top of this file). */
-export const APP_EXTERNALS: readonly string[] = ['@azure/functions', '@azure/functions-core', '@azure/identity', 'joi', 'jose'];
+export const APP_EXTERNALS: readonly string[] = [
+  '@azure/functions',
+  '@azure/functions-core',
+  '@azure/identity',
+  '@azure/storage-blob',
+  'joi',
+  'jose',
+];
 
 /** The bundle's entry: an import of every function module, in name order. */
 export async function appEntry(projectRoot: string): Promise<string> {

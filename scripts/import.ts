@@ -11,7 +11,7 @@ import { withoutSecrets } from '../shared/redact';
 import { quoteClientText } from '../shared/text/quoteClientText';
 
 // `npm run import -- <file.csv> [--skip-invalid]`: brings recovery keys exported from MBAM, manage-bde
-// or anywhere else into the escrow (README "Adopting"). Each row is stored through the PATCH use case
+// or anywhere else into the escrow (docs/adoption.md). Each row is stored through the PATCH use case
 // (validation, encryption, audit 'Import BitLocker key' with Source: file).
 //
 // Settings are the service's own (shared/config), as for `npm run reencrypt`: STORAGE_CONNECTION_STRING,
@@ -24,7 +24,7 @@ import { quoteClientText } from '../shared/text/quoteClientText';
 // - Output: progress on stderr (at most every ~2 s), one summary line on stdout. Line numbers, key
 //   ids and reasons are printed; never a key.
 // - Exit code: 0 when every row is escrowed as the file has it; 1 when some are not (bad rows,
-//   conflicts, failures: each named on stderr); 2 when the import could not run (usage, an unreadable
+//   conflicts, deleted keys, failures: each named on stderr); 2 when the import could not run (usage, an unreadable
 //   or malformed file, bad settings).
 
 const usage = 'usage: npm run import -- <file.csv> [--skip-invalid] [--concurrency N] [--progress-every MS]';
@@ -32,7 +32,7 @@ const usage = 'usage: npm run import -- <file.csv> [--skip-invalid] [--concurren
 /** Rows stored at once: enough to hide storage latency, few enough to leave the service its share. */
 const DEFAULT_CONCURRENCY = 8;
 
-const COUNTERS = ['seen', 'imported', 'updated', 'skipped', 'invalid', 'conflicts', 'failed'] as const;
+const COUNTERS = ['seen', 'imported', 'updated', 'skipped', 'invalid', 'conflicts', 'deleted', 'failed'] as const;
 type Counter = (typeof COUNTERS)[number];
 
 export interface ImportOptions {
@@ -60,6 +60,9 @@ async function storeRows(file: KeyFile, options: ImportOptions, progress: RunPro
       if (outcome === 'conflict') {
         report(`import: line ${line}: conflict: key ${key.id} is escrowed with another recovery password; left as it is`);
         progress.add('conflicts');
+      } else if (outcome === 'deleted') {
+        report(`import: line ${line}: key ${key.id} is a deleted key here; restore or purge it to import it; left as it is`);
+        progress.add('deleted');
       } else {
         progress.add(outcome === 'unchanged' ? 'skipped' : outcome);
       }
@@ -132,8 +135,8 @@ async function main(): Promise<number> {
     return 2;
   }
   process.stdout.write(`${result.summary}\n`);
-  const { invalid, conflicts, failed } = result.counts;
-  return result.refused || invalid + conflicts + failed > 0 ? 1 : 0;
+  const { invalid, conflicts, deleted, failed } = result.counts;
+  return result.refused || invalid + conflicts + deleted + failed > 0 ? 1 : 0;
 }
 
 if (require.main === module) runCommand('import', main);

@@ -5,7 +5,7 @@ import { settings } from '../shared/config';
 import { keyring } from '../shared/crypto/keyring';
 import { DEFAULT_MIRROR_BUDGET_MS, DEFAULT_MIRROR_CONCURRENCY, type MirrorOptions, runEntraMirror } from '../shared/entraMirror/mirror';
 
-// `npm run mirror:entra`: one run of the Entra mirror on demand (README "Adopting"), the same job as
+// `npm run mirror:entra`: one run of the Entra mirror on demand (docs/adoption.md), the same job as
 // the timer function (functions/entraMirror.ts).
 //
 // Settings are the service's own (shared/config): GRAPH_BASE_URL, STORAGE_CONNECTION_STRING,

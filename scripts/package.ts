@@ -9,6 +9,13 @@
 // drifted from package.json fails here rather than in Azure). Zipped with the system `zip`
 // (Info-ZIP), which Debian and macOS have; nothing is hand-written ZIP.
 //
+// For azd (azure.yaml `dist: .package/app`, `remoteBuild: false`), which zips that tree itself: a
+// `.funcignore` holding only a comment, because without one azd's default rules drop node_modules
+// for JavaScript (Azure/azure-dev cli/azd/pkg/project/project_utils.go createDeployableZip), and the
+// project root's own .funcignore must not be copied (its unanchored `test`, `scripts` and `*.ts` would
+// match inside node_modules too). The staged package.json keeps `main` and `dependencies` but no
+// `scripts` or `devDependencies`, so that no remote build could ever try to run `tsc` there.
+//
 // Output: .package/bitlocker-key-escrow.zip and its unpacked tree .package/app/ (azure.yaml's `dist`
 // for azd), both git-ignored, and one line with the zip's size. Fails when the
 // zip is larger than MAX_PACKAGE_BYTES: Flex Consumption deploys up to far more, but a package
@@ -23,6 +30,9 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const OUT_DIR = path.join(ROOT, '.package');
 const ZIP_NAME = 'bitlocker-key-escrow.zip';
 const STAGING = path.join(OUT_DIR, 'app');
+/** azd's ignore file for Function Apps; its presence switches off azd's default exclusions. */
+export const FUNCIGNORE = '.funcignore';
+const FUNCIGNORE_TEXT = '# Everything in this folder is deployed as is (npm run package built it; azure.yaml remoteBuild: false).\n';
 export const MAX_PACKAGE_BYTES = 50 * 1024 * 1024;
 
 /** What goes into the package besides node_modules, relative to the project root. */
@@ -54,6 +64,16 @@ function sizeOfTree(dir: string): { files: number; bytes: number } {
   return { files, bytes };
 }
 
+/** The staged package.json without scripts or dev dependencies (after npm ci, which needs them in sync with the lock). */
+function writeDeployedManifest(file: string): void {
+  const {
+    scripts: _scripts,
+    devDependencies: _devDependencies,
+    ...deployed
+  } = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  fs.writeFileSync(file, `${JSON.stringify(deployed, null, 2)}\n`);
+}
+
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
 export function buildPackage(): { zip: string; bytes: number; files: number; unpackedBytes: number } {
@@ -74,6 +94,8 @@ export function buildPackage(): { zip: string; bytes: number; files: number; unp
       throw new Error(`The package lacks ${name}, which the app bundle requires at run time`);
     }
   }
+  writeDeployedManifest(path.join(STAGING, 'package.json'));
+  fs.writeFileSync(path.join(STAGING, FUNCIGNORE), FUNCIGNORE_TEXT);
   const unpacked = sizeOfTree(STAGING);
   const zip = path.join(OUT_DIR, ZIP_NAME);
   fs.rmSync(zip, { force: true });

@@ -8,7 +8,18 @@ import { parseArgs } from 'node:util';
 // no parameters to Remediations scripts). One source, so the two can never drift apart.
 
 const SOURCE = join(__dirname, '../../clients/windows/KeyEscrow.ps1');
-const usage = 'usage: npm run windows-scripts -- --url https://<your-function-app> [--out clients/windows/dist]';
+const usage = 'usage: npm run windows-scripts -- --url https://<your-function-app>[/path] [--out clients/windows/dist]';
+
+/**
+ * The service URL as the script takes it: https, origin plus any path (an API Management or Front
+ * Door prefix such as /escrow), no trailing slash; throws on anything else.
+ */
+export function serviceUrlOf(raw: string): string {
+  const url = new URL(raw);
+  if (url.protocol !== 'https:') throw new Error('--url must be the https URL of the escrow service');
+  if (url.search || url.hash || url.username || url.password) throw new Error('--url must not carry a query, a fragment or credentials');
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
 
 /** The script with `url` and `mode` filled in; throws when the source lacks a placeholder. */
 export function renderScript(source: string, url: string, mode: 'Detect' | 'Remediate'): string {
@@ -19,16 +30,17 @@ export function renderScript(source: string, url: string, mode: 'Detect' | 'Reme
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { url: { type: 'string' }, out: { type: 'string' } } });
-  const url = values.url ? new URL(values.url) : undefined;
-  if (!url || url.protocol !== 'https:') throw new Error('--url must be the https URL of the escrow service');
+  if (!values.url) throw new Error('--url is required');
+  const url = serviceUrlOf(values.url);
   const out = values.out ?? join(__dirname, '../../clients/windows/dist');
   const source = await readFile(SOURCE, 'utf8');
   await mkdir(out, { recursive: true });
   for (const mode of ['Detect', 'Remediate'] as const) {
-    // UTF-8 with BOM: Windows PowerShell 5.1 reads a file without one as the ANSI code page.
-    await writeFile(join(out, `${mode}-KeyEscrow.ps1`), `\ufeff${renderScript(source, url.origin, mode)}`);
+    // No BOM: the source is ASCII (a test holds it so), which every PowerShell reads the same way, and
+    // Intune asks for UTF-8 without a BOM when it checks script signatures.
+    await writeFile(join(out, `${mode}-KeyEscrow.ps1`), renderScript(source, url, mode), 'ascii');
   }
-  process.stdout.write(`Wrote Detect-KeyEscrow.ps1 and Remediate-KeyEscrow.ps1 for ${url.origin} to ${out}\n`);
+  process.stdout.write(`Wrote Detect-KeyEscrow.ps1 and Remediate-KeyEscrow.ps1 for ${url} to ${out}\n`);
 }
 
 if (require.main === module) {

@@ -34,6 +34,19 @@ export interface EncryptionSettings {
 export type StorageTarget =
   { connectionString: string; tableEndpoint?: undefined } | { tableEndpoint: string; connectionString?: undefined };
 
+/**
+ * Where backups go (shared/backup/): a Blob Storage account other than the tables', by endpoint and
+ * Entra ID (BACKUP_BLOB_ENDPOINT, the managed identity, needing *Storage Blob Data Contributor*) or by
+ * connection string (BACKUP_CONNECTION_STRING: Azurite, tests). The same container holds the audit
+ * outbox: reveal records written while the tables' primary region is down (shared/audit/outbox.ts).
+ */
+export type BackupTarget = (
+  { connectionString: string; blobEndpoint?: undefined } | { blobEndpoint: string; connectionString?: undefined }
+) & {
+  /** BACKUP_CONTAINER (default escrow-backups). */
+  container: string;
+};
+
 /** The helpdesk console at /helpdesk (functions/helpdesk.ts). */
 export interface HelpdeskSettings {
   /** HELPDESK_CLIENT_ID: the Entra SPA app registration the page signs in with (entra mode only). */
@@ -49,6 +62,16 @@ export interface Settings {
   helpdesk: HelpdeskSettings;
   encryption: EncryptionSettings;
   storage: StorageTarget;
+  /**
+   * STORAGE_SECONDARY_TABLE_ENDPOINT, or for an identity endpoint of an Azure account the account's
+   * read-only `-secondary` endpoint (RA-GRS / RA-GZRS): where key reads go when the primary fails.
+   * Reached with the primary's credentials (the same identity, or the connection string's account key).
+   */
+  secondaryTableEndpoint?: string;
+  /** BACKUP_BLOB_ENDPOINT or BACKUP_CONNECTION_STRING with BACKUP_CONTAINER; undefined: no backups, no audit outbox. */
+  backup?: BackupTarget;
+  /** BACKUP_SCHEDULE: when the backup timer runs (NCRONTAB, six fields); undefined = the timer is off. */
+  backupSchedule?: string;
   /**
    * PUBLIC_BASE_URL: the origin (and optional path prefix) clients reach the service at, e.g. behind
    * API Management or Front Door. Every link the service writes starts with it; without it, links
@@ -245,7 +268,8 @@ function readServiceUrl(env: Env, name: string, allowPath: boolean): string | un
     throw new ConfigError(`${name} must not carry a query, a fragment or credentials`);
   if (!allowPath && url.pathname !== '/' && !(isLoopbackHostname(url.hostname) && /^\/[^/]+\/?$/.test(url.pathname))) {
     // Azurite's endpoint carries the account name as its path; a real account's does not.
-    throw new ConfigError(`${name} must be the table service's endpoint, e.g. https://<account>.table.core.windows.net`);
+    const service = name === 'BACKUP_BLOB_ENDPOINT' ? 'blob' : 'table';
+    throw new ConfigError(`${name} must be the ${service} service's endpoint, e.g. https://<account>.${service}.core.windows.net`);
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
@@ -261,12 +285,50 @@ function readStorage(env: Env): StorageTarget {
   return tableEndpoint !== undefined ? { tableEndpoint } : { connectionString: connectionString ?? DEVELOPMENT_STORAGE };
 }
 
+/**
+ * The secondary table endpoint: the setting, or derived from an identity endpoint of an Azure account
+ * (`https://{account}.table.{suffix}` → `https://{account}-secondary.table.{suffix}`, which exists
+ * only on RA-GRS and RA-GZRS accounts). With a connection string, the secondary is reached with its
+ * account key, so the string must carry AccountName and AccountKey.
+ */
+function readSecondaryTableEndpoint(env: Env, storage: StorageTarget): string | undefined {
+  const explicit = readServiceUrl(env, 'STORAGE_SECONDARY_TABLE_ENDPOINT', false);
+  if (explicit !== undefined && storage.connectionString !== undefined && !/AccountName=[^;]+/i.test(storage.connectionString)) {
+    throw new ConfigError('STORAGE_SECONDARY_TABLE_ENDPOINT with STORAGE_CONNECTION_STRING needs AccountName and AccountKey in the string');
+  }
+  if (explicit !== undefined || storage.tableEndpoint === undefined) return explicit;
+  const host = /^https:\/\/([a-z0-9]{3,24})\.table\.(.+)$/.exec(storage.tableEndpoint);
+  return host ? `https://${host[1]}-secondary.table.${host[2]}` : undefined;
+}
+
+/** Azure's container name rule: 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit. */
+const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
+
+function readBackup(env: Env): BackupTarget | undefined {
+  const connectionString = nonEmpty(env, 'BACKUP_CONNECTION_STRING');
+  const blobEndpoint = readServiceUrl(env, 'BACKUP_BLOB_ENDPOINT', false);
+  const container = nonEmpty(env, 'BACKUP_CONTAINER') ?? 'escrow-backups';
+  if (!CONTAINER_NAME.test(container))
+    throw new ConfigError('BACKUP_CONTAINER must be a blob container name: 3-63 lowercase letters, digits and hyphens');
+  if (connectionString !== undefined && blobEndpoint !== undefined) {
+    throw new ConfigError(
+      'Set only one of BACKUP_CONNECTION_STRING (shared key, Azurite) and BACKUP_BLOB_ENDPOINT (managed identity), not both',
+    );
+  }
+  if (blobEndpoint !== undefined) return { blobEndpoint, container };
+  return connectionString !== undefined ? { connectionString, container } : undefined;
+}
+
 export function readSettings(env: Env = process.env): Settings {
+  const storage = readStorage(env);
   return {
     auth: readAuth(env),
     helpdesk: readHelpdesk(env),
     encryption: { keys: nonEmpty(env, 'ENCRYPTION_KEYS'), activeKey: nonEmpty(env, 'ENCRYPTION_ACTIVE_KEY') },
-    storage: readStorage(env),
+    storage,
+    secondaryTableEndpoint: readSecondaryTableEndpoint(env, storage),
+    backup: readBackup(env),
+    backupSchedule: readTimerSchedule(env, 'BACKUP_SCHEDULE', '0 0 3 * * *'),
     publicBaseUrl: readServiceUrl(env, 'PUBLIC_BASE_URL', true),
     port: readPort(env),
     keyReadLimitPerMinute: readKeyReadLimit(env),

@@ -4,24 +4,27 @@
     the device's identity with its Entra ID device certificate (the EntraDevice-v1 scheme).
 
 .DESCRIPTION
-    For Intune Remediations, running as SYSTEM, in Windows PowerShell 5.1 or PowerShell 7; no modules
-    to install. `npm run windows-scripts -- --url https://<function-app>` writes the two scripts to
+    For Intune Remediations, running as SYSTEM in 64-bit Windows PowerShell 5.1; no modules to
+    install. `npm run windows-scripts -- --url https://<function-app>` writes the two scripts to
     upload, Detect-KeyEscrow.ps1 and Remediate-KeyEscrow.ps1: this file with the service URL and the
     mode filled in (Intune passes no parameters to these scripts).
 
-    Detect:    lists this device's escrowed keys and exits 1 when a RecoveryPassword protector of any
-               BitLocker volume is missing from them (Intune then runs the remediation), else 0.
-    Remediate: escrows only the missing ones.
+    Detect:    lists this device's escrowed keys and exits 1 when a readable RecoveryPassword
+               protector of a BitLocker volume is missing from them (Intune then runs the
+               remediation), else 0.
+    Remediate: escrows the missing ones, one by one; a key the service refuses is counted and the
+               run goes on to the next.
 
-    Writes one line for the Intune console (Escrowed 2, UpToDate, MissingKeys 1, NoDeviceCertificate,
-    NoBitLockerVolumes, Unauthorized: ..., Forbidden: ..., ServiceUnavailable, Failed: ...) and the same
-    line to the Application event log (source BitLockerKeyEscrow). Never prints or logs a recovery password.
+    Writes one line (at most 2,048 characters) for the Intune console and the same line to the
+    Application event log (source BitLockerKeyEscrow). Never prints or logs a recovery password.
+    The words, their exit codes and the layout of this file are in docs/devices.md.
 
-    The signing steps follow test/vectors/device-proof.json line by line (see New-CanonicalString and
-    New-DeviceAuthorization). This script has not been executed: PowerShell cannot run where it was written.
+    Dot-sourced (`. ./KeyEscrow.ps1`), the file only defines its functions: the Pester suite under
+    test/windows replaces the few that reach what only Windows has (the "seams" below).
 
 .PARAMETER ServiceUrl
-    The escrow service's base URL, e.g. https://contoso-escrow.azurewebsites.net
+    The escrow service's base URL, e.g. https://contoso-escrow.azurewebsites.net (a path, such as
+    https://api.contoso.com/escrow, is kept). Plain http only on loopback, for trying it locally.
 #>
 [CmdletBinding()]
 param(
@@ -32,60 +35,106 @@ param(
 Set-StrictMode -Version 2.0
 $ErrorActionPreference = 'Stop'
 
-$CollectionPath = '/v1.0/informationProtection/bitlocker/recoveryKeys'
-$GuidPattern = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
-$EventSource = 'BitLockerKeyEscrow'
-$MaxTries = 3
-$MaxRetryAfterSeconds = 60
+$script:CollectionPath = '/v1.0/informationProtection/bitlocker/recoveryKeys'
+$script:GuidPattern = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+$script:EventSource = 'BitLockerKeyEscrow'
+$script:MaxTries = 3
+$script:MaxRetryAfterSeconds = 60
+$script:MaxResponseBytes = 1048576
+$script:MaxLineLength = 2048
+$script:MaxMessageLength = 300
 
-function Write-Result([string]$Line, [int]$ExitCode) {
-    # The one line Intune shows (straight to stdout: Write-Output inside a function whose output is
-    # assigned would be captured instead), then the same in the event log.
-    [Console]::Out.WriteLine($Line)
+#region Seams: what only Windows has. The tests replace exactly these functions.
+
+function Test-Wow64Process {
+    # A 32-bit host on 64-bit Windows (Intune's "Run script in 64-bit PowerShell: No"): the BitLocker
+    # module and the native registry view are only guaranteed in the 64-bit host.
+    return ([Environment]::Is64BitOperatingSystem -and -not [Environment]::Is64BitProcess)
+}
+
+function Get-JoinInfoSubkeyName {
+    # Subkeys of JoinInfo: the device certificate's thumbprint, or on Windows 365 Cloud PCs the deviceId.
+    $joinInfo = 'HKLM:\SYSTEM\CurrentControlSet\Control\CloudDomainJoin\JoinInfo'
+    if (-not (Test-Path -Path $joinInfo)) { return @() }
+    return @(Get-ChildItem -Path $joinInfo | ForEach-Object { $_.PSChildName })
+}
+
+function Get-MachineCertificate {
+    return @(Get-ChildItem -Path 'Cert:\LocalMachine\My')
+}
+
+function Get-BitLockerVolumeSet {
+    # Every volume BitLocker reports; a volume it cannot read is counted, not fatal.
+    $volumeErrors = @()
+    $volumes = @(Get-BitLockerVolume -ErrorAction SilentlyContinue -ErrorVariable volumeErrors)
+    return [pscustomobject]@{ Volumes = $volumes; ErrorCount = @($volumeErrors).Count }
+}
+
+function Get-EncryptableVolumeType {
+    # BitLocker's own classification (Win32_EncryptableVolume.VolumeType, Windows 8 and later:
+    # 0 operating system, 1 fixed data, 2 portable data), by drive letter and by volume GUID path.
+    $types = @{}
     try {
-        if (-not [System.Diagnostics.EventLog]::SourceExists($EventSource)) {
-            [System.Diagnostics.EventLog]::CreateEventSource($EventSource, 'Application')
+        $volumes = @(Get-CimInstance -Namespace 'root\CIMV2\Security\MicrosoftVolumeEncryption' -ClassName 'Win32_EncryptableVolume')
+        foreach ($volume in $volumes) {
+            $type = $volume.CimInstanceProperties['VolumeType']
+            if ($null -eq $type -or $null -eq $type.Value) { continue }
+            foreach ($name in @($volume.DriveLetter, $volume.DeviceID)) {
+                if ($name) { $types[[string]$name] = [int]$type.Value }
+            }
+        }
+    } catch {
+        # Without WMI the type falls back to Get-BitLockerVolume's OperatingSystem/Data.
+    }
+    return $types
+}
+
+function Write-EscrowEvent([string]$Line, [int]$ExitCode) {
+    try {
+        if (-not [System.Diagnostics.EventLog]::SourceExists($script:EventSource)) {
+            [System.Diagnostics.EventLog]::CreateEventSource($script:EventSource, 'Application')
         }
         $entryType = if ($ExitCode -eq 0) { [System.Diagnostics.EventLogEntryType]::Information } else { [System.Diagnostics.EventLogEntryType]::Warning }
-        [System.Diagnostics.EventLog]::WriteEntry($EventSource, "$Mode $Line", $entryType, 1000 + $ExitCode)
+        [System.Diagnostics.EventLog]::WriteEntry($script:EventSource, $Line, $entryType, 1000 + $ExitCode)
     } catch {
-        # The event log is a convenience; the result line is what Intune records.
+        # The event log is a convenience (a new source can fail on its first run); stdout is what Intune records.
     }
-    exit $ExitCode
 }
 
-function Get-DeviceCertificate {
-    # The Entra ID device certificate: the one JoinInfo names (its subkey is the certificate thumbprint),
-    # else one issued by MS-Organization-Access whose subject CN is a GUID (the deviceId).
-    $joinInfo = 'HKLM:\SYSTEM\CurrentControlSet\Control\CloudDomainJoin\JoinInfo'
-    if (Test-Path -Path $joinInfo) {
-        foreach ($key in @(Get-ChildItem -Path $joinInfo)) {
-            $candidate = Get-Item -Path ("Cert:\LocalMachine\My\" + $key.PSChildName) -ErrorAction SilentlyContinue
-            if ($candidate -and $candidate.HasPrivateKey -and (Get-DeviceId $candidate) -match $GuidPattern) { return $candidate }
-        }
-    }
-    $issued = @(Get-ChildItem -Path 'Cert:\LocalMachine\My' | Where-Object {
-            $_.Issuer -match 'CN=MS-Organization-Access' -and $_.HasPrivateKey -and (Get-DeviceId $_) -match $GuidPattern
-        } | Sort-Object -Property NotAfter -Descending)
-    if ($issued.Count -gt 0) { return $issued[0] }
-    return $null
-}
+#endregion
 
-function Get-DeviceId($Certificate) {
-    return $Certificate.GetNameInfo([System.Security.Cryptography.X509Certificates.X509NameType]::SimpleName, $false)
-}
+#region The protocol: canonical string, signature, request target
 
 function ConvertTo-LowerHex([byte[]]$Bytes) {
     return -join ($Bytes | ForEach-Object { $_.ToString('x2') })
 }
 
+function ConvertTo-CanonicalTarget([string]$PathAndQuery) {
+    # The path and query in the one form both ends sign (docs/devices.md, test/vectors/canonical-path.json):
+    # every character outside A-Z a-z 0-9 -._~ and /?&=$:@,;+ percent-encoded as UTF-8 (a % that
+    # starts no escape too), escapes of unreserved characters decoded, other escapes in upper case,
+    # and a ? with nothing after it dropped.
+    if ($PathAndQuery.IndexOf('?') -eq $PathAndQuery.Length - 1) { $PathAndQuery = $PathAndQuery.Substring(0, $PathAndQuery.Length - 1) }
+    $pattern = '%([0-9A-Fa-f]{2})|[\uD800-\uDBFF][\uDC00-\uDFFF]|[^A-Za-z0-9\-._~/?&=$:@,;+]'
+    $evaluator = {
+        param($match)
+        if ($match.Groups[1].Success) {
+            $decoded = [char][Convert]::ToInt32($match.Groups[1].Value, 16)
+            if ([string]$decoded -cmatch '^[A-Za-z0-9\-._~]$') { return [string]$decoded }
+            return '%' + $match.Groups[1].Value.ToUpperInvariant()
+        }
+        return -join ([System.Text.Encoding]::UTF8.GetBytes($match.Value) | ForEach-Object { '%' + $_.ToString('X2') })
+    }
+    return [regex]::Replace($PathAndQuery, $pattern, [System.Text.RegularExpressions.MatchEvaluator]$evaluator)
+}
+
 function New-CanonicalString([string]$Method, [string]$PathAndQuery, [string]$Ts, [string]$Nonce, [byte[]]$Body) {
-    # Vectors: "canonical" = these six lines joined by LF, no trailing newline.
-    #   EntraDevice-v1 / METHOD / path and query as sent / ts / nonce / hex SHA-256 of the body bytes
+    # Six lines joined by LF, no trailing newline:
+    #   EntraDevice-v1 / METHOD / canonical path and query / ts / nonce / hex SHA-256 of the body bytes
     if ($null -eq $Body) { $Body = [byte[]]::new(0) }
     $sha256 = [System.Security.Cryptography.SHA256]::Create()
     try { $bodySha256 = ConvertTo-LowerHex $sha256.ComputeHash($Body) } finally { $sha256.Dispose() }
-    return (@('EntraDevice-v1', $Method.ToUpperInvariant(), $PathAndQuery, $Ts, $Nonce, $bodySha256) -join "`n")
+    return (@('EntraDevice-v1', $Method.ToUpperInvariant(), (ConvertTo-CanonicalTarget $PathAndQuery), $Ts, $Nonce, $bodySha256) -join "`n")
 }
 
 function New-Nonce {
@@ -96,132 +145,319 @@ function New-Nonce {
     return [Convert]::ToBase64String($bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_')
 }
 
-function New-DeviceAuthorization($Certificate, [string]$Method, [string]$PathAndQuery, [byte[]]$Body) {
-    # Vectors: "ts" is UTC to the second with Z; "signature" is RSASSA-PKCS1-v1_5 SHA-256 over the
-    # UTF-8 bytes of "canonical", base64; "authorization" is the header value, parameters in this order.
-    $ts = [DateTime]::UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", [System.Globalization.CultureInfo]::InvariantCulture)
-    $nonce = New-Nonce
-    $canonical = New-CanonicalString -Method $Method -PathAndQuery $PathAndQuery -Ts $ts -Nonce $nonce -Body $Body
+function New-ProofTimestamp {
+    return [DateTime]::UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", [System.Globalization.CultureInfo]::InvariantCulture)
+}
+
+function New-DeviceAuthorization($Certificate, [string]$Method, [string]$PathAndQuery, [byte[]]$Body, [string]$Ts, [string]$Nonce) {
+    # The Authorization header value: RSASSA-PKCS1-v1_5 SHA-256 over the UTF-8 canonical string, base64.
+    if (-not $Ts) { $Ts = New-ProofTimestamp }
+    if (-not $Nonce) { $Nonce = New-Nonce }
+    $canonical = New-CanonicalString -Method $Method -PathAndQuery $PathAndQuery -Ts $Ts -Nonce $Nonce -Body $Body
     $rsa = [System.Security.Cryptography.X509Certificates.RSACertificateExtensions]::GetRSAPrivateKey($Certificate)
     $signature = $rsa.SignData([System.Text.Encoding]::UTF8.GetBytes($canonical), [System.Security.Cryptography.HashAlgorithmName]::SHA256, [System.Security.Cryptography.RSASignaturePadding]::Pkcs1)
-    return ('EntraDevice cert="{0}", ts="{1}", nonce="{2}", sig="{3}"' -f [Convert]::ToBase64String($Certificate.RawData), $ts, $nonce, [Convert]::ToBase64String($signature))
+    return ('EntraDevice cert="{0}", ts="{1}", nonce="{2}", sig="{3}"' -f [Convert]::ToBase64String($Certificate.RawData), $Ts, $Nonce, [Convert]::ToBase64String($signature))
 }
 
-function Get-RetryAfterSeconds($Response) {
-    $retryAfter = $Response.Headers.RetryAfter
-    if ($null -ne $retryAfter -and $null -ne $retryAfter.Delta) { return [int][Math]::Ceiling($retryAfter.Delta.Value.TotalSeconds) }
-    if ($null -ne $retryAfter -and $null -ne $retryAfter.Date) { return [int][Math]::Max(1, [Math]::Ceiling(($retryAfter.Date.Value - [DateTimeOffset]::UtcNow).TotalSeconds)) }
-    return 5
+function Get-ListPath([string]$DeviceId) {
+    # Written out, not escaped by [Uri]::EscapeDataString: Windows PowerShell 5.1 (.NET Framework's
+    # RFC 2396 rules) would leave the quotes raw and PowerShell 7 would not.
+    return $script:CollectionPath + '?$filter=deviceId%20eq%20%27' + $DeviceId.ToLowerInvariant() + '%27'
 }
 
-function Invoke-Service($Certificate, [string]$Method, [string]$PathAndQuery, [string]$Json) {
-    # One signed request, re-signed (new ts and nonce) for each retry after 429 or 503.
-    # The path and query signed are the Uri's PathAndQuery: exactly what HttpClient puts on the request line.
-    $uri = [System.Uri]::new([System.Uri]$ServiceUrl, $PathAndQuery)
-    $body = if ($Json) { [System.Text.Encoding]::UTF8.GetBytes($Json) } else { [byte[]]::new(0) }
-    for ($try = 1; ; $try++) {
-        $request = [System.Net.Http.HttpRequestMessage]::new([System.Net.Http.HttpMethod]::new($Method), $uri)
-        [void]$request.Headers.TryAddWithoutValidation('Authorization', (New-DeviceAuthorization $Certificate $Method $uri.PathAndQuery $body))
-        [void]$request.Headers.TryAddWithoutValidation('User-Agent', 'BitLockerKeyEscrow-Intune/1')
-        if ($Json) {
-            $request.Content = [System.Net.Http.ByteArrayContent]::new($body)
-            $request.Content.Headers.ContentType = [System.Net.Http.Headers.MediaTypeHeaderValue]::new('application/json')
+#endregion
+
+#region The device
+
+function Get-DeviceId($Certificate) {
+    return $Certificate.GetNameInfo([System.Security.Cryptography.X509Certificates.X509NameType]::SimpleName, $false)
+}
+
+function Test-DeviceCertificate($Certificate) {
+    return ($Certificate.HasPrivateKey -and [string](Get-DeviceId $Certificate) -match $script:GuidPattern)
+}
+
+function Find-DeviceCertificate {
+    # The Entra ID device certificate: the one a JoinInfo subkey names (by thumbprint; on Cloud PCs by
+    # deviceId, the certificate's subject CN), else one issued by MS-Organization-Access, newest first.
+    # Returns $null on a device that is not joined, and throws when it is joined but has no usable certificate.
+    $subkeys = @(Get-JoinInfoSubkeyName)
+    $certificates = @(Get-MachineCertificate | Where-Object { Test-DeviceCertificate $_ })
+    foreach ($subkey in $subkeys) {
+        foreach ($certificate in $certificates) {
+            if ($certificate.Thumbprint -eq $subkey -or [string](Get-DeviceId $certificate) -eq $subkey) { return $certificate }
         }
-        $response = $script:Http.SendAsync($request).GetAwaiter().GetResult()
-        $status = [int]$response.StatusCode
-        $text = $response.Content.ReadAsStringAsync().GetAwaiter().GetResult()
-        if (($status -eq 429 -or $status -eq 503) -and $try -lt $MaxTries) {
-            $wait = Get-RetryAfterSeconds $response
-            if ($wait -le $MaxRetryAfterSeconds) { Start-Sleep -Seconds ([Math]::Max(1, $wait)); continue }
+    }
+    $issued = @($certificates | Where-Object { $_.Issuer -match '(^|,\s*)CN=MS-Organization-Access(,|$)' } | Sort-Object -Property NotAfter -Descending)
+    if ($issued.Count -gt 0) { return $issued[0] }
+    if ($subkeys.Count -gt 0) { throw [System.InvalidOperationException]::new('NoDeviceCertificate') }
+    return $null
+}
+
+function Get-VolumeType($Volume, [hashtable]$EncryptableTypes) {
+    foreach ($name in @([string]$Volume.MountPoint)) {
+        if ($EncryptableTypes.ContainsKey($name)) {
+            switch ($EncryptableTypes[$name]) {
+                0 { return 'operatingSystemVolume' }
+                1 { return 'fixedDataVolume' }
+                2 { return 'removableDataVolume' }
+            }
         }
-        return [pscustomobject]@{ Status = $status; Text = $text }
     }
-}
-
-function Get-ErrorMessage($Response) {
-    # The service's error message (it names the failed check; it never holds a password).
-    try { return ($Response.Text | ConvertFrom-Json).error.message } catch { return '' }
-}
-
-function Stop-OnFailure($Response) {
-    switch ($Response.Status) {
-        401 { Write-Result ('Unauthorized: ' + (Get-ErrorMessage $Response)) 1 }
-        403 { Write-Result ('Forbidden: ' + (Get-ErrorMessage $Response)) 1 }
-        429 { Write-Result 'ServiceUnavailable' 1 }
-        503 { Write-Result 'ServiceUnavailable' 1 }
-        default { Write-Result ('Failed: ' + $Response.Status) 1 }
-    }
-}
-
-function Get-EscrowedKeyIds($Certificate, [string]$DeviceId) {
-    $ids = @{}
-    $path = $CollectionPath + '?$filter=' + [System.Uri]::EscapeDataString("deviceId eq '$DeviceId'")
-    while ($path) {
-        $response = Invoke-Service $Certificate 'GET' $path $null
-        if ($response.Status -ne 200) { Stop-OnFailure $response }
-        $page = $response.Text | ConvertFrom-Json
-        foreach ($key in @($page.value)) { $ids[$key.id.ToLowerInvariant()] = $true }
-        $next = $page.PSObject.Properties['@odata.nextLink']
-        $path = if ($next -and $next.Value) { ([System.Uri]$next.Value).PathAndQuery } else { $null }
-    }
-    return $ids
-}
-
-function Get-VolumeType($Volume) {
     if ([string]$Volume.VolumeType -eq 'OperatingSystem') { return 'operatingSystemVolume' }
-    try {
-        if ([System.IO.DriveInfo]::new([string]$Volume.MountPoint).DriveType -eq [System.IO.DriveType]::Removable) { return 'removableDataVolume' }
-    } catch {
-        # A volume without a drive letter: a fixed data volume.
-    }
     return 'fixedDataVolume'
 }
 
-function Get-RecoveryPasswordProtectors {
-    # Every RecoveryPassword protector of every BitLocker volume (a volume may have several).
+function Get-RecoveryPasswordProtector {
+    # Every RecoveryPassword protector of every BitLocker volume (a volume may have several). One whose
+    # password cannot be read (a locked volume) is returned with Readable = $false.
+    $set = Get-BitLockerVolumeSet
+    $types = Get-EncryptableVolumeType
     $found = @()
-    foreach ($volume in @(Get-BitLockerVolume -ErrorAction Stop)) {
+    foreach ($volume in @($set.Volumes)) {
+        $locked = [string]$volume.LockStatus -eq 'Locked'
         foreach ($protector in @($volume.KeyProtector | Where-Object { [string]$_.KeyProtectorType -eq 'RecoveryPassword' })) {
             $found += [pscustomobject]@{
-                Id         = $protector.KeyProtectorId.Trim('{', '}').ToLowerInvariant()
-                VolumeType = Get-VolumeType $volume
+                Id         = ([string]$protector.KeyProtectorId).Trim('{', '}').ToLowerInvariant()
+                VolumeType = Get-VolumeType $volume $types
+                Readable   = (-not $locked) -and -not [string]::IsNullOrEmpty([string]$protector.RecoveryPassword)
                 Protector  = $protector
             }
         }
     }
-    return $found
+    return [pscustomobject]@{ Protectors = $found; VolumeErrors = $set.ErrorCount; VolumeCount = @($set.Volumes).Count }
 }
 
-if ($Mode -ne 'Detect' -and $Mode -ne 'Remediate') { Write-Result 'Failed: Mode must be Detect or Remediate' 1 }
-if ($ServiceUrl -notmatch '^https://') { Write-Result 'Failed: ServiceUrl must be an https URL' 1 }
+#endregion
 
-try {
+#region HTTP
+
+function Enable-Tls12 {
+    # Windows PowerShell has no target framework, so .NET Framework gives it 4.0's defaults: SSL 3 and
+    # TLS 1.0 unless the machine sets SchUseStrongCrypto. OR keeps TLS 1.3 and SystemDefault where present.
+    [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
+}
+
+function New-HttpClient {
     Add-Type -AssemblyName System.Net.Http
-    $script:Http = [System.Net.Http.HttpClient]::new()
-    $script:Http.Timeout = [TimeSpan]::FromSeconds(60)
+    Enable-Tls12
+    $handler = [System.Net.Http.HttpClientHandler]::new()
+    # A redirect (a sign-in page in front of the service) is reported, not followed.
+    $handler.AllowAutoRedirect = $false
+    $client = [System.Net.Http.HttpClient]::new($handler)
+    $client.Timeout = [TimeSpan]::FromSeconds(60)
+    return $client
+}
 
-    $certificate = Get-DeviceCertificate
-    if ($null -eq $certificate) { Write-Result 'NoDeviceCertificate' 1 }
-    $deviceId = (Get-DeviceId $certificate).ToLowerInvariant()
+function Join-ServiceUri([string]$BaseUrl, [string]$PathAndQuery) {
+    # Concatenated, not [Uri]::new(base, "/v1.0/..."), which would drop a base path such as /escrow.
+    return [System.Uri]::new($BaseUrl.TrimEnd('/') + $PathAndQuery)
+}
 
-    $protectors = @(Get-RecoveryPasswordProtectors)
-    if ($protectors.Count -eq 0) { Write-Result 'NoBitLockerVolumes' 0 }
+function Get-RetryAfterSeconds($Response) {
+    # Delta and Date are Nullable: PowerShell hands back the value or $null, never a .Value.
+    $retryAfter = $Response.Headers.RetryAfter
+    if ($null -eq $retryAfter) { return 5 }
+    if ($null -ne $retryAfter.Delta) { return [int][Math]::Ceiling($retryAfter.Delta.TotalSeconds) }
+    if ($null -ne $retryAfter.Date) { return [int][Math]::Max(1, [Math]::Ceiling(($retryAfter.Date - [DateTimeOffset]::UtcNow).TotalSeconds)) }
+    return 5
+}
 
-    $escrowed = Get-EscrowedKeyIds $certificate $deviceId
-    $missing = @($protectors | Where-Object { -not $escrowed.ContainsKey($_.Id) })
-    if ($missing.Count -eq 0) { Write-Result 'UpToDate' 0 }
-    if ($Mode -eq 'Detect') { Write-Result ('MissingKeys ' + $missing.Count) 1 }
-
-    $count = 0
-    foreach ($item in $missing) {
-        # The password goes from the protector into the request body and nowhere else.
-        $json = [ordered]@{ id = $item.Id; deviceId = $deviceId; volumeType = $item.VolumeType; key = $item.Protector.RecoveryPassword } | ConvertTo-Json -Compress
-        $response = Invoke-Service $certificate 'PATCH' $CollectionPath $json
-        if ($response.Status -ne 200 -and $response.Status -ne 201) { Stop-OnFailure $response }
-        $count++
+function Read-BoundedBody($Response) {
+    # At most MaxResponseBytes: a broken or hostile service cannot make the script hold a huge answer.
+    $stream = $Response.Content.ReadAsStreamAsync().GetAwaiter().GetResult()
+    try {
+        $memory = [System.IO.MemoryStream]::new()
+        $buffer = [byte[]]::new(65536)
+        while (($read = $stream.Read($buffer, 0, $buffer.Length)) -gt 0) {
+            $memory.Write($buffer, 0, $read)
+            if ($memory.Length -gt $script:MaxResponseBytes) { return [pscustomobject]@{ Text = ''; TooLarge = $true } }
+        }
+        return [pscustomobject]@{ Text = [System.Text.Encoding]::UTF8.GetString($memory.ToArray()); TooLarge = $false }
+    } finally {
+        $stream.Dispose()
     }
-    Write-Result ('Escrowed ' + $count) 0
-} catch {
-    # The exception's type only: its message could quote a request.
-    Write-Result ('Failed: ' + $_.Exception.GetType().Name) 1
+}
+
+function Invoke-Service($Http, [string]$BaseUrl, $Certificate, [string]$Method, [string]$PathAndQuery, [string]$Json) {
+    # One signed request, re-signed (new ts and nonce) for each retry after 429 or 503.
+    $uri = Join-ServiceUri $BaseUrl $PathAndQuery
+    $body = if ($Json) { [System.Text.Encoding]::UTF8.GetBytes($Json) } else { [byte[]]::new(0) }
+    for ($try = 1; ; $try++) {
+        $request = [System.Net.Http.HttpRequestMessage]::new([System.Net.Http.HttpMethod]::new($Method), $uri)
+        # Signs what HttpClient puts on the request line; the service brings both to the canonical form.
+        [void]$request.Headers.TryAddWithoutValidation('Authorization', (New-DeviceAuthorization $Certificate $Method $uri.PathAndQuery $body))
+        [void]$request.Headers.TryAddWithoutValidation('User-Agent', 'BitLockerKeyEscrow-Intune/2')
+        if ($Json) {
+            $request.Content = [System.Net.Http.ByteArrayContent]::new($body)
+            $request.Content.Headers.ContentType = [System.Net.Http.Headers.MediaTypeHeaderValue]::new('application/json')
+        }
+        $response = $Http.SendAsync($request, [System.Net.Http.HttpCompletionOption]::ResponseHeadersRead).GetAwaiter().GetResult()
+        try {
+            $status = [int]$response.StatusCode
+            if (($status -eq 429 -or $status -eq 503) -and $try -lt $script:MaxTries) {
+                $wait = Get-RetryAfterSeconds $response
+                if ($wait -le $script:MaxRetryAfterSeconds) { Start-Sleep -Seconds ([Math]::Max(1, $wait)); continue }
+            }
+            $read = Read-BoundedBody $response
+            $contentType = if ($null -ne $response.Content.Headers.ContentType) { [string]$response.Content.Headers.ContentType.MediaType } else { '' }
+            $location = if ($null -ne $response.Headers.Location) { $response.Headers.Location } else { $null }
+            return [pscustomobject]@{ Status = $status; Text = $read.Text; TooLarge = $read.TooLarge; ContentType = $contentType; Location = $location }
+        } finally {
+            $response.Dispose()
+        }
+    }
+}
+
+#endregion
+
+#region The result line
+
+function Protect-Text([string]$Text, [int]$MaxLength) {
+    # Text from the service goes on the line: one line, bounded, and never anything shaped like a recovery password.
+    $clean = ($Text -replace '[\x00-\x1f\x7f]+', ' ') -replace '\d{6}(-\d{6}){7}', '<recovery password>'
+    if ($clean.Length -gt $MaxLength) { $clean = $clean.Substring(0, $MaxLength - 3) + '...' }
+    return $clean.Trim()
+}
+
+function Get-ServiceError($Response) {
+    # Graph's error JSON ({"error":{"code","message"}}), or $null for anything else.
+    if ($Response.TooLarge -or $Response.ContentType -notmatch 'json') { return $null }
+    try { $parsed = $Response.Text | ConvertFrom-Json } catch { return $null }
+    if ($null -eq $parsed -or $null -eq $parsed.PSObject.Properties['error'] -or $null -eq $parsed.error) { return $null }
+    $message = $parsed.error.PSObject.Properties['message']
+    return [string]$(if ($null -ne $message) { $message.Value } else { '' })
+}
+
+function Get-StatusWord([int]$Status) {
+    switch ($Status) {
+        400 { return 'BadRequest' }
+        401 { return 'Unauthorized' }
+        403 { return 'Forbidden' }
+        404 { return 'NotFound' }
+        409 { return 'Conflict' }
+        429 { return 'ServiceUnavailable' }
+        503 { return 'ServiceUnavailable' }
+    }
+    return "HTTP $Status"
+}
+
+function Get-FailureText($Response) {
+    # What went wrong with one answer, in words an admin can act on.
+    $status = $Response.Status
+    if ($status -ge 300 -and $status -lt 400) {
+        $to = if ($null -ne $Response.Location -and $Response.Location.IsAbsoluteUri) { $Response.Location.Host } else { 'elsewhere' }
+        return "Redirected ($status) to $to; is ServiceUrl the escrow service?"
+    }
+    if ($Response.TooLarge) { return "$(Get-StatusWord $status): the answer is larger than $($script:MaxResponseBytes) bytes; is ServiceUrl the escrow service?" }
+    $message = Get-ServiceError $Response
+    if ($null -eq $message) {
+        $kind = if ($Response.ContentType) { $Response.ContentType } else { 'no content type' }
+        return "$(Get-StatusWord $status): the answer is not the escrow service's ($kind)"
+    }
+    return "$(Get-StatusWord $status): $(Protect-Text $message $script:MaxMessageLength)"
+}
+
+function New-Result([string]$Line, [int]$ExitCode) {
+    return [pscustomobject]@{ Line = (Protect-Text $Line $script:MaxLineLength); ExitCode = $ExitCode }
+}
+
+#endregion
+
+function Get-EscrowedKeyIds($Http, [string]$BaseUrl, $Certificate, [string]$DeviceId) {
+    # The ids of this device's escrowed keys (every page), or the failure text of the answer that stopped it.
+    $ids = @{}
+    $path = Get-ListPath $DeviceId
+    $base = [System.Uri]::new($BaseUrl.TrimEnd('/') + '/')
+    while ($path) {
+        $response = Invoke-Service $Http $BaseUrl $Certificate 'GET' $path $null
+        if ($response.Status -ne 200) { return [pscustomobject]@{ Ids = $null; Failure = (Get-FailureText $response) } }
+        $page = $null
+        if (-not $response.TooLarge -and $response.ContentType -match 'json') { try { $page = $response.Text | ConvertFrom-Json } catch { $page = $null } }
+        if ($null -eq $page -or $null -eq $page.PSObject.Properties['value']) {
+            return [pscustomobject]@{ Ids = $null; Failure = (Get-FailureText $response) }
+        }
+        foreach ($key in @($page.value)) { $ids[([string]$key.id).ToLowerInvariant()] = $true }
+        $path = $null
+        $next = $page.PSObject.Properties['@odata.nextLink']
+        if ($null -ne $next -and $next.Value) {
+            $nextUri = [System.Uri]::new([string]$next.Value)
+            # Only a next page of this service: a signed request goes nowhere else.
+            if (-not $base.IsBaseOf($nextUri) -or $nextUri.Authority -ne $base.Authority) {
+                return [pscustomobject]@{ Ids = $null; Failure = 'Failed: the next page link leaves ServiceUrl' }
+            }
+            $path = $nextUri.PathAndQuery.Substring($base.AbsolutePath.Length - 1)
+        }
+    }
+    return [pscustomobject]@{ Ids = $ids; Failure = $null }
+}
+
+function Invoke-KeyEscrow([string]$ServiceUrl, [string]$Mode, $Http) {
+    # The whole run; returns the result line and exit code (the entry point prints and exits).
+    if ($Mode -ne 'Detect' -and $Mode -ne 'Remediate') { return New-Result 'Failed: Mode must be Detect or Remediate' 1 }
+    if ($ServiceUrl -notmatch '^https://[^/?#]+(/[^?#]*)?$' -and $ServiceUrl -notmatch '^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/[^?#]*)?$') {
+        return New-Result 'Failed: ServiceUrl must be an https URL without a query' 1
+    }
+    if (Test-Wow64Process) { return New-Result 'Failed: 32-bit host; set "Run script in 64-bit PowerShell" to Yes' 1 }
+    try {
+        $certificate = Find-DeviceCertificate
+        if ($null -eq $certificate) { return New-Result 'NotEntraJoined' 0 }
+        $deviceId = ([string](Get-DeviceId $certificate)).ToLowerInvariant()
+
+        $found = Get-RecoveryPasswordProtector
+        $notes = @()
+        if ($found.VolumeErrors -gt 0) { $notes += "VolumeErrors $($found.VolumeErrors)" }
+        if (@($found.Protectors).Count -eq 0) {
+            $word = if ($found.VolumeCount -eq 0) { 'NoBitLockerVolumes' } else { 'NoRecoveryPasswords' }
+            return New-Result ((@($word) + $notes) -join '; ') 0
+        }
+
+        if ($null -eq $Http) { $Http = New-HttpClient }
+        $listed = Get-EscrowedKeyIds $Http $ServiceUrl $certificate $deviceId
+        if ($null -eq $listed.Ids) {
+            $line = if ($listed.Failure -match '^(Unauthorized|Forbidden|ServiceUnavailable|Failed):') { $listed.Failure } else { 'Failed: ' + $listed.Failure }
+            return New-Result $line 1
+        }
+        $missing = @($found.Protectors | Where-Object { -not $listed.Ids.ContainsKey($_.Id) })
+        $unreadable = @($missing | Where-Object { -not $_.Readable })
+        $missing = @($missing | Where-Object { $_.Readable })
+        if ($unreadable.Count -gt 0) { $notes += "Skipped $($unreadable.Count) (volume locked or password unreadable)" }
+
+        if ($missing.Count -eq 0) { return New-Result ((@('UpToDate') + $notes) -join '; ') 0 }
+        if ($Mode -eq 'Detect') { return New-Result ((@("MissingKeys $($missing.Count)") + $notes) -join '; ') 1 }
+
+        $escrowed = 0
+        $failures = @()
+        foreach ($item in $missing) {
+            # The password goes from the protector into the request body and nowhere else.
+            $json = [ordered]@{ id = $item.Id; deviceId = $deviceId; volumeType = $item.VolumeType; key = [string]$item.Protector.RecoveryPassword } | ConvertTo-Json -Compress
+            $response = Invoke-Service $Http $ServiceUrl $certificate 'PATCH' $script:CollectionPath $json
+            if ($response.Status -eq 200 -or $response.Status -eq 201) { $escrowed++ } else { $failures += $response }
+        }
+        $parts = @("Escrowed $escrowed")
+        if ($failures.Count -gt 0) {
+            $byStatus = ($failures | Group-Object -Property Status | ForEach-Object { "$($_.Name) x$($_.Count)" }) -join ', '
+            $parts += "Failed $($failures.Count) ($byStatus): $(Get-FailureText $failures[0])"
+        }
+        $exitCode = if ($failures.Count -gt 0 -or $found.VolumeErrors -gt 0) { 1 } else { 0 }
+        return New-Result (($parts + $notes) -join '; ') $exitCode
+    } catch {
+        # The innermost exception's type and HRESULT only: a message could quote a request.
+        $base = $_.Exception.GetBaseException()
+        if ($base -is [System.InvalidOperationException] -and $base.Message -eq 'NoDeviceCertificate') { return New-Result 'Failed: NoDeviceCertificate' 1 }
+        return New-Result ('Failed: {0} (0x{1:X8})' -f $base.GetType().Name, $base.HResult) 1
+    }
+}
+
+function Invoke-Main([string]$ServiceUrl, [string]$Mode) {
+    # One line on stdout (straight to it: Intune reads stdout), the same in the event log; the exit code.
+    $result = Invoke-KeyEscrow -ServiceUrl $ServiceUrl -Mode $Mode
+    [Console]::Out.WriteLine($result.Line)
+    Write-EscrowEvent "$Mode $($result.Line)" $result.ExitCode
+    return $result.ExitCode
+}
+
+# Run only when executed (Intune runs the file); dot-sourcing defines the functions and stops here.
+if ($MyInvocation.InvocationName -ne '.') {
+    exit (Invoke-Main -ServiceUrl $ServiceUrl -Mode $Mode)
 }

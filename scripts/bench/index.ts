@@ -1,4 +1,4 @@
-// `npm run bench`: the service against the floor (issue 13), side by side in one run.
+// `npm run bench`: the service against the floor (docs/benchmark.md), side by side in one run.
 //
 // One in-memory Azurite (started here, on a free port of 127.0.0.1, telemetry off). In this process:
 // the floor server (floor.ts: exactly one storage request per HTTP request, the app's client

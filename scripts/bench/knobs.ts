@@ -1,4 +1,4 @@
-// The benchmark's knobs, from the environment (README "Benchmark"); defaults keep a run to a few
+// The benchmark's knobs, from the environment (docs/benchmark.md); defaults keep a run to a few
 // minutes on 2 cores.
 
 function intEnv(name: string, fallback: number): number {

@@ -68,7 +68,7 @@ export function renderReport(results: Results): string {
       ]),
     ),
   );
-  out.push('\nTargets (issue 13):');
+  out.push('\nTargets:');
   for (const t of results.targets) out.push(`  ${t.met ? 'met   ' : 'MISSED'}  ${t.target}: ${t.value}`);
   return `${out.join('\n')}\n`;
 }

@@ -1,5 +1,5 @@
-// The rows of the table: the floor server's two requests and the service's operations of issue 13's
-// target table, each a Variant the interleaved runners can run, and the floor row it is compared with.
+// The rows of the table: the floor server's two requests and the service's operations of the
+// performance target table (docs/benchmark.md), each a Variant the interleaved runners can run, and the floor row it is compared with.
 
 import { keyBody, newId, type KeyBody } from './fixtures';
 import type { BenchHttpClient } from './httpClient';

@@ -40,7 +40,8 @@ export class DeviceClient {
   ) {}
 
   /**
-   * One signed request: signs method, the path and query as fetch sends them (WHATWG-normalized),
+   * One signed request: signs method, the path and query as fetch sends them (the proof brings them
+   * to the canonical form, shared/auth/device/canonical.ts),
    * a fresh ts and nonce, and the exact body bytes; re-signs for every retry after a 429 or 503.
    */
   async send(method: string, path: string, body?: unknown): Promise<DeviceResponse> {
@@ -66,7 +67,8 @@ export class DeviceClient {
   /** The metadata of this device's escrowed keys (all pages). */
   async listOwnKeys(deviceId: string): Promise<{ status: number; keys: EscrowedKey[]; response: DeviceResponse }> {
     const keys: EscrowedKey[] = [];
-    let path: string | undefined = `${COLLECTION_PATH}?$filter=${encodeURIComponent(`deviceId eq '${deviceId}'`)}`;
+    // Written out as the Windows client writes it (test/vectors: "list own keys"), already canonical.
+    let path: string | undefined = `${COLLECTION_PATH}?$filter=deviceId%20eq%20%27${deviceId.toLowerCase()}%27`;
     let response: DeviceResponse;
     do {
       response = await this.send('GET', path);

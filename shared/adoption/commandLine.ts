@@ -1,5 +1,5 @@
-import { asGraphError } from '../http/asGraphError';
-import { GraphError } from '../http/graphError';
+import { asGraphError } from '../errors/asGraphError';
+import { GraphError } from '../errors/graphError';
 import { withoutSecrets } from '../redact';
 
 // What the adoption commands (scripts/import.ts, scripts/mirrorEntra.ts) share: option checks, error

@@ -1,9 +1,10 @@
-import { asGraphError } from '../http/asGraphError';
-import { GraphError } from '../http/graphError';
+import { GraphError } from '../errors/graphError';
 import type { AuditSource } from '../audit/model';
 import type { RecoveryKey, StoredRecoveryKey } from '../recoveryKeys/model';
 import { isStoredPassword } from '../recoveryKeys/sealing';
-import { getRecoveryKey, upsertRecoveryKey } from '../recoveryKeys/service';
+import { findRecoveryKey, upsertRecoveryKey } from '../recoveryKeys/service';
+import { KeyDeletedError, PasswordChangedError } from '../recoveryKeys/writeRefusals';
+import { isStorageError } from '../storage/storageError';
 
 // One key brought in by an adoption tool (the Entra mirror, the file importer), stored through the
 // same use case as a PATCH: same validation, encryption and audit trail.
@@ -18,27 +19,22 @@ import { getRecoveryKey, upsertRecoveryKey } from '../recoveryKeys/service';
  * - `updated`: it was, with the same password, and its device or volume type changed (a re-joined device).
  * - `unchanged`: it was, exactly so; nothing was written.
  * - `conflict`: it was, with another password; nothing was written.
+ * - `deleted`: its id belongs to a deleted key, kept for restoring; nothing was written (restore or purge it first).
  */
-export type ImportOutcome = 'imported' | 'updated' | 'unchanged' | 'conflict';
+export type ImportOutcome = 'imported' | 'updated' | 'unchanged' | 'conflict' | 'deleted';
 
-/** Whether the use case's error answers `status` (a storage outcome that escaped it as the answer it becomes). */
-const isStatus = (error: unknown, status: number): boolean => {
-  const answer = asGraphError(error);
-  return answer instanceof GraphError && answer.status === status;
-};
+/** Created or changed by another writer since our read: our write was refused, and a fresh read decides again. */
+const lostRace = (error: unknown): boolean =>
+  isStorageError(error, 'exists', 'versionMoved') || (error instanceof GraphError && error.code === 'preconditionFailed');
 
 /** Another writer creating the same id between our read and our write: read again, this many times at most. */
 const MAX_ATTEMPTS = 3;
 
-/** The stored key with this id, or undefined; a metadata read (the password stays sealed, nothing is audited). */
-export async function findEscrowedKey(id: string): Promise<StoredRecoveryKey | undefined> {
-  try {
-    return await getRecoveryKey(id);
-  } catch (error) {
-    if (isStatus(error, 404)) return undefined;
-    throw error;
-  }
-}
+/**
+ * The stored key with this id, deleted or not, or undefined; a metadata read (the password stays sealed,
+ * nothing is audited). A deleted key is returned too: its id is taken until it is restored or purged.
+ */
+export const findEscrowedKey = (id: string): Promise<StoredRecoveryKey | undefined> => findRecoveryKey(id);
 
 async function writeKey(key: RecoveryKey, stored: StoredRecoveryKey | undefined, source: AuditSource): Promise<ImportOutcome> {
   if (!stored) {
@@ -46,6 +42,7 @@ async function writeKey(key: RecoveryKey, stored: StoredRecoveryKey | undefined,
     await upsertRecoveryKey(key.id, key, { ifNoneMatch: '*' }, source);
     return 'imported';
   }
+  if (stored.deletedDateTime !== undefined) return 'deleted';
   if (!isStoredPassword(stored, key.key)) return 'conflict';
   if (stored.deviceId === key.deviceId && stored.volumeType === key.volumeType) return 'unchanged';
   // createdDateTime stays as first stored: the use case refuses to change it.
@@ -56,7 +53,8 @@ async function writeKey(key: RecoveryKey, stored: StoredRecoveryKey | undefined,
 /**
  * Stores `key` (already validated by the recoveryKeys schema) unless an equal one is escrowed.
  * Throws what the use case throws (GraphError: 503 when storage or the audit trail is unavailable,
- * 400 for a key the schema refuses); a 409 from it is the immutability rule and becomes `conflict`.
+ * 400 for a key the schema refuses), except the refusals it names: another password under the id is
+ * `conflict`, a deleted key under it `deleted`, and a lost race is decided again from a fresh read.
  */
 export async function importRecoveryKey(key: RecoveryKey, source: AuditSource): Promise<ImportOutcome> {
   for (let attempt = 1; ; attempt++) {
@@ -64,9 +62,9 @@ export async function importRecoveryKey(key: RecoveryKey, source: AuditSource): 
     try {
       return await writeKey(key, stored, source);
     } catch (error) {
-      if (isStatus(error, 409)) return 'conflict';
-      // 412: created or changed since our read.
-      if (!isStatus(error, 412) || attempt >= MAX_ATTEMPTS) throw error;
+      if (error instanceof PasswordChangedError) return 'conflict';
+      if (error instanceof KeyDeletedError) return 'deleted';
+      if (!lostRace(error) || attempt >= MAX_ATTEMPTS) throw error;
     }
   }
 }

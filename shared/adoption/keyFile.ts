@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { CsvError, parse } from 'csv-parse';
-import { GraphError } from '../http/graphError';
+import { GraphError } from '../errors/graphError';
 import type { RecoveryKey } from '../recoveryKeys/model';
 import { requireComplete } from '../recoveryKeys/schema';
 import { withoutSecrets } from '../redact';

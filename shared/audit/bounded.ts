@@ -1,5 +1,5 @@
 import { clientText } from '../clientText';
-import { MAX_REVEAL_REASON_TEXT, MAX_REVEAL_TICKET as MAX_TICKET, REVEAL_REASON_CODES } from '../recoveryKeys/revealReasonCodes';
+import { MAX_REVEAL_REASON_TEXT, MAX_REVEAL_TICKET as MAX_TICKET, REVEAL_REASON_CODES } from '../revealReasons';
 import type { AuditEvent } from './model';
 
 // Every text of an audit record that a client chose or shaped, and the most of it a record keeps.
@@ -13,7 +13,7 @@ export const MAX_USER_AGENT = 256;
 export const MAX_CLIENT_HEADER = 64;
 /** resultReason: our own message, which may repeat client text (a property name, a filter) in up to ten problems. */
 export const MAX_RESULT_REASON = 512;
-/** X-Reveal-Reason: the longest code, ':' and the free text (shared/recoveryKeys/revealReasonCodes.ts); a refused read's longer value is cut. */
+/** X-Reveal-Reason: the longest code, ':' and the free text (shared/revealReasons.ts); a refused read's longer value is cut. */
 export const MAX_REVEAL_REASON = Math.max(...REVEAL_REASON_CODES.map((code) => code.length)) + 1 + MAX_REVEAL_REASON_TEXT;
 /** X-Reveal-Ticket. */
 export const MAX_REVEAL_TICKET = MAX_TICKET;

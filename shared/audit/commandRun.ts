@@ -1,6 +1,6 @@
 import { hostname, userInfo } from 'node:os';
 import type { AuditSource } from './model';
-import { auditEvent } from './recorder';
+import { auditEvent } from './model';
 import { writeAuditEntry } from './store';
 
 // The administrative commands act on the keys with the storage's own credentials, outside any request;

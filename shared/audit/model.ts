@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Caller } from '../auth/caller';
 
 export const ACTIVITIES = {
@@ -5,7 +6,7 @@ export const ACTIVITIES = {
   update: { displayName: 'Update BitLocker key', operationType: 'Update' },
   delete: { displayName: 'Delete BitLocker key', operationType: 'Delete' },
   read: { displayName: 'Read BitLocker key', operationType: 'Read' },
-  /** One caller's refusals of one minute beyond the first REFUSALS_RECORDED_PER_MINUTE, counted in one record (shared/audit/refusals.ts). */
+  /** One caller's refusals of one minute beyond the first REFUSALS_RECORDED_PER_MINUTE, counted in one record (shared/audit/refusalBudget.ts). */
   refusals: { displayName: 'Refused BitLocker key requests', operationType: 'Other' },
   restore: { displayName: 'Restore BitLocker key', operationType: 'Restore' },
   purge: { displayName: 'Purge BitLocker key', operationType: 'Purge' },
@@ -86,4 +87,21 @@ export interface AuditEvent {
   source: AuditSource;
   /** Present on a refusal summary (activity 'refusals'): what it counts. */
   refusals?: RefusalCount;
+}
+
+/** The key an event is about (Graph's targetResources[0]) and, for a write, what it changed there. */
+export interface AuditTarget {
+  keyId?: string;
+  deviceId?: string;
+  modifiedProperties?: ModifiedProperty[];
+}
+
+export function auditEvent(
+  source: AuditSource,
+  activity: Activity,
+  result: AuditEvent['result'],
+  resultReason: string,
+  target: AuditTarget = {},
+): AuditEvent {
+  return { id: randomUUID(), at: new Date(), source, activity, result, resultReason, ...target };
 }

@@ -1,4 +1,4 @@
-import { badRequest, type GraphError } from '../http/graphError';
+import { badRequest, type GraphError } from '../errors/graphError';
 import { DATE_TIME_OFFSET_RANGE, readDateTimeOffset } from '../odata/dateTimeOffset';
 import { DEFAULT_PAGE_SIZE, parseSkipToken, parseTop, singleOptions, systemQueryOptions } from '../odata/listQuery';
 import { normalizeGuid } from '../text/normalizeGuid';

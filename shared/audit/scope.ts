@@ -1,18 +1,39 @@
 import type { HttpRequest } from '@azure/functions';
 import type { Caller } from '../auth/caller';
+import { asGraphError } from '../errors/asGraphError';
+import { GraphError } from '../errors/graphError';
+import { headerText } from '../http/headerText';
 import type { RequestContext } from '../http/requestContext';
+import { REVEAL_REASON_HEADER, REVEAL_TICKET_HEADER } from '../revealReasons';
 import { normalizeGuid } from '../text/normalizeGuid';
-import type { Activity, AuditSource } from './model';
-import { type AuditTarget, auditFailure, auditSourceOf } from './recorder';
+import { type Activity, type AuditSource, type AuditTarget, auditEvent } from './model';
+import { recordWithinBudget } from './refusalBudget';
+
+// Refusals and failures are audited here and only here: an operation's scope records its error
+// (recordFailure), and the refusal budget (refusalBudget.ts) decides whether that is a record of its own
+// or a count in the caller's minute summary. Successes are recorded by the use case, with the write they
+// belong to (shared/recoveryKeys/service.ts).
+
+export function auditSourceOf(request: HttpRequest, requestContext: RequestContext, caller: Caller): AuditSource {
+  return {
+    caller,
+    requestId: requestContext.requestId,
+    userAgent: headerText(request, 'user-agent'),
+    clientName: headerText(request, 'ocp-client-name'),
+    clientVersion: headerText(request, 'ocp-client-version'),
+    // Recorded as sent, valid or not (bounded and escaped on the way into the record): a refused read shows what it claimed.
+    revealReason: headerText(request, REVEAL_REASON_HEADER),
+    revealTicket: headerText(request, REVEAL_TICKET_HEADER),
+  };
+}
 
 /**
  * The audit scope of one operation on one key: who asks (`source`, what every event of the operation
  * records about the caller and the request), what they do (`activity`), and the key it is about. An
  * operation opens it once the caller is authenticated, names the key with `target` as soon as it knows
  * it, and passes every error of its work through `recordFailure` before throwing it, so that a refusal
- * or a failure is in the trail before its answer goes out. Successes are recorded by the use case,
- * with the write they belong to (shared/recoveryKeys/service.ts). Unauthenticated requests (401) are
- * never audited: they carry no identity, and anyone could flood the trail with them; they are in the log.
+ * or a failure is in the trail before its answer goes out. Unauthenticated requests (401) are never
+ * audited: they carry no identity, and anyone could flood the trail with them; they are in the log.
  */
 export class AuditScope {
   private about: AuditTarget;
@@ -31,12 +52,20 @@ export class AuditScope {
   }
 
   /**
-   * Records `error` as this operation's refusal or failure (shared/audit/recorder.ts auditFailure) and
-   * returns it, to be thrown: `throw await audit.recordFailure(error)`. If the record cannot be
-   * written, what comes back is the audit trail's 503 instead.
+   * Records `error` as this operation's refusal or failure before it goes out (or, beyond a caller's
+   * REFUSALS_RECORDED_PER_MINUTE, counts it into the minute's summary) and returns it, to be thrown:
+   * `throw await audit.recordFailure(error)`. If the record cannot be written, what comes back is the
+   * audit trail's 503 instead.
    */
-  recordFailure(error: unknown): Promise<unknown> {
-    return auditFailure(this.source, this.activity, error, this.about);
+  async recordFailure(error: unknown): Promise<unknown> {
+    // Storage unavailable or throttling: the trail lives in that same storage, so trying to write there
+    // would only double the client's wait for the same 503. Such failures are in the log with their request-id.
+    const answer = asGraphError(error);
+    if (answer instanceof GraphError && answer.status === 503) return error;
+    // An unexpected error's message stays out of the record, as it stays out of the response.
+    const reason = answer instanceof GraphError ? `${answer.status} ${answer.code}: ${answer.message}` : '500 generalException';
+    await recordWithinBudget(auditEvent(this.source, this.activity, 'failure', reason, this.about));
+    return error;
   }
 }
 

@@ -1,5 +1,5 @@
 import { odata, type TableEntity, type TableEntityResult } from '@azure/data-tables';
-import { GraphError, serviceUnavailable } from '../http/graphError';
+import { GraphError, serviceUnavailable } from '../errors/graphError';
 import { firstPage } from '../storage/firstPage';
 import { isStorageError, StorageError, toStorageError, UNREACHABLE_RETRY_AFTER_S } from '../storage/storageError';
 import { tableClient } from '../storage/tables';
@@ -128,6 +128,9 @@ function toEntity(event: AuditEvent, hasTwin: boolean): TableEntity<AuditEntity>
     }),
   };
 }
+
+/** The AuditLog entity of an event with no twin (a read, a refusal), as writeAuditEntry would store it: what the audit outbox keeps. */
+export const auditLogEntity = (event: AuditEvent): TableEntity<object> => toEntity(event, false);
 
 const isModifiedProperty = (value: unknown): value is ModifiedProperty => {
   const p = value as ModifiedProperty | null;

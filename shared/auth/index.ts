@@ -1,6 +1,6 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { settings } from '../config';
-import { GraphError } from '../http/graphError';
+import { GraphError } from '../errors/graphError';
 import { logFields } from '../http/logFields';
 import type { RequestContext } from '../http/requestContext';
 import type { Caller } from './caller';

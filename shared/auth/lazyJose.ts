@@ -1,6 +1,6 @@
 import type * as Jose from 'jose';
 
-// jose is loaded on the first token, not at module load: it cost a cold start ~23 ms (issue 13), and an
+// jose is loaded on the first token, not at module load: it cost a cold start ~23 ms, and an
 // instance that never sees a bearer token (a health probe, the timer function) never needs it.
 // Every function of jose that this service calls is asynchronous or runs inside an asynchronous one.
 

@@ -1,4 +1,4 @@
-import { forbidden } from '../http/graphError';
+import { forbidden } from '../errors/graphError';
 import type { Caller } from './caller';
 import { authorizeDevice } from './device/access';
 

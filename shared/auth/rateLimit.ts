@@ -1,9 +1,9 @@
 import { settings } from '../config';
-import { tooManyRequests } from '../http/graphError';
+import { tooManyRequests } from '../errors/graphError';
 import { type Caller, callerKey } from './caller';
 
 // A token bucket per caller, in this instance's memory: it bounds how fast one identity can pull keys
-// out of one instance. It is not global (instances do not share buckets); README "Security model" says
+// out of one instance. It is not global (instances do not share buckets); docs/security.md says
 // how to add a global limit in front with API Management.
 
 interface Bucket {

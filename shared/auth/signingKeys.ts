@@ -1,5 +1,5 @@
 import type { ExportedJWKSCache, FlattenedJWSInput, JWKSCacheInput, JWTHeaderParameters, JWTVerifyGetKey, KeyLike } from 'jose';
-import { GraphError } from '../http/graphError';
+import { GraphError } from '../errors/graphError';
 import type { JoseModule } from './lazyJose';
 
 // The entra-mode signing keys: the tenant's JSON Web Key Set, fetched and cached by jose, with an

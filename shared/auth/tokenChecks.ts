@@ -1,5 +1,5 @@
 import type { JWTPayload } from 'jose';
-import { GraphError, unauthorized } from '../http/graphError';
+import { GraphError, unauthorized } from '../errors/graphError';
 import type { JoseModule } from './lazyJose';
 import { KeysUnavailable, SigningKeysUnavailable } from './signingKeys';
 import { isGraphAudience, type Verification } from './verificationSettings';

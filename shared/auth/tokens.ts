@@ -1,6 +1,6 @@
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { AuthSettings } from '../config';
-import { unauthorized } from '../http/graphError';
+import { unauthorized } from '../errors/graphError';
 import { callerFromClaims, type Caller } from './caller';
 import { loadJose } from './lazyJose';
 import { DEFAULT_JWKS_TIMING, type JwksTiming } from './signingKeys';

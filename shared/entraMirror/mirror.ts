@@ -31,7 +31,7 @@ export const DEFAULT_MIRROR_CONCURRENCY = 4;
 /** A run's time; a timer function must end before the host's functionTimeout (5 or 10 minutes on Consumption). */
 export const DEFAULT_MIRROR_BUDGET_MS = 4 * 60_000;
 
-const COUNTERS = ['seen', 'imported', 'updated', 'skipped', 'vanished', 'conflicts', 'failed', 'key reads'] as const;
+const COUNTERS = ['seen', 'imported', 'updated', 'skipped', 'vanished', 'conflicts', 'deleted', 'failed', 'key reads'] as const;
 export type MirrorCounter = (typeof COUNTERS)[number];
 
 export interface MirrorOptions {
@@ -92,11 +92,22 @@ class MirrorRun {
 
   timeIsUp = (): boolean => this.pageUnfinished || Date.now() >= this.deadline;
 
+  private reportDeleted(id: string): void {
+    this.report(`mirror:entra: key ${id} is a deleted key here; restore or purge it to mirror it; left as it is`);
+    this.progress.add('deleted');
+  }
+
   /** One listed key; true if it is escrowed now (so Entra's listing of it counts as seen). */
   private async mirrorKey(listed: ListedKey): Promise<boolean> {
     this.progress.add('seen');
     try {
-      if (await findEscrowedKey(listed.id)) {
+      const escrowed = await findEscrowedKey(listed.id);
+      if (escrowed?.deletedDateTime !== undefined) {
+        // Not read from Entra again on every run: a deleted key keeps its id until restored or purged.
+        this.reportDeleted(listed.id);
+        return true;
+      }
+      if (escrowed) {
         this.progress.add('skipped');
         return true;
       }
@@ -110,6 +121,8 @@ class MirrorRun {
       if (outcome === 'conflict') {
         this.report(`mirror:entra: conflict: key ${key.id} is escrowed with another recovery password than Entra's; left as it is`);
         this.progress.add('conflicts');
+      } else if (outcome === 'deleted') {
+        this.reportDeleted(key.id);
       } else {
         this.progress.add(outcome === 'unchanged' ? 'skipped' : outcome);
       }

@@ -1,8 +1,8 @@
 import { authConfigurationProblem } from '../auth';
 import { KeyringError, open, seal } from '../crypto/envelope';
 import { keyring } from '../crypto/keyring';
-import { asGraphError } from '../http/asGraphError';
-import { GraphError } from '../http/graphError';
+import { asGraphError } from '../errors/asGraphError';
+import { GraphError } from '../errors/graphError';
 import { getKey } from '../recoveryKeys/store';
 
 // GET /health: does this instance have what it needs to serve? A platform health check (App Service

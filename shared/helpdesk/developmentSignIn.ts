@@ -1,6 +1,6 @@
 import { mintDevelopmentToken } from '../auth/developmentToken';
 import { Permission } from '../auth/permissions';
-import { badRequest } from '../http/graphError';
+import { badRequest } from '../errors/graphError';
 import { builtOnFirstUse } from '../validation/lazyJoi';
 
 /** The roles the development sign-in offers: what a helpdesk needs, never the write permission. */

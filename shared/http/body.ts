@@ -1,7 +1,7 @@
 import * as zlib from 'node:zlib';
 import type { HttpRequest } from '@azure/functions';
 import { quoteClientText } from '../text/quoteClientText';
-import { badRequest, GraphError } from './graphError';
+import { badRequest, GraphError } from '../errors/graphError';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 

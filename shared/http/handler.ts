@@ -2,8 +2,8 @@ import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } fr
 import { withoutSecrets } from '../redact';
 import { STORAGE_REQUEST_BUDGET_MS } from '../storage/callLimits';
 import { withStorageBudget } from '../storage/requestDeadline';
-import { asGraphError } from './asGraphError';
-import { GraphError, notFound } from './graphError';
+import { asGraphError } from '../errors/asGraphError';
+import { GraphError, notFound } from '../errors/graphError';
 import { logFields } from './logFields';
 import { type RequestContext, requestContextOf } from './requestContext';
 import { errorResponse, internalErrorResponse } from './responses';

@@ -1,5 +1,5 @@
 import type { HttpMethod } from '@azure/functions';
-import { badRequest, methodNotAllowed } from './graphError';
+import { badRequest, methodNotAllowed } from '../errors/graphError';
 import type { GraphOperation } from './handler';
 
 /**

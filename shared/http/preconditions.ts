@@ -1,5 +1,5 @@
 import type { HttpRequest } from '@azure/functions';
-import { preconditionFailed } from './graphError';
+import { preconditionFailed } from '../errors/graphError';
 
 /** RFC 9110 preconditions as the service supports them. */
 export interface Preconditions {

@@ -1,6 +1,6 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { withoutSecrets } from '../redact';
-import { GraphError } from './graphError';
+import { GraphError } from '../errors/graphError';
 import type { RequestContext } from './requestContext';
 
 export type JsonObject = { [key: string]: unknown };

@@ -24,3 +24,6 @@ export const OPENAPI_ROUTE = 'openapi.json';
 
 /** The platform health probe. */
 export const HEALTH_ROUTE = 'health';
+
+/** A function's name for one of its routes: Functions names are unique and take no `/`, `.` or `{`. */
+export const functionNameOf = (resource: string, route: string): string => `${resource}-${route.replace(/[^A-Za-z0-9]+/g, '-')}`;

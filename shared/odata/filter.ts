@@ -1,4 +1,4 @@
-import { badRequest, type GraphError } from '../http/graphError';
+import { badRequest, type GraphError } from '../errors/graphError';
 import { normalizeGuid } from '../text/normalizeGuid';
 import { quoteClientText } from '../text/quoteClientText';
 

@@ -1,4 +1,4 @@
-import { badRequest } from '../http/graphError';
+import { badRequest } from '../errors/graphError';
 import { normalizeGuid } from '../text/normalizeGuid';
 import { quoteClientText } from '../text/quoteClientText';
 import { differentCase, type KeyFilter, parseKeyFilter } from './filter';

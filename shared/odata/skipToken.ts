@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { badRequest, type GraphError } from '../http/graphError';
+import { badRequest, type GraphError } from '../errors/graphError';
 
 // The $skiptoken inside @odata.nextLink: base64url of
 //

@@ -1,5 +1,5 @@
 import { MAX_BODY_BYTES } from '../http/body';
-import type { GraphErrorCode } from '../http/graphError';
+import type { GraphErrorCode } from '../errors/graphError';
 import { type HeaderName, responseHeaders } from './headers';
 import { ref } from './reference';
 import type { Reference, ResponseObject, SchemaObject } from './types';
@@ -7,7 +7,7 @@ import type { Reference, ResponseObject, SchemaObject } from './types';
 // Graph's error body (components/schemas/graphError) and one reusable response per error status
 // (components/responses, named by Graph's error code), which operations refer to by status.
 
-/** Microsoft Graph's error JSON, as shared/http/graphError.ts renders every error. */
+/** Microsoft Graph's error JSON, as shared/http/responses.ts renders every error. */
 export const GRAPH_ERROR_SCHEMA: SchemaObject = {
   type: 'object',
   description: "Microsoft Graph's error shape; every error of this API has it.",

@@ -7,7 +7,7 @@ import {
   REVEAL_REASON_CODES,
   REVEAL_REASON_HEADER,
   REVEAL_TICKET_HEADER,
-} from '../recoveryKeys/revealReasonCodes';
+} from '../revealReasons';
 import { EXAMPLE_KEY_ID, keyIdParameterSchema } from './recoveryKeySchemas';
 import type { ParameterObject, SchemaObject } from './types';
 

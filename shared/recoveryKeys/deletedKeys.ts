@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AuditSource } from '../audit/model';
 import { settings } from '../config';
 import { recordCommandRun } from '../audit/commandRun';
-import { notFound } from '../http/graphError';
+import { notFound } from '../errors/graphError';
 import type { Preconditions } from '../http/preconditions';
 import type { StoredRecoveryKey } from './model';
 import { successEvent, writeCurrentVersion } from './service';

@@ -1,4 +1,4 @@
-import { badRequest } from '../http/graphError';
+import { badRequest } from '../errors/graphError';
 import { builtOnFirstUse } from '../validation/lazyJoi';
 import {
   MAX_REVEAL_REASON_TEXT,
@@ -7,7 +7,7 @@ import {
   REVEAL_REASON_CODES,
   REVEAL_REASON_HEADER,
   REVEAL_TICKET_HEADER,
-} from './revealReasonCodes';
+} from '../revealReasons';
 
 // Validation of the two headers of a key read (README "Security model"). Header values are bytes, and
 // browsers send only Latin-1, so the free text and the ticket are printable ASCII: nothing in them can

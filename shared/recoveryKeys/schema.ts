@@ -1,5 +1,5 @@
 import type Joi from 'joi';
-import { badRequest } from '../http/graphError';
+import { badRequest } from '../errors/graphError';
 import { DATE_TIME_OFFSET_RANGE, readDateTimeOffset, writeDateTimeOffset } from '../odata/dateTimeOffset';
 import { normalizeGuid } from '../text/normalizeGuid';
 import { escapeNonPrintableAscii } from '../text/quoteClientText';

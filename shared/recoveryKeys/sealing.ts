@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { DecryptionError, open, type Sealed, seal } from '../crypto/envelope';
 import { keyring } from '../crypto/keyring';
-import { GraphError } from '../http/graphError';
+import { GraphError } from '../errors/graphError';
 import type { KeyRecord } from './model';
 
 /** The recovery password sealed for the record with this id: the id is bound, so the ciphertext is useless in any other record. */

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { badRequest, conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../http/graphError';
+import { badRequest, conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../errors/graphError';
+import { KeyDeletedError, PasswordChangedError } from './writeRefusals';
 import type { Preconditions } from '../http/preconditions';
 import type { Activity, AuditSource, ModifiedProperty } from '../audit/model';
-import { auditEvent } from '../audit/recorder';
+import { auditEvent } from '../audit/model';
 import { requireOwnDevice } from '../auth/device/access';
 import { limitPasswordComparisons } from '../auth/rateLimit';
 import { writeAuditEntry } from '../audit/store';
+import { writeReadAudit } from '../audit/outbox';
+import type { FromEither } from '../storage/secondary';
 import type { KeyMetadata, KeyRecord, RecoveryKey, RecoveryKeyInput, StoredRecoveryKey } from './model';
 import { modifiedProperties } from './changes';
 import { requireComplete } from './schema';
@@ -87,8 +90,6 @@ export const successEvent = (source: AuditSource, activity: Activity, key: KeyMe
  * BitLocker never changes the password of a key protector; a rotated password is a new protector
  * with a new ID. So a different password under a stored id is refused, whoever sends it.
  */
-const passwordCannotChange = (id: string): GraphError =>
-  conflict(`the recovery password of key ${id} cannot change; a rotated password has a new key ID`);
 
 /**
  * Whether `sent` is the stored password of `current`. A comparison tells a writer whether a guess is
@@ -117,7 +118,7 @@ async function updateExisting(
   source: AuditSource,
 ): Promise<WriteResult> {
   const metadata = mergeMetadata(current, input);
-  if (input.key !== undefined && !(await comparePassword(current, input.key, source))) throw passwordCannotChange(current.id);
+  if (input.key !== undefined && !(await comparePassword(current, input.key, source))) throw new PasswordChangedError(current.id);
   if (metadata.deviceId !== current.deviceId && (await store.getClaim(current.id, metadata.deviceId))) {
     // Moving the record there would give that device two keys under one id, and hide one of them.
     throw conflict(`Device ${metadata.deviceId} holds its own claim on key ${current.id}; the record cannot move to it.`);
@@ -167,13 +168,6 @@ const requireDeviceOwnsKey = (
 
 export const contention = (): GraphError => serviceUnavailable('The recovery key is being changed by other requests; try again.', 1);
 
-/** A write to the id of a deleted key stores nothing: the deleted key would otherwise be lost under a new one. */
-const writeToDeleted = (id: string): GraphError =>
-  conflict(
-    `Recovery key ${id} is deleted. Restore it (POST /directory/deletedItems/${id}/restore) or purge it ` +
-      `(DELETE /directory/deletedItems/${id}) before writing to its id.`,
-  );
-
 /**
  * PATCH: creates the key if absent (all properties required), otherwise merges the given properties.
  * Repeating the same PATCH writes nothing and returns the same object. A `key` other than the stored
@@ -190,7 +184,7 @@ export async function upsertRecoveryKey(
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const { current, heldBy } = await writeTarget(source, keyId);
     requireDeviceOwnsKey(source, keyId, current, input.deviceId);
-    if (current?.deletedDateTime !== undefined) throw writeToDeleted(keyId);
+    if (current?.deletedDateTime !== undefined) throw new KeyDeletedError(keyId);
     checkPreconditions(current, pre);
     try {
       if (!current) return await insertNew(newRecoveryKey(keyId, input), source, heldBy);
@@ -253,21 +247,23 @@ export async function createRecoveryKey(input: RecoveryKeyInput, source: AuditSo
   // the record, so a conflict found by the insert would leave an entry under the POSTed deviceId.
   const { current: existing, heldBy } = await writeTarget(source, key.id);
   requireDeviceOwnsKey(source, key.id, existing, key.deviceId);
-  if (existing?.deletedDateTime !== undefined) throw writeToDeleted(key.id);
+  if (existing?.deletedDateTime !== undefined) throw new KeyDeletedError(key.id);
   if (existing) throw conflict(`Recovery key ${key.id} already exists.`);
   return insertNew(key, source, heldBy);
 }
 
-const liveHolders = async (id: string): Promise<StoredRecoveryKey[]> => (await store.getHolders(id)).filter(isLive);
+/** The stored key with this id, deleted or not, or undefined: metadata, the password still sealed. */
+export const findRecoveryKey = (id: string): Promise<StoredRecoveryKey | undefined> => store.getKey(id);
 
 /**
- * The live key `id`, of device `deviceId` if named; a deleted one is absent here as everywhere but
- * directory/deletedItems. Graph's key id is unique, so when several devices hold the id (a device's
- * claim beside another's record) and none is named, the answer is a 409 naming the devices: the
- * service never picks one of two passwords for the caller.
+ * The live key `id`, of device `deviceId` if named, read from the secondary if the primary is down; a
+ * deleted one is absent here as everywhere but directory/deletedItems. Graph's key id is unique, so when
+ * several devices hold the id (a device's claim beside another's record) and none is named, the answer
+ * is a 409 naming the devices: the service never picks one of two passwords for the caller.
  */
-export async function getRecoveryKey(id: string, deviceId?: string): Promise<StoredRecoveryKey> {
-  const holders = (await liveHolders(id)).filter((key) => deviceId === undefined || key.deviceId === deviceId);
+async function readLiveKey(id: string, deviceId?: string): Promise<FromEither<StoredRecoveryKey>> {
+  const { value: stored, fromSecondary } = await store.readHolders(id);
+  const holders = stored.filter(isLive).filter((key) => deviceId === undefined || key.deviceId === deviceId);
   if (holders.length === 0) throw notFound(`Recovery key ${id} was not found${deviceId === undefined ? '' : ` on device ${deviceId}`}.`);
   if (holders.length > 1) {
     throw conflict(
@@ -275,18 +271,26 @@ export async function getRecoveryKey(id: string, deviceId?: string): Promise<Sto
         `name the caller's device with ?deviceId=<device id>.`,
     );
   }
-  return holders[0];
+  return { value: holders[0], fromSecondary };
 }
 
-/** A key with its recovery password, for BitLockerKey.Read.All: audited before the password leaves this function. */
+/** A live key (of device `deviceId`, when several devices hold the id). */
+export async function getRecoveryKey(id: string, deviceId?: string): Promise<StoredRecoveryKey> {
+  return (await readLiveKey(id, deviceId)).value;
+}
+
+/**
+ * A key with its recovery password, for BitLockerKey.Read.All: audited before the password leaves this
+ * function (in the audit outbox when the tables' primary is down: shared/audit/outbox.ts).
+ */
 export async function readRecoveryPassword(
   id: string,
   source: AuditSource,
   deviceId?: string,
 ): Promise<{ stored: StoredRecoveryKey; key: string }> {
-  const stored = await getRecoveryKey(id, deviceId);
+  const { value: stored, fromSecondary } = await readLiveKey(id, deviceId);
   const key = openPassword(stored);
-  await writeAuditEntry(successEvent(source, 'read', stored));
+  await writeReadAudit(successEvent(source, 'read', stored), fromSecondary);
   return { stored, key };
 }
 
@@ -353,7 +357,7 @@ export async function listRecoveryKeys(
   pageSize: number,
   continuation?: string,
 ): Promise<store.Page<KeyMetadata>> {
-  if (query?.kind === 'id') return { items: await liveHolders(query.id) };
+  if (query?.kind === 'id') return { items: (await store.getHolders(query.id)).filter(isLive) };
   const items: KeyMetadata[] = [];
   let next = continuation;
   for (let fetches = 0; fetches < MAX_FETCHES_PER_PAGE && items.length < pageSize; fetches++) {

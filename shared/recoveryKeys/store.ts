@@ -4,6 +4,7 @@ import type { AuditEvent } from '../audit/model';
 import { firstPage } from '../storage/firstPage';
 import { storageCall } from '../storage/storageCall';
 import { isStorageError, toStorageError } from '../storage/storageError';
+import { type FromEither, readWithFallback } from '../storage/secondary';
 import { tableClient } from '../storage/tables';
 import * as deviceIndex from './deviceIndex';
 import type { KeyMetadata, KeyRecord, StoredRecoveryKey, VolumeType } from './model';
@@ -109,6 +110,25 @@ export async function getHolders(id: string): Promise<StoredRecoveryKey[]> {
 export async function getHeldBy(id: string, deviceId: string): Promise<StoredRecoveryKey | undefined> {
   const record = await getKey(id);
   return record?.deviceId === deviceId ? record : getClaim(id, deviceId);
+}
+
+/**
+ * The record and every claim of key id `id`, for a read that changes nothing (GET, $select=key): one
+ * single-partition query, from the secondary table endpoint when the primary is down
+ * (shared/storage/secondary.ts), then possibly minutes old. Writes read with getKey and getClaim.
+ */
+export async function readHolders(id: string): Promise<FromEither<StoredRecoveryKey[]>> {
+  try {
+    return await readWithFallback(KEYS_TABLE, async (client) => {
+      const entities = client.listEntities<RecordEntity>({
+        queryOptions: { filter: `${odata`PartitionKey eq ${id}`} and ${HOLDER_ROWS}` },
+      });
+      const page = await firstPage(entities.byPage({ maxPageSize: 1000 }));
+      return page ? page.map(fromEntity) : [];
+    });
+  } catch (error) {
+    throw toStorageError(error);
+  }
 }
 
 function twinEntity(audit: AuditEvent): TableEntity {

@@ -1,4 +1,4 @@
-// Storage faults: every storage call ends within a bounded time (README "Storage faults").
+// Storage faults: every storage call ends within a bounded time (docs/storage.md).
 //
 // A caller (a device escrowing a key, a helpdesk tool reading one) is waiting on the other end, so
 // an unreachable, hung or throttling Table service must turn into a prompt 503 with Retry-After,

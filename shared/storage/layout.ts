@@ -1,6 +1,6 @@
 // Every table of the service and the fixed row keys in them: the one place their names are written.
 // The stores, the scripts (reencrypt, bench) and the tests import them from here. What each table
-// holds and how its keys are made is in the README's "Storage layout" and each store's module comment.
+// holds and how its keys are made is in docs/storage.md and each store's module comment.
 
 export const TABLES = {
   /** The key records (PartitionKey = key id, RowKey = RECORD_ROW) and their audit twins: shared/recoveryKeys/store.ts. */

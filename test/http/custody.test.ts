@@ -7,7 +7,7 @@ import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/lo
 import { rawTable, recordOf } from '../support/storage';
 import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
-// Key custody (issue 8, items 1, 2 and 4): a writer can never read a key, a recovery password never
+// Key custody: a writer can never read a key, a recovery password never
 // changes under its key id, and a write's audit record says what it changed.
 
 jest.setTimeout(60_000);
@@ -25,7 +25,7 @@ const storedState = async (id: string) => {
 
 afterAll(() => stopLocalHosts(), 30_000);
 
-describe('the attack of issue 8: a ReadWrite.All token lists every key, then PATCHes each one', () => {
+describe('the custody attack: a ReadWrite.All token lists every key, then PATCHes each one', () => {
   // A private storage and host: "every key" is then exactly the keys escrowed here.
   let azurite: RunningAzurite;
   let host: LocalHost;

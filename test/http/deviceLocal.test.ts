@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
 import { recoveryPassword } from '../support/fixtures';
 
-// The local walkthrough (README "Escrow from devices"): a host with DEVICE_AUTH=local, then
+// The local walkthrough (docs/devices.md): a host with DEVICE_AUTH=local, then
 // `npm run device -- register` and `npm run device -- escrow` as the compiled CLI, in a state folder of their own.
 
 const run = promisify(execFile);

@@ -1,7 +1,7 @@
 import { expect } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { AUDIT_READ, auditsOf, detailOf, keySpellings, secretsIn, tokenParts } from '../support/audit';
-import { token } from '../support/client';
+import { call, token, WRITE } from '../support/client';
 import { escrowedEtag, escrowedPassword } from '../support/escrowed';
 import { newId, recoveryPassword } from '../support/fixtures';
 import { mapLimit } from '../support/keys';
@@ -59,13 +59,15 @@ const envFor = (tenant: BitLockerStandIn): Record<string, string> => ({
 });
 
 const SUMMARY =
-  /^mirror:entra: done: (\d+) seen, (\d+) imported, (\d+) updated, (\d+) skipped, (\d+) vanished, (\d+) conflicts, (\d+) failed, (\d+) key reads, [\d.]+ keys\/s in [\d.]+ s(?:, (\d+) escrowed key\(s\) no longer in Entra \(kept\)|; stopped .*)$/;
+  /^mirror:entra: done: (\d+) seen, (\d+) imported, (\d+) updated, (\d+) skipped, (\d+) vanished, (\d+) conflicts, (\d+) deleted, (\d+) failed, (\d+) key reads, [\d.]+ keys\/s in [\d.]+ s(?:, (\d+) escrowed key\(s\) no longer in Entra \(kept\)|; stopped .*)$/;
 
 function summaryOf(run: ScriptRun) {
   const lines = run.stdout.trim().split('\n');
   expect({ lines, stderr: run.stderr }).toEqual({ lines: [expect.stringMatching(SUMMARY)], stderr: expect.any(String) });
-  const [seen, imported, updated, skipped, vanished, conflicts, failed, reads, gone] = SUMMARY.exec(lines[0])!.slice(1).map(Number);
-  return { seen, imported, updated, skipped, vanished, conflicts, failed, reads, gone };
+  const [seen, imported, updated, skipped, vanished, conflicts, deleted, failed, reads, gone] = SUMMARY.exec(lines[0])!
+    .slice(1)
+    .map(Number);
+  return { seen, imported, updated, skipped, vanished, conflicts, deleted, failed, reads, gone };
 }
 
 /** Every spelling of every key the tenant ever held, and the managed identity's token, found in the output. */
@@ -102,6 +104,7 @@ describe('a tenant of 250 keys over three pages, throttled, with a 503 and a key
       skipped: 0,
       vanished: 1,
       conflicts: 0,
+      deleted: 0,
       failed: 0,
       reads: 250,
       gone: 0,
@@ -145,6 +148,7 @@ describe('a tenant of 250 keys over three pages, throttled, with a 503 and a key
       skipped: 249,
       vanished: 0,
       conflicts: 0,
+      deleted: 0,
       failed: 0,
       reads: 0,
       gone: 0,
@@ -168,6 +172,30 @@ describe('a tenant of 250 keys over three pages, throttled, with a 503 and a key
     expect(tenant.keyReads.slice(readsBefore).map((r) => r.id)).toEqual([added.id]);
     expect(await mapLimit([...deleted, added], 4, (k) => escrowedPassword(k.id))).toEqual([...deleted, added].map((k) => k.key));
   });
+});
+
+it('a key deleted here (kept for restoring) is reported as deleted, not read from Entra, on every run', async () => {
+  const tenant = await tenantOf(3);
+  try {
+    const first = await mirror(tenant);
+    expect(summaryOf(first)).toMatchObject({ seen: 3, imported: 3, conflicts: 0, deleted: 0, reads: 3 });
+    const [gone] = [...tenant.keys.values()];
+    const writer = await token({ roles: [WRITE] });
+    expect((await call('DELETE', `/bitlocker/recoveryKeys/${gone.id}`, { token: writer })).status).toBe(204);
+    const readsBefore = tenant.keyReads.length;
+
+    for (const run of [await mirror(tenant), await mirror(tenant)]) {
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(`mirror:entra: key ${gone.id} is a deleted key here; restore or purge it to mirror it; left as it is`);
+      expect(run.stderr).not.toContain('conflict');
+      expect(summaryOf(run)).toMatchObject({ seen: 3, imported: 0, skipped: 2, conflicts: 0, deleted: 1, reads: 0 });
+      expect(leaks(run, tenant.keys.values())).toEqual([]);
+    }
+    expect(tenant.keyReads.length).toBe(readsBefore);
+    expect((await call('GET', `/bitlocker/recoveryKeys/${gone.id}`, { token: writer })).status).toBe(404);
+  } finally {
+    await tenant.close();
+  }
 });
 
 it('a run stopped part-way resumes after the last finished page, without reading again what it stored', async () => {

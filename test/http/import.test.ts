@@ -51,15 +51,15 @@ async function csvFile(name: string, lines: string[]): Promise<string> {
 const runImport = (path: string, ...args: string[]): Promise<ScriptRun> => runScript('import', [path, ...args], {}, 90_000);
 
 const SUMMARY =
-  /^import: done: (\d+) seen, (\d+) imported, (\d+) updated, (\d+) skipped, (\d+) invalid, (\d+) conflicts, (\d+) failed, [\d.]+ keys\/s in [\d.]+ s$/;
+  /^import: done: (\d+) seen, (\d+) imported, (\d+) updated, (\d+) skipped, (\d+) invalid, (\d+) conflicts, (\d+) deleted, (\d+) failed, [\d.]+ keys\/s in [\d.]+ s$/;
 
 const PROGRESS = /^import: \d+ seen, \d+ imported, .* keys\/s$/;
 
 function summaryOf(run: ScriptRun) {
   const lines = run.stdout.trim().split('\n');
   expect(lines).toEqual([expect.stringMatching(SUMMARY)]);
-  const [seen, imported, updated, skipped, invalid, conflicts, failed] = SUMMARY.exec(lines[0])!.slice(1).map(Number);
-  return { seen, imported, updated, skipped, invalid, conflicts, failed };
+  const [seen, imported, updated, skipped, invalid, conflicts, deleted, failed] = SUMMARY.exec(lines[0])!.slice(1).map(Number);
+  return { seen, imported, updated, skipped, invalid, conflicts, deleted, failed };
 }
 
 /** Every spelling of every password that must not be printed, found in the run's output. */
@@ -87,7 +87,7 @@ describe('npm run import', () => {
     expect(run.code).toBe(0);
     // Progress lines only: no row was refused or failed.
     expect(run.stderr.split('\n').filter((l) => l && !PROGRESS.test(l))).toEqual([]);
-    expect(summaryOf(run)).toEqual({ seen: 60, imported: 60, updated: 0, skipped: 0, invalid: 0, conflicts: 0, failed: 0 });
+    expect(summaryOf(run)).toEqual({ seen: 60, imported: 60, updated: 0, skipped: 0, invalid: 0, conflicts: 0, deleted: 0, failed: 0 });
     expect(leakedKeys(run, rows)).toEqual([]);
     expect(await passwordsOf(rows)).toEqual(rows.map((r) => r.key));
 
@@ -101,7 +101,7 @@ describe('npm run import', () => {
     const before = await mapLimit(rows, 8, (r) => escrowedEtag(r.id));
     const run = await runImport(file);
     expect(run.code).toBe(0);
-    expect(summaryOf(run)).toEqual({ seen: 60, imported: 0, updated: 0, skipped: 60, invalid: 0, conflicts: 0, failed: 0 });
+    expect(summaryOf(run)).toEqual({ seen: 60, imported: 0, updated: 0, skipped: 60, invalid: 0, conflicts: 0, deleted: 0, failed: 0 });
     expect(await mapLimit(rows, 8, (r) => escrowedEtag(r.id))).toEqual(before);
   });
 });
@@ -188,6 +188,27 @@ it('each run leaves an audit record naming the command and the account that ran 
   const runs = events.filter((event) => event.resultReason.startsWith('Started: npm run import'));
   expect(runs).toHaveLength(1);
   expect(runs[0].resultReason).toMatch(/^Started: npm run import, run by [^@\s]+@\S+\.$/);
+});
+
+it('a key id of a deleted key is reported as deleted, not as a conflict, and the deleted key is left as it is', async () => {
+  const writer = await token({ roles: [WRITE] });
+  const deleted = keyBody();
+  expect((await call('PATCH', '/bitlocker/recoveryKeys', { token: writer, body: deleted })).status).toBe(200);
+  expect((await call('DELETE', `/bitlocker/recoveryKeys/${deleted.id}`, { token: writer })).status).toBe(204);
+  // The same password as the deleted key's, and another one: neither is a "conflict".
+  const same = newRow({ id: deleted.id!, deviceId: deleted.deviceId!, key: deleted.key! });
+  const other = newRow({ id: deleted.id! });
+  for (const row of [same, other]) {
+    const run = await runImport(await csvFile('deleted.csv', [HEADER, csvLine(row)]));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`line 2: key ${deleted.id} is a deleted key here; restore or purge it to import it; left as it is`);
+    expect(run.stderr).not.toContain('conflict');
+    expect(summaryOf(run)).toMatchObject({ seen: 1, imported: 0, conflicts: 0, deleted: 1, failed: 0 });
+    expect(secretsIn(run.stdout + run.stderr, [...keySpellings(row.key), ...keySpellings(deleted.key!)])).toEqual([]);
+  }
+  expect((await call('GET', `/bitlocker/recoveryKeys/${deleted.id}`, { token: writer })).status).toBe(404);
+  const kept = await call('GET', `/directory/deletedItems/${deleted.id}`, { token: writer });
+  expect({ status: kept.status, deviceId: kept.json.deviceId }).toEqual({ status: 200, deviceId: deleted.deviceId });
 });
 
 describe('files that are not key exports stop the import (exit 2) before anything is stored', () => {

@@ -11,16 +11,20 @@ import { keyBody, newId, type KeyBody } from '../support/fixtures';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
 import { COLLECTION, item, WHOLE_KEY } from '../support/keys';
 import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
+import { STORAGE_REQUEST_BUDGET_MS } from '../../shared/storage/callLimits';
 
 // Storage faults, end to end: this file runs its own Azurite (persisted to a temp folder, so that it
 // can be stopped and restarted with its data) and its own local hosts pointed at it, at a dead port
 // and at a fake storage that hangs or throttles. The run's shared host and Azurite are not touched.
 
 /**
- * What a client may wait for an answer while storage is down, hung or throttling: the storage call
- * budget (4 s, shared/storage/callLimits.ts) plus room for a loaded two-core machine.
+ * What a client may wait for an answer while storage is down, hung or throttling: the request's storage
+ * budget (4 s, shared/storage/callLimits.ts) plus room for the host's own work on a machine whose cores
+ * are taken by other processes (3 s: measured answers are 4.0-4.3 s quiet, up to 5.5 s with two CPU hogs
+ * beside the suite). Without the budget these requests would hang until the client gave up (20 s here).
+ * requestDeadline.test.ts pins the budget itself from the host's own log.
  */
-const BOUND_MS = 5_000;
+const BOUND_MS = STORAGE_REQUEST_BUDGET_MS + 3_000;
 
 jest.setTimeout(60_000);
 
@@ -29,13 +33,26 @@ jest.setTimeout(60_000);
 
 type Host = LocalHost;
 
-function startHost(connectionString: string): Promise<Host> {
-  return startLocalHost({
+async function startHost(connectionString: string): Promise<Host> {
+  const host = await startLocalHost({
     STORAGE_CONNECTION_STRING: connectionString,
     AUTH_MODE: 'local',
     // The run's state folder: its development signing key is what test tokens are signed with.
     LOCAL_STATE_DIR: process.env.LOCAL_STATE_DIR,
+    // The checks below read back every key the burst tried, and a slow machine sends more of them
+    // before storage goes down: the per-caller read limit is not what this file is about.
+    KEY_READ_LIMIT_PER_MINUTE: '1000000',
   });
+  // A host loads its token verifier and validation on its first requests (lazily, for cold start): a
+  // refused body takes that path, so the timed requests below measure storage faults, not the first load
+  // on a busy machine. Its refusal is audited, so against a broken storage it is a 503 itself.
+  const warmUp = await fetch(new URL(item(newId()), host.url), {
+    method: 'PATCH',
+    headers: { Authorization: `Bearer ${await tokenWith(WRITE)}`, 'Content-Type': 'application/json' },
+    body: '{"volumeType":"none"}',
+  });
+  expect([400, 503]).toContain(warmUp.status);
+  return host;
 }
 
 interface TimedResponse extends ApiResponse {
@@ -227,7 +244,7 @@ describe('a storage outage under a running host (Azurite stopped and restarted)'
     const probe = [...before.keys()][1];
     let response = await readKeyAt(probe);
     let tries = 1;
-    while (response.status !== 200 && Date.now() - back < 10_000) {
+    while (response.status !== 200 && Date.now() - back < 30_000) {
       await sleep(200);
       response = await readKeyAt(probe);
       tries++;
@@ -391,9 +408,9 @@ describe('a storage that accepts connections but does not answer, or throttles',
     const tooMany = await requests(throttling);
     tooMany.forEach((r, i) => expectPrompt503(r, `storage 429, request ${i}`));
     for (const r of tooMany) expect(r.headers.get('retry-after')).toBe('20');
-    // A hint longer than the call budget (4 s) is not waited out: every answer comes well before the
-    // shortest hint (7 s) and the budget itself. (Typically 20-150 ms; 1 s proved too tight on a loaded machine.)
-    for (const r of [...throttled, ...tooMany]) expect(r.ms).toBeLessThan(3_000);
+    // A hint longer than the call budget (4 s) is not waited out: every answer comes before the shortest
+    // hint (7 s), which a client that waited it out could not beat. (Typically 20-150 ms.)
+    for (const r of [...throttled, ...tooMany]) expect(r.ms).toBeLessThan(7_000);
     process.stderr.write(`[outage] throttled: ${[...throttled, ...tooMany].map((r) => `${r.ms} ms`).join(', ')}\n`);
   });
 });

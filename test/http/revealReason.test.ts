@@ -2,14 +2,14 @@ import '../support/functionsCore';
 import type { HttpResponseInit } from '@azure/functions';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
 import { resetSettings } from '../../shared/config';
-import { REVEAL_REASON_CODES } from '../../shared/recoveryKeys/revealReasonCodes';
+import { REVEAL_REASON_CODES } from '../../shared/revealReasons';
 import { AUDIT_READ, auditsOf, detailOf, newOid } from '../support/audit';
 import { READ, WRITE, token, type GraphJson } from '../support/client';
 import { keyBody, type KeyBody } from '../support/fixtures';
 import { COLLECTION } from '../support/keys';
 import { bodyJson, bodyText, handlerRequest, quietContext } from '../support/inProcess';
 
-// X-Reveal-Reason and X-Reveal-Ticket on a key read (issue 8, item 7): checked by a joi schema,
+// X-Reveal-Reason and X-Reveal-Ticket on a key read: checked by a joi schema,
 // recorded in the read's audit entry, required with REQUIRE_REVEAL_REASON=true. In-process, so that
 // this file can change the setting without touching the run's shared host.
 

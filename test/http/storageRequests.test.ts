@@ -4,7 +4,7 @@ import { type KeyBody, keyBody, newId } from '../support/fixtures';
 import { COLLECTION } from '../support/keys';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
 
-// Storage requests per operation, counted on the wire (issue 13): every request is a billed
+// Storage requests per operation, counted on the wire: every request is a billed
 // transaction and every request in a row a network round trip, so a change must not quietly add one.
 // These pin the counts as they are; the issue's target stands beside each. When an optimization lands,
 // tighten the pinned figures to what it reaches (a count that went up is a regression to justify here).
@@ -51,7 +51,7 @@ afterAll(async () => {
   await proxy?.close();
 }, 30_000);
 
-describe('storage requests per operation (issue 13; pinned as they are, the target beside each)', () => {
+describe('storage requests per operation (pinned as they are, the target beside each)', () => {
   test('PATCH of a new key: 4 requests, 3 in a row (target: <= 3, <= 2 in a row)', async () => {
     const body = keyBody();
     const { response, count } = await counted(() => patch(body));

@@ -1,4 +1,4 @@
-import { GraphError } from '../../shared/http/graphError';
+import { GraphError } from '../../shared/errors/graphError';
 import { refusal } from '../support/refusal';
 import { parseKeyFilter } from '../../shared/odata/filter';
 

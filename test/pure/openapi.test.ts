@@ -8,7 +8,7 @@ import { CONSOLE_ROUTES } from '../../functions/helpdesk';
 import { openApiHandler } from '../../functions/openapi';
 import { type HttpFunctionDescriptor, registeredHttpFunctions } from '../../scripts/host/functionsCore';
 import { permissionsFor } from '../../shared/auth/permissions';
-import { GraphError } from '../../shared/http/graphError';
+import { GraphError } from '../../shared/errors/graphError';
 import { ITEM_SELECTABLE_PROPERTIES, SELECTABLE_PROPERTIES } from '../../shared/odata/listQuery';
 import { deriveObjectSchemas, type PropertyHints, SchemaDerivationError } from '../../shared/openapi/joiSchema';
 import { RECOVERY_KEY_HINTS, VOLUME_TYPE_NUMBERS } from '../../shared/openapi/recoveryKeySchemas';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GraphError } from '../../shared/http/graphError';
+import { GraphError } from '../../shared/errors/graphError';
 import { refusal } from '../support/refusal';
 import { decodeSkipToken, encodeSkipToken, MAX_SKIP_TOKEN_LENGTH } from '../../shared/odata/skipToken';
 

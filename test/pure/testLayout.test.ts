@@ -24,9 +24,9 @@ function testFiles(dir: string): string[] {
 describe('the test folders', () => {
   const folders = projects.flatMap((project) => project.roots.map((root) => `${root.replace('<rootDir>/', '')}/`));
 
-  it('are the projects pure, storage, cli, http and browser', () => {
-    expect(projects.map((project) => project.displayName)).toEqual(['pure', 'storage', 'cli', 'http', 'browser']);
-    expect(folders).toEqual(['test/pure/', 'test/storage/', 'test/cli/', 'test/http/', 'test/browser/']);
+  it('are the projects pure, storage, cli, http, browser, windows and infra', () => {
+    expect(projects.map((project) => project.displayName)).toEqual(['pure', 'storage', 'cli', 'http', 'browser', 'windows', 'infra']);
+    expect(folders).toEqual(['test/pure/', 'test/storage/', 'test/cli/', 'test/http/', 'test/browser/', 'test/windows/', 'test/infra/']);
   });
 
   it('hold every test file under test/', () => {

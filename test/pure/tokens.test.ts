@@ -8,7 +8,7 @@ import { type JwksTiming, SigningKeysUnavailable } from '../../shared/auth/signi
 import { TokenVerifier } from '../../shared/auth/tokens';
 import { AuthConfigurationError } from '../../shared/auth/verificationSettings';
 import type { AuthSettings } from '../../shared/config';
-import { GraphError } from '../../shared/http/graphError';
+import { GraphError } from '../../shared/errors/graphError';
 import { deadJwksUrl, sign, signingKey, startJwksServer, type JwksServer, type SigningKey } from '../support/jwks';
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';

@@ -6,7 +6,7 @@ import { mintDevelopmentToken } from '../../shared/auth/developmentToken';
 import { TokenVerifier } from '../../shared/auth/tokens';
 import { CLOCK_TOLERANCE_SECONDS } from '../../shared/auth/verificationSettings';
 import type { AuthSettings } from '../../shared/config';
-import { GraphError } from '../../shared/http/graphError';
+import { GraphError } from '../../shared/errors/graphError';
 import { sign, signingKey, startJwksServer, type JwksServer, type SigningKey } from '../support/jwks';
 
 // The verified-token cache of TokenVerifier (shared/auth/verifiedTokenCache.ts): a repeated token is not

@@ -151,7 +151,7 @@ const OPERATIONS: Record<string, () => Promise<Outcome>> = {
       stateHolds: created(body),
     };
   },
-  // The attack of issue 8: a body that names an existing key and nothing else.
+  // The custody attack: a body that names an existing key and nothing else.
   patchCollectionIdOnly: async () => ({
     response: await send(collectionHandler, request('PATCH', COLLECTION, bearerOf.current, { id: shared.id })),
     allowedStatus: 200,

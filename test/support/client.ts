@@ -31,7 +31,7 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-/** Graph's error object (`{ error: ... }`), as shared/http/graphError.ts writes it. */
+/** Graph's error object (`{ error: ... }`), as shared/http/responses.ts writes it. */
 export interface GraphErrorJson {
   code: string;
   message: string;

@@ -5,7 +5,7 @@ import { longestChain, tableOf } from '../../scripts/bench/requestChain';
 
 // A counting HTTP proxy on 127.0.0.1 in front of the run's Azurite: a private host whose
 // STORAGE_CONNECTION_STRING is `proxy.connectionString` sends every storage request through it, and
-// the test reads what went over the wire (issue 13: a request in a row is a network round trip, and
+// the test reads what went over the wire (a request in a row is a network round trip, and
 // every request is a billed transaction). Requests are forwarded untouched (Shared Key signs the
 // method, a few headers and the path, not the host), so the app cannot tell.
 //

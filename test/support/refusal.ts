@@ -1,4 +1,4 @@
-import { GraphError } from '../../shared/http/graphError';
+import { GraphError } from '../../shared/errors/graphError';
 
 /** The GraphError that `act` throws, after checking it is a 400 badRequest. */
 export function refusal(act: () => unknown): GraphError {

@@ -1,4 +1,4 @@
-import { REVEAL_REASON_CODES, type RevealReasonCode } from '../../shared/recoveryKeys/revealReasonCodes';
+import { REVEAL_REASON_CODES, type RevealReasonCode } from '../../shared/revealReasons';
 
 // The service's reason codes of X-Reveal-Reason (recorded as the read's RevealReason), in words.
 // Typed by the code list, so that a new code cannot ship without its words.

@@ -1,8 +1,8 @@
 import { KEYS, request } from './api';
 import { byId, h } from './dom';
 import { explain, showProblem } from './explain';
-import { REVEAL_REASON_HEADER, REVEAL_TICKET_HEADER } from '../../shared/recoveryKeys/revealReasonCodes';
-import { MAX_REVEAL_REASON_TEXT, MAX_REVEAL_TICKET, PRINTABLE_ASCII } from '../../shared/recoveryKeys/revealReasonCodes';
+import { REVEAL_REASON_HEADER, REVEAL_TICKET_HEADER } from '../../shared/revealReasons';
+import { MAX_REVEAL_REASON_TEXT, MAX_REVEAL_TICKET, PRINTABLE_ASCII } from '../../shared/revealReasons';
 import { REVEAL_REASONS, revealReasonHeader } from './reasons';
 import type { KeyRow } from './results';
 import type { Session } from './session';

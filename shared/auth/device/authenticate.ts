@@ -3,7 +3,7 @@ import { settings } from '../../config';
 import { GraphClient } from '../../graph/client';
 import { serviceCredential } from '../../graph/credential';
 import { readBounded } from '../../http/body';
-import { GraphError, serviceUnavailable } from '../../http/graphError';
+import { GraphError, serviceUnavailable } from '../../errors/graphError';
 import type { RequestContext } from '../../http/requestContext';
 import type { Caller } from '../caller';
 import { CachedDeviceDirectory, StrangerLookupsSpent } from './cachedDirectory';
@@ -13,7 +13,7 @@ import { LocalDeviceDirectory } from './localDirectory';
 import { tableNonceStore } from './nonceStore';
 import { type DeviceProofCheck, DeviceProofError } from './proofError';
 import { DEVICE_SCHEME } from './scheme';
-import { verifyDeviceProof } from './verifier';
+import { verifyDeviceProof, type DeviceIdentity } from './verifier';
 
 /** Retry-After of our 503 when the directory cannot be reached and did not say when to come back. */
 const DIRECTORY_RETRY_AFTER_S = 10;
@@ -49,11 +49,34 @@ function deviceDirectory(): DeviceDirectory {
   return directory;
 }
 
-/** Path and query as on the request line (the host's URL keeps the client's percent-encoding). */
-const pathAndQueryOf = (request: HttpRequest): string => {
+/**
+ * The paths and queries the device may have signed: the one on the request line, and when
+ * PUBLIC_BASE_URL has a path (a proxy such as API Management that strips it on the way), that path
+ * in front of it. Both are brought to the canonical form by the verifier.
+ */
+const signedPathsOf = (request: HttpRequest): string[] => {
   const url = new URL(request.url);
-  return `${url.pathname}${url.search}`;
+  const received = `${url.pathname}${url.search}`;
+  const base = settings().publicBaseUrl;
+  const prefix = base ? new URL(base).pathname.replace(/\/+$/, '') : '';
+  return prefix && !url.pathname.startsWith(`${prefix}/`) ? [received, `${prefix}${received}`] : [received];
 };
+
+/** The proof over the first signed path that verifies; a signature failure on each is the last one's. */
+async function verifyOverSignedPaths(request: HttpRequest, body: Uint8Array): Promise<DeviceIdentity> {
+  const paths = signedPathsOf(request);
+  for (let i = 0; ; i++) {
+    try {
+      return await verifyDeviceProof(
+        { authorization: request.headers.get('authorization') ?? '', method: request.method, pathAndQuery: paths[i], body },
+        { directory: deviceDirectory(), nonces: tableNonceStore },
+      );
+    } catch (error) {
+      // A failed signature is checked before the nonce is claimed, so the next path gets a fair try.
+      if (!(error instanceof DeviceProofError && error.check === 'signature' && i < paths.length - 1)) throw error;
+    }
+  }
+}
 
 /**
  * The device behind an `Authorization: EntraDevice ...` request (README "Escrow from devices").
@@ -68,15 +91,7 @@ export async function authenticateDevice(
 ): Promise<Caller> {
   if (settings().deviceAuth === 'off') throw deviceUnauthorized('Device authentication (EntraDevice) is not enabled on this service.');
   try {
-    const identity = await verifyDeviceProof(
-      {
-        authorization: request.headers.get('authorization') ?? '',
-        method: request.method,
-        pathAndQuery: pathAndQueryOf(request),
-        body: await readBounded(request.clone()),
-      },
-      { directory: deviceDirectory(), nonces: tableNonceStore },
-    );
+    const identity = await verifyOverSignedPaths(request, await readBounded(request.clone()));
     return { permissions: new Set(), delegated: false, device: identity };
   } catch (error) {
     if (error instanceof DeviceProofError) {

@@ -36,7 +36,8 @@ const MAX_WINDOWS = 10_000;
 
 const MINUTE_MS = 60_000;
 
-interface Pending {
+/** Refusals of one window counted and not yet merged into its summary row. */
+export interface Pending {
   counts: RefusalCount;
   /** The latest refusal counted: the summary shows its request-id, headers and reason. */
   latest: AuditEvent;
@@ -67,7 +68,13 @@ function tallyKey(event: AuditEvent): string {
   return `${ACTIVITIES[event.activity].displayName}: ${status}`;
 }
 
-function summaryEvent(window: Window, pending: Pending): AuditEvent {
+/** The window a refusal falls in: its caller (every spelling of one identity alike) and its UTC minute. */
+export function refusalWindowOf(event: AuditEvent): Pick<Window, 'caller' | 'minute'> {
+  return { caller: callerKey(event.source.caller), minute: Math.floor(event.at.getTime() / MINUTE_MS) };
+}
+
+/** The summary row's event for what a window counts: its id and time fixed by the caller and the minute alone. */
+export function summaryEvent(window: Pick<Window, 'caller' | 'minute'>, pending: Pending): AuditEvent {
   return {
     id: summaryId(window.caller, window.minute),
     activity: 'refusals',
@@ -88,8 +95,8 @@ function merge(window: Window): void {
   window.pending = undefined;
   if (!pending) return;
   const done = addToRefusalSummary(summaryEvent(window, pending)).catch(() => {
-    // Storage unavailable: the counts wait for the next try, joined by whatever came since.
-    if (pending.tries + 1 >= MAX_MERGE_TRIES) {
+    const retry = afterFailedMerge(pending, window.pending);
+    if (!retry) {
       console.warn(
         JSON.stringify({
           event: 'refusalSummaryLost',
@@ -99,14 +106,23 @@ function merge(window: Window): void {
       );
       return;
     }
-    const requeued = { ...pending, tries: pending.tries + 1 };
-    window.pending = window.pending
-      ? { ...window.pending, counts: sumRefusals(requeued.counts, window.pending.counts), tries: requeued.tries }
-      : requeued;
-    schedule(window, SUMMARY_MERGE_DELAY_MS * 5 * requeued.tries);
+    window.pending = retry.pending;
+    schedule(window, retry.delayMs);
   });
   merging.add(done);
   void done.finally(() => merging.delete(done));
+}
+
+/**
+ * What a failed merge leaves pending, and when to try it again: storage unavailable, the counts wait for
+ * the next try, joined by whatever was counted since (whose latest refusal is the newer); undefined once
+ * MAX_MERGE_TRIES merges have failed, when the counts are given up.
+ */
+export function afterFailedMerge(failed: Pending, since: Pending | undefined): { pending: Pending; delayMs: number } | undefined {
+  const tries = failed.tries + 1;
+  if (tries >= MAX_MERGE_TRIES) return undefined;
+  const pending = since ? { ...since, counts: sumRefusals(failed.counts, since.counts), tries } : { ...failed, tries };
+  return { pending, delayMs: SUMMARY_MERGE_DELAY_MS * 5 * tries };
 }
 
 function schedule(window: Window, delayMs: number): void {
@@ -117,13 +133,14 @@ function schedule(window: Window, delayMs: number): void {
   window.timer.unref();
 }
 
-function count(window: Window, event: AuditEvent): void {
+/** What a window has pending once one more refusal is counted into it (the merge tries so far kept). */
+export function withRefusal(pending: Pending | undefined, event: AuditEvent): Pending {
   const one: RefusalCount = { count: 1, tally: { [tallyKey(event)]: 1 }, first: event.at, last: event.at };
-  window.pending = {
-    counts: window.pending ? sumRefusals(window.pending.counts, one) : one,
-    latest: event,
-    tries: window.pending?.tries ?? 0,
-  };
+  return { counts: pending ? sumRefusals(pending.counts, one) : one, latest: event, tries: pending?.tries ?? 0 };
+}
+
+function count(window: Window, event: AuditEvent): void {
+  window.pending = withRefusal(window.pending, event);
   schedule(window, SUMMARY_MERGE_DELAY_MS);
 }
 
@@ -142,9 +159,8 @@ function forgetOldest(): void {
  * the minute's summary without waiting for storage. Throws the audit trail's 503 if a record written
  * one by one cannot be written.
  */
-export async function recordRefusal(event: AuditEvent): Promise<void> {
-  const caller = callerKey(event.source.caller);
-  const minute = Math.floor(event.at.getTime() / MINUTE_MS);
+export async function recordWithinBudget(event: AuditEvent): Promise<void> {
+  const { caller, minute } = refusalWindowOf(event);
   const key = `${caller}\n${minute}`;
   const window = windows.get(key) ?? { caller, minute, recorded: 0 };
   // Re-inserted: the map stays in least-recently-refused order for forgetOldest.

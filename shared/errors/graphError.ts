@@ -1,4 +1,5 @@
-// The one error type. Any layer refuses a request by throwing it; one place (responses.ts) renders it.
+// The one error type, a leaf: any layer refuses a request by throwing it, and shared/http/handler.ts renders it
+// as Graph's error JSON in one place (responses.ts errorResponse).
 
 export type GraphErrorCode =
   | 'badRequest'

@@ -1,0 +1,109 @@
+# What the Pester suites share: the stage (a real local host behind a fault-injecting proxy,
+# scripts/device/faultStage.ts), test device certificates made here and loaded from a file, and
+# BitLocker volumes shaped as Get-BitLockerVolume returns them (learn.microsoft.com: BitLockerVolume,
+# KeyProtector), for the seams the tests replace.
+
+Set-StrictMode -Version 2.0
+
+$script:RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
+$script:ScriptUnderTest = Join-Path $script:RepoRoot 'clients/windows/KeyEscrow.ps1'
+
+function Start-Stage {
+    $stageJs = Join-Path $script:RepoRoot 'dist/scripts/device/faultStage.js'
+    if (-not (Test-Path $stageJs)) { throw "$stageJs is missing: run npm run build first" }
+    $node = if ($env:ESCROW_NODE) { $env:ESCROW_NODE } else { 'node' }
+    $start = [System.Diagnostics.ProcessStartInfo]::new($node)
+    $start.ArgumentList.Add($stageJs)
+    $start.UseShellExecute = $false
+    $start.RedirectStandardInput = $true
+    $start.RedirectStandardOutput = $true
+    $process = [System.Diagnostics.Process]::Start($start)
+    $line = $process.StandardOutput.ReadLine()
+    if (-not $line) { throw 'the stage did not start' }
+    $ready = $line | ConvertFrom-Json
+    return [pscustomobject]@{ Process = $process; Url = [string]$ready.url }
+}
+
+function Stop-Stage($Stage) {
+    $Stage.Process.StandardInput.Close()
+    if (-not $Stage.Process.WaitForExit(15000)) { $Stage.Process.Kill() }
+}
+
+function Set-StageFault($Stage, [object[]]$Faults) {
+    $json = ConvertTo-Json -InputObject @($Faults) -Depth 5
+    Invoke-RestMethod -Method Post -Uri "$($Stage.Url)/__stage/faults" -Body $json -ContentType 'application/json' | Out-Null
+}
+
+function Get-StageRequest($Stage) {
+    # Invoke-RestMethod hands back a JSON array as one object: the pipeline takes it apart.
+    return @((Invoke-RestMethod -Method Get -Uri "$($Stage.Url)/__stage/requests") | ForEach-Object { $_ })
+}
+
+function Clear-StageRequest($Stage) {
+    Invoke-RestMethod -Method Delete -Uri "$($Stage.Url)/__stage/requests" | Out-Null
+}
+
+function Register-StageDevice($Stage, $Certificate) {
+    $body = @{ certificateDerBase64 = [Convert]::ToBase64String($Certificate.RawData) } | ConvertTo-Json
+    Invoke-RestMethod -Method Post -Uri "$($Stage.Url)/__stage/devices" -Body $body -ContentType 'application/json' | Out-Null
+}
+
+function New-TestDeviceCertificate([string]$Directory, [switch]$IssuedByOrganizationAccess) {
+    # An RSA 2048 certificate with subject CN=<deviceId>, self-signed or issued by a test
+    # "MS-Organization-Access" authority, written to a PFX file and loaded back from it.
+    $deviceId = [guid]::NewGuid().ToString()
+    $sha256 = [System.Security.Cryptography.HashAlgorithmName]::SHA256
+    $pkcs1 = [System.Security.Cryptography.RSASignaturePadding]::Pkcs1
+    $key = [System.Security.Cryptography.RSA]::Create(2048)
+    $request = [System.Security.Cryptography.X509Certificates.CertificateRequest]::new("CN=$deviceId", $key, $sha256, $pkcs1)
+    $from = [DateTimeOffset]::UtcNow.AddHours(-1)
+    $to = [DateTimeOffset]::UtcNow.AddYears(1)
+    if ($IssuedByOrganizationAccess) {
+        $caKey = [System.Security.Cryptography.RSA]::Create(2048)
+        $caRequest = [System.Security.Cryptography.X509Certificates.CertificateRequest]::new('CN=MS-Organization-Access, OU=TEST ONLY', $caKey, $sha256, $pkcs1)
+        $caRequest.CertificateExtensions.Add([System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension]::new($true, $false, 0, $true))
+        $authority = $caRequest.CreateSelfSigned($from.AddDays(-1), $to.AddDays(1))
+        $serial = [byte[]](1..16 | ForEach-Object { Get-Random -Minimum 1 -Maximum 127 })
+        $certificate = [System.Security.Cryptography.X509Certificates.RSACertificateExtensions]::CopyWithPrivateKey($request.Create($authority, $from, $to, $serial), $key)
+    } else {
+        $certificate = $request.CreateSelfSigned($from, $to)
+    }
+    $path = Join-Path $Directory "$deviceId.pfx"
+    [System.IO.File]::WriteAllBytes($path, $certificate.Export([System.Security.Cryptography.X509Certificates.X509ContentType]::Pfx, 'test-only'))
+    return [System.Security.Cryptography.X509Certificates.X509Certificate2]::new($path, 'test-only', [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::Exportable)
+}
+
+function New-RecoveryPassword {
+    # 8 blocks of 6 digits, each a multiple of 11 below 720,896 (BitLocker's rule).
+    return (1..8 | ForEach-Object { '{0:D6}' -f (11 * (Get-Random -Minimum 0 -Maximum 65536)) }) -join '-'
+}
+
+function New-Protector([string]$Type = 'RecoveryPassword', [string]$Password) {
+    if ($Type -eq 'RecoveryPassword' -and -not $PSBoundParameters.ContainsKey('Password')) { $Password = New-RecoveryPassword }
+    return [pscustomobject]@{
+        KeyProtectorId      = '{' + [guid]::NewGuid().ToString().ToUpperInvariant() + '}'
+        AutoUnlockProtector = $null
+        KeyProtectorType    = $Type
+        KeyFileName         = ''
+        RecoveryPassword    = if ($Type -eq 'RecoveryPassword') { $Password } else { '' }
+        KeyCertificateType  = ''
+        Thumbprint          = ''
+    }
+}
+
+function New-Volume([string]$MountPoint, [string]$VolumeType = 'Data', [object[]]$Protectors = @(), [string]$LockStatus = 'Unlocked') {
+    return [pscustomobject]@{
+        ComputerName         = 'TEST-DEVICE'
+        MountPoint           = $MountPoint
+        VolumeType           = $VolumeType
+        VolumeStatus         = 'FullyEncrypted'
+        ProtectionStatus     = 'On'
+        LockStatus           = $LockStatus
+        EncryptionPercentage = 100
+        KeyProtector         = @($Protectors)
+    }
+}
+
+function Get-ProtectorId($Protector) {
+    return $Protector.KeyProtectorId.Trim('{', '}').ToLowerInvariant()
+}
