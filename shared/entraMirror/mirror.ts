@@ -139,6 +139,9 @@ class MirrorRun {
     }
   }
 
+  /** The pages this run listed, to refuse a nextLink cycle. */
+  private readonly pagesRead = new Set<string>();
+
   /** Mirrors the page at `checkpoint.nextPage`; false if the budget ran out before its last key. */
   private async mirrorPage(checkpoint: Checkpoint): Promise<boolean> {
     const page = await patiently(() => listEntraKeys(this.graph, checkpoint.nextPage!), this.deadline);
@@ -157,6 +160,14 @@ class MirrorRun {
     );
     await markSeen(seen, checkpoint.runId);
     if (started < page.keys.length || this.pageUnfinished) return false;
+    // A nextLink back to a page this run read would loop until the budget, every run.
+    this.pagesRead.add(checkpoint.nextPage!);
+    if (page.nextPath !== undefined && this.pagesRead.has(page.nextPath)) {
+      throw new GraphCallFailed(
+        'Microsoft Graph answered with an @odata.nextLink to a page this run already read (a cycle); not followed.',
+        200,
+      );
+    }
     checkpoint.nextPage = page.nextPath;
     checkpoint.pages++;
     await saveCheckpoint(checkpoint);

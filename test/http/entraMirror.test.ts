@@ -232,3 +232,18 @@ it('a run stopped part-way resumes after the last finished page, without reading
     await tenant.close();
   }
 });
+
+it('a nextLink back to a page already read ends the run at once, as a failure, instead of looping until the budget', async () => {
+  const tenant = await tenantOf(30);
+  tenant.pageSize = 10;
+  tenant.loopPage = 10;
+  try {
+    const run = await mirror(tenant, ['--budget', '60']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/a cycle/);
+    // The first page and the looping page, once: never listed again.
+    expect(tenant.listRequests).toEqual([0, 10]);
+  } finally {
+    await tenant.close();
+  }
+});
