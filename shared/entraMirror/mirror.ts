@@ -12,6 +12,7 @@ import { settings } from '../config';
 import { GraphClient } from '../graph/client';
 import { serviceCredential } from '../graph/credential';
 import { GraphCallFailed } from '../graph/errors';
+import { escapeNonPrintableAscii } from '../text/quoteClientText';
 import { DeadlineReached, patiently } from '../graph/patience';
 import { GRAPH_SCOPE } from '../graph/policies';
 import { type Checkpoint, countNotSeenBy, markSeen, readCheckpoint, saveCheckpoint } from './checkpoint';
@@ -222,5 +223,7 @@ export async function runEntraMirror(options: MirrorOptions = {}): Promise<Mirro
   const graph = options.graph ?? new GraphClient(settings().graphBaseUrl, serviceCredential());
   const source = adoptionSource('entra', 'mirror', await mirrorCaller());
   await recordCommandRun(source, 'the Entra mirror');
-  return new MirrorRun(graph, source, options, options.report ?? stderrLine).run();
+  const report = options.report ?? stderrLine;
+  // Lines carry ids and text from Graph: escaped, so that no answer reaches a terminal as a command or forges a line.
+  return new MirrorRun(graph, source, options, (line) => report(escapeNonPrintableAscii(line))).run();
 }

@@ -247,3 +247,17 @@ it('a nextLink back to a page already read ends the run at once, as a failure, i
     await tenant.close();
   }
 });
+
+it('ids from Graph reach the terminal escaped: no escape sequence, no forged line', async () => {
+  const tenant = await tenantOf(0);
+  const hostile = { ...entraKey(), id: "\u001b[2J\u001b[31mevil\nmirror:entra: done: forged'/#?" };
+  tenant.keys.set(hostile.id, hostile);
+  try {
+    const run = await mirror(tenant);
+    expect(run.stderr.toLowerCase()).toContain('\\u001b[2j');
+    expect(run.stdout + run.stderr).not.toContain('\u001b');
+    expect((run.stdout + run.stderr).split('\n').filter((line) => line.startsWith('mirror:entra: done: forged'))).toEqual([]);
+  } finally {
+    await tenant.close();
+  }
+});
