@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { app, type HttpHandler, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { settings } from '../shared/config';
+import { isLoopbackHostname, settings } from '../shared/config';
 import { developmentSignIn } from '../shared/helpdesk/developmentSignIn';
 import { ENTRA_LOGIN_ORIGIN, helpdeskPageConfig } from '../shared/helpdesk/pageConfig';
 import { readJsonObject } from '../shared/http/body';
-import { methodNotAllowed, notFound } from '../shared/errors/graphError';
+import { forbidden, methodNotAllowed, notFound } from '../shared/errors/graphError';
 import { type GraphOperation, graphHandler } from '../shared/http/handler';
 import { ALL_METHODS } from '../shared/http/methods';
 import type { RequestContext } from '../shared/http/requestContext';
@@ -115,9 +115,23 @@ export function consoleConfig(request: HttpRequest, requestContext: RequestConte
   );
 }
 
-/** POST /helpdesk/dev-token `{"roles": [...]}` -> `{accessToken, expiresIn, roles}`; AUTH_MODE=local only. */
+/**
+ * The development sign-in mints Read.All tokens without authentication, so it answers only a caller on
+ * this machine: a loopback Host, and no proxy's forwarding headers (a proxy on the machine would make
+ * a remote caller look local). Checked here, not only by the local host, so that `func start` or a
+ * container serving AUTH_MODE=local on another interface still refuses the world.
+ */
+function requireLoopbackCaller(request: HttpRequest): void {
+  const forwarded = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-original-host'].some((name) => request.headers.has(name));
+  if (!isLoopbackHostname(new URL(request.url).hostname) || forwarded) {
+    throw forbidden('The development sign-in answers only on this machine: call it at a loopback address, not through a proxy.');
+  }
+}
+
+/** POST /helpdesk/dev-token `{"roles": [...]}` -> `{accessToken, expiresIn, roles}`; AUTH_MODE=local, loopback callers only. */
 export async function developmentToken(request: HttpRequest, requestContext: RequestContext): Promise<HttpResponseInit> {
   allowOnly(request, 'POST');
+  requireLoopbackCaller(request);
   const signIn = await developmentSignIn(settings().localStateDir, await readJsonObject(request));
   return jsonResponse(requestContext, 200, { ...signIn }, { 'Content-Type': 'application/json; charset=utf-8' });
 }

@@ -62,10 +62,10 @@ export async function listKeys(
  */
 export async function getKey(request: HttpRequest, requestContext: RequestContext, context: InvocationContext): Promise<HttpResponseInit> {
   const caller = await authenticate(request, requestContext, context);
-  const { includeKey, select } = parseItemSelect(request.query, isBeta(requestContext));
+  const { includeKey, select, deviceId } = parseItemSelect(request.query, isBeta(requestContext));
   if (!includeKey) {
     authorize(caller, 'readMetadata');
-    return entityResponse(requestContext, 200, await keys.getRecoveryKey(keyIdOf(request)), undefined, {}, select);
+    return entityResponse(requestContext, 200, await keys.getRecoveryKey(keyIdOf(request), deviceId), undefined, {}, select);
   }
   refuseHead(request.method, 'read a recovery key');
   const audit = openAudit(request, requestContext, caller, 'read');
@@ -74,7 +74,7 @@ export async function getKey(request: HttpRequest, requestContext: RequestContex
     // Checked before the rate limit: a malformed read costs the caller no read.
     parseRevealHeaders(request.headers, settings().requireRevealReason);
     limitKeyReads(caller);
-    const { stored, key } = await keys.readRecoveryPassword(keyIdOf(request), audit.source);
+    const { stored, key } = await keys.readRecoveryPassword(keyIdOf(request), audit.source, deviceId);
     return entityResponse(requestContext, 200, stored, key, {}, select);
   } catch (error) {
     throw await audit.recordFailure(error);

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { adoptionSource } from '../shared/adoption/auditSource';
+import { recordCommandRun } from '../shared/audit/commandRun';
 import { describeError, failureReason, runCommand, stderrLine, UsageError, wholeNumber } from '../shared/adoption/commandLine';
 import { forEachLimit } from '../shared/adoption/concurrency';
 import { importRecoveryKey } from '../shared/adoption/importKey';
@@ -8,6 +9,8 @@ import { deviceIdsByName } from '../shared/adoption/mbam';
 import { VOLUME_TYPES, type VolumeType } from '../shared/recoveryKeys/model';
 import { DEFAULT_PROGRESS_EVERY_MS, RunProgress } from '../shared/adoption/progress';
 import { keyring } from '../shared/crypto/keyring';
+import { withoutSecrets } from '../shared/redact';
+import { quoteClientText } from '../shared/text/quoteClientText';
 
 // `npm run import -- <file.csv> [--skip-invalid]`: brings recovery keys exported from MBAM, manage-bde
 // or anywhere else into the escrow (docs/adoption.md). Each row is stored through the PATCH use case
@@ -61,6 +64,7 @@ export interface ImportResult {
 async function storeRows(file: KeyFile, options: ImportOptions, progress: RunProgress<Counter>): Promise<void> {
   const report = options.report ?? stderrLine;
   const source = adoptionSource('file', 'import');
+  await recordCommandRun(source, 'npm run import');
   await forEachLimit(file.rows, options.concurrency ?? DEFAULT_CONCURRENCY, async ({ line, key }) => {
     try {
       const outcome = await importRecoveryKey(key, source);
@@ -85,7 +89,11 @@ export async function importKeyFile(path: string, options: ImportOptions = {}): 
   const report = options.report ?? stderrLine;
   const file = await readKeyFile(path, { deviceIdOfName: deviceIdsByName, volumeType: options.volumeType });
   const progress = new RunProgress<Counter>('import', COUNTERS, report, options.progressEveryMs ?? DEFAULT_PROGRESS_EVERY_MS);
-  if (file.ignoredColumns.length > 0) report(`import: ignoring columns ${file.ignoredColumns.join(', ')}`);
+  // Header names are the file's text like its rows: masked (a password pasted into the header) and quoted
+  // with control characters escaped, so that nothing in the file reaches the terminal as a command.
+  if (file.ignoredColumns.length > 0) {
+    report(`import: ignoring columns ${file.ignoredColumns.map((name) => quoteClientText(withoutSecrets(name))).join(', ')}`);
+  }
   for (const { line, reason } of file.problems) report(`import: line ${line}: ${reason}`);
   progress.add('seen', file.rows.length + file.problems.length + file.repeated);
   progress.add('skipped', file.repeated);

@@ -5,7 +5,9 @@ import { DEFAULT_PROGRESS_EVERY_MS } from '../shared/adoption/progress';
 import { DecryptionError, type EncryptionKeyring, open, seal } from '../shared/crypto/envelope';
 import { keyring } from '../shared/crypto/keyring';
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
-import { getKey, listKeys, resealKey } from '../shared/recoveryKeys/store';
+import { getSameRow, listKeys, resealKey } from '../shared/recoveryKeys/store';
+import { systemSource } from '../shared/recoveryKeys/deletedKeys';
+import { recordCommandRun } from '../shared/audit/commandRun';
 import { isStorageError, StorageError } from '../shared/storage/storageError';
 
 // `npm run reencrypt`: moves every stored recovery key to the active encryption key version
@@ -106,13 +108,14 @@ async function moveRecord(ring: EncryptionKeyring, listed: StoredRecoveryKey, on
     }
     // Changed since our read: read it again and look.
     if (attempt === 1) onRetry();
-    record = await withStorage(() => getKey(current.id));
+    record = await withStorage(() => getSameRow(current));
   }
   return { failed: `it kept changing under concurrent writes (${MAX_RESEAL_ATTEMPTS} tries); rerun to move it` };
 }
 
 export async function reencryptAll(options: ReencryptOptions = {}): Promise<ReencryptResult> {
   const ring = keyring();
+  await withStorage(() => recordCommandRun(systemSource('npm run reencrypt'), `npm run reencrypt to ${ring.active}`));
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   const progressEveryMs = options.progressEveryMs ?? DEFAULT_PROGRESS_EVERY_MS;
   const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));

@@ -87,6 +87,11 @@ export interface Settings {
   deviceAuth: DeviceAuthMode;
   /** GRAPH_BASE_URL without a trailing slash: https, or http on loopback only (test stand-ins). */
   graphBaseUrl: string;
+  /**
+   * DEVICE_DIRECTORY_LOOKUPS_PER_MINUTE: Graph device lookups per minute per instance for device ids the
+   * instance has never found (unauthenticated traffic); devices once found are looked up outside it.
+   */
+  deviceDirectoryLookupsPerMinute: number;
   /** DELETED_KEY_RETENTION_DAYS: how long a deleted key stays restorable before it is purged for good. */
   deletedKeyRetentionDays: number;
   /** PURGE_EXPIRED_SCHEDULE: NCRONTAB (six fields, seconds first) of the timer that purges keys past their retention. */
@@ -143,6 +148,13 @@ function readWholeNumber(env: Env, name: string, fallback: number, min: number, 
 const readKeyReadLimit = (env: Env): number =>
   readWholeNumber(env, 'KEY_READ_LIMIT_PER_MINUTE', DEFAULT_KEY_READ_LIMIT_PER_MINUTE, 1, 1_000_000);
 
+/**
+ * Graph lookups per minute per instance for device ids the instance has never found: enough for a
+ * fleet's new devices arriving together (each is looked up once, then cached or known), far below what
+ * the app identity may spend in Graph (its quota is the mirror's too).
+ */
+export const DEFAULT_DEVICE_DIRECTORY_LOOKUPS_PER_MINUTE = 60;
+
 /** MBAM's helpdesk site hides a shown key after a minute too: long enough to read out 48 digits. */
 export const DEFAULT_REVEAL_SECONDS = 60;
 
@@ -166,13 +178,28 @@ function readBoolean(env: Env, name: string, fallback: boolean): boolean {
 }
 
 /**
- * App Service and Azure Functions set WEBSITE_INSTANCE_ID on every instance; a development tool
- * never sees it. Local modes trust a signing key on the instance's disk, so they must not run there.
+ * What the Azure Functions host itself reads to know it is hosted (azure-functions-host
+ * EnvironmentSettingNames and its IsAppService / IsLinuxConsumptionOnAtlas / IsFlexConsumptionSku /
+ * IsLinuxConsumptionOnLegion checks): every App Service plan sets WEBSITE_SITE_NAME, and WEBSITE_INSTANCE_ID
+ * outside Linux Consumption; Flex Consumption and Legion set WEBSITE_POD_NAME and LEGION_SERVICE_HOST;
+ * Azure Container Apps sets CONTAINER_APP_NAME. A development tool (npm start, func start on a
+ * workstation) sees none of them. CONTAINER_NAME, which the host also reads for Linux Consumption, is
+ * left out: container engines and development containers set it too (this project's own CI does).
  */
+export const HOSTED_RUNTIME_VARIABLES = [
+  'WEBSITE_INSTANCE_ID',
+  'WEBSITE_SITE_NAME',
+  'WEBSITE_POD_NAME',
+  'LEGION_SERVICE_HOST',
+  'CONTAINER_APP_NAME',
+] as const;
+
+/** Local modes trust a signing key on the instance's disk, so they must not run under any hosted runtime. */
 function refuseLocalModeInAzure(env: Env, name: string): void {
-  if (nonEmpty(env, 'WEBSITE_INSTANCE_ID') === undefined) return;
+  const hosted = HOSTED_RUNTIME_VARIABLES.find((variable) => nonEmpty(env, variable) !== undefined);
+  if (hosted === undefined) return;
   throw new ConfigError(
-    `${name}=local is refused: WEBSITE_INSTANCE_ID is set, so this runs in Azure, where local mode would accept ` +
+    `${name}=local is refused: ${hosted} is set, so this runs in Azure, where local mode would accept ` +
       `tokens signed by a development key on the instance's disk. Set ${name}=entra (or remove it) in the app settings.`,
   );
 }
@@ -322,6 +349,13 @@ export function readSettings(env: Env = process.env): Settings {
     deviceAuth: readDeviceAuth(env),
     // GRAPH_BASE_URL carries our managed identity's Graph token: https only, except to a stand-in on this machine.
     graphBaseUrl: readServiceUrl(env, 'GRAPH_BASE_URL', true) ?? 'https://graph.microsoft.com',
+    deviceDirectoryLookupsPerMinute: readWholeNumber(
+      env,
+      'DEVICE_DIRECTORY_LOOKUPS_PER_MINUTE',
+      DEFAULT_DEVICE_DIRECTORY_LOOKUPS_PER_MINUTE,
+      1,
+      100_000,
+    ),
     deletedKeyRetentionDays: readRetentionDays(env),
     purgeExpiredSchedule:
       readTimerSchedule(env, 'PURGE_EXPIRED_SCHEDULE', DEFAULT_PURGE_EXPIRED_SCHEDULE) ?? DEFAULT_PURGE_EXPIRED_SCHEDULE,

@@ -1,19 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { hostname, userInfo } from 'node:os';
 import type { Caller } from '../auth/caller';
+import { localAccount } from '../audit/commandRun';
 import type { AuditSource, ImportOrigin } from '../audit/model';
 import { CLIENT_NAME, CLIENT_VERSION } from '../graph/policies';
 
 // Who the adoption tools are in the audit trail. One correlation id per run ties its records together.
-
-/** The local account that ran a command, as far as the OS says; undefined where it cannot (no passwd entry). */
-function localAccount(): string | undefined {
-  try {
-    return `${userInfo().username}@${hostname()}`;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The audit source of one run of an adoption tool. `caller` is the identity the tool acted as (the

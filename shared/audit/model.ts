@@ -10,6 +10,15 @@ export const ACTIVITIES = {
   refusals: { displayName: 'Refused BitLocker key requests', operationType: 'Other' },
   restore: { displayName: 'Restore BitLocker key', operationType: 'Restore' },
   purge: { displayName: 'Purge BitLocker key', operationType: 'Purge' },
+  /**
+   * A device escrowed a key id whose record is another device's: a security event (a squat, or a disk
+   * image cloned after BitLocker was enabled). Its key is stored as the device's own claim beside the other.
+   */
+  claim: { displayName: 'Claim BitLocker key id held by another device', operationType: 'Add' },
+  /** A recovery password sent by a writer compared with the stored one (a no-op escrow, or a refused change). */
+  compare: { displayName: 'Compare BitLocker key', operationType: 'Other' },
+  /** One run of an administrative command (import, reencrypt, purge-expired, the Entra mirror): who or what ran it. */
+  command: { displayName: 'Run BitLocker key administration command', operationType: 'Other' },
   /** A key brought in from elsewhere (Entra ID's own copy, an MBAM or manage-bde export), stored by the same use case as a PATCH. */
   import: { displayName: 'Import BitLocker key', operationType: 'Add' },
   /** A device's BitLocker status, written by the device or a management tool (shared/deviceStatus/service.ts). */

@@ -54,3 +54,24 @@ export function limitKeyReads(caller: Caller): void {
     );
   }
 }
+
+let comparisons: { byCaller: RateLimiter; byKey: RateLimiter } | undefined;
+
+/**
+ * 429 with Retry-After when a sent recovery password may not be compared with a stored one now: a
+ * comparison answers whether a guess is right (200 no-op against 409), so it is limited like a key
+ * read, per caller and, against many callers guessing together, per key.
+ */
+export function limitPasswordComparisons(caller: Caller, keyId: string): void {
+  const perMinute = settings().keyReadLimitPerMinute;
+  comparisons ??= { byCaller: new RateLimiter(perMinute), byKey: new RateLimiter(perMinute) };
+  const verdicts = [comparisons.byCaller.take(callerKey(caller)), comparisons.byKey.take(keyId)];
+  for (const verdict of verdicts) {
+    if (!verdict.allowed) {
+      throw tooManyRequests(
+        `Too many recovery passwords compared with stored ones; at most ${perMinute} a minute per caller and per key. Try again later.`,
+        verdict.retryAfterSeconds,
+      );
+    }
+  }
+}

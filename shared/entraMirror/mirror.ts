@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { adoptionSource } from '../adoption/auditSource';
+import { recordCommandRun } from '../audit/commandRun';
 import { failureReason, stderrLine } from '../adoption/commandLine';
 import { forEachLimit } from '../adoption/concurrency';
 import { findEscrowedKey, importRecoveryKey } from '../adoption/importKey';
@@ -11,6 +12,7 @@ import { settings } from '../config';
 import { GraphClient } from '../graph/client';
 import { serviceCredential } from '../graph/credential';
 import { GraphCallFailed } from '../graph/errors';
+import { escapeNonPrintableAscii } from '../text/quoteClientText';
 import { DeadlineReached, patiently } from '../graph/patience';
 import { GRAPH_SCOPE } from '../graph/policies';
 import { type Checkpoint, countNotSeenBy, markSeen, readCheckpoint, saveCheckpoint } from './checkpoint';
@@ -138,6 +140,9 @@ class MirrorRun {
     }
   }
 
+  /** The pages this run listed, to refuse a nextLink cycle. */
+  private readonly pagesRead = new Set<string>();
+
   /** Mirrors the page at `checkpoint.nextPage`; false if the budget ran out before its last key. */
   private async mirrorPage(checkpoint: Checkpoint): Promise<boolean> {
     const page = await patiently(() => listEntraKeys(this.graph, checkpoint.nextPage!), this.deadline);
@@ -156,6 +161,14 @@ class MirrorRun {
     );
     await markSeen(seen, checkpoint.runId);
     if (started < page.keys.length || this.pageUnfinished) return false;
+    // A nextLink back to a page this run read would loop until the budget, every run.
+    this.pagesRead.add(checkpoint.nextPage!);
+    if (page.nextPath !== undefined && this.pagesRead.has(page.nextPath)) {
+      throw new GraphCallFailed(
+        'Microsoft Graph answered with an @odata.nextLink to a page this run already read (a cycle); not followed.',
+        200,
+      );
+    }
     checkpoint.nextPage = page.nextPath;
     checkpoint.pages++;
     await saveCheckpoint(checkpoint);
@@ -209,5 +222,8 @@ class MirrorRun {
 export async function runEntraMirror(options: MirrorOptions = {}): Promise<MirrorResult> {
   const graph = options.graph ?? new GraphClient(settings().graphBaseUrl, serviceCredential());
   const source = adoptionSource('entra', 'mirror', await mirrorCaller());
-  return new MirrorRun(graph, source, options, options.report ?? stderrLine).run();
+  await recordCommandRun(source, 'the Entra mirror');
+  const report = options.report ?? stderrLine;
+  // Lines carry ids and text from Graph: escaped, so that no answer reaches a terminal as a command or forges a line.
+  return new MirrorRun(graph, source, options, (line) => report(escapeNonPrintableAscii(line))).run();
 }

@@ -23,6 +23,29 @@ export const GRAPH_MAX_RETRIES = 2;
 
 const LOOPBACK = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/i;
 
+/**
+ * The largest Graph answer read: a page of 1,000 keys or devices is well under 4 MiB. A hostile or broken
+ * endpoint's 300 MB page took the mirror to 1.24 GB; beyond this the call fails, the rest unread.
+ */
+export const GRAPH_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+/** The body of a streamed response as UTF-8 text, or GraphCallFailed once it passes `maxBytes` (the stream is destroyed). */
+async function readBounded(stream: NodeJS.ReadableStream | undefined, maxBytes: number): Promise<string> {
+  if (!stream) return '';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += bytes.length;
+    if (size > maxBytes) {
+      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      throw new GraphCallFailed(`Microsoft Graph answered with a body larger than ${maxBytes} bytes; not read.`, 200);
+    }
+    chunks.push(bytes);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** A small Microsoft Graph client over core-rest-pipeline: GET of JSON, with the retries and headers Graph asks of clients. */
 export class GraphClient {
   private readonly pipeline: Pipeline;
@@ -32,6 +55,7 @@ export class GraphClient {
   constructor(
     readonly baseUrl: string,
     credential: TokenCredential,
+    private readonly maxResponseBytes = GRAPH_MAX_RESPONSE_BYTES,
   ) {
     this.pipeline = createEmptyPipeline();
     this.pipeline.addPolicy(clientHeadersPolicy());
@@ -53,6 +77,8 @@ export class GraphClient {
       method: 'GET',
       abortSignal: AbortSignal.timeout(GRAPH_CALL_BUDGET_MS),
       allowInsecureConnection: LOOPBACK.test(url),
+      // A 200's body is read here, bounded, instead of whole by the pipeline.
+      streamResponseStatusCodes: new Set([200]),
     });
     let response;
     try {
@@ -69,8 +95,9 @@ export class GraphClient {
         Number.isInteger(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
       );
     }
+    const text = await readBounded(response.readableStreamBody, this.maxResponseBytes);
     try {
-      return JSON.parse(response.bodyAsText ?? '') as unknown;
+      return JSON.parse(text) as unknown;
     } catch {
       throw new GraphCallFailed('Microsoft Graph answered with a body that is not JSON.', response.status);
     }

@@ -87,11 +87,25 @@ export const ACCEPTED_CODINGS = ['gzip', 'deflate', 'br', 'identity'] as const;
  * last applied first. Each step stops inflating one chunk past the size limit (zlib's maxOutputLength), so a small "bomb" that
  * would inflate to gigabytes costs no more than the limit before its 413.
  */
+/**
+ * Content codings one body may carry. Clients send one (or none); each layer is decoded synchronously,
+ * so a thousand nested layers would hold the event loop for every request behind it.
+ */
+export const MAX_CONTENT_CODINGS = 2;
+
 function contentCodings(request: HttpRequest): string[] {
   const codings = (request.headers.get('content-encoding') ?? '')
     .split(',')
     .map((coding) => coding.trim().toLowerCase())
     .filter((coding) => coding !== '' && coding !== 'identity');
+  if (codings.length > MAX_CONTENT_CODINGS) {
+    throw new GraphError(
+      415,
+      'unsupportedMediaType',
+      `The body carries ${codings.length} content codings; at most ${MAX_CONTENT_CODINGS} are accepted (one is what clients send).`,
+      { 'Accept-Encoding': ACCEPTED_CODINGS.join(', ') },
+    );
+  }
   for (const coding of codings) {
     if (!DECODERS[coding]) {
       throw new GraphError(

@@ -1,4 +1,5 @@
 import { badRequest } from '../errors/graphError';
+import { normalizeGuid } from '../text/normalizeGuid';
 import { quoteClientText } from '../text/quoteClientText';
 import { differentCase, type KeyFilter, parseKeyFilter } from './filter';
 import { INVALID_SKIP_TOKEN_MESSAGE } from './skipToken';
@@ -28,10 +29,12 @@ export interface ListQuery {
 export interface ItemSelect {
   includeKey: boolean;
   select?: ItemSelectableProperty[];
+  /** The service's own `deviceId` option: which device's key, when several devices hold the id. */
+  deviceId?: string;
 }
 
 const LIST_OPTIONS = ['$filter', '$top', '$select', '$skiptoken'] as const;
-const ITEM_OPTIONS = ['$select'] as const;
+const ITEM_OPTIONS = ['$select', 'deviceId'] as const;
 const PAGE_OPTIONS = ['$top', '$skiptoken'] as const;
 
 const READ_KEY_HINT = 'the recovery key can only be read one at a time, with GET .../recoveryKeys/{id}?$select=key';
@@ -163,8 +166,13 @@ export function parsePageQuery(query: URLSearchParams, where: string): Pick<List
 
 /** The options of GET {collection}/{id}: only $select, where `key` asks for the recovery password. */
 export function parseItemSelect(query: URLSearchParams, dollarOptional = false): ItemSelect {
-  const text = singleOptions(systemQueryOptions(query, dollarOptional), ITEM_OPTIONS, 'when reading one recovery key').get('$select');
-  if (text === undefined) return { includeKey: false };
+  const options = singleOptions(systemQueryOptions(query, dollarOptional), ITEM_OPTIONS, 'when reading one recovery key');
+  const text = options.get('$select');
+  const deviceText = options.get('deviceId');
+  const deviceId = deviceText === undefined ? undefined : normalizeGuid(deviceText);
+  if (deviceText !== undefined && deviceId === undefined) throw badRequest(`deviceId must be a GUID, not ${quoteClientText(deviceText)}.`);
+  const named = deviceId === undefined ? {} : { deviceId };
+  if (text === undefined) return { includeKey: false, ...named };
   const select = parseSelect(text, ITEM_SELECTABLE_PROPERTIES);
-  return { includeKey: select.includes('key'), select };
+  return { includeKey: select.includes('key'), select, ...named };
 }

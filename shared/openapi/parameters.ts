@@ -55,6 +55,14 @@ export const PARAMETERS = {
     ITEM_SELECTABLE_PROPERTIES,
     `Properties to return; key returns the recovery password and needs ${permissionsFor.readKey.join(' or ')} (the read is audited first).`,
   ),
+  itemDeviceId: {
+    name: 'deviceId',
+    in: 'query',
+    description:
+      "The service's own option: which device's key, when several devices hold the key id (a device's claim beside another " +
+      "device's record; the list shows each with its deviceId). Without it such a read is a 409 naming the devices.",
+    schema: { type: 'string', format: 'uuid' },
+  },
   deletedTop: {
     name: '$top',
     in: 'query',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditSource } from '../audit/model';
 import { settings } from '../config';
+import { recordCommandRun } from '../audit/commandRun';
 import { notFound } from '../errors/graphError';
 import type { Preconditions } from '../http/preconditions';
 import type { StoredRecoveryKey } from './model';
@@ -88,6 +89,7 @@ const PURGE_PAGE_SIZE = 100;
 export async function purgeExpiredKeys(now: Date, source: AuditSource, retentionDays?: number): Promise<PurgeExpiredResult> {
   const days = retentionDays ?? settings().deletedKeyRetentionDays;
   const cutoff = retentionCutoff(now, days);
+  await recordCommandRun(source, `purge-expired as of ${now.toISOString()}`);
   const result: PurgeExpiredResult = { expired: 0, purged: 0, skipped: 0, failed: [] };
   let continuation: string | undefined;
   do {

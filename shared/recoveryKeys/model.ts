@@ -25,6 +25,12 @@ export interface KeyRecord extends KeyMetadata {
    * (DELETED_KEY_RETENTION_DAYS) ends, and absent from every read but directory/deletedItems.
    */
   deletedDateTime?: string;
+  /**
+   * Set on a device's own claim on a key id whose record is another device's (a squat, or a cloned disk
+   * image): stored beside that record, never replacing it (shared/storage/layout.ts CLAIM_ROW_PREFIX).
+   * A claim is never deleted; it is live for as long as it exists.
+   */
+  claim?: true;
 }
 
 /** A stored record with its storage version, which is also its ETag. */

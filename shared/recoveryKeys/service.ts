@@ -5,6 +5,7 @@ import type { Preconditions } from '../http/preconditions';
 import type { Activity, AuditSource, ModifiedProperty } from '../audit/model';
 import { auditEvent } from '../audit/model';
 import { requireOwnDevice } from '../auth/device/access';
+import { limitPasswordComparisons } from '../auth/rateLimit';
 import { writeAuditEntry } from '../audit/store';
 import { writeReadAudit } from '../audit/outbox';
 import type { FromEither } from '../storage/secondary';
@@ -67,9 +68,9 @@ function mergeMetadata(current: StoredRecoveryKey, input: RecoveryKeyInput): Key
 }
 
 /** The record of `key` as stored: its recovery password sealed (shared/recoveryKeys/sealing.ts), never in plain text. */
-const sealRecord = (key: RecoveryKey): KeyRecord => {
+const sealRecord = (key: RecoveryKey, claim?: true): KeyRecord => {
   const { key: password, ...metadata } = key;
-  return { ...metadata, sealed: sealPassword(key.id, password) };
+  return { ...metadata, sealed: sealPassword(key.id, password), ...(claim && { claim }) };
 };
 
 // The adoption tools (scripts/import.ts, the Entra mirror) write through these same use cases; their
@@ -86,6 +87,26 @@ export const successEvent = (source: AuditSource, activity: Activity, key: KeyMe
   });
 
 /**
+ * BitLocker never changes the password of a key protector; a rotated password is a new protector
+ * with a new ID. So a different password under a stored id is refused, whoever sends it.
+ */
+
+/**
+ * Whether `sent` is the stored password of `current`. A comparison tells a writer whether a guess is
+ * right, so it is limited like a key read (per caller and per key) and a wrong one is audited as a
+ * comparison; the adoption tools, which run in-process with the storage's own credentials, are not limited.
+ */
+async function comparePassword(current: StoredRecoveryKey, sent: string, source: AuditSource): Promise<boolean> {
+  if (source.importedFrom === undefined) limitPasswordComparisons(source.caller, current.id);
+  const same = isStoredPassword(current, sent);
+  if (!same) {
+    const reason = 'The sent recovery password differs from the stored one.';
+    await writeAuditEntry(auditEvent(source, 'compare', 'failure', reason, { keyId: current.id, deviceId: current.deviceId }));
+  }
+  return same;
+}
+
+/**
  * A write to an existing key. The stored password is decrypted only when the request carries one, to
  * compare the two (the same password is the idempotent no-op; a different one is a 409), never to
  * answer with it: a writer cannot read a key.
@@ -97,16 +118,29 @@ async function updateExisting(
   source: AuditSource,
 ): Promise<WriteResult> {
   const metadata = mergeMetadata(current, input);
-  if (input.key !== undefined && !isStoredPassword(current, input.key)) throw new PasswordChangedError(current.id);
+  if (input.key !== undefined && !(await comparePassword(current, input.key, source))) throw new PasswordChangedError(current.id);
+  if (metadata.deviceId !== current.deviceId && (await store.getClaim(current.id, metadata.deviceId))) {
+    // Moving the record there would give that device two keys under one id, and hide one of them.
+    throw conflict(`Device ${metadata.deviceId} holds its own claim on key ${current.id}; the record cannot move to it.`);
+  }
   if (sameMetadata(metadata, current)) {
-    // Nothing to write; the attempt is audited all the same.
-    await writeAuditEntry(successEvent(source, 'update', current, 'No change: the stored key already matched.'));
+    // Nothing to write; the attempt is audited all the same (a sent password, as the comparison it was).
+    await writeAuditEntry(
+      input.key === undefined
+        ? successEvent(source, 'update', current, 'No change: the stored key already matched.')
+        : auditEvent(source, 'compare', 'success', 'No change: the sent recovery password matched the stored one.', {
+            keyId: current.id,
+            deviceId: current.deviceId,
+          }),
+    );
     return { stored: current, key: input.key };
   }
   // A write that holds the password anyway (the request sent it) also moves the record to the active
   // encryption key; one that does not keeps the ciphertext as it is, and `npm run reencrypt` moves it.
   const reseal = input.key !== undefined && !isSealedWithActiveKey(current);
-  const record: KeyRecord = reseal ? sealRecord({ ...metadata, key: input.key! }) : { ...metadata, sealed: current.sealed };
+  const record: KeyRecord = reseal
+    ? sealRecord({ ...metadata, key: input.key! }, current.claim)
+    : { ...metadata, sealed: current.sealed, ...(current.claim && { claim: current.claim }) };
   const stored = await store.replaceKey(
     record,
     writeEtag(current, pre),
@@ -148,12 +182,12 @@ export async function upsertRecoveryKey(
 ): Promise<WriteResult> {
   const keyId = id ?? input.id ?? randomUUID();
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const current = await store.getKey(keyId);
+    const { current, heldBy } = await writeTarget(source, keyId);
     requireDeviceOwnsKey(source, keyId, current, input.deviceId);
     if (current?.deletedDateTime !== undefined) throw new KeyDeletedError(keyId);
     checkPreconditions(current, pre);
     try {
-      if (!current) return await insertNew(newRecoveryKey(keyId, input), source);
+      if (!current) return await insertNew(newRecoveryKey(keyId, input), source, heldBy);
       return await updateExisting(current, input, pre, source);
     } catch (error) {
       // Lost races: another writer changed the key (412) or deleted it (404) since our read, or
@@ -171,8 +205,38 @@ export async function upsertRecoveryKey(
   throw contention();
 }
 
-async function insertNew(key: RecoveryKey, source: AuditSource): Promise<WriteResult> {
-  const stored = await store.insertKey(sealRecord(key), successEvent(source, 'add', key, '', modifiedProperties(undefined, key)));
+/**
+ * What a write of key id `keyId` works on: its record, or, for a device whose record of that id is another
+ * device's (`heldBy`), the device's own claim (absent until its first escrow). A key id is not a secret
+ * (it is on the recovery screen): a device's escrow never replaces, blocks or hides another device's.
+ */
+async function writeTarget(source: AuditSource, keyId: string): Promise<{ current?: StoredRecoveryKey; heldBy?: StoredRecoveryKey }> {
+  const record = await store.getKey(keyId);
+  const device = source.caller.device;
+  if (!device || !record || record.deviceId === device.deviceId) return { current: record };
+  return { current: await store.getClaim(keyId, device.deviceId), heldBy: record };
+}
+
+/** The audit reason of a device's claim on an id that `heldBy`'s device holds (compared inside, never answered). */
+function claimReason(key: RecoveryKey, heldBy: StoredRecoveryKey): string {
+  const same = heldBy.deletedDateTime === undefined && isStoredPassword(heldBy, key.key);
+  return (
+    `Security: key id ${key.id} is already held by device ${heldBy.deviceId}` +
+    `${heldBy.deletedDateTime === undefined ? '' : ' (deleted)'}, with ${same ? 'the same' : 'a different'} recovery password; ` +
+    `stored as device ${key.deviceId}'s own claim beside it. A key read of this id must name the device.`
+  );
+}
+
+async function insertNew(key: RecoveryKey, source: AuditSource, heldBy?: StoredRecoveryKey): Promise<WriteResult> {
+  const changes = modifiedProperties(undefined, key);
+  const event = heldBy
+    ? auditEvent(source, 'claim', 'success', claimReason(key, heldBy), {
+        keyId: key.id,
+        deviceId: key.deviceId,
+        modifiedProperties: changes,
+      })
+    : successEvent(source, 'add', key, '', changes);
+  const stored = await store.insertKey(sealRecord(key, heldBy && true), event);
   return { stored, key: key.key };
 }
 
@@ -181,34 +245,50 @@ export async function createRecoveryKey(input: RecoveryKeyInput, source: AuditSo
   const key = newRecoveryKey(input.id ?? randomUUID(), input);
   // A known id is refused before anything is written: the store adds the device index entry ahead of
   // the record, so a conflict found by the insert would leave an entry under the POSTed deviceId.
-  const existing = await store.getKey(key.id);
+  const { current: existing, heldBy } = await writeTarget(source, key.id);
   requireDeviceOwnsKey(source, key.id, existing, key.deviceId);
   if (existing?.deletedDateTime !== undefined) throw new KeyDeletedError(key.id);
   if (existing) throw conflict(`Recovery key ${key.id} already exists.`);
-  return insertNew(key, source);
+  return insertNew(key, source, heldBy);
 }
 
 /** The stored key with this id, deleted or not, or undefined: metadata, the password still sealed. */
 export const findRecoveryKey = (id: string): Promise<StoredRecoveryKey | undefined> => store.getKey(id);
 
-/** A live key, read from the secondary if the primary is down; a deleted one is absent here as everywhere but directory/deletedItems. */
-async function readLiveKey(id: string): Promise<FromEither<StoredRecoveryKey>> {
-  const { value: key, fromSecondary } = await store.readKey(id);
-  if (!key || key.deletedDateTime !== undefined) throw notFound(`Recovery key ${id} was not found.`);
-  return { value: key, fromSecondary };
+/**
+ * The live key `id`, of device `deviceId` if named, read from the secondary if the primary is down; a
+ * deleted one is absent here as everywhere but directory/deletedItems. Graph's key id is unique, so when
+ * several devices hold the id (a device's claim beside another's record) and none is named, the answer
+ * is a 409 naming the devices: the service never picks one of two passwords for the caller.
+ */
+async function readLiveKey(id: string, deviceId?: string): Promise<FromEither<StoredRecoveryKey>> {
+  const { value: stored, fromSecondary } = await store.readHolders(id);
+  const holders = stored.filter(isLive).filter((key) => deviceId === undefined || key.deviceId === deviceId);
+  if (holders.length === 0) throw notFound(`Recovery key ${id} was not found${deviceId === undefined ? '' : ` on device ${deviceId}`}.`);
+  if (holders.length > 1) {
+    throw conflict(
+      `Recovery key ${id} is held by ${holders.length} devices (${holders.map((key) => key.deviceId).join(', ')}); ` +
+        `name the caller's device with ?deviceId=<device id>.`,
+    );
+  }
+  return { value: holders[0], fromSecondary };
 }
 
-/** A live key; a deleted one is absent here as everywhere but directory/deletedItems. */
-export async function getRecoveryKey(id: string): Promise<StoredRecoveryKey> {
-  return (await readLiveKey(id)).value;
+/** A live key (of device `deviceId`, when several devices hold the id). */
+export async function getRecoveryKey(id: string, deviceId?: string): Promise<StoredRecoveryKey> {
+  return (await readLiveKey(id, deviceId)).value;
 }
 
 /**
  * A key with its recovery password, for BitLockerKey.Read.All: audited before the password leaves this
  * function (in the audit outbox when the tables' primary is down: shared/audit/outbox.ts).
  */
-export async function readRecoveryPassword(id: string, source: AuditSource): Promise<{ stored: StoredRecoveryKey; key: string }> {
-  const { value: stored, fromSecondary } = await readLiveKey(id);
+export async function readRecoveryPassword(
+  id: string,
+  source: AuditSource,
+  deviceId?: string,
+): Promise<{ stored: StoredRecoveryKey; key: string }> {
+  const { value: stored, fromSecondary } = await readLiveKey(id, deviceId);
   const key = openPassword(stored);
   await writeReadAudit(successEvent(source, 'read', stored), fromSecondary);
   return { stored, key };
@@ -277,10 +357,7 @@ export async function listRecoveryKeys(
   pageSize: number,
   continuation?: string,
 ): Promise<store.Page<KeyMetadata>> {
-  if (query?.kind === 'id') {
-    const key = await store.getKey(query.id);
-    return { items: key && isLive(key) ? [key] : [] };
-  }
+  if (query?.kind === 'id') return { items: (await store.getHolders(query.id)).filter(isLive) };
   const items: KeyMetadata[] = [];
   let next = continuation;
   for (let fetches = 0; fetches < MAX_FETCHES_PER_PAGE && items.length < pageSize; fetches++) {

@@ -8,7 +8,7 @@ import { type FromEither, readWithFallback } from '../storage/secondary';
 import { tableClient } from '../storage/tables';
 import * as deviceIndex from './deviceIndex';
 import type { KeyMetadata, KeyRecord, StoredRecoveryKey, VolumeType } from './model';
-import { RECORD_ROW, TABLES } from '../storage/layout';
+import { CLAIM_ROW_END, CLAIM_ROW_PREFIX, claimRow, RECORD_ROW, TABLES } from '../storage/layout';
 
 // Table layout (see README "Storage layout"):
 //   RecoveryKeys          PartitionKey = key id,    RowKey = 'recoveryKey'   the record itself
@@ -23,6 +23,10 @@ import { RECORD_ROW, TABLES } from '../storage/layout';
 // ETag-guarded updates of the record like any other write.
 // Each write also stores the twin of its audit event (shared/audit/store.ts) in the key's partition,
 // in the same transaction as the record: the change and its audit record commit together or not at all.
+// A device that escrows a key id whose record is another device's stores its own claim beside it
+// (RowKey `claim-<deviceId>`, the record's shape): the first device to use an id cannot hide or block
+// another's key under it. Claims are listed with the records; a key read of an id with several live
+// holders must name the device (service.ts). Data written before claims existed has none: nothing to migrate.
 
 const KEYS_TABLE = TABLES.recoveryKeys;
 
@@ -44,10 +48,12 @@ export interface Page<T = StoredRecoveryKey> {
   continuation?: string;
 }
 
+const rowOf = (key: KeyRecord): string => (key.claim ? claimRow(key.deviceId) : RECORD_ROW);
+
 function toEntity(key: KeyRecord): RecordEntity {
   return {
     partitionKey: key.id,
-    rowKey: RECORD_ROW,
+    rowKey: rowOf(key),
     deviceId: key.deviceId,
     volumeType: key.volumeType,
     createdDateTime: key.createdDateTime,
@@ -67,33 +73,58 @@ function fromEntity(entity: TableEntityResult<RecordEntity>): StoredRecoveryKey 
     sealed: { ciphertext: entity.recoveryPasswordCiphertext, keyVersion: entity.encryptionKeyVersion },
     etag: entity.etag,
     ...(typeof entity.deletedDateTime === 'string' && { deletedDateTime: entity.deletedDateTime }),
+    ...(entity.rowKey !== RECORD_ROW && { claim: true }),
   };
 }
 
 const keys = () => tableClient(KEYS_TABLE);
 
-export async function getKey(id: string): Promise<StoredRecoveryKey | undefined> {
+async function getRow(id: string, rowKey: string): Promise<StoredRecoveryKey | undefined> {
   try {
-    return fromEntity(await (await keys()).getEntity<RecordEntity>(id, RECORD_ROW));
+    return fromEntity(await (await keys()).getEntity<RecordEntity>(id, rowKey));
   } catch (error) {
     if (isStorageError(error, 'gone')) return undefined;
     throw toStorageError(error);
   }
 }
 
+/** The record of key `id` (the first device's, or a token writer's), without the claims of other devices. */
+export const getKey = (id: string): Promise<StoredRecoveryKey | undefined> => getRow(id, RECORD_ROW);
+
+/** Device `deviceId`'s own claim on key id `id` (its record being another device's). */
+export const getClaim = (id: string, deviceId: string): Promise<StoredRecoveryKey | undefined> => getRow(id, claimRow(deviceId));
+
+/** The same row as `key` (its record or its claim), as stored now. */
+export const getSameRow = (key: KeyRecord): Promise<StoredRecoveryKey | undefined> => getRow(key.id, rowOf(key));
+
+/** A record and every claim of key id `id`, in one single-partition query. */
+export async function getHolders(id: string): Promise<StoredRecoveryKey[]> {
+  const { items } = await queryRecords(`${odata`PartitionKey eq ${id}`} and ${HOLDER_ROWS}`, 1000);
+  return items;
+}
+
 /**
- * A key for a read that changes nothing (GET, $select=key): from the secondary table endpoint when the
- * primary is down (shared/storage/secondary.ts), then possibly minutes old. Writes read with getKey.
+ * What device `deviceId` holds under key id `id`: the record if it is on that device, else the device's
+ * claim. Two point reads at most, the second only for an id that another device holds.
  */
-export async function readKey(id: string): Promise<FromEither<StoredRecoveryKey | undefined>> {
+export async function getHeldBy(id: string, deviceId: string): Promise<StoredRecoveryKey | undefined> {
+  const record = await getKey(id);
+  return record?.deviceId === deviceId ? record : getClaim(id, deviceId);
+}
+
+/**
+ * The record and every claim of key id `id`, for a read that changes nothing (GET, $select=key): one
+ * single-partition query, from the secondary table endpoint when the primary is down
+ * (shared/storage/secondary.ts), then possibly minutes old. Writes read with getKey and getClaim.
+ */
+export async function readHolders(id: string): Promise<FromEither<StoredRecoveryKey[]>> {
   try {
     return await readWithFallback(KEYS_TABLE, async (client) => {
-      try {
-        return fromEntity(await client.getEntity<RecordEntity>(id, RECORD_ROW));
-      } catch (error) {
-        if (isStorageError(error, 'gone')) return undefined;
-        throw error;
-      }
+      const entities = client.listEntities<RecordEntity>({
+        queryOptions: { filter: `${odata`PartitionKey eq ${id}`} and ${HOLDER_ROWS}` },
+      });
+      const page = await firstPage(entities.byPage({ maxPageSize: 1000 }));
+      return page ? page.map(fromEntity) : [];
     });
   } catch (error) {
     throw toStorageError(error);
@@ -185,7 +216,7 @@ export async function resealKey(stored: StoredRecoveryKey, sealed: KeyRecord['se
 
 /** One page of the live keys of a device, from the device index (see deviceIndex.ts for when a record is read). */
 export function listByDevice(deviceId: string, pageSize: number, continuation?: string): Promise<Page<KeyMetadata>> {
-  return deviceIndex.listDevicePage(deviceId, pageSize, continuation, getKey);
+  return deviceIndex.listDevicePage(deviceId, pageSize, continuation, (id) => getHeldBy(id, deviceId));
 }
 
 /**
@@ -206,6 +237,9 @@ export async function listDeleted(
   return queryRecords(clauses.join(' and '), pageSize, continuation);
 }
 
+/** The rows of a key partition that hold a key: its record and the claims, not the audit twins. */
+const HOLDER_ROWS = odata`(RowKey eq ${RECORD_ROW} or (RowKey ge ${CLAIM_ROW_PREFIX} and RowKey lt ${CLAIM_ROW_END}))`;
+
 async function queryRecords(filter: string, pageSize: number, continuation?: string): Promise<Page> {
   return storageCall(async () => {
     const entities = (await keys()).listEntities<RecordEntity>({ queryOptions: { filter } });
@@ -215,14 +249,12 @@ async function queryRecords(filter: string, pageSize: number, continuation?: str
 }
 
 /**
- * One page of records, all of them or those whose id starts with `idPrefix`: a partition-key range,
- * not a scan. Deleted keys are included (the service leaves them out; re-encryption needs them too).
+ * One page of records and claims, all of them or those whose id starts with `idPrefix`: a partition-key
+ * range, not a scan. Deleted keys are included (the service leaves them out; re-encryption needs them too).
  */
 export async function listKeys(pageSize: number, continuation?: string, idPrefix?: string): Promise<Page> {
   // Ids hold only 0-9, a-f and '-', all below '~', so [prefix, prefix + '~') is exactly "starts with prefix".
   const filter =
-    idPrefix === undefined
-      ? odata`RowKey eq ${RECORD_ROW}`
-      : odata`PartitionKey ge ${idPrefix} and PartitionKey lt ${idPrefix + '~'} and RowKey eq ${RECORD_ROW}`;
+    idPrefix === undefined ? HOLDER_ROWS : `${odata`PartitionKey ge ${idPrefix} and PartitionKey lt ${idPrefix + '~'}`} and ${HOLDER_ROWS}`;
   return queryRecords(filter, pageSize, continuation);
 }

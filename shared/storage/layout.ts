@@ -28,3 +28,15 @@ export const RECORD_ROW = 'recoveryKey';
 
 /** The RowKey of a device's status in its partition of TABLES.deviceStatuses (its audit twins have others). */
 export const STATUS_ROW = 'status';
+
+/**
+ * The RowKey prefix of a device's own claim on a key id whose record (RECORD_ROW) is another device's:
+ * `claim-<deviceId>`, in the key id's partition of TABLES.recoveryKeys, shaped like the record. A key id
+ * is not a secret, so a device's escrow never replaces or hides another device's under the same id.
+ */
+export const CLAIM_ROW_PREFIX = 'claim-';
+
+export const claimRow = (deviceId: string): string => `${CLAIM_ROW_PREFIX}${deviceId}`;
+
+/** The first RowKey after every claim row ('.' follows '-'). */
+export const CLAIM_ROW_END = 'claim.';

@@ -8,6 +8,9 @@ import { baseUrl, call, callOn, READ, READ_BASIC, tokenWith, WRITE } from '../su
 import { keyBody, newId } from '../support/fixtures';
 import { escrowKeys, idWithPrefix, keyBodies, randomHex } from '../support/keys';
 import { startLocalHost, stopLocalHosts } from '../../scripts/localHost';
+import { HttpRequest } from '@azure/functions';
+import { developmentTokenHandler } from '../../functions/helpdesk';
+import { bodyText, quietContext } from '../support/inProcess';
 
 // The helpdesk console in Debian's Chromium against the run's host: sign in for development, find,
 // reveal with a reason, copy, see it hidden, see the history; security headers; nothing fetched
@@ -141,6 +144,28 @@ describe('the console over HTTP', () => {
   });
 });
 
+describe('the development sign-in answers only this machine, in the function itself', () => {
+  it('refuses a request a proxy forwarded, and a non-loopback Host reaching the function', async () => {
+    for (const header of ['X-Forwarded-For', 'Forwarded']) {
+      const refused = await call('POST', '/helpdesk/dev-token', { body: { roles: [READ] }, headers: { [header]: '203.0.113.9' } });
+      expect({ status: refused.status, token: refused.json.accessToken }).toEqual({ status: 403, token: undefined });
+      expect(refused.json.error.message).toMatch(/only on this machine/);
+    }
+    // As under `func start` bound to every interface: the function sees the Host the caller used.
+    const response = await developmentTokenHandler(
+      new HttpRequest({
+        method: 'POST',
+        url: 'http://10.20.30.40:7071/helpdesk/dev-token',
+        headers: { 'content-type': 'application/json' },
+        body: { string: JSON.stringify({ roles: [READ] }) },
+      }),
+      quietContext('devToken'),
+    );
+    expect(response.status).toBe(403);
+    expect(bodyText(response)).not.toMatch(/accessToken/);
+  });
+});
+
 describe('the console in a browser', () => {
   it('finds a key by 8 characters read out in any case, and says when more characters are needed', async () => {
     const prefix = randomHex(8);
@@ -228,6 +253,25 @@ describe('the console in a browser', () => {
     ]);
     expect(cells.every((row) => /^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/.test(row[0]))).toBe(true);
     await screenshot(page, 'helpdesk-history');
+  });
+
+  it('a new search clears the revealed key and its history at once, before its answer arrives', async () => {
+    const [body, other] = await escrowKeys(writer, [keyBody(), keyBody()]);
+    const page = await signIn(ALL_ROLES);
+    await search(page, body.id!.slice(0, 8));
+    await reveal(page, body.id!, 'The user forgot the PIN');
+    await page.locator('#revealed-key .group').first().waitFor();
+    await page.getByRole('button', { name: `History of key ${body.id!}` }).click();
+    await page.locator('#history-rows tr').first().waitFor();
+
+    // The next caller's search: nothing of the last key may stay on screen while its answer loads.
+    await page.getByLabel('Key ID or device ID').fill(other.id!.slice(0, 8));
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    expect(await page.locator('#revealed').isHidden()).toBe(true);
+    expect(await page.locator('#revealed-key').textContent()).toBe('');
+    expect(await page.locator('#history').isHidden()).toBe(true);
+    expect(await page.locator('#history-rows tr').count()).toBe(0);
+    expect(await page.content()).not.toContain(body.key!.split('-')[0]);
   });
 
   it('hides a revealed key after its time, and at once when the page is left', async () => {

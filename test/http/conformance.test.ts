@@ -386,6 +386,18 @@ describe('4. Content-Encoding of request bodies', () => {
     },
   );
 
+  it('more than two codings: 415 before any is decoded (a thousand nested br layers held the event loop)', async () => {
+    const body = keyBody();
+    let bytes = json(body);
+    for (let i = 0; i < 3; i++) bytes = zlib.brotliCompressSync(bytes);
+    const response = await send('PATCH', `/v1.0/bitlocker/recoveryKeys/${body.id}`, bytes, 'br, br, br');
+    expect({ status: response.status, error: response.json.error }).toMatchObject({
+      status: 415,
+      error: { code: 'unsupportedMediaType', message: expect.stringContaining('at most 2 are accepted') as unknown },
+    });
+    expect(await entitiesMentioning(body.id!)).toEqual([]);
+  });
+
   it('identity, any case, several codings (undone last first) and empty list members are understood', async () => {
     for (const [encoding, encode] of [
       ['identity', (b: Buffer) => b],

@@ -232,3 +232,32 @@ it('a run stopped part-way resumes after the last finished page, without reading
     await tenant.close();
   }
 });
+
+it('a nextLink back to a page already read ends the run at once, as a failure, instead of looping until the budget', async () => {
+  const tenant = await tenantOf(30);
+  tenant.pageSize = 10;
+  tenant.loopPage = 10;
+  try {
+    const run = await mirror(tenant, ['--budget', '60']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/a cycle/);
+    // The first page and the looping page, once: never listed again.
+    expect(tenant.listRequests).toEqual([0, 10]);
+  } finally {
+    await tenant.close();
+  }
+});
+
+it('ids from Graph reach the terminal escaped: no escape sequence, no forged line', async () => {
+  const tenant = await tenantOf(0);
+  const hostile = { ...entraKey(), id: "\u001b[2J\u001b[31mevil\nmirror:entra: done: forged'/#?" };
+  tenant.keys.set(hostile.id, hostile);
+  try {
+    const run = await mirror(tenant);
+    expect(run.stderr.toLowerCase()).toContain('\\u001b[2j');
+    expect(run.stdout + run.stderr).not.toContain('\u001b');
+    expect((run.stdout + run.stderr).split('\n').filter((line) => line.startsWith('mirror:entra: done: forged'))).toEqual([]);
+  } finally {
+    await tenant.close();
+  }
+});

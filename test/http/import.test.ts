@@ -1,7 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AUDIT_READ, auditsOf, detailOf, keySpellings, secretsIn } from '../support/audit';
+import { AUDIT_READ, auditsOf, auditsPath, detailOf, keySpellings, readAllAudits, secretsIn } from '../support/audit';
 import { call, token, WRITE } from '../support/client';
 import { escrowedEtag, escrowedPassword } from '../support/escrowed';
 import { keyBody, newId, recoveryPassword } from '../support/fixtures';
@@ -165,6 +165,29 @@ it('a key id escrowed with another password is a conflict: reported, left as it 
   expect(summaryOf(run)).toMatchObject({ imported: 1, conflicts: 1 });
   expect(await escrowedPassword(escrowed.id!)).toBe(escrowed.key);
   expect(await escrowedPassword(fresh.id)).toBe(fresh.key);
+});
+
+it('header names of ignored columns are printed masked and with control characters escaped', async () => {
+  const pasted = recoveryPassword();
+  const fresh = newRow();
+  const run = await runImport(await csvFile('header.csv', [`${HEADER},${pasted},\u001b[31mRED\u001b[0m`, `${csvLine(fresh)},x,y`]));
+  expect(run.code).toBe(0);
+  const line = run.stderr.split('\n').find((l) => l.startsWith('import: ignoring columns'));
+  expect(line).toBeDefined();
+  expect(line).not.toContain('\u001b');
+  expect(line!.toLowerCase()).toContain('\\u001b[31mred');
+  expect(secretsIn(run.stderr, keySpellings(pasted))).toEqual([]);
+});
+
+it('each run leaves an audit record naming the command and the account that ran it', async () => {
+  const startedAt = new Date().toISOString();
+  const run = await runImport(await csvFile('audited.csv', [HEADER, csvLine(newRow())]));
+  expect(run.code).toBe(0);
+  const filter = `activityDisplayName eq 'Run BitLocker key administration command' and activityDateTime ge ${startedAt}`;
+  const { events } = await readAllAudits(auditsPath({ $filter: filter }), await token({ roles: [AUDIT_READ] }));
+  const runs = events.filter((event) => event.resultReason.startsWith('Started: npm run import'));
+  expect(runs).toHaveLength(1);
+  expect(runs[0].resultReason).toMatch(/^Started: npm run import, run by [^@\s]+@\S+\.$/);
 });
 
 it('a key id of a deleted key is reported as deleted, not as a conflict, and the deleted key is left as it is', async () => {

@@ -52,6 +52,14 @@ describe('PUBLIC_BASE_URL', () => {
 });
 
 describe('local modes in Azure', () => {
+  it.each(['WEBSITE_SITE_NAME', 'WEBSITE_POD_NAME', 'LEGION_SERVICE_HOST', 'CONTAINER_APP_NAME'])(
+    'refuses the local modes under any hosted Functions runtime: %s set',
+    (variable) => {
+      expect(() => readSettings({ AUTH_MODE: 'local', [variable]: 'x' })).toThrow(`AUTH_MODE=local is refused: ${variable} is set`);
+      expect(() => readSettings({ DEVICE_AUTH: 'local', [variable]: 'x' })).toThrow(`DEVICE_AUTH=local is refused: ${variable} is set`);
+    },
+  );
+
   it('refuses AUTH_MODE=local and DEVICE_AUTH=local when WEBSITE_INSTANCE_ID is set, saying why', () => {
     expect(() => readSettings({ AUTH_MODE: 'local', WEBSITE_INSTANCE_ID: 'x' })).toThrow(
       /AUTH_MODE=local is refused: WEBSITE_INSTANCE_ID is set, so this runs in Azure/,

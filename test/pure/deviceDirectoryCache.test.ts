@@ -1,4 +1,4 @@
-import { CachedDeviceDirectory, FOUND_TTL_MS, NOT_FOUND_TTL_MS } from '../../shared/auth/device/cachedDirectory';
+import { CachedDeviceDirectory, FOUND_TTL_MS, NOT_FOUND_TTL_MS, StrangerLookupsSpent } from '../../shared/auth/device/cachedDirectory';
 import { DirectoryUnavailable, type DirectoryDevice } from '../../shared/auth/device/directory';
 import { ConfigError, readSettings } from '../../shared/config';
 
@@ -46,6 +46,40 @@ describe('the device lookup cache', () => {
     inner.state.failing = false;
     expect(await cache.findDevice(FOUND)).toEqual(device);
     expect(inner.state.lookups).toBe(3);
+  });
+});
+
+describe('a flood of unknown device ids', () => {
+  const stranger = (i: number) => `33333333-3333-4333-8333-${String(i).padStart(12, '0')}`;
+
+  it('spends at most the budget of lookups a minute, while a device once found is refreshed and answered throughout', async () => {
+    let now = 0;
+    const inner = countingDirectory();
+    const cache = new CachedDeviceDirectory(inner, () => now, 10);
+    expect(await cache.findDevice(FOUND)).toEqual(device);
+    const refused: StrangerLookupsSpent[] = [];
+    for (let i = 0; i < 300; i++) {
+      // The found device's entry expires in the middle of the flood: its refresh is not a stranger's.
+      if (i === 150) now = FOUND_TTL_MS + 1;
+      await cache.findDevice(stranger(i)).catch((error: StrangerLookupsSpent) => void refused.push(error));
+      expect(await cache.findDevice(FOUND)).toEqual(device);
+    }
+    // The first minute: the device's first lookup (it was a stranger then) and 9 strangers; the minute the
+    // clock moved to: the device's refresh, outside the budget, and 10 strangers.
+    expect({ lookups: inner.state.lookups, refused: refused.length }).toEqual({ lookups: 1 + 9 + 1 + 10, refused: 281 });
+    expect(refused.every((error) => error instanceof StrangerLookupsSpent && error.retryAfterSeconds! >= 1)).toBe(true);
+    now += 60_000;
+    expect(await cache.findDevice(stranger(999))).toBeUndefined();
+  });
+
+  it('ids not found never push a found device out of the cache', async () => {
+    const inner = countingDirectory();
+    const cache = new CachedDeviceDirectory(inner, () => 0, 1_000_000);
+    await cache.findDevice(FOUND);
+    for (let i = 0; i < 60_000; i++) await cache.findDevice(stranger(i));
+    const before = inner.state.lookups;
+    expect(await cache.findDevice(FOUND)).toEqual(device);
+    expect(inner.state.lookups).toBe(before);
   });
 });
 

@@ -1,4 +1,6 @@
 import type { TokenCredential } from '@azure/identity';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { GraphDeviceDirectory } from '../../shared/auth/device/graphDirectory';
 import { DirectoryUnavailable } from '../../shared/auth/device/directory';
 import { GraphClient } from '../../shared/graph/client';
@@ -69,5 +71,25 @@ it('an unreachable Graph is DirectoryUnavailable', async () => {
     await expect(directory.findDevice(DEVICE)).rejects.toBeInstanceOf(DirectoryUnavailable);
   } finally {
     graph.down = false;
+  }
+});
+
+it('a 200 whose body passes the size limit is a failed call, read no further', async () => {
+  const server = createServer((_request, response) => {
+    response.writeHead(200, { 'Content-Type': 'application/json' });
+    response.end(JSON.stringify({ value: [], padding: 'x'.repeat(2 * 1024 * 1024) }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const client = new GraphClient(`http://127.0.0.1:${port}`, credential, 1024 * 1024);
+    await expect(client.getJson('/v1.0/devices')).rejects.toMatchObject({
+      message: expect.stringContaining('larger than 1048576 bytes') as unknown,
+    });
+    // Under the limit the same client reads the answer.
+    expect(await new GraphClient(`http://127.0.0.1:${port}`, credential).getJson('/v1.0/devices')).toMatchObject({ value: [] });
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
   }
 });

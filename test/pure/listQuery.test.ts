@@ -3,7 +3,7 @@ import { DEFAULT_PAGE_SIZE, MAX_TOP, parseItemSelect, parseListQuery } from '../
 
 const GUID = '2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e';
 const LIST_SUPPORTED = 'Supported: $filter, $top, $select, $skiptoken.';
-const ITEM_SUPPORTED = 'Supported: $select.';
+const ITEM_SUPPORTED = 'Supported: $select, deviceId.';
 const SELECTABLE = 'Selectable: id, createdDateTime, deviceId, volumeType.';
 const SKIP_TOKEN_INVALID = 'The $skiptoken is invalid or was altered; start again from the first page.';
 

@@ -4,11 +4,12 @@ import { alternativeSecurityIdKey } from '../../shared/auth/device/alternativeSe
 import { bodyHash, canonicalString } from '../../shared/auth/device/canonical';
 import { readDeviceCertificate } from '../../shared/auth/device/certificate';
 import type { DeviceDirectory, DirectoryDevice } from '../../shared/auth/device/directory';
-import { tableNonceStore } from '../../shared/auth/device/nonceStore';
+import { NONCE_LIFETIME_MS, NONCE_TABLE, sweepExpiredNonces, tableNonceStore } from '../../shared/auth/device/nonceStore';
+import { tableClient } from '../../shared/storage/tables';
 import { DeviceProofError } from '../../shared/auth/device/proofError';
 import { parseDeviceAuthorization } from '../../shared/auth/device/scheme';
-import { deviceAuthorization } from '../../shared/auth/device/signer';
-import { verifyDeviceProof, type DeviceProofRequest } from '../../shared/auth/device/verifier';
+import { deviceAuthorization, proofTimestamp } from '../../shared/auth/device/signer';
+import { TIMESTAMP_TOLERANCE_MS, verifyDeviceProof, type DeviceProofRequest } from '../../shared/auth/device/verifier';
 import { credentialsOf, directoryEntryOf, vectors, type VectorRequest } from '../support/deviceVectors';
 
 // The protocol against its pinned vectors (test/vectors/device-proof.json), with the service's clock
@@ -191,5 +192,39 @@ describe('each check', () => {
     const good = signedRequest();
     const notACertificate = good.authorization.replace(/cert="[^"]*"/, `cert="${Buffer.from(randomUUID()).toString('base64')}"`);
     expect((await failedCheck({ ...good, authorization: notACertificate })).check).toBe('certificate');
+  });
+});
+
+describe('nonces', () => {
+  const verifyAt = (request: DeviceProofRequest, at: number) =>
+    verifyDeviceProof(request, { directory: bothDevices, nonces: tableNonceStore, now: () => at });
+
+  it('a request stamped 5 minutes ahead is never accepted twice, at the edge of the window included', async () => {
+    const request = signedRequest({ ts: proofTimestamp(new Date(clock + TIMESTAMP_TOLERANCE_MS)) });
+    await expect(verifyAt(request, clock)).resolves.toMatchObject({ deviceId: primary.deviceId });
+    // Its timestamp is good until clock + 10 minutes, inclusive; its nonce must be remembered past that.
+    for (const later of [TIMESTAMP_TOLERANCE_MS, 2 * TIMESTAMP_TOLERANCE_MS - 1, 2 * TIMESTAMP_TOLERANCE_MS]) {
+      await expect(verifyAt(request, clock + later)).rejects.toMatchObject({ check: 'nonce' });
+    }
+    expect(NONCE_LIFETIME_MS).toBeGreaterThan(2 * TIMESTAMP_TOLERANCE_MS);
+  });
+
+  it('a sweep deletes expired rows of every device, bounded, and nothing a request still needs', async () => {
+    const table = await tableClient(NONCE_TABLE);
+    const stale = new Date(Date.now() - NONCE_LIFETIME_MS - 60_000).toISOString();
+    const devices = [randomUUID(), randomUUID(), randomUUID()];
+    for (const deviceId of devices) {
+      for (let i = 0; i < 3; i++) await table.createEntity({ partitionKey: deviceId, rowKey: `old${i}`, seenAt: stale });
+      await table.createEntity({ partitionKey: deviceId, rowKey: 'fresh', seenAt: new Date().toISOString() });
+    }
+    const rowsOf = async (deviceId: string) => {
+      const rows: string[] = [];
+      for await (const row of table.listEntities({ queryOptions: { filter: `PartitionKey eq '${deviceId}'` } })) rows.push(row.rowKey!);
+      return rows.sort();
+    };
+    // Bounded: a first sweep stops at its maximum, the next goes on.
+    expect(await sweepExpiredNonces(new Date(), 4)).toBe(4);
+    await sweepExpiredNonces(new Date());
+    expect(await Promise.all(devices.map(rowsOf))).toEqual(devices.map(() => ['fresh']));
   });
 });

@@ -7,7 +7,7 @@ import { READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
 import { idWithPrefix, randomHex, sorted } from '../support/keys';
 import { rawTable } from '../support/storage';
-import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
+import { CLAIM_ROW_END, CLAIM_ROW_PREFIX, claimRow, RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // The "no table scan" proof: the handler runs in-process against the process-wide TableClients the
 // store uses, with a recording policy in their pipelines, so every request to storage is seen with
@@ -35,7 +35,10 @@ function record(method: string, url: string): void {
   recorded.push({ method, table: match?.[1] ?? last, resource: match?.[2] ?? '', filter: searchParams.get('$filter') });
 }
 
-const pointRead = (id: string): string => `(PartitionKey='${id}',RowKey='${RECORD_ROW}')`;
+const pointRead = (id: string, row = RECORD_ROW): string => `(PartitionKey='${id}',RowKey='${row}')`;
+
+/** The rows that hold a key, as every query of the records names them: the record and the devices' claims (never audit twins). */
+const HOLDER_ROWS = `(RowKey eq '${RECORD_ROW}' or (RowKey ge '${CLAIM_ROW_PREFIX}' and RowKey lt '${CLAIM_ROW_END}'))`;
 
 /** A query on the records table with no PartitionKey condition reads every partition: a scan. */
 const isScanOfRecords = (r: StorageRequest): boolean => r.table === KEYS && r.resource === '()' && !/PartitionKey/.test(r.filter ?? '');
@@ -143,11 +146,15 @@ describe('no table scan: every lookup addresses partitions', () => {
     expect(sorted(value.map((k) => k.id))).toEqual(sorted([legacy, pending]));
     expect(value.find((k) => k.id === pending)!.volumeType).toBe('fixedDataVolume');
     expect(value.every((k) => k.deviceId === deviceId)).toBe(true);
-    // One query, then a point read for each untrusted entry and for nothing else: none of these entries
-    // is confirmed, since none carries a copy that equals its live record on this device.
+    // One query, then a point read for each untrusted entry, and for one whose record is not on this
+    // device (or absent) a point read of the device's own claim on that id; nothing else. None of these
+    // entries is confirmed, since none carries a copy that equals its live record on this device.
     expect(requests.filter((r) => r.table === INDEX)).toHaveLength(1);
     expect(sorted(requests.filter((r) => r.table === KEYS).map((r) => r.resource))).toEqual(
-      sorted([legacy, pending, moved, gone].map(pointRead)),
+      sorted([
+        ...[legacy, pending, moved, gone].map((id) => pointRead(id)),
+        ...[moved, gone].map((id) => pointRead(id, claimRow(deviceId))),
+      ]),
     );
     expect(await index.getEntity(deviceId, pending)).toMatchObject({ volumeType: 'removableDataVolume', listed: false });
     expect(await index.getEntity(deviceId, legacy)).not.toHaveProperty('listed');
@@ -198,23 +205,23 @@ describe('no table scan: every lookup addresses partitions', () => {
         method: 'GET',
         table: KEYS,
         resource: '()',
-        filter: `PartitionKey ge '${prefix}' and PartitionKey lt '${prefix}~' and RowKey eq '${RECORD_ROW}'`,
+        filter: `PartitionKey ge '${prefix}' and PartitionKey lt '${prefix}~' and ${HOLDER_ROWS}`,
       });
     }
   });
 
-  it("$filter=id eq '{guid}' is a single point read", async () => {
+  it("$filter=id eq '{guid}' is a single query of the key's partition", async () => {
     const id = await escrow({});
     const { ids: listed, requests } = await listRecorded(`id eq '${id}'`);
     expect(listed).toEqual([id]);
-    expect(requests).toEqual([{ method: 'GET', table: KEYS, resource: pointRead(id), filter: null }]);
+    expect(requests).toEqual([{ method: 'GET', table: KEYS, resource: '()', filter: `PartitionKey eq '${id}' and ${HOLDER_ROWS}` }]);
   });
 
   it('the recorder does see a scan: the unfiltered list is a query on the records without a PartitionKey condition', async () => {
     await escrow({});
     const { ids, requests } = await listRecorded(undefined, 1);
     expect(ids).toHaveLength(1);
-    expect(requests).toEqual([{ method: 'GET', table: KEYS, resource: '()', filter: `RowKey eq '${RECORD_ROW}'` }]);
+    expect(requests).toEqual([{ method: 'GET', table: KEYS, resource: '()', filter: HOLDER_ROWS }]);
     expect(requests.filter(isScanOfRecords)).toHaveLength(1);
   });
 });

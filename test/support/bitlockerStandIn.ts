@@ -37,6 +37,8 @@ export interface BitLockerStandIn {
   readonly failPageOnce: Set<number>;
   /** Key ids deleted from the tenant as their read arrives (listed, then gone: 404). */
   readonly vanishOnRead: Set<string>;
+  /** A page offset whose @odata.nextLink points back at itself (a hostile or broken Graph). */
+  loopPage?: number;
   /** Every list request's offset, in order (0 = the first page). */
   readonly listRequests: number[];
   readonly keyReads: KeyRead[];
@@ -66,7 +68,7 @@ export async function startBitLockerStandIn(acceptedToken: string): Promise<BitL
   const listPage = (offset: number): Record<string, unknown> => {
     const all = [...standIn.keys.values()];
     const value = all.slice(offset, offset + standIn.pageSize).map(({ key: _key, ...metadata }) => metadata);
-    const next = offset + standIn.pageSize;
+    const next = offset === standIn.loopPage ? offset : offset + standIn.pageSize;
     return {
       '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#informationProtection/bitlocker/recoveryKeys',
       value,

@@ -22,7 +22,12 @@ const detail = (event: DirectoryAudit, key: string): string => event.additionalD
 function who(event: DirectoryAudit): string {
   const user = event.initiatedBy.user?.userPrincipalName;
   if (user) return user;
-  return event.initiatedBy.app ? `application ${event.initiatedBy.app.appId}` : 'unknown';
+  if (event.initiatedBy.app) return `application ${event.initiatedBy.app.appId}`;
+  // A device escrowing its own key signs as itself: neither a user nor an app.
+  const deviceId = detail(event, 'InitiatedByDeviceId');
+  const deviceName = detail(event, 'InitiatedByDeviceName');
+  if (deviceId) return deviceName ? `device ${deviceName} (${deviceId})` : `device ${deviceId}`;
+  return 'unknown';
 }
 
 function rowOf(event: DirectoryAudit): HTMLTableRowElement {
@@ -40,8 +45,14 @@ function rowOf(event: DirectoryAudit): HTMLTableRowElement {
   );
 }
 
+export interface History {
+  show(keyId: string): void;
+  /** Hides the trail shown, at once (a new search). */
+  clear(): void;
+}
+
 /** A key's audit trail: who read, changed or deleted it, when, why; newest first, as the service lists it. */
-export function setUpHistory(session: Session): (keyId: string) => void {
+export function setUpHistory(session: Session): History {
   const section = byId('history');
   const table = byId('history-table');
   const summary = byId('history-summary');
@@ -63,13 +74,23 @@ export function setUpHistory(session: Session): (keyId: string) => void {
     fail,
   );
 
-  return (keyId) => {
+  let shown = 0;
+  const clear = (): void => {
+    shown++;
+    section.hidden = true;
+    byId('history-rows').replaceChildren();
+    summary.textContent = '';
+  };
+  const show = (keyId: string): void => {
+    const generation = ++shown;
     showProblem(problem, undefined);
     const filter = `targetResources/any(t:t/id eq ${odataString(keyId)})`;
     void pager.reset([listUrl(AUDITS, { $filter: filter, $top: String(HISTORY_PAGE_SIZE) })]).then(() => {
+      if (generation !== shown) return; // a new search cleared it while this page was loading
       title.textContent = `History of key ${keyId}`;
       section.hidden = false;
       title.focus();
     }, fail);
   };
+  return { show, clear };
 }

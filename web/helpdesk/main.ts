@@ -19,7 +19,14 @@ function start(session: Session, config: HelpdeskPageConfig): void {
   byId('console').hidden = false;
   const reveal = setUpReveal(session, config.revealSeconds);
   const history = setUpHistory(session);
-  setUpResults(session, { reveal: (row) => reveal.open(row), history: (row) => history(row.id) });
+  setUpResults(session, {
+    reveal: (row) => reveal.open(row),
+    history: (row) => history.show(row.id),
+    clear: () => {
+      reveal.hide();
+      history.clear();
+    },
+  });
   setUpCoverage(session);
   byId('sign-out').addEventListener('click', () => {
     reveal.hide();

@@ -16,6 +16,8 @@ export interface KeyRow {
 export interface RowActions {
   reveal(row: KeyRow): void;
   history(row: KeyRow): void;
+  /** A new search began: what the last one revealed or opened must not stay on screen for the next caller. */
+  clear(): void;
 }
 
 /** Rows per page: a device rarely has more than a handful of keys, a prefix of 8 characters one. */
@@ -61,8 +63,10 @@ export function setUpResults(session: Session, actions: RowActions): void {
 
   const render = (): void => {
     if (!current) return;
+    // One row per key id and device: several devices may hold one id (a cloned disk, or a squat), and
+    // the helpdesk must see each with its device to pick the caller's.
     const seen = new Set<string>();
-    const keys = pager.items.filter((row) => !seen.has(row.id) && seen.add(row.id));
+    const keys = pager.items.filter((row) => !seen.has(`${row.id} ${row.deviceId}`) && seen.add(`${row.id} ${row.deviceId}`));
     keys.sort((a, b) => b.createdDateTime.localeCompare(a.createdDateTime));
     summaryText.textContent = summary(current, keys.length, pager.hasMore);
     table.hidden = keys.length === 0;
@@ -72,7 +76,7 @@ export function setUpResults(session: Session, actions: RowActions): void {
   const rowOf = (row: KeyRow): HTMLTableRowElement => {
     const cells: (Node | string)[] = [];
     if (session.permissions.has(READ_KEY))
-      cells.push(button('Reveal key', () => actions.reveal(row), { 'aria-label': `Reveal key ${row.id}` }));
+      cells.push(button('Reveal key', () => actions.reveal(row), { 'aria-label': `Reveal key ${row.id} of device ${row.deviceId}` }));
     else cells.push(h('span', { class: 'hint' }, 'Revealing needs the BitLockerKey.Read.All role.'));
     if (session.permissions.has(READ_AUDIT))
       cells.push(
@@ -107,6 +111,7 @@ export function setUpResults(session: Session, actions: RowActions): void {
       input.focus();
       return;
     }
+    actions.clear();
     current = search;
     void pager.reset(firstUrls(search)).then(() => {
       section.hidden = false;

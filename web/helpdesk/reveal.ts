@@ -51,7 +51,7 @@ export function setUpReveal(session: Session, revealSeconds: number): Revealer {
     hide();
     shownKey = key;
     note.textContent = '';
-    byId('revealed-id').textContent = row.id;
+    byId('revealed-id').textContent = `${row.id} of device ${row.deviceId}`;
     // The 8 groups of 6 digits as the recovery screen asks for them, spaced, never as one long number.
     keyText.replaceChildren(...key.split('-').flatMap((group, i) => [...(i ? [' '] : []), h('span', { class: 'group' }, group)]));
     section.hidden = false;
@@ -68,7 +68,7 @@ export function setUpReveal(session: Session, revealSeconds: number): Revealer {
     target = row;
     form.reset();
     showProblem(dialogProblem, undefined);
-    byId('reveal-dialog-id').textContent = row.id;
+    byId('reveal-dialog-id').textContent = `${row.id} of device ${row.deviceId}`;
     dialog.showModal();
     reason.focus();
   };
@@ -96,7 +96,9 @@ export function setUpReveal(session: Session, revealSeconds: number): Revealer {
     void (async () => {
       try {
         const token = await session.accessToken();
-        const found = await request<{ key?: string }>('GET', `${KEYS}/${encodeURIComponent(row.id)}?$select=key`, { token, headers });
+        // Always the row's device: when several devices hold the id, each has its own password.
+        const url = `${KEYS}/${encodeURIComponent(row.id)}?$select=key&deviceId=${encodeURIComponent(row.deviceId)}`;
+        const found = await request<{ key?: string }>('GET', url, { token, headers });
         dialog.close();
         if (found.key) show(row, found.key);
         else showProblem(byId('problem'), { message: 'The service returned no key for this ID.' });

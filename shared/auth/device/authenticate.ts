@@ -6,17 +6,28 @@ import { readBounded } from '../../http/body';
 import { GraphError, serviceUnavailable } from '../../errors/graphError';
 import type { RequestContext } from '../../http/requestContext';
 import type { Caller } from '../caller';
-import { CachedDeviceDirectory } from './cachedDirectory';
+import { CachedDeviceDirectory, StrangerLookupsSpent } from './cachedDirectory';
 import { DirectoryUnavailable, type DeviceDirectory } from './directory';
 import { GraphDeviceDirectory } from './graphDirectory';
 import { LocalDeviceDirectory } from './localDirectory';
 import { tableNonceStore } from './nonceStore';
-import { DeviceProofError } from './proofError';
+import { type DeviceProofCheck, DeviceProofError } from './proofError';
 import { DEVICE_SCHEME } from './scheme';
 import { verifyDeviceProof, type DeviceIdentity } from './verifier';
 
 /** Retry-After of our 503 when the directory cannot be reached and did not say when to come back. */
 const DIRECTORY_RETRY_AFTER_S = 10;
+
+/**
+ * The one answer to a proof that was parsed but failed a check: which check (unknown device, disabled,
+ * certificate not the device's, signature, clock, replay) is in the log only, so that an outsider
+ * cannot learn whether a device id exists or is disabled.
+ */
+export const PROOF_REFUSED =
+  'The device proof was refused. Check the device clock and its Entra registration; the service log names the failed check for this request-id.';
+
+/** Failures of the proof's own syntax, which say nothing about any device and help a client's author. */
+const SYNTAX_CHECKS: ReadonlySet<DeviceProofCheck> = new Set(['scheme', 'certificate']);
 
 /** The 401 of a failed device proof: Graph's error code, our scheme in the challenge. */
 export const deviceUnauthorized = (message: string): GraphError =>
@@ -26,11 +37,15 @@ let directory: DeviceDirectory | undefined;
 
 /** Graph behind the cache (DEVICE_AUTH=entra), or the local folder, read afresh every time (DEVICE_AUTH=local). */
 function deviceDirectory(): DeviceDirectory {
-  const { deviceAuth, graphBaseUrl, localStateDir } = settings();
+  const { deviceAuth, graphBaseUrl, localStateDir, deviceDirectoryLookupsPerMinute } = settings();
   directory ??=
     deviceAuth === 'local'
       ? new LocalDeviceDirectory(localStateDir)
-      : new CachedDeviceDirectory(new GraphDeviceDirectory(new GraphClient(graphBaseUrl, serviceCredential())));
+      : new CachedDeviceDirectory(
+          new GraphDeviceDirectory(new GraphClient(graphBaseUrl, serviceCredential())),
+          Date.now,
+          deviceDirectoryLookupsPerMinute,
+        );
   return directory;
 }
 
@@ -80,13 +95,17 @@ export async function authenticateDevice(
     return { permissions: new Set(), delegated: false, device: identity };
   } catch (error) {
     if (error instanceof DeviceProofError) {
-      context.warn(JSON.stringify({ event: 'deviceProofRefused', requestId: requestContext.requestId, check: error.check }));
-      throw deviceUnauthorized(error.message);
+      context.warn(
+        JSON.stringify({ event: 'deviceProofRefused', requestId: requestContext.requestId, check: error.check, detail: error.message }),
+      );
+      throw deviceUnauthorized(SYNTAX_CHECKS.has(error.check) ? error.message : PROOF_REFUSED);
     }
     if (error instanceof DirectoryUnavailable) {
       context.warn(JSON.stringify({ event: 'deviceDirectoryUnavailable', requestId: requestContext.requestId, reason: error.message }));
       throw serviceUnavailable(
-        'The device directory cannot be reached; try again shortly.',
+        error instanceof StrangerLookupsSpent
+          ? 'Too many requests from devices this instance does not know yet; try again shortly.'
+          : 'The device directory cannot be reached; try again shortly.',
         error.retryAfterSeconds ?? DIRECTORY_RETRY_AFTER_S,
       );
     }

@@ -9,10 +9,15 @@ import { TABLES } from '../../storage/layout';
 export const NONCE_TABLE = TABLES.deviceNonces;
 
 /**
- * How long a nonce is remembered. Twice the timestamp window (±5 minutes): a request whose nonce has
- * been forgotten is also one whose timestamp is refused.
+ * How long a nonce is remembered: strictly longer than the whole timestamp window (±5 minutes, 10 in
+ * all), by a minute, so that a request whose nonce has been forgotten is also one whose timestamp is
+ * refused, at the window's very edge too (with exactly 10 minutes, a request stamped 5 minutes ahead
+ * replayed at the 10-minute mark).
  */
-export const NONCE_LIFETIME_MS = 10 * 60_000;
+export const NONCE_LIFETIME_MS = 11 * 60_000;
+
+/** Expired nonce rows one sweep deletes at most: a sweep is bounded, and the next one goes on. */
+export const NONCE_SWEEP_MAX_DELETES = 20_000;
 
 interface NonceEntity {
   seenAt: string;
@@ -45,14 +50,28 @@ async function replaceIfExpired(deviceId: string, nonce: string, now: Date): Pro
   }
 }
 
-/** Drops the device's expired nonces; one small partition query, and a failure only leaves them for next time. */
-async function forgetExpired(deviceId: string, now: Date): Promise<void> {
+/**
+ * Deletes expired nonce rows of every device (every partition), at most `maxDeletes` of them; how many
+ * it deleted. Run by a timer (functions/sweepDeviceNonces.ts), never inside a device's request: a burst
+ * of thousands of requests used to leave the device's next requests deleting rows until their storage
+ * deadline, and rows of devices that stopped calling were never deleted. A row deleted while a
+ * request reads it is an expired nonce either way (replaceIfExpired).
+ */
+export async function sweepExpiredNonces(now: Date, maxDeletes = NONCE_SWEEP_MAX_DELETES): Promise<number> {
   const table = await tableClient(NONCE_TABLE);
   const before = new Date(now.getTime() - NONCE_LIFETIME_MS).toISOString();
   const expired = table.listEntities<NonceEntity>({
-    queryOptions: { filter: odata`PartitionKey eq ${deviceId} and seenAt lt ${before}`, select: ['RowKey'] },
+    queryOptions: { filter: odata`seenAt lt ${before}`, select: ['PartitionKey', 'RowKey'] },
   });
-  for await (const entity of expired) await table.deleteEntity(deviceId, entity.rowKey!);
+  let deleted = 0;
+  for await (const entity of expired) {
+    if (deleted >= maxDeletes) break;
+    await table.deleteEntity(entity.partitionKey!, entity.rowKey!).catch((error: unknown) => {
+      if (!isStorageError(error, 'gone')) throw toStorageError(error, 'The device nonce');
+    });
+    deleted++;
+  }
+  return deleted;
 }
 
 export const tableNonceStore: NonceStore = {
@@ -68,7 +87,6 @@ export const tableNonceStore: NonceStore = {
     } catch (error) {
       throw toStorageError(error, 'The device nonce');
     }
-    await forgetExpired(deviceId, now).catch(() => undefined);
     return true;
   },
 };

@@ -72,7 +72,7 @@ export async function verifyDeviceProof(request: DeviceProofRequest, deps: Devic
     );
   }
   if (!(await deps.nonces.claim(certificate.deviceId, proof.nonce, new Date(now)))) {
-    throw new DeviceProofError('nonce', 'This nonce was already used by the device in the last 10 minutes: a replay.');
+    throw new DeviceProofError('nonce', 'This nonce was already used by the device in the last 11 minutes: a replay.');
   }
   return { deviceId: certificate.deviceId, thumbprint: certificate.thumbprint };
 }

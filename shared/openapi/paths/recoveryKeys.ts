@@ -81,9 +81,9 @@ const ITEM_OPERATIONS: readonly OperationSpec[] = [
     summary: 'Get a recovery key',
     description: `The key's properties; key only with $select=key, which needs ${permissionsFor.readKey.join(' or ')}.`,
     permission: 'readMetadata',
-    parameters: ['itemSelect', 'revealReason', 'revealTicket'],
+    parameters: ['itemSelect', 'itemDeviceId', 'revealReason', 'revealTicket'],
     success: { 200: jsonResponseObject('The key (with key only when selected).', ENTITY, 'ETag') },
-    errors: [400, 404],
+    errors: [400, 404, 409],
     extensions: { 'x-key-permissions': [...permissionsFor.readKey] },
   },
   {
