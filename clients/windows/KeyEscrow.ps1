@@ -40,6 +40,8 @@ $script:GuidPattern = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 $script:EventSource = 'BitLockerKeyEscrow'
 $script:MaxTries = 3
 $script:MaxRetryAfterSeconds = 60
+# A device has at most a few hundred keys; the service pages them by the hundred.
+$script:MaxListPages = 20
 $script:MaxResponseBytes = 1048576
 $script:MaxLineLength = 2048
 $script:MaxMessageLength = 300
@@ -314,8 +316,11 @@ function Invoke-Service($Http, [string]$BaseUrl, $Certificate, [string]$Method, 
 #region The result line
 
 function Protect-Text([string]$Text, [int]$MaxLength) {
-    # Text from the service goes on the line: one line, bounded, and never anything shaped like a recovery password.
-    $clean = ($Text -replace '[\x00-\x1f\x7f]+', ' ') -replace '\d{6}(-\d{6}){7}', '<recovery password>'
+    # Text from the service goes on the line: one line of printable ASCII (no line separator, bidi or
+    # other control character survives), bounded, and never anything that could be a recovery password
+    # or a part of one: two or more groups of 6 digits whatever stands between them, or 12 digits in a row.
+    $clean = $Text -replace '[^\x20-\x7e]+', ' '
+    $clean = $clean -replace '\d{6}(?:[^0-9A-Za-z]{0,3}\d{6})+|\d{12,}', '<recovery password>'
     if ($clean.Length -gt $MaxLength) { $clean = $clean.Substring(0, $MaxLength - 3) + '...' }
     return $clean.Trim()
 }
@@ -369,7 +374,13 @@ function Get-EscrowedKeyIds($Http, [string]$BaseUrl, $Certificate, [string]$Devi
     $ids = @{}
     $path = Get-ListPath $DeviceId
     $base = [System.Uri]::new($BaseUrl.TrimEnd('/') + '/')
+    # A hostile or broken service must not keep a signed loop going: no page twice, and a bound on pages.
+    $seen = @{}
     while ($path) {
+        if ($seen.ContainsKey($path) -or $seen.Count -ge $script:MaxListPages) {
+            return [pscustomobject]@{ Ids = $null; Failure = "Failed: the service's next page links go round or past $($script:MaxListPages) pages" }
+        }
+        $seen[$path] = $true
         $response = Invoke-Service $Http $BaseUrl $Certificate 'GET' $path $null
         if ($response.Status -ne 200) { return [pscustomobject]@{ Ids = $null; Failure = (Get-FailureText $response) } }
         $page = $null
@@ -377,7 +388,11 @@ function Get-EscrowedKeyIds($Http, [string]$BaseUrl, $Certificate, [string]$Devi
         if ($null -eq $page -or $null -eq $page.PSObject.Properties['value']) {
             return [pscustomobject]@{ Ids = $null; Failure = (Get-FailureText $response) }
         }
-        foreach ($key in @($page.value)) { $ids[([string]$key.id).ToLowerInvariant()] = $true }
+        foreach ($key in @($page.value)) {
+            # An entry without a string id (a broken or hostile answer) names no key: it is not counted as escrowed.
+            $idProperty = if ($null -ne $key) { $key.PSObject.Properties['id'] } else { $null }
+            if ($null -ne $idProperty -and $idProperty.Value -is [string]) { $ids[$idProperty.Value.ToLowerInvariant()] = $true }
+        }
         $path = $null
         $next = $page.PSObject.Properties['@odata.nextLink']
         if ($null -ne $next -and $next.Value) {

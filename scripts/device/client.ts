@@ -18,6 +18,8 @@ export interface VolumeReport {
 
 /** Tries per request: the first and two retries after 429/503. */
 const MAX_TRIES = 3;
+/** A device has at most a few hundred keys, listed by the hundred: as in the Windows client. */
+const MAX_LIST_PAGES = 20;
 /** A Retry-After longer than this ends the run instead (the next scheduled run will try again). */
 const MAX_WAIT_S = 60;
 
@@ -81,7 +83,13 @@ export class DeviceClient {
     // Written out as the Windows client writes it (test/vectors: "list own keys"), already canonical.
     let path: string | undefined = `${COLLECTION_PATH}?$filter=deviceId%20eq%20%27${deviceId.toLowerCase()}%27`;
     let response: DeviceResponse;
+    // A broken or hostile service must not keep a signed loop going: no page twice, and a bound on pages.
+    const seen = new Set<string>();
     do {
+      if (seen.has(path) || seen.size >= MAX_LIST_PAGES) {
+        throw new Error(`the service's next page links go round or past ${MAX_LIST_PAGES} pages`);
+      }
+      seen.add(path);
       response = await this.send('GET', path);
       if (response.status !== 200) return { status: response.status, keys, response };
       keys.push(...response.json.value!);

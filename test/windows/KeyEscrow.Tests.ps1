@@ -342,6 +342,38 @@ Describe 'KeyEscrow.ps1' {
             @(Get-StageRequest $Stage).Count | Should -Be 1
         }
 
+        It 'a next page link back to a page already read ends the run after that one request' {
+            $self = $Stage.Url.TrimEnd('/') + (Get-ListPath (Get-DeviceId $script:CurrentCertificate))
+            Set-StageFault $Stage @(@{ method = 'GET'; status = 200; headers = @{ 'Content-Type' = 'application/json' }; body = (@{ value = @(); '@odata.nextLink' = $self } | ConvertTo-Json -Compress) })
+            $result = Invoke-Run 'Detect'
+            $result.Line | Should -BeExactly "Failed: the service's next page links go round or past 20 pages"
+            $result.ExitCode | Should -Be 1
+            @(Get-StageRequest $Stage).Count | Should -Be 1
+        }
+
+        It 'entries without a string id are not keys: no PropertyNotFoundException under StrictMode' {
+            Set-StageFault $Stage @(@{ method = 'GET'; status = 200; headers = @{ 'Content-Type' = 'application/json' }; body = '{"value":["x",5,null,{"id":7}]}' })
+            $result = Invoke-Run 'Detect'
+            $result.Line | Should -Not -Match 'Exception'
+            $result.ExitCode | Should -Be 1
+            Assert-OneLine $result
+        }
+
+        It 'a message that echoes a password in any spelling, or carries line or bidi controls, is masked: <name>' -ForEach @(
+            @{ name = 'no separators'; text = '496298461032321464595518463221173943033616139579' }
+            @{ name = 'spaced dashes'; text = '496298 - 461032 - 321464 - 595518 - 463221 - 173943 - 033616 - 139579' }
+            @{ name = 'line separators'; text = ('496298-461032-321464-595518-463221-173943-033616-139579' -replace '-', [string][char]0x2028) }
+            @{ name = 'six groups'; text = '496298-461032-321464-595518-463221-173943' }
+        ) {
+            $body = @{ error = @{ code = 'badRequest'; message = "bad key $text ok$([char]0x2028)UpToDate$([char]0x202E)evil" } } | ConvertTo-Json -Compress
+            Set-StageFault $Stage @(@{ method = 'PATCH'; status = 400; times = 1; headers = @{ 'Content-Type' = 'application/json; charset=utf-8' }; body = $body })
+            $result = Invoke-Run 'Remediate'
+            Assert-OneLine $result
+            $result.Line | Should -Match 'BadRequest: bad key <recovery password> ok UpToDate evil'
+            $result.Line | Should -Not -Match '\d{6}'
+            $result.Line | Should -Not -Match '[^\x20-\x7e]'
+        }
+
         It 'a very long error message still makes one line of at most 2,048 characters' {
             Set-StageFault $Stage @(@{ method = 'PATCH'; status = 409; times = 1; headers = @{ 'Content-Type' = 'application/json' }; body = (@{ error = @{ code = 'conflict'; message = ("line`r`nbreak " * 2000) } } | ConvertTo-Json -Compress) })
             $result = Invoke-Run 'Remediate'
