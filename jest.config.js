@@ -25,7 +25,8 @@ module.exports = {
     displayName: folder,
     // Transpiled file by file, not type-checked again for every test file: `npm run typecheck` and
     // `npm run lint` check the types, once, and ts-jest's per-file type check was most of test:pure's time.
-    transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+    // (tsconfig.test.json: tsconfig.json with isolatedModules, which tells ts-jest to transpile only.)
+    transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },
     testEnvironment: 'node',
     roots: [`<rootDir>/test/${folder}`],
     testMatch: ['**/*.test.ts'],

@@ -82,17 +82,17 @@ const DECODERS: Readonly<Record<string, (bytes: Uint8Array, options: zlib.ZlibOp
 export const ACCEPTED_CODINGS = ['gzip', 'deflate', 'br', 'identity'] as const;
 
 /**
- * The codings of Content-Encoding, checked before the body is read: one we do not decode is a 415 that names
- * it, with Accept-Encoding listing those we do (RFC 9110 section 15.5.16). decodeContent then undoes them,
- * last applied first. Each step stops inflating one chunk past the size limit (zlib's maxOutputLength), so a small "bomb" that
- * would inflate to gigabytes costs no more than the limit before its 413.
- */
-/**
  * Content codings one body may carry. Clients send one (or none); each layer is decoded synchronously,
  * so a thousand nested layers would hold the event loop for every request behind it.
  */
 export const MAX_CONTENT_CODINGS = 2;
 
+/**
+ * The codings of Content-Encoding, checked before the body is read: one we do not decode is a 415 that names
+ * it, with Accept-Encoding listing those we do (RFC 9110 section 15.5.16). decodeContent then undoes them,
+ * last applied first. Each step stops inflating one chunk past the size limit (zlib's maxOutputLength), so a small "bomb" that
+ * would inflate to gigabytes costs no more than the limit before its 413.
+ */
 function contentCodings(request: HttpRequest): string[] {
   const codings = (request.headers.get('content-encoding') ?? '')
     .split(',')

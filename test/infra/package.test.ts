@@ -106,7 +106,7 @@ describe('the package azd deploys', () => {
   it('loads with a bare node and registers every function, needing nothing outside the package', () => {
     const loaded = loadUnpacked();
     expect(loaded.http.sort()).toEqual(EXPECTED_HTTP_FUNCTIONS);
-    expect(loaded.other.sort()).toEqual(['entraMirror', 'purgeExpired']);
+    expect(loaded.other.sort()).toEqual(['entraMirror', 'purgeExpired', 'sweepDeviceNonces']);
     expect(loaded.outside).toEqual([]);
   });
 
@@ -142,6 +142,12 @@ describe('the package azd deploys', () => {
 
 // Every HTTP function the app registers (functions/*.ts), by name.
 const EXPECTED_HTTP_FUNCTIONS = [
+  'coverageReport-beta-bitlocker-coverageReport',
+  'coverageReport-beta-informationProtection-bitlocker-coverageReport',
+  'coverageReport-bitlocker-coverageReport',
+  'coverageReport-informationProtection-bitlocker-coverageReport',
+  'coverageReport-v1-0-bitlocker-coverageReport',
+  'coverageReport-v1-0-informationProtection-bitlocker-coverageReport',
   'deletedItems-beta-directory-deletedItems-item',
   'deletedItems-beta-directory-deletedItems-keys',
   'deletedItems-beta-directory-deletedItems-restore',
@@ -151,6 +157,12 @@ const EXPECTED_HTTP_FUNCTIONS = [
   'deletedItems-v1-0-directory-deletedItems-item',
   'deletedItems-v1-0-directory-deletedItems-keys',
   'deletedItems-v1-0-directory-deletedItems-restore',
+  'deviceStatuses-beta-bitlocker-deviceStatuses',
+  'deviceStatuses-beta-informationProtection-bitlocker-deviceStatuses',
+  'deviceStatuses-bitlocker-deviceStatuses',
+  'deviceStatuses-informationProtection-bitlocker-deviceStatuses',
+  'deviceStatuses-v1-0-bitlocker-deviceStatuses',
+  'deviceStatuses-v1-0-informationProtection-bitlocker-deviceStatuses',
   'directoryAudits-auditLogs-directoryAudits',
   'directoryAudits-beta-auditLogs-directoryAudits',
   'directoryAudits-v1-0-auditLogs-directoryAudits',
