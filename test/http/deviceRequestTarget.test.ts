@@ -3,6 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deviceAuthorization } from '../../shared/auth/device/signer';
+import { PROOF_REFUSED } from '../../shared/auth/device/authenticate';
 import { COLLECTION_PATH } from '../../scripts/device/client';
 import { registerDevice, type LocalDevice } from '../../scripts/device/identity';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
@@ -42,6 +43,6 @@ it('a list signed over PUBLIC_BASE_URL’s path verifies when a proxy stripped i
   const other = await listSignedOver(`/other${rawQuotes()}`, rawQuotes());
   expect(other.status).toBe(401);
   expect(other.json).toMatchObject({
-    error: { code: 'InvalidAuthenticationToken', message: expect.stringMatching(/signature does not verify/) },
+    error: { code: 'InvalidAuthenticationToken', message: PROOF_REFUSED },
   });
 });
