@@ -1,8 +1,8 @@
 import type { KeySetGeneration } from './signingKeys';
 
 // Verdicts on bearer tokens already verified, so that a client sending the same token again (a device's
-// daily check, a helpdesk page's burst of reads) costs a map lookup instead of an RSA signature check
-// (issue 13). An entry never outlives what made the verdict true:
+// daily check, a helpdesk page's burst of reads) costs a map lookup instead of an RSA signature check.
+// An entry never outlives what made the verdict true:
 // - the token's `exp` (exactly: the clock tolerance is granted only by a full verification);
 // - the key set that verified it: when the set is refetched the entry is dropped, and once the set is
 //   as old as the signing keys' cache age the entry expires even if nobody refetched it, so a key

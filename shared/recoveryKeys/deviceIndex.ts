@@ -25,7 +25,7 @@ import { TABLES } from '../storage/layout';
 // A key arriving on the device (a new key, a changed volumeType, a move here, a restore) writes its
 // pending entry with the copy it will have; a key leaving it (a delete, a move away) writes a pending
 // entry with no copy. After the commit, the writer confirms the entry (listed = true) or removes it,
-// conditional on the ETag of its own pending write; a new key's writer does not (issue 13: it would be
+// conditional on the ETag of its own pending write; a new key's writer does not (that would be
 // the escrow's fourth storage request in a row): its entry is confirmed by the first list that reads
 // the record, below. A crash or a lost race anywhere in between leaves a pending entry, which lists
 // check against the record: never a trusted copy that disagrees with the record.
