@@ -88,7 +88,7 @@ function storageAccount(prefix: 'stescrow' | 'stescrowbk'): ArmResource {
   expect(accounts).toHaveLength(2);
   const found = accounts.filter((account) => account.name.startsWith(`[format('${prefix}{0}'`));
   expect(found).toHaveLength(1);
-  return found[0]!;
+  return found[0];
 }
 
 describe('the storage accounts', () => {
@@ -113,8 +113,8 @@ describe('the storage accounts', () => {
     const blobServices = resourcesOfType(infra.resources, 'Microsoft.Storage/storageAccounts/blobServices');
     const versioned = blobServices.filter((service) => service.properties !== undefined && propertiesOf(service).isVersioningEnabled === true);
     expect(versioned).toHaveLength(1);
-    expect(versioned[0]!.name).toContain('stescrowbk');
-    expect(propertiesOf(versioned[0]!)).toMatchObject({ deleteRetentionPolicy: { enabled: true } });
+    expect(versioned[0].name).toContain('stescrowbk');
+    expect(propertiesOf(versioned[0])).toMatchObject({ deleteRetentionPolicy: { enabled: true } });
     const containers = resourcesOfType(infra.resources, 'Microsoft.Storage/storageAccounts/blobServices/containers');
     const backups = containers.find((container) => container.name.includes('backupContainerName'));
     expect(propertiesOf(backups!)).toEqual({ publicAccess: 'None', immutableStorageWithVersioning: { enabled: true } });
