@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { startAzuriteTables } from '../azurite';
 import { forEachLimit } from '../../shared/adoption/concurrency';
 import { TABLES, STATUS_ROW } from '../../shared/storage/layout';
+import { saveInventoryCheckpoint } from '../../shared/inventory/store';
 
 // The coverage report's cost for a tenant of N devices (default 10,000): `node dist/scripts/bench/coverageReport.js
 // [--devices N]`. Seeds an in-memory Azurite of its own below the API (inventory rows as a complete run
@@ -20,18 +21,10 @@ async function seed(connectionString: string, devices: number): Promise<void> {
   const [inventory, statuses, index] = [table(TABLES.deviceInventory), table(TABLES.deviceStatuses), table(TABLES.deviceIndex)];
   await Promise.all([inventory.createTable(), statuses.createTable(), index.createTable()]);
   const runId = randomUUID();
-  for (const source of ['entra', 'intune']) {
-    await inventory.createEntity({
-      partitionKey: '~run',
-      rowKey: source,
-      runId,
-      scope: 'bench',
-      startedAt: '',
-      nextPage: '',
-      pages: 1,
-      restarts: 0,
-      lastCompleteRunId: runId,
-    });
+  // A complete inventory run, written by the inventory's own store (the process's storage setting
+  // points at this Azurite before seeding).
+  for (const source of ['entra', 'intune'] as const) {
+    await saveInventoryCheckpoint({ source, runId, scope: 'bench', startedAt: '', pages: 1, restarts: 0, lastCompleteRunId: runId });
   }
   const ids = Array.from({ length: devices }, (_, i) => ({ deviceId: randomUUID(), i }));
   await forEachLimit(ids, 32, async ({ deviceId, i }) => {
