@@ -14,6 +14,7 @@ import { continuationOf, nextLinkOf, parseItemSelect, parseListQuery } from '../
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
 import { contextUrl, graphEntity, graphProperties, type KeyProperty, propertiesFor } from '../shared/recoveryKeys/representation';
 import { parseRevealHeaders } from '../shared/recoveryKeys/revealReason';
+import { permitReveal } from '../shared/reveal/permit';
 import { keyIdOf, parseRecoveryKeyBody } from '../shared/recoveryKeys/schema';
 import * as keys from '../shared/recoveryKeys/service';
 import { settings } from '../shared/config';
@@ -74,7 +75,10 @@ export async function getKey(request: HttpRequest, requestContext: RequestContex
     // Checked before the rate limit: a malformed read costs the caller no read.
     parseRevealHeaders(request.headers, settings().requireRevealReason);
     limitKeyReads(caller);
-    const { stored, key } = await keys.readRecoveryPassword(keyIdOf(request), audit.source, deviceId);
+    const { stored, key } = await keys.readRecoveryPassword(keyIdOf(request), audit.source, {
+      deviceId,
+      permit: (key) => permitReveal({ caller, key, request }),
+    });
     return entityResponse(requestContext, 200, stored, key, {}, select);
   } catch (error) {
     throw await audit.recordFailure(error);

@@ -286,9 +286,11 @@ export async function getRecoveryKey(id: string, deviceId?: string): Promise<Sto
 export async function readRecoveryPassword(
   id: string,
   source: AuditSource,
-  deviceId?: string,
+  options: { deviceId?: string; permit?: (stored: StoredRecoveryKey) => Promise<void> } = {},
 ): Promise<{ stored: StoredRecoveryKey; key: string }> {
-  const { value: stored, fromSecondary } = await readLiveKey(id, deviceId);
+  const { value: stored, fromSecondary } = await readLiveKey(id, options.deviceId);
+  // The reveal rules see the key's metadata (its device above all) before its password is opened.
+  await options.permit?.(stored);
   const key = openPassword(stored);
   await writeReadAudit(successEvent(source, 'read', stored), fromSecondary);
   return { stored, key };
