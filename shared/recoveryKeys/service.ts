@@ -15,6 +15,7 @@ import { requireComplete } from './schema';
 import { isSealedWithActiveKey, isStoredPassword, openPassword, sealPassword } from './sealing';
 import * as store from './store';
 import { isStorageError } from '../storage/storageError';
+import { alertKeyIdCollision } from '../alerts/events';
 
 // Use cases of the recovery-key resource. Each write reads the stored version and writes against its
 // ETag, so concurrent writers cannot overwrite each other unseen; a lost race is simply tried again
@@ -237,6 +238,15 @@ async function insertNew(key: RecoveryKey, source: AuditSource, heldBy?: StoredR
       })
     : successEvent(source, 'add', key, '', changes);
   const stored = await store.insertKey(sealRecord(key, heldBy && true), event);
+  if (heldBy) {
+    await alertKeyIdCollision({
+      claimant: source.caller,
+      keyId: key.id,
+      claimantDeviceId: key.deviceId,
+      holderDeviceId: heldBy.deviceId,
+      requestId: source.requestId,
+    });
+  }
   return { stored, key: key.key };
 }
 
