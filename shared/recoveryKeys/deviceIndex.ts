@@ -66,6 +66,8 @@ export interface MetadataPage {
   items: KeyMetadata[];
   /** Opaque storage continuation; absent on the last page. */
   continuation?: string;
+  /** Cut short at CHECKS_PER_PAGE untrusted entries: the caller answers with it rather than top it up. */
+  cut?: boolean;
 }
 
 const deviceIndex = () => tableClient(DEVICE_INDEX_TABLE);
@@ -213,8 +215,9 @@ export async function listDevicePage(
     }),
   );
   await confirmAll(confirmations);
-  const next = covered < entries.length ? afterToken(entries[covered - 1].rowKey!) : page?.continuationToken;
-  return { items: items.filter((item): item is KeyMetadata => item !== undefined), continuation: next };
+  const cut = covered < entries.length;
+  const next = cut ? afterToken(entries[covered - 1].rowKey!) : page?.continuationToken;
+  return { items: items.filter((item): item is KeyMetadata => item !== undefined), continuation: next, ...(cut && { cut }) };
 }
 
 /** One device's live keys, as the index shows them. */
