@@ -158,6 +158,7 @@ export const keysOfStored = (entity: AuditEntity): EventKeys => ({
   at: new Date(entity.activityDateTime),
   activity: activityNamed(entity.activityDisplayName),
   targetId: entity.targetId,
+  initiatorId: entity.oid,
 });
 
 /** Every row of a stored event, rebuilt from one copy: how the outbox merge and the layout move write them. */

@@ -10,6 +10,7 @@ import {
   activityFamily,
   activityNamed,
   familyEnd,
+  initiatorFamily,
   invertedMs,
   MAX_MS,
   POSITION,
@@ -23,7 +24,7 @@ import {
 import { TABLES } from '../storage/layout';
 
 // Pages of the audit trail (layout: rows.ts), newest first. A query names one family of rows (by
-// time, by activity, or by target) and reads it in every partition that can hold it: every shard, or
+// time, by activity, by target or by initiator) and reads it in every partition that can hold it: every shard, or
 // for a target its one shard. The shards' answers are merged by position, and a page goes no further
 // than the least far any shard with more to give has answered: the next page starts after the last
 // event shown (the continuation is that position), so a page costs one request per partition read,
@@ -40,6 +41,8 @@ export interface AuditQuery {
   to?: Date;
   activity?: string;
   targetId?: string;
+  /** The caller's object id: initiatedBy/user/id or initiatedBy/app/servicePrincipalId. */
+  initiatorId?: string;
 }
 
 export interface AuditPage {
@@ -84,17 +87,17 @@ function rowRange(family: string, { from, to }: AuditQuery, after: string | unde
   return `${lower} and ${upper}`;
 }
 
-/** The family and partitions a query reads, with any condition the family does not carry. */
-function plan(query: AuditQuery): { family: string; partitions: readonly string[]; extra?: string } {
+/** The family and partitions a query reads, with any conditions the family does not carry. */
+function plan(query: AuditQuery): { family: string; partitions: readonly string[]; extra: string[] } {
+  const activity = query.activity !== undefined ? [odata`activityDisplayName eq ${query.activity}`] : [];
   if (query.targetId !== undefined) {
-    return {
-      family: targetFamily(query.targetId),
-      partitions: [shardOf(query.targetId, '')],
-      ...(query.activity !== undefined && { extra: odata`activityDisplayName eq ${query.activity}` }),
-    };
+    const initiator = query.initiatorId !== undefined ? [odata`oid eq ${query.initiatorId}`] : [];
+    return { family: targetFamily(query.targetId), partitions: [shardOf(query.targetId, '')], extra: [...activity, ...initiator] };
   }
-  if (query.activity !== undefined) return { family: activityFamily(activityNamed(query.activity)), partitions: SHARD_PARTITIONS };
-  return { family: TIME_FAMILY, partitions: SHARD_PARTITIONS };
+  if (query.initiatorId !== undefined) return { family: initiatorFamily(query.initiatorId), partitions: SHARD_PARTITIONS, extra: activity };
+  if (query.activity !== undefined)
+    return { family: activityFamily(activityNamed(query.activity)), partitions: SHARD_PARTITIONS, extra: [] };
+  return { family: TIME_FAMILY, partitions: SHARD_PARTITIONS, extra: [] };
 }
 
 const needsTwin = (row: Row): boolean => row.hasTwin && row.confirmed !== true;
@@ -178,7 +181,7 @@ export async function listAuditEvents(query: AuditQuery, pageSize: number, conti
   const answers = await Promise.all(
     partitions.map((partition) =>
       storageCall(async () => {
-        const filter = [odata`PartitionKey eq ${partition}`, range, ...(extra ? [extra] : [])].join(' and ');
+        const filter = [odata`PartitionKey eq ${partition}`, range, ...extra].join(' and ');
         const page = await firstPage(client.listEntities<AuditEntity>({ queryOptions: { filter } }).byPage({ maxPageSize: pageSize }));
         return { rows: page ?? [], more: page?.continuationToken !== undefined };
       }),

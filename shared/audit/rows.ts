@@ -9,6 +9,8 @@ import { ACTIVITIES, type Activity } from './model';
 //   RowKey        t-{inverted ms}-{event id}          the trail by time
 //                 a-{activity}-{inverted ms}-{id}     by activity ('a-read-…')
 //                 k-{target id}-{inverted ms}-{id}    by target: a key's (or device's) history
+//                 i-{initiator id}-{inverted ms}-{id} by initiator: the caller's object id (a user's,
+//                                                     or an app's service principal's), lowercase
 //
 // Inverted times make ascending order newest first, and a time range a RowKey range, in every family.
 // The trail by time or by activity is one partition query per shard, merged newest first (a page costs
@@ -54,6 +56,7 @@ export function shardOf(targetId: string | undefined, eventId: string): string {
 export const TIME_FAMILY = 't-';
 export const activityFamily = (activity: Activity): string => `a-${activity}-`;
 export const targetFamily = (targetId: string): string => `k-${targetId}-`;
+export const initiatorFamily = (initiatorId: string): string => `i-${initiatorId.toLowerCase()}-`;
 
 /** The first RowKey after every row of a family ('.' follows '-'). */
 export const familyEnd = (family: string): string => `${family.slice(0, -1)}.`;
@@ -64,12 +67,19 @@ export interface EventKeys {
   at: Date;
   activity: Activity;
   targetId?: string;
+  /** The caller's object id. */
+  initiatorId?: string;
 }
 
 /** The PartitionKey and the RowKeys of an event's copies. */
-export function rowsOf({ eventId, at, activity, targetId }: EventKeys): { partitionKey: string; rowKeys: string[] } {
+export function rowsOf({ eventId, at, activity, targetId, initiatorId }: EventKeys): { partitionKey: string; rowKeys: string[] } {
   const position = positionOf(at, eventId);
-  const families = [TIME_FAMILY, activityFamily(activity), ...(targetId !== undefined ? [targetFamily(targetId)] : [])];
+  const families = [
+    TIME_FAMILY,
+    activityFamily(activity),
+    ...(targetId !== undefined ? [targetFamily(targetId)] : []),
+    ...(initiatorId !== undefined ? [initiatorFamily(initiatorId)] : []),
+  ];
   return { partitionKey: shardOf(targetId, eventId), rowKeys: families.map((family) => family + position) };
 }
 

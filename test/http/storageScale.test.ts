@@ -39,6 +39,8 @@ interface Size {
   busyKey: string;
   /** How many seeded events are about it. */
   busyEvents: number;
+  /** A seeded event and its caller's object id (every seeded event has a caller of its own). */
+  initiated: { eventId: string; oid: string };
   device: string;
   newKeysDevice: string;
 }
@@ -138,7 +140,8 @@ async function seed(scale: number): Promise<Size> {
     async (body) => expect((await call('PATCH', item(body.id!), body)).status).toBe(200),
   );
   const busyEvents = events.filter((event) => event.keyId === busyKey.id).length;
-  return { azurite, proxy, host, busyKey: busyKey.id, busyEvents, device: busyKey.deviceId, newKeysDevice };
+  const initiated = { eventId: events[5].id, oid: events[5].source.caller.oid! };
+  return { azurite, proxy, host, busyKey: busyKey.id, busyEvents, initiated, device: busyKey.deviceId, newKeysDevice };
 }
 
 const SIZES = [1, 10];
@@ -235,10 +238,15 @@ describe.each(SIZES)('at %ix the data', (scale) => {
     ];
     const first = await classes('GET list by deviceId, first after new keys', () => send('GET', path, reader));
     expect({ classes: first.classes, inARow: first.inARow }).toEqual({ classes: onePage, inARow: 3 });
-    // The next list trusts what the first confirmed and checks the next ones; then the backlog is gone.
-    expect((await classes('GET list by deviceId, second after new keys', () => send('GET', path, reader))).classes).toEqual(onePage);
-    const third = await classes('GET list by deviceId, third after new keys', () => send('GET', path, reader));
-    expect(third.classes).toEqual(['partition RecoveryKeysByDevice']);
+    // The next lists trust what earlier ones confirmed and check the next ones, never more a page; then the
+    // backlog is gone. (A confirmation is best effort with a deadline of its own: on a loaded machine one
+    // may lapse, and its entries are checked again, so the number of lists is not pinned, only its end.)
+    let last = first;
+    for (let lists = 0; lists < 6 && last.total > 1; lists++) {
+      last = await classes('GET list by deviceId, the next after new keys', () => send('GET', path, reader));
+      expect(last.total).toBeLessThanOrEqual(onePage.length);
+    }
+    expect(last.classes).toEqual(['partition RecoveryKeysByDevice']);
   });
 
   test('the unfiltered list and deleted keys: one request a page (the documented walks over every key)', async () => {
@@ -277,6 +285,10 @@ describe.each(SIZES)('at %ix the data', (scale) => {
     expect((await classes('GET directoryAudits activityDateTime ge (last hour)', () => send('GET', hour, auditor))).classes).toEqual(
       ALL_SHARDS,
     );
+    const byCaller = auditsPath({ $filter: `initiatedBy/app/servicePrincipalId eq '${size.initiated.oid}'` });
+    expect((await classes('GET directoryAudits initiatedBy/…/id eq …', () => send('GET', byCaller, auditor))).classes).toEqual(ALL_SHARDS);
+    const callers = (await send('GET', byCaller, auditor)).json.value as { id: string }[];
+    expect(callers.map((event) => event.id)).toEqual([size.initiated.eventId]);
     const history = auditsPath({ $filter: targetFilter(size.busyKey) });
     const keyHistory = await classes('GET directoryAudits targetResources/any(t:t/id eq …)', () => send('GET', history, auditor));
     expect(keyHistory.classes).toEqual(['partition AuditLog']);
