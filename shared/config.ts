@@ -118,6 +118,10 @@ export interface Settings {
   deletedKeyRetentionDays: number;
   /** PURGE_EXPIRED_SCHEDULE: NCRONTAB (six fields, seconds first) of the timer that purges keys past their retention. */
   purgeExpiredSchedule: string;
+  /** AUDIT_RETENTION_DAYS: how long audit events stay in the table; older ones are exported to the backup container, then deleted. */
+  auditRetentionDays: number;
+  /** AUDIT_RETENTION_SCHEDULE: NCRONTAB (six fields, seconds first) of the timer that exports and deletes them. */
+  auditRetentionSchedule: string;
   /** ENTRA_MIRROR_SCHEDULE: when the Entra mirror runs (NCRONTAB, six fields); undefined = the timer is off. */
   entraMirrorSchedule?: string;
   /** INVENTORY_SCHEDULE: when the device inventory is read from Entra ID and Intune (NCRONTAB, six fields); undefined = off. */
@@ -240,6 +244,11 @@ export const DEFAULT_ROTATION_DUE_HOURS = 24;
 
 /** Daily at 02:30 UTC: a quiet hour, and a day's delay past the retention changes nothing that matters. */
 export const DEFAULT_PURGE_EXPIRED_SCHEDULE = '0 30 2 * * *';
+
+/** A year and a month: a yearly review of who read which key still finds the whole year in the table. */
+export const DEFAULT_AUDIT_RETENTION_DAYS = 400;
+/** Daily at 03:30 UTC, after the purge and the backup. */
+export const DEFAULT_AUDIT_RETENTION_SCHEDULE = '0 30 3 * * *';
 
 // A timer schedule as the Functions timer trigger reads it: NCRONTAB {second} {minute} {hour} {day}
 // {month} {day-of-week}, each field a number, a range, a list, a step or '*' (month and day names
@@ -422,6 +431,9 @@ export function readSettings(env: Env = process.env): Settings {
     deletedKeyRetentionDays: readRetentionDays(env),
     purgeExpiredSchedule:
       readTimerSchedule(env, 'PURGE_EXPIRED_SCHEDULE', DEFAULT_PURGE_EXPIRED_SCHEDULE) ?? DEFAULT_PURGE_EXPIRED_SCHEDULE,
+    auditRetentionDays: readWholeNumber(env, 'AUDIT_RETENTION_DAYS', DEFAULT_AUDIT_RETENTION_DAYS, 30, 36_500),
+    auditRetentionSchedule:
+      readTimerSchedule(env, 'AUDIT_RETENTION_SCHEDULE', DEFAULT_AUDIT_RETENTION_SCHEDULE) ?? DEFAULT_AUDIT_RETENTION_SCHEDULE,
     entraMirrorSchedule: readTimerSchedule(env, 'ENTRA_MIRROR_SCHEDULE', '0 0 * * * *'),
     inventorySchedule: readTimerSchedule(env, 'INVENTORY_SCHEDULE', '0 0 */6 * * *'),
     coverageSchedule: readTimerSchedule(env, 'COVERAGE_SCHEDULE', '0 30 */6 * * *'),

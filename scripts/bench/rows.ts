@@ -14,6 +14,10 @@ export const GET_KEY = 'GET $select=key';
 export const REVEAL_ALERTED = 'GET $select=key by a user: hourly count, alert, audit';
 export const GET_METADATA = 'GET one key, metadata';
 export const LIST_DEVICE = "list a device's keys (one page)";
+export const AUDIT_PAGE = 'GET directoryAudits, a page of 50';
+/** Reveals of one key before the run: ten times a busy key's year (a reveal a month and a few writes). */
+export const HISTORY_EVENTS = 200;
+export const KEY_HISTORY = `a key's audit history (${HISTORY_EVENTS} events, one page)`;
 
 export interface Row extends Variant {
   side: 'floor' | 'service';
@@ -31,6 +35,8 @@ export async function storeKeys(service: Service, devices: number, keysPerDevice
   const deviceIds = Array.from({ length: devices }, () => newId());
   const bodies = deviceIds.flatMap((deviceId) => Array.from({ length: keysPerDevice }, () => keyBody({ deviceId })));
   for (const body of bodies) await service.patch(body);
+  // The history key: the first stored, revealed HISTORY_EVENTS times (each reveal one audit event).
+  for (let i = 0; i < HISTORY_EVENTS; i++) await service.getKey(bodies[0].id);
   return { bodies, deviceIds };
 }
 
@@ -83,6 +89,23 @@ export function rows(
       run: async (w, s) => {
         const keys = await service.listDevice(pick(stored.deviceIds, w, s));
         if (keys !== stored.bodies.length / stored.deviceIds.length) throw new Error(`list by device returned ${keys} keys`);
+      },
+    },
+    {
+      name: AUDIT_PAGE,
+      side: 'service',
+      floor: FLOOR_READ,
+      run: async () => {
+        if ((await service.audits(50)) === 0) throw new Error('the audit trail is empty');
+      },
+    },
+    {
+      name: KEY_HISTORY,
+      side: 'service',
+      floor: FLOOR_READ,
+      run: async () => {
+        const events = await service.audits(100, `targetResources/any(t:t/id eq '${stored.bodies[0].id}')`);
+        if (events < 100) throw new Error(`the history key's page held ${events} events`);
       },
     },
   ];

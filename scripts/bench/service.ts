@@ -11,6 +11,8 @@ import type { BenchHttpClient } from './httpClient';
 const COLLECTION = '/v1.0/bitlocker/recoveryKeys';
 const WRITE = ['BitLockerKey.ReadWrite.All'];
 const READ = ['BitLockerKey.Read.All'];
+const AUDIT = ['AuditLog.Read.All'];
+const AUDITS = '/v1.0/auditLogs/directoryAudits';
 
 /** The operations of the issue's target table, each one HTTP request; any unexpected status throws. */
 export interface Service {
@@ -28,6 +30,8 @@ export interface Service {
   get(id: string): Promise<void>;
   /** GET the collection with `$filter=deviceId eq '…'`: one page; resolves to the keys in it. */
   listDevice(deviceId: string): Promise<number>;
+  /** GET a page of the audit trail (`$top`), with `filter` if given; resolves to the events in it. */
+  audits(top: number, filter?: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -50,11 +54,12 @@ export async function startService(projectRoot: string, stateDir: string, client
     }
     return bearer;
   };
+  const auditToken = `Bearer ${await mintDevelopmentToken(stateDir, { roles: AUDIT })}`;
   // The per-request log line is formatted but not written: the floor writes none either.
   const host = await startLocalHostInProcess({ projectRoot, requestLog: false });
 
-  const get = async (what: string, pathAndQuery: string): Promise<string> => {
-    const answer = await client.request('GET', new URL(pathAndQuery, host.url), { authorization: readToken });
+  const get = async (what: string, pathAndQuery: string, authorization = readToken): Promise<string> => {
+    const answer = await client.request('GET', new URL(pathAndQuery, host.url), { authorization });
     expectStatus(what, answer.status, answer.body);
     return answer.body;
   };
@@ -79,6 +84,11 @@ export async function startService(projectRoot: string, stateDir: string, client
     get: async (id) => void (await get('GET', `${COLLECTION}/${id}`)),
     listDevice: async (deviceId) => {
       const body = await get('list by device', `${COLLECTION}?$filter=${encodeURIComponent(`deviceId eq '${deviceId}'`)}`);
+      return (JSON.parse(body) as { value: unknown[] }).value.length;
+    },
+    audits: async (top, filter) => {
+      const query = new URLSearchParams({ $top: String(top), ...(filter !== undefined && { $filter: filter }) });
+      const body = await get('GET directoryAudits', `${AUDITS}?${query}`, auditToken);
       return (JSON.parse(body) as { value: unknown[] }).value.length;
     },
     close: () => host.close(),

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { TableEntity } from '@azure/data-tables';
 import type { AppendBlobClient, ContainerClient } from '@azure/storage-blob';
 import { backupContainer } from '../backup/blobs';
 import { settings } from '../config';
@@ -7,16 +6,16 @@ import { GraphError, serviceUnavailable } from '../errors/graphError';
 import { markPrimaryDown, primaryMarkedDown } from '../storage/secondary';
 import { storageCall } from '../storage/storageCall';
 import { UNREACHABLE_RETRY_AFTER_S } from '../storage/storageError';
-import { tableClient } from '../storage/tables';
 import type { AuditEvent } from './model';
-import { AUDIT_TABLE, auditLogEntity, writeAuditEntry } from './store';
+import { type AuditEntity, contentOf, rowsOfStored } from './entity';
+import { writeAuditEntry, writeRows } from './store';
 
 // The audit outbox: where a key read's audit record goes when the audit table cannot take it (its
 // storage account's primary region is down, and the key was read from the secondary). It is the
 // backup container (BACKUP_CONTAINER), in another storage account than the tables: an outage or an
 // attacker that takes the tables' account does not take it, and its immutability policy keeps what is
 // written there (append blobs: protected appends are allowed). One append blob per process and UTC
-// day, one line per record (an append is atomic), holding the AuditLog entity as the table would.
+// day, one line per record (an append is atomic), holding the content of the event's AuditLog rows.
 // mergeAuditOutbox copies the lines into the audit table once it answers again (the timer in
 // functions/backup.ts, and `npm run backup` before each snapshot); a marker blob per merged length
 // says how far each outbox blob was merged, since an immutable blob cannot be changed or deleted.
@@ -47,7 +46,7 @@ async function appendToOutbox(event: AuditEvent): Promise<void> {
   try {
     const abortSignal = AbortSignal.timeout(OUTBOX_WRITE_MS);
     const blob = await outboxBlob(await backupContainer(), event.at, abortSignal);
-    const line = Buffer.from(`${JSON.stringify(auditLogEntity(event))}\n`);
+    const line = Buffer.from(`${JSON.stringify(contentOf(event, false))}\n`);
     await blob.appendBlock(line, line.length, { abortSignal });
   } catch {
     throw serviceUnavailable(
@@ -91,7 +90,6 @@ async function mergedLength(container: ContainerClient, blob: string): Promise<n
 export async function mergeAuditOutbox(): Promise<number> {
   if (settings().backup === undefined) return 0;
   const container = await backupContainer();
-  const table = await tableClient(AUDIT_TABLE);
   let copied = 0;
   for await (const item of container.listBlobsFlat({ prefix: OUTBOX_PREFIX })) {
     const length = item.properties.contentLength ?? 0;
@@ -99,7 +97,8 @@ export async function mergeAuditOutbox(): Promise<number> {
     if (length <= from) continue;
     const text = (await container.getAppendBlobClient(item.name).downloadToBuffer(from, length - from)).toString('utf8');
     for (const line of text.split('\n').filter(Boolean)) {
-      await storageCall(() => table.upsertEntity(JSON.parse(line) as TableEntity, 'Replace'), 'The audit record');
+      // A line of an earlier version holds the entity with the earlier layout's keys: its rows are rebuilt alike.
+      await storageCall(() => writeRows(rowsOfStored(JSON.parse(line) as AuditEntity)), 'The audit record');
       copied++;
     }
     await container

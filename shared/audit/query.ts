@@ -13,9 +13,10 @@ import type { AuditQuery } from './store';
 //   condition = "activityDateTime" ("ge" | "gt" | "le" | "lt") datetime
 //             | "activityDisplayName" "eq" string
 //             | "targetResources/any(" name ":" name "/id" "eq" string ")"
+//             | "initiatedBy/user/id" "eq" string | "initiatedBy/app/servicePrincipalId" "eq" string
 
 export const SUPPORTED_AUDIT_FILTERS =
-  "Supported: activityDateTime ge|gt|le|lt {ISO 8601 date and time with Z or an offset}, activityDisplayName eq '{name}', targetResources/any(t:t/id eq '{guid}'), joined with 'and'";
+  "Supported: activityDateTime ge|gt|le|lt {ISO 8601 date and time with Z or an offset}, activityDisplayName eq '{name}', targetResources/any(t:t/id eq '{guid}'), initiatedBy/user/id eq '{guid}', initiatedBy/app/servicePrincipalId eq '{guid}', joined with 'and'";
 
 const MAX_FILTER_LENGTH = 512;
 
@@ -152,6 +153,8 @@ class Parser {
       }
       case 'targetResources':
         return this.once(query, 'targetId', this.anyTargetId());
+      case 'initiatedBy':
+        return this.once(query, 'initiatorId', this.initiatorId());
       default:
         throw refuse(`filtering on ${quoteClientText(property.text)} is not supported`);
     }
@@ -181,6 +184,22 @@ class Parser {
     this.take('punct', ')');
     const id = normalizeGuid(value);
     if (!id) throw refuse(`targetResources id must be a GUID, not ${quoteClientText(value)}`);
+    return id;
+  }
+
+  /** `/user/id eq '{guid}'` or `/app/servicePrincipalId eq '{guid}'`: both the caller's object id. */
+  private initiatorId(): string {
+    this.take('punct', '/');
+    const kind = this.take('word').text;
+    this.take('punct', '/');
+    const property = this.take('word').text;
+    if (!((kind === 'user' && property === 'id') || (kind === 'app' && property === 'servicePrincipalId'))) {
+      throw refuse(`filtering on initiatedBy/${quoteClientText(kind)}/${quoteClientText(property)} is not supported`);
+    }
+    this.take('word', 'eq');
+    const value = this.take('string').text;
+    const id = normalizeGuid(value);
+    if (!id) throw refuse(`initiatedBy/${kind}/${property} must be a GUID, not ${quoteClientText(value)}`);
     return id;
   }
 

@@ -1,4 +1,4 @@
-import { odata, type TableEntityResult } from '@azure/data-tables';
+import { odata, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import { InFlightLimit } from '../storage/inFlightLimit';
 import { firstPage } from '../storage/firstPage';
 import { storageCall } from '../storage/storageCall';
@@ -66,6 +66,8 @@ export interface MetadataPage {
   items: KeyMetadata[];
   /** Opaque storage continuation; absent on the last page. */
   continuation?: string;
+  /** Cut short at CHECKS_PER_PAGE untrusted entries: the caller answers with it rather than top it up. */
+  cut?: boolean;
 }
 
 const deviceIndex = () => tableClient(DEVICE_INDEX_TABLE);
@@ -123,11 +125,56 @@ function copyOf(deviceId: string, entry: TableEntityResult<IndexEntity>): KeyMet
 const sameCopy = (a: KeyMetadata, b: KeyMetadata): boolean => a.volumeType === b.volumeType && a.createdDateTime === b.createdDateTime;
 
 /**
+ * Untrusted entries one page checks against their records at most: a page stops before the entry that
+ * would be one more, so a page costs at most this many point reads, one index query and one
+ * confirming transaction, whatever happened to the device before (a thousand new keys are a
+ * thousand-key backlog worked off a few pages at a time, each answered within the request's deadline).
+ */
+export const CHECKS_PER_PAGE = 8;
+
+/**
+ * A continuation of ours, in the storage SDK's shape (shared/odata/skipToken.ts checks that shape): the
+ * page after a cut one starts after the last entry it covered. Other continuations are storage's own.
+ */
+const AFTER_ENTRY = '~after';
+
+const afterToken = (rowKey: string): string =>
+  Buffer.from(JSON.stringify({ nextPartitionKey: AFTER_ENTRY, nextRowKey: rowKey })).toString('base64');
+
+function resumeFrom(continuation: string | undefined): { after?: string; continuation?: string } {
+  if (continuation === undefined) return {};
+  try {
+    const { nextPartitionKey, nextRowKey } = JSON.parse(Buffer.from(continuation, 'base64').toString('latin1')) as Record<string, unknown>;
+    if (nextPartitionKey === AFTER_ENTRY && typeof nextRowKey === 'string') return { after: nextRowKey };
+  } catch {
+    // Not ours: storage's, passed on as it came.
+  }
+  return { continuation };
+}
+
+/** Confirms entries whose copy equals the record a list just read, in one transaction (best effort, as confirm). */
+async function confirmAll(confirmations: { key: KeyMetadata; etag: string }[]): Promise<void> {
+  if (confirmations.length === 0) return;
+  try {
+    const abortSignal = AbortSignal.timeout(AFTER_COMMIT_DEADLINE_MS);
+    await (
+      await deviceIndex()
+    ).submitTransaction(
+      confirmations.map(({ key, etag }): TransactionAction => ['update', entity(key, true), 'Replace', { etag }]),
+      { abortSignal },
+    );
+  } catch {
+    // A 412 on any entry (a writer owns it now) leaves them all pending, which is safe: the next list checks them.
+  }
+}
+
+/**
  * One page of a device's keys: one query on the index. Trusted entries are used as they are; the
- * others are each checked with `readRecord` (a point read of the record, bounded per instance),
- * and shown only if the record exists, is live and is still on this device. A pending entry whose
- * copy equals what it shows is confirmed on the way (a new key's first listing; see the module
- * comment for why that is safe), so the next list needs no read for it.
+ * others are each checked with `readRecord` (a point read of the record, bounded per instance and
+ * per page: CHECKS_PER_PAGE), and shown only if the record exists, is live and is still on this
+ * device. Pending entries whose copy equals what they show are confirmed on the way, together (a new
+ * key's first listing; see the module comment for why that is safe), so the next list needs no read
+ * for them.
  */
 export async function listDevicePage(
   deviceId: string,
@@ -135,26 +182,42 @@ export async function listDevicePage(
   continuation: string | undefined,
   readRecord: (id: string) => Promise<(KeyMetadata & { deletedDateTime?: string }) | undefined>,
 ): Promise<MetadataPage> {
+  const resume = resumeFrom(continuation);
+  const filter =
+    resume.after === undefined ? odata`PartitionKey eq ${deviceId}` : odata`PartitionKey eq ${deviceId} and RowKey gt ${resume.after}`;
   const page = await storageCall(async () => {
     const entries = (await deviceIndex()).listEntities<IndexEntity>({
-      queryOptions: { filter: odata`PartitionKey eq ${deviceId}`, select: ['RowKey', 'volumeType', 'createdDateTime', 'listed'] },
+      queryOptions: { filter, select: ['RowKey', 'volumeType', 'createdDateTime', 'listed'] },
     });
-    return firstPage(entries.byPage({ maxPageSize: pageSize, continuationToken: continuation }));
+    return firstPage(entries.byPage({ maxPageSize: pageSize, continuationToken: resume.continuation }));
   });
   const entries: TableEntityResult<IndexEntity>[] = page ?? [];
+  const trusted = (entry: TableEntityResult<IndexEntity>): boolean => entry.listed === true && copyOf(deviceId, entry) !== undefined;
+  let covered = entries.length;
+  for (let i = 0, checks = 0; i < entries.length; i++) {
+    if (trusted(entries[i])) continue;
+    if (++checks > CHECKS_PER_PAGE) {
+      covered = i;
+      break;
+    }
+  }
+  const confirmations: { key: KeyMetadata; etag: string }[] = [];
   const items = await Promise.all(
-    entries.map(async (entry) => {
+    entries.slice(0, covered).map(async (entry) => {
       const copy = copyOf(deviceId, entry);
       if (copy && entry.listed === true) return copy;
       const record = await fallbackReads.run(() => readRecord(entry.rowKey!));
       if (!record || record.deletedDateTime !== undefined || record.deviceId !== deviceId) return undefined;
       const { id, volumeType, createdDateTime } = record;
       const shown: KeyMetadata = { id, deviceId, volumeType, createdDateTime };
-      if (copy && entry.listed === false && entry.etag && sameCopy(copy, shown)) await confirm(shown, entry.etag);
+      if (copy && entry.listed === false && entry.etag && sameCopy(copy, shown)) confirmations.push({ key: shown, etag: entry.etag });
       return shown;
     }),
   );
-  return { items: items.filter((item): item is KeyMetadata => item !== undefined), continuation: page?.continuationToken };
+  await confirmAll(confirmations);
+  const cut = covered < entries.length;
+  const next = cut ? afterToken(entries[covered - 1].rowKey!) : page?.continuationToken;
+  return { items: items.filter((item): item is KeyMetadata => item !== undefined), continuation: next, ...(cut && { cut }) };
 }
 
 /** One device's live keys, as the index shows them. */

@@ -376,7 +376,7 @@ export async function listRecoveryKeys(
     const page = await fetchPage(query, pageSize - items.length, next);
     items.push(...page.items);
     next = page.continuation;
-    if (next === undefined) break;
+    if (next === undefined || page.cut) break;
   }
   return { items, continuation: next };
 }

@@ -46,6 +46,8 @@ export interface Page<T = StoredRecoveryKey> {
   items: T[];
   /** Opaque storage continuation; absent on the last page. */
   continuation?: string;
+  /** The page was cut short to bound its storage requests: answer with it rather than top it up. */
+  cut?: boolean;
 }
 
 const rowOf = (key: KeyRecord): string => (key.claim ? claimRow(key.deviceId) : RECORD_ROW);

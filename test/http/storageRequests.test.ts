@@ -56,25 +56,25 @@ describe('storage requests per operation (pinned as they are, the target beside 
     const body = keyBody();
     const { response, count } = await counted(() => patch(body));
     expect({ status: response.status, id: response.json.id, key: response.json.key }).toEqual({ status: 200, id: body.id, key: body.key });
-    // Read the record (absent) > the device index entry, pending | the AuditLog entry > the record with
+    // Read the record (absent) > the device index entry, pending | the AuditLog rows (a transaction) > the record with
     // its audit twin. The entry stays pending until the device's first list confirms it (below).
-    expect(count).toEqual({
+    expect(count).toMatchObject({
       total: 4,
       inARow: 3,
-      requests: ['GET RecoveryKeys', 'POST $batch', 'PUT AuditLog', 'PUT RecoveryKeysByDevice'],
+      requests: ['GET RecoveryKeys', 'POST $batch', 'POST $batch', 'PUT RecoveryKeysByDevice'],
     });
   });
 
   test("PATCH repeating an escrowed key unchanged, a device's daily check: 2 requests, 2 in a row (target: <= 2, <= 2 in a row)", async () => {
     const { response, count } = await counted(() => patch(deviceKeys[1]));
     expect({ status: response.status, id: response.json.id }).toEqual({ status: 200, id: deviceKeys[1].id });
-    expect(count).toEqual({ total: 2, inARow: 2, requests: ['GET RecoveryKeys', 'PUT AuditLog'] });
+    expect(count).toMatchObject({ total: 2, inARow: 2, requests: ['GET RecoveryKeys', 'POST $batch'] });
   });
 
   test('GET $select=key: 2 requests, 2 in a row, one of them its audit entry (target: 2, <= 2 in a row)', async () => {
     const { response, count } = await counted(() => get(`${COLLECTION}/${deviceKeys[2].id}?$select=key`));
     expect({ status: response.status, key: response.json.key }).toEqual({ status: 200, key: deviceKeys[2].key });
-    expect(count).toEqual({ total: 2, inARow: 2, requests: ['GET RecoveryKeys', 'PUT AuditLog'] });
+    expect(count).toMatchObject({ total: 2, inARow: 2, requests: ['GET RecoveryKeys', 'POST $batch'] });
   });
 
   test('GET one key, metadata: 1 request (target: 1, 1 in a row)', async () => {
@@ -84,7 +84,7 @@ describe('storage requests per operation (pinned as they are, the target beside 
       id: deviceKeys[3].id,
       key: undefined,
     });
-    expect(count).toEqual({ total: 1, inARow: 1, requests: ['GET RecoveryKeys'] });
+    expect(count).toMatchObject({ total: 1, inARow: 1, requests: ['GET RecoveryKeys'] });
   });
 
   test(`list a device's keys, one page (${KEYS_PER_DEVICE} keys): 1 request (target: <= 2, <= 2 in a row)`, async () => {
@@ -92,37 +92,31 @@ describe('storage requests per operation (pinned as they are, the target beside 
     expect(response.status).toBe(200);
     expect((response.json.value as { id: string }[]).map((k) => k.id).sort()).toEqual(deviceKeys.map((k) => k.id).sort());
     // The device index query alone: its trusted entries carry what the list shows.
-    expect(count).toEqual({ total: 1, inARow: 1, requests: ['GET RecoveryKeysByDevice'] });
+    expect(count).toMatchObject({ total: 1, inARow: 1, requests: ['GET RecoveryKeysByDevice'] });
   });
 
-  test("a device's first list after new keys: the query, then per new key a point read and its entry confirmed; the next list, the query alone", async () => {
+  test("a device's first list after new keys: the query, a point read per new key, their entries confirmed together; the next list, the query alone", async () => {
     const newDevice = newId();
     const fresh = [keyBody({ deviceId: newDevice }), keyBody({ deviceId: newDevice })];
     for (const body of fresh) expect((await patch(body)).status).toBe(200);
     const first = await counted(() => get(listOf(newDevice)));
     expect((first.response.json.value as { id: string }[]).map((k) => k.id).sort()).toEqual(fresh.map((k) => k.id).sort());
-    expect(first.count).toEqual({
-      total: 5,
+    expect(first.count).toMatchObject({
+      total: 4,
       inARow: 3,
-      requests: [
-        'GET RecoveryKeys',
-        'GET RecoveryKeys',
-        'GET RecoveryKeysByDevice',
-        'PUT RecoveryKeysByDevice',
-        'PUT RecoveryKeysByDevice',
-      ],
+      requests: ['GET RecoveryKeys', 'GET RecoveryKeys', 'GET RecoveryKeysByDevice', 'POST $batch'],
     });
     const next = await counted(() => get(listOf(newDevice)));
     expect((next.response.json.value as { id: string }[]).map((k) => k.id).sort()).toEqual(fresh.map((k) => k.id).sort());
-    expect(next.count).toEqual({ total: 1, inARow: 1, requests: ['GET RecoveryKeysByDevice'] });
+    expect(next.count).toMatchObject({ total: 1, inARow: 1, requests: ['GET RecoveryKeysByDevice'] });
   });
 });
 
 describe('the counting proxy itself', () => {
   test('counts a storage request it forwarded, and nothing while the host is idle', async () => {
     const idle = await counted(() => Promise.resolve({} as ApiResponse));
-    expect(idle.count).toEqual({ total: 0, inARow: 0, requests: [] });
+    expect(idle.count).toMatchObject({ total: 0, inARow: 0, requests: [] });
     const { count } = await counted(() => get(`${COLLECTION}/${newId()}`));
-    expect(count).toEqual({ total: 1, inARow: 1, requests: ['GET RecoveryKeys'] });
+    expect(count).toMatchObject({ total: 1, inARow: 1, requests: ['GET RecoveryKeys'] });
   });
 });

@@ -106,7 +106,7 @@ describe('the package azd deploys', () => {
   it('loads with a bare node and registers every function, needing nothing outside the package', () => {
     const loaded = loadUnpacked();
     expect(loaded.http.sort()).toEqual(EXPECTED_HTTP_FUNCTIONS);
-    expect(loaded.other.sort()).toEqual(['entraMirror', 'purgeExpired', 'sweepDeviceNonces']);
+    expect(loaded.other.sort()).toEqual(['auditRetention', 'entraMirror', 'purgeExpired', 'sweepDeviceNonces']);
     expect(loaded.outside).toEqual([]);
   });
 

@@ -46,3 +46,22 @@ describe('activityDateTime bounds', () => {
     expect(refusal(() => parseAuditFilter(filter)).message).toContain(detail);
   });
 });
+
+describe('initiatedBy', () => {
+  const oid = '3F2504E0-4F89-11D3-9A0C-0305E82C3301';
+
+  it("takes a user's id or an app's service principal id, both the caller's object id, lowercase", () => {
+    expect(parseAuditFilter(`initiatedBy/user/id eq '${oid}'`)).toEqual({ initiatorId: oid.toLowerCase() });
+    expect(parseAuditFilter(`initiatedBy/app/servicePrincipalId eq '${oid}' and activityDisplayName eq 'Read BitLocker key'`)).toEqual({
+      initiatorId: oid.toLowerCase(),
+      activity: 'Read BitLocker key',
+    });
+  });
+
+  it.each([`initiatedBy/user/userPrincipalName eq 'a@b.c'`, `initiatedBy/user/id eq 'not-a-guid'`, `initiatedBy/app/appId eq '${oid}'`])(
+    '%s is a 400 naming what is supported',
+    (filter) => {
+      expect(() => parseAuditFilter(filter)).toThrow(/initiatedBy\/user\/id eq '\{guid\}'/);
+    },
+  );
+});

@@ -3,6 +3,7 @@ import { bodyJson, bodyText, handlerRequest, quietContext } from '../support/inP
 import { RestError } from '@azure/data-tables';
 import { InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
+import { TIME_ROWS } from '../../shared/audit/rows';
 import { AUDIT_TABLE } from '../../shared/audit/store';
 import { tableClient } from '../../shared/storage/tables';
 import { newOid } from '../support/audit';
@@ -46,7 +47,7 @@ let basicReader: string;
 let stored: KeyBody;
 
 /** Every AuditLog row that names the key. */
-const auditRowsOf = (id: string) => rawEntities(AUDIT_TABLE, `targetId eq '${id}'`);
+const auditRowsOf = (id: string) => rawEntities(AUDIT_TABLE, `${TIME_ROWS} and targetId eq '${id}'`);
 
 async function failAudit(): Promise<void> {
   const client = await tableClient(AUDIT_TABLE);

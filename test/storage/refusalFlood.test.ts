@@ -3,6 +3,7 @@ import { directoryAuditsHandler } from '../../functions/auditLogs';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
 import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
 import { resetSettings } from '../../shared/config';
+import { TIME_ROWS } from '../../shared/audit/rows';
 import { addToRefusalSummary, AUDIT_TABLE } from '../../shared/audit/store';
 import type { AuditEvent } from '../../shared/audit/model';
 import { randomUUID } from 'node:crypto';
@@ -136,7 +137,7 @@ it(`${FLOOD} refused requests from one caller leave a bounded number of records 
 
   // Bounded: per minute the flood touched, at most the records one by one and one summary.
   const minutes = Math.floor(ended / 60_000) - Math.floor(started / 60_000) + 1;
-  const rows = await rawEntities(AUDIT_TABLE, `oid eq '${flooderOid}' or oid eq '${flooderOid.toUpperCase()}'`);
+  const rows = await rawEntities(AUDIT_TABLE, `${TIME_ROWS} and (oid eq '${flooderOid}' or oid eq '${flooderOid.toUpperCase()}')`);
   const summaries = rows.filter((row) => row.refusedCount !== undefined);
   const single = rows.filter((row) => row.refusedCount === undefined);
   expect(summaries.length).toBeGreaterThanOrEqual(1);
@@ -196,7 +197,7 @@ it('instances merging into one summary row at once lose no count (ETag-guarded m
   };
   // Eight "instances" add 1 to 8 refusals (36 in all) at the same moment, as their merge timers fire together.
   await Promise.all(Array.from({ length: 8 }, (_, i) => merge(i + 1)));
-  const rows = await rawEntities(AUDIT_TABLE, `oid eq '${oid}'`);
+  const rows = await rawEntities(AUDIT_TABLE, `${TIME_ROWS} and oid eq '${oid}'`);
   expect(rows).toHaveLength(1);
   expect(rows[0]).toMatchObject({
     refusedCount: 36,

@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { azuriteConnectionString } from '../../scripts/azurite';
 import { longestChain, tableOf } from '../../scripts/bench/requestChain';
+import { requestClassOf, type RequestClass } from '../../scripts/bench/requestClass';
 
 // A counting HTTP proxy on 127.0.0.1 in front of the run's Azurite: a private host whose
 // STORAGE_CONNECTION_STRING is `proxy.connectionString` sends every storage request through it, and
@@ -18,6 +19,8 @@ export interface CountedRequest {
   method: string;
   /** The table it is about: `RecoveryKeys`, `AuditLog`, `$batch` (a transaction), `Tables` (create table). */
   table: string;
+  /** What it costs: a point, partition, key-range or scan query, a transaction, a table operation (scripts/bench/requestClass.ts). */
+  kind: RequestClass;
   start: number;
   end: number;
 }
@@ -28,6 +31,8 @@ export interface RequestCount {
   inARow: number;
   /** `METHOD table` per request, sorted. */
   requests: string[];
+  /** `class table` per request (`partition AuditLog`), sorted. */
+  classes: string[];
 }
 
 export interface CountingProxy {
@@ -62,7 +67,13 @@ export async function startCountingProxy(
   let lastActivity = performance.now();
 
   const server = http.createServer((req, res) => {
-    const request: CountedRequest = { method: req.method ?? '', table: tableOf(req.url ?? ''), start: performance.now(), end: NaN };
+    const request: CountedRequest = {
+      method: req.method ?? '',
+      table: tableOf(req.url ?? ''),
+      kind: requestClassOf(req.method ?? '', req.url ?? '/'),
+      start: performance.now(),
+      end: NaN,
+    };
     counted.push(request);
     inFlight++;
     lastActivity = request.start;
@@ -105,6 +116,7 @@ export async function startCountingProxy(
         total: counted.length,
         inARow: longestChain(counted.map((r) => [r.start, r.end] as const)),
         requests: counted.map((r) => `${r.method} ${r.table}`).sort(),
+        classes: counted.map((r) => `${r.kind} ${r.table}`).sort(),
       };
     },
     close: () =>
