@@ -4,7 +4,16 @@ import { firstPage } from '../storage/firstPage';
 import { isStorageError, StorageError, toStorageError, UNREACHABLE_RETRY_AFTER_S } from '../storage/storageError';
 import { tableClient } from '../storage/tables';
 import { boundedEvent } from './bounded';
-import { ACTIVITIES, type Activity, type AuditEvent, type ModifiedProperty, type RefusalCount, sumRefusals } from './model';
+import {
+  ACTIVITIES,
+  type Activity,
+  type AuditEvent,
+  type ModifiedProperty,
+  type RefusalCount,
+  type RevealBasis,
+  type RevealBasisKind,
+  sumRefusals,
+} from './model';
 import { TABLES } from '../storage/layout';
 
 // Layout (README "Audit trail"):
@@ -59,6 +68,10 @@ interface AuditEntity {
   revealReason?: string;
   revealTicket?: string;
   importSource?: string;
+  revealBasis?: string;
+  approvalId?: string;
+  grantId?: string;
+  scopeRule?: number;
   /** Shown only if its twin exists in the key's partition. */
   hasTwin: boolean;
   // A refusal summary (activity 'refusals') only:
@@ -120,6 +133,10 @@ function toEntity(event: AuditEvent, hasTwin: boolean): TableEntity<AuditEntity>
     revealTicket: source.revealTicket,
     modifiedProperties: event.modifiedProperties?.length ? JSON.stringify(event.modifiedProperties) : undefined,
     importSource: event.source.importedFrom,
+    revealBasis: source.reveal?.basis,
+    approvalId: source.reveal?.approvalId,
+    grantId: source.reveal?.grantId,
+    scopeRule: source.reveal?.scopeRule,
     hasTwin,
     ...(refusals && {
       refusedCount: refusals.count,
@@ -150,6 +167,19 @@ function modifiedPropertiesOf(json: string | undefined): ModifiedProperty[] | un
   }
 }
 
+const REVEAL_BASES: ReadonlySet<string> = new Set<RevealBasisKind>(['role', 'scope', 'approval', 'selfService', 'grant']);
+
+function revealOf(entity: AuditEntity): RevealBasis | undefined {
+  const { revealBasis, approvalId, grantId, scopeRule } = entity;
+  if (revealBasis === undefined && approvalId === undefined && grantId === undefined) return undefined;
+  return {
+    ...(revealBasis !== undefined && REVEAL_BASES.has(revealBasis) && { basis: revealBasis as RevealBasisKind }),
+    ...(approvalId !== undefined && { approvalId }),
+    ...(grantId !== undefined && { grantId }),
+    ...(typeof scopeRule === 'number' && { scopeRule }),
+  };
+}
+
 function fromEntity(entity: TableEntityResult<AuditEntity>): AuditEvent {
   const refusals = refusalsOf(entity);
   return {
@@ -169,6 +199,7 @@ function fromEntity(entity: TableEntityResult<AuditEntity>): AuditEvent {
       revealReason: entity.revealReason,
       revealTicket: entity.revealTicket,
       importedFrom: entity.importSource === 'entra' || entity.importSource === 'file' ? entity.importSource : undefined,
+      reveal: revealOf(entity),
       caller: {
         oid: entity.oid,
         appId: entity.appId,

@@ -21,6 +21,10 @@ export const TABLES = {
   keyDisclosures: 'KeyDisclosures',
   /** The coverage reports (rows by report and state), the latest's pointer, daily summaries, the run's checkpoint: shared/coverage/store.ts. */
   coverage: 'CoverageReport',
+  /** Reveal requests (PartitionKey = tenant id, RowKey = random request id): shared/reveal/requestStore.ts. */
+  revealRequests: 'RevealRequests',
+  /** Bulk reveal grants (PartitionKey = tenant id, RowKey = random grant id): shared/reveal/grantStore.ts. */
+  revealGrants: 'RevealGrants',
 } as const;
 
 /** The RowKey of a key's record in its partition of TABLES.recoveryKeys (its audit twins have others). */
