@@ -78,8 +78,10 @@ const decide =
     try {
       authorize(caller, 'decideReveal');
       const id = revealIdOf(request, 'reveal request');
+      // The route's {id} is the request's, not a key's: the record names the key once the request is found.
+      audit.target({ keyId: undefined });
       audit.source.reveal = { approvalId: id };
-      const decided = await decideRevealRequest(caller, id, decision, audit.source);
+      const decided = await decideRevealRequest(caller, id, decision, audit.source, (target) => audit.target(target));
       return jsonResponse(requestContext, 200, requestEntity(requestContext, decided));
     } catch (error) {
       throw await audit.recordFailure(error);

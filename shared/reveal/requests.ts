@@ -87,9 +87,12 @@ export async function decideRevealRequest(
   id: string,
   decision: 'approved' | 'denied',
   source: AuditSource,
+  /** Told the request's key once it is found, so that a refusal is recorded against that key. */
+  found: (target: { keyId: string; deviceId: string }) => void = () => undefined,
 ): Promise<RevealRequest> {
   const request = await readRequest(tenantOf(caller), id);
   if (!request) throw requestNotFound(id);
+  found({ keyId: request.keyId, deviceId: request.deviceId });
   if (request.requesterKey === callerKey(caller)) {
     throw forbidden('You cannot approve or deny your own reveal request: another holder of BitLockerKey.Approve.All must decide it.');
   }
