@@ -7,7 +7,7 @@ import { readJsonObject } from '../shared/http/body';
 import { graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod, refuseHead } from '../shared/http/methods';
 import { preconditionsOf } from '../shared/http/preconditions';
-import { isBeta, publicUrlOf, type RequestContext } from '../shared/http/requestContext';
+import { createdLocation, isBeta, publicUrlOf, type RequestContext } from '../shared/http/requestContext';
 import { COLLECTION_ROUTES, functionNameOf } from '../shared/http/routes';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
 import { continuationOf, nextLinkOf, parseItemSelect, parseListQuery } from '../shared/odata';
@@ -128,9 +128,7 @@ export async function createKey(
     const { input } = parseRecoveryKeyBody(await readJsonObject(request));
     audit.target({ keyId: input.id, deviceId: input.deviceId });
     const { stored, key } = await keys.createRecoveryKey(input, audit.source);
-    const collection = publicUrlOf(request, requestContext);
-    const location = `${collection.origin}${collection.pathname.replace(/\/+$/, '')}/${stored.id}`;
-    return entityResponse(requestContext, 201, stored, key, { Location: location });
+    return entityResponse(requestContext, 201, stored, key, { Location: createdLocation(request, requestContext, stored.id) });
   } catch (error) {
     throw await audit.recordFailure(error);
   }

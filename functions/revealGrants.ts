@@ -1,10 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { openAudit } from '../shared/audit/scope';
-import { authenticate, authorize } from '../shared/auth';
+import { authenticate, authorize, authorizeRequest } from '../shared/auth';
 import { readJsonObject } from '../shared/http/body';
 import { graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
-import { publicUrlOf, type RequestContext } from '../shared/http/requestContext';
+import { createdLocation, type RequestContext } from '../shared/http/requestContext';
 import { jsonResponse } from '../shared/http/responses';
 import { functionNameOf, REVEAL_GRANT_ROUTES } from '../shared/http/routes';
 import { createRevealGrant, getRevealGrant, grantQueue } from '../shared/reveal/grants';
@@ -23,9 +23,9 @@ export async function postGrant(
   try {
     authorize(caller, 'grantBulkReveal');
     const grant = await createRevealGrant(caller, parseRevealGrant(await readJsonObject(request)), audit.source);
-    const collection = publicUrlOf(request, requestContext);
-    const location = `${collection.origin}${collection.pathname.replace(/\/+$/, '')}/${grant.id}`;
-    return jsonResponse(requestContext, 201, grantEntity(requestContext, grant), { Location: location });
+    return jsonResponse(requestContext, 201, grantEntity(requestContext, grant), {
+      Location: createdLocation(request, requestContext, grant.id),
+    });
   } catch (error) {
     throw await audit.recordFailure(error);
   }
@@ -37,8 +37,7 @@ export async function getGrant(
   requestContext: RequestContext,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const caller = await authenticate(request, requestContext, context);
-  authorize(caller, 'readRevealRequests');
+  const caller = await authorizeRequest(request, requestContext, context, 'readRevealRequests');
   return jsonResponse(requestContext, 200, grantEntity(requestContext, await getRevealGrant(caller, revealIdOf(request, 'reveal grant'))));
 }
 
@@ -48,18 +47,9 @@ export async function getQueue(
   requestContext: RequestContext,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const caller = await authenticate(request, requestContext, context);
-  authorize(caller, 'readRevealRequests');
-  const devices = await grantQueue(caller, revealIdOf(request, 'reveal grant'));
-  return jsonResponse(
-    requestContext,
-    200,
-    deviceCollection(
-      requestContext,
-      'revealGrants/devices',
-      devices.map((device) => ({ ...device, recoveryKeys: [] })),
-    ),
-  );
+  const caller = await authorizeRequest(request, requestContext, context, 'readRevealRequests');
+  const queue = (await grantQueue(caller, revealIdOf(request, 'reveal grant'))).map((device) => ({ ...device, recoveryKeys: [] }));
+  return jsonResponse(requestContext, 200, deviceCollection(requestContext, 'revealGrants/devices', queue));
 }
 
 export const revealGrantsHandler = graphHandler(dispatchByMethod({ POST: postGrant }));

@@ -1,11 +1,11 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { openAudit } from '../shared/audit/scope';
-import { authenticate, authorize } from '../shared/auth';
+import { authenticate, authorize, authorizeRequest } from '../shared/auth';
 import { badRequest } from '../shared/errors/graphError';
 import { readJsonObject } from '../shared/http/body';
 import { graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
-import { publicUrlOf, type RequestContext } from '../shared/http/requestContext';
+import { createdLocation, type RequestContext } from '../shared/http/requestContext';
 import { jsonResponse } from '../shared/http/responses';
 import { functionNameOf, REVEAL_REQUEST_ROUTES } from '../shared/http/routes';
 import { requestCollection, requestEntity } from '../shared/reveal/representation';
@@ -35,9 +35,9 @@ export async function postRequest(
     const input = parseRevealRequest(await readJsonObject(request));
     audit.target({ keyId: input.keyId });
     const created = await createRevealRequest(caller, input, audit.source);
-    const collection = publicUrlOf(request, requestContext);
-    const location = `${collection.origin}${collection.pathname.replace(/\/+$/, '')}/${created.id}`;
-    return jsonResponse(requestContext, 201, requestEntity(requestContext, created), { Location: location });
+    return jsonResponse(requestContext, 201, requestEntity(requestContext, created), {
+      Location: createdLocation(request, requestContext, created.id),
+    });
   } catch (error) {
     throw await audit.recordFailure(error);
   }
@@ -49,8 +49,7 @@ export async function listRequests(
   requestContext: RequestContext,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const caller = await authenticate(request, requestContext, context);
-  authorize(caller, 'readRevealRequests');
+  const caller = await authorizeRequest(request, requestContext, context, 'readRevealRequests');
   return jsonResponse(requestContext, 200, requestCollection(requestContext, await listRevealRequests(caller)));
 }
 
@@ -60,13 +59,9 @@ export async function getRequest(
   requestContext: RequestContext,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const caller = await authenticate(request, requestContext, context);
-  authorize(caller, 'readRevealRequests');
-  return jsonResponse(
-    requestContext,
-    200,
-    requestEntity(requestContext, await getRevealRequest(caller, revealIdOf(request, 'reveal request'))),
-  );
+  const caller = await authorizeRequest(request, requestContext, context, 'readRevealRequests');
+  const found = await getRevealRequest(caller, revealIdOf(request, 'reveal request'));
+  return jsonResponse(requestContext, 200, requestEntity(requestContext, found));
 }
 
 /** POST {route}/{id}/approve and /deny (BitLockerKey.Approve.All, not the requester). Audited. */

@@ -83,29 +83,26 @@ const GRANTS: readonly OperationSpec[] = [
   },
 ];
 
-const GRANT_ITEM: readonly OperationSpec[] = [
-  {
-    method: 'get',
-    action: 'getRevealGrant',
-    summary: 'Get a bulk reveal grant',
-    description: 'To an approver or a member of its grantee group; 404 otherwise.',
-    permission: 'readRevealRequests',
-    success: { 200: GRANT },
-    errors: [404],
-  },
+/** A GET of a grant's item route, to an approver or a member of its grantee group. */
+const grantRead = (action: string, summary: string, description: string, success: OperationSpec['success']): OperationSpec[] => [
+  { method: 'get', action, summary, description, permission: 'readRevealRequests', success, errors: [404] },
 ];
 
-const GRANT_QUEUE: readonly OperationSpec[] = [
+const GRANT_ITEM = grantRead(
+  'getRevealGrant',
+  'Get a bulk reveal grant',
+  'To an approver or a member of its grantee group; 404 otherwise.',
   {
-    method: 'get',
-    action: 'listRevealGrantDevices',
-    summary: "List a bulk grant's devices (the queue)",
-    description: "The device members of the grant's device group, for an agent to work through.",
-    permission: 'readRevealRequests',
-    success: { 200: DEVICES },
-    errors: [404],
+    200: GRANT,
   },
-];
+);
+
+const GRANT_QUEUE = grantRead(
+  'listRevealGrantDevices',
+  "List a bulk grant's devices (the queue)",
+  "The device members of the grant's device group, for an agent to work through.",
+  { 200: DEVICES },
+);
 
 const MY_DEVICES: readonly OperationSpec[] = [
   {
