@@ -6,6 +6,9 @@ import { jsonResponse } from '../shared/http/responses';
 import {
   COLLECTION_ROUTES,
   COVERAGE_REPORT_ROUTES,
+  MY_DEVICES_ROUTES,
+  REVEAL_GRANT_ROUTES,
+  REVEAL_REQUEST_ROUTES,
   DELETED_ITEMS_ROUTES,
   DELETED_KEYS_CAST,
   DEVICE_STATUS_ROUTES,
@@ -34,6 +37,9 @@ export function getOpenApiDocument(_request: HttpRequest, requestContext: Reques
     deletedKeysCast: DELETED_KEYS_CAST,
     deviceStatusRoutes: DEVICE_STATUS_ROUTES,
     coverageRoutes: COVERAGE_REPORT_ROUTES,
+    revealRequestRoutes: REVEAL_REQUEST_ROUTES,
+    revealGrantRoutes: REVEAL_GRANT_ROUTES,
+    myDevicesRoutes: MY_DEVICES_ROUTES,
   });
   return Promise.resolve(
     jsonResponse(requestContext, 200, withServer(document, requestContext.publicBase), {

@@ -8,7 +8,7 @@ import { readJsonObject } from '../shared/http/body';
 import { graphHandler } from '../shared/http/handler';
 import { ALL_METHODS, dispatchByMethod, refuseHead } from '../shared/http/methods';
 import { preconditionsOf } from '../shared/http/preconditions';
-import { isBeta, publicUrlOf, type RequestContext } from '../shared/http/requestContext';
+import { createdLocation, isBeta, publicUrlOf, type RequestContext } from '../shared/http/requestContext';
 import { COLLECTION_ROUTES, functionNameOf } from '../shared/http/routes';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
 import { continuationOf, nextLinkOf, parseItemSelect, parseListQuery } from '../shared/odata';
@@ -16,6 +16,8 @@ import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
 import { contextUrl, graphEntity, graphProperties, type KeyProperty, propertiesFor } from '../shared/recoveryKeys/representation';
 import { parseRevealHeaders } from '../shared/recoveryKeys/revealReason';
 import { permitReveal } from '../shared/reveal/permit';
+import { authorizeKeyRead } from '../shared/reveal/selfService';
+import { ensureVisible, onlyVisible } from '../shared/reveal/scopes';
 import { keyIdOf, parseRecoveryKeyBody } from '../shared/recoveryKeys/schema';
 import * as keys from '../shared/recoveryKeys/service';
 import { settings } from '../shared/config';
@@ -51,7 +53,8 @@ export async function listKeys(
   const properties = query.select ?? propertiesFor(false);
   const body: Record<string, unknown> = {
     '@odata.context': contextUrl(requestContext, query.select, false),
-    value: page.items.map((key) => graphProperties(key, properties)),
+    // A scoped user (REVEAL_SCOPES) sees only their devices' keys: a page may come back shorter, its nextLink as it was.
+    value: (await onlyVisible(caller, page.items)).map((key) => graphProperties(key, properties)),
   };
   const nextLink = nextLinkOf(publicUrlOf(request, requestContext), fingerprint, page.continuation);
   if (nextLink !== undefined) body['@odata.nextLink'] = nextLink;
@@ -67,18 +70,20 @@ export async function getKey(request: HttpRequest, requestContext: RequestContex
   const { includeKey, select, deviceId } = parseItemSelect(request.query, isBeta(requestContext));
   if (!includeKey) {
     authorize(caller, 'readMetadata');
-    return entityResponse(requestContext, 200, await keys.getRecoveryKey(keyIdOf(request), deviceId), undefined, {}, select);
+    const key = await ensureVisible(caller, await keys.getRecoveryKey(keyIdOf(request), deviceId));
+    return entityResponse(requestContext, 200, key, undefined, {}, select);
   }
   refuseHead(request.method, 'read a recovery key');
   const audit = openAudit(request, requestContext, caller, 'read');
   try {
-    authorize(caller, 'readKey');
+    // BitLockerKey.Read.All, or a self-service user whose ownership of the device is checked once the key is read.
+    authorizeKeyRead(caller);
     // Checked before the rate limit: a malformed read costs the caller no read.
     parseRevealHeaders(request.headers, settings().requireRevealReason);
     limitKeyReads(caller);
     const { stored, key } = await keys.readRecoveryPassword(keyIdOf(request), audit.source, {
       deviceId,
-      permit: (key) => permitReveal({ caller, key, request }),
+      permit: (key) => permitReveal({ caller, key, request, source: audit.source }),
     });
     await queueIntuneRotation(stored, audit.source);
     return entityResponse(requestContext, 200, stored, key, {}, select);
@@ -125,9 +130,7 @@ export async function createKey(
     const { input } = parseRecoveryKeyBody(await readJsonObject(request));
     audit.target({ keyId: input.id, deviceId: input.deviceId });
     const { stored, key } = await keys.createRecoveryKey(input, audit.source);
-    const collection = publicUrlOf(request, requestContext);
-    const location = `${collection.origin}${collection.pathname.replace(/\/+$/, '')}/${stored.id}`;
-    return entityResponse(requestContext, 201, stored, key, { Location: location });
+    return entityResponse(requestContext, 201, stored, key, { Location: createdLocation(request, requestContext, stored.id) });
   } catch (error) {
     throw await audit.recordFailure(error);
   }

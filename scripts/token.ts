@@ -4,7 +4,7 @@ import { mintDevelopmentToken } from '../shared/auth/developmentToken';
 
 // `npm run --silent token -- --roles A,B` prints one token for AUTH_MODE=local and nothing else on stdout.
 
-const usage = 'usage: npm run --silent token -- [--roles A,B] [--scopes A,B] [--expires SECONDS]';
+const usage = 'usage: npm run --silent token -- [--roles A,B] [--scopes A,B] [--groups ID,ID] [--oid ID] [--expires SECONDS]';
 
 const list = (value: string | undefined): string[] =>
   (value ?? '')
@@ -14,7 +14,14 @@ const list = (value: string | undefined): string[] =>
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { roles: { type: 'string' }, scopes: { type: 'string' }, expires: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      roles: { type: 'string' },
+      scopes: { type: 'string' },
+      groups: { type: 'string' },
+      oid: { type: 'string' },
+      expires: { type: 'string' },
+      help: { type: 'boolean' },
+    },
   });
   if (values.help) {
     process.stderr.write(`${usage}\n`);
@@ -25,6 +32,8 @@ async function main(): Promise<void> {
   const token = await mintDevelopmentToken(settings().localStateDir, {
     roles: list(values.roles),
     scopes: list(values.scopes),
+    groups: list(values.groups),
+    oid: values.oid,
     expiresIn,
   });
   process.stdout.write(`${token}\n`);

@@ -1,3 +1,4 @@
+import { parseRevealScopes, type RevealScopeRule, RevealScopesError } from './reveal/scopeRules';
 import { isGuid } from './text/normalizeGuid';
 
 // Every setting is read and checked here, once; nothing else reads process.env.
@@ -132,6 +133,14 @@ export interface Settings {
   coverageStaleDays: number;
   /** ROTATION_DUE_HOURS: a disclosed key not superseded within this many hours makes its device rotationOverdue. */
   rotationDueHours: number;
+  /** REVEAL_SCOPES: who may reveal which devices' keys (shared/reveal/scopeRules.ts); undefined = tenant-wide, as before. */
+  revealScopes?: readonly RevealScopeRule[];
+  /** REVEAL_APPROVAL: 'required' (every key read needs an approved request) or 'rules' (only where a REVEAL_SCOPES rule says so). */
+  revealApproval: 'required' | 'rules';
+  /** REVEAL_APPROVAL_HOURS: how long an approved reveal request lets its requester read its key. */
+  revealApprovalHours: number;
+  /** SELF_SERVICE_REVEAL: a signed-in user without a BitLocker role may read the keys of devices they are a registered owner of. */
+  selfServiceReveal: boolean;
   /** Where local-mode secrets (the development signing key) and embedded Azurite data live. */
   localStateDir: string;
 }
@@ -401,6 +410,26 @@ function readAlerts(env: Env): AlertSettings {
   };
 }
 
+/** An approval is for the shift it was asked in. */
+export const DEFAULT_REVEAL_APPROVAL_HOURS = 8;
+
+function readRevealScopes(env: Env): RevealScopeRule[] | undefined {
+  const raw = nonEmpty(env, 'REVEAL_SCOPES');
+  if (raw === undefined) return undefined;
+  try {
+    return parseRevealScopes(raw);
+  } catch (error) {
+    if (error instanceof RevealScopesError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
+function readRevealApproval(env: Env): 'required' | 'rules' {
+  const raw = (nonEmpty(env, 'REVEAL_APPROVAL') ?? 'rules').toLowerCase();
+  if (raw !== 'required' && raw !== 'rules') throw new ConfigError("REVEAL_APPROVAL must be 'required' or 'rules'");
+  return raw;
+}
+
 export function readSettings(env: Env = process.env): Settings {
   const storage = readStorage(env);
   return {
@@ -439,6 +468,10 @@ export function readSettings(env: Env = process.env): Settings {
     coverageSchedule: readTimerSchedule(env, 'COVERAGE_SCHEDULE', '0 30 */6 * * *'),
     coverageStaleDays: readWholeNumber(env, 'COVERAGE_STALE_DAYS', DEFAULT_COVERAGE_STALE_DAYS, 1, 365),
     rotationDueHours: readWholeNumber(env, 'ROTATION_DUE_HOURS', DEFAULT_ROTATION_DUE_HOURS, 1, 8760),
+    revealScopes: readRevealScopes(env),
+    revealApproval: readRevealApproval(env),
+    revealApprovalHours: readWholeNumber(env, 'REVEAL_APPROVAL_HOURS', DEFAULT_REVEAL_APPROVAL_HOURS, 1, 168),
+    selfServiceReveal: readBoolean(env, 'SELF_SERVICE_REVEAL', false),
     localStateDir: nonEmpty(env, 'LOCAL_STATE_DIR') ?? '.local',
   };
 }

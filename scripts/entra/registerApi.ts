@@ -5,7 +5,7 @@
 // or Cloud Application Administrator, or owner of an existing registration). Idempotent: run it again
 // after a change and it converges; ids of existing roles and scopes never change.
 // - the application, found by its Application ID URI (created if missing, single tenant),
-// - app roles BitLockerKey.ReadWrite.All / Read.All / ReadBasic.All / Purge.All and AuditLog.Read.All,
+// - app roles BitLockerKey.ReadWrite.All / Read.All / ReadBasic.All / Purge.All / Approve.All and AuditLog.Read.All,
 // - one delegated scope, user_impersonation (permissions come from the user's app-role assignments),
 //   access tokens v2, the Azure CLI preauthorized for user_impersonation (unless --no-azure-cli),
 // - its service principal (enterprise application) with "assignment required" on,

@@ -75,6 +75,11 @@ export const ROLES: readonly Omit<AppRole, 'id' | 'isEnabled'>[] = [
     description: 'Permanently remove recovery keys. For retention processes and their administrators.',
   },
   {
+    value: Permission.Approve,
+    displayName: 'Approve BitLocker key reveals',
+    description: "Approve or deny others' reveal requests and grant time-boxed bulk reveals for mass recovery; reads no key by itself.",
+  },
+  {
     value: Permission.AuditRead,
     displayName: 'Read the escrow audit trail',
     description: 'Read /auditLogs/directoryAudits of the escrow: who wrote, read or deleted which key, when.',

@@ -1,6 +1,6 @@
 import type { TableEntity } from '@azure/data-tables';
 import { boundedEvent } from './bounded';
-import { ACTIVITIES, type AuditEvent, type ModifiedProperty, type RefusalCount } from './model';
+import { ACTIVITIES, type AuditEvent, type ModifiedProperty, type RefusalCount, type RevealBasis, type RevealBasisKind } from './model';
 import { activityNamed, type EventKeys, rowsOf } from './rows';
 
 // What every row of an audit event holds (its keys are rows.ts's): the directoryAudit's fields, flat.
@@ -31,6 +31,10 @@ export type AuditEntity = {
   revealReason?: string;
   revealTicket?: string;
   importSource?: string;
+  revealBasis?: string;
+  approvalId?: string;
+  grantId?: string;
+  scopeRule?: number;
   /** Shown only if its twin exists in the key's partition. */
   hasTwin: boolean;
   /** A row with a twin whose twin was found by a listing: shown without another look. */
@@ -91,6 +95,10 @@ export function contentOf(event: AuditEvent, hasTwin: boolean): AuditEntity {
     revealTicket: source.revealTicket,
     modifiedProperties: event.modifiedProperties?.length ? JSON.stringify(event.modifiedProperties) : undefined,
     importSource: event.source.importedFrom,
+    revealBasis: source.reveal?.basis,
+    approvalId: source.reveal?.approvalId,
+    grantId: source.reveal?.grantId,
+    scopeRule: source.reveal?.scopeRule,
     hasTwin,
     ...(refusals && {
       refusedCount: refusals.count,
@@ -108,6 +116,20 @@ const isModifiedProperty = (value: unknown): value is ModifiedProperty => {
 };
 
 /** The stored list, or none: a row that was altered into something else shows no changes rather than failing the page. */
+
+const REVEAL_BASES: ReadonlySet<string> = new Set<RevealBasisKind>(['role', 'scope', 'approval', 'selfService', 'grant']);
+
+function revealOf(entity: AuditEntity): RevealBasis | undefined {
+  const { revealBasis, approvalId, grantId, scopeRule } = entity;
+  if (revealBasis === undefined && approvalId === undefined && grantId === undefined) return undefined;
+  return {
+    ...(revealBasis !== undefined && REVEAL_BASES.has(revealBasis) && { basis: revealBasis as RevealBasisKind }),
+    ...(approvalId !== undefined && { approvalId }),
+    ...(grantId !== undefined && { grantId }),
+    ...(typeof scopeRule === 'number' && { scopeRule }),
+  };
+}
+
 function modifiedPropertiesOf(json: string | undefined): ModifiedProperty[] | undefined {
   if (json === undefined) return undefined;
   try {
@@ -137,6 +159,7 @@ export function fromEntity(entity: AuditEntity): AuditEvent {
       revealReason: entity.revealReason,
       revealTicket: entity.revealTicket,
       importedFrom: entity.importSource === 'entra' || entity.importSource === 'file' ? entity.importSource : undefined,
+      reveal: revealOf(entity),
       caller: {
         oid: entity.oid,
         appId: entity.appId,

@@ -25,6 +25,12 @@ export const ACTIVITIES = {
   status: { displayName: 'Update BitLocker device status', operationType: 'Update' },
   /** After a key read, Intune asked to rotate the device's BitLocker keys (INTUNE_ROTATE_ON_REVEAL): queued, then its outcome. */
   intuneRotate: { displayName: 'Request BitLocker key rotation from Intune', operationType: 'Other' },
+  /** A request that a key's reveal be approved (shared/reveal/requests.ts). */
+  revealRequest: { displayName: 'Request BitLocker key reveal', operationType: 'Add' },
+  /** An approver's approval or denial of a reveal request. */
+  revealDecision: { displayName: 'Decide BitLocker key reveal request', operationType: 'Update' },
+  /** A time-boxed bulk reveal of a device group's keys (shared/reveal/grants.ts). */
+  revealGrant: { displayName: 'Grant bulk BitLocker key reveal', operationType: 'Add' },
 } as const;
 
 export type Activity = keyof typeof ACTIVITIES;
@@ -42,8 +48,23 @@ export interface AuditSource {
   revealReason?: string;
   /** X-Reveal-Ticket of a key read, as sent. */
   revealTicket?: string;
+  /** What let a key read through, or which reveal request or grant an event is about (shared/reveal/). */
+  reveal?: RevealBasis;
   /** Set for the adoption tools: where the keys they store come from (additionalDetails 'Source'); their writes are audited as 'import'. */
   importedFrom?: ImportOrigin;
+}
+
+/** Why a reveal was allowed: a role tenant-wide, a REVEAL_SCOPES rule, an approved request, self-service, or a bulk grant. */
+export type RevealBasisKind = 'role' | 'scope' | 'approval' | 'selfService' | 'grant';
+
+export interface RevealBasis {
+  basis?: RevealBasisKind;
+  /** The reveal request (its approval) the event is about or was allowed by. */
+  approvalId?: string;
+  /** The bulk grant the event is about or was allowed by. */
+  grantId?: string;
+  /** The REVEAL_SCOPES rule (1-based) that put the device in the caller's scope. */
+  scopeRule?: number;
 }
 
 /** What a refusal summary counts: refusals of one caller in one minute that were not recorded one by one. */

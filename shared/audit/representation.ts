@@ -76,6 +76,11 @@ export function directoryAudit(stored: AuditEvent): JsonObject {
   detail('RevealReason', event.source.revealReason);
   detail('RevealTicket', event.source.revealTicket);
   detail('Source', event.source.importedFrom);
+  const reveal = event.source.reveal;
+  detail('RevealBasis', reveal?.basis);
+  detail('ApprovalId', reveal?.approvalId);
+  detail('GrantId', reveal?.grantId);
+  detail('ScopeRule', reveal?.scopeRule === undefined ? undefined : String(reveal.scopeRule));
   for (const [key, value] of event.refusals ? refusalDetails(event.refusals) : []) detail(key, value);
   // A user signed in through an app (a delegated token, with scp) is the user, whether or not the
   // token names a upn; an app acting as itself is a service principal.

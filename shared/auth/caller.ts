@@ -17,6 +17,14 @@ export interface Caller {
   delegated: boolean;
   /** Granted permissions (app roles and delegated scopes), lower-cased: Graph spells them in more than one case. */
   permissions: ReadonlySet<string>;
+  /**
+   * The token's `groups` claim (object ids, lower-cased), when it carries one. Entra ID puts at most 200
+   * there (a JWT's limit) and otherwise signals an overage (`groupsOverage`): then membership is read
+   * from Microsoft Graph instead (shared/reveal/membership.ts).
+   */
+  groups?: ReadonlySet<string>;
+  /** The token says the user's groups did not fit (`_claim_names.groups`, or `hasgroups`). */
+  groupsOverage?: boolean;
   /** Set for a device proven with the EntraDevice scheme (then there is no oid, app or user, and no permissions). */
   device?: DeviceIdentity;
 }
@@ -31,6 +39,8 @@ export function callerFromClaims(claims: JWTPayload): Caller {
   if (typeof claims.scp === 'string') {
     for (const scope of claims.scp.split(' ')) if (scope) permissions.add(scope.toLowerCase());
   }
+  const claimNames = claims._claim_names as Record<string, unknown> | undefined;
+  const groupsOverage = (typeof claimNames === 'object' && claimNames !== null && 'groups' in claimNames) || claims.hasgroups === true;
   return {
     oid: text(claims.oid),
     appId: text(claims.appid) ?? text(claims.azp),
@@ -38,6 +48,8 @@ export function callerFromClaims(claims: JWTPayload): Caller {
     tid: text(claims.tid),
     delegated: typeof claims.scp === 'string',
     permissions,
+    ...(Array.isArray(claims.groups) && { groups: new Set(claims.groups.map((id) => String(id).toLowerCase())) }),
+    ...(groupsOverage && { groupsOverage: true }),
   };
 }
 

@@ -6,6 +6,10 @@ import { loadJose } from './lazyJose';
 export interface DevelopmentTokenRequest {
   roles?: string[];
   scopes?: string[];
+  /** Entra group object ids for the `groups` claim (REVEAL_SCOPES, bulk grants). */
+  groups?: string[];
+  /** The user's or app's object id; a fixed one by default. */
+  oid?: string;
   /** Lifetime in seconds (negative for an already expired token, as tests need). */
   expiresIn?: number;
   /** Claims to add or override (tests use this for wrong issuers and audiences). */
@@ -20,7 +24,7 @@ export async function mintDevelopmentToken(stateDir: string, request: Developmen
     iss: LOCAL_ISSUER,
     aud: LOCAL_AUDIENCE,
     tid: LOCAL_TENANT_ID,
-    oid: '11111111-1111-1111-1111-111111111111',
+    oid: request.oid ?? '11111111-1111-1111-1111-111111111111',
     appid: '22222222-2222-2222-2222-222222222222',
     iat: now,
     nbf: now,
@@ -28,6 +32,7 @@ export async function mintDevelopmentToken(stateDir: string, request: Developmen
     jti: randomUUID(),
   };
   if (request.roles?.length) payload.roles = request.roles;
+  if (request.groups?.length) payload.groups = request.groups;
   if (request.scopes?.length) {
     payload.scp = request.scopes.join(' ');
     payload.upn = 'helpdesk@contoso.local';

@@ -9,6 +9,8 @@ export const Permission = {
   /** Purging a deleted key destroys the last copy of its password: an app role of its own, which ReadWrite.All does not imply. */
   Purge: 'BitLockerKey.Purge.All',
   AuditRead: 'AuditLog.Read.All',
+  /** Deciding others' reveal requests and granting bulk reveals: a role of its own, which no read or write role implies. */
+  Approve: 'BitLockerKey.Approve.All',
 } as const;
 
 export type PermissionName = (typeof Permission)[keyof typeof Permission];
@@ -28,6 +30,19 @@ export const permissionsFor = {
   readDeviceStatus: [Permission.ReadBasic, Permission.Read, Permission.ReadWrite],
   /** The coverage report names devices, owners and key ids, never a password. */
   readCoverage: [Permission.ReadBasic, Permission.Read, Permission.ReadWrite],
+  /** Asking for a reveal to be approved: those who may read keys at all. */
+  requestReveal: [Permission.Read],
+  /** One reveal request or grant, or the list: a reader sees their own, an approver every one (shared/reveal/). */
+  readRevealRequests: [Permission.Read, Permission.Approve],
+  /** Approving or denying someone else's reveal request (never one's own: shared/reveal/requests.ts). */
+  decideReveal: [Permission.Approve],
+  /** A time-boxed reveal of a device group's keys for mass recovery. */
+  grantBulkReveal: [Permission.Approve],
+  /**
+   * No role at all: a signed-in user's own devices and their keys (SELF_SERVICE_REVEAL; ownership in
+   * Entra ID is the check, shared/reveal/selfService.ts). Never passed to authorize.
+   */
+  selfService: [],
 } as const satisfies Record<string, readonly PermissionName[]>;
 
 export type Operation = keyof typeof permissionsFor;

@@ -78,6 +78,9 @@ export function malformedClaim(claims: JWTPayload): string | undefined {
   if (claims.roles !== undefined && !(Array.isArray(claims.roles) && claims.roles.every((r) => typeof r === 'string'))) {
     return 'roles';
   }
+  if (claims.groups !== undefined && !(Array.isArray(claims.groups) && claims.groups.every((g) => typeof g === 'string'))) {
+    return 'groups';
+  }
   for (const name of ['scp', 'tid', 'oid', 'appid', 'azp', 'upn'] as const) {
     if (claims[name] !== undefined && typeof claims[name] !== 'string') return name;
   }

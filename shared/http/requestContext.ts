@@ -41,5 +41,11 @@ export function publicUrlOf(request: HttpRequest, requestContext: RequestContext
   return new URL(`${requestContext.publicBase}${url.pathname}${url.search}`);
 }
 
+/** The public URL of `id` created in the collection the request was sent to: a 201's Location. */
+export function createdLocation(request: HttpRequest, requestContext: RequestContext, id: string): string {
+  const collection = publicUrlOf(request, requestContext);
+  return `${collection.origin}${collection.pathname.replace(/\/+$/, '')}/${id}`;
+}
+
 /** Whether the request came under /beta, where Graph documents the '$' of query options as optional. */
 export const isBeta = (requestContext: RequestContext): boolean => requestContext.serviceRoot.endsWith('/beta');

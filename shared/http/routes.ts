@@ -18,6 +18,15 @@ const BITLOCKER_PATHS: readonly string[] = VERSION_PREFIXES.flatMap((version) =>
 /** A device's BitLocker status (what its disks carry): `{route}/{deviceId}`. */
 export const DEVICE_STATUS_ROUTES: readonly string[] = BITLOCKER_PATHS.map((path) => `${path}/deviceStatuses`);
 
+/** Reveal requests (two-person approval): `{route}`, `{route}/{id}`, `{route}/{id}/approve`, `{route}/{id}/deny`. */
+export const REVEAL_REQUEST_ROUTES: readonly string[] = BITLOCKER_PATHS.map((path) => `${path}/revealRequests`);
+
+/** Bulk reveal grants (mass recovery): `{route}`, `{route}/{id}`, `{route}/{id}/devices` (the queue). */
+export const REVEAL_GRANT_ROUTES: readonly string[] = BITLOCKER_PATHS.map((path) => `${path}/revealGrants`);
+
+/** The signed-in user's own devices and their keys' metadata (self-service). */
+export const MY_DEVICES_ROUTES: readonly string[] = BITLOCKER_PATHS.map((path) => `${path}/myDevices`);
+
 /** The latest escrow coverage report. */
 export const COVERAGE_REPORT_ROUTES: readonly string[] = BITLOCKER_PATHS.map((path) => `${path}/coverageReport`);
 

@@ -1,3 +1,5 @@
+import { revealSchemas } from './revealSchemas';
+import { revealPaths } from './paths/reveal';
 import { coverageSchemas } from './coverageSchemas';
 import { directoryAuditSchemas } from './auditSchemas';
 import { deletedItemSchemas } from './deletedItemSchemas';
@@ -35,6 +37,10 @@ export interface DocumentOptions {
   readonly deviceStatusRoutes: readonly string[];
   /** The coverage-report routes as registered. */
   readonly coverageRoutes: readonly string[];
+  /** The reveal-request, bulk-grant and my-devices routes as registered (shared/http/routes.ts). */
+  readonly revealRequestRoutes: readonly string[];
+  readonly revealGrantRoutes: readonly string[];
+  readonly myDevicesRoutes: readonly string[];
 }
 
 const DESCRIPTION = [
@@ -55,12 +61,16 @@ export function buildOpenApiDocument({
   deletedKeysCast,
   deviceStatusRoutes,
   coverageRoutes,
+  revealRequestRoutes,
+  revealGrantRoutes,
+  myDevicesRoutes,
 }: DocumentOptions): OpenApiDocument {
   const schemas: Record<string, SchemaObject> = {
     ...recoveryKeySchemas(),
     ...deletedItemSchemas(),
     ...directoryAuditSchemas(),
     ...coverageSchemas(),
+    ...revealSchemas(),
     graphError: GRAPH_ERROR_SCHEMA,
   };
   return {
@@ -72,6 +82,7 @@ export function buildOpenApiDocument({
       ...deletedItemsPaths(deletedItemsRoutes, deletedKeysCast),
       ...directoryAuditPaths(auditRoutes),
       ...coveragePaths(deviceStatusRoutes, coverageRoutes),
+      ...revealPaths(revealRequestRoutes, revealGrantRoutes, myDevicesRoutes),
       OPENAPI_DOCUMENT_PATH,
       HEALTH_PATH,
     ]),

@@ -53,7 +53,10 @@ export function operation(spec: OperationSpec, form: PathForm): OperationObject 
   return {
     operationId: `${spec.action}_${slug(form.route)}`,
     summary: `${spec.summary} (${form.path})`,
-    description: `${spec.description}\n\nPermission: ${permissions.length > 1 ? 'one of ' : ''}${permissions.join(', ')}.`,
+    description:
+      permissions.length === 0
+        ? `${spec.description}\n\nPermission: none; a signed-in user (a delegated token).`
+        : `${spec.description}\n\nPermission: ${permissions.length > 1 ? 'one of ' : ''}${permissions.join(', ')}.`,
     tags: [form.tag],
     parameters: [...(spec.parameters ?? []), 'clientRequestId'].map((name) => ref('parameters', name)),
     ...(spec.requestBody && { requestBody: spec.requestBody }),

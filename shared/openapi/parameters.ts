@@ -89,6 +89,13 @@ export const PARAMETERS = {
     description: 'The Entra device id (a GUID; a malformed one is a 400).',
     schema: { type: 'string', format: 'uuid' },
   },
+  revealId: {
+    name: 'id',
+    in: 'path',
+    required: true,
+    description: "A reveal request's or grant's id (a GUID; a malformed one is a 400, another tenant's a 404).",
+    schema: { type: 'string', format: 'uuid' },
+  },
   clientRequestId: {
     name: 'client-request-id',
     in: 'header',

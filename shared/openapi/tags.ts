@@ -10,6 +10,8 @@ export const DELETED_ITEMS_TAG = 'deletedItems';
 export const DIRECTORY_AUDIT_TAG = 'directoryAudit';
 /** Device statuses and the escrow coverage report. */
 export const COVERAGE_TAG = 'coverage';
+/** Reveal requests, bulk grants and self-service devices. */
+export const REVEAL_TAG = 'reveal';
 /** The document itself and the health probe. */
 export const METADATA_TAG = 'openapi';
 
@@ -19,5 +21,6 @@ export const TAGS: TagObject[] = [
   { name: DELETED_ITEMS_TAG, description: 'Deleted recovery keys (directory/deletedItems): list, read, restore, purge.' },
   { name: DIRECTORY_AUDIT_TAG, description: 'microsoft.graph.directoryAudit: the audit trail of recovery-key operations.' },
   { name: COVERAGE_TAG, description: "Devices' BitLocker statuses and the escrow coverage report." },
+  { name: REVEAL_TAG, description: 'Who may reveal which key: approval requests, bulk grants for mass recovery, self-service devices.' },
   { name: METADATA_TAG, description: 'This description of the API, and the health probe.' },
 ];

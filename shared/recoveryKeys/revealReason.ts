@@ -15,13 +15,14 @@ import {
 
 const CODE_LIST = REVEAL_REASON_CODES.join(', ');
 
-const REASON = new RegExp(`^(?:${REVEAL_REASON_CODES.join('|')})(?::[\\x20-\\x7e]{0,${MAX_REVEAL_REASON_TEXT}})?$`);
+/** `{code}` or `{code}:{text}`: a key read's reason, as a header or a reveal request carries it. */
+export const REVEAL_REASON_PATTERN = new RegExp(`^(?:${REVEAL_REASON_CODES.join('|')})(?::[\\x20-\\x7e]{0,${MAX_REVEAL_REASON_TEXT}})?$`);
 
 /** The two headers' schemas, built on first use (shared/validation/lazyJoi.ts says why). */
 const schemas = builtOnFirstUse((Joi) => {
   const schema = Joi.object<RevealContext>({
     reason: Joi.string()
-      .pattern(REASON)
+      .pattern(REVEAL_REASON_PATTERN)
       .messages({
         'string.pattern.base': `${REVEAL_REASON_HEADER} must be one of the codes ${CODE_LIST}, optionally followed by ':' and at most ${MAX_REVEAL_REASON_TEXT} printable ASCII characters`,
         'string.empty': `${REVEAL_REASON_HEADER} is empty; it must be one of the codes ${CODE_LIST}`,

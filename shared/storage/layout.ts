@@ -25,6 +25,10 @@ export const TABLES = {
   revealCounts: 'RevealCounts',
   /** Intune rotations asked for after key reads, waiting for the timer (PartitionKey = INTUNE_ROTATION_PARTITION): shared/alerts/intuneRotation.ts. */
   intuneRotations: 'IntuneRotations',
+  /** Reveal requests (PartitionKey = tenant id, RowKey = random request id): shared/reveal/requestStore.ts. */
+  revealRequests: 'RevealRequests',
+  /** Bulk reveal grants (PartitionKey = tenant id, RowKey = random grant id): shared/reveal/grantStore.ts. */
+  revealGrants: 'RevealGrants',
 } as const;
 
 /** The RowKey of a user's reveal count in its partition of TABLES.revealCounts. */

@@ -16,7 +16,7 @@ function counter(): () => string {
 }
 
 describe('desiredApplication', () => {
-  it('adds the identifier URI, the five app roles, the scopes and the Azure CLI preauthorization', () => {
+  it('adds the identifier URI, the six app roles, the scopes and the Azure CLI preauthorization', () => {
     const app = desiredApplication(empty, options, counter());
     expect(app.identifierUris).toEqual(['api://bitlocker-key-escrow']);
     expect(app.appRoles.map((role) => role.value)).toEqual([
@@ -24,6 +24,7 @@ describe('desiredApplication', () => {
       'BitLockerKey.Read.All',
       'BitLockerKey.ReadBasic.All',
       'BitLockerKey.Purge.All',
+      'BitLockerKey.Approve.All',
       'AuditLog.Read.All',
     ]);
     for (const role of app.appRoles) {

@@ -330,6 +330,15 @@ describe('document structure', () => {
       getDeviceStatus: permissionsFor.readDeviceStatus,
       putDeviceStatus: permissionsFor.writeDeviceStatus,
       getCoverageReport: permissionsFor.readCoverage,
+      listRevealRequests: permissionsFor.readRevealRequests,
+      createRevealRequest: permissionsFor.requestReveal,
+      getRevealRequest: permissionsFor.readRevealRequests,
+      approveRevealRequest: permissionsFor.decideReveal,
+      denyRevealRequest: permissionsFor.decideReveal,
+      createRevealGrant: permissionsFor.grantBulkReveal,
+      getRevealGrant: permissionsFor.readRevealRequests,
+      listRevealGrantDevices: permissionsFor.readRevealRequests,
+      listMyDevices: permissionsFor.selfService,
     };
     for (const [p, , op] of allOperations()) {
       if (p === '/openapi.json' || p === '/health') {

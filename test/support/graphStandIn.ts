@@ -29,6 +29,29 @@ export interface StandInDevice {
   certificates: Buffer[];
 }
 
+/**
+ * Entra ID's memberships and owners, for the reveal rules (shared/reveal/directory.ts):
+ *   GET /v1.0/devices?$filter=deviceId eq '{id}'&$select=id               the device's object id (`obj-{deviceId}`)
+ *   GET /v1.0/users/{oid}/transitiveMemberOf?$select=id[&$top=n]          a user's groups, in pages
+ *   GET /v1.0/devices/{objectId}/transitiveMemberOf?$select=id[&$top=n]   a device's groups and administrative units
+ *   GET /v1.0/devices/{objectId}/registeredOwners?$select=id              a device's owners
+ *   GET /v1.0/users/{oid}/ownedDevices?$select=id,deviceId,displayName    the devices a user owns
+ *   GET /v1.0/groups/{id}/transitiveMembers/microsoft.graph.device?...    a group's devices
+ * Pages hold at most min($top, 999, pageSize) items, as Graph's do, with an @odata.nextLink.
+ */
+export interface StandInDirectory {
+  /** Groups (object ids) of a user (by oid) or a device (by deviceId). */
+  memberOf: Map<string, string[]>;
+  /** Owners (user oids) of a device, by deviceId. */
+  owners: Map<string, string[]>;
+  /** Devices Entra ID knows, by deviceId, with their display names. */
+  devices: Map<string, { displayName: string }>;
+  /** Items per page at most. */
+  pageSize: number;
+  /** Every directory request that reached it (path and query), in order. */
+  readonly requests: string[];
+}
+
 export interface GraphStandIn {
   readonly url: string;
   /** Devices by deviceId; tests add, change and remove them. */
@@ -43,6 +66,8 @@ export interface GraphStandIn {
   readonly listings: StandInListings;
   /** Managed device ids Intune was asked to rotate (rotateBitLockerKeys answered 204), in order. */
   readonly rotations: string[];
+  /** Memberships and owners (the reveal rules). */
+  readonly directory: StandInDirectory;
   down: boolean;
   close(): Promise<void>;
 }
@@ -147,6 +172,68 @@ export function alternativeSecurityIdOf(certificateDer: Buffer): { type: number;
 
 const FILTER = /^deviceId eq '([0-9a-f-]{36})'$/;
 
+const OBJECT =
+  /^\/v1\.0\/(users|devices|groups)\/([^/]+)\/(transitiveMemberOf|registeredOwners|ownedDevices|transitiveMembers\/microsoft\.graph\.device)$/;
+
+/** A page of `items` from the request's $skiptoken offset, at most min($top, 999, pageSize) long. */
+function pageOf(url: URL, base: string, items: Record<string, unknown>[], pageSize: number) {
+  const offset = Number(url.searchParams.get('$skiptoken') ?? 0);
+  const size = Math.min(Number(url.searchParams.get('$top') ?? 100), 999, pageSize);
+  const body: Record<string, unknown> = {
+    '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#directoryObjects',
+    value: items.slice(offset, offset + size),
+  };
+  if (offset + size < items.length) {
+    const next = new URL(url.toString());
+    next.searchParams.set('$skiptoken', String(offset + size));
+    body['@odata.nextLink'] = `${base}${next.pathname}${next.search}`;
+  }
+  return { status: 200, body };
+}
+
+/** The directory's answer, or undefined when the request is not one of its queries. */
+function directoryAnswer(url: URL, base: string, directory: StandInDirectory) {
+  const byDeviceId = FILTER.exec(url.searchParams.get('$filter') ?? '');
+  if (url.pathname === '/v1.0/devices' && byDeviceId && url.searchParams.get('$select') === 'id') {
+    directory.requests.push(`${url.pathname}${url.search}`);
+    const known = directory.devices.has(byDeviceId[1]);
+    return { status: 200, body: { value: known ? [{ id: `obj-${byDeviceId[1]}` }] : [] } };
+  }
+  const match = OBJECT.exec(url.pathname);
+  if (!match) return undefined;
+  directory.requests.push(`${url.pathname}${url.search}`);
+  const [, kind, objectId, relation] = match;
+  const deviceId = kind === 'devices' ? objectId.replace(/^obj-/, '') : objectId;
+  const notFound = {
+    status: 404,
+    body: { error: { code: 'Request_ResourceNotFound', message: `Resource '${objectId}' does not exist.` } },
+  };
+  if (kind === 'devices' && !directory.devices.has(deviceId)) return notFound;
+  const ids = (list: string[] | undefined) => (list ?? []).map((id) => ({ '@odata.type': '#microsoft.graph.group', id }));
+  const devicesWhere = (test: (deviceId: string) => boolean) =>
+    [...directory.devices].filter(([id]) => test(id)).map(([id, d]) => ({ id: `obj-${id}`, deviceId: id, displayName: d.displayName }));
+  switch (relation) {
+    case 'transitiveMemberOf':
+      return pageOf(url, base, ids(directory.memberOf.get(deviceId)), directory.pageSize);
+    case 'registeredOwners':
+      return pageOf(url, base, ids(directory.owners.get(deviceId)), directory.pageSize);
+    case 'ownedDevices':
+      return pageOf(
+        url,
+        base,
+        devicesWhere((id) => (directory.owners.get(id) ?? []).includes(objectId)),
+        directory.pageSize,
+      );
+    default:
+      return pageOf(
+        url,
+        base,
+        devicesWhere((id) => (directory.memberOf.get(id) ?? []).includes(objectId)),
+        directory.pageSize,
+      );
+  }
+}
+
 export async function startGraphStandIn(acceptedToken: string): Promise<GraphStandIn> {
   const sockets = new Set<Socket>();
   const state = { down: false };
@@ -166,6 +253,7 @@ export async function startGraphStandIn(acceptedToken: string): Promise<GraphSta
       listings.generation++;
     },
   };
+  const directory: StandInDirectory = { memberOf: new Map(), owners: new Map(), devices: new Map(), pageSize: 999, requests: [] };
   let base = '';
   const server: Server = createServer((req, res) => {
     if (state.down) {
@@ -200,6 +288,11 @@ export async function startGraphStandIn(acceptedToken: string): Promise<GraphSta
     if (listed) {
       send(listed.status, listed.body);
       listed.after?.();
+      return;
+    }
+    const answered = req.method === 'GET' ? directoryAnswer(url, base, directory) : undefined;
+    if (answered) {
+      send(answered.status, answered.body);
       return;
     }
     const filter = FILTER.exec(url.searchParams.get('$filter') ?? '');
@@ -239,6 +332,7 @@ export async function startGraphStandIn(acceptedToken: string): Promise<GraphSta
     url: base,
     listings,
     rotations,
+    directory,
     devices,
     lookups,
     requestHeaders,

@@ -6,7 +6,10 @@ import { explain, showProblem } from './explain';
 import { setUpHistory } from './history';
 import { setUpResults } from './results';
 import { setUpReveal } from './reveal';
-import { localSignIn, type Session } from './session';
+import { setUpApprovals } from './approvals';
+import { showMyDevices } from './myDevices';
+import { setUpQueue } from './queue';
+import { HELPDESK_PERMISSIONS, localSignIn, type Session } from './session';
 
 // The helpdesk console: sign in, find a key by what the recovery screen shows, reveal it with a
 // reason, see who saw it. Everything it calls is on its own origin (and, signing in with Entra,
@@ -18,6 +21,17 @@ function start(session: Session, config: HelpdeskPageConfig): void {
   byId('who').hidden = false;
   byId('console').hidden = false;
   const reveal = setUpReveal(session, config.revealSeconds);
+  if (!HELPDESK_PERMISSIONS.some((permission) => session.permissions.has(permission))) {
+    // A user without a helpdesk role: their own devices instead of the search (the revealed key still shows).
+    byId('console')
+      .querySelectorAll('section')
+      .forEach((section) => (section.hidden = section.id !== 'revealed' || section.hidden));
+    byId('sign-out').addEventListener('click', () => void session.signOut().then(() => location.reload()));
+    void showMyDevices(session, (row) => reveal.open(row));
+    return;
+  }
+  setUpApprovals(session);
+  setUpQueue(session, (row) => reveal.open(row));
   const history = setUpHistory(session);
   setUpResults(session, {
     reveal: (row) => reveal.open(row),
@@ -42,12 +56,13 @@ function offerLocalSignIn(config: HelpdeskPageConfig): void {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const roles = Array.from(form.querySelectorAll<HTMLInputElement>('input[name=role]:checked')).map((box) => box.value);
-    if (roles.length === 0) {
+    const selfService = byId<HTMLInputElement>('local-self-service').checked;
+    if (roles.length === 0 && !selfService) {
       showProblem(byId('problem'), { message: 'Choose at least one role.' });
       return;
     }
     showProblem(byId('problem'), undefined);
-    localSignIn(roles).then(
+    localSignIn(roles, byId<HTMLInputElement>('local-user').value.trim() || 'helpdesk', selfService).then(
       (session) => start(session, config),
       (error: unknown) => showProblem(byId('problem'), explain(error, 'sign in')),
     );

@@ -13,6 +13,9 @@ export interface Session {
 
 export const READ_KEY = 'bitlockerkey.read.all';
 export const READ_AUDIT = 'auditlog.read.all';
+export const APPROVE = 'bitlockerkey.approve.all';
+/** Any of these makes a helpdesk member; a user with none sees only their own devices. */
+export const HELPDESK_PERMISSIONS = ['bitlockerkey.readbasic.all', READ_KEY, 'bitlockerkey.readwrite.all', READ_AUDIT, APPROVE];
 
 interface Claims {
   roles?: unknown;
@@ -49,8 +52,9 @@ export function userOf(claims: Claims, fallback: string): string {
 }
 
 /** AUTH_MODE=local: a development token for the chosen roles, kept in memory only (a reload signs out). */
-export async function localSignIn(roles: string[]): Promise<Session> {
-  const { accessToken } = await request<{ accessToken: string }>('POST', '/helpdesk/dev-token', { body: { roles } });
+export async function localSignIn(roles: string[], user: string, selfService: boolean): Promise<Session> {
+  const body = selfService ? { selfService: true, user } : { roles, user };
+  const { accessToken } = await request<{ accessToken: string }>('POST', '/helpdesk/dev-token', { body });
   const claims = claimsOf(accessToken);
   return {
     user: userOf(claims, 'development user'),

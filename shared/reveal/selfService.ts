@@ -1,0 +1,39 @@
+import type { Caller } from '../auth/caller';
+import { authorize, isAllowed, Permission } from '../auth/permissions';
+import { settings } from '../config';
+import { badRequest, forbidden } from '../errors/graphError';
+import { REVEAL_REASON_HEADER } from '../revealReasons';
+import { revealDirectory } from './directory';
+
+// Self-service (SELF_SERVICE_REVEAL=true): a signed-in user who holds no BitLocker permission at all
+// may read the keys of devices they are a registered owner of in Entra ID, with a reason. Nothing else
+// opens to them: listing, searching and metadata reads still need a role, as before.
+
+const BITLOCKER_PERMISSIONS = Object.values(Permission).map((name) => name.toLowerCase());
+
+/** Whether the caller would read keys as self-service: the setting on, a user (delegated token), and no BitLocker permission. */
+export const isSelfService = (caller: Caller): boolean =>
+  settings().selfServiceReveal &&
+  caller.delegated &&
+  !caller.device &&
+  !BITLOCKER_PERMISSIONS.some((permission) => caller.permissions.has(permission));
+
+/**
+ * A key read's permission: BitLockerKey.Read.All, or self-service, whose ownership of the key's device
+ * is checked once the key is read (checkSelfService). 403 otherwise, as before.
+ */
+export function authorizeKeyRead(caller: Caller): void {
+  if (isSelfService(caller)) return;
+  authorize(caller, 'readKey');
+}
+
+/** For a caller without BitLockerKey.Read.All: 403 unless a self-service owner of the key's device, 400 without a reason. */
+export async function checkSelfService(caller: Caller, deviceId: string | undefined, reason: string | undefined): Promise<void> {
+  if (isAllowed(caller, 'readKey')) return;
+  if (!isSelfService(caller) || !caller.oid) authorize(caller, 'readKey');
+  if (!reason) throw badRequest(`A self-service key read needs ${REVEAL_REASON_HEADER}: say why the key is needed.`);
+  const owners = deviceId === undefined ? undefined : await revealDirectory().deviceOwners(deviceId);
+  if (!owners?.has(caller.oid!.toLowerCase())) {
+    throw forbidden("Self-service: you are not a registered owner of this key's device in Entra ID, so you may not read its key.");
+  }
+}

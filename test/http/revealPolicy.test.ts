@@ -1,0 +1,349 @@
+import { randomUUID } from 'node:crypto';
+import { startLocalHost, stopLocalHosts, HostDidNotStart, type LocalHost } from '../../scripts/localHost';
+import { AUDIT_READ, auditsOf, detailOf } from '../support/audit';
+import { call, callOn, expectGraphError, READ, READ_BASIC, token, WRITE, type ApiResponse } from '../support/client';
+import { keyBody, type KeyBody } from '../support/fixtures';
+import { startGraphStandIn, type GraphStandIn } from '../support/graphStandIn';
+import { COLLECTION, item } from '../support/keys';
+import { GRAPH_RESOURCE, startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../support/managedIdentity';
+
+// Who may reveal which key, over HTTP against a host of its own: REVEAL_SCOPES with memberships and
+// owners from the Graph stand-in, approval requests, self-service, bulk grants. Several local identities
+// (--roles, --scopes, --groups) as the console and scripts would send them.
+
+const APPROVE = 'BitLockerKey.Approve.All';
+const SCOPE = ['user_impersonation'];
+const REQUESTS = '/v1.0/informationProtection/bitlocker/revealRequests';
+const GRANTS = '/v1.0/informationProtection/bitlocker/revealGrants';
+const MY_DEVICES = '/v1.0/informationProtection/bitlocker/myDevices';
+
+const BRAZIL_AGENTS = randomUUID();
+const BRAZIL_DEVICES = randomUUID();
+const EXEC_AGENTS = randomUUID();
+const EXEC_DEVICES = randomUUID();
+const RULES = [
+  { callerGroups: [BRAZIL_AGENTS], deviceGroups: [BRAZIL_DEVICES] },
+  { callerGroups: [EXEC_AGENTS], deviceGroups: [EXEC_DEVICES], approval: true },
+];
+
+let identity: ManagedIdentityStandIn;
+let graph: GraphStandIn;
+let host: LocalHost;
+let writer: string;
+let auditor: string;
+const owner = randomUUID();
+const devices = { brazil: randomUUID(), elsewhere: randomUUID(), exec: randomUUID() };
+const keys: Record<keyof typeof devices, KeyBody> = {} as Record<keyof typeof devices, KeyBody>;
+
+const on = (method: string, path: string, bearer: string, extra: { body?: unknown; headers?: Record<string, string> } = {}) =>
+  callOn(host.url, method, path, { token: bearer, ...extra });
+const reveal = (id: string, bearer: string, headers: Record<string, string> = {}) =>
+  on('GET', `${item(id)}?$select=key`, bearer, { headers: { 'X-Reveal-Reason': 'lostPin', ...headers } });
+const agent = (groups: string[], roles = [READ], claims: Record<string, unknown> = {}) => token({ roles, scopes: SCOPE, groups, claims });
+
+/** The read's audit record (by its request-id). */
+async function readRecord(keyId: string, response: ApiResponse) {
+  const events = await auditsOf(keyId, auditor, "activityDisplayName eq 'Read BitLocker key'");
+  const record = events.find((event) => event.correlationId === response.headers.get('request-id'));
+  expect(record).toBeDefined();
+  return record!;
+}
+
+function expectNoPassword(response: ApiResponse, key: KeyBody): void {
+  expect(response.text).not.toContain(key.key);
+}
+
+beforeAll(async () => {
+  identity = await startManagedIdentityStandIn();
+  graph = await startGraphStandIn(await identity.tokenFor(GRAPH_RESOURCE));
+  graph.directory.devices.set(devices.brazil, { displayName: 'BR-LAPTOP-01' });
+  graph.directory.devices.set(devices.elsewhere, { displayName: 'US-LAPTOP-07' });
+  graph.directory.devices.set(devices.exec, { displayName: 'CEO-SURFACE' });
+  graph.directory.memberOf.set(devices.brazil, [randomUUID(), BRAZIL_DEVICES]);
+  graph.directory.memberOf.set(devices.exec, [EXEC_DEVICES]);
+  graph.directory.owners.set(devices.brazil, [owner]);
+  host = await startLocalHost({
+    REVEAL_SCOPES: JSON.stringify(RULES, null, 2),
+    SELF_SERVICE_REVEAL: 'true',
+    GRAPH_BASE_URL: graph.url,
+    IDENTITY_ENDPOINT: identity.endpoint,
+    IDENTITY_HEADER: identity.header,
+  });
+  [writer, auditor] = await Promise.all([token({ roles: [WRITE] }), token({ roles: [AUDIT_READ] })]);
+  for (const name of Object.keys(devices) as (keyof typeof devices)[]) {
+    keys[name] = keyBody({ deviceId: devices[name] });
+    expect((await on('PATCH', COLLECTION, writer, { body: keys[name] })).status).toBe(200);
+  }
+}, 60_000);
+
+afterAll(async () => {
+  await stopLocalHosts();
+  await graph?.close();
+  await identity?.close();
+});
+
+describe('REVEAL_SCOPES', () => {
+  it("lets a scoped agent read a key of a device in their rule's device group, audited with the rule", async () => {
+    const response = await reveal(keys.brazil.id!, await agent([BRAZIL_AGENTS]));
+    expect(response.status).toBe(200);
+    expect(response.json.key).toBe(keys.brazil.key);
+    const record = await readRecord(keys.brazil.id!, response);
+    expect(detailOf(record, 'RevealBasis')).toBe('scope');
+    expect(detailOf(record, 'ScopeRule')).toBe('1');
+  });
+
+  it('refuses a device outside the scope with 403 naming the reason, audited, without the password', async () => {
+    const response = await reveal(keys.elsewhere.id!, await agent([BRAZIL_AGENTS]));
+    const error = expectGraphError(response, 403, 'authorization_error');
+    expect(error.message).toMatch(/device is in none of the device groups of your REVEAL_SCOPES rules \(1\)/);
+    expectNoPassword(response, keys.elsewhere);
+    const record = await readRecord(keys.elsewhere.id!, response);
+    expect(record.result).toBe('failure');
+    expect(record.resultReason).toMatch(/^403 authorization_error: Reveal scope/);
+  });
+
+  it('refuses an agent whose groups are in no rule', async () => {
+    const response = await reveal(keys.brazil.id!, await agent([randomUUID()]));
+    expect(expectGraphError(response, 403, 'authorization_error').message).toMatch(/none of your groups is in a REVEAL_SCOPES rule/);
+  });
+
+  it('shows a scoped agent only in-scope devices in lists, searches and metadata reads', async () => {
+    const bearer = await agent([BRAZIL_AGENTS], [READ_BASIC]);
+    const inScope = await on('GET', `${COLLECTION}?$filter=deviceId eq '${devices.brazil}'`, bearer);
+    expect(inScope.status).toBe(200);
+    expect(inScope.json.value.map((key) => key.id)).toEqual([keys.brazil.id]);
+    const outOfScope = await on('GET', `${COLLECTION}?$filter=deviceId eq '${devices.elsewhere}'`, bearer);
+    expect(outOfScope.status).toBe(200);
+    expect(outOfScope.json.value).toEqual([]);
+    expect((await on('GET', item(keys.brazil.id!), bearer)).json.deviceId).toBe(devices.brazil);
+    expectGraphError(await on('GET', item(keys.elsewhere.id!), bearer), 404, 'itemNotFound');
+  });
+
+  it('keeps app-only reads tenant-wide', async () => {
+    const response = await reveal(keys.elsewhere.id!, await token({ roles: [READ] }));
+    expect(response.status).toBe(200);
+    expect(response.json.key).toBe(keys.elsewhere.key);
+  });
+
+  it('reads the groups of an overage from Graph, 10,000 of them in pages of 999, once per cache lifetime', async () => {
+    const oid = randomUUID();
+    const groups = Array.from({ length: 9_999 }, () => randomUUID());
+    graph.directory.memberOf.set(oid, [...groups, BRAZIL_AGENTS]);
+    const bearer = await agent([], [READ], { oid, _claim_names: { groups: 'src1' } });
+    const before = graph.directory.requests.filter((path) => path.includes(`/users/${oid}/`)).length;
+    const first = await reveal(keys.brazil.id!, bearer);
+    expect(first.status).toBe(200);
+    expect(first.json.key).toBe(keys.brazil.key);
+    const pages = graph.directory.requests.filter((path) => path.includes(`/users/${oid}/`)).length - before;
+    expect(pages).toBe(11);
+    expect((await reveal(keys.brazil.id!, bearer)).status).toBe(200);
+    expect(graph.directory.requests.filter((path) => path.includes(`/users/${oid}/`)).length - before).toBe(11);
+  });
+
+  it('answers 503, never an allow, when Graph is down while checking membership', async () => {
+    const fresh = keyBody({ deviceId: randomUUID() });
+    graph.directory.devices.set(fresh.deviceId!, { displayName: 'BR-LAPTOP-02' });
+    graph.directory.memberOf.set(fresh.deviceId!, [BRAZIL_DEVICES]);
+    expect((await on('PATCH', COLLECTION, writer, { body: fresh })).status).toBe(200);
+    graph.down = true;
+    try {
+      const response = await reveal(fresh.id!, await agent([BRAZIL_AGENTS]));
+      expect(expectGraphError(response, 503, 'serviceNotAvailable').message).toMatch(/Microsoft Graph could not be reached/);
+      expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
+      expectNoPassword(response, fresh);
+    } finally {
+      graph.down = false;
+    }
+    expect((await reveal(fresh.id!, await agent([BRAZIL_AGENTS]))).json.key).toBe(fresh.key);
+  });
+});
+
+describe('approval', () => {
+  it('needs an approved request where the rule asks for one; the approval lets only its requester read', async () => {
+    const requesterOid = randomUUID();
+    const requester = await agent([EXEC_AGENTS], [READ, APPROVE], { oid: requesterOid });
+    const refused = await reveal(keys.exec.id!, requester);
+    expect(expectGraphError(refused, 403, 'authorization_error').message).toMatch(/^Approval needed/);
+    expectNoPassword(refused, keys.exec);
+
+    const asked = await on('POST', REQUESTS, requester, {
+      body: { keyId: keys.exec.id, reason: 'lostPin:CEO locked out', ticket: 'INC0042' },
+    });
+    expect(asked.status).toBe(201);
+    expect(asked.json).toMatchObject({
+      keyId: keys.exec.id,
+      deviceId: devices.exec,
+      status: 'pending',
+      reason: 'lostPin:CEO locked out',
+      ticket: 'INC0042',
+    });
+    expect(asked.json.requestedBy).toEqual({ id: requesterOid, userPrincipalName: 'helpdesk@contoso.local' });
+    expect(asked.headers.get('location')).toBe(`${host.url}${REQUESTS}/${asked.json.id}`);
+    const id = asked.json.id;
+
+    const own = await on('POST', `${REQUESTS}/${id}/approve`, requester);
+    expect(expectGraphError(own, 403, 'authorization_error').message).toMatch(/cannot approve or deny your own reveal request/);
+
+    const approver = await token({ roles: [APPROVE], scopes: SCOPE });
+    const pending = await on('GET', REQUESTS, approver);
+    expect(pending.json.value.map((r) => r.id)).toContain(id);
+    const approved = await on('POST', `${REQUESTS}/${id}/approve`, approver);
+    expect(approved.status).toBe(200);
+    expect(approved.json.status).toBe('approved');
+    expect(approved.json.decidedBy).toMatchObject({ userPrincipalName: 'helpdesk@contoso.local' });
+
+    const twice = await on('POST', `${REQUESTS}/${id}/approve`, approver);
+    expect(expectGraphError(twice, 409, 'conflict').message).toMatch(/already approved/);
+
+    const read = await reveal(keys.exec.id!, requester);
+    expect(read.status).toBe(200);
+    expect(read.json.key).toBe(keys.exec.key);
+    const record = await readRecord(keys.exec.id!, read);
+    expect(detailOf(record, 'RevealBasis')).toBe('approval');
+    expect(detailOf(record, 'ApprovalId')).toBe(id);
+
+    // Another agent of the same group is not the requester.
+    expectGraphError(await reveal(keys.exec.id!, await agent([EXEC_AGENTS])), 403, 'authorization_error');
+
+    const trail = await auditsOf(keys.exec.id!, auditor);
+    const transitions = trail.filter((event) => detailOf(event, 'ApprovalId') === id).map((e) => `${e.activityDisplayName}: ${e.result}`);
+    expect(transitions).toEqual(
+      expect.arrayContaining([
+        'Request BitLocker key reveal: success',
+        'Decide BitLocker key reveal request: success',
+        'Decide BitLocker key reveal request: failure',
+        'Read BitLocker key: success',
+      ]),
+    );
+  });
+
+  it('denies: the request shows denied and the read stays refused', async () => {
+    const requester = await agent([EXEC_AGENTS]);
+    const id = (await on('POST', REQUESTS, requester, { body: { keyId: keys.exec.id, reason: 'other:testing' } })).json.id;
+    const denied = await on('POST', `${REQUESTS}/${id}/deny`, await token({ roles: [APPROVE] }));
+    expect(denied.json).toMatchObject({ id, status: 'denied' });
+    expect((await on('GET', `${REQUESTS}/${id}`, requester)).json.status).toBe('denied');
+    expectGraphError(await reveal(keys.exec.id!, requester), 403, 'authorization_error');
+  });
+
+  it('refuses bad requests: unknown properties, a malformed key id, a missing key, another reader, a deciding reader', async () => {
+    const requester = await agent([EXEC_AGENTS]);
+    const unknown = await on('POST', REQUESTS, requester, { body: { keyId: keys.exec.id, reason: 'lostPin', approver: 'me' } });
+    expect(expectGraphError(unknown, 400, 'badRequest').message).toMatch(/approver is not a property of a reveal request/);
+    expectGraphError(await on('POST', REQUESTS, requester, { body: { keyId: 'nope', reason: 'lostPin' } }), 400, 'badRequest');
+    expectGraphError(await on('POST', REQUESTS, requester, { body: { keyId: keys.exec.id, reason: 'because' } }), 400, 'badRequest');
+    expectGraphError(await on('POST', REQUESTS, requester, { body: { keyId: randomUUID(), reason: 'lostPin' } }), 404, 'itemNotFound');
+    const outOfScope = await on('POST', REQUESTS, requester, { body: { keyId: keys.brazil.id, reason: 'lostPin' } });
+    expectGraphError(outOfScope, 403, 'authorization_error');
+    const id = (await on('POST', REQUESTS, requester, { body: { keyId: keys.exec.id, reason: 'lostPin' } })).json.id;
+    expectGraphError(await on('GET', `${REQUESTS}/${id}`, await agent([EXEC_AGENTS])), 404, 'itemNotFound');
+    expectGraphError(await on('POST', `${REQUESTS}/${id}/approve`, await agent([EXEC_AGENTS])), 403, 'authorization_error');
+    expectGraphError(await on('GET', `${REQUESTS}/${randomUUID()}`, await token({ roles: [APPROVE] })), 404, 'itemNotFound');
+  });
+});
+
+describe('self-service', () => {
+  const user = (oid = owner) => token({ scopes: SCOPE, claims: { oid } });
+
+  it("lets an owner without a BitLocker role read their device's key with a reason, audited as self-service", async () => {
+    const response = await reveal(keys.brazil.id!, await user(), { 'X-Reveal-Reason': 'lostPin:forgot PIN at 3 a.m.' });
+    expect(response.status).toBe(200);
+    expect(response.json.key).toBe(keys.brazil.key);
+    const record = await readRecord(keys.brazil.id!, response);
+    expect(detailOf(record, 'RevealBasis')).toBe('selfService');
+    expect(record.initiatedBy.user?.id).toBe(owner);
+  });
+
+  it('needs a reason', async () => {
+    const response = await on('GET', `${item(keys.brazil.id!)}?$select=key`, await user());
+    expect(expectGraphError(response, 400, 'badRequest').message).toMatch(/self-service key read needs X-Reveal-Reason/);
+    expectNoPassword(response, keys.brazil);
+  });
+
+  it("refuses a device the user does not own, and opens nothing else: no list, no metadata, no one else's device", async () => {
+    const bearer = await user();
+    const notOwned = await reveal(keys.elsewhere.id!, bearer);
+    expect(expectGraphError(notOwned, 403, 'authorization_error').message).toMatch(/not a registered owner/);
+    expectNoPassword(notOwned, keys.elsewhere);
+    expectGraphError(await on('GET', COLLECTION, bearer), 403, 'authorization_error');
+    expectGraphError(await on('GET', `${COLLECTION}?$filter=deviceId eq '${devices.brazil}'`, bearer), 403, 'authorization_error');
+    expectGraphError(await on('GET', item(keys.brazil.id!), bearer), 403, 'authorization_error');
+    expectGraphError(await reveal(keys.brazil.id!, await user(randomUUID())), 403, 'authorization_error');
+    // An app without a role is not a user: no self-service.
+    expectGraphError(await reveal(keys.brazil.id!, await token({})), 403, 'authorization_error');
+  });
+
+  it("lists the user's devices with their keys' metadata, never a password", async () => {
+    const response = await on('GET', MY_DEVICES, await user());
+    expect(response.status).toBe(200);
+    expect(response.json.value).toEqual([
+      {
+        deviceId: devices.brazil,
+        displayName: 'BR-LAPTOP-01',
+        recoveryKeys: [{ id: keys.brazil.id, volumeType: 'operatingSystemVolume', createdDateTime: expect.any(String) as string }],
+      },
+    ]);
+    expectNoPassword(response, keys.brazil);
+  });
+
+  it('is off unless SELF_SERVICE_REVEAL=true: the run’s host refuses a role-less user', async () => {
+    const bearer = await user();
+    const response = await call('GET', `${item(keys.brazil.id!)}?$select=key`, {
+      token: bearer,
+      headers: { 'X-Reveal-Reason': 'lostPin' },
+    });
+    expect(expectGraphError(response, 403, 'authorization_error').message).toMatch(/BitLockerKey.Read.All/);
+    expectGraphError(await call('GET', MY_DEVICES, { token: bearer }), 403, 'authorization_error');
+  });
+});
+
+describe('mass recovery', () => {
+  it('grants a device group to a group of agents for hours: reads need no request, each names the grant', async () => {
+    const approver = await token({ roles: [APPROVE], scopes: SCOPE });
+    const tooLong = await on('POST', GRANTS, approver, {
+      body: { deviceGroupId: EXEC_DEVICES, granteeGroupId: EXEC_AGENTS, reason: 'bootConfigurationChanged', hours: 9 },
+    });
+    expect(expectGraphError(tooLong, 400, 'badRequest').message).toMatch(/at most 8 \(REVEAL_APPROVAL_HOURS\)/);
+    expectGraphError(await on('POST', GRANTS, await agent([EXEC_AGENTS])), 403, 'authorization_error');
+
+    const granted = await on('POST', GRANTS, approver, {
+      body: {
+        deviceGroupId: EXEC_DEVICES,
+        granteeGroupId: EXEC_AGENTS,
+        reason: 'bootConfigurationChanged:faulty update',
+        ticket: 'MAJ-1',
+        hours: 2,
+      },
+    });
+    expect(granted.status).toBe(201);
+    expect(granted.json).toMatchObject({ deviceGroupId: EXEC_DEVICES, granteeGroupId: EXEC_AGENTS, status: 'active' });
+    const grantId = granted.json.id;
+
+    const agentToken = await agent([EXEC_AGENTS]);
+    const queue = await on('GET', `${GRANTS}/${grantId}/devices`, agentToken);
+    expect(queue.json.value).toEqual([{ deviceId: devices.exec, displayName: 'CEO-SURFACE', recoveryKeys: [] }]);
+    const read = await reveal(keys.exec.id!, agentToken);
+    expect(read.json.key).toBe(keys.exec.key);
+    const record = await readRecord(keys.exec.id!, read);
+    expect(detailOf(record, 'RevealBasis')).toBe('grant');
+    expect(detailOf(record, 'GrantId')).toBe(grantId);
+    // The grant does not widen the scope: the Brazil device stays out of reach of these agents.
+    expectGraphError(await reveal(keys.brazil.id!, agentToken), 403, 'authorization_error');
+    expectGraphError(await on('GET', `${GRANTS}/${grantId}`, await agent([BRAZIL_AGENTS])), 404, 'itemNotFound');
+  });
+});
+
+describe('a malformed REVEAL_SCOPES', () => {
+  it('keeps the app from loading, naming the setting and the line at fault', async () => {
+    const text =
+      '[\n  {"callerGroups": ["' +
+      BRAZIL_AGENTS +
+      '"], "deviceGroups": ["' +
+      BRAZIL_DEVICES +
+      '"]},\n  {"callerGroups": ["x"], "deviceGroups": []}\n]';
+    const started = startLocalHost({ REVEAL_SCOPES: text });
+    await expect(started).rejects.toBeInstanceOf(HostDidNotStart);
+    const output = await started.catch((error: HostDidNotStart) => error.hostOutput);
+    expect(output).toContain('REVEAL_SCOPES rule 2 (at line 3, column 3): "callerGroups"[0] must be an Entra object id (a GUID)');
+  });
+});
