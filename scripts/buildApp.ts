@@ -1,11 +1,8 @@
 // `npm run build`, last step: the app as one file, dist/app/main.js, which package.json `main` names and
-// therefore what the Functions host (Azure, `func start`) and the local host load. Issue 13: a cold
-// start loaded ~180 files before; main at c0efcca loaded in 2.88x the time of a bare require of
-// @azure/functions, the bundle in 1.40x, side by side in one run (README). On Azure's mounted
-// package each file saved is also a file-system round trip.
-//
-// The entry imports every functions/*.ts, in name order, as the former `main` glob (dist/functions/*.js)
-// loaded them; each registers its functions with @azure/functions on load.
+// therefore what the Functions host (Azure, `func start`) and the local host load. Its entry is
+// functions/index.ts, the app's one entry (every function module, then the load-time settings check).
+// A bundle, because a cold start otherwise reads ~180 files, each a file-system round trip on Azure's
+// mounted package (measured in docs/deployment.md, "The app bundle and stack traces").
 //
 // esbuild options, and why (the ms figures below were measured side by side on a machine under load
 // average 12 to 20, where every figure is ~3x a quiet machine's; the ratios are what carry over):
@@ -31,7 +28,6 @@
 // - `target: 'node20'` (package.json engines), `format: 'cjs'` as tsc emits for the rest of dist/, and
 //   "use strict" on top as tsc writes it in every file: the app's modules ran in strict mode before.
 
-import { readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
 
@@ -50,15 +46,12 @@ export const APP_EXTERNALS: readonly string[] = [
   'jose',
 ];
 
-/** The bundle's entry: an import of every function module, in name order. */
-export async function appEntry(projectRoot: string): Promise<string> {
-  const files = (await readdir(path.join(projectRoot, 'functions'))).filter((file) => file.endsWith('.ts')).sort();
-  return files.map((file) => `import './functions/${file.slice(0, -'.ts'.length)}';`).join('\n');
-}
+/** The bundle's entry: the app's one entry module, which imports every function module. */
+export const APP_ENTRY = path.join('functions', 'index.ts');
 
-export async function appBuildOptions(projectRoot: string): Promise<BuildOptions> {
+export function appBuildOptions(projectRoot: string): BuildOptions {
   return {
-    stdin: { contents: await appEntry(projectRoot), resolveDir: projectRoot, sourcefile: 'app-entry.ts', loader: 'ts' },
+    entryPoints: [path.join(projectRoot, APP_ENTRY)],
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -75,7 +68,7 @@ export async function appBuildOptions(projectRoot: string): Promise<BuildOptions
 }
 
 async function main(): Promise<void> {
-  await build(await appBuildOptions(root));
+  await build(appBuildOptions(root));
 }
 
 if (require.main === module) {

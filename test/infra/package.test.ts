@@ -140,7 +140,7 @@ describe('the package azd deploys', () => {
   });
 });
 
-// Every HTTP function the app registers (functions/*.ts), by name.
+// Every HTTP function the app registers (the function modules functions/index.ts loads), by name.
 const EXPECTED_HTTP_FUNCTIONS = [
   'coverageReport-beta-bitlocker-coverageReport',
   'coverageReport-beta-informationProtection-bitlocker-coverageReport',
