@@ -8,6 +8,7 @@ import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
 import { getSameRow, listKeys, resealKey } from '../shared/recoveryKeys/store';
 import { systemSource } from '../shared/recoveryKeys/deletedKeys';
 import { recordCommandRun } from '../shared/audit/commandRun';
+import { LostRace, retryLostRaces } from '../shared/storage/retryLostRaces';
 import { isStorageError, StorageError } from '../shared/storage/storageError';
 
 // `npm run reencrypt`: moves every stored recovery key to the active encryption key version
@@ -85,32 +86,36 @@ async function withStorage<T>(call: () => Promise<T>): Promise<T> {
 type Outcome = 'moved' | 'alreadyActive' | 'gone' | { failed: string };
 
 /** Moves one record to the active version, following concurrent writes by ETag. */
-async function moveRecord(ring: EncryptionKeyring, listed: StoredRecoveryKey, onRetry: () => void): Promise<Outcome> {
+function moveRecord(ring: EncryptionKeyring, listed: StoredRecoveryKey, onRetry: () => void): Promise<Outcome> {
   let record: StoredRecoveryKey | undefined = listed;
-  for (let attempt = 1; attempt <= MAX_RESEAL_ATTEMPTS; attempt++) {
-    if (record === undefined) return 'gone';
-    // Also after a lost race: the concurrent writer sealed it under the active version itself.
-    if (record.sealed.keyVersion === ring.active) return 'alreadyActive';
-    let password: string;
-    try {
-      password = open(ring, record.id, record.sealed);
-    } catch (error) {
-      if (error instanceof DecryptionError) return { failed: error.message };
-      throw error;
-    }
-    const current: StoredRecoveryKey = record;
-    try {
-      await withStorage(() => resealKey(current, seal(ring, current.id, password)));
-      return 'moved';
-    } catch (error) {
-      if (isStorageError(error, 'gone')) return 'gone';
-      if (!isStorageError(error, 'versionMoved')) throw error;
-    }
-    // Changed since our read: read it again and look.
-    if (attempt === 1) onRetry();
-    record = await withStorage(() => getSameRow(current));
-  }
-  return { failed: `it kept changing under concurrent writes (${MAX_RESEAL_ATTEMPTS} tries); rerun to move it` };
+  return retryLostRaces<Outcome>(
+    MAX_RESEAL_ATTEMPTS,
+    async (attempt) => {
+      if (record === undefined) return 'gone';
+      // Also after a lost race: the concurrent writer sealed it under the active version itself.
+      if (record.sealed.keyVersion === ring.active) return 'alreadyActive';
+      let password: string;
+      try {
+        password = open(ring, record.id, record.sealed);
+      } catch (error) {
+        if (error instanceof DecryptionError) return { failed: error.message };
+        throw error;
+      }
+      const current: StoredRecoveryKey = record;
+      try {
+        await withStorage(() => resealKey(current, seal(ring, current.id, password)));
+        return 'moved';
+      } catch (error) {
+        if (isStorageError(error, 'gone')) return 'gone';
+        if (!isStorageError(error, 'versionMoved')) throw error;
+        // Changed since our read: read it again and look.
+        if (attempt === 1) onRetry();
+        record = await withStorage(() => getSameRow(current));
+        return new LostRace(error);
+      }
+    },
+    () => ({ failed: `it kept changing under concurrent writes (${MAX_RESEAL_ATTEMPTS} tries); rerun to move it` }),
+  );
 }
 
 export async function reencryptAll(options: ReencryptOptions = {}): Promise<ReencryptResult> {

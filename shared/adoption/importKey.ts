@@ -4,6 +4,7 @@ import type { RecoveryKey, StoredRecoveryKey } from '../recoveryKeys/model';
 import { isStoredPassword } from '../recoveryKeys/sealing';
 import { findRecoveryKey, upsertRecoveryKey } from '../recoveryKeys/service';
 import { KeyDeletedError, PasswordChangedError } from '../recoveryKeys/writeRefusals';
+import { LostRace, retryLostRaces } from '../storage/retryLostRaces';
 import { isStorageError } from '../storage/storageError';
 
 // One key brought in by an adoption tool (the Entra mirror, the file importer), stored through the
@@ -56,15 +57,23 @@ async function writeKey(key: RecoveryKey, stored: StoredRecoveryKey | undefined,
  * 400 for a key the schema refuses), except the refusals it names: another password under the id is
  * `conflict`, a deleted key under it `deleted`, and a lost race is decided again from a fresh read.
  */
-export async function importRecoveryKey(key: RecoveryKey, source: AuditSource): Promise<ImportOutcome> {
-  for (let attempt = 1; ; attempt++) {
-    const stored = await findEscrowedKey(key.id);
-    try {
-      return await writeKey(key, stored, source);
-    } catch (error) {
-      if (error instanceof PasswordChangedError) return 'conflict';
-      if (error instanceof KeyDeletedError) return 'deleted';
-      if (!lostRace(error) || attempt >= MAX_ATTEMPTS) throw error;
-    }
-  }
+export function importRecoveryKey(key: RecoveryKey, source: AuditSource): Promise<ImportOutcome> {
+  return retryLostRaces(
+    MAX_ATTEMPTS,
+    async () => {
+      const stored = await findEscrowedKey(key.id);
+      try {
+        return await writeKey(key, stored, source);
+      } catch (error) {
+        if (error instanceof PasswordChangedError) return 'conflict';
+        if (error instanceof KeyDeletedError) return 'deleted';
+        if (lostRace(error)) return new LostRace(error);
+        throw error;
+      }
+    },
+    // The last lost race is reported as what it was.
+    (last) => {
+      throw last.error;
+    },
+  );
 }

@@ -1,6 +1,7 @@
 import { odata, type TableEntity, type TableEntityResult } from '@azure/data-tables';
 import { GraphError, serviceUnavailable } from '../errors/graphError';
 import { firstPage } from '../storage/firstPage';
+import { LostRace, retryLostRaces } from '../storage/retryLostRaces';
 import { isStorageError, StorageError, toStorageError, UNREACHABLE_RETRY_AFTER_S } from '../storage/storageError';
 import { tableClient } from '../storage/tables';
 import { boundedEvent } from './bounded';
@@ -289,28 +290,34 @@ export async function addToRefusalSummary(event: AuditEvent): Promise<void> {
   const added = event.refusals;
   if (!added) throw new Error('addToRefusalSummary needs an event with refusals');
   const [partitionKey, rowKey] = [partitionFor(event.at), suffixOf(event)];
+  let merged: boolean;
   try {
     const client = await tableClient(AUDIT_TABLE);
-    for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
-      let stored: TableEntityResult<AuditEntity> | undefined;
-      try {
-        stored = await client.getEntity<AuditEntity>(partitionKey, rowKey);
-      } catch (error) {
-        if (!isStorageError(error, 'gone')) throw error;
-      }
-      const storedCounts = stored && refusalsOf(stored);
-      const counts = storedCounts ? sumRefusals(storedCounts, added) : added;
-      const entity = toEntity({ ...event, refusals: counts }, false);
-      try {
-        if (stored) await client.updateEntity(entity, 'Replace', { etag: stored.etag });
-        else await client.createEntity(entity);
-        return;
-      } catch (error) {
-        if (!isStorageError(error, 'exists', 'versionMoved')) throw error;
-      }
-    }
+    merged = await retryLostRaces(
+      MAX_MERGE_ATTEMPTS,
+      async () => {
+        let stored: TableEntityResult<AuditEntity> | undefined;
+        try {
+          stored = await client.getEntity<AuditEntity>(partitionKey, rowKey);
+        } catch (error) {
+          if (!isStorageError(error, 'gone')) throw error;
+        }
+        const storedCounts = stored && refusalsOf(stored);
+        const counts = storedCounts ? sumRefusals(storedCounts, added) : added;
+        const entity = toEntity({ ...event, refusals: counts }, false);
+        try {
+          if (stored) await client.updateEntity(entity, 'Replace', { etag: stored.etag });
+          else await client.createEntity(entity);
+          return true;
+        } catch (error) {
+          if (isStorageError(error, 'exists', 'versionMoved')) return new LostRace(error);
+          throw error;
+        }
+      },
+      () => false,
+    );
   } catch (error) {
     throw auditUnavailable(error);
   }
-  throw serviceUnavailable('The audit trail is being changed by other requests; try again.', 1);
+  if (!merged) throw serviceUnavailable('The audit trail is being changed by other requests; try again.', 1);
 }

@@ -15,6 +15,7 @@ import { requireComplete } from './schema';
 import { isSealedWithActiveKey, isStoredPassword, openPassword, sealPassword } from './sealing';
 import * as store from './store';
 import { isStorageError } from '../storage/storageError';
+import { LostRace, retryLostRaces } from '../storage/retryLostRaces';
 
 // Use cases of the recovery-key resource. Each write reads the stored version and writes against its
 // ETag, so concurrent writers cannot overwrite each other unseen; a lost race is simply tried again
@@ -167,6 +168,9 @@ const requireDeviceOwnsKey = (
 ): void => requireOwnDevice(source.caller, keyId, current?.deviceId, writtenDeviceId);
 
 export const contention = (): GraphError => serviceUnavailable('The recovery key is being changed by other requests; try again.', 1);
+const throwContention = (): never => {
+  throw contention();
+};
 
 /**
  * PATCH: creates the key if absent (all properties required), otherwise merges the given properties.
@@ -181,28 +185,31 @@ export async function upsertRecoveryKey(
   source: AuditSource,
 ): Promise<WriteResult> {
   const keyId = id ?? input.id ?? randomUUID();
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const { current, heldBy } = await writeTarget(source, keyId);
-    requireDeviceOwnsKey(source, keyId, current, input.deviceId);
-    if (current?.deletedDateTime !== undefined) throw new KeyDeletedError(keyId);
-    checkPreconditions(current, pre);
-    try {
-      if (!current) return await insertNew(newRecoveryKey(keyId, input), source, heldBy);
-      return await updateExisting(current, input, pre, source);
-    } catch (error) {
-      // Lost races: another writer changed the key (412) or deleted it (404) since our read, or
-      // created it first (409). Unless the client pinned the version, the write starts over from a
-      // fresh read, so an upsert racing a DELETE re-creates the key rather than answering 404.
-      const changedOrDeleted = isStorageError(error, 'versionMoved', 'gone');
-      const lostRace = current ? changedOrDeleted && !pinsVersion(pre) : isStorageError(error, 'exists') && pre.ifNoneMatch === undefined;
-      if (lostRace) continue;
-      if (current && changedOrDeleted) throw preconditionFailed('The recovery key has changed since the ETag given in If-Match.');
-      throw !current && isStorageError(error, 'exists')
-        ? preconditionFailed('If-None-Match was given but the recovery key exists.')
-        : error;
-    }
-  }
-  throw contention();
+  return retryLostRaces(
+    MAX_ATTEMPTS,
+    async () => {
+      const { current, heldBy } = await writeTarget(source, keyId);
+      requireDeviceOwnsKey(source, keyId, current, input.deviceId);
+      if (current?.deletedDateTime !== undefined) throw new KeyDeletedError(keyId);
+      checkPreconditions(current, pre);
+      try {
+        if (!current) return await insertNew(newRecoveryKey(keyId, input), source, heldBy);
+        return await updateExisting(current, input, pre, source);
+      } catch (error) {
+        // Lost races: another writer changed the key (412) or deleted it (404) since our read, or
+        // created it first (409). Unless the client pinned the version, the write starts over from a
+        // fresh read, so an upsert racing a DELETE re-creates the key rather than answering 404.
+        const changedOrDeleted = isStorageError(error, 'versionMoved', 'gone');
+        const lostRace = current ? changedOrDeleted && !pinsVersion(pre) : isStorageError(error, 'exists') && pre.ifNoneMatch === undefined;
+        if (lostRace) return new LostRace(error);
+        if (current && changedOrDeleted) throw preconditionFailed('The recovery key has changed since the ETag given in If-Match.');
+        throw !current && isStorageError(error, 'exists')
+          ? preconditionFailed('If-None-Match was given but the recovery key exists.')
+          : error;
+      }
+    },
+    throwContention,
+  );
 }
 
 /**
@@ -322,18 +329,22 @@ export async function writeCurrentVersion<K extends StoredRecoveryKey, T>(
   notFoundMessage: string,
   write: (current: K, etag: string) => Promise<T>,
 ): Promise<T> {
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const current = pick(await store.getKey(id));
-    checkPreconditions(current, pre);
-    if (!current) throw notFound(notFoundMessage);
-    try {
-      return await write(current, writeEtag(current, pre));
-    } catch (error) {
-      if (isStorageError(error, 'gone')) throw notFound(notFoundMessage);
-      if (!(isStorageError(error, 'versionMoved') && !pinsVersion(pre))) throw error;
-    }
-  }
-  throw contention();
+  return retryLostRaces(
+    MAX_ATTEMPTS,
+    async () => {
+      const current = pick(await store.getKey(id));
+      checkPreconditions(current, pre);
+      if (!current) throw notFound(notFoundMessage);
+      try {
+        return await write(current, writeEtag(current, pre));
+      } catch (error) {
+        if (isStorageError(error, 'gone')) throw notFound(notFoundMessage);
+        if (isStorageError(error, 'versionMoved') && !pinsVersion(pre)) return new LostRace(error);
+        throw error;
+      }
+    },
+    throwContention,
+  );
 }
 
 const isLive = (key: KeyRecord): boolean => key.deletedDateTime === undefined;
