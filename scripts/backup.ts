@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
-import { describeError, runCommand } from '../shared/adoption/commandLine';
 import { runBackup } from '../shared/backup/backup';
+import { describeError } from '../shared/errors/describeError';
+import { parseCommandLine, runCommand } from './cli/commandLine';
 
 // `npm run backup`: one snapshot of every table (records as stored, still sealed; the device index;
 // the audit trail; every other table of shared/storage/layout.ts) to BACKUP_CONTAINER in the account
@@ -10,21 +10,10 @@ import { runBackup } from '../shared/backup/backup';
 // Progress on stderr; the snapshot's name alone on the last line of stdout, for `npm run restore`.
 // Exit code: 0 written; 2 not written (bad settings, storage unavailable): rerun.
 
-const usage = 'usage: npm run backup [-- --full]';
+const COMMAND = { tool: 'backup', usage: 'usage: npm run backup [-- --full]', options: { full: { type: 'boolean' } } } as const;
 
 async function main(): Promise<number> {
-  let full: boolean;
-  try {
-    const { values } = parseArgs({ options: { full: { type: 'boolean' }, help: { type: 'boolean' } } });
-    if (values.help) {
-      process.stderr.write(`${usage}\n`);
-      return 0;
-    }
-    full = values.full === true;
-  } catch (error) {
-    process.stderr.write(`backup: ${describeError(error)}\n${usage}\n`);
-    return 2;
-  }
+  const full = parseCommandLine(COMMAND, ({ values }) => values.full === true);
   try {
     const { mergeAuditOutbox } = await import('../shared/audit/outbox');
     const merged = await mergeAuditOutbox();
@@ -38,4 +27,4 @@ async function main(): Promise<number> {
   }
 }
 
-if (require.main === module) runCommand('backup', main);
+if (require.main === module) runCommand(COMMAND.tool, main);

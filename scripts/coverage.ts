@@ -1,10 +1,11 @@
-import { parseArgs } from 'node:util';
-import { describeError, runCommand, stderrLine, UsageError, wholeNumber } from '../shared/adoption/commandLine';
 import { settings } from '../shared/config';
 import { computeCoverage, DEFAULT_COVERAGE_BUDGET_MS } from '../shared/coverage/compute';
 import { csvHeader, csvLine } from '../shared/coverage/csv';
 import { COVERAGE_STATES, type CoverageState } from '../shared/coverage/model';
 import { readLatest, scanRows } from '../shared/coverage/store';
+import { describeError } from '../shared/errors/describeError';
+import { stderrLine } from '../shared/runs/progress';
+import { parseCommandLine, runCommand, UsageError, wholeNumber } from './cli/commandLine';
 
 // `npm run coverage`: computes the escrow coverage report (docs/coverage.md), the same job as the timer
 // (functions/coverage.ts), and prints the report's head (id, time, summary) as JSON on stdout.
@@ -12,7 +13,13 @@ import { readLatest, scanRows } from '../shared/coverage/store';
 // nothing; `--csv --compute` computes first. Exit code 0 when a report was published (or printed);
 // 2 when it could not run; 3 when it stopped at its budget (run it again to go on).
 
-const usage = 'usage: npm run coverage [-- --budget SECONDS] | [-- --csv [--state STATE] [--compute]]';
+const COMMAND = {
+  tool: 'coverage',
+  usage: 'usage: npm run coverage [-- --budget SECONDS] | [-- --csv [--state STATE] [--compute]]',
+  options: { budget: { type: 'string' }, csv: { type: 'boolean' }, compute: { type: 'boolean' }, state: { type: 'string' } },
+} as const;
+
+const isCoverageState = (value: string): value is CoverageState => (COVERAGE_STATES as readonly string[]).includes(value);
 
 async function writeCsv(state: CoverageState | undefined): Promise<number> {
   const latest = await readLatest();
@@ -28,41 +35,30 @@ async function writeCsv(state: CoverageState | undefined): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        budget: { type: 'string' },
-        csv: { type: 'boolean' },
-        compute: { type: 'boolean' },
-        state: { type: 'string' },
-        help: { type: 'boolean' },
-      },
-    }));
-    if (values.help) {
-      stderrLine(usage);
-      return 0;
-    }
-    if (values.state !== undefined && !(COVERAGE_STATES as readonly string[]).includes(values.state))
+  const { csv, compute, state, budgetMs } = parseCommandLine(COMMAND, ({ values }) => {
+    if (values.state !== undefined && !isCoverageState(values.state))
       throw new UsageError(`--state must be one of ${COVERAGE_STATES.join(', ')}`);
-    settings();
-  } catch (error) {
-    stderrLine(`coverage: ${describeError(error)}${error instanceof UsageError ? `\n${usage}` : ''}`);
-    return 2;
-  }
+    return {
+      csv: values.csv === true,
+      compute: values.compute === true,
+      state: values.state,
+      budgetMs: wholeNumber(values.budget, '--budget', DEFAULT_COVERAGE_BUDGET_MS / 1000, 1) * 1000,
+    };
+  });
+  // Bad settings stop here (runCommand: exit code 2), by name, never by value.
+  settings();
   try {
-    if (!values.csv || values.compute) {
-      const budgetMs = wholeNumber(values.budget, '--budget', DEFAULT_COVERAGE_BUDGET_MS / 1000, 1) * 1000;
+    if (!csv || compute) {
       const result = await computeCoverage({ budgetMs, report: stderrLine });
-      if (!values.csv) process.stdout.write(`${JSON.stringify(result.head, null, 2)}\n`);
+      if (!csv) process.stdout.write(`${JSON.stringify(result.head, null, 2)}\n`);
       else stderrLine(`coverage: ${JSON.stringify(result.head.summary)}`);
       if (!result.complete) return 3;
     }
-    return values.csv ? await writeCsv(values.state as CoverageState | undefined) : 0;
+    return csv ? await writeCsv(state) : 0;
   } catch (error) {
     stderrLine(`coverage: stopped: ${describeError(error)}. Rows written so far stay; the next run resumes from the checkpoint.`);
     return 2;
   }
 }
 
-if (require.main === module) runCommand('coverage', main);
+if (require.main === module) runCommand(COMMAND.tool, main);

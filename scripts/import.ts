@@ -1,16 +1,16 @@
-import { parseArgs } from 'node:util';
-import { adoptionSource } from '../shared/adoption/auditSource';
 import { recordCommandRun } from '../shared/audit/commandRun';
-import { describeError, failureReason, runCommand, stderrLine, UsageError, wholeNumber } from '../shared/adoption/commandLine';
-import { forEachLimit } from '../shared/adoption/concurrency';
-import { importRecoveryKey } from '../shared/adoption/importKey';
-import { type KeyFile, readKeyFile } from '../shared/adoption/keyFile';
-import { deviceIdsByName } from '../shared/adoption/mbam';
-import { VOLUME_TYPES, type VolumeType } from '../shared/recoveryKeys/model';
-import { DEFAULT_PROGRESS_EVERY_MS, RunProgress } from '../shared/adoption/progress';
 import { keyring } from '../shared/crypto/keyring';
+import { describeError, failureReason } from '../shared/errors/describeError';
+import { adoptionSource } from '../shared/keyImport/auditSource';
+import { type KeyCsv, readKeyCsv } from '../shared/keyImport/csvKeys';
+import { importRecoveryKey } from '../shared/keyImport/importKey';
+import { deviceIdsByName } from '../shared/keyImport/mbam';
+import { VOLUME_TYPES, type VolumeType } from '../shared/recoveryKeys/model';
+import { forEachLimit } from '../shared/runs/forEachLimit';
+import { DEFAULT_PROGRESS_EVERY_MS, RunProgress, stderrLine } from '../shared/runs/progress';
 import { withoutSecrets } from '../shared/redact';
 import { quoteClientText } from '../shared/text/quoteClientText';
+import { parseCommandLine, runCommand, UsageError, wholeNumber } from './cli/commandLine';
 
 // `npm run import -- <file.csv> [--skip-invalid]`: brings recovery keys exported from MBAM, manage-bde
 // or anywhere else into the escrow (docs/adoption.md). Each row is stored through the PATCH use case
@@ -29,7 +29,17 @@ import { quoteClientText } from '../shared/text/quoteClientText';
 //   conflicts, deleted keys, failures: each named on stderr); 2 when the import could not run (usage, an unreadable
 //   or malformed file, bad settings).
 
-const usage = 'usage: npm run import -- <file.csv> [--skip-invalid] [--volume-type TYPE] [--concurrency N] [--progress-every MS]';
+const COMMAND = {
+  tool: 'import',
+  usage: 'usage: npm run import -- <file.csv> [--skip-invalid] [--volume-type TYPE] [--concurrency N] [--progress-every MS]',
+  options: {
+    'skip-invalid': { type: 'boolean' },
+    'volume-type': { type: 'string' },
+    concurrency: { type: 'string' },
+    'progress-every': { type: 'string' },
+  },
+  allowPositionals: true,
+} as const;
 
 /** --volume-type: one of Graph's names of a volume type; UsageError otherwise. */
 function volumeTypeOption(value: string | undefined): VolumeType | undefined {
@@ -61,7 +71,7 @@ export interface ImportResult {
   refused: boolean;
 }
 
-async function storeRows(file: KeyFile, options: ImportOptions, progress: RunProgress<Counter>): Promise<void> {
+async function storeRows(file: KeyCsv, options: ImportOptions, progress: RunProgress<Counter>): Promise<void> {
   const report = options.report ?? stderrLine;
   const source = adoptionSource('file', 'import');
   await recordCommandRun(source, 'npm run import');
@@ -84,10 +94,10 @@ async function storeRows(file: KeyFile, options: ImportOptions, progress: RunPro
   });
 }
 
-/** Imports a CSV file of recovery keys; throws KeyFileError when the file cannot be read as one. */
+/** Imports a CSV file of recovery keys; throws KeyCsvError when the file cannot be read as one. */
 export async function importKeyFile(path: string, options: ImportOptions = {}): Promise<ImportResult> {
   const report = options.report ?? stderrLine;
-  const file = await readKeyFile(path, { deviceIdOfName: deviceIdsByName, volumeType: options.volumeType });
+  const file = await readKeyCsv(path, { deviceIdOfName: deviceIdsByName, volumeType: options.volumeType });
   const progress = new RunProgress<Counter>('import', COUNTERS, report, options.progressEveryMs ?? DEFAULT_PROGRESS_EVERY_MS);
   // Header names are the file's text like its rows: masked (a password pasted into the header) and quoted
   // with control characters escaped, so that nothing in the file reaches the terminal as a command.
@@ -108,37 +118,18 @@ export async function importKeyFile(path: string, options: ImportOptions = {}): 
 }
 
 async function main(): Promise<number> {
-  let path: string;
-  let options: ImportOptions;
-  try {
-    const { values, positionals } = parseArgs({
-      allowPositionals: true,
-      options: {
-        'skip-invalid': { type: 'boolean' },
-        'volume-type': { type: 'string' },
-        concurrency: { type: 'string' },
-        'progress-every': { type: 'string' },
-        help: { type: 'boolean' },
-      },
-    });
-    if (values.help) {
-      stderrLine(usage);
-      return 0;
-    }
+  const { path, options } = parseCommandLine(COMMAND, ({ values, positionals }) => {
     if (positionals.length !== 1) throw new UsageError('give exactly one file');
-    path = positionals[0]!;
-    options = {
+    const importOptions: ImportOptions = {
       skipInvalid: values['skip-invalid'] === true,
       volumeType: volumeTypeOption(values['volume-type']),
       concurrency: wholeNumber(values.concurrency, '--concurrency', DEFAULT_CONCURRENCY, 1),
       progressEveryMs: wholeNumber(values['progress-every'], '--progress-every', DEFAULT_PROGRESS_EVERY_MS, 0),
     };
-    // A missing or malformed key setting stops here; its message names the setting, never a key.
-    keyring();
-  } catch (error) {
-    stderrLine(`import: ${describeError(error)}\n${usage}`);
-    return 2;
-  }
+    return { path: positionals[0], options: importOptions };
+  });
+  // A missing or malformed key setting stops here (runCommand: exit code 2); its message names the setting, never a key.
+  keyring();
 
   let result: ImportResult;
   try {
@@ -152,4 +143,4 @@ async function main(): Promise<number> {
   return result.refused || invalid + conflicts + deleted + failed > 0 ? 1 : 0;
 }
 
-if (require.main === module) runCommand('import', main);
+if (require.main === module) runCommand(COMMAND.tool, main);

@@ -1,6 +1,7 @@
-import { parseArgs } from 'node:util';
 import { settings } from '../shared/config';
+import { describeError } from '../shared/errors/describeError';
 import { purgeExpiredKeys, type PurgeExpiredResult, retentionCutoff, systemSource } from '../shared/recoveryKeys/deletedKeys';
+import { parseCommandLine, runCommand, UsageError } from './cli/commandLine';
 
 // `npm run purge-expired`: the purge job of the timer function (functions/purgeExpired.ts), on demand.
 // Purges every deleted key whose DELETED_KEY_RETENTION_DAYS ended, each ETag-guarded (a key restored
@@ -10,9 +11,11 @@ import { purgeExpiredKeys, type PurgeExpiredResult, retentionCutoff, systemSourc
 // Prints one summary line on stdout; ids of failures on stderr; never a key.
 // Exit code: 0 done; 1 some keys could not be purged (named); 2 the run could not complete (rerun).
 
-const usage = 'usage: npm run purge-expired [-- --now 2026-12-01T00:00:00Z]';
-
-const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+const COMMAND = {
+  tool: 'purge-expired',
+  usage: 'usage: npm run purge-expired [-- --now 2026-12-01T00:00:00Z]',
+  options: { now: { type: 'string' } },
+} as const;
 
 /** Runs the job as of `now`, audited as the script. */
 export async function runPurgeExpired(now: Date): Promise<PurgeExpiredResult> {
@@ -20,19 +23,11 @@ export async function runPurgeExpired(now: Date): Promise<PurgeExpiredResult> {
 }
 
 async function main(): Promise<number> {
-  let now: Date;
-  try {
-    const { values } = parseArgs({ options: { now: { type: 'string' }, help: { type: 'boolean' } } });
-    if (values.help) {
-      process.stderr.write(`${usage}\n`);
-      return 0;
-    }
-    now = values.now === undefined ? new Date() : new Date(values.now);
-    if (Number.isNaN(now.getTime())) throw new Error(`--now takes an ISO 8601 date and time, not '${values.now}'`);
-  } catch (error) {
-    process.stderr.write(`purge-expired: ${describe(error)}\n${usage}\n`);
-    return 2;
-  }
+  const now = parseCommandLine(COMMAND, ({ values }) => {
+    const at = values.now === undefined ? new Date() : new Date(values.now);
+    if (Number.isNaN(at.getTime())) throw new UsageError(`--now takes an ISO 8601 date and time, not '${values.now}'`);
+    return at;
+  });
   let result: PurgeExpiredResult;
   try {
     const days = settings().deletedKeyRetentionDays;
@@ -41,7 +36,7 @@ async function main(): Promise<number> {
     );
     result = await runPurgeExpired(now);
   } catch (error) {
-    process.stderr.write(`purge-expired: stopped: ${describe(error)}. Keys purged so far stay purged; rerun to continue.\n`);
+    process.stderr.write(`purge-expired: stopped: ${describeError(error)}. Keys purged so far stay purged; rerun to continue.\n`);
     return 2;
   }
   for (const { id, reason } of result.failed) process.stderr.write(`purge-expired: key ${id} was not purged: ${reason}\n`);
@@ -51,14 +46,4 @@ async function main(): Promise<number> {
   return result.failed.length > 0 ? 1 : 0;
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`purge-expired: ${describe(error)}\n`);
-      process.exitCode = 2;
-    },
-  );
-}
+if (require.main === module) runCommand(COMMAND.tool, main);

@@ -1,15 +1,15 @@
-import { parseArgs } from 'node:util';
-import { wholeNumber } from '../shared/adoption/commandLine';
-import { forEachLimit } from '../shared/adoption/concurrency';
-import { DEFAULT_PROGRESS_EVERY_MS } from '../shared/adoption/progress';
 import { DecryptionError, type EncryptionKeyring, open, seal } from '../shared/crypto/envelope';
 import { keyring } from '../shared/crypto/keyring';
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
 import { getSameRow, listKeys, resealKey } from '../shared/recoveryKeys/store';
 import { systemSource } from '../shared/recoveryKeys/deletedKeys';
 import { recordCommandRun } from '../shared/audit/commandRun';
+import { describeError } from '../shared/errors/describeError';
+import { forEachLimit } from '../shared/runs/forEachLimit';
+import { DEFAULT_PROGRESS_EVERY_MS } from '../shared/runs/progress';
 import { LostRace, retryLostRaces } from '../shared/storage/retryLostRaces';
 import { isStorageError, StorageError } from '../shared/storage/storageError';
+import { parseCommandLine, runCommand, wholeNumber } from './cli/commandLine';
 
 // `npm run reencrypt`: moves every stored recovery key to the active encryption key version
 // (ENCRYPTION_ACTIVE_KEY), so that an old version can be removed from ENCRYPTION_KEYS.
@@ -36,7 +36,11 @@ import { isStorageError, StorageError } from '../shared/storage/storageError';
 //   (named on stderr; they stay as they are); 2 when the run could not complete (bad settings,
 //   storage unavailable): rerun to continue.
 
-const usage = 'usage: npm run reencrypt [-- --page-size N] [--progress-every MS]';
+const COMMAND = {
+  tool: 'reencrypt',
+  usage: 'usage: npm run reencrypt [-- --page-size N] [--progress-every MS]',
+  options: { 'page-size': { type: 'string' }, 'progress-every': { type: 'string' } },
+} as const;
 
 const DEFAULT_PAGE_SIZE = 100;
 /** Records of one page resealed at once: enough to hide storage latency, few enough to leave the service its share. */
@@ -148,34 +152,19 @@ export async function reencryptAll(options: ReencryptOptions = {}): Promise<Reen
   return result;
 }
 
-const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
-
 async function main(): Promise<number> {
-  let options: ReencryptOptions;
-  try {
-    const { values } = parseArgs({
-      options: { 'page-size': { type: 'string' }, 'progress-every': { type: 'string' }, help: { type: 'boolean' } },
-    });
-    if (values.help) {
-      process.stderr.write(`${usage}\n`);
-      return 0;
-    }
-    options = {
-      // Azure Table storage answers at most 1000 entities a page.
-      pageSize: Math.min(1000, wholeNumber(values['page-size'], '--page-size', DEFAULT_PAGE_SIZE, 1)),
-      progressEveryMs: wholeNumber(values['progress-every'], '--progress-every', DEFAULT_PROGRESS_EVERY_MS, 0),
-    };
-  } catch (error) {
-    process.stderr.write(`reencrypt: ${describe(error)}\n${usage}\n`);
-    return 2;
-  }
+  const options: ReencryptOptions = parseCommandLine(COMMAND, ({ values }) => ({
+    // Azure Table storage answers at most 1000 entities a page.
+    pageSize: Math.min(1000, wholeNumber(values['page-size'], '--page-size', DEFAULT_PAGE_SIZE, 1)),
+    progressEveryMs: wholeNumber(values['progress-every'], '--progress-every', DEFAULT_PROGRESS_EVERY_MS, 0),
+  }));
 
   let ring: EncryptionKeyring;
   try {
     // A missing or malformed key setting stops here; its message names the setting, never a key.
     ring = keyring();
   } catch (error) {
-    process.stderr.write(`reencrypt: ${describe(error)}\n`);
+    process.stderr.write(`reencrypt: ${describeError(error)}\n`);
     return 2;
   }
   process.stderr.write(`reencrypt: moving every record to key version ${ring.active} (configured: ${[...ring.keys.keys()].join(', ')})\n`);
@@ -184,7 +173,7 @@ async function main(): Promise<number> {
   try {
     result = await reencryptAll(options);
   } catch (error) {
-    process.stderr.write(`reencrypt: stopped: ${describe(error)}. Records moved so far stay moved; rerun to continue.\n`);
+    process.stderr.write(`reencrypt: stopped: ${describeError(error)}. Records moved so far stay moved; rerun to continue.\n`);
     return 2;
   }
 
@@ -209,14 +198,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`reencrypt: ${describe(error)}\n`);
-      process.exitCode = 2;
-    },
-  );
-}
+if (require.main === module) runCommand(COMMAND.tool, main);

@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util';
-import { describeError, runCommand } from '../shared/adoption/commandLine';
 import { restoreSnapshot, TargetNotEmpty } from '../shared/backup/restore';
 import { SnapshotRefused } from '../shared/backup/snapshot';
+import { describeError } from '../shared/errors/describeError';
+import { parseCommandLine, runCommand, UsageError } from './cli/commandLine';
 
 // `npm run restore -- <snapshot name> [--force]`: restores a snapshot written by `npm run backup` (and
 // the snapshots it builds on) into the tables the service is configured with (STORAGE_CONNECTION_STRING
@@ -12,27 +12,18 @@ import { SnapshotRefused } from '../shared/backup/snapshot';
 // Exit code: 0 restored and checked; 1 refused (snapshot damaged or missing, target not empty: nothing
 // written); 2 stopped or the check failed: rerun with --force once the cause is fixed.
 
-const usage = 'usage: npm run restore -- <snapshot name> [--force]';
+const COMMAND = {
+  tool: 'restore',
+  usage: 'usage: npm run restore -- <snapshot name> [--force]',
+  options: { force: { type: 'boolean' } },
+  allowPositionals: true,
+} as const;
 
 async function main(): Promise<number> {
-  let name: string;
-  let force: boolean;
-  try {
-    const { values, positionals } = parseArgs({
-      allowPositionals: true,
-      options: { force: { type: 'boolean' }, help: { type: 'boolean' } },
-    });
-    if (values.help) {
-      process.stderr.write(`${usage}\n`);
-      return 0;
-    }
-    if (positionals.length !== 1) throw new Error('name one snapshot (the last line `npm run backup` printed)');
-    [name] = positionals;
-    force = values.force === true;
-  } catch (error) {
-    process.stderr.write(`restore: ${describeError(error)}\n${usage}\n`);
-    return 2;
-  }
+  const { name, force } = parseCommandLine(COMMAND, ({ values, positionals }) => {
+    if (positionals.length !== 1) throw new UsageError('name one snapshot (the last line `npm run backup` printed)');
+    return { name: positionals[0], force: values.force === true };
+  });
   try {
     const result = await restoreSnapshot(name, { force, progress: (line) => process.stderr.write(`restore: ${line}\n`) });
     const counts = Object.entries(result.tables).map(([table, n]) => `${table} ${n}`);
@@ -48,4 +39,4 @@ async function main(): Promise<number> {
   }
 }
 
-if (require.main === module) runCommand('restore', main);
+if (require.main === module) runCommand(COMMAND.tool, main);

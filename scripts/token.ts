@@ -1,10 +1,14 @@
-import { parseArgs } from 'node:util';
 import { settings } from '../shared/config';
 import { mintDevelopmentToken } from '../shared/auth/developmentToken';
+import { parseCommandLine, runCommand, UsageError } from './cli/commandLine';
 
 // `npm run --silent token -- --roles A,B` prints one token for AUTH_MODE=local and nothing else on stdout.
 
-const usage = 'usage: npm run --silent token -- [--roles A,B] [--scopes A,B] [--expires SECONDS]';
+const COMMAND = {
+  tool: 'token',
+  usage: 'usage: npm run --silent token -- [--roles A,B] [--scopes A,B] [--expires SECONDS]',
+  options: { roles: { type: 'string' }, scopes: { type: 'string' }, expires: { type: 'string' } },
+} as const;
 
 const list = (value: string | undefined): string[] =>
   (value ?? '')
@@ -12,25 +16,15 @@ const list = (value: string | undefined): string[] =>
     .map((item) => item.trim())
     .filter(Boolean);
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { roles: { type: 'string' }, scopes: { type: 'string' }, expires: { type: 'string' }, help: { type: 'boolean' } },
+async function main(): Promise<number> {
+  const claims = parseCommandLine(COMMAND, ({ values }) => {
+    const expiresIn = values.expires === undefined ? 3600 : Number(values.expires);
+    if (!Number.isInteger(expiresIn)) throw new UsageError('--expires takes a whole number of seconds');
+    return { roles: list(values.roles), scopes: list(values.scopes), expiresIn };
   });
-  if (values.help) {
-    process.stderr.write(`${usage}\n`);
-    return;
-  }
-  const expiresIn = values.expires === undefined ? 3600 : Number(values.expires);
-  if (!Number.isInteger(expiresIn)) throw new Error('--expires takes a whole number of seconds');
-  const token = await mintDevelopmentToken(settings().localStateDir, {
-    roles: list(values.roles),
-    scopes: list(values.scopes),
-    expiresIn,
-  });
+  const token = await mintDevelopmentToken(settings().localStateDir, claims);
   process.stdout.write(`${token}\n`);
+  return 0;
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${usage}\n`);
-  process.exitCode = 1;
-});
+runCommand(COMMAND.tool, main);

@@ -4,7 +4,7 @@ import * as diagnostics from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
 import { parseArgs } from 'node:util';
 import { startAzuriteTables } from '../azurite';
-import { forEachLimit } from '../../shared/adoption/concurrency';
+import { forEachLimit } from '../../shared/runs/forEachLimit';
 import { TABLES, STATUS_ROW } from '../../shared/storage/layout';
 import { saveInventoryCheckpoint } from '../../shared/inventory/store';
 

@@ -20,7 +20,7 @@ export const OPTIONAL_COLUMNS = ['createddatetime'] as const;
  * How to read an export that names computers instead of devices (MBAM's): `deviceIdOfName` maps a name to
  * its Entra device id (built when the header needs it), `volumeType` stands in for a missing volumeType column.
  */
-export interface KeyFileOptions {
+export interface KeyCsvOptions {
   deviceIdOfName?: () => Promise<DeviceIdOfName>;
   volumeType?: VolumeType;
 }
@@ -36,7 +36,7 @@ export interface RowProblem {
   reason: string;
 }
 
-export interface KeyFile {
+export interface KeyCsv {
   rows: KeyRow[];
   problems: RowProblem[];
   /** Rows repeating an earlier row exactly (same id, same values): stored once. */
@@ -46,8 +46,8 @@ export interface KeyFile {
 }
 
 /** The file cannot be read as a key export at all (unreadable, malformed CSV, a required column missing). */
-export class KeyFileError extends Error {
-  override name = 'KeyFileError';
+export class KeyCsvError extends Error {
+  override name = 'KeyCsvError';
 }
 
 type Cells = Record<string, string | undefined>;
@@ -59,7 +59,7 @@ function maskedReason(message: string, cells: Cells): string {
   return withoutSecrets(masked);
 }
 
-function keyOf(cells: Cells, importedAt: string, options: KeyFileOptions, deviceIdOfName?: DeviceIdOfName): RecoveryKey {
+function keyOf(cells: Cells, importedAt: string, options: KeyCsvOptions, deviceIdOfName?: DeviceIdOfName): RecoveryKey {
   const cell = (name: string): string | undefined => (cells[name] === '' ? undefined : cells[name]);
   let deviceId = cell('deviceid');
   const computer = cell('computername');
@@ -87,13 +87,13 @@ function columnOf(name: string): string {
 const sameKey = (a: RecoveryKey, b: RecoveryKey): boolean =>
   a.key === b.key && a.deviceId === b.deviceId && a.volumeType === b.volumeType && a.createdDateTime === b.createdDateTime;
 
-function checkHeader(names: string[], options: KeyFileOptions): string[] {
+function checkHeader(names: string[], options: KeyCsvOptions): string[] {
   const stoodIn = (column: string): boolean =>
     (column === 'deviceid' && names.includes('computername') && options.deviceIdOfName !== undefined) ||
     (column === 'volumetype' && options.volumeType !== undefined);
   const missing = REQUIRED_COLUMNS.filter((c) => !names.includes(c) && !stoodIn(c));
   if (missing.length > 0) {
-    throw new KeyFileError(
+    throw new KeyCsvError(
       `the header has no column ${missing.join(', ')} (it needs id, deviceId, key, volumeType and may have createdDateTime; ` +
         "MBAM's RecoveryKeyId, RecoveryKey, MachineName and LastUpdateTime are read as id, key, the computer and createdDateTime, " +
         'with --volume-type for a file without volumeType)',
@@ -106,14 +106,14 @@ function checkHeader(names: string[], options: KeyFileOptions): string[] {
 /**
  * Reads and checks every row of a CSV file with a header line. Rows are returned normalised (ids
  * lower-case without braces, volume types by name); bad rows as problems with their line numbers.
- * Throws KeyFileError when the file is not a readable key export; its message names the problem and
+ * Throws KeyCsvError when the file is not a readable key export; its message names the problem and
  * line, never a cell's content.
  */
-export async function readKeyFile(path: string, options: KeyFileOptions = {}): Promise<KeyFile> {
+export async function readKeyCsv(path: string, options: KeyCsvOptions = {}): Promise<KeyCsv> {
   const importedAt = new Date().toISOString();
   let byComputer = false;
   let deviceIdOfName: DeviceIdOfName | undefined;
-  const result: KeyFile = { rows: [], problems: [], repeated: 0, ignoredColumns: [] };
+  const result: KeyCsv = { rows: [], problems: [], repeated: 0, ignoredColumns: [] };
   const firstLine = new Map<string, { line: number; key: RecoveryKey }>();
   const parser = parse({
     bom: true,
@@ -159,12 +159,12 @@ export async function readKeyFile(path: string, options: KeyFileOptions = {}): P
       }
     }
   } catch (error) {
-    if (error instanceof KeyFileError) throw error;
+    if (error instanceof KeyCsvError) throw error;
     // csv-parse's messages can quote the text around a malformed field: only its code and line are shown.
     if (error instanceof CsvError)
-      throw new KeyFileError(`malformed CSV (${error.code}) near line ${String((error as CsvError & { lines?: number }).lines ?? '?')}`);
+      throw new KeyCsvError(`malformed CSV (${error.code}) near line ${String((error as CsvError & { lines?: number }).lines ?? '?')}`);
     const code = (error as NodeJS.ErrnoException).code;
-    throw new KeyFileError(`cannot read ${path}${code ? ` (${code})` : ''}`);
+    throw new KeyCsvError(`cannot read ${path}${code ? ` (${code})` : ''}`);
   }
   return result;
 }

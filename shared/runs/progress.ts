@@ -1,9 +1,12 @@
-// Progress of a long adoption run: counters, a line at most every `everyMs` on the progress stream
-// (stderr for the commands, the function log for the timer), and the summary. Counts and rates only:
-// never a key, a password or a token.
+// Progress of a long run (the Entra mirror, the inventory, an import): counters, a line at most every
+// `everyMs` on the progress stream (stderr for the commands, the function log for the timer), and the
+// summary. Counts and rates only: never a key, a password or a token.
 
 /** How often a progress line is written by default. */
 export const DEFAULT_PROGRESS_EVERY_MS = 2_000;
+
+/** The progress stream of a run started from the command line. */
+export const stderrLine = (line: string): void => void process.stderr.write(`${line}\n`);
 
 export class RunProgress<Counter extends string> {
   private readonly counts: Record<Counter, number>;

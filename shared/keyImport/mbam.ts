@@ -2,7 +2,7 @@ import { displayNameOf } from '../inventory/model';
 import { countingRuns, scanInventory } from '../inventory/store';
 
 // MBAM's recovery database, as MBAM knows it: computers by name, keys by RecoveryKeyId, times in SQL
-// Server's format. Its export is read by keyFile.ts with MBAM's column names; this maps a computer's
+// Server's format. Its export is read by csvKeys.ts with MBAM's column names; this maps a computer's
 // name to the Entra device id the inventory has for it (docs/coverage.md has the query).
 
 /** MBAM's column names (spaces and case ignored) and the key-file columns they fill. */
