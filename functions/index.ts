@@ -1,5 +1,5 @@
 // The app's one entry: what the Functions host loads (package.json `main` names its bundle,
-// dist/app/main.js, built by scripts/buildApp.ts). Each function module registers its functions with
+// dist/app/main.js, built by scripts/build/buildApp.ts). Each function module registers its functions with
 // @azure/functions as it loads; a module left out of this list is not served, which
 // test/pure/functions/index.test.ts catches.
 import { settings } from '../shared/config';

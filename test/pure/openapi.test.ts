@@ -7,7 +7,7 @@ import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/fu
 import Joi from 'joi';
 import { CONSOLE_ROUTES } from '../../functions/helpdesk';
 import { openApiHandler } from '../../functions/openapi';
-import { type HttpFunctionDescriptor, registeredHttpFunctions } from '../../scripts/host/functionsCore';
+import { type HttpFunctionDescriptor, registeredHttpFunctions } from '../../scripts/devhost/host/functionsCore';
 import { permissionsFor } from '../../shared/auth/permissions';
 import { GraphError } from '../../shared/errors/graphError';
 import { ITEM_SELECTABLE_PROPERTIES, SELECTABLE_PROPERTIES } from '../../shared/odata/listQuery';

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { azuriteConnectionString } from '../../scripts/azurite';
+import { azuriteConnectionString } from '../../scripts/devhost/azurite';
 import { longestChain, tableOf } from '../../scripts/bench/requestChain';
 
 // A counting HTTP proxy on 127.0.0.1 in front of the run's Azurite: a private host whose

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { APP_ENTRY } from '../../../scripts/buildApp';
+import { APP_ENTRY } from '../../../scripts/build/buildApp';
 
 // functions/index.ts is what the host loads (through its bundle): a function module it does not import
 // is never registered, in Azure or locally, however well its own tests pass.

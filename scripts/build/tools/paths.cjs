@@ -5,7 +5,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const root = path.resolve(__dirname, '..', '..');
+const root = path.resolve(__dirname, '..', '..', '..');
 const toolsDir = path.join(root, '.tools');
 
 const PWSH_VERSION = '7.6.10';

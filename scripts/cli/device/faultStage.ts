@@ -3,11 +3,11 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alternativeSecurityIdKey, CERTIFICATE_SECURITY_ID_TYPE } from '../../shared/auth/device/alternativeSecurityId';
-import { readDeviceCertificate } from '../../shared/auth/device/certificate';
-import { registerLocalDevice } from '../../shared/auth/device/localDirectory';
-import { startAzuriteTables } from '../azurite';
-import { startLocalHost } from '../localHost';
+import { alternativeSecurityIdKey, CERTIFICATE_SECURITY_ID_TYPE } from '../../../shared/auth/device/alternativeSecurityId';
+import { readDeviceCertificate } from '../../../shared/auth/device/certificate';
+import { registerLocalDevice } from '../../../shared/auth/device/localDirectory';
+import { startAzuriteTables } from '../../devhost/azurite';
+import { startLocalHost } from '../../devhost/localHost';
 
 // The stage the Windows client's Pester suite (test/windows) plays against, in a process of its own so
 // that nothing it serves waits on the PowerShell that calls it: the local host with DEVICE_AUTH=local

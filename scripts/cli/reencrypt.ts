@@ -1,15 +1,15 @@
-import { DecryptionError, type EncryptionKeyring, open, seal } from '../shared/crypto/envelope';
-import { keyring } from '../shared/crypto/keyring';
-import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
-import { getSameRow, listKeys, resealKey } from '../shared/recoveryKeys/store';
-import { systemSource } from '../shared/recoveryKeys/deletedKeys';
-import { recordCommandRun } from '../shared/audit/commandRun';
-import { describeError } from '../shared/errors/describeError';
-import { forEachLimit } from '../shared/runs/forEachLimit';
-import { DEFAULT_PROGRESS_EVERY_MS } from '../shared/runs/progress';
-import { LostRace, retryLostRaces } from '../shared/storage/retryLostRaces';
-import { isStorageError, StorageError } from '../shared/storage/storageError';
-import { parseCommandLine, runCommand, wholeNumber } from './cli/commandLine';
+import { DecryptionError, type EncryptionKeyring, open, seal } from '../../shared/crypto/envelope';
+import { keyring } from '../../shared/crypto/keyring';
+import type { StoredRecoveryKey } from '../../shared/recoveryKeys/model';
+import { getSameRow, listKeys, resealKey } from '../../shared/recoveryKeys/store';
+import { systemSource } from '../../shared/recoveryKeys/deletedKeys';
+import { recordCommandRun } from '../../shared/audit/commandRun';
+import { describeError } from '../../shared/errors/describeError';
+import { forEachLimit } from '../../shared/runs/forEachLimit';
+import { DEFAULT_PROGRESS_EVERY_MS } from '../../shared/runs/progress';
+import { LostRace, retryLostRaces } from '../../shared/storage/retryLostRaces';
+import { isStorageError, StorageError } from '../../shared/storage/storageError';
+import { parseCommandLine, runCommand, wholeNumber } from './commandLine';
 
 // `npm run reencrypt`: moves every stored recovery key to the active encryption key version
 // (ENCRYPTION_ACTIVE_KEY), so that an old version can be removed from ENCRYPTION_KEYS.

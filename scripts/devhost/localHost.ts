@@ -4,19 +4,21 @@
 // without depending on jest, and the tests can use it without the benchmark.
 //
 // Two ways, for two needs:
-// - startLocalHost: the compiled app as `npm start` runs it (dist/scripts/start.js, so build first), in
+// - startLocalHost: the compiled app as `npm start` runs it (dist/scripts/devhost/start.js, so build first), in
 //   a child process with the caller's environment plus overrides. Each host has its own settings and
 //   its own module state, and its log is captured apart from the caller's.
-// - startLocalHostInProcess: the same host (scripts/host/server.ts) in the calling process, for the
+// - startLocalHostInProcess: the same host (scripts/devhost/host/server.ts) in the calling process, for the
 //   benchmark, whose storage request counter sees only its own process's requests.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { RunningHost } from './host/server';
 
-// Compiled, this file sits beside start.js in dist/scripts; run from source (ts-jest) it is
-// scripts/localHost.ts, and the compiled start script is the build's.
-const START_SCRIPT = __filename.endsWith('.js') ? join(__dirname, 'start.js') : join(__dirname, '..', 'dist', 'scripts', 'start.js');
+// Compiled, this file sits beside start.js in dist/scripts/devhost; run from source (ts-jest) it is
+// scripts/devhost/localHost.ts, and the compiled start script is the build's.
+const START_SCRIPT = __filename.endsWith('.js')
+  ? join(__dirname, 'start.js')
+  : join(__dirname, '..', '..', 'dist', 'scripts', 'devhost', 'start.js');
 const START_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 5_000;
 const OUTPUT_TAIL_CHARS = 8_000;

@@ -1,6 +1,6 @@
-import { settings } from '../shared/config';
-import { mintDevelopmentToken } from '../shared/auth/developmentToken';
-import { parseCommandLine, runCommand, UsageError } from './cli/commandLine';
+import { settings } from '../../shared/config';
+import { mintDevelopmentToken } from '../../shared/auth/developmentToken';
+import { parseCommandLine, runCommand, UsageError } from './commandLine';
 
 // `npm run --silent token -- --roles A,B` prints one token for AUTH_MODE=local and nothing else on stdout.
 

@@ -1,7 +1,7 @@
-import { settings } from '../shared/config';
-import { describeError } from '../shared/errors/describeError';
-import { purgeExpiredKeys, type PurgeExpiredResult, retentionCutoff, systemSource } from '../shared/recoveryKeys/deletedKeys';
-import { parseCommandLine, runCommand, UsageError } from './cli/commandLine';
+import { settings } from '../../shared/config';
+import { describeError } from '../../shared/errors/describeError';
+import { purgeExpiredKeys, type PurgeExpiredResult, retentionCutoff, systemSource } from '../../shared/recoveryKeys/deletedKeys';
+import { parseCommandLine, runCommand, UsageError } from './commandLine';
 
 // `npm run purge-expired`: the purge job of the timer function (functions/purgeExpired.ts), on demand.
 // Purges every deleted key whose DELETED_KEY_RETENTION_DAYS ended, each ETag-guarded (a key restored

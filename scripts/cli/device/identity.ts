@@ -1,10 +1,10 @@
 import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { alternativeSecurityIdKey, CERTIFICATE_SECURITY_ID_TYPE } from '../../shared/auth/device/alternativeSecurityId';
-import { readDeviceCertificate } from '../../shared/auth/device/certificate';
-import { registerLocalDevice } from '../../shared/auth/device/localDirectory';
-import type { DeviceCredentials } from '../../shared/auth/device/signer';
+import { alternativeSecurityIdKey, CERTIFICATE_SECURITY_ID_TYPE } from '../../../shared/auth/device/alternativeSecurityId';
+import { readDeviceCertificate } from '../../../shared/auth/device/certificate';
+import { registerLocalDevice } from '../../../shared/auth/device/localDirectory';
+import type { DeviceCredentials } from '../../../shared/auth/device/signer';
 import { selfSignedCertificate } from './selfSignedCertificate';
 
 // The local test device of `npm run device`: its certificate and private key in

@@ -7,7 +7,7 @@ import { copyFile, mkdir, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { build } from 'esbuild';
 
-const root = path.resolve(__dirname, '..', '..');
+const root = path.resolve(__dirname, '..', '..', '..');
 const source = path.join(root, 'web', 'helpdesk');
 const out = path.join(root, 'dist', 'web', 'helpdesk');
 

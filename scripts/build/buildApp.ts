@@ -31,7 +31,7 @@
 import * as path from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
 
-const root = path.resolve(__dirname, '..', '..');
+const root = path.resolve(__dirname, '..', '..', '..');
 
 /** dist/app/main.js: what package.json `main` names. */
 export const APP_BUNDLE = path.join('dist', 'app', 'main.js');

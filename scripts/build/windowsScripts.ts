@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 // script clients/windows/KeyEscrow.ps1 with the service URL and its mode as defaults (Intune passes
 // no parameters to Remediations scripts). One source, so the two can never drift apart.
 
-const SOURCE = join(__dirname, '../../clients/windows/KeyEscrow.ps1');
+const SOURCE = join(__dirname, '../../../clients/windows/KeyEscrow.ps1');
 const usage = 'usage: npm run windows-scripts -- --url https://<your-function-app>[/path] [--out clients/windows/dist]';
 
 /**
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { url: { type: 'string' }, out: { type: 'string' } } });
   if (!values.url) throw new Error('--url is required');
   const url = serviceUrlOf(values.url);
-  const out = values.out ?? join(__dirname, '../../clients/windows/dist');
+  const out = values.out ?? join(__dirname, '../../../clients/windows/dist');
   const source = await readFile(SOURCE, 'utf8');
   await mkdir(out, { recursive: true });
   for (const mode of ['Detect', 'Remediate'] as const) {

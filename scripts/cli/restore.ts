@@ -1,7 +1,7 @@
-import { restoreSnapshot, TargetNotEmpty } from '../shared/backup/restore';
-import { SnapshotRefused } from '../shared/backup/snapshot';
-import { describeError } from '../shared/errors/describeError';
-import { parseCommandLine, runCommand, UsageError } from './cli/commandLine';
+import { restoreSnapshot, TargetNotEmpty } from '../../shared/backup/restore';
+import { SnapshotRefused } from '../../shared/backup/snapshot';
+import { describeError } from '../../shared/errors/describeError';
+import { parseCommandLine, runCommand, UsageError } from './commandLine';
 
 // `npm run restore -- <snapshot name> [--force]`: restores a snapshot written by `npm run backup` (and
 // the snapshots it builds on) into the tables the service is configured with (STORAGE_CONNECTION_STRING

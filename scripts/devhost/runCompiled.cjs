@@ -1,5 +1,5 @@
 'use strict';
-// `node scripts/runCompiled.cjs <name> [args…]` runs dist/scripts/<name>.js, compiling first only when
+// `node scripts/devhost/runCompiled.cjs <name> [args…]` runs dist/scripts/<name>.js, compiling first only when
 // a source file is newer than it. `npm run --silent token` goes through here: tsc takes seconds, and
 // a token is wanted in well under one. Plain JavaScript so that it needs no compiling itself.
 
@@ -7,10 +7,10 @@ const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const root = path.resolve(__dirname, '..');
+const root = path.resolve(__dirname, '..', '..');
 const name = process.argv[2];
-if (!name || !/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)?$/.test(name)) {
-  process.stderr.write('usage: node scripts/runCompiled.cjs <script name> [args…]\n');
+if (!name || !/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(name)) {
+  process.stderr.write('usage: node scripts/devhost/runCompiled.cjs <script name> [args…]\n');
   process.exit(2);
 }
 const compiled = path.join(root, 'dist', 'scripts', `${name}.js`);

@@ -1,11 +1,11 @@
-import { settings } from '../shared/config';
-import { computeCoverage, DEFAULT_COVERAGE_BUDGET_MS } from '../shared/coverage/compute';
-import { csvHeader, csvLine } from '../shared/coverage/csv';
-import { COVERAGE_STATES, type CoverageState } from '../shared/coverage/model';
-import { readLatest, scanRows } from '../shared/coverage/store';
-import { describeError } from '../shared/errors/describeError';
-import { stderrLine } from '../shared/runs/progress';
-import { parseCommandLine, runCommand, UsageError, wholeNumber } from './cli/commandLine';
+import { settings } from '../../shared/config';
+import { computeCoverage, DEFAULT_COVERAGE_BUDGET_MS } from '../../shared/coverage/compute';
+import { csvHeader, csvLine } from '../../shared/coverage/csv';
+import { COVERAGE_STATES, type CoverageState } from '../../shared/coverage/model';
+import { readLatest, scanRows } from '../../shared/coverage/store';
+import { describeError } from '../../shared/errors/describeError';
+import { stderrLine } from '../../shared/runs/progress';
+import { parseCommandLine, runCommand, UsageError, wholeNumber } from './commandLine';
 
 // `npm run coverage`: computes the escrow coverage report (docs/coverage.md), the same job as the timer
 // (functions/coverage.ts), and prints the report's head (id, time, summary) as JSON on stdout.

@@ -1,4 +1,4 @@
-import { deviceAuthorization, type DeviceCredentials } from '../../shared/auth/device/signer';
+import { deviceAuthorization, type DeviceCredentials } from '../../../shared/auth/device/signer';
 
 // The reference client of the EntraDevice protocol: what clients/windows/*.ps1 do, step for step,
 // in Node. Used by `npm run device` and by the integration tests.

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Permission } from '../../shared/auth/permissions';
+import { Permission } from '../../../shared/auth/permissions';
 
 // What the API's Entra ID app registration must hold, computed from what it holds now, so that the
 // registration script can run again and again: existing roles and scopes keep their ids (Entra

@@ -1,7 +1,7 @@
 // `npm run package`: the zip that zip deploy or `azd deploy` uploads to the Function App.
 //
 // Contents: the app bundle (dist/app/main.js and its source map: what package.json `main` names, built
-// by scripts/buildApp.ts; the unbundled dist/functions and dist/shared are not loaded by the host and
+// by scripts/build/buildApp.ts; the unbundled dist/functions and dist/shared are not loaded by the host and
 // stay out), dist/web (the helpdesk console's bundled page; not dist/scripts, which are local tools),
 // host.json, package.json, package-lock.json, and
 // node_modules with production dependencies only, installed by `npm ci --omit=dev` from the lock
@@ -26,7 +26,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { APP_EXTERNALS } from './buildApp';
 
-const ROOT = path.resolve(__dirname, '..', '..');
+const ROOT = path.resolve(__dirname, '..', '..', '..');
 const OUT_DIR = path.join(ROOT, '.package');
 const ZIP_NAME = 'bitlocker-key-escrow.zip';
 const STAGING = path.join(OUT_DIR, 'app');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { settings } from '../shared/config';
-import { recoveryPassword } from './bench/fixtures';
+import { settings } from '../../shared/config';
+import { recoveryPassword } from '../bench/fixtures';
 import { DeviceClient } from './device/client';
 import { loadDevice, registerDevice } from './device/identity';
 

@@ -1,16 +1,16 @@
-import { recordCommandRun } from '../shared/audit/commandRun';
-import { keyring } from '../shared/crypto/keyring';
-import { describeError, failureReason } from '../shared/errors/describeError';
-import { adoptionSource } from '../shared/keyImport/auditSource';
-import { type KeyCsv, readKeyCsv } from '../shared/keyImport/csvKeys';
-import { importRecoveryKey } from '../shared/keyImport/importKey';
-import { deviceIdsByName } from '../shared/keyImport/mbam';
-import { VOLUME_TYPES, type VolumeType } from '../shared/recoveryKeys/model';
-import { forEachLimit } from '../shared/runs/forEachLimit';
-import { DEFAULT_PROGRESS_EVERY_MS, RunProgress, stderrLine } from '../shared/runs/progress';
-import { withoutSecrets } from '../shared/redact';
-import { quoteClientText } from '../shared/text/quoteClientText';
-import { parseCommandLine, runCommand, UsageError, wholeNumber } from './cli/commandLine';
+import { recordCommandRun } from '../../shared/audit/commandRun';
+import { keyring } from '../../shared/crypto/keyring';
+import { describeError, failureReason } from '../../shared/errors/describeError';
+import { adoptionSource } from '../../shared/keyImport/auditSource';
+import { type KeyCsv, readKeyCsv } from '../../shared/keyImport/csvKeys';
+import { importRecoveryKey } from '../../shared/keyImport/importKey';
+import { deviceIdsByName } from '../../shared/keyImport/mbam';
+import { VOLUME_TYPES, type VolumeType } from '../../shared/recoveryKeys/model';
+import { forEachLimit } from '../../shared/runs/forEachLimit';
+import { DEFAULT_PROGRESS_EVERY_MS, RunProgress, stderrLine } from '../../shared/runs/progress';
+import { withoutSecrets } from '../../shared/redact';
+import { quoteClientText } from '../../shared/text/quoteClientText';
+import { parseCommandLine, runCommand, UsageError, wholeNumber } from './commandLine';
 
 // `npm run import -- <file.csv> [--skip-invalid]`: brings recovery keys exported from MBAM, manage-bde
 // or anywhere else into the escrow (docs/adoption.md). Each row is stored through the PATCH use case

@@ -3,7 +3,7 @@
 // everything else goes to stderr.
 
 import * as path from 'node:path';
-import { DEVELOPMENT_STORAGE, isLoopbackHostname, settings } from '../shared/config';
+import { DEVELOPMENT_STORAGE, isLoopbackHostname, settings } from '../../shared/config';
 import { AZURITE_DEFAULT_TABLE_PORT, startAzuriteTables, tableServiceAnswers, type RunningAzurite } from './azurite';
 import { flushLog } from './host/hostLog';
 import { startHost, type RunningHost } from './host/server';

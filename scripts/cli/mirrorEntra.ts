@@ -1,7 +1,7 @@
-import { settings } from '../shared/config';
-import { keyring } from '../shared/crypto/keyring';
-import { DEFAULT_MIRROR_BUDGET_MS, DEFAULT_MIRROR_CONCURRENCY, runEntraMirror } from '../shared/entraMirror/mirror';
-import { budgetedCommand, runCommand } from './cli/commandLine';
+import { settings } from '../../shared/config';
+import { keyring } from '../../shared/crypto/keyring';
+import { DEFAULT_MIRROR_BUDGET_MS, DEFAULT_MIRROR_CONCURRENCY, runEntraMirror } from '../../shared/entraMirror/mirror';
+import { budgetedCommand, runCommand } from './commandLine';
 
 // `npm run mirror:entra`: one run of the Entra mirror on demand (docs/adoption.md), the same job as
 // the timer function (functions/entraMirror.ts).

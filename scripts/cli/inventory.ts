@@ -1,6 +1,6 @@
-import { settings } from '../shared/config';
-import { DEFAULT_INVENTORY_BUDGET_MS, DEFAULT_INVENTORY_CONCURRENCY, runInventory } from '../shared/inventory/run';
-import { budgetedCommand, runCommand } from './cli/commandLine';
+import { settings } from '../../shared/config';
+import { DEFAULT_INVENTORY_BUDGET_MS, DEFAULT_INVENTORY_CONCURRENCY, runInventory } from '../../shared/inventory/run';
+import { budgetedCommand, runCommand } from './commandLine';
 
 // `npm run inventory`: one run of the device inventory (docs/coverage.md), the same job as the timer
 // function (functions/inventory.ts). Reads Entra ID's and Intune's Windows devices through Microsoft

@@ -1,6 +1,6 @@
-import { runBackup } from '../shared/backup/backup';
-import { describeError } from '../shared/errors/describeError';
-import { parseCommandLine, runCommand } from './cli/commandLine';
+import { runBackup } from '../../shared/backup/backup';
+import { describeError } from '../../shared/errors/describeError';
+import { parseCommandLine, runCommand } from './commandLine';
 
 // `npm run backup`: one snapshot of every table (records as stored, still sealed; the device index;
 // the audit trail; every other table of shared/storage/layout.ts) to BACKUP_CONTAINER in the account
@@ -15,7 +15,7 @@ const COMMAND = { tool: 'backup', usage: 'usage: npm run backup [-- --full]', op
 async function main(): Promise<number> {
   const full = parseCommandLine(COMMAND, ({ values }) => values.full === true);
   try {
-    const { mergeAuditOutbox } = await import('../shared/audit/outbox');
+    const { mergeAuditOutbox } = await import('../../shared/audit/outbox');
     const merged = await mergeAuditOutbox();
     if (merged > 0) process.stderr.write(`backup: merged ${merged} audit records from the outbox into the audit trail\n`);
     const manifest = await runBackup({ full, progress: (line) => process.stderr.write(`backup: ${line}\n`) });

@@ -106,7 +106,7 @@ function routeTable(root: string): { table: RouteTable<Route>; hosted: HostedFun
   if (functions.length === 0) {
     throw new Error(
       'The app registered no HTTP functions. Was @azure/functions used before installFunctionsCore()? ' +
-        "Under Jest, map '@azure/functions-core' to scripts/host/functionsCore with moduleNameMapper.",
+        "Under Jest, map '@azure/functions-core' to scripts/devhost/host/functionsCore with moduleNameMapper.",
     );
   }
   for (const name of registeredNonHttpFunctionNames()) {
