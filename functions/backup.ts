@@ -4,7 +4,7 @@ import { runBackup } from '../shared/backup/backup';
 import { settings } from '../shared/config';
 
 // The backup timer (BACKUP_SCHEDULE, off unless set): merges the audit outbox, then writes one
-// snapshot, as `npm run backup` does (scripts/backup.ts). And, whenever a backup container is
+// snapshot, as `npm run backup` does (scripts/cli/backup.ts). And, whenever a backup container is
 // configured, the outbox merge every five minutes: key reads audited there while the tables' primary
 // was down go into the audit table once it answers again (shared/audit/outbox.ts). The local host
 // does not run timers.

@@ -17,8 +17,6 @@ import { keyIdOf } from '../shared/recoveryKeys/schema';
 // read (metadata and deletedDateTime, never the key), restore, purge. A key gets here through
 // DELETE {collection}/{id} and stays DELETED_KEY_RETENTION_DAYS (shared/recoveryKeys/deletedKeys.ts).
 
-/** The key id of the route's `{id}`, normalized; 400 if it is not a GUID. */
-
 /** Every page token of this list belongs to it alone. */
 const FINGERPRINT = JSON.stringify({ deletedItems: 'bitlockerRecoveryKey' });
 

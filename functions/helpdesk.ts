@@ -11,7 +11,7 @@ import { ALL_METHODS } from '../shared/http/methods';
 import type { RequestContext } from '../shared/http/requestContext';
 import { jsonResponse } from '../shared/http/responses';
 
-// The helpdesk console: a static page bundled by `npm run build` (scripts/buildWeb.ts) into
+// The helpdesk console: a static page bundled by `npm run build` (scripts/build/buildWeb.ts) into
 // dist/web/helpdesk, which the deployment package carries beside dist/app. No second web server.
 
 /** dist/app/main.js (the bundle) or dist/functions/helpdesk.js -> dist/web/helpdesk: both one level below dist/. */

@@ -3,7 +3,7 @@ import { settings } from '../shared/config';
 import { purgeExpiredKeys, systemSource } from '../shared/recoveryKeys/deletedKeys';
 
 // Purges deleted keys past DELETED_KEY_RETENTION_DAYS on the PURGE_EXPIRED_SCHEDULE (NCRONTAB, UTC;
-// daily by default). `npm run purge-expired` runs the same job on demand (scripts/purgeExpired.ts).
+// daily by default). `npm run purge-expired` runs the same job on demand (scripts/cli/purgeExpired.ts).
 // A missed run loses nothing: keys past their retention are already hidden from every read and
 // restore, and the next run purges them. The local host does not run timers.
 

@@ -21,7 +21,6 @@ import { ensureVisible, onlyVisible } from '../shared/reveal/scopes';
 import { keyIdOf, parseRecoveryKeyBody } from '../shared/recoveryKeys/schema';
 import * as keys from '../shared/recoveryKeys/service';
 import { settings } from '../shared/config';
-import { keyring } from '../shared/crypto/keyring';
 
 function entityResponse(
   requestContext: RequestContext,
@@ -33,8 +32,6 @@ function entityResponse(
 ): HttpResponseInit {
   return jsonResponse(requestContext, status, graphEntity(requestContext, key, password, select), { ETag: key.etag, ...headers });
 }
-
-/** The key id of an item route's `{id}`, normalized; 400 if it is not a GUID. */
 
 /** GET {collection}: one page of keys' metadata (never `key`), all of them, a device's, or by id or id prefix. */
 export async function listKeys(
@@ -161,9 +158,3 @@ for (const route of COLLECTION_ROUTES) {
   app.http(name, { methods: ALL_METHODS, authLevel: 'anonymous', route, handler: collectionHandler });
   app.http(`${name}-item`, { methods: ALL_METHODS, authLevel: 'anonymous', route: `${route}/{id}`, handler: itemHandler });
 }
-
-// A malformed setting or a missing or malformed ENCRYPTION_KEYS stops the app here, as it loads, with
-// a message that names the setting: never a service that stores plain text, nor one that fails only
-// at its first request.
-settings();
-keyring();

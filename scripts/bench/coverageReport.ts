@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import * as diagnostics from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
 import { parseArgs } from 'node:util';
-import { startAzuriteTables } from '../azurite';
-import { forEachLimit } from '../../shared/adoption/concurrency';
+import { startAzuriteTables } from '../devhost/azurite';
+import { forEachLimit } from '../../shared/runs/forEachLimit';
 import { TABLES, STATUS_ROW } from '../../shared/storage/layout';
 import { saveInventoryCheckpoint } from '../../shared/inventory/store';
 

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DEV_ACCOUNT_NAME, startAzuriteTables, type RunningAzurite } from '../azurite';
+import { DEV_ACCOUNT_NAME, startAzuriteTables, type RunningAzurite } from '../devhost/azurite';
 import { measureColdLoad } from './coldLoad';
 import { startBenchWebhook } from './alertWebhook';
 import { startFloorServer } from './floor';
@@ -27,7 +27,7 @@ import { REVEAL_ALERTED, rows as benchRows, storeKeys, THROUGHPUT_ROWS } from '.
 import { startService } from './service';
 import { StorageMonitor } from './storageCounter';
 import { COLD_APP, COLD_APP_UNBUNDLED, COLD_LIBRARY, evaluateTargets } from './targets';
-import { expandMainPattern } from '../host/appLoader';
+import { expandMainPattern } from '../devhost/host/appLoader';
 import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');

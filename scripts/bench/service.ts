@@ -1,10 +1,10 @@
 // The service as the benchmark measures it: the compiled app on the local host (in the benchmark's
-// process, scripts/localHost.ts, so that its storage requests are counted by the same counter as the floor's),
+// process, scripts/devhost/localHost.ts, so that its storage requests are counted by the same counter as the floor's),
 // called over HTTP by the same client as the floor server, with development tokens of local mode.
 //
 // The app is loaded only when startService runs, after the environment points it at the run's storage.
 
-import { startLocalHostInProcess } from '../localHost';
+import { startLocalHostInProcess } from '../devhost/localHost';
 import type { KeyBody } from './fixtures';
 import type { BenchHttpClient } from './httpClient';
 

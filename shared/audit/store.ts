@@ -1,5 +1,6 @@
 import type { TransactionAction } from '@azure/data-tables';
 import { GraphError, serviceUnavailable } from '../errors/graphError';
+import { LostRace, retryLostRaces } from '../storage/retryLostRaces';
 import { isStorageError, StorageError, toStorageError, UNREACHABLE_RETRY_AFTER_S } from '../storage/storageError';
 import { tableClient } from '../storage/tables';
 import { type AuditEntity, contentOf, keysOfStored, refusalsOf, rowsOfEvent } from './entity';
@@ -65,28 +66,34 @@ export async function addToRefusalSummary(event: AuditEvent): Promise<void> {
   if (!added) throw new Error('addToRefusalSummary needs an event with refusals');
   const { partitionKey, rowKeys } = rowsOf(keysOfStored(contentOf(event, false)));
   const [timeRow, ...otherRows] = rowKeys;
+  let merged: boolean;
   try {
     const client = await tableClient(AUDIT_TABLE);
-    for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
-      let stored: (AuditEntity & { etag: string }) | undefined;
-      try {
-        stored = await client.getEntity<AuditEntity>(partitionKey, timeRow);
-      } catch (error) {
-        if (!isStorageError(error, 'gone')) throw error;
-      }
-      const storedCounts = stored && refusalsOf(stored);
-      const content = contentOf({ ...event, refusals: storedCounts ? sumRefusals(storedCounts, added) : added }, false);
-      const time = { ...content, partitionKey, rowKey: timeRow };
-      const others = otherRows.map((rowKey): TransactionAction => ['upsert', { ...content, partitionKey, rowKey }, 'Replace']);
-      try {
-        await client.submitTransaction([stored ? ['update', time, 'Replace', { etag: stored.etag }] : ['create', time], ...others]);
-        return;
-      } catch (error) {
-        if (!isStorageError(error, 'exists', 'versionMoved')) throw error;
-      }
-    }
+    merged = await retryLostRaces(
+      MAX_MERGE_ATTEMPTS,
+      async () => {
+        let stored: (AuditEntity & { etag: string }) | undefined;
+        try {
+          stored = await client.getEntity<AuditEntity>(partitionKey, timeRow);
+        } catch (error) {
+          if (!isStorageError(error, 'gone')) throw error;
+        }
+        const storedCounts = stored && refusalsOf(stored);
+        const content = contentOf({ ...event, refusals: storedCounts ? sumRefusals(storedCounts, added) : added }, false);
+        const time = { ...content, partitionKey, rowKey: timeRow };
+        const others = otherRows.map((rowKey): TransactionAction => ['upsert', { ...content, partitionKey, rowKey }, 'Replace']);
+        try {
+          await client.submitTransaction([stored ? ['update', time, 'Replace', { etag: stored.etag }] : ['create', time], ...others]);
+          return true;
+        } catch (error) {
+          if (isStorageError(error, 'exists', 'versionMoved')) return new LostRace(error);
+          throw error;
+        }
+      },
+      () => false,
+    );
   } catch (error) {
     throw auditUnavailable(error);
   }
-  throw serviceUnavailable('The audit trail is being changed by other requests; try again.', 1);
+  if (!merged) throw serviceUnavailable('The audit trail is being changed by other requests; try again.', 1);
 }

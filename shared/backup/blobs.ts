@@ -15,7 +15,7 @@ const created = new Map<string, Promise<void>>();
 
 function serviceClient(target: BackupTarget): BlobServiceClient {
   // Loaded on first use, like @azure/identity (shared/storage/tables.ts): the app's cold start need not
-  // parse a client that only backups and a key read during an outage use (scripts/buildApp.ts).
+  // parse a client that only backups and a key read during an outage use (scripts/build/buildApp.ts).
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load, and a synchronous one: see above
   const { BlobServiceClient } = require('@azure/storage-blob') as typeof import('@azure/storage-blob');
   return target.blobEndpoint !== undefined

@@ -2,7 +2,7 @@ import { auditEvent } from '../audit/model';
 import type { AuditSource } from '../audit/model';
 import { conflict, forbidden, notFound } from '../errors/graphError';
 import { getKey } from '../recoveryKeys/store';
-import { forEachLimit } from '../adoption/concurrency';
+import { forEachLimit } from '../runs/forEachLimit';
 import { knowsDevice } from '../inventory/store';
 import type { DeviceStatus, DeviceStatusInput } from './model';
 import { reportedKeyIds } from './model';

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { adoptionSource } from '../adoption/auditSource';
+import { adoptionSource } from '../keyImport/auditSource';
 import { recordCommandRun } from '../audit/commandRun';
-import { failureReason, stderrLine } from '../adoption/commandLine';
-import { forEachLimit } from '../adoption/concurrency';
-import { findEscrowedKey, importRecoveryKey } from '../adoption/importKey';
-import { DEFAULT_PROGRESS_EVERY_MS, RunProgress } from '../adoption/progress';
+import { failureReason } from '../errors/describeError';
+import { forEachLimit } from '../runs/forEachLimit';
+import { findEscrowedKey, importRecoveryKey } from '../keyImport/importKey';
+import { DEFAULT_PROGRESS_EVERY_MS, RunProgress, stderrLine } from '../runs/progress';
 import type { AuditSource } from '../audit/model';
 import { type Caller, callerFromClaims } from '../auth/caller';
 import { loadJose } from '../auth/lazyJose';

@@ -14,7 +14,7 @@ export type MethodTable = Partial<Record<string, GraphOperation>>;
  * One operation per method, and HEAD wherever there is a GET (RFC 9110 section 9.3.2): HEAD runs the GET
  * operation and answers its status and headers. The body is dropped by the host, as Kestrel does under the
  * Functions host (it writes no body for a HEAD and keeps the Content-Length the GET would have had);
- * scripts/host/server.ts does the same. Any other method is a 405 whose Allow lists HEAD too.
+ * scripts/devhost/host/server.ts does the same. Any other method is a 405 whose Allow lists HEAD too.
  */
 export function dispatchByMethod(methods: MethodTable): GraphOperation {
   const table: MethodTable = methods.GET && !methods.HEAD ? { ...methods, HEAD: methods.GET } : methods;

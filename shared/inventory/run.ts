@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { stderrLine } from '../adoption/commandLine';
-import { forEachLimit } from '../adoption/concurrency';
-import { DEFAULT_PROGRESS_EVERY_MS, RunProgress } from '../adoption/progress';
+import { forEachLimit } from '../runs/forEachLimit';
+import { DEFAULT_PROGRESS_EVERY_MS, RunProgress, stderrLine } from '../runs/progress';
 import { settings } from '../config';
 import { GraphClient } from '../graph/client';
 import { serviceCredential } from '../graph/credential';

@@ -16,6 +16,7 @@ import { isSealedWithActiveKey, isStoredPassword, openPassword, sealPassword } f
 import * as store from './store';
 import { isStorageError } from '../storage/storageError';
 import { alertKeyIdCollision } from '../alerts/events';
+import { LostRace, retryLostRaces } from '../storage/retryLostRaces';
 
 // Use cases of the recovery-key resource. Each write reads the stored version and writes against its
 // ETag, so concurrent writers cannot overwrite each other unseen; a lost race is simply tried again
@@ -74,7 +75,7 @@ const sealRecord = (key: RecoveryKey, claim?: true): KeyRecord => {
   return { ...metadata, sealed: sealPassword(key.id, password), ...(claim && { claim }) };
 };
 
-// The adoption tools (scripts/import.ts, the Entra mirror) write through these same use cases; their
+// The adoption tools (scripts/cli/import.ts, the Entra mirror) write through these same use cases; their
 // additions and changes are audited as 'Import BitLocker key', with where the key came from.
 const writeActivity = (source: AuditSource, activity: Activity): Activity =>
   source.importedFrom !== undefined && (activity === 'add' || activity === 'update') ? 'import' : activity;
@@ -168,6 +169,9 @@ const requireDeviceOwnsKey = (
 ): void => requireOwnDevice(source.caller, keyId, current?.deviceId, writtenDeviceId);
 
 export const contention = (): GraphError => serviceUnavailable('The recovery key is being changed by other requests; try again.', 1);
+const throwContention = (): never => {
+  throw contention();
+};
 
 /**
  * PATCH: creates the key if absent (all properties required), otherwise merges the given properties.
@@ -182,28 +186,31 @@ export async function upsertRecoveryKey(
   source: AuditSource,
 ): Promise<WriteResult> {
   const keyId = id ?? input.id ?? randomUUID();
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const { current, heldBy } = await writeTarget(source, keyId);
-    requireDeviceOwnsKey(source, keyId, current, input.deviceId);
-    if (current?.deletedDateTime !== undefined) throw new KeyDeletedError(keyId);
-    checkPreconditions(current, pre);
-    try {
-      if (!current) return await insertNew(newRecoveryKey(keyId, input), source, heldBy);
-      return await updateExisting(current, input, pre, source);
-    } catch (error) {
-      // Lost races: another writer changed the key (412) or deleted it (404) since our read, or
-      // created it first (409). Unless the client pinned the version, the write starts over from a
-      // fresh read, so an upsert racing a DELETE re-creates the key rather than answering 404.
-      const changedOrDeleted = isStorageError(error, 'versionMoved', 'gone');
-      const lostRace = current ? changedOrDeleted && !pinsVersion(pre) : isStorageError(error, 'exists') && pre.ifNoneMatch === undefined;
-      if (lostRace) continue;
-      if (current && changedOrDeleted) throw preconditionFailed('The recovery key has changed since the ETag given in If-Match.');
-      throw !current && isStorageError(error, 'exists')
-        ? preconditionFailed('If-None-Match was given but the recovery key exists.')
-        : error;
-    }
-  }
-  throw contention();
+  return retryLostRaces(
+    MAX_ATTEMPTS,
+    async () => {
+      const { current, heldBy } = await writeTarget(source, keyId);
+      requireDeviceOwnsKey(source, keyId, current, input.deviceId);
+      if (current?.deletedDateTime !== undefined) throw new KeyDeletedError(keyId);
+      checkPreconditions(current, pre);
+      try {
+        if (!current) return await insertNew(newRecoveryKey(keyId, input), source, heldBy);
+        return await updateExisting(current, input, pre, source);
+      } catch (error) {
+        // Lost races: another writer changed the key (412) or deleted it (404) since our read, or
+        // created it first (409). Unless the client pinned the version, the write starts over from a
+        // fresh read, so an upsert racing a DELETE re-creates the key rather than answering 404.
+        const changedOrDeleted = isStorageError(error, 'versionMoved', 'gone');
+        const lostRace = current ? changedOrDeleted && !pinsVersion(pre) : isStorageError(error, 'exists') && pre.ifNoneMatch === undefined;
+        if (lostRace) return new LostRace(error);
+        if (current && changedOrDeleted) throw preconditionFailed('The recovery key has changed since the ETag given in If-Match.');
+        throw !current && isStorageError(error, 'exists')
+          ? preconditionFailed('If-None-Match was given but the recovery key exists.')
+          : error;
+      }
+    },
+    throwContention,
+  );
 }
 
 /**
@@ -332,18 +339,22 @@ export async function writeCurrentVersion<K extends StoredRecoveryKey, T>(
   notFoundMessage: string,
   write: (current: K, etag: string) => Promise<T>,
 ): Promise<T> {
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const current = pick(await store.getKey(id));
-    checkPreconditions(current, pre);
-    if (!current) throw notFound(notFoundMessage);
-    try {
-      return await write(current, writeEtag(current, pre));
-    } catch (error) {
-      if (isStorageError(error, 'gone')) throw notFound(notFoundMessage);
-      if (!(isStorageError(error, 'versionMoved') && !pinsVersion(pre))) throw error;
-    }
-  }
-  throw contention();
+  return retryLostRaces(
+    MAX_ATTEMPTS,
+    async () => {
+      const current = pick(await store.getKey(id));
+      checkPreconditions(current, pre);
+      if (!current) throw notFound(notFoundMessage);
+      try {
+        return await write(current, writeEtag(current, pre));
+      } catch (error) {
+        if (isStorageError(error, 'gone')) throw notFound(notFoundMessage);
+        if (isStorageError(error, 'versionMoved') && !pinsVersion(pre)) return new LostRace(error);
+        throw error;
+      }
+    },
+    throwContention,
+  );
 }
 
 const isLive = (key: KeyRecord): boolean => key.deletedDateTime === undefined;

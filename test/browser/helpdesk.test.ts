@@ -7,7 +7,7 @@ import { launchBrowser, openPage, screenshot, type ConsolePage } from '../suppor
 import { baseUrl, call, callOn, READ, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
 import { escrowKeys, idWithPrefix, keyBodies, randomHex } from '../support/keys';
-import { startLocalHost, stopLocalHosts } from '../../scripts/localHost';
+import { startLocalHost, stopLocalHosts } from '../../scripts/devhost/localHost';
 import { HttpRequest } from '@azure/functions';
 import { developmentTokenHandler } from '../../functions/helpdesk';
 import { bodyText, quietContext } from '../support/inProcess';

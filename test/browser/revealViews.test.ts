@@ -2,7 +2,7 @@ import { expect } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { developmentOid } from '../../shared/helpdesk/developmentSignIn';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/devhost/localHost';
 import { launchBrowser, openPage, screenshot, type ConsolePage } from '../support/browser';
 import { callOn, token, WRITE } from '../support/client';
 import { keyBody, type KeyBody } from '../support/fixtures';

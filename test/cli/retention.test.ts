@@ -2,7 +2,7 @@ import { expect } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
+import { startAzuriteTables, type RunningAzurite } from '../../scripts/devhost/azurite';
 import { DEFAULT_DELETED_KEY_RETENTION_DAYS, resetSettings } from '../../shared/config';
 import { keyRowsOf } from '../support/storage';
 import { keyBody } from '../support/fixtures';
@@ -12,7 +12,7 @@ import { keyBody } from '../support/fixtures';
 // which must not be the run's shared one, where other files check keys they just deleted.
 // The use cases run in-process with their clock parameter; the script runs as `npm run` runs it.
 
-const PURGE_SCRIPT = join(__dirname, '../../dist/scripts/purgeExpired.js');
+const PURGE_SCRIPT = join(__dirname, '../../dist/scripts/cli/purgeExpired.js');
 const DAY_MS = 24 * 60 * 60 * 1000;
 const run = promisify(execFile);
 

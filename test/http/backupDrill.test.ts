@@ -1,8 +1,8 @@
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { gunzipSync } from 'node:zlib';
-import { startAzuriteBlobs, startAzuriteTables, type RunningAzurite, type RunningAzuriteBlobs } from '../../scripts/azurite';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
+import { startAzuriteBlobs, startAzuriteTables, type RunningAzurite, type RunningAzuriteBlobs } from '../../scripts/devhost/azurite';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/devhost/localHost';
 import { TABLES } from '../../shared/storage/layout';
 import { AUDIT_READ, auditsPath, type DirectoryAudit } from '../support/audit';
 import { callOn, READ, tokenWith, WRITE } from '../support/client';

@@ -1,9 +1,9 @@
-import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
+import { startAzuriteTables, type RunningAzurite } from '../../scripts/devhost/azurite';
 import { AUDIT_READ, auditsOf, auditsPath, type DirectoryAudit, detailOf, keySpellings, newOid, secretsIn } from '../support/audit';
 import { type ApiResponse, call, callOn, type CallOptions, expectGraphError, READ, token, WRITE } from '../support/client';
 import { type KeyBody, keyBody, newId, recoveryPassword } from '../support/fixtures';
 import { COLLECTION, item, followPages, mapLimit } from '../support/keys';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/devhost/localHost';
 import { rawTable, recordOf } from '../support/storage';
 import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 

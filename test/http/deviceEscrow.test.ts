@@ -2,13 +2,13 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PROOF_REFUSED } from '../../shared/auth/device/authenticate';
 import { deviceAuthorization, proofTimestamp, type DeviceCredentials } from '../../shared/auth/device/signer';
-import { selfSignedCertificate } from '../../scripts/device/selfSignedCertificate';
-import { COLLECTION_PATH, DeviceClient } from '../../scripts/device/client';
+import { selfSignedCertificate } from '../../scripts/cli/device/selfSignedCertificate';
+import { COLLECTION_PATH, DeviceClient } from '../../scripts/cli/device/client';
 import { AUDIT_READ, auditsOf, detailOf, keySpellings, secretsIn } from '../support/audit';
 import { call, callOn, expectGraphError, READ, READ_BASIC, token, tokenWith, WRITE, type ApiResponse } from '../support/client';
 import { recoveryPassword } from '../support/fixtures';
 import { startGraphStandIn, type GraphStandIn } from '../support/graphStandIn';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/devhost/localHost';
 import { GRAPH_RESOURCE, startManagedIdentityStandIn, type ManagedIdentityStandIn } from '../support/managedIdentity';
 import { keyRowsOf } from '../support/storage';
 

@@ -1,7 +1,7 @@
 import { TableClient, type TransactionAction } from '@azure/data-tables';
-import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
+import { startAzuriteTables, type RunningAzurite } from '../../scripts/devhost/azurite';
 import { propertiesOf } from '../../scripts/bench/fixtures';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/devhost/localHost';
 import { type ApiResponse, callOn, type CallOptions, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
 import { COLLECTION, listPath, mapLimit } from '../support/keys';

@@ -4,19 +4,19 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/devhost/localHost';
 import { recoveryPassword } from '../support/fixtures';
 import { randomUUID } from 'node:crypto';
 import { callOn, READ_BASIC } from '../support/client';
 import { mintDevelopmentToken } from '../../shared/auth/developmentToken';
-import { DeviceClient } from '../../scripts/device/client';
-import { loadDevice } from '../../scripts/device/identity';
+import { DeviceClient } from '../../scripts/cli/device/client';
+import { loadDevice } from '../../scripts/cli/device/identity';
 
 // The local walkthrough (docs/devices.md): a host with DEVICE_AUTH=local, then
 // `npm run device -- register` and `npm run device -- escrow` as the compiled CLI, in a state folder of their own.
 
 const run = promisify(execFile);
-const CLI = join(__dirname, '../../dist/scripts/device-client.js');
+const CLI = join(__dirname, '../../dist/scripts/cli/device-client.js');
 
 let host: LocalHost;
 let stateDir: string;

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deviceAuthorization } from '../../shared/auth/device/signer';
 import { PROOF_REFUSED } from '../../shared/auth/device/authenticate';
-import { COLLECTION_PATH } from '../../scripts/device/client';
-import { registerDevice, type LocalDevice } from '../../scripts/device/identity';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
+import { COLLECTION_PATH } from '../../scripts/cli/device/client';
+import { registerDevice, type LocalDevice } from '../../scripts/cli/device/identity';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/devhost/localHost';
 import { callOn, type ApiResponse } from '../support/client';
 
 // What a device signs and what reaches the host may differ in two ways the proof must survive: the

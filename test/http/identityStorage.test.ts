@@ -4,11 +4,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
+import { startAzuriteTables, type RunningAzurite } from '../../scripts/devhost/azurite';
 import { callOn, expectGraphError, READ, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
 import { COLLECTION } from '../support/keys';
-import { startLocalHost, stopLocalHosts, type EnvOverrides } from '../../scripts/localHost';
+import { startLocalHost, stopLocalHosts, type EnvOverrides } from '../../scripts/devhost/localHost';
 import {
   selfSignedCertificate,
   startManagedIdentityStandIn,
@@ -112,8 +112,11 @@ describe('identity-based Table Storage', () => {
       ENCRYPTION_ACTIVE_KEY: 'v2',
     };
     const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [join(__dirname, '../../dist/scripts/reencrypt.js')], { env, timeout: 30_000 }, (error, stdout, stderr) =>
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        [join(__dirname, '../../dist/scripts/cli/reencrypt.js')],
+        { env, timeout: 30_000 },
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
       );
     });
     expect(run).toMatchObject({

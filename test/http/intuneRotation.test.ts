@@ -1,6 +1,6 @@
 import { expect } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/devhost/localHost';
 import { MAX_ATTEMPTS, processIntuneRotations } from '../../shared/alerts/intuneRotation';
 import { resetSettings } from '../../shared/config';
 import { AUDIT_READ, auditsPath, type DirectoryAudit, targetFilter } from '../support/audit';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { parseJson, READ, READ_BASIC, WRITE, token, type GraphJson } from '../support/client';
 import { keyBody, newId, recoveryPassword, type KeyBody } from '../support/fixtures';
 import { AUDIT_READ, keySpellings, newOid, secretsIn, targetFilter, tokenParts } from '../support/audit';
-import { type LocalHost, startLocalHost, stopLocalHosts } from '../../scripts/localHost';
+import { type LocalHost, startLocalHost, stopLocalHosts } from '../../scripts/devhost/localHost';
 import { COLLECTION, item } from '../support/keys';
 
 // Nothing secret reaches the service's output: a private local host (own port, the run's storage and

@@ -1,11 +1,11 @@
 import { expect } from '@jest/globals';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { azuriteConnectionString, findFreePort } from '../../scripts/azurite';
+import { azuriteConnectionString, findFreePort } from '../../scripts/devhost/azurite';
 import { baseUrl, callOn, expectGraphError, rawCallOn, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
 import { COLLECTION } from '../support/keys';
 import { DIRECTORY_AUDITS } from '../support/audit';
-import { HostDidNotStart, startLocalHost, stopLocalHosts } from '../../scripts/localHost';
+import { HostDidNotStart, startLocalHost, stopLocalHosts } from '../../scripts/devhost/localHost';
 
 // What an operator relies on: links behind a gateway (PUBLIC_BASE_URL), request lines that start
 // with `//`, local modes refused in Azure, and GET /health.

@@ -2,7 +2,7 @@ import { AUDIT_READ, auditsOf } from '../support/audit';
 import { callOn, expectGraphError, token, WRITE } from '../support/client';
 import { keyBody, recoveryPassword } from '../support/fixtures';
 import { COLLECTION, item } from '../support/keys';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/devhost/localHost';
 
 // A writer's password-guess oracle: PATCH {id} {"key": guess} answers 409 for a wrong guess and 200 for
 // the right one. Comparisons are limited like key reads (KEY_READ_LIMIT_PER_MINUTE, per caller and per

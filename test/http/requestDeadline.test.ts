@@ -6,7 +6,7 @@ import { type ApiResponse, call, callOn, expectGraphError, READ, tokenWith, WRIT
 import { startCountingProxy, type CountingProxy, type HangWhen } from '../support/countingProxy';
 import { keyBody, newId } from '../support/fixtures';
 import { COLLECTION } from '../support/keys';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/devhost/localHost';
 
 // One storage deadline per request (shared/storage/requestDeadline.ts, entered by graphHandler): a
 // request whose storage answers some calls and hangs on others ends with Graph's 503 within the

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { startLocalHost, stopLocalHosts, HostDidNotStart, type LocalHost } from '../../scripts/localHost';
+import { startLocalHost, stopLocalHosts, HostDidNotStart, type LocalHost } from '../../scripts/devhost/localHost';
 import { AUDIT_READ, auditsOf, detailOf } from '../support/audit';
 import { call, callOn, expectGraphError, READ, READ_BASIC, token, WRITE, type ApiResponse } from '../support/client';
 import { keyBody, type KeyBody } from '../support/fixtures';

@@ -2,7 +2,7 @@ import { type ApiResponse, callOn, READ, tokenWith, WRITE } from '../support/cli
 import { startCountingProxy, type CountingProxy, type RequestCount } from '../support/countingProxy';
 import { type KeyBody, keyBody, newId } from '../support/fixtures';
 import { COLLECTION } from '../support/keys';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/devhost/localHost';
 
 // Storage requests per operation, counted on the wire: every request is a billed
 // transaction and every request in a row a network round trip, so a change must not quietly add one.

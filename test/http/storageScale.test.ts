@@ -1,7 +1,7 @@
 import { TableClient, type TransactionAction } from '@azure/data-tables';
-import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
+import { startAzuriteTables, type RunningAzurite } from '../../scripts/devhost/azurite';
 import { propertiesOf } from '../../scripts/bench/fixtures';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/devhost/localHost';
 import { rowsOfEvent } from '../../shared/audit/entity';
 import { ACTIVITIES, type Activity, type AuditEvent } from '../../shared/audit/model';
 import { CHECKS_PER_PAGE } from '../../shared/recoveryKeys/deviceIndex';

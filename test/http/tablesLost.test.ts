@@ -1,6 +1,6 @@
 import { TableServiceClient } from '@azure/data-tables';
-import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
-import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
+import { startAzuriteTables, type RunningAzurite } from '../../scripts/devhost/azurite';
+import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/devhost/localHost';
 import { DIRECTORY_AUDITS, AUDIT_READ } from '../support/audit';
 import { callOn, expectGraphError, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody } from '../support/fixtures';

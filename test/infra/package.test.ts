@@ -3,18 +3,18 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { APP_EXTERNALS } from '../../scripts/buildApp';
+import { APP_EXTERNALS } from '../../scripts/build/buildApp';
 import { deployableZipEntries, IGNORE_FILE, resolveFunctionAppRemoteBuild } from '../support/azdPackaging';
 
 // The package azd really deploys: `npm run package`'s tree, zipped by the rules azd applies
 // (test/support/azdPackaging.ts, reimplemented from Azure/azure-dev's source), unpacked into an
 // empty folder outside the repository and loaded by a bare `node` with the Functions core stand-in
-// (scripts/host/functionsCore.ts) in the worker's place. azd, the Functions host and Azure cannot run
+// (scripts/devhost/host/functionsCore.ts) in the worker's place. azd, the Functions host and Azure cannot run
 // here; Node 22 (the deployed runtime) is not installed here either: this runs on the machine's Node.
 
 const ROOT = join(__dirname, '..', '..');
 const STAGED = join(ROOT, '.package', 'app');
-const STAND_IN = join(ROOT, 'dist', 'scripts', 'host', 'functionsCore.js');
+const STAND_IN = join(ROOT, 'dist', 'scripts', 'devhost', 'host', 'functionsCore.js');
 
 interface AzureYaml {
   services: Record<string, { project: string; language: 'js' | 'ts'; host: string; dist: string; remoteBuild?: boolean }>;
@@ -32,10 +32,10 @@ let unpacked: string;
 let work: string;
 
 beforeAll(() => {
-  for (const built of ['dist/scripts/package.js', 'dist/scripts/host/functionsCore.js', 'dist/app/main.js']) {
+  for (const built of ['dist/scripts/build/package.js', 'dist/scripts/devhost/host/functionsCore.js', 'dist/app/main.js']) {
     if (!existsSync(join(ROOT, built))) throw new Error(`${built} is missing: run npm run build first`);
   }
-  execFileSync(process.execPath, [join(ROOT, 'dist', 'scripts', 'package.js')], { cwd: ROOT, stdio: 'pipe' });
+  execFileSync(process.execPath, [join(ROOT, 'dist', 'scripts', 'build', 'package.js')], { cwd: ROOT, stdio: 'pipe' });
   work = mkdtempSync(join(tmpdir(), 'escrow-azd-'));
   const zip = join(work, 'api-azddeploy.zip');
   // The system zip follows symbolic links by default, as azd's rzip does.
@@ -140,7 +140,7 @@ describe('the package azd deploys', () => {
   });
 });
 
-// Every HTTP function the app registers (functions/*.ts), by name.
+// Every HTTP function the app registers (the function modules functions/index.ts loads), by name.
 const EXPECTED_HTTP_FUNCTIONS = [
   'coverageReport-beta-bitlocker-coverageReport',
   'coverageReport-beta-informationProtection-bitlocker-coverageReport',

@@ -59,9 +59,9 @@ describe('npm run infra:build', () => {
     // The build script and its tool paths, copied into a folder without .tools/.
     const bare = mkdtempSync(join(tmpdir(), 'escrow-no-tools-'));
     try {
-      mkdirSync(join(bare, 'scripts', 'tools'), { recursive: true });
-      for (const file of ['infraBuild.cjs', 'paths.cjs']) copyFileSync(join(ROOT, 'scripts', 'tools', file), join(bare, 'scripts', 'tools', file));
-      const run = spawnSync(process.execPath, [join(bare, 'scripts', 'tools', 'infraBuild.cjs')], { encoding: 'utf8' });
+      mkdirSync(join(bare, 'scripts', 'build', 'tools'), { recursive: true });
+      for (const file of ['infraBuild.cjs', 'paths.cjs']) copyFileSync(join(ROOT, 'scripts', 'build', 'tools', file), join(bare, 'scripts', 'build', 'tools', file));
+      const run = spawnSync(process.execPath, [join(bare, 'scripts', 'build', 'tools', 'infraBuild.cjs')], { encoding: 'utf8' });
       expect(run.status).toBe(2);
       expect(run.stderr).toBe('bicep 0.49.2 is not installed here: run `npm run setup:tools` once.\n');
     } finally {

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readDeviceCertificate } from '../../shared/auth/device/certificate';
 import { DeviceProofError } from '../../shared/auth/device/proofError';
-import { selfSignedCertificate } from '../../scripts/device/selfSignedCertificate';
+import { selfSignedCertificate } from '../../scripts/cli/device/selfSignedCertificate';
 
 // A certificate is read before its signature is checked, and anyone can send one: a key that no Entra ID
 // device could have (an odd exponent that makes verifying slow, a weak or a huge modulus) is refused

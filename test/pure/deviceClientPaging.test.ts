@@ -1,8 +1,8 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DeviceClient } from '../../scripts/device/client';
-import { selfSignedCertificate } from '../../scripts/device/selfSignedCertificate';
+import { DeviceClient } from '../../scripts/cli/device/client';
+import { selfSignedCertificate } from '../../scripts/cli/device/selfSignedCertificate';
 
 // The reference client signs every page it asks for: a service (or a man in the middle of a broken
 // deployment) whose next page links go round must not keep it sending signed requests forever.

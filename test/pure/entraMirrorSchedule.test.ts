@@ -30,7 +30,7 @@ describe('the timer function', () => {
       await jest.isolateModulesAsync(async () => {
         (await import('../../shared/config')).resetSettings();
         await import('../../functions/entraMirror');
-        names = (await import('../../scripts/host/functionsCore')).registeredNonHttpFunctionNames();
+        names = (await import('../../scripts/devhost/host/functionsCore')).registeredNonHttpFunctionNames();
       });
       return names;
     } finally {

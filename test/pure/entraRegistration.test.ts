@@ -1,5 +1,5 @@
 import { expect } from '@jest/globals';
-import { AZURE_CLI_APP_ID, type ApplicationApiShape, desiredApplication } from '../../scripts/entra/registration';
+import { AZURE_CLI_APP_ID, type ApplicationApiShape, desiredApplication } from '../../scripts/cli/entra/registration';
 
 // The app registration script converges: what it writes, read back and run again, is what it writes.
 

@@ -1,5 +1,5 @@
-import { RouteTable, decodePathSegment, matchRoute, splitPath } from '../../scripts/host/routeTable';
-import { RouteTemplateError, parseRouteTemplate, withRoutePrefix } from '../../scripts/host/routeTemplate';
+import { RouteTable, decodePathSegment, matchRoute, splitPath } from '../../scripts/devhost/host/routeTable';
+import { RouteTemplateError, parseRouteTemplate, withRoutePrefix } from '../../scripts/devhost/host/routeTemplate';
 
 const ALL = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 

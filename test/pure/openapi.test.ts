@@ -1,12 +1,13 @@
 import { expect } from '@jest/globals';
 import '../support/functionsCore';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+// The app's entry, which loads every function module (test/pure/functions/index.test.ts), so that a
+// function added later without a path in the document fails here.
+import '../../functions';
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import Joi from 'joi';
 import { CONSOLE_ROUTES } from '../../functions/helpdesk';
 import { openApiHandler } from '../../functions/openapi';
-import { type HttpFunctionDescriptor, registeredHttpFunctions } from '../../scripts/host/functionsCore';
+import { type HttpFunctionDescriptor, registeredHttpFunctions } from '../../scripts/devhost/host/functionsCore';
 import { permissionsFor } from '../../shared/auth/permissions';
 import { GraphError } from '../../shared/errors/graphError';
 import { ITEM_SELECTABLE_PROPERTIES, SELECTABLE_PROPERTIES } from '../../shared/odata/listQuery';
@@ -30,13 +31,6 @@ import { bodyText } from '../support/inProcess';
 
 // The document against what the app really does: the routes it registers, the methods its handlers
 // accept, the joi schema that validates bodies and the permission matrix.
-
-// Every function module, so that a function added later without a path in the document fails here.
-const functionsDir = path.join(__dirname, '../../functions');
-for (const file of fs.readdirSync(functionsDir).filter((name) => name.endsWith('.ts'))) {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the list is read at run time, and the registrations must be in place before the tests below are collected
-  require(path.join(functionsDir, file));
-}
 
 const ORIGIN = 'http://127.0.0.1:7071';
 const SOME_GUID = 'b465e4e8-e4e8-b465-e8e4-65b4e8e465b4';

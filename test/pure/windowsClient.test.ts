@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderScript, serviceUrlOf } from '../../scripts/windowsScripts';
+import { renderScript, serviceUrlOf } from '../../scripts/build/windowsScripts';
 
 // The renderer of the two Intune scripts. What the script does is the Pester suite's (test/windows):
 // it runs the script's own functions against the vectors and a real host.

@@ -1,6 +1,6 @@
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { startAzuriteBlobs, startAzuriteTables, type RunningAzurite, type RunningAzuriteBlobs } from '../../scripts/azurite';
+import { startAzuriteBlobs, startAzuriteTables, type RunningAzurite, type RunningAzuriteBlobs } from '../../scripts/devhost/azurite';
 import { resetSettings } from '../../shared/config';
 import { auditEvent, type AuditEvent } from '../../shared/audit/model';
 import { contentOf } from '../../shared/audit/entity';

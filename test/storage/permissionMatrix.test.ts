@@ -15,7 +15,8 @@ import { COLLECTION } from '../support/keys';
 // allowed key read ($select=key with Read.All) holds a stored recovery password; a write may echo only
 // the password its own request carried. The expectations come from the grid below, copied from the spec,
 // never from the app's own permissionsFor: a test that derived them from the code under test would prove
-// nothing. The handlers are called in-process (fast) against the run's Azurite.
+// nothing. The handlers are called in-process (fast) against the run's Azurite. The matrix's device column
+// is test/pure/auth/permissions.test.ts's.
 
 // prettier-ignore
 const SPEC_MATRIX = `

@@ -4,7 +4,7 @@ import { notFoundHandler } from '../../functions/notFound';
 import { READ, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody } from '../support/fixtures';
 import { bodyJson, handlerRequest, quietContext } from '../support/inProcess';
-import { registeredHttpFunctions } from '../../scripts/host/functionsCore';
+import { registeredHttpFunctions } from '../../scripts/devhost/host/functionsCore';
 
 // The handlers called directly with the library's own request and context objects, as the Functions
 // worker calls them; storage is the test run's Azurite.

@@ -1,7 +1,7 @@
 import '../support/functionsCore';
 import { directoryAuditsHandler } from '../../functions/auditLogs';
 import { collectionHandler, itemHandler } from '../../functions/recoveryKeys';
-import { startAzuriteTables, type RunningAzurite } from '../../scripts/azurite';
+import { startAzuriteTables, type RunningAzurite } from '../../scripts/devhost/azurite';
 import { resetSettings } from '../../shared/config';
 import { TIME_ROWS } from '../../shared/audit/rows';
 import { addToRefusalSummary, AUDIT_TABLE } from '../../shared/audit/store';

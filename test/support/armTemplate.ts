@@ -56,7 +56,7 @@ export interface CompiledInfra {
 export function compileInfra(): CompiledInfra {
   const outDir = mkdtempSync(join(tmpdir(), 'escrow-infra-'));
   try {
-    const run = spawnSync(process.execPath, [join(ROOT, 'scripts', 'tools', 'infraBuild.cjs'), '--outdir', outDir], {
+    const run = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build', 'tools', 'infraBuild.cjs'), '--outdir', outDir], {
       encoding: 'utf8',
     });
     if (run.status !== 0) throw new Error(`infra:build failed (${run.status}):\n${run.stdout}${run.stderr}`);

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { azuriteConnectionString } from '../../scripts/azurite';
+import { azuriteConnectionString } from '../../scripts/devhost/azurite';
 import { longestChain, tableOf } from '../../scripts/bench/requestChain';
 import { requestClassOf, type RequestClass } from '../../scripts/bench/requestClass';
 

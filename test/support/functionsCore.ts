@@ -3,7 +3,8 @@
 // local host's implementation is handed to it here, and registrations land where tests can see them.
 jest.mock(
   '@azure/functions-core',
-  () => jest.requireActual<typeof import('../../scripts/host/functionsCore')>('../../scripts/host/functionsCore').functionsCore,
+  () =>
+    jest.requireActual<typeof import('../../scripts/devhost/host/functionsCore')>('../../scripts/devhost/host/functionsCore').functionsCore,
   {
     virtual: true,
   },

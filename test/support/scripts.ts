@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { EnvOverrides } from '../../scripts/localHost';
+import type { EnvOverrides } from '../../scripts/devhost/localHost';
 
-// The compiled command-line tools (dist/scripts, so build first) as child processes, with the test's
+// The compiled command-line tools (dist/scripts/cli, so build first) as child processes, with the test's
 // environment plus overrides, their whole output captured for "nothing of a key reaches the output".
 
 export interface ScriptRun {
@@ -18,9 +18,9 @@ export interface RunningScript {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Starts dist/scripts/{name}.js; `finished` rejects if it runs longer than `timeoutMs` (it is killed). */
+/** Starts dist/scripts/cli/{name}.js; `finished` rejects if it runs longer than `timeoutMs` (it is killed). */
 export function startScript(name: string, args: readonly string[] = [], env: EnvOverrides = {}, timeoutMs = 30_000): RunningScript {
-  const child = spawn(process.execPath, [join(__dirname, `../../dist/scripts/${name}.js`), ...args], {
+  const child = spawn(process.execPath, [join(__dirname, `../../dist/scripts/cli/${name}.js`), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,5 +1,5 @@
 # What the Pester suites share: the stage (a real local host behind a fault-injecting proxy,
-# scripts/device/faultStage.ts), test device certificates made here and loaded from a file, and
+# scripts/cli/device/faultStage.ts), test device certificates made here and loaded from a file, and
 # BitLocker volumes shaped as Get-BitLockerVolume returns them (learn.microsoft.com: BitLockerVolume,
 # KeyProtector), for the seams the tests replace.
 
@@ -9,7 +9,7 @@ $script:RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
 $script:ScriptUnderTest = Join-Path $script:RepoRoot 'clients/windows/KeyEscrow.ps1'
 
 function Start-Stage {
-    $stageJs = Join-Path $script:RepoRoot 'dist/scripts/device/faultStage.js'
+    $stageJs = Join-Path $script:RepoRoot 'dist/scripts/cli/device/faultStage.js'
     if (-not (Test-Path $stageJs)) { throw "$stageJs is missing: run npm run build first" }
     $node = if ($env:ESCROW_NODE) { $env:ESCROW_NODE } else { 'node' }
     $start = [System.Diagnostics.ProcessStartInfo]::new($node)

@@ -17,7 +17,7 @@ interface PesterRecord {
 
 // Plain JavaScript shared with the npm scripts; required, since it has no types to import.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { tools } = require('../../scripts/tools/paths.cjs') as { tools: Record<'pwsh' | 'pester', { path: string; version: string }> };
+const { tools } = require('../../scripts/build/tools/paths.cjs') as { tools: Record<'pwsh' | 'pester', { path: string; version: string }> };
 
 const RUN_TIMEOUT_MS = 15 * 60_000;
 

@@ -1,27 +1,22 @@
-import { forbidden } from '../../errors/graphError';
+import { forbidden, type GraphError } from '../../errors/graphError';
 import type { Caller } from '../caller';
-import type { Operation } from '../permissions';
 import type { DeviceIdentity } from './verifier';
 
-// What a device principal may do (README "Escrow from devices"): escrow keys of its own deviceId and
-// list its own keys' metadata. Never read a password, delete, read another device's keys or list them.
-// Which key a write touches is checked against the stored record in the write's use case
-// (shared/recoveryKeys/service.ts, requireDeviceOwnsKey).
-
-const DEVICE_OPERATIONS: ReadonlySet<Operation> = new Set(['writeKey', 'writeDeviceStatus']);
+// What a device principal may do on its own records (docs/devices.md): escrow keys of its
+// own deviceId and list its own keys' metadata. Which operations a device may attempt at all is its
+// column of the permission matrix (shared/auth/permissions.ts); which key a write touches is checked
+// against the stored record in the write's use case (shared/recoveryKeys/service.ts, requireDeviceOwnsKey).
 
 const NOT_FOR_DEVICES = "A device may only escrow its own keys and list them with $filter=deviceId eq '<its deviceId>'.";
 
-/** 403 unless a device may perform the operation at all. */
-export function authorizeDevice(device: DeviceIdentity, operation: Operation): void {
-  if (!DEVICE_OPERATIONS.has(operation)) throw forbidden(`${NOT_FOR_DEVICES} (device ${device.deviceId})`);
-}
+/** The 403 for a device attempting what devices may not do. */
+export const notForDevices = (device: DeviceIdentity): GraphError => forbidden(`${NOT_FOR_DEVICES} (device ${device.deviceId})`);
 
 /** A device's list must be filtered to its own deviceId; 403 otherwise. */
 export function authorizeDeviceListing(caller: Caller, filter: { kind: string; deviceId?: string } | undefined): void {
   if (!caller.device) return;
   if (filter?.kind === 'deviceId' && filter.deviceId === caller.device.deviceId) return;
-  throw forbidden(`${NOT_FOR_DEVICES} (device ${caller.device.deviceId})`);
+  throw notForDevices(caller.device);
 }
 
 /** 403 when a device writes a key that is, or would become, another device's. */

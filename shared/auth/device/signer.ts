@@ -3,7 +3,7 @@ import { canonicalString } from './canonical';
 import { formatDeviceAuthorization } from './scheme';
 import { signCanonical } from './signature';
 
-// The client side of the proof, for the reference client (scripts/device-client.ts) and the tests.
+// The client side of the proof, for the reference client (scripts/cli/device-client.ts) and the tests.
 // clients/windows/*.ps1 do the same steps in the same order.
 
 export interface DeviceCredentials {

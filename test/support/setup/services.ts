@@ -1,8 +1,8 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startAzuriteTables } from '../../../scripts/azurite';
-import { startLocalHost } from '../../../scripts/localHost';
+import { startAzuriteTables } from '../../../scripts/devhost/azurite';
+import { startLocalHost } from '../../../scripts/devhost/localHost';
 
 // What the test run provides, started once in jest's main process by the global setups of the projects
 // that need it (jest.config.js), and reached by test files through the environment set here, which
