@@ -28,6 +28,18 @@ function describeUnexpected(error: unknown): Record<string, unknown> {
   return { type: error.name, code, statusCode, frames };
 }
 
+/** The text a client put in the URL, decoded as the parsers read it: path segments and query options. */
+function sentText(url: string): string {
+  const { pathname, searchParams } = new URL(url);
+  let path = pathname;
+  try {
+    path = decodeURIComponent(pathname);
+  } catch {
+    // Not percent-encoding the parsers could read either: as sent.
+  }
+  return [path, ...[...searchParams].flat()].join('\n');
+}
+
 /**
  * A request line whose path starts with `//` (`GET //evil.example/v1.0/...`) would be read as a
  * scheme-relative URL by anything that resolves it, and its links would point at another host.
@@ -53,7 +65,7 @@ export function graphHandler(operation: GraphOperation): HttpHandler {
     } catch (thrown) {
       const error = asGraphError(thrown);
       if (error instanceof GraphError) {
-        response = errorResponse(requestContext, error);
+        response = errorResponse(requestContext, error, sentText(request.url));
         // The cause of a 503 (which storage call, which error code, how long), never its URL or content.
         if (error.logDetails)
           context.warn(JSON.stringify({ event: 'dependencyFailure', ...fields, status: error.status, cause: error.logDetails }));
