@@ -106,6 +106,8 @@ export interface Settings {
   coverageStaleDays: number;
   /** ROTATION_DUE_HOURS: a disclosed key not superseded within this many hours makes its device rotationOverdue. */
   rotationDueHours: number;
+  /** MAX_KEYS_PER_DEVICE: live recovery keys one device may hold; a write of one more is refused. */
+  maxKeysPerDevice: number;
   /** Where local-mode secrets (the development signing key) and embedded Azurite data live. */
   localStateDir: string;
 }
@@ -210,6 +212,9 @@ const MAX_DELETED_KEY_RETENTION_DAYS = 3650;
 
 const readRetentionDays = (env: Env): number =>
   readWholeNumber(env, 'DELETED_KEY_RETENTION_DAYS', DEFAULT_DELETED_KEY_RETENTION_DAYS, 1, MAX_DELETED_KEY_RETENTION_DAYS);
+
+/** Entra ID keeps at most 200 BitLocker recovery keys per device and refuses more (Intune's encryption docs). */
+export const DEFAULT_MAX_KEYS_PER_DEVICE = 200;
 
 /** A device reports on every run of its client (at each sign-in or daily); a week without one is a device gone quiet. */
 export const DEFAULT_COVERAGE_STALE_DAYS = 7;
@@ -364,6 +369,7 @@ export function readSettings(env: Env = process.env): Settings {
     coverageSchedule: readTimerSchedule(env, 'COVERAGE_SCHEDULE', '0 30 */6 * * *'),
     coverageStaleDays: readWholeNumber(env, 'COVERAGE_STALE_DAYS', DEFAULT_COVERAGE_STALE_DAYS, 1, 365),
     rotationDueHours: readWholeNumber(env, 'ROTATION_DUE_HOURS', DEFAULT_ROTATION_DUE_HOURS, 1, 8760),
+    maxKeysPerDevice: readWholeNumber(env, 'MAX_KEYS_PER_DEVICE', DEFAULT_MAX_KEYS_PER_DEVICE, 1, 100_000),
     localStateDir: nonEmpty(env, 'LOCAL_STATE_DIR') ?? '.local',
   };
 }

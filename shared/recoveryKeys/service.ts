@@ -15,6 +15,7 @@ import { requireComplete } from './schema';
 import { isSealedWithActiveKey, isStoredPassword, openPassword, sealPassword } from './sealing';
 import * as store from './store';
 import { isStorageError } from '../storage/storageError';
+import { settings } from '../config';
 
 // Use cases of the recovery-key resource. Each write reads the stored version and writes against its
 // ETag, so concurrent writers cannot overwrite each other unseen; a lost race is simply tried again
@@ -123,6 +124,7 @@ async function updateExisting(
     // Moving the record there would give that device two keys under one id, and hide one of them.
     throw conflict(`Device ${metadata.deviceId} holds its own claim on key ${current.id}; the record cannot move to it.`);
   }
+  if (metadata.deviceId !== current.deviceId) await requireRoomOnDevice(metadata.deviceId, source);
   if (sameMetadata(metadata, current)) {
     // Nothing to write; the attempt is audited all the same (a sent password, as the comparison it was).
     await writeAuditEntry(
@@ -227,7 +229,36 @@ function claimReason(key: RecoveryKey, heldBy: StoredRecoveryKey): string {
   );
 }
 
+/** Live keys of `deviceId`, counted until `upTo`: the index's count, checked against the records only near the limit. */
+async function liveKeysOf(deviceId: string, upTo: number): Promise<number> {
+  if ((await store.countDeviceEntries(deviceId, upTo)) < upTo) return 0;
+  let count = 0;
+  let continuation: string | undefined;
+  do {
+    const page = await store.listByDevice(deviceId, 1000, continuation);
+    count += page.items.length;
+    continuation = page.continuation;
+  } while (continuation !== undefined && count < upTo);
+  return count;
+}
+
+/**
+ * 409 when device `deviceId` already holds MAX_KEYS_PER_DEVICE live keys, as Entra ID refuses a 201st.
+ * Without a cap one device could write thousands of keys, burying a real key among decoys sharing its
+ * first characters. The adoption tools bring in what another escrow already holds, and are not capped.
+ */
+async function requireRoomOnDevice(deviceId: string, source: AuditSource): Promise<void> {
+  if (source.importedFrom !== undefined) return;
+  const limit = settings().maxKeysPerDevice;
+  if ((await liveKeysOf(deviceId, limit)) < limit) return;
+  throw conflict(
+    `Device ${deviceId} already holds ${limit} live recovery keys, the most a device may hold (MAX_KEYS_PER_DEVICE); ` +
+      'delete keys the device no longer uses before escrowing another.',
+  );
+}
+
 async function insertNew(key: RecoveryKey, source: AuditSource, heldBy?: StoredRecoveryKey): Promise<WriteResult> {
+  await requireRoomOnDevice(key.deviceId, source);
   const changes = modifiedProperties(undefined, key);
   const event = heldBy
     ? auditEvent(source, 'claim', 'success', claimReason(key, heldBy), {
