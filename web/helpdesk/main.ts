@@ -1,6 +1,7 @@
 import { request } from './api';
 import type { HelpdeskPageConfig } from '../../shared/helpdesk/pageConfig';
 import { setUpCoverage } from './coverage';
+import { DeviceNames } from './deviceNames';
 import { byId } from './dom';
 import { explain, showProblem } from './explain';
 import { setUpHistory } from './history';
@@ -17,16 +18,21 @@ function start(session: Session, config: HelpdeskPageConfig): void {
   byId('who-name').textContent = `Signed in as ${session.user}`;
   byId('who').hidden = false;
   byId('console').hidden = false;
-  const reveal = setUpReveal(session, config.revealSeconds);
-  const history = setUpHistory(session);
-  setUpResults(session, {
-    reveal: (row) => reveal.open(row),
-    history: (row) => history.show(row.id),
-    clear: () => {
-      reveal.hide();
-      history.clear();
+  const names = new DeviceNames(session);
+  const reveal = setUpReveal(session, config.revealSeconds, names);
+  const history = setUpHistory(session, names);
+  setUpResults(
+    session,
+    {
+      reveal: (row) => reveal.open(row),
+      history: (row) => history.show(row.id),
+      clear: () => {
+        reveal.hide();
+        history.clear();
+      },
     },
-  });
+    names,
+  );
   setUpCoverage(session);
   byId('sign-out').addEventListener('click', () => {
     reveal.hide();
