@@ -1,5 +1,5 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { withoutSecrets } from '../redact';
+import { withoutSecretsFrom } from '../redact';
 import { STORAGE_REQUEST_BUDGET_MS } from '../storage/callLimits';
 import { withStorageBudget } from '../storage/requestDeadline';
 import { asGraphError } from '../errors/asGraphError';
@@ -26,6 +26,11 @@ function describeUnexpected(error: unknown): Record<string, unknown> {
     .slice(1, 6)
     .map((line) => line.trim());
   return { type: error.name, code, statusCode, frames };
+}
+
+function logPath(url: string): string {
+  const { pathname } = new URL(url);
+  return withoutSecretsFrom(pathname, sentText(url));
 }
 
 /** The text a client put in the URL, decoded as the parsers read it: path segments and query options. */
@@ -79,8 +84,9 @@ export function graphHandler(operation: GraphOperation): HttpHandler {
         event: 'request',
         ...fields,
         method: request.method,
-        // A recovery password pasted where a key id belongs must not reach the log.
-        path: withoutSecrets(new URL(request.url).pathname),
+        // A recovery password pasted where a key id belongs must not reach the log, nor any group of it
+        // (a digit typed before it hides it from the plain mask).
+        path: logPath(request.url),
         status: response.status,
         ms: Date.now() - started,
       }),

@@ -16,6 +16,7 @@ import { isSealedWithActiveKey, isStoredPassword, openPassword, sealPassword } f
 import * as store from './store';
 import { isStorageError } from '../storage/storageError';
 import { settings } from '../config';
+import { OneAtATime } from './oneAtATime';
 
 // Use cases of the recovery-key resource. Each write reads the stored version and writes against its
 // ETag, so concurrent writers cannot overwrite each other unseen; a lost race is simply tried again
@@ -257,8 +258,18 @@ async function requireRoomOnDevice(deviceId: string, source: AuditSource): Promi
   );
 }
 
-async function insertNew(key: RecoveryKey, source: AuditSource, heldBy?: StoredRecoveryKey): Promise<WriteResult> {
-  await requireRoomOnDevice(key.deviceId, source);
+/** New keys of one device are counted and written one at a time (see OneAtATime). */
+const newKeysOfDevice = new OneAtATime();
+
+function insertNew(key: RecoveryKey, source: AuditSource, heldBy?: StoredRecoveryKey): Promise<WriteResult> {
+  if (source.importedFrom !== undefined) return insertCounted(key, source, heldBy);
+  return newKeysOfDevice.run(key.deviceId, async () => {
+    await requireRoomOnDevice(key.deviceId, source);
+    return insertCounted(key, source, heldBy);
+  });
+}
+
+async function insertCounted(key: RecoveryKey, source: AuditSource, heldBy?: StoredRecoveryKey): Promise<WriteResult> {
   const changes = modifiedProperties(undefined, key);
   const event = heldBy
     ? auditEvent(source, 'claim', 'success', claimReason(key, heldBy), {

@@ -78,3 +78,15 @@ it('a device holds at most MAX_KEYS_PER_DEVICE live keys; one more is a 409, aud
   expect((await callOn(host.url, 'DELETE', `${COLLECTION}/${kept[0].id}`, { token: writer })).status).toBe(204);
   expect((await client.escrow(refused)).status).toBe(200);
 });
+
+it('a burst of new keys at once does not pass the cap: they are counted one at a time', async () => {
+  const other = await registerDevice(stateDir);
+  const burst = new DeviceClient(host.url, other);
+  const answers = await Promise.all(Array.from({ length: 4 * CAP }, () => burst.escrow(keyOf(other.deviceId))));
+  const statuses = answers.map((a) => a.status).sort();
+  expect(statuses).toEqual([...Array<number>(CAP).fill(200), ...Array<number>(3 * CAP).fill(409)]);
+  const listed = await callOn(host.url, 'GET', `${COLLECTION}?$filter=${encodeURIComponent(`deviceId eq '${other.deviceId}'`)}`, {
+    token: writer,
+  });
+  expect((listed.json.value as unknown[]).length).toBe(CAP);
+});
