@@ -1,3 +1,4 @@
+import { InFlightLimit } from '../../shared/storage/inFlightLimit';
 import { request } from './api';
 import { h } from './dom';
 import type { Session } from './session';
@@ -18,9 +19,16 @@ export interface DeviceName {
 export const nameText = ({ displayName, owner }: DeviceName): string | undefined =>
   displayName === undefined ? undefined : owner ? `${displayName} (${owner})` : displayName;
 
+/**
+ * Lookups in flight at once: a prefix search can list keys of many devices (decoys of many enrolled
+ * devices among them), and each lookup is a few storage reads on the service.
+ */
+const LOOKUPS_IN_FLIGHT = 4;
+
 /** Looks each device up once per page: a search of 25 keys of one device is one request. */
 export class DeviceNames {
   private readonly known = new Map<string, Promise<DeviceName>>();
+  private readonly lookups = new InFlightLimit(LOOKUPS_IN_FLIGHT);
   private readonly resolved = new Map<string, DeviceName>();
 
   constructor(private readonly session: Session) {}
@@ -28,7 +36,7 @@ export class DeviceNames {
   of(deviceId: string): Promise<DeviceName> {
     let lookup = this.known.get(deviceId);
     if (!lookup) {
-      lookup = this.fetch(deviceId);
+      lookup = this.lookups.run(() => this.fetch(deviceId));
       this.known.set(deviceId, lookup);
     }
     return lookup;
