@@ -1,5 +1,4 @@
 import { expect } from '@jest/globals';
-import { TableClient } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,10 +9,10 @@ import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/lo
 import { DeviceClient } from '../../scripts/device/client';
 import { registerDevice } from '../../scripts/device/identity';
 import { mintDevelopmentToken } from '../../shared/auth/developmentToken';
-import { TABLES } from '../../shared/storage/layout';
 import { launchBrowser, openPage, screenshot } from '../support/browser';
 import { callOn, WRITE } from '../support/client';
 import { recoveryPassword } from '../support/fixtures';
+import { seedInventory } from '../support/inventory';
 import { idWithPrefix, mapLimit, randomHex } from '../support/keys';
 
 // Devices by name in the console, and decoys that cannot bury a real key: on an Azurite and a host of
@@ -35,37 +34,6 @@ const realKeyId = idWithPrefix(prefix);
 let realDevice: string;
 const decoyDevice = randomUUID();
 
-async function seedInventory(devices: { deviceId: string; name: string; owner?: string }[]): Promise<void> {
-  const inventory = TableClient.fromConnectionString(azurite.connectionString, TABLES.deviceInventory, { allowInsecureConnection: true });
-  await inventory.createTable();
-  const runId = randomUUID();
-  for (const source of ['entra', 'intune']) {
-    await inventory.createEntity({
-      partitionKey: '~run',
-      rowKey: source,
-      runId,
-      scope: 'test',
-      startedAt: new Date().toISOString(),
-      nextPage: '',
-      pages: 1,
-      restarts: 0,
-      lastCompleteRunId: runId,
-    });
-  }
-  for (const d of devices) {
-    await inventory.createEntity({ partitionKey: d.deviceId, rowKey: 'entra', seenRun: runId, displayName: d.name, accountEnabled: true });
-    if (d.owner)
-      await inventory.createEntity({
-        partitionKey: d.deviceId,
-        rowKey: `intune-${randomUUID()}`,
-        seenRun: runId,
-        deviceName: d.name,
-        isEncrypted: true,
-        userPrincipalName: d.owner,
-      });
-  }
-}
-
 beforeAll(async () => {
   const stateDir = await mkdtemp(join(tmpdir(), 'escrow-names-'));
   azurite = await startAzuriteTables({ port: 0, inMemory: true, silent: true });
@@ -80,7 +48,7 @@ beforeAll(async () => {
   ]);
   const device = await registerDevice(stateDir);
   realDevice = device.deviceId;
-  await seedInventory([
+  await seedInventory(azurite.connectionString, [
     { deviceId: realDevice, name: 'LAPTOP-ANA', owner: 'ana@contoso.test' },
     { deviceId: decoyDevice, name: 'KIOSK-13' },
   ]);

@@ -1,7 +1,8 @@
 import { READ, READ_BASIC, token } from '../support/client';
 import { recoveryPassword } from '../support/fixtures';
 import { AUDIT_READ } from '../support/audit';
-import { type LocalHost, startLocalHost, stopLocalHosts } from '../../scripts/localHost';
+import { type LocalHost, stopLocalHosts } from '../../scripts/localHost';
+import { type CapturedHost, startCapturedHost } from '../support/capturedHost';
 import { COLLECTION } from '../support/keys';
 
 // A recovery password pasted into a query option is refused, and the refusal repeats some of the
@@ -11,20 +12,12 @@ import { COLLECTION } from '../support/keys';
 
 jest.setTimeout(60_000);
 
+let running: CapturedHost;
 let host: LocalHost;
-let captured = '';
-let outputClosed: Promise<void>;
 
 beforeAll(async () => {
-  host = await startLocalHost({
-    AUTH_MODE: 'local',
-    STORAGE_CONNECTION_STRING: process.env.STORAGE_CONNECTION_STRING,
-    LOCAL_STATE_DIR: process.env.LOCAL_STATE_DIR,
-  });
-  captured = host.output();
-  host.child.stdout!.on('data', (chunk: Buffer) => (captured += chunk.toString()));
-  host.child.stderr!.on('data', (chunk: Buffer) => (captured += chunk.toString()));
-  outputClosed = new Promise((resolve) => host.child.once('close', () => resolve()));
+  running = await startCapturedHost();
+  host = running.host;
 });
 afterAll(() => stopLocalHosts());
 
@@ -86,8 +79,7 @@ it('no group of a password sent in $filter, $select or $top comes back in a body
   expect(refused.filter((r) => r.status !== 400 && r.status !== 403 && r.status !== 404)).toEqual([]);
   expect(refused.filter((r) => r.status === 400).length).toBeGreaterThan(refused.length / 2);
 
-  await host.stop();
-  await outputClosed;
+  const captured = await running.stopAndCollect();
   expect(captured).toMatch(/request-id|requestId|GET /);
   expect(groupsIn(captured, passwords)).toEqual([]);
 });
