@@ -1,4 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { queueIntuneRotation } from '../shared/alerts/intuneRotation';
 import { openAudit } from '../shared/audit/scope';
 import { authenticate, authorize } from '../shared/auth';
 import { authorizeDeviceListing } from '../shared/auth/device/access';
@@ -79,6 +80,7 @@ export async function getKey(request: HttpRequest, requestContext: RequestContex
       deviceId,
       permit: (key) => permitReveal({ caller, key, request }),
     });
+    await queueIntuneRotation(stored, audit.source);
     return entityResponse(requestContext, 200, stored, key, {}, select);
   } catch (error) {
     throw await audit.recordFailure(error);

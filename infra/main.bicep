@@ -132,7 +132,8 @@ output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = resources.outputs.functionAppName
 output AZURE_FUNCTION_APP_URL string = resources.outputs.functionAppUrl
-// The identity the app calls Microsoft Graph with (AZURE_CLIENT_ID): grant Device.Read.All to this one.
+// The identity the app calls Microsoft Graph with (AZURE_CLIENT_ID): grant Device.Read.All to this one
+// (and DeviceManagementManagedDevices.Read.All with .PrivilegedOperations.All for INTUNE_ROTATE_ON_REVEAL).
 output AZURE_FUNCTION_IDENTITY_PRINCIPAL_ID string = resources.outputs.identityPrincipalId
 output AZURE_FUNCTION_IDENTITY_NAME string = resources.outputs.identityName
 output AZURE_KEY_VAULT_NAME string = resources.outputs.keyVaultName

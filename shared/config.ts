@@ -57,8 +57,30 @@ export interface HelpdeskSettings {
   revealSeconds: number;
 }
 
+/** ALERT_ON: a webhook message for every reveal, or only for unusual ones (limit hits and security events always). */
+export type AlertOn = 'every' | 'unusual';
+
+/** Security alerts to a Teams- or Slack-style incoming webhook (shared/alerts/). */
+export interface AlertSettings {
+  /** ALERT_WEBHOOK_URL: where alerts are POSTed as JSON; undefined = no alerts. A secret: never printed. */
+  webhookUrl?: string;
+  /** ALERT_ON (default every). */
+  on: AlertOn;
+  /** ALERT_FAIL_CLOSED: a reveal whose alert cannot be delivered within the budget is refused (503). */
+  failClosed: boolean;
+  /** ALERT_TIMEOUT_SECONDS: the whole delivery of one alert, connection to answer. */
+  timeoutSeconds: number;
+  /** ALERT_UNUSUAL_REVEALS_PER_HOUR: with ALERT_ON=unusual, a user's reveals beyond this many in a clock hour are unusual. */
+  unusualRevealsPerHour: number;
+}
+
 export interface Settings {
   auth: AuthSettings;
+  alerts: AlertSettings;
+  /** REVEAL_LIMIT_PER_HOUR: key reads one user may make per clock hour, counted across every instance (shared/alerts/revealCounts.ts). */
+  revealLimitPerHour: number;
+  /** INTUNE_ROTATE_ON_REVEAL: after a key read, ask Intune to rotate the device's keys (shared/alerts/intuneRotation.ts). */
+  intuneRotateOnReveal: boolean;
   helpdesk: HelpdeskSettings;
   encryption: EncryptionSettings;
   storage: StorageTarget;
@@ -270,8 +292,8 @@ const LOOPBACK_HOSTNAMES: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost
 /** Whether a URL's `hostname` (as `new URL` gives it) names this machine's loopback interface. */
 export const isLoopbackHostname = (hostname: string): boolean => LOOPBACK_HOSTNAMES.has(hostname);
 
-/** An absolute URL, https (plain http only on loopback, for tests); returned without a trailing slash. */
-function readServiceUrl(env: Env, name: string, allowPath: boolean): string | undefined {
+/** The setting `name` as an absolute https URL (plain http only on loopback, for tests), or undefined when unset. */
+function readSecureUrl(env: Env, name: string): URL | undefined {
   const raw = nonEmpty(env, name);
   if (raw === undefined) return undefined;
   let url: URL;
@@ -282,6 +304,13 @@ function readServiceUrl(env: Env, name: string, allowPath: boolean): string | un
   }
   const secure = url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHostname(url.hostname));
   if (!secure) throw new ConfigError(`${name} must be an https URL`);
+  return url;
+}
+
+/** An absolute URL, https (plain http only on loopback, for tests); returned without a trailing slash. */
+function readServiceUrl(env: Env, name: string, allowPath: boolean): string | undefined {
+  const url = readSecureUrl(env, name);
+  if (url === undefined) return undefined;
   if (url.search || url.hash || url.username || url.password)
     throw new ConfigError(`${name} must not carry a query, a fragment or credentials`);
   if (!allowPath && url.pathname !== '/' && !(isLoopbackHostname(url.hostname) && /^\/[^/]+\/?$/.test(url.pathname))) {
@@ -337,10 +366,44 @@ function readBackup(env: Env): BackupTarget | undefined {
   return connectionString !== undefined ? { connectionString, container } : undefined;
 }
 
+/** Per user per hour: a helpdesk agent on a normal day reads a handful; a bulk export is what this stops. */
+export const DEFAULT_REVEAL_LIMIT_PER_HOUR = 30;
+/** A webhook answers in well under a second; this leaves room for a slow one without holding a reveal long. */
+export const DEFAULT_ALERT_TIMEOUT_SECONDS = 5;
+/** With ALERT_ON=unusual, more reveals than this in one hour by one user is unusual. */
+export const DEFAULT_UNUSUAL_REVEALS_PER_HOUR = 10;
+
+/** An incoming webhook's URL: https (plain http on loopback only, for tests); its query is kept (Teams' signature lives there). */
+function readWebhookUrl(env: Env, name: string): string | undefined {
+  const url = readSecureUrl(env, name);
+  if (url === undefined) return undefined;
+  if (url.hash || url.username || url.password) throw new ConfigError(`${name} must not carry a fragment or credentials`);
+  return url.toString();
+}
+
+function readAlerts(env: Env): AlertSettings {
+  const webhookUrl = readWebhookUrl(env, 'ALERT_WEBHOOK_URL');
+  const on = (nonEmpty(env, 'ALERT_ON') ?? 'every').toLowerCase();
+  if (on !== 'every' && on !== 'unusual') throw new ConfigError("ALERT_ON must be 'every' or 'unusual'");
+  const failClosed = readBoolean(env, 'ALERT_FAIL_CLOSED', false);
+  // Failing closed on a webhook that does not exist would refuse nothing: a setting that promises more than it does.
+  if (failClosed && webhookUrl === undefined) throw new ConfigError('ALERT_FAIL_CLOSED=true needs ALERT_WEBHOOK_URL');
+  return {
+    webhookUrl,
+    on,
+    failClosed,
+    timeoutSeconds: readWholeNumber(env, 'ALERT_TIMEOUT_SECONDS', DEFAULT_ALERT_TIMEOUT_SECONDS, 1, 60),
+    unusualRevealsPerHour: readWholeNumber(env, 'ALERT_UNUSUAL_REVEALS_PER_HOUR', DEFAULT_UNUSUAL_REVEALS_PER_HOUR, 1, 1_000_000),
+  };
+}
+
 export function readSettings(env: Env = process.env): Settings {
   const storage = readStorage(env);
   return {
     auth: readAuth(env),
+    alerts: readAlerts(env),
+    revealLimitPerHour: readWholeNumber(env, 'REVEAL_LIMIT_PER_HOUR', DEFAULT_REVEAL_LIMIT_PER_HOUR, 1, 1_000_000),
+    intuneRotateOnReveal: readBoolean(env, 'INTUNE_ROTATE_ON_REVEAL', false),
     helpdesk: readHelpdesk(env),
     encryption: { keys: nonEmpty(env, 'ENCRYPTION_KEYS'), activeKey: nonEmpty(env, 'ENCRYPTION_ACTIVE_KEY') },
     storage,

@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEV_ACCOUNT_NAME, startAzuriteTables, type RunningAzurite } from '../azurite';
 import { measureColdLoad } from './coldLoad';
+import { startBenchWebhook } from './alertWebhook';
 import { startFloorServer } from './floor';
 import { propertiesOf } from './fixtures';
 import { BenchHttpClient } from './httpClient';
@@ -22,7 +23,7 @@ import { readKnobs } from './knobs';
 import { concurrentRounds, now, round, serialRounds, type Summary } from './measure';
 import { renderReport } from './report';
 import type { Results, RowResult } from './results';
-import { rows as benchRows, storeKeys, THROUGHPUT_ROWS } from './rows';
+import { REVEAL_ALERTED, rows as benchRows, storeKeys, THROUGHPUT_ROWS } from './rows';
 import { startService } from './service';
 import { StorageMonitor } from './storageCounter';
 import { COLD_APP, COLD_APP_UNBUNDLED, COLD_LIBRARY, evaluateTargets } from './targets';
@@ -109,7 +110,19 @@ async function main(): Promise<void> {
   try {
     azurite = await startAzuriteTables({ port: 0, inMemory: true, silent: true });
     log(`Azurite (in memory, telemetry off) on 127.0.0.1:${azurite.port}`);
-    Object.assign(process.env, appEnv, { STORAGE_CONNECTION_STRING: azurite.connectionString });
+    // Alerts on, as a mass recovery runs them: ALERT_ON=unusual with a threshold of one reveal an hour
+    // makes every user read after the first an alerted one, while the app's own reads (the GET $select=key
+    // row, app-only) stay unalerted and comparable with earlier runs. The limit counts but never refuses.
+    const webhook = await startBenchWebhook();
+    closers.push(() => webhook.close());
+    const alertEnv = {
+      ALERT_WEBHOOK_URL: webhook.url,
+      ALERT_ON: 'unusual',
+      ALERT_UNUSUAL_REVEALS_PER_HOUR: '1',
+      ALERT_FAIL_CLOSED: 'true',
+      REVEAL_LIMIT_PER_HOUR: '1000000',
+    };
+    Object.assign(process.env, appEnv, alertEnv, { STORAGE_CONNECTION_STRING: azurite.connectionString });
 
     const client = new BenchHttpClient(knobs.concurrency);
     closers.push(() => Promise.resolve(client.close()));
@@ -184,6 +197,8 @@ async function main(): Promise<void> {
     fs.mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
     fs.writeFileSync(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);
     process.stdout.write(renderReport(report));
+    const reveals = results.find((row) => row.name === REVEAL_ALERTED)?.concurrent;
+    if (reveals) log(`audited, alerted reveals: ${Math.round(reveals.opsPerSec * 60)} a minute (${webhook.taken()} alerts taken)`);
     log(`wrote ${path.relative(ROOT, RESULTS_FILE)}; total ${report.totalSeconds} s`);
   } finally {
     monitor.close();

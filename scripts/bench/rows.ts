@@ -11,6 +11,7 @@ export const FLOOR_READ = 'floor: one getEntity';
 export const PATCH_NEW = 'PATCH of a new key';
 export const PATCH_REPEAT = 'PATCH repeating an escrowed key unchanged';
 export const GET_KEY = 'GET $select=key';
+export const REVEAL_ALERTED = 'GET $select=key by a user: hourly count, alert, audit';
 export const GET_METADATA = 'GET one key, metadata';
 export const LIST_DEVICE = "list a device's keys (one page)";
 
@@ -72,6 +73,8 @@ export function rows(
     // What a device's daily check sends: the key it escrowed before, unchanged.
     { name: PATCH_REPEAT, side: 'service', floor: FLOOR_WRITE, run: (w, s) => service.patch(pick(stored.bodies, w, s)) },
     { name: GET_KEY, side: 'service', floor: FLOOR_READ, run: (w, s) => service.getKey(pick(stored.bodies, w, s).id) },
+    // Mass recovery: helpdesk agents (one per worker) each reading keys, every read counted, alerted and audited.
+    { name: REVEAL_ALERTED, side: 'service', floor: FLOOR_READ, run: (w, s) => service.revealAsUser(pick(stored.bodies, w, s).id, w) },
     { name: GET_METADATA, side: 'service', floor: FLOOR_READ, run: (w, s) => service.get(pick(stored.bodies, w, s).id) },
     {
       name: LIST_DEVICE,
@@ -85,5 +88,5 @@ export function rows(
   ];
 }
 
-/** The throughput rows: the floor's write and the service's PATCH of a new key. */
-export const THROUGHPUT_ROWS: readonly string[] = [FLOOR_WRITE, PATCH_NEW];
+/** The throughput rows: the floor's write, the service's PATCH of a new key, and audited, alerted reveals (reveals a minute). */
+export const THROUGHPUT_ROWS: readonly string[] = [FLOOR_WRITE, PATCH_NEW, FLOOR_READ, REVEAL_ALERTED];

@@ -19,6 +19,11 @@ export interface Service {
   patch(body: KeyBody): Promise<void>;
   /** GET one key with `$select=key`: the audited read of the password. */
   getKey(id: string): Promise<void>;
+  /**
+   * The same read by signed-in helpdesk user `user` (a delegated token, one user per worker): counted
+   * against REVEAL_LIMIT_PER_HOUR in storage and announced to the alert webhook before it answers.
+   */
+  revealAsUser(id: string, user: number): Promise<void>;
   /** GET one key's metadata. */
   get(id: string): Promise<void>;
   /** GET the collection with `$filter=deviceId eq '…'`: one page; resolves to the keys in it. */
@@ -35,6 +40,16 @@ export async function startService(projectRoot: string, stateDir: string, client
   const { mintDevelopmentToken } = await import('../../shared/auth/developmentToken');
   const writeToken = `Bearer ${await mintDevelopmentToken(stateDir, { roles: WRITE })}`;
   const readToken = `Bearer ${await mintDevelopmentToken(stateDir, { roles: READ })}`;
+  const userTokens = new Map<number, string>();
+  const userToken = async (user: number): Promise<string> => {
+    let bearer = userTokens.get(user);
+    if (bearer === undefined) {
+      const claims = { oid: `00000000-0000-4000-8000-${String(user).padStart(12, '0')}`, upn: `agent${user}@bench.example` };
+      bearer = `Bearer ${await mintDevelopmentToken(stateDir, { scopes: READ, claims })}`;
+      userTokens.set(user, bearer);
+    }
+    return bearer;
+  };
   // The per-request log line is formatted but not written: the floor writes none either.
   const host = await startLocalHostInProcess({ projectRoot, requestLog: false });
 
@@ -55,6 +70,12 @@ export async function startService(projectRoot: string, stateDir: string, client
       expectStatus('PATCH', answer.status, answer.body, [200, 201]);
     },
     getKey: async (id) => void (await get('GET $select=key', `${COLLECTION}/${id}?$select=key`)),
+    revealAsUser: async (id, user) => {
+      const answer = await client.request('GET', new URL(`${COLLECTION}/${id}?$select=key`, host.url), {
+        authorization: await userToken(user),
+      });
+      expectStatus('reveal by a user', answer.status, answer.body);
+    },
     get: async (id) => void (await get('GET', `${COLLECTION}/${id}`)),
     listDevice: async (deviceId) => {
       const body = await get('list by device', `${COLLECTION}?$filter=${encodeURIComponent(`deviceId eq '${deviceId}'`)}`);

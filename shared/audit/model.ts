@@ -23,6 +23,8 @@ export const ACTIVITIES = {
   import: { displayName: 'Import BitLocker key', operationType: 'Add' },
   /** A device's BitLocker status, written by the device or a management tool (shared/deviceStatus/service.ts). */
   status: { displayName: 'Update BitLocker device status', operationType: 'Update' },
+  /** After a key read, Intune asked to rotate the device's BitLocker keys (INTUNE_ROTATE_ON_REVEAL): queued, then its outcome. */
+  intuneRotate: { displayName: 'Request BitLocker key rotation from Intune', operationType: 'Other' },
 } as const;
 
 export type Activity = keyof typeof ACTIVITIES;

@@ -60,8 +60,9 @@ export class AuditScope {
   async recordFailure(error: unknown): Promise<unknown> {
     // Storage unavailable or throttling: the trail lives in that same storage, so trying to write there
     // would only double the client's wait for the same 503. Such failures are in the log with their request-id.
+    // A 503 the service decided on (a required alert not delivered) is a refusal like any other.
     const answer = asGraphError(error);
-    if (answer instanceof GraphError && answer.status === 503) return error;
+    if (answer instanceof GraphError && answer.status === 503 && !answer.decided) return error;
     // An unexpected error's message stays out of the record, as it stays out of the response.
     const reason = answer instanceof GraphError ? `${answer.status} ${answer.code}: ${answer.message}` : '500 generalException';
     await recordWithinBudget(auditEvent(this.source, this.activity, 'failure', reason, this.about));

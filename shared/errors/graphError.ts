@@ -19,6 +19,8 @@ export class GraphError extends Error {
   override name = 'GraphError';
   /** What the log line of this error should add (never sent to the client): e.g. the storage call behind a 503. */
   logDetails?: Readonly<Record<string, unknown>>;
+  /** A 503 the service chose (e.g. a required alert not delivered) rather than an outage of its storage: audited like any refusal. */
+  decided?: true;
 
   constructor(
     readonly status: number,
@@ -50,6 +52,10 @@ export const preconditionFailed = (message: string): GraphError => new GraphErro
 
 export const serviceUnavailable = (message: string, retryAfterSeconds = 5): GraphError =>
   new GraphError(503, 'serviceNotAvailable', message, { 'Retry-After': String(retryAfterSeconds) });
+
+/** A 503 that is the service's decision, not an outage of the storage the audit trail lives in: it is audited. */
+export const unavailableByDecision = (message: string, retryAfterSeconds: number): GraphError =>
+  Object.assign(serviceUnavailable(message, retryAfterSeconds), { decided: true as const });
 
 export const tooManyRequests = (message: string, retryAfterSeconds: number): GraphError =>
   new GraphError(429, 'tooManyRequests', message, { 'Retry-After': String(retryAfterSeconds) });

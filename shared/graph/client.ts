@@ -6,6 +6,8 @@ import {
   retryPolicy,
   type HttpClient,
   type Pipeline,
+  type PipelineRequest,
+  type PipelineResponse,
 } from '@azure/core-rest-pipeline';
 import { GraphCallFailed } from './errors';
 import { clientHeadersPolicy, graphTokenPolicy } from './policies';
@@ -85,6 +87,32 @@ export class GraphClient {
       // A 200's body is read here, bounded, instead of whole by the pipeline.
       streamResponseStatusCodes: new Set([200]),
     });
+    const response = await this.send(request, (status) => status === 200);
+    const text = await readBounded(response.readableStreamBody, this.maxResponseBytes);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new GraphCallFailed('Microsoft Graph answered with a body that is not JSON.', response.status);
+    }
+  }
+
+  /**
+   * POST `{baseUrl}{pathAndQuery}` with no body: a Graph action such as Intune's rotateBitLockerKeys,
+   * which answers 204. Resolves with the 2xx status; throws GraphCallFailed as getJson does.
+   */
+  async postAction(pathAndQuery: string): Promise<number> {
+    const url = `${this.baseUrl}${pathAndQuery}`;
+    const request = createPipelineRequest({
+      url,
+      method: 'POST',
+      abortSignal: AbortSignal.timeout(GRAPH_CALL_BUDGET_MS),
+      allowInsecureConnection: LOOPBACK.test(url),
+    });
+    return (await this.send(request, (status) => status >= 200 && status <= 299)).status;
+  }
+
+  /** Sends through the pipeline; GraphCallFailed without an answer or with a status `ok` refuses (with Graph's Retry-After). */
+  private async send(request: PipelineRequest, ok: (status: number) => boolean): Promise<PipelineResponse> {
     let response;
     try {
       response = await this.pipeline.sendRequest(this.httpClient, request);
@@ -92,7 +120,7 @@ export class GraphClient {
       if (error instanceof GraphCallFailed) throw error;
       throw new GraphCallFailed(`Microsoft Graph did not answer: ${(error as Error).name}.`);
     }
-    if (response.status !== 200) {
+    if (!ok(response.status)) {
       const retryAfter = Number(response.headers.get('retry-after'));
       throw new GraphCallFailed(
         `Microsoft Graph answered ${response.status}.`,
@@ -100,11 +128,6 @@ export class GraphClient {
         Number.isInteger(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
       );
     }
-    const text = await readBounded(response.readableStreamBody, this.maxResponseBytes);
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw new GraphCallFailed('Microsoft Graph answered with a body that is not JSON.', response.status);
-    }
+    return response;
   }
 }

@@ -17,6 +17,7 @@ import * as store from './store';
 import { isStorageError } from '../storage/storageError';
 import { settings } from '../config';
 import { OneAtATime } from './oneAtATime';
+import { alertKeyIdCollision } from '../alerts/events';
 
 // Use cases of the recovery-key resource. Each write reads the stored version and writes against its
 // ETag, so concurrent writers cannot overwrite each other unseen; a lost race is simply tried again
@@ -261,15 +262,28 @@ async function requireRoomOnDevice(deviceId: string, source: AuditSource): Promi
 /** New keys of one device are counted and written one at a time (see OneAtATime). */
 const newKeysOfDevice = new OneAtATime();
 
-function insertNew(key: RecoveryKey, source: AuditSource, heldBy?: StoredRecoveryKey): Promise<WriteResult> {
-  if (source.importedFrom !== undefined) return insertCounted(key, source, heldBy);
-  return newKeysOfDevice.run(key.deviceId, async () => {
-    await requireRoomOnDevice(key.deviceId, source);
-    return insertCounted(key, source, heldBy);
-  });
+async function insertNew(key: RecoveryKey, source: AuditSource, heldBy?: StoredRecoveryKey): Promise<WriteResult> {
+  const stored =
+    source.importedFrom !== undefined
+      ? await insertCounted(key, source, heldBy)
+      : await newKeysOfDevice.run(key.deviceId, async () => {
+          await requireRoomOnDevice(key.deviceId, source);
+          return insertCounted(key, source, heldBy);
+        });
+  // After the device's turn: an alert's webhook must not hold the device's next key.
+  if (heldBy) {
+    await alertKeyIdCollision({
+      claimant: source.caller,
+      keyId: key.id,
+      claimantDeviceId: key.deviceId,
+      holderDeviceId: heldBy.deviceId,
+      requestId: source.requestId,
+    });
+  }
+  return { stored, key: key.key };
 }
 
-async function insertCounted(key: RecoveryKey, source: AuditSource, heldBy?: StoredRecoveryKey): Promise<WriteResult> {
+async function insertCounted(key: RecoveryKey, source: AuditSource, heldBy?: StoredRecoveryKey): Promise<StoredRecoveryKey> {
   const changes = modifiedProperties(undefined, key);
   const event = heldBy
     ? auditEvent(source, 'claim', 'success', claimReason(key, heldBy), {
@@ -278,8 +292,7 @@ async function insertCounted(key: RecoveryKey, source: AuditSource, heldBy?: Sto
         modifiedProperties: changes,
       })
     : successEvent(source, 'add', key, '', changes);
-  const stored = await store.insertKey(sealRecord(key, heldBy && true), event);
-  return { stored, key: key.key };
+  return store.insertKey(sealRecord(key, heldBy && true), event);
 }
 
 /** POST: creates the key; 409 if its id exists. */

@@ -21,7 +21,17 @@ export const TABLES = {
   keyDisclosures: 'KeyDisclosures',
   /** The coverage reports (rows by report and state), the latest's pointer, daily summaries, the run's checkpoint: shared/coverage/store.ts. */
   coverage: 'CoverageReport',
+  /** Each user's key reads of the current clock hour and reveal history (PartitionKey = user, RowKey = REVEAL_COUNT_ROW): shared/alerts/revealCounts.ts. */
+  revealCounts: 'RevealCounts',
+  /** Intune rotations asked for after key reads, waiting for the timer (PartitionKey = INTUNE_ROTATION_PARTITION): shared/alerts/intuneRotation.ts. */
+  intuneRotations: 'IntuneRotations',
 } as const;
+
+/** The RowKey of a user's reveal count in its partition of TABLES.revealCounts. */
+export const REVEAL_COUNT_ROW = 'reveals';
+
+/** The one partition of TABLES.intuneRotations: a handful of rows a minute at most, read in order by one timer. */
+export const INTUNE_ROTATION_PARTITION = 'pending';
 
 /** The RowKey of a key's record in its partition of TABLES.recoveryKeys (its audit twins have others). */
 export const RECORD_ROW = 'recoveryKey';

@@ -14,6 +14,13 @@ import type { Socket } from 'node:net';
 // eq 'Windows') and Intune's managed devices (GET /v1.0/deviceManagement/managedDevices), in pages with
 // an @odata.nextLink whose $skiptoken expires when `listings.expireSkipTokens()` is called (Entra ID
 // answers 400 Directory_ExpiredPageToken then), with $select applied as Graph applies it.
+//
+// And Intune's BitLocker key rotation, as INTUNE_ROTATE_ON_REVEAL calls it: the managed devices of one
+// Entra device (GET /v1.0/deviceManagement/managedDevices?$filter=azureADDeviceId eq '{id}', from
+// `listings.managedDevices`, any operating system, $select applied) and the beta action
+// POST /beta/deviceManagement/managedDevices/{managedDeviceId}/rotateBitLockerKeys, which answers
+// 204 No Content for a managed device it knows and 404 otherwise (Intune's documented shapes); each
+// accepted rotation's managed device id is kept in `rotations`.
 
 export interface StandInDevice {
   deviceId: string;
@@ -34,6 +41,8 @@ export interface GraphStandIn {
   readonly throttle: { status: number; retryAfter?: string }[];
   /** The lists the inventory reads. */
   readonly listings: StandInListings;
+  /** Managed device ids Intune was asked to rotate (rotateBitLockerKeys answered 204), in order. */
+  readonly rotations: string[];
   down: boolean;
   close(): Promise<void>;
 }
@@ -101,6 +110,28 @@ function listPage(url: URL, base: string, listings: StandInListings & { generati
   return { status: 200, body, after: () => listings.afterPage?.(url.pathname, served) };
 }
 
+const AZURE_AD_DEVICE_FILTER = /^azureADDeviceId eq '([0-9a-f-]{36})'$/;
+const ROTATE_PATH = /^\/beta\/deviceManagement\/managedDevices\/([^/]+)\/rotateBitLockerKeys$/;
+
+/** Intune's answers for the key rotation after a reveal, or undefined for any other request. */
+function intuneAnswer(method: string | undefined, url: URL, managedDevices: Record<string, unknown>[], rotations: string[]) {
+  const rotate = ROTATE_PATH.exec(url.pathname);
+  if (method === 'POST' && rotate) {
+    if (!managedDevices.some((device) => device.id === rotate[1])) {
+      return { status: 404, body: { error: { code: 'ResourceNotFound', message: `Managed device ${rotate[1]} was not found.` } } };
+    }
+    rotations.push(rotate[1]);
+    return { status: 204 };
+  }
+  const filter = AZURE_AD_DEVICE_FILTER.exec(url.searchParams.get('$filter') ?? '');
+  if (method !== 'GET' || url.pathname !== '/v1.0/deviceManagement/managedDevices' || !filter) return undefined;
+  const select = url.searchParams.get('$select')?.split(',');
+  const value = managedDevices
+    .filter((device) => device.azureADDeviceId === filter[1])
+    .map((item) => (select ? Object.fromEntries(select.filter((name) => name in item).map((name) => [name, item[name]])) : item));
+  return { status: 200, body: { '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#deviceManagement/managedDevices', value } };
+}
+
 export function alternativeSecurityIdOf(certificateDer: Buffer): { type: number; identityProvider: null; key: string } {
   const certificate = new X509Certificate(certificateDer);
   const thumbprint = createHash('sha1').update(certificateDer).digest('hex').toUpperCase();
@@ -123,6 +154,7 @@ export async function startGraphStandIn(acceptedToken: string): Promise<GraphSta
   const lookups: string[] = [];
   const requestHeaders: Record<string, string | string[] | undefined>[] = [];
   const throttle: { status: number; retryAfter?: string }[] = [];
+  const rotations: string[] = [];
   const listings: StandInListings & { generation: number; served: Map<string, number> } = {
     devices: [],
     managedDevices: [],
@@ -156,6 +188,12 @@ export async function startGraphStandIn(acceptedToken: string): Promise<GraphSta
     };
     if (req.headers.authorization !== `Bearer ${acceptedToken}`) {
       send(401, { error: { code: 'InvalidAuthenticationToken', message: 'Access token is empty or invalid.' } });
+      return;
+    }
+    const intune = intuneAnswer(req.method, url, listings.managedDevices, rotations);
+    if (intune) {
+      if (intune.body === undefined) res.writeHead(intune.status).end();
+      else send(intune.status, intune.body);
       return;
     }
     const listed = req.method === 'GET' ? listPage(url, base, listings) : undefined;
@@ -200,6 +238,7 @@ export async function startGraphStandIn(acceptedToken: string): Promise<GraphSta
   return {
     url: base,
     listings,
+    rotations,
     devices,
     lookups,
     requestHeaders,
