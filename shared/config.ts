@@ -141,6 +141,8 @@ export interface Settings {
   revealApprovalHours: number;
   /** SELF_SERVICE_REVEAL: a signed-in user without a BitLocker role may read the keys of devices they are a registered owner of. */
   selfServiceReveal: boolean;
+  /** MAX_KEYS_PER_DEVICE: live recovery keys one device may hold; a write of one more is refused. */
+  maxKeysPerDevice: number;
   /** Where local-mode secrets (the development signing key) and embedded Azurite data live. */
   localStateDir: string;
 }
@@ -245,6 +247,9 @@ const MAX_DELETED_KEY_RETENTION_DAYS = 3650;
 
 const readRetentionDays = (env: Env): number =>
   readWholeNumber(env, 'DELETED_KEY_RETENTION_DAYS', DEFAULT_DELETED_KEY_RETENTION_DAYS, 1, MAX_DELETED_KEY_RETENTION_DAYS);
+
+/** Entra ID keeps at most 200 BitLocker recovery keys per device and refuses more (Intune's encryption docs). */
+export const DEFAULT_MAX_KEYS_PER_DEVICE = 200;
 
 /** A device reports on every run of its client (at each sign-in or daily); a week without one is a device gone quiet. */
 export const DEFAULT_COVERAGE_STALE_DAYS = 7;
@@ -472,6 +477,7 @@ export function readSettings(env: Env = process.env): Settings {
     revealApproval: readRevealApproval(env),
     revealApprovalHours: readWholeNumber(env, 'REVEAL_APPROVAL_HOURS', DEFAULT_REVEAL_APPROVAL_HOURS, 1, 168),
     selfServiceReveal: readBoolean(env, 'SELF_SERVICE_REVEAL', false),
+    maxKeysPerDevice: readWholeNumber(env, 'MAX_KEYS_PER_DEVICE', DEFAULT_MAX_KEYS_PER_DEVICE, 1, 100_000),
     localStateDir: nonEmpty(env, 'LOCAL_STATE_DIR') ?? '.local',
   };
 }

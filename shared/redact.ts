@@ -13,3 +13,19 @@ export function withoutSecrets(text: string | undefined): string | undefined;
 export function withoutSecrets(text: string | undefined): string | undefined {
   return text?.replace(RECOVERY_PASSWORD_LIKE, '[recovery password]').replace(JWT_LIKE, '[token]');
 }
+
+/** Eight groups of six digits as above, wherever they are, even among more digits ('1' before a pasted password). */
+const RECOVERY_PASSWORD_ANYWHERE = /[0-9]{6}(?:[^0-9A-Za-z]?[0-9]{6}){7}/;
+/** A run of six digits or more: a whole group of a recovery password, or more. */
+const DIGIT_RUN = /[0-9]{6,}/g;
+
+/**
+ * `message` as withoutSecrets masks it and, when `source` (the text the client sent) held a recovery
+ * password, with every run of six digits or more masked too. A message that repeats a fragment of the
+ * client's text (a token a parser stopped at, an option cut to its first characters) can hold groups of
+ * the password without the whole of it, which the mask above no longer recognises.
+ */
+export function withoutSecretsFrom(message: string, source: string): string {
+  const masked = withoutSecrets(message);
+  return RECOVERY_PASSWORD_ANYWHERE.test(source) ? masked.replace(DIGIT_RUN, '[digits]') : masked;
+}

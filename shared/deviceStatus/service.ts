@@ -3,7 +3,8 @@ import type { AuditSource } from '../audit/model';
 import { conflict, forbidden, notFound } from '../errors/graphError';
 import { getKey } from '../recoveryKeys/store';
 import { forEachLimit } from '../runs/forEachLimit';
-import { knowsDevice } from '../inventory/store';
+import { countingRuns, knowsDevice, readInventoryDevice } from '../inventory/store';
+import { displayNameOf, ownerOf } from '../inventory/model';
 import type { DeviceStatus, DeviceStatusInput } from './model';
 import { reportedKeyIds } from './model';
 import { readStatus, writeStatus } from './store';
@@ -56,9 +57,23 @@ export async function putDeviceStatus(deviceId: string, input: DeviceStatusInput
   return status;
 }
 
-/** The device's last status; 404 if it never sent one. */
-export async function getDeviceStatus(deviceId: string): Promise<DeviceStatus> {
-  const status = await readStatus(deviceId);
-  if (!status) throw notFound(`Device ${deviceId} has not reported a BitLocker status.`);
-  return status;
+/** A device as the service knows it: its last status, if any, and its name and owner from the inventory. */
+export interface DeviceDescription extends Partial<DeviceStatus> {
+  deviceId: string;
+  displayName?: string;
+  userPrincipalName?: string;
+}
+
+/**
+ * The device's last status, with its display name and owner when the device inventory has them (the
+ * helpdesk console names devices with these). A device that never reported has no lastReportedDateTime
+ * and no volumes: an answer, not a 404, since the console asks about every device it lists, and a
+ * device id is no secret (any ReadBasic.All reader lists them).
+ */
+export async function getDeviceStatus(deviceId: string): Promise<DeviceDescription> {
+  const [status, device] = await Promise.all([readStatus(deviceId), countingRuns().then((runs) => readInventoryDevice(deviceId, runs))]);
+  return {
+    ...(status ?? { deviceId, volumes: [] }),
+    ...(device && { displayName: displayNameOf(device), userPrincipalName: ownerOf(device) }),
+  };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { odata, type TransactionAction } from '@azure/data-tables';
 import { isStorageError, toStorageError } from '../storage/storageError';
 import { tableClient } from '../storage/tables';
@@ -5,9 +6,13 @@ import { TABLES } from '../storage/layout';
 
 // The Entra mirror's own state, in Table Storage next to the keys.
 //
-// Layout:
-//   EntraMirror  PartitionKey 'run',  RowKey 'checkpoint'  the run under way: its id and the next page to list
-//   EntraMirror  PartitionKey 'seen', RowKey key id        a key Entra ID listed: lastSeenRun = the last run that saw it
+// Layout, per scope (GRAPH_BASE_URL and the token's tenant: see Checkpoint.scope), written as {s}, the
+// first 32 hex digits of the scope's SHA-256 (a URL holds characters keys may not):
+//   EntraMirror  PartitionKey 'run',      RowKey 'checkpoint {s}'  the scope's run under way: its id and the next page
+//   EntraMirror  PartitionKey 'seen {s}', RowKey key id            a key that tenant listed: lastSeenRun = the last run that saw it
+// Each tenant thus resumes only its own run and counts only its own keys as gone: a run against a
+// stand-in or another cloud never finds the real tenant's keys "no longer in Entra". (Rows of the
+// unscoped layout, 'checkpoint' and 'seen', are no longer read.)
 //
 // A run saves the checkpoint after each page whose keys are all done (escrowed, or found escrowed), so
 // an interrupted run (time budget, crash, redeploy) resumes at the page after the last one finished,
@@ -16,8 +21,9 @@ import { TABLES } from '../storage/layout';
 
 const MIRROR_TABLE = TABLES.entraMirror;
 const RUN_PARTITION = 'run';
-const CHECKPOINT_ROW = 'checkpoint';
-const SEEN_PARTITION = 'seen';
+const scopeTag = (scope: string): string => createHash('sha256').update(scope).digest('hex').slice(0, 32);
+const checkpointRow = (scope: string): string => `checkpoint ${scopeTag(scope)}`;
+const seenPartition = (scope: string): string => `seen ${scopeTag(scope)}`;
 /** Azure Table Storage takes at most 100 operations in one transaction. */
 const MAX_BATCH = 100;
 
@@ -53,10 +59,10 @@ async function stored<T>(what: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The checkpoint of the last run, or undefined if none ever ran. */
-export async function readCheckpoint(): Promise<Checkpoint | undefined> {
+/** The checkpoint of the last run in `scope`, or undefined if none ever ran there. */
+export async function readCheckpoint(scope: string): Promise<Checkpoint | undefined> {
   try {
-    const entity = await (await table()).getEntity<CheckpointEntity>(RUN_PARTITION, CHECKPOINT_ROW);
+    const entity = await (await table()).getEntity<CheckpointEntity>(RUN_PARTITION, checkpointRow(scope));
     return {
       runId: entity.runId,
       scope: entity.scope ?? '',
@@ -73,7 +79,7 @@ export async function readCheckpoint(): Promise<Checkpoint | undefined> {
 export async function saveCheckpoint(checkpoint: Checkpoint): Promise<void> {
   const entity: CheckpointEntity = {
     partitionKey: RUN_PARTITION,
-    rowKey: CHECKPOINT_ROW,
+    rowKey: checkpointRow(checkpoint.scope),
     runId: checkpoint.runId,
     scope: checkpoint.scope,
     startedAt: checkpoint.startedAt,
@@ -84,23 +90,26 @@ export async function saveCheckpoint(checkpoint: Checkpoint): Promise<void> {
 }
 
 /** Records that this run's listing had these key ids (lower-case GUIDs). */
-export async function markSeen(keyIds: readonly string[], runId: string): Promise<void> {
+export async function markSeen(keyIds: readonly string[], { runId, scope }: Checkpoint): Promise<void> {
   // A transaction may not touch one row twice.
   const ids = [...new Set(keyIds)];
   const client = await table();
   for (let i = 0; i < ids.length; i += MAX_BATCH) {
     const actions: TransactionAction[] = ids
       .slice(i, i + MAX_BATCH)
-      .map((id) => ['upsert', { partitionKey: SEEN_PARTITION, rowKey: id, lastSeenRun: runId }, 'Replace']);
+      .map((id) => ['upsert', { partitionKey: seenPartition(scope), rowKey: id, lastSeenRun: runId }, 'Replace']);
     await stored(() => client.submitTransaction(actions));
   }
 }
 
-/** How many keys an earlier run saw that the run `runId` (whose listing is complete) did not: keys Entra no longer has. */
-export async function countNotSeenBy(runId: string): Promise<number> {
+/**
+ * How many keys an earlier run of the same scope saw that this run (whose listing is complete) did not:
+ * keys that tenant no longer has. Keys seen on another GRAPH_BASE_URL or tenant are not counted.
+ */
+export async function countNotSeenBy({ runId, scope }: Checkpoint): Promise<number> {
   return stored(async () => {
     const rows = (await table()).listEntities({
-      queryOptions: { filter: odata`PartitionKey eq ${SEEN_PARTITION} and lastSeenRun ne ${runId}`, select: ['RowKey'] },
+      queryOptions: { filter: odata`PartitionKey eq ${seenPartition(scope)} and lastSeenRun ne ${runId}`, select: ['RowKey'] },
     });
     let count = 0;
     for await (const _row of rows) count++;

@@ -12,6 +12,7 @@ import { settings } from '../config';
 import { GraphClient } from '../graph/client';
 import { serviceCredential } from '../graph/credential';
 import { GraphCallFailed } from '../graph/errors';
+import { isGuid } from '../text/normalizeGuid';
 import { escapeNonPrintableAscii } from '../text/quoteClientText';
 import { DeadlineReached, patiently } from '../graph/patience';
 import { GRAPH_SCOPE } from '../graph/policies';
@@ -101,6 +102,12 @@ class MirrorRun {
   /** One listed key; true if it is escrowed now (so Entra's listing of it counts as seen). */
   private async mirrorKey(listed: ListedKey): Promise<boolean> {
     this.progress.add('seen');
+    if (!isGuid(listed.id)) {
+      // Graph's key ids are GUIDs; anything else is a broken or hostile answer, never a storage key.
+      this.report(`mirror:entra: key ${listed.id} not mirrored: Microsoft Graph listed a key id that is not a GUID`);
+      this.progress.add('failed');
+      return false;
+    }
     try {
       const escrowed = await findEscrowedKey(listed.id);
       if (escrowed?.deletedDateTime !== undefined) {
@@ -159,7 +166,7 @@ class MirrorRun {
       },
       this.timeIsUp,
     );
-    await markSeen(seen, checkpoint.runId);
+    await markSeen(seen, checkpoint);
     if (started < page.keys.length || this.pageUnfinished) return false;
     // A nextLink back to a page this run read would loop until the budget, every run.
     this.pagesRead.add(checkpoint.nextPage!);
@@ -176,8 +183,8 @@ class MirrorRun {
   }
 
   async run(): Promise<MirrorResult> {
-    const previous = await readCheckpoint();
     const scope = `${this.graph.baseUrl} ${this.source.caller.tid ?? ''}`;
+    const previous = await readCheckpoint(scope);
     const resumed = previous?.nextPage !== undefined && previous.scope === scope;
     const checkpoint: Checkpoint = resumed
       ? previous
@@ -198,7 +205,7 @@ class MirrorRun {
       if (!(error instanceof DeadlineReached)) throw error;
       this.report(`mirror:entra: ${error.message}`);
     }
-    const goneFromEntra = complete ? await countNotSeenBy(checkpoint.runId) : undefined;
+    const goneFromEntra = complete ? await countNotSeenBy(checkpoint) : undefined;
     const ending = complete
       ? `, ${goneFromEntra} escrowed key(s) no longer in Entra (kept)`
       : `; stopped at the time budget after ${checkpoint.pages} page(s): the next run resumes there`;

@@ -12,6 +12,7 @@ import {
 import { GraphCallFailed } from './errors';
 import { clientHeadersPolicy, graphTokenPolicy } from './policies';
 import { boundedThrottlingStrategy } from './retryStrategy';
+import { ThrottleGate, throttleGatePolicy } from './throttleGate';
 
 /**
  * A whole Graph call (token, tries and waits) ends within this budget. A device request waits on it,
@@ -58,12 +59,16 @@ export class GraphClient {
     readonly baseUrl: string,
     credential: TokenCredential,
     private readonly maxResponseBytes = GRAPH_MAX_RESPONSE_BYTES,
+    /** Shared by every call of this client: one Retry-After holds them all. */
+    readonly throttle = new ThrottleGate(),
   ) {
     this.pipeline = createEmptyPipeline();
     this.pipeline.addPolicy(clientHeadersPolicy());
     this.pipeline.addPolicy(retryPolicy([boundedThrottlingStrategy(GRAPH_MAX_RETRY_WAIT_MS)], { maxRetries: GRAPH_MAX_RETRIES }), {
       phase: 'Retry',
     });
+    // After the retry policy, so that each try (a retry too) waits for the gate.
+    this.pipeline.addPolicy(throttleGatePolicy(this.throttle, GRAPH_MAX_RETRY_WAIT_MS), { afterPhase: 'Retry' });
     this.pipeline.addPolicy(graphTokenPolicy(credential), { phase: 'Sign' });
   }
 

@@ -1,5 +1,5 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { withoutSecrets } from '../redact';
+import { withoutSecretsFrom } from '../redact';
 import { STORAGE_REQUEST_BUDGET_MS } from '../storage/callLimits';
 import { withStorageBudget } from '../storage/requestDeadline';
 import { asGraphError } from '../errors/asGraphError';
@@ -28,6 +28,23 @@ function describeUnexpected(error: unknown): Record<string, unknown> {
   return { type: error.name, code, statusCode, frames };
 }
 
+function logPath(url: string): string {
+  const { pathname } = new URL(url);
+  return withoutSecretsFrom(pathname, sentText(url));
+}
+
+/** The text a client put in the URL, decoded as the parsers read it: path segments and query options. */
+function sentText(url: string): string {
+  const { pathname, searchParams } = new URL(url);
+  let path = pathname;
+  try {
+    path = decodeURIComponent(pathname);
+  } catch {
+    // Not percent-encoding the parsers could read either: as sent.
+  }
+  return [path, ...[...searchParams].flat()].join('\n');
+}
+
 /**
  * A request line whose path starts with `//` (`GET //evil.example/v1.0/...`) would be read as a
  * scheme-relative URL by anything that resolves it, and its links would point at another host.
@@ -53,7 +70,7 @@ export function graphHandler(operation: GraphOperation): HttpHandler {
     } catch (thrown) {
       const error = asGraphError(thrown);
       if (error instanceof GraphError) {
-        response = errorResponse(requestContext, error);
+        response = errorResponse(requestContext, error, sentText(request.url));
         // The cause of a 503 (which storage call, which error code, how long), never its URL or content.
         if (error.logDetails)
           context.warn(JSON.stringify({ event: 'dependencyFailure', ...fields, status: error.status, cause: error.logDetails }));
@@ -67,8 +84,9 @@ export function graphHandler(operation: GraphOperation): HttpHandler {
         event: 'request',
         ...fields,
         method: request.method,
-        // A recovery password pasted where a key id belongs must not reach the log.
-        path: withoutSecrets(new URL(request.url).pathname),
+        // A recovery password pasted where a key id belongs must not reach the log, nor any group of it
+        // (a digit typed before it hides it from the plain mask).
+        path: logPath(request.url),
         status: response.status,
         ms: Date.now() - started,
       }),

@@ -1,5 +1,5 @@
 import type { HttpResponseInit } from '@azure/functions';
-import { withoutSecrets } from '../redact';
+import { withoutSecretsFrom } from '../redact';
 import { GraphError } from '../errors/graphError';
 import type { RequestContext } from './requestContext';
 
@@ -33,8 +33,12 @@ export function emptyResponse(requestContext: RequestContext, status: number, he
   return { status, headers: { ...correlationHeaders(requestContext), ...headers } };
 }
 
-/** Graph's error body: `date` has no fraction and no zone, as Graph writes it. */
-export function errorResponse(requestContext: RequestContext, error: GraphError): HttpResponseInit {
+/**
+ * Graph's error body: `date` has no fraction and no zone, as Graph writes it. `sent` is the client's
+ * own text (the request's decoded path and query): when it held a recovery password, no group of it
+ * may come back in a message that repeats a fragment (redact.ts withoutSecretsFrom).
+ */
+export function errorResponse(requestContext: RequestContext, error: GraphError, sent = ''): HttpResponseInit {
   const innerError: Record<string, string> = {
     date: new Date().toISOString().slice(0, 19),
     'request-id': requestContext.requestId,
@@ -45,7 +49,7 @@ export function errorResponse(requestContext: RequestContext, error: GraphError)
     error.status,
     // Messages may repeat the client's text; a recovery password pasted into a URL is not sent back
     // through proxies and gateways that log responses.
-    { error: { code: error.code, message: withoutSecrets(error.message), innerError } },
+    { error: { code: error.code, message: withoutSecretsFrom(error.message, sent), innerError } },
     { ...error.headers },
   );
 }

@@ -57,10 +57,14 @@ export function coverageSchemas(): Record<string, SchemaObject> {
     },
     deviceStatus: {
       type: 'object',
+      description:
+        'The last status the device reported, with its name and owner from the device inventory; no volumes for a device the inventory knows that never reported.',
       properties: {
         '@odata.context': { type: 'string' },
         deviceId: GUID,
-        lastReportedDateTime: { ...DATE_TIME, description: 'When the service stored the status.' },
+        displayName: { type: 'string', description: "From the device inventory (Entra ID's displayName, else Intune's deviceName)." },
+        userPrincipalName: { type: 'string', description: "The owner, from the device inventory (Intune's userPrincipalName)." },
+        lastReportedDateTime: { ...DATE_TIME, description: 'When the service stored the status; absent if it never reported.' },
         clientVersion: { type: 'string' },
         volumes: { type: 'array', items: volume(false) },
       },

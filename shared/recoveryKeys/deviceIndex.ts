@@ -115,6 +115,25 @@ export async function remove(deviceId: string, id: string, pendingEtag: string):
   }
 }
 
+/**
+ * How many index entries device `deviceId` has, counted up to `upTo` (the query stops there): every live
+ * key of the device has one, so a count under a limit proves the device is under it. Pending entries are
+ * counted too (a key whose record moved away or went), so a count at the limit is only a maybe.
+ */
+export async function countEntries(deviceId: string, upTo: number): Promise<number> {
+  return storageCall(async () => {
+    let count = 0;
+    const entries = (await deviceIndex()).listEntities({
+      queryOptions: { filter: odata`PartitionKey eq ${deviceId}`, select: ['RowKey'] },
+    });
+    for await (const page of entries.byPage({ maxPageSize: Math.min(upTo, 1000) })) {
+      count += page.length;
+      if (count >= upTo) break;
+    }
+    return count;
+  });
+}
+
 /** The metadata an entry carries, trusted or not; undefined for an entry without a (well-formed) copy. */
 function copyOf(deviceId: string, entry: TableEntityResult<IndexEntity>): KeyMetadata | undefined {
   const { volumeType, createdDateTime } = entry;

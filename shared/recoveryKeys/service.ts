@@ -15,6 +15,8 @@ import { requireComplete } from './schema';
 import { isSealedWithActiveKey, isStoredPassword, openPassword, sealPassword } from './sealing';
 import * as store from './store';
 import { isStorageError } from '../storage/storageError';
+import { settings } from '../config';
+import { OneAtATime } from './oneAtATime';
 import { alertKeyIdCollision } from '../alerts/events';
 import { LostRace, retryLostRaces } from '../storage/retryLostRaces';
 
@@ -125,6 +127,7 @@ async function updateExisting(
     // Moving the record there would give that device two keys under one id, and hide one of them.
     throw conflict(`Device ${metadata.deviceId} holds its own claim on key ${current.id}; the record cannot move to it.`);
   }
+  if (metadata.deviceId !== current.deviceId) await requireRoomOnDevice(metadata.deviceId, source);
   if (sameMetadata(metadata, current)) {
     // Nothing to write; the attempt is audited all the same (a sent password, as the comparison it was).
     await writeAuditEntry(
@@ -235,16 +238,46 @@ function claimReason(key: RecoveryKey, heldBy: StoredRecoveryKey): string {
   );
 }
 
+/** Live keys of `deviceId`, counted until `upTo`: the index's count, checked against the records only near the limit. */
+async function liveKeysOf(deviceId: string, upTo: number): Promise<number> {
+  if ((await store.countDeviceEntries(deviceId, upTo)) < upTo) return 0;
+  let count = 0;
+  let continuation: string | undefined;
+  do {
+    const page = await store.listByDevice(deviceId, 1000, continuation);
+    count += page.items.length;
+    continuation = page.continuation;
+  } while (continuation !== undefined && count < upTo);
+  return count;
+}
+
+/**
+ * 409 when device `deviceId` already holds MAX_KEYS_PER_DEVICE live keys, as Entra ID refuses a 201st.
+ * Without a cap one device could write thousands of keys, burying a real key among decoys sharing its
+ * first characters. The adoption tools bring in what another escrow already holds, and are not capped.
+ */
+async function requireRoomOnDevice(deviceId: string, source: AuditSource): Promise<void> {
+  if (source.importedFrom !== undefined) return;
+  const limit = settings().maxKeysPerDevice;
+  if ((await liveKeysOf(deviceId, limit)) < limit) return;
+  throw conflict(
+    `Device ${deviceId} already holds ${limit} live recovery keys, the most a device may hold (MAX_KEYS_PER_DEVICE); ` +
+      'delete keys the device no longer uses before escrowing another.',
+  );
+}
+
+/** New keys of one device are counted and written one at a time (see OneAtATime). */
+const newKeysOfDevice = new OneAtATime();
+
 async function insertNew(key: RecoveryKey, source: AuditSource, heldBy?: StoredRecoveryKey): Promise<WriteResult> {
-  const changes = modifiedProperties(undefined, key);
-  const event = heldBy
-    ? auditEvent(source, 'claim', 'success', claimReason(key, heldBy), {
-        keyId: key.id,
-        deviceId: key.deviceId,
-        modifiedProperties: changes,
-      })
-    : successEvent(source, 'add', key, '', changes);
-  const stored = await store.insertKey(sealRecord(key, heldBy && true), event);
+  const stored =
+    source.importedFrom !== undefined
+      ? await insertCounted(key, source, heldBy)
+      : await newKeysOfDevice.run(key.deviceId, async () => {
+          await requireRoomOnDevice(key.deviceId, source);
+          return insertCounted(key, source, heldBy);
+        });
+  // After the device's turn: an alert's webhook must not hold the device's next key.
   if (heldBy) {
     await alertKeyIdCollision({
       claimant: source.caller,
@@ -255,6 +288,18 @@ async function insertNew(key: RecoveryKey, source: AuditSource, heldBy?: StoredR
     });
   }
   return { stored, key: key.key };
+}
+
+async function insertCounted(key: RecoveryKey, source: AuditSource, heldBy?: StoredRecoveryKey): Promise<StoredRecoveryKey> {
+  const changes = modifiedProperties(undefined, key);
+  const event = heldBy
+    ? auditEvent(source, 'claim', 'success', claimReason(key, heldBy), {
+        keyId: key.id,
+        deviceId: key.deviceId,
+        modifiedProperties: changes,
+      })
+    : successEvent(source, 'add', key, '', changes);
+  return store.insertKey(sealRecord(key, heldBy && true), event);
 }
 
 /** POST: creates the key; 409 if its id exists. */

@@ -216,6 +216,9 @@ export async function resealKey(stored: StoredRecoveryKey, sealed: KeyRecord['se
   await storageCall(async () => (await keys()).updateEntity(toEntity({ ...stored, sealed }), 'Replace', { etag: stored.etag }));
 }
 
+/** Index entries of a device, counted up to `upTo` (deviceIndex.ts countEntries). */
+export const countDeviceEntries = (deviceId: string, upTo: number): Promise<number> => deviceIndex.countEntries(deviceId, upTo);
+
 /** One page of the live keys of a device, from the device index (see deviceIndex.ts for when a record is read). */
 export function listByDevice(deviceId: string, pageSize: number, continuation?: string): Promise<Page<KeyMetadata>> {
   return deviceIndex.listDevicePage(deviceId, pageSize, continuation, (id) => getHeldBy(id, deviceId));

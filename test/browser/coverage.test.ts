@@ -1,5 +1,4 @@
 import { expect } from '@jest/globals';
-import { TableClient } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Browser } from 'playwright-core';
@@ -9,6 +8,7 @@ import { TABLES } from '../../shared/storage/layout';
 import { launchBrowser, openPage, screenshot } from '../support/browser';
 import { callOn, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { recoveryPassword } from '../support/fixtures';
+import { seedInventory } from '../support/inventory';
 import { mapLimit } from '../support/keys';
 import { runScript } from '../support/scripts';
 
@@ -60,33 +60,7 @@ async function seed(): Promise<void> {
   devices[devices.length - 1].reported = [devices[devices.length - 1].keyId!, randomUUID()];
 
   // The inventory as a complete run left it (its own tests read it from Graph).
-  const inventory = TableClient.fromConnectionString(azurite.connectionString, TABLES.deviceInventory, { allowInsecureConnection: true });
-  await inventory.createTable();
-  const runId = randomUUID();
-  for (const source of ['entra', 'intune']) {
-    await inventory.createEntity({
-      partitionKey: '~run',
-      rowKey: source,
-      runId,
-      scope: 'test',
-      startedAt: new Date().toISOString(),
-      nextPage: '',
-      pages: 1,
-      restarts: 0,
-      lastCompleteRunId: runId,
-    });
-  }
-  await mapLimit(devices, 8, async (d) => {
-    await inventory.createEntity({ partitionKey: d.deviceId, rowKey: 'entra', seenRun: runId, displayName: d.name, accountEnabled: true });
-    await inventory.createEntity({
-      partitionKey: d.deviceId,
-      rowKey: `intune-${randomUUID()}`,
-      seenRun: runId,
-      deviceName: d.name,
-      isEncrypted: true,
-      userPrincipalName: d.owner,
-    });
-  });
+  await seedInventory(azurite.connectionString, devices);
 
   const writer = await tokenWith(WRITE);
   await mapLimit(devices, 8, async (d) => {

@@ -148,10 +148,14 @@ describe('a management tool reports a device, a reader reads it back', () => {
     expect(refusal).toMatchObject({ activityDisplayName: 'Update BitLocker device status', result: 'failure' });
   });
 
-  it('lets a reader read but not write, and answers 404 for a device that never reported', async () => {
+  it('lets a reader read but not write, and answers a device that never reported without a report time or volumes', async () => {
     expectGraphError(await put(deviceId, { volumes: [] }, reader), 403, 'authorization_error');
-    const never = await call('GET', `${STATUSES}/${randomUUID()}`, { token: reader });
-    expect(expectGraphError(never, 404, 'itemNotFound').message).toMatch(/has not reported a BitLocker status/);
+    const silent = randomUUID();
+    const never = await call('GET', `${STATUSES}/${silent}`, { token: reader });
+    expect({ status: never.status, body: never.json }).toEqual({
+      status: 200,
+      body: { '@odata.context': expect.stringMatching(/deviceStatuses\/\$entity$/) as unknown, deviceId: silent, volumes: [] },
+    });
     expectGraphError(await call('DELETE', `${STATUSES}/${deviceId}`, { token: writer }), 405, 'methodNotAllowed');
   });
 });

@@ -261,3 +261,73 @@ it('ids from Graph reach the terminal escaped: no escape sequence, no forged lin
     await tenant.close();
   }
 });
+
+it('a listed id that is not a GUID is refused as such, not reported as a storage outage', async () => {
+  const tenant = await tenantOf(2);
+  const hostile = { ...entraKey(), id: "0000'/#?\u0000" };
+  tenant.keys.set(hostile.id, hostile);
+  try {
+    const run = await mirror(tenant);
+    // 1: the run is complete, and one key was not mirrored.
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("mirror:entra: key 0000'/#?\\u0000 not mirrored: Microsoft Graph listed a key id that is not a GUID");
+    expect(run.stderr).not.toMatch(/unreachable|503/);
+    expect(summaryOf(run)).toMatchObject({ seen: 3, imported: 2, failed: 1, reads: 2 });
+  } finally {
+    await tenant.close();
+  }
+});
+
+it('after a 429 the whole mirror sends nothing until its Retry-After has passed, short or long', async () => {
+  const tenant = await tenantOf(80);
+  const ids = [...tenant.keys.keys()];
+  // 2 s: waited out inside the Graph client; 4 s: longer than the client waits, waited out by the run.
+  tenant.throttleFirstRead.set(ids[5], 2);
+  tenant.throttleFirstRead.set(ids[50], 4);
+  try {
+    const run = await mirror(tenant, ['--concurrency', '4']);
+    expect(run.code).toBe(0);
+    expect(summaryOf(run)).toMatchObject({ seen: 80, imported: 80, failed: 0, reads: 80 });
+    expect(tenant.violations).toEqual([]);
+    // Counted, not timed: only the other workers' reads already on their way when the 429 was sent
+    // (three at most) may arrive inside its window; before, the other workers kept reading through it.
+    const arrivals = tenant.throttleWindows.map((w) => ({ windowMs: w.until - w.from, arrived: w.arrived <= 3 ? 'at most 3' : w.arrived }));
+    expect(arrivals).toEqual([
+      { windowMs: 2000, arrived: 'at most 3' },
+      { windowMs: 4000, arrived: 'at most 3' },
+    ]);
+  } finally {
+    await tenant.close();
+  }
+});
+
+it('keys seen on another GRAPH_BASE_URL are not counted as gone there, and each resumes only its own checkpoint', async () => {
+  const real = await tenantOf(30);
+  real.pageSize = 10;
+  const other = await tenantOf(5);
+  try {
+    // A run of the real tenant killed in its second page leaves its checkpoint after the first.
+    const cut = startScript('mirrorEntra', ['--concurrency', '1'], envFor(real), RUN_TIMEOUT_MS);
+    real.onKeyRead = (count) => {
+      if (count === 15) cut.kill('SIGKILL');
+    };
+    expect((await cut.finished).code).toBeNull();
+    real.onKeyRead = undefined;
+
+    const elsewhere = await mirror(other);
+    expect(elsewhere.stderr).not.toContain('resuming run');
+    expect(summaryOf(elsewhere)).toMatchObject({ seen: 5, imported: 5, gone: 0 });
+
+    const resumed = await mirror(real);
+    expect(resumed.stderr).toMatch(/^mirror:entra: resuming run [0-9a-f-]{36} .* after 1 page\(s\)$/m);
+    expect(summaryOf(resumed)).toMatchObject({ gone: 0, failed: 0 });
+
+    const [deleted] = [...real.keys.values()];
+    real.keys.delete(deleted.id);
+    expect(summaryOf(await mirror(real))).toMatchObject({ seen: 29, skipped: 29, reads: 0, gone: 1 });
+    expect(summaryOf(await mirror(other))).toMatchObject({ seen: 5, skipped: 5, gone: 0 });
+  } finally {
+    await real.close();
+    await other.close();
+  }
+});

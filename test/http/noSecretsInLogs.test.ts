@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { parseJson, READ, READ_BASIC, WRITE, token, type GraphJson } from '../support/client';
 import { keyBody, newId, recoveryPassword, type KeyBody } from '../support/fixtures';
 import { AUDIT_READ, keySpellings, newOid, secretsIn, targetFilter, tokenParts } from '../support/audit';
-import { type LocalHost, startLocalHost, stopLocalHosts } from '../../scripts/devhost/localHost';
+import { type LocalHost, stopLocalHosts } from '../../scripts/devhost/localHost';
+import { type CapturedHost, startCapturedHost } from '../support/capturedHost';
 import { COLLECTION, item } from '../support/keys';
 
 // Nothing secret reaches the service's output: a private local host (own port, the run's storage and
@@ -21,8 +22,9 @@ interface Response {
 }
 
 let host: LocalHost;
+let running: CapturedHost;
+/** All the host printed, once it has stopped. */
 let captured = '';
-let outputClosed: Promise<void>;
 
 /** Every recovery password and token the session used. */
 const passwords: string[] = [];
@@ -64,18 +66,9 @@ function secretBody(overrides: KeyBody = {}): KeyBody {
 
 beforeAll(async () => {
   // The run's storage and state folder (its development signing key) come with process.env.
-  host = await startLocalHost({
-    AUTH_MODE: 'local',
-    STORAGE_CONNECTION_STRING: process.env.STORAGE_CONNECTION_STRING,
-    LOCAL_STATE_DIR: process.env.LOCAL_STATE_DIR,
-  });
-  // Everything printed until now (the start line and whatever came before it) is still in the helper's
-  // tail; from here on every chunk is captured in full, until both streams have closed.
-  captured = host.output();
-  expect(captured.length).toBeLessThan(8_000);
-  host.child.stdout!.on('data', (chunk: Buffer) => (captured += chunk.toString()));
-  host.child.stderr!.on('data', (chunk: Buffer) => (captured += chunk.toString()));
-  outputClosed = new Promise((resolve) => host.child.once('close', () => resolve()));
+  running = await startCapturedHost();
+  host = running.host;
+  expect(running.output().length).toBeLessThan(8_000);
 });
 
 afterAll(async () => {
@@ -248,8 +241,7 @@ const linesWith = (secrets: string[]): string[] => captured.split('\n').filter((
 
 describe('once the host has stopped, its output', () => {
   beforeAll(async () => {
-    await host.stop();
-    await outputClosed;
+    captured = await running.stopAndCollect();
   });
 
   it('holds no recovery key and no token of the session', () => {

@@ -5,6 +5,8 @@ import { GraphDeviceDirectory } from '../../shared/auth/device/graphDirectory';
 import { DirectoryUnavailable } from '../../shared/auth/device/directory';
 import { GraphClient } from '../../shared/graph/client';
 import { GRAPH_SCOPE } from '../../shared/graph/policies';
+import type { GraphCallFailed } from '../../shared/graph/errors';
+import { GRAPH_MAX_PAUSE_MS, ThrottleGate } from '../../shared/graph/throttleGate';
 import { startGraphStandIn, type GraphStandIn } from '../support/graphStandIn';
 
 // The Graph client against the stand-in Graph: headers, token, throttling. (The managed-identity
@@ -92,4 +94,48 @@ it('a 200 whose body passes the size limit is a failed call, read no further', a
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+describe('after a 429, the whole client waits for its Retry-After (a fake clock; requests counted)', () => {
+  let clock = 1_000_000;
+  const served: string[] = [];
+  const server = createServer((request, response) => {
+    served.push(request.url!);
+    if (request.url === '/v1.0/throttled') {
+      response.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '60' });
+      response.end(JSON.stringify({ error: { code: 'TooManyRequests', message: 'Too many requests.' } }));
+      return;
+    }
+    response.writeHead(200, { 'Content-Type': 'application/json' });
+    response.end(JSON.stringify({ value: [] }));
+  });
+  let client: GraphClient;
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    client = new GraphClient(`http://127.0.0.1:${port}`, credential, undefined, new ThrottleGate(() => clock));
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('sends no other call until the Retry-After has passed, and tells each caller how long is left', async () => {
+    await expect(client.getJson('/v1.0/throttled')).rejects.toMatchObject({ status: 429, retryAfterSeconds: 60 });
+    clock += 45_000;
+    const held = await Promise.allSettled([client.getJson('/v1.0/devices'), client.getJson('/v1.0/devices?$top=1')]);
+    expect(held.map((r) => r.status === 'rejected' && (r.reason as GraphCallFailed).retryAfterSeconds)).toEqual([15, 15]);
+    expect(served).toEqual(['/v1.0/throttled']);
+
+    clock += 15_000;
+    expect(await client.getJson('/v1.0/devices')).toEqual({ value: [] });
+    expect(served).toEqual(['/v1.0/throttled', '/v1.0/devices']);
+  });
+
+  it('a Retry-After of days holds the client for GRAPH_MAX_PAUSE_MS at most', () => {
+    const gate = new ThrottleGate(() => clock);
+    gate.pauseFor(7 * 24 * 3_600_000);
+    expect(gate.remainingMs()).toBe(GRAPH_MAX_PAUSE_MS);
+  });
 });

@@ -1,3 +1,4 @@
+import { withoutSecretsFrom } from '../../shared/redact';
 import { normalizeGuid } from '../../shared/text/normalizeGuid';
 import { escapeNonPrintableAscii, quoteClientText } from '../../shared/text/quoteClientText';
 
@@ -12,6 +13,12 @@ describe('quoteClientText: client text as an error message repeats it', () => {
   it('cuts text longer than 40 characters and says so', () => {
     expect(quoteClientText('a'.repeat(40))).toBe(`'${'a'.repeat(40)}'`);
     expect(quoteClientText('a'.repeat(41))).toBe(`'${'a'.repeat(40)}...'`);
+  });
+
+  it('masks a recovery password before cutting, so no group of it survives the cut', () => {
+    const password = '401797-535051-095799-424523-613008-359942-086207-339845';
+    expect(quoteClientText(`deviceId eq '${password}'`)).toBe("'deviceId eq '[recovery password]''");
+    expect(quoteClientText(`${password} and ${password}`)).not.toMatch(/[0-9]{6}/);
   });
 
   it('escapes everything outside printable ASCII, so no NUL, line break or bidi override reaches a log', () => {
@@ -29,5 +36,18 @@ describe('normalizeGuid', () => {
     for (const text of ['', 'x', `{${GUID}`, `${GUID}}`, GUID.replace(/-/g, ''), `${GUID} `, `${GUID}0`, GUID.replace('b', 'g')]) {
       expect({ text, guid: normalizeGuid(text) }).toEqual({ text, guid: undefined });
     }
+  });
+});
+
+describe('withoutSecretsFrom: a message that repeats a fragment of what the client sent', () => {
+  const password = '401797535051095799424523613008359942086207339845';
+
+  it('masks every run of six digits when the client sent a recovery password, even among more digits', () => {
+    expect(withoutSecretsFrom("unexpected '401797' at position 1", password)).toBe("unexpected '[digits]' at position 1");
+    expect(withoutSecretsFrom("not '1401797535051...'", `1${password}`)).toBe("not '[digits]...'");
+  });
+
+  it('leaves digits alone when it did not', () => {
+    expect(withoutSecretsFrom("$top must be from 1 to 999, not '1234567'", '1234567')).toBe("$top must be from 1 to 999, not '1234567'");
   });
 });

@@ -26,6 +26,13 @@ export interface KeyRead {
   status: number;
 }
 
+/** A 429's Retry-After window, and how many requests of any kind arrived in it after the 429 was sent. */
+export interface ThrottleWindow {
+  from: number;
+  until: number;
+  arrived: number;
+}
+
 export interface BitLockerStandIn {
   readonly url: string;
   /** Entra's keys in listing order; tests add and remove. */
@@ -44,6 +51,8 @@ export interface BitLockerStandIn {
   readonly keyReads: KeyRead[];
   /** Requests that broke a Retry-After, or came without the headers Graph requires. */
   readonly violations: string[];
+  /** Every 429 sent, with the requests (list or read, any key) that arrived before its Retry-After passed. */
+  readonly throttleWindows: ThrottleWindow[];
   /** Called on every key read, after it is recorded (tests stop a run part-way with it). */
   onKeyRead?: (count: number) => void;
   close(): Promise<void>;
@@ -62,6 +71,7 @@ export async function startBitLockerStandIn(acceptedToken: string): Promise<BitL
     listRequests: [] as number[],
     keyReads: [] as KeyRead[],
     violations: [] as string[],
+    throttleWindows: [] as ThrottleWindow[],
   } as Omit<BitLockerStandIn, 'url' | 'close'> & { onKeyRead?: (count: number) => void };
   let url = '';
 
@@ -83,6 +93,8 @@ export async function startBitLockerStandIn(acceptedToken: string): Promise<BitL
     const error = (status: number, code: string, message: string, headers?: Record<string, string>): void =>
       send(status, { error: { code, message, innerError: { date: new Date().toISOString() } } }, headers);
     const target = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const arrived = Date.now();
+    for (const window of standIn.throttleWindows) if (arrived >= window.from && arrived < window.until) window.arrived++;
     if (req.headers.authorization !== `Bearer ${acceptedToken}`)
       return error(401, 'InvalidAuthenticationToken', 'Access token is empty or invalid.');
     if (!req.headers['ocp-client-name'] || !req.headers['ocp-client-version']) {
@@ -109,6 +121,7 @@ export async function startBitLockerStandIn(acceptedToken: string): Promise<BitL
     if (retryAfter !== undefined) {
       standIn.throttleFirstRead.delete(id);
       notBefore.set(id, now + retryAfter * 1000);
+      standIn.throttleWindows.push({ from: now, until: now + retryAfter * 1000, arrived: 0 });
       read(429);
       return error(429, 'TooManyRequests', 'Too many requests.', { 'Retry-After': String(retryAfter) });
     }

@@ -1,4 +1,5 @@
 import { AUDITS, listUrl, odataString, type Page, request } from './api';
+import type { DeviceNames } from './deviceNames';
 import { byId, h, utcDateTime } from './dom';
 import { explain, showProblem } from './explain';
 import { Pager } from './pager';
@@ -19,25 +20,25 @@ const HISTORY_PAGE_SIZE = 50;
 
 const detail = (event: DirectoryAudit, key: string): string => event.additionalDetails.find((d) => d.key === key)?.value ?? '';
 
-function who(event: DirectoryAudit): string {
+function who(event: DirectoryAudit, names: DeviceNames): string | HTMLElement {
   const user = event.initiatedBy.user?.userPrincipalName;
   if (user) return user;
   if (event.initiatedBy.app) return `application ${event.initiatedBy.app.appId}`;
   // A device escrowing its own key signs as itself: neither a user nor an app.
   const deviceId = detail(event, 'InitiatedByDeviceId');
   const deviceName = detail(event, 'InitiatedByDeviceName');
-  if (deviceId) return deviceName ? `device ${deviceName} (${deviceId})` : `device ${deviceId}`;
+  if (deviceId) return deviceName ? `device ${deviceName} (${deviceId})` : names.label(deviceId);
   return 'unknown';
 }
 
-function rowOf(event: DirectoryAudit): HTMLTableRowElement {
+function rowOf(event: DirectoryAudit, names: DeviceNames): HTMLTableRowElement {
   const reason = detail(event, 'RevealReason');
   const result = event.result === 'success' ? 'Done' : `Refused: ${event.resultReason}`;
   return h(
     'tr',
     {},
     h('td', {}, utcDateTime(event.activityDateTime)),
-    h('td', {}, who(event)),
+    h('td', {}, who(event, names)),
     h('td', {}, event.activityDisplayName),
     h('td', {}, result),
     h('td', {}, reason ? reasonInWords(reason) : ''),
@@ -52,7 +53,7 @@ export interface History {
 }
 
 /** A key's audit trail: who read, changed or deleted it, when, why; newest first, as the service lists it. */
-export function setUpHistory(session: Session): History {
+export function setUpHistory(session: Session, names: DeviceNames): History {
   const section = byId('history');
   const table = byId('history-table');
   const summary = byId('history-summary');
@@ -69,7 +70,7 @@ export function setUpHistory(session: Session): History {
           ? 'Nothing recorded for this key.'
           : `${pager.hasMore ? 'The latest' : 'All'} ${count} recorded event${count === 1 ? '' : 's'}, newest first.`;
       table.hidden = count === 0;
-      byId('history-rows').replaceChildren(...pager.items.map(rowOf));
+      byId('history-rows').replaceChildren(...pager.items.map((event) => rowOf(event, names)));
     },
     fail,
   );

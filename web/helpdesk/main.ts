@@ -1,6 +1,7 @@
 import { request } from './api';
 import type { HelpdeskPageConfig } from '../../shared/helpdesk/pageConfig';
 import { setUpCoverage } from './coverage';
+import { DeviceNames } from './deviceNames';
 import { byId } from './dom';
 import { explain, showProblem } from './explain';
 import { setUpHistory } from './history';
@@ -20,7 +21,8 @@ function start(session: Session, config: HelpdeskPageConfig): void {
   byId('who-name').textContent = `Signed in as ${session.user}`;
   byId('who').hidden = false;
   byId('console').hidden = false;
-  const reveal = setUpReveal(session, config.revealSeconds);
+  const names = new DeviceNames(session);
+  const reveal = setUpReveal(session, config.revealSeconds, names);
   if (!HELPDESK_PERMISSIONS.some((permission) => session.permissions.has(permission))) {
     // A user without a helpdesk role: their own devices instead of the search (the revealed key still shows).
     byId('console')
@@ -32,15 +34,19 @@ function start(session: Session, config: HelpdeskPageConfig): void {
   }
   setUpApprovals(session);
   setUpQueue(session, (row) => reveal.open(row));
-  const history = setUpHistory(session);
-  setUpResults(session, {
-    reveal: (row) => reveal.open(row),
-    history: (row) => history.show(row.id),
-    clear: () => {
-      reveal.hide();
-      history.clear();
+  const history = setUpHistory(session, names);
+  setUpResults(
+    session,
+    {
+      reveal: (row) => reveal.open(row),
+      history: (row) => history.show(row.id),
+      clear: () => {
+        reveal.hide();
+        history.clear();
+      },
     },
-  });
+    names,
+  );
   setUpCoverage(session);
   byId('sign-out').addEventListener('click', () => {
     reveal.hide();

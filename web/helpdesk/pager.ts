@@ -33,6 +33,15 @@ export class Pager<T> {
     if (generation === this.generation) this.add(pages);
   }
 
+  /** Follows the next links until the list ends or `maxItems` are loaded: for a search that must see every match. */
+  async loadRest(maxItems: number): Promise<void> {
+    const generation = this.generation;
+    while (this.nextLink !== undefined && this.items.length < maxItems && generation === this.generation) {
+      const page = await this.fetchPage(this.nextLink);
+      if (generation === this.generation) this.add([page]);
+    }
+  }
+
   private async more(): Promise<void> {
     if (!this.nextLink) return;
     const generation = this.generation;

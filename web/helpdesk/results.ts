@@ -1,6 +1,8 @@
 import { KEYS, listUrl, odataString, type Page, request } from './api';
 import { byId, button, h, utcDateTime } from './dom';
+import type { DeviceNames } from './deviceNames';
 import { explain, showProblem } from './explain';
+import { byHolder, type Holder } from './holders';
 import { Pager } from './pager';
 import { parseSearch, type Search } from './search';
 import { READ_AUDIT, READ_KEY, type Session } from './session';
@@ -22,6 +24,12 @@ export interface RowActions {
 
 /** Rows per page: a device rarely has more than a handful of keys, a prefix of 8 characters one. */
 export const PAGE_SIZE = 25;
+/**
+ * A prefix search loads every match up to this many, so that no key is left on a page nobody opens:
+ * a device may hold 200 keys (MAX_KEYS_PER_DEVICE), so this is a few devices' worth of decoys.
+ */
+export const PREFIX_MATCHES_LOADED = 1000;
+const PREFIX_PAGE_SIZE = 200;
 
 const VOLUME_TYPES: Readonly<Record<string, string>> = {
   operatingSystemVolume: 'Operating system',
@@ -31,11 +39,19 @@ const VOLUME_TYPES: Readonly<Record<string, string>> = {
 
 function firstUrls(search: Exclude<Search, { kind: 'invalid' }>): string[] {
   const top = String(PAGE_SIZE);
-  if (search.kind === 'keyPrefix') return [listUrl(KEYS, { $filter: `startswith(id,${odataString(search.prefix)})`, $top: top })];
+  if (search.kind === 'keyPrefix')
+    return [listUrl(KEYS, { $filter: `startswith(id,${odataString(search.prefix)})`, $top: String(PREFIX_PAGE_SIZE) })];
   return [
     listUrl(KEYS, { $filter: `deviceId eq ${odataString(search.id)}`, $top: top }),
     listUrl(KEYS, { $filter: `id eq ${odataString(search.id)}` }),
   ];
+}
+
+/** Which devices hold a prefix's matches, fewest first, named: "2 devices hold them: LAPTOP-7 (1), device 0b8d… (200)". */
+function holdersText(holders: readonly Holder[], names: DeviceNames): string {
+  if (holders.length < 2) return '';
+  const each = holders.map((holder) => `${names.describe(holder.deviceId)} (${holder.count})`).join('; ');
+  return ` ${holders.length} devices hold them, the fewest matches first: ${each}. Ask the user for their device's name.`;
 }
 
 function summary(search: Exclude<Search, { kind: 'invalid' }>, count: number, more: boolean): string {
@@ -51,7 +67,7 @@ function summary(search: Exclude<Search, { kind: 'invalid' }>, count: number, mo
 }
 
 /** The search form and its results table. */
-export function setUpResults(session: Session, actions: RowActions): void {
+export function setUpResults(session: Session, actions: RowActions, names: DeviceNames): void {
   const form = byId<HTMLFormElement>('search-form');
   const input = byId<HTMLInputElement>('search-text');
   const section = byId('results');
@@ -66,9 +82,18 @@ export function setUpResults(session: Session, actions: RowActions): void {
     // One row per key id and device: several devices may hold one id (a cloned disk, or a squat), and
     // the helpdesk must see each with its device to pick the caller's.
     const seen = new Set<string>();
-    const keys = pager.items.filter((row) => !seen.has(`${row.id} ${row.deviceId}`) && seen.add(`${row.id} ${row.deviceId}`));
-    keys.sort((a, b) => b.createdDateTime.localeCompare(a.createdDateTime));
-    summaryText.textContent = summary(current, keys.length, pager.hasMore);
+    const unique = pager.items.filter((row) => !seen.has(`${row.id} ${row.deviceId}`) && seen.add(`${row.id} ${row.deviceId}`));
+    const { rows: keys, holders } =
+      current.kind === 'keyPrefix'
+        ? byHolder(unique)
+        : { rows: unique.sort((a, b) => b.createdDateTime.localeCompare(a.createdDateTime)), holders: [] };
+    const text = summary(current, keys.length, pager.hasMore);
+    summaryText.textContent = text;
+    // Names arrive after the rows; the summary names the holders once they are known.
+    const search = current;
+    void Promise.all(holders.map((holder) => names.of(holder.deviceId))).then(() => {
+      if (current === search) summaryText.textContent = text + holdersText(holders, names);
+    });
     table.hidden = keys.length === 0;
     rows.replaceChildren(...keys.map((row) => rowOf(row)));
   };
@@ -87,7 +112,7 @@ export function setUpResults(session: Session, actions: RowActions): void {
       'tr',
       {},
       h('td', { class: 'mono' }, row.id),
-      h('td', { class: 'mono' }, row.deviceId),
+      h('td', {}, names.label(row.deviceId)),
       h('td', {}, VOLUME_TYPES[row.volumeType] ?? row.volumeType),
       h('td', {}, utcDateTime(row.createdDateTime)),
       h('td', { class: 'row-actions' }, ...cells),
@@ -113,8 +138,11 @@ export function setUpResults(session: Session, actions: RowActions): void {
     }
     actions.clear();
     current = search;
-    void pager.reset(firstUrls(search)).then(() => {
-      section.hidden = false;
-    }, fail);
+    void pager
+      .reset(firstUrls(search))
+      .then(() => (search.kind === 'keyPrefix' ? pager.loadRest(PREFIX_MATCHES_LOADED) : undefined))
+      .then(() => {
+        section.hidden = false;
+      }, fail);
   });
 }

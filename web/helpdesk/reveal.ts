@@ -4,6 +4,7 @@ import { explain, showProblem } from './explain';
 import { REVEAL_REASON_HEADER, REVEAL_TICKET_HEADER } from '../../shared/revealReasons';
 import { MAX_REVEAL_REASON_TEXT, MAX_REVEAL_TICKET, PRINTABLE_ASCII } from '../../shared/revealReasons';
 import { REVEAL_REASONS, revealReasonHeader } from './reasons';
+import type { DeviceNames } from './deviceNames';
 import type { KeyRow } from './results';
 import type { Session } from './session';
 
@@ -13,7 +14,7 @@ export interface Revealer {
   hide(): void;
 }
 
-export function setUpReveal(session: Session, revealSeconds: number): Revealer {
+export function setUpReveal(session: Session, revealSeconds: number, names: DeviceNames): Revealer {
   const dialog = byId<HTMLDialogElement>('reveal-dialog');
   const form = byId<HTMLFormElement>('reveal-form');
   const reason = byId<HTMLSelectElement>('reveal-reason');
@@ -51,7 +52,7 @@ export function setUpReveal(session: Session, revealSeconds: number): Revealer {
     hide();
     shownKey = key;
     note.textContent = '';
-    byId('revealed-id').textContent = `${row.id} of device ${row.deviceId}`;
+    byId('revealed-id').textContent = `${row.id} of ${names.describe(row.deviceId)}`;
     // The 8 groups of 6 digits as the recovery screen asks for them, spaced, never as one long number.
     keyText.replaceChildren(...key.split('-').flatMap((group, i) => [...(i ? [' '] : []), h('span', { class: 'group' }, group)]));
     section.hidden = false;
@@ -68,7 +69,7 @@ export function setUpReveal(session: Session, revealSeconds: number): Revealer {
     target = row;
     form.reset();
     showProblem(dialogProblem, undefined);
-    byId('reveal-dialog-id').textContent = `${row.id} of device ${row.deviceId}`;
+    byId('reveal-dialog-id').textContent = `${row.id} of ${names.describe(row.deviceId)}`;
     dialog.showModal();
     reason.focus();
   };

@@ -20,6 +20,11 @@ const SPEC_DEVICE_COLUMN = `
   writeDeviceStatus   allow
   readDeviceStatus    403
   readCoverage        403
+  requestReveal       403
+  readRevealRequests  403
+  decideReveal        403
+  grantBulkReveal     403
+  selfService         403
 `;
 
 const expected = new Map(
