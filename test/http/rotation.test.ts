@@ -3,11 +3,13 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintDevelopmentToken } from '../../shared/auth/developmentToken';
+import { deviceAuthorization } from '../../shared/auth/device/signer';
 import { DeviceClient } from '../../scripts/device/client';
 import { registerDevice, type LocalDevice } from '../../scripts/device/identity';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/localHost';
 import { AUDIT_READ, auditsOf, keySpellings, secretsIn } from '../support/audit';
 import { type ApiResponse, callOn, expectGraphError, READ, READ_BASIC, tokenWith, WRITE } from '../support/client';
+import { startCountingProxy, type CountingProxy } from '../support/countingProxy';
 import { keyBody, newId, recoveryPassword } from '../support/fixtures';
 import { COLLECTION, item } from '../support/keys';
 
@@ -73,7 +75,38 @@ beforeAll(async () => {
   ]);
 }, 60_000);
 
-afterAll(() => stopLocalHosts());
+afterAll(async () => {
+  await stopLocalHosts();
+  await proxy?.close();
+}, 30_000);
+
+// A second host on the same state folder whose storage goes through a proxy that, when told, lets a
+// request's first storage transactions through and then holds every later call (a storage that stops
+// answering): the request ends in a 503 within its storage budget.
+let proxy: CountingProxy | undefined;
+let batchesBeforeHang: number | undefined;
+let batchesSeen = 0;
+
+/** One signed device request, never retried (the device client retries a 503, which would hang again here). */
+function sendOnce(base: string, device: LocalDevice, method: string, path: string, body: unknown): Promise<ApiResponse> {
+  const bytes = Buffer.from(JSON.stringify(body));
+  const url = new URL(path, base);
+  const authorization = deviceAuthorization(device, { method, pathAndQuery: `${url.pathname}${url.search}`, body: bytes });
+  return callOn(base, method, path, {
+    rawBody: bytes.toString(),
+    headers: { Authorization: authorization, 'Content-Type': 'application/json' },
+  });
+}
+
+async function faultyHost(): Promise<LocalHost> {
+  proxy = await startCountingProxy(undefined, 0, (request) => {
+    if (batchesBeforeHang === undefined) return false;
+    if (batchesSeen >= batchesBeforeHang) return true;
+    if (request.table === '$batch') batchesSeen++;
+    return false;
+  });
+  return startLocalHost({ DEVICE_AUTH: 'local', LOCAL_STATE_DIR: stateDir, STORAGE_CONNECTION_STRING: proxy.connectionString });
+}
 
 describe('a reveal', () => {
   it('marks the key disclosed with when and who, on its own audit record; a second reveal does not move the mark', async () => {
@@ -295,5 +328,59 @@ describe('a reveal after the rotation', () => {
     expect(revealed.headers.get('link')).toBe(`<${host.url}${COLLECTION}/${successor.id}>; rel="successor-version"`);
     const reads = (await auditsOf(old.id, auditor)).filter((event) => event.activityDisplayName === 'Read BitLocker key');
     expect(reads.map((event) => event.resultReason)).toContain(`Key retired: superseded by key ${successor.id}, the key to read now.`);
+  });
+});
+
+describe('storage failing between the successor and the retirement', () => {
+  let faulty: LocalHost;
+  beforeAll(async () => {
+    faulty = await faultyHost();
+  }, 60_000);
+
+  it('loses nothing: the old key stays live, and the same request again completes the link', async () => {
+    const device = await newDevice();
+    const old = await disclosedKey(device);
+    const successor = escrowBody(device, { '@escrow.replaces': old.id });
+
+    // Two transactions go through (the old key's reservation, the successor with its audit twin); the link's calls hang.
+    await proxy!.settled();
+    batchesSeen = 0;
+    batchesBeforeHang = 2;
+    const failed = await sendOnce(faulty.url, device, 'PATCH', COLLECTION, successor);
+    batchesBeforeHang = undefined;
+    expectGraphError(failed, 503, 'serviceNotAvailable');
+    expect(batchesSeen).toBe(2);
+
+    // Nothing lost: the successor is stored, the old key is live, disclosed and not superseded.
+    expect((await api('GET', item(successor.id!), basic)).status).toBe(200);
+    const stillOld = await api('GET', item(old.id), basic);
+    expect({ status: stillOld.status, supersededBy: stillOld.json['@escrow.supersededBy'] ?? null }).toEqual({
+      status: 200,
+      supersededBy: null,
+    });
+
+    // The next run sends the same successor again: nothing new is stored, the link completes.
+    const again = await device.client.send('PATCH', COLLECTION, successor);
+    expect({ status: again.status, id: (again.json as { id?: string }).id }).toEqual({ status: 200, id: successor.id });
+    expect((await api('GET', item(old.id), basic)).json['@escrow.supersededBy']).toBe(successor.id);
+    const retirements = (await auditsOf(old.id, auditor)).filter((event) => event.activityDisplayName === 'Retire BitLocker key');
+    expect(retirements).toHaveLength(1);
+    const adds = (await auditsOf(successor.id!, auditor)).filter((event) => event.activityDisplayName === 'Add BitLocker key');
+    expect(adds).toHaveLength(1);
+  });
+
+  it("or the device's delete of the old key completes it, and then deletes", async () => {
+    const device = await newDevice();
+    const old = await disclosedKey(device);
+    const successor = escrowBody(device, { '@escrow.replaces': old.id });
+    await proxy!.settled();
+    batchesSeen = 0;
+    batchesBeforeHang = 2;
+    expectGraphError(await sendOnce(faulty.url, device, 'PATCH', COLLECTION, successor), 503, 'serviceNotAvailable');
+    batchesBeforeHang = undefined;
+
+    const deleted = await device.client.send('DELETE', item(old.id));
+    expect({ status: deleted.status, text: deleted.text }).toEqual({ status: 204, text: '' });
+    expect((await api('GET', `${DELETED}/${old.id}`, basic)).json['@escrow.supersededBy']).toBe(successor.id);
   });
 });
