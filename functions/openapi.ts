@@ -4,6 +4,7 @@ import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
 import type { RequestContext } from '../shared/http/requestContext';
 import { jsonResponse } from '../shared/http/responses';
 import {
+  AWAITING_ROTATION_ROUTES,
   COLLECTION_ROUTES,
   COVERAGE_REPORT_ROUTES,
   DELETED_ITEMS_ROUTES,
@@ -34,6 +35,7 @@ export function getOpenApiDocument(_request: HttpRequest, requestContext: Reques
     deletedKeysCast: DELETED_KEYS_CAST,
     deviceStatusRoutes: DEVICE_STATUS_ROUTES,
     coverageRoutes: COVERAGE_REPORT_ROUTES,
+    awaitingRotationRoutes: AWAITING_ROTATION_ROUTES,
   });
   return Promise.resolve(
     jsonResponse(requestContext, 200, withServer(document, requestContext.publicBase), {

@@ -6,6 +6,7 @@ import { HEADERS } from './headers';
 import { keyIdParameter, PARAMETERS } from './parameters';
 import { coveragePaths } from './paths/coverage';
 import { deletedItemsPaths } from './paths/deletedItems';
+import { keysAwaitingRotationPaths } from './paths/keysAwaitingRotation';
 import { directoryAuditPaths } from './paths/directoryAudits';
 import { HEALTH_PATH } from './paths/health';
 import { OPENAPI_DOCUMENT_PATH } from './paths/openApiDocument';
@@ -35,6 +36,8 @@ export interface DocumentOptions {
   readonly deviceStatusRoutes: readonly string[];
   /** The coverage-report routes as registered. */
   readonly coverageRoutes: readonly string[];
+  /** The keys-awaiting-rotation routes as registered. */
+  readonly awaitingRotationRoutes: readonly string[];
 }
 
 const DESCRIPTION = [
@@ -55,6 +58,7 @@ export function buildOpenApiDocument({
   deletedKeysCast,
   deviceStatusRoutes,
   coverageRoutes,
+  awaitingRotationRoutes,
 }: DocumentOptions): OpenApiDocument {
   const schemas: Record<string, SchemaObject> = {
     ...recoveryKeySchemas(),
@@ -72,6 +76,7 @@ export function buildOpenApiDocument({
       ...deletedItemsPaths(deletedItemsRoutes, deletedKeysCast),
       ...directoryAuditPaths(auditRoutes),
       ...coveragePaths(deviceStatusRoutes, coverageRoutes),
+      ...keysAwaitingRotationPaths(awaitingRotationRoutes),
       OPENAPI_DOCUMENT_PATH,
       HEALTH_PATH,
     ]),

@@ -43,20 +43,17 @@ export async function removeAwaiting(entry: AwaitingEntry): Promise<void> {
 
 export interface AwaitingPage {
   entries: AwaitingEntry[];
-  /** Where the next page starts (the last RowKey read); absent on the last page. */
+  /** Opaque storage continuation; absent on the last page. */
   continuation?: string;
 }
 
-/** One page of entries, oldest disclosure first, after `continuation` (a RowKey). */
+/** One page of entries, oldest disclosure first: one single-partition query. */
 export async function listAwaiting(pageSize: number, continuation?: string): Promise<AwaitingPage> {
-  const filter =
-    continuation === undefined ? odata`PartitionKey eq ${AWAITING}` : odata`PartitionKey eq ${AWAITING} and RowKey gt ${continuation}`;
   const page = await storageCall(async () => {
-    const rows = (await table()).listEntities<AwaitingEntry>({ queryOptions: { filter } });
-    return firstPage(rows.byPage({ maxPageSize: pageSize }));
+    const rows = (await table()).listEntities<AwaitingEntry>({ queryOptions: { filter: odata`PartitionKey eq ${AWAITING}` } });
+    return firstPage(rows.byPage({ maxPageSize: pageSize, continuationToken: continuation }));
   });
   const rows: TableEntityResult<AwaitingEntry>[] = page ?? [];
   const entries = rows.map(({ keyId, deviceId, disclosedDateTime }) => ({ keyId, deviceId, disclosedDateTime }));
-  const last = rows.at(-1)?.rowKey;
-  return { entries, ...(page?.continuationToken !== undefined && last !== undefined && { continuation: last }) };
+  return { entries, ...(page?.continuationToken !== undefined && { continuation: page.continuationToken }) };
 }

@@ -5,8 +5,9 @@ import { requireOwnDevice } from '../auth/device/access';
 import { settings } from '../config';
 import { markDisclosed, markSuperseded } from '../coverage/disclosures';
 import { conflict, forbidden, GraphError, notFound, serviceUnavailable } from '../errors/graphError';
+import { InFlightLimit } from '../storage/inFlightLimit';
 import { isStorageError } from '../storage/storageError';
-import { addAwaiting, removeAwaiting } from './awaitingRotation';
+import { addAwaiting, listAwaiting, removeAwaiting } from './awaitingRotation';
 import { successEvent } from './events';
 import type { StoredRecoveryKey } from './model';
 import * as store from './store';
@@ -228,4 +229,35 @@ export async function requireSuperseded(old: StoredRecoveryKey, source: AuditSou
   throw forbidden(
     `Recovery key ${old.id} is not superseded: a device may delete its own key only after escrowing its successor with @escrow.replaces.`,
   );
+}
+
+/** Point reads of records behind the awaiting list, in flight at once on this instance across all requests. */
+const AWAITING_READS_IN_FLIGHT = 8;
+const awaitingReads = new InFlightLimit(AWAITING_READS_IN_FLIGHT);
+
+/** An awaiting entry older than this whose key was never marked disclosed is left over from a failed reveal. */
+const UNMARKED_ENTRY_MS = 5 * 60_000;
+
+/**
+ * One page of the keys awaiting rotation, longest waiting first: one query of the awaiting index and a
+ * point read of each entry's record, which is the truth. Entries that no longer hold (the key superseded,
+ * deleted, or never marked by a reveal that failed) are left out and removed; a page may come out short.
+ */
+export async function listAwaitingRotation(pageSize: number, continuation?: string): Promise<store.Page> {
+  const page = await listAwaiting(pageSize, continuation);
+  const now = Date.now();
+  const checked = await Promise.all(
+    page.entries.map(async (entry) => {
+      const key = await awaitingReads.run(() => store.getHeldBy(entry.keyId, entry.deviceId));
+      if (key?.deletedDateTime === undefined && key?.supersededBy === undefined && key?.disclosedDateTime === entry.disclosedDateTime) {
+        return key;
+      }
+      // A reveal in flight has written its entry and not yet its record: left alone until it is surely over.
+      const inFlight =
+        key !== undefined && key.disclosedDateTime === undefined && now - Date.parse(entry.disclosedDateTime) < UNMARKED_ENTRY_MS;
+      if (!inFlight) await removeAwaiting(entry);
+      return undefined;
+    }),
+  );
+  return { items: checked.filter((key): key is StoredRecoveryKey => key !== undefined), continuation: page.continuation };
 }

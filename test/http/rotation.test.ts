@@ -337,12 +337,14 @@ describe('storage failing between the successor and the retirement', () => {
     faulty = await faultyHost();
   }, 60_000);
 
-  it('loses nothing: the old key stays live, and the same request again completes the link', async () => {
+  /**
+   * A disclosed key of a new device, and its successor PATCHed through the faulty host: two transactions go
+   * through (the old key's reservation, the successor with its audit twin), the link's calls hang: a 503.
+   */
+  async function halfDoneRotation() {
     const device = await newDevice();
     const old = await disclosedKey(device);
     const successor = escrowBody(device, { '@escrow.replaces': old.id });
-
-    // Two transactions go through (the old key's reservation, the successor with its audit twin); the link's calls hang.
     await proxy!.settled();
     batchesSeen = 0;
     batchesBeforeHang = 2;
@@ -350,6 +352,11 @@ describe('storage failing between the successor and the retirement', () => {
     batchesBeforeHang = undefined;
     expectGraphError(failed, 503, 'serviceNotAvailable');
     expect(batchesSeen).toBe(2);
+    return { device, old, successor };
+  }
+
+  it('loses nothing: the old key stays live, and the same request again completes the link', async () => {
+    const { device, old, successor } = await halfDoneRotation();
 
     // Nothing lost: the successor is stored, the old key is live, disclosed and not superseded.
     expect((await api('GET', item(successor.id!), basic)).status).toBe(200);
@@ -370,17 +377,60 @@ describe('storage failing between the successor and the retirement', () => {
   });
 
   it("or the device's delete of the old key completes it, and then deletes", async () => {
-    const device = await newDevice();
-    const old = await disclosedKey(device);
-    const successor = escrowBody(device, { '@escrow.replaces': old.id });
-    await proxy!.settled();
-    batchesSeen = 0;
-    batchesBeforeHang = 2;
-    expectGraphError(await sendOnce(faulty.url, device, 'PATCH', COLLECTION, successor), 503, 'serviceNotAvailable');
-    batchesBeforeHang = undefined;
+    const { device, old, successor } = await halfDoneRotation();
 
     const deleted = await device.client.send('DELETE', item(old.id));
     expect({ status: deleted.status, text: deleted.text }).toEqual({ status: 204, text: '' });
     expect((await api('GET', `${DELETED}/${old.id}`, basic)).json['@escrow.supersededBy']).toBe(successor.id);
+  });
+});
+
+describe('the keys awaiting rotation', () => {
+  const AWAITING = '/v1.0/informationProtection/bitlocker/keysAwaitingRotation';
+
+  /** Every key on the list, page by page, in the order served. */
+  async function awaitingIds(): Promise<Record<string, unknown>[]> {
+    const seen: Record<string, unknown>[] = [];
+    let path: string | undefined = `${AWAITING}?$top=200`;
+    while (path !== undefined) {
+      const page = await api('GET', path, basic);
+      expect(page.status).toBe(200);
+      seen.push(...(page.json.value as unknown as Record<string, unknown>[]));
+      const next = page.json['@odata.nextLink'];
+      path = next === undefined ? undefined : `${new URL(next).pathname}${new URL(next).search}`;
+    }
+    return seen;
+  }
+
+  it('lists disclosed keys longest waiting first, with who and when, until a successor retires them', async () => {
+    const device = await newDevice();
+    const first = await disclosedKey(device);
+    const second = await disclosedKey(device);
+    let listed = await awaitingIds();
+    const mine = listed.filter((key) => key.id === first.id || key.id === second.id);
+    expect(mine).toEqual([
+      {
+        '@odata.type': '#microsoft.graph.bitlockerRecoveryKey',
+        '@escrow.disclosedDateTime': first.revealed.json['@escrow.disclosedDateTime'],
+        '@escrow.disclosedBy': 'agent@contoso.example',
+        id: first.id,
+        createdDateTime: expect.stringMatching(DATE_TIME),
+        volumeType: 'operatingSystemVolume',
+        deviceId: device.deviceId,
+      },
+      expect.objectContaining({ id: second.id, '@escrow.disclosedDateTime': second.revealed.json['@escrow.disclosedDateTime'] }),
+    ]);
+    const times = listed.map((key) => String(key['@escrow.disclosedDateTime']));
+    expect(times).toEqual([...times].sort());
+
+    expect((await device.client.send('PATCH', COLLECTION, escrowBody(device, { '@escrow.replaces': first.id }))).status).toBe(200);
+    listed = await awaitingIds();
+    expect(listed.map((key) => key.id)).not.toContain(first.id);
+    expect(listed.map((key) => key.id)).toContain(second.id);
+  });
+
+  it('is metadata: a device may not read it', async () => {
+    const device = await newDevice();
+    expectGraphError(await device.client.send('GET', AWAITING), 403, 'authorization_error');
   });
 });
