@@ -4,6 +4,7 @@ import { recordCommandRun } from '../audit/commandRun';
 import { failureReason, stderrLine } from '../adoption/commandLine';
 import { forEachLimit } from '../adoption/concurrency';
 import { findEscrowedKey, importRecoveryKey } from '../adoption/importKey';
+import { supersedeDisclosedBy } from '../recoveryKeys/rotation';
 import { DEFAULT_PROGRESS_EVERY_MS, RunProgress } from '../adoption/progress';
 import type { AuditSource } from '../audit/model';
 import { type Caller, callerFromClaims } from '../auth/caller';
@@ -126,6 +127,12 @@ class MirrorRun {
         this.reportDeleted(key.id);
       } else {
         this.progress.add(outcome === 'unchanged' ? 'skipped' : outcome);
+      }
+      // A key Intune (or the user) rotated after a reveal comes back through here: it retires the disclosed one.
+      if (outcome === 'imported') {
+        for (const old of await supersedeDisclosedBy(key, this.source)) {
+          this.report(`mirror:entra: key ${old} superseded by key ${key.id}, created after its disclosure`);
+        }
       }
       return true;
     } catch (error) {

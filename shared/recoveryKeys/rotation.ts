@@ -9,7 +9,7 @@ import { InFlightLimit } from '../storage/inFlightLimit';
 import { isStorageError } from '../storage/storageError';
 import { addAwaiting, listAwaiting, removeAwaiting } from './awaitingRotation';
 import { successEvent } from './events';
-import type { StoredRecoveryKey } from './model';
+import type { KeyMetadata, StoredRecoveryKey } from './model';
 import * as store from './store';
 
 // Single-use keys. A revealed password is known to someone else, so with ROTATE_AFTER_REVEAL the first
@@ -260,4 +260,29 @@ export async function listAwaitingRotation(pageSize: number, continuation?: stri
     }),
   );
   return { items: checked.filter((key): key is StoredRecoveryKey => key !== undefined), continuation: page.continuation };
+}
+
+/** The most keys of one device a mirrored key is compared with: far above BitLocker's protectors per volume. */
+const DEVICE_KEYS_READ = 200;
+
+/**
+ * A key that arrived by another road than a successor's escrow (the Entra mirror: Intune's rotation, or a
+ * user's) supersedes each disclosed, unsuperseded key of its device and volume type disclosed before it
+ * was created. The ids of the keys it retired.
+ */
+export async function supersedeDisclosedBy(key: KeyMetadata, source: AuditSource): Promise<string[]> {
+  const { items } = await store.listByDevice(key.deviceId, DEVICE_KEYS_READ);
+  const retired: string[] = [];
+  for (const old of items) {
+    const due = old.disclosedDateTime !== undefined && old.supersededBy === undefined && old.id !== key.id;
+    if (!due || old.volumeType !== key.volumeType || Date.parse(old.disclosedDateTime!) >= Date.parse(key.createdDateTime)) continue;
+    try {
+      await link(old.id, key, source);
+      retired.push(old.id);
+    } catch (error) {
+      // Superseded meanwhile by a device's own successor, or deleted: nothing left to do for it.
+      if (!(error instanceof GraphError && error.status === 409)) throw error;
+    }
+  }
+  return retired;
 }
