@@ -3,6 +3,7 @@
 export const KEYS = '/v1.0/informationProtection/bitlocker/recoveryKeys';
 export const AUDITS = '/v1.0/auditLogs/directoryAudits';
 export const COVERAGE = '/v1.0/informationProtection/bitlocker/coverageReport';
+export const AWAITING = '/v1.0/informationProtection/bitlocker/keysAwaitingRotation';
 
 /** An answer other than 2xx, or no answer at all (status 0). */
 export class ApiError extends Error {

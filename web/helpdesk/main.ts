@@ -5,6 +5,7 @@ import { byId } from './dom';
 import { explain, showProblem } from './explain';
 import { setUpHistory } from './history';
 import { setUpResults } from './results';
+import { setUpAwaiting } from './rotation';
 import { setUpReveal } from './reveal';
 import { localSignIn, type Session } from './session';
 
@@ -28,6 +29,7 @@ function start(session: Session, config: HelpdeskPageConfig): void {
     },
   });
   setUpCoverage(session);
+  setUpAwaiting(session);
   byId('sign-out').addEventListener('click', () => {
     reveal.hide();
     // A local session lives in this page's memory only: reloading forgets it.

@@ -3,10 +3,11 @@ import { byId, button, h, utcDateTime } from './dom';
 import { explain, showProblem } from './explain';
 import { Pager } from './pager';
 import { parseSearch, type Search } from './search';
+import { rotationText, type RotationAnnotations } from './rotation';
 import { READ_AUDIT, READ_KEY, type Session } from './session';
 
-/** A key's metadata, as the list returns it (never the key itself). */
-export interface KeyRow {
+/** A key's metadata and its rotation's annotations, as the list returns them (never the key itself). */
+export interface KeyRow extends RotationAnnotations {
   id: string;
   deviceId: string;
   volumeType: string;
@@ -90,6 +91,7 @@ export function setUpResults(session: Session, actions: RowActions): void {
       h('td', { class: 'mono' }, row.deviceId),
       h('td', {}, VOLUME_TYPES[row.volumeType] ?? row.volumeType),
       h('td', {}, utcDateTime(row.createdDateTime)),
+      h('td', {}, rotationText(row)),
       h('td', { class: 'row-actions' }, ...cells),
     );
   };
