@@ -16,6 +16,7 @@ import './health';
 import './helpdesk';
 import './intuneRotations';
 import './inventory';
+import './keysAwaitingRotation';
 import './myDevices';
 import './notFound';
 import './openapi';

@@ -4,6 +4,7 @@ import { ALL_METHODS, dispatchByMethod } from '../shared/http/methods';
 import type { RequestContext } from '../shared/http/requestContext';
 import { jsonResponse } from '../shared/http/responses';
 import {
+  AWAITING_ROTATION_ROUTES,
   COLLECTION_ROUTES,
   COVERAGE_REPORT_ROUTES,
   MY_DEVICES_ROUTES,
@@ -40,6 +41,7 @@ export function getOpenApiDocument(_request: HttpRequest, requestContext: Reques
     revealRequestRoutes: REVEAL_REQUEST_ROUTES,
     revealGrantRoutes: REVEAL_GRANT_ROUTES,
     myDevicesRoutes: MY_DEVICES_ROUTES,
+    awaitingRotationRoutes: AWAITING_ROTATION_ROUTES,
   });
   return Promise.resolve(
     jsonResponse(requestContext, 200, withServer(document, requestContext.publicBase), {

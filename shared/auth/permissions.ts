@@ -39,7 +39,8 @@ export const PERMISSION_MATRIX = {
   /** A device reads no key and no single key's metadata: only the list of its own keys (authorizeDeviceListing). */
   readMetadata: { tokens: [Permission.ReadBasic, Permission.Read, Permission.ReadWrite], devices: 'never' },
   readKey: { tokens: [Permission.Read], devices: 'never' },
-  deleteKey: { tokens: [Permission.ReadWrite], devices: 'never' },
+  /** A device deletes only its own key, and only once a successor superseded it (shared/recoveryKeys/rotation.ts). */
+  deleteKey: { tokens: [Permission.ReadWrite], devices: 'own' },
   /** Not writeKey: a device (which may write its own keys) may not bring back a deleted one. */
   restoreKey: { tokens: [Permission.ReadWrite], devices: 'never' },
   readAudit: { tokens: [Permission.AuditRead], devices: 'never' },

@@ -5,6 +5,7 @@ import { failureReason } from '../errors/describeError';
 import { forEachLimit } from '../runs/forEachLimit';
 import { findEscrowedKey, importRecoveryKey } from '../keyImport/importKey';
 import { DEFAULT_PROGRESS_EVERY_MS, RunProgress, stderrLine } from '../runs/progress';
+import { supersedeDisclosedBy } from '../recoveryKeys/rotation';
 import type { AuditSource } from '../audit/model';
 import { type Caller, callerFromClaims } from '../auth/caller';
 import { loadJose } from '../auth/lazyJose';
@@ -133,6 +134,12 @@ class MirrorRun {
         this.reportDeleted(key.id);
       } else {
         this.progress.add(outcome === 'unchanged' ? 'skipped' : outcome);
+      }
+      // A key Intune (or the user) rotated after a reveal comes back through here: it retires the disclosed one.
+      if (outcome === 'imported') {
+        for (const old of await supersedeDisclosedBy(key, this.source)) {
+          this.report(`mirror:entra: key ${old} superseded by key ${key.id}, created after its disclosure`);
+        }
       }
       return true;
     } catch (error) {

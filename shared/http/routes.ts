@@ -30,6 +30,9 @@ export const MY_DEVICES_ROUTES: readonly string[] = BITLOCKER_PATHS.map((path) =
 /** The latest escrow coverage report. */
 export const COVERAGE_REPORT_ROUTES: readonly string[] = BITLOCKER_PATHS.map((path) => `${path}/coverageReport`);
 
+/** The keys disclosed and not yet superseded, longest waiting first (shared/recoveryKeys/rotation.ts). */
+export const AWAITING_ROTATION_ROUTES: readonly string[] = BITLOCKER_PATHS.map((path) => `${path}/keysAwaitingRotation`);
+
 /** Graph's audit trail: GET /auditLogs/directoryAudits. */
 export const DIRECTORY_AUDITS_ROUTES: readonly string[] = VERSION_PREFIXES.map((version) => `${version}auditLogs/directoryAudits`);
 

@@ -8,6 +8,7 @@ import { HEADERS } from './headers';
 import { keyIdParameter, PARAMETERS } from './parameters';
 import { coveragePaths } from './paths/coverage';
 import { deletedItemsPaths } from './paths/deletedItems';
+import { keysAwaitingRotationPaths } from './paths/keysAwaitingRotation';
 import { directoryAuditPaths } from './paths/directoryAudits';
 import { HEALTH_PATH } from './paths/health';
 import { OPENAPI_DOCUMENT_PATH } from './paths/openApiDocument';
@@ -41,6 +42,8 @@ export interface DocumentOptions {
   readonly revealRequestRoutes: readonly string[];
   readonly revealGrantRoutes: readonly string[];
   readonly myDevicesRoutes: readonly string[];
+  /** The keys-awaiting-rotation routes as registered. */
+  readonly awaitingRotationRoutes: readonly string[];
 }
 
 const DESCRIPTION = [
@@ -64,6 +67,7 @@ export function buildOpenApiDocument({
   revealRequestRoutes,
   revealGrantRoutes,
   myDevicesRoutes,
+  awaitingRotationRoutes,
 }: DocumentOptions): OpenApiDocument {
   const schemas: Record<string, SchemaObject> = {
     ...recoveryKeySchemas(),
@@ -83,6 +87,7 @@ export function buildOpenApiDocument({
       ...directoryAuditPaths(auditRoutes),
       ...coveragePaths(deviceStatusRoutes, coverageRoutes),
       ...revealPaths(revealRequestRoutes, revealGrantRoutes, myDevicesRoutes),
+      ...keysAwaitingRotationPaths(awaitingRotationRoutes),
       OPENAPI_DOCUMENT_PATH,
       HEALTH_PATH,
     ]),

@@ -1,7 +1,7 @@
 import { DATE_TIME_OFFSET_RANGE } from '../odata/dateTimeOffset';
 import { VOLUME_TYPES } from '../recoveryKeys/model';
 import { COLLECTION_CONTEXT } from '../recoveryKeys/representation';
-import { CLOCK_SKEW_MS, describeRecoveryKeyInput, ODATA_TYPE } from '../recoveryKeys/schema';
+import { CLOCK_SKEW_MS, describeRecoveryKeyInput, ODATA_TYPE, ROTATION_ANNOTATIONS } from '../recoveryKeys/schema';
 import { deriveObjectSchemas, type PropertyHints } from './joiSchema';
 import { collectionSchema } from './collectionSchema';
 import { ref } from './reference';
@@ -76,6 +76,29 @@ export const RECOVERY_KEY_HINTS: PropertyHints = {
   },
 };
 
+/** The instance annotations of a key's rotation, beside its properties whatever $select chose. */
+const ROTATION_ANNOTATION_SCHEMAS: Record<string, SchemaObject> = {
+  [ROTATION_ANNOTATIONS.disclosedDateTime]: {
+    type: 'string',
+    format: 'date-time',
+    description: 'Instance annotation: when the key was first revealed (ROTATE_AFTER_REVEAL); its device should replace it.',
+  },
+  [ROTATION_ANNOTATIONS.disclosedBy]: {
+    type: 'string',
+    description: 'Instance annotation: who first revealed the key (a UPN, or object or app id); not shown to a device.',
+  },
+  [ROTATION_ANNOTATIONS.supersededBy]: {
+    type: 'string',
+    format: 'uuid',
+    description: 'Instance annotation: the successor escrowed with @escrow.replaces; the key is retired.',
+  },
+  [ROTATION_ANNOTATIONS.supersededDateTime]: {
+    type: 'string',
+    format: 'date-time',
+    description: 'Instance annotation: when the successor was linked.',
+  },
+};
+
 const CREATION_RULE = 'When a key is created, deviceId, key and volumeType are required.';
 
 /** The components/schemas of the recovery key resource; throws if joi and the hints have drifted apart. */
@@ -84,6 +107,7 @@ export function recoveryKeySchemas(): Record<string, SchemaObject> {
   return {
     bitlockerRecoveryKey: {
       ...derived.response,
+      properties: { ...derived.response.properties, ...ROTATION_ANNOTATION_SCHEMAS },
       description: `A BitLocker recovery key as responses carry it (microsoft.graph.bitlockerRecoveryKey). key: ${KEY_AVAILABILITY}`,
     },
     bitlockerRecoveryKeyInput: {
@@ -96,6 +120,14 @@ export function recoveryKeySchemas(): Record<string, SchemaObject> {
           type: 'string',
           maxLength: 256,
           description: 'Acts as If-Match on PATCH (412 when stale); with an If-Match of another ETag, 412. Ignored on POST.',
+        },
+        '@escrow.replaces': {
+          type: 'string',
+          format: 'uuid',
+          description:
+            'The id of the live key of the same device this key is escrowed to replace (single-use keys): the old key is retired ' +
+            "(@escrow.supersededBy). 404 no such key, 403 another device's key (a device caller), 409 deleted, on another device, " +
+            'already superseded or being replaced; nothing is stored then.',
         },
       },
       description: `A request body of PATCH or POST. Any property not listed is refused with 400, except other @odata.* instance annotations, which are ignored. ${CREATION_RULE}`,

@@ -225,6 +225,38 @@ describe('the console in a browser', () => {
     expect(await page.getByRole('button', { name: 'More results' }).isHidden()).toBe(true);
   });
 
+  it("shows each key's rotation: revealed by whom, rotation required, rotated with its successor; and the keys awaiting it", async () => {
+    const deviceId = newId();
+    const [untouched, required, rotated] = keyBodies(3, { deviceId });
+    for (const body of [untouched, required, rotated]) await escrowKeys(writer, [body], 1);
+    const reader = await tokenWith(READ);
+    for (const body of [required, rotated]) {
+      expect(
+        (await call('GET', `/v1.0/informationProtection/bitlocker/recoveryKeys/${body.id}?$select=key`, { token: reader })).status,
+      ).toBe(200);
+    }
+    const successor = keyBody({ deviceId, '@escrow.replaces': rotated.id });
+    expect((await call('PATCH', '/v1.0/informationProtection/bitlocker/recoveryKeys', { token: writer, body: successor })).status).toBe(
+      200,
+    );
+    const page = await signIn([READ_BASIC]);
+
+    expect(await search(page, deviceId)).toBe(`4 keys found for ${deviceId}, newest first.`);
+    const rotationOf = async (id: string) => (await page.locator('#results-rows tr', { hasText: id }).locator('td').allTextContents())[4];
+    const when = '\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC';
+    expect(await rotationOf(untouched.id!)).toBe('');
+    expect(await rotationOf(required.id!)).toMatch(new RegExp(`^Revealed ${when} by object [0-9a-f-]{36}\\. Rotation required\\.$`));
+    expect(await rotationOf(rotated.id!)).toMatch(
+      new RegExp(`^Revealed ${when} by object [0-9a-f-]{36}\\. Rotated ${when}: read the successor ${successor.id}\\.$`),
+    );
+    // The words are in the accessible text of the row.
+    await page.getByRole('row', { name: new RegExp(`${required.id}.*Rotation required`) }).waitFor();
+
+    await page.getByRole('button', { name: 'Show keys awaiting rotation' }).click();
+    await page.getByText(/key\(s\) awaiting rotation, longest waiting first\./).waitFor();
+    expect(await page.locator('#awaiting-rows tr').count()).toBeGreaterThan(0);
+  });
+
   it('reveals a key with a reason, copies it, and shows the read with its reason in the history', async () => {
     const [body] = await escrowKeys(writer, [keyBody()]);
     const keyId = body.id!;

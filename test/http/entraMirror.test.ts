@@ -1,7 +1,7 @@
 import { expect } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { AUDIT_READ, auditsOf, detailOf, keySpellings, secretsIn, tokenParts } from '../support/audit';
-import { call, token, WRITE } from '../support/client';
+import { call, READ, READ_BASIC, token, WRITE } from '../support/client';
 import { escrowedEtag, escrowedPassword } from '../support/escrowed';
 import { newId, recoveryPassword } from '../support/fixtures';
 import { mapLimit } from '../support/keys';
@@ -296,6 +296,43 @@ it('after a 429 the whole mirror sends nothing until its Retry-After has passed,
       { windowMs: 2000, arrived: 'at most 3' },
       { windowMs: 4000, arrived: 'at most 3' },
     ]);
+  } finally {
+    await tenant.close();
+  }
+});
+
+it('a key Entra holds for a device, created after a reveal of its escrowed key of the same volume type, supersedes it', async () => {
+  const tenant = await startBitLockerStandIn(graphToken);
+  try {
+    const deviceId = newId();
+    const [writer, reader, basic] = await Promise.all([
+      token({ roles: [WRITE] }),
+      token({ roles: [READ] }),
+      token({ roles: [READ_BASIC] }),
+    ]);
+    const escrow = (volumeType: string) => ({ id: newId(), deviceId, volumeType, key: recoveryPassword() });
+    const [disclosed, otherVolume] = [escrow('operatingSystemVolume'), escrow('fixedDataVolume')];
+    for (const body of [disclosed, otherVolume]) {
+      expect((await call('PATCH', `/bitlocker/recoveryKeys/${body.id}`, { token: writer, body })).status).toBe(200);
+      expect((await call('GET', `/bitlocker/recoveryKeys/${body.id}?$select=key`, { token: reader })).status).toBe(200);
+    }
+    // Intune rotated the OS volume's protector after the reveal: Entra holds the new key.
+    const rotated: EntraKey = {
+      id: newId(),
+      deviceId,
+      volumeType: '1',
+      createdDateTime: new Date().toISOString(),
+      key: recoveryPassword(),
+    };
+    tenant.keys.set(rotated.id, rotated);
+
+    const run = await mirror(tenant);
+    expect(run.stderr).toContain(`mirror:entra: key ${disclosed.id} superseded by key ${rotated.id}, created after its disclosure`);
+    const [old, other] = await Promise.all(
+      [disclosed, otherVolume].map((body) => call('GET', `/bitlocker/recoveryKeys/${body.id}`, { token: basic })),
+    );
+    expect(old.json['@escrow.supersededBy']).toBe(rotated.id);
+    expect(other.json['@escrow.supersededBy']).toBeUndefined();
   } finally {
     await tenant.close();
   }

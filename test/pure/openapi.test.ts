@@ -25,7 +25,7 @@ import {
   type SchemaObject,
 } from '../../shared/openapi/types';
 import { VOLUME_TYPES } from '../../shared/recoveryKeys/model';
-import { describeRecoveryKeyInput, parseRecoveryKeyInput } from '../../shared/recoveryKeys/schema';
+import { describeRecoveryKeyInput, parseRecoveryKeyInput, ROTATION_ANNOTATIONS } from '../../shared/recoveryKeys/schema';
 import { recoveryPassword } from '../support/fixtures';
 import { bodyText } from '../support/inProcess';
 
@@ -165,11 +165,14 @@ describe('the bitlockerRecoveryKey schemas, derived from joi', () => {
   const joiKeys = (): string[] => Object.keys(describeRecoveryKeyInput().keys as Record<string, unknown>).sort();
 
   it('have exactly the properties of the joi schema', () => {
-    // Plus the two instance annotations a client sends back from a read, which are read before joi.
+    // Plus the instance annotations read before joi: the two a client sends back from a read, and a successor's.
     expect(Object.keys(schema('bitlockerRecoveryKeyInput').properties!).sort()).toEqual(
-      [...joiKeys(), '@odata.context', '@odata.etag'].sort(),
+      [...joiKeys(), '@odata.context', '@odata.etag', '@escrow.replaces'].sort(),
     );
-    expect(Object.keys(schema('bitlockerRecoveryKey').properties!).sort()).toEqual(joiKeys());
+    // A response's: the properties and the annotations of a key's rotation.
+    expect(Object.keys(schema('bitlockerRecoveryKey').properties!).sort()).toEqual(
+      [...joiKeys(), ...Object.values(ROTATION_ANNOTATIONS)].sort(),
+    );
     expect(schema('bitlockerRecoveryKeyInput').additionalProperties).toBe(false);
   });
 
@@ -333,6 +336,7 @@ describe('document structure', () => {
       getRevealGrant: permissionsFor.readRevealRequests,
       listRevealGrantDevices: permissionsFor.readRevealRequests,
       listMyDevices: permissionsFor.selfService,
+      listAwaitingKeys: permissionsFor.readMetadata,
     };
     for (const [p, , op] of allOperations()) {
       if (p === '/openapi.json' || p === '/health') {

@@ -6,6 +6,7 @@ export const COVERAGE = '/v1.0/informationProtection/bitlocker/coverageReport';
 export const REVEAL_REQUESTS = '/v1.0/informationProtection/bitlocker/revealRequests';
 export const REVEAL_GRANTS = '/v1.0/informationProtection/bitlocker/revealGrants';
 export const MY_DEVICES = '/v1.0/informationProtection/bitlocker/myDevices';
+export const AWAITING = '/v1.0/informationProtection/bitlocker/keysAwaitingRotation';
 
 /** An answer other than 2xx, or no answer at all (status 0). */
 export class ApiError extends Error {

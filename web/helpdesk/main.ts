@@ -6,6 +6,7 @@ import { byId } from './dom';
 import { explain, showProblem } from './explain';
 import { setUpHistory } from './history';
 import { setUpResults } from './results';
+import { setUpAwaiting } from './rotation';
 import { setUpReveal } from './reveal';
 import { setUpApprovals } from './approvals';
 import { showMyDevices } from './myDevices';
@@ -48,6 +49,7 @@ function start(session: Session, config: HelpdeskPageConfig): void {
     names,
   );
   setUpCoverage(session);
+  setUpAwaiting(session);
   byId('sign-out').addEventListener('click', () => {
     reveal.hide();
     // A local session lives in this page's memory only: reloading forgets it.

@@ -5,10 +5,11 @@ import { explain, showProblem } from './explain';
 import { byHolder, type Holder } from './holders';
 import { Pager } from './pager';
 import { parseSearch, type Search } from './search';
+import { rotationText, type RotationAnnotations } from './rotation';
 import { READ_AUDIT, READ_KEY, type Session } from './session';
 
-/** A key's metadata, as the list returns it (never the key itself). */
-export interface KeyRow {
+/** A key's metadata and its rotation's annotations, as the list returns them (never the key itself). */
+export interface KeyRow extends RotationAnnotations {
   id: string;
   deviceId: string;
   volumeType: string;
@@ -115,6 +116,7 @@ export function setUpResults(session: Session, actions: RowActions, names: Devic
       h('td', {}, names.label(row.deviceId)),
       h('td', {}, VOLUME_TYPES[row.volumeType] ?? row.volumeType),
       h('td', {}, utcDateTime(row.createdDateTime)),
+      h('td', {}, rotationText(row)),
       h('td', { class: 'row-actions' }, ...cells),
     );
   };

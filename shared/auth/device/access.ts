@@ -2,12 +2,15 @@ import { forbidden, type GraphError } from '../../errors/graphError';
 import type { Caller } from '../caller';
 import type { DeviceIdentity } from './verifier';
 
-// What a device principal may do on its own records (docs/devices.md): escrow keys of its
-// own deviceId and list its own keys' metadata. Which operations a device may attempt at all is its
-// column of the permission matrix (shared/auth/permissions.ts); which key a write touches is checked
-// against the stored record in the write's use case (shared/recoveryKeys/service.ts, requireDeviceOwnsKey).
+// What a device principal may do on its own records (docs/devices.md): escrow keys of its own
+// deviceId, list its own keys' metadata, and delete its own key once a successor has replaced it. Which
+// operations a device may attempt at all is its column of the permission matrix
+// (shared/auth/permissions.ts); which key a write or a delete touches is checked against the stored
+// record in its use case (shared/recoveryKeys/service.ts, requireDeviceOwnsKey and deleteRecoveryKey;
+// rotation.ts requireSuperseded).
 
-const NOT_FOR_DEVICES = "A device may only escrow its own keys and list them with $filter=deviceId eq '<its deviceId>'.";
+const NOT_FOR_DEVICES =
+  "A device may only escrow its own keys, list them with $filter=deviceId eq '<its deviceId>' and delete those its successors superseded.";
 
 /** The 403 for a device attempting what devices may not do. */
 export const notForDevices = (device: DeviceIdentity): GraphError => forbidden(`${NOT_FOR_DEVICES} (device ${device.deviceId})`);

@@ -13,7 +13,7 @@ const SPEC_DEVICE_COLUMN = `
   writeKey            allow
   readMetadata        403
   readKey             403
-  deleteKey           403
+  deleteKey           allow
   restoreKey          403
   readAudit           403
   purgeKey            403
@@ -51,7 +51,7 @@ function outcome(caller: Caller, operation: Operation): string {
   }
 }
 
-const refusal = `403 authorization_error: A device may only escrow its own keys and list them with $filter=deviceId eq '<its deviceId>'. (device ${deviceId})`;
+const refusal = `403 authorization_error: A device may only escrow its own keys, list them with $filter=deviceId eq '<its deviceId>' and delete those its successors superseded. (device ${deviceId})`;
 
 describe("the permission matrix's device column", () => {
   it('has a spec expectation for every operation of the matrix, and no other', () => {
