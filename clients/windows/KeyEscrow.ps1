@@ -36,6 +36,9 @@ Set-StrictMode -Version 2.0
 $ErrorActionPreference = 'Stop'
 
 $script:CollectionPath = '/v1.0/informationProtection/bitlocker/recoveryKeys'
+$script:StatusPath = '/v1.0/informationProtection/bitlocker/deviceStatuses'
+# Sent as the status's clientVersion and in User-Agent: which client reported what.
+$script:ClientVersion = '3'
 $script:GuidPattern = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
 $script:EventSource = 'BitLockerKeyEscrow'
 $script:MaxTries = 3
@@ -220,7 +223,7 @@ function Get-RecoveryPasswordProtector {
         $locked = [string]$volume.LockStatus -eq 'Locked'
         foreach ($protector in @($volume.KeyProtector | Where-Object { [string]$_.KeyProtectorType -eq 'RecoveryPassword' })) {
             $found += [pscustomobject]@{
-                Id         = ([string]$protector.KeyProtectorId).Trim('{', '}').ToLowerInvariant()
+                Id         = ConvertTo-KeyId $protector.KeyProtectorId
                 VolumeType = Get-VolumeType $volume $types
                 Readable   = (-not $locked) -and -not [string]::IsNullOrEmpty([string]$protector.RecoveryPassword)
                 Protector  = $protector
@@ -228,6 +231,43 @@ function Get-RecoveryPasswordProtector {
         }
     }
     return [pscustomobject]@{ Protectors = $found; VolumeErrors = $set.ErrorCount; VolumeCount = @($set.Volumes).Count }
+}
+
+function ConvertTo-KeyId([string]$KeyProtectorId) {
+    # BitLocker writes {5F1C4E0A-...}; the service's key ids are bare lower-case GUIDs.
+    return $KeyProtectorId.Trim('{', '}').ToLowerInvariant()
+}
+
+function Get-ProtectionStatus($Volume) {
+    # ProtectionStatus is On or Off (Unknown on a locked volume, which is encrypted all the same); Off on a
+    # volume that is encrypted, or being encrypted, and still has its protectors is what Suspend-BitLocker leaves.
+    if ([string]$Volume.ProtectionStatus -eq 'On' -or [string]$Volume.LockStatus -eq 'Locked') { return 'on' }
+    $protectors = @($Volume.KeyProtector | Where-Object { $null -ne $_ })
+    if ([string]$Volume.VolumeStatus -ne 'FullyDecrypted' -and $protectors.Count -gt 0) { return 'suspended' }
+    return 'off'
+}
+
+function ConvertTo-VolumeReport($Volume, [hashtable]$EncryptableTypes) {
+    # One volume as PUT deviceStatuses takes it (docs/coverage.md): ids of its recovery passwords, never one.
+    $protectors = @($Volume.KeyProtector | Where-Object { $null -ne $_ })
+    $recovery = @($protectors | Where-Object { [string]$_.KeyProtectorType -eq 'RecoveryPassword' } | ForEach-Object { ConvertTo-KeyId $_.KeyProtectorId })
+    # Tpm, TpmPin, ExternalKey... as the service names them: tpm, tpmPin, externalKey.
+    $others = @($protectors | Where-Object { [string]$_.KeyProtectorType -ne 'RecoveryPassword' } | ForEach-Object {
+            $type = [string]$_.KeyProtectorType
+            if ($type) { $type.Substring(0, 1).ToLowerInvariant() + $type.Substring(1) }
+        } | Sort-Object -Unique)
+    # Casts make plain arrays: Windows PowerShell 5.1 writes an array wrapped in a PSObject as {"value":…,"Count":…}.
+    $report = [ordered]@{
+        volumeType          = Get-VolumeType $Volume $EncryptableTypes
+        protectionStatus    = Get-ProtectionStatus $Volume
+        recoveryPasswordIds = [string[]]$recovery
+    }
+    $mountPoint = ([string]$Volume.MountPoint) -replace '[^\x20-\x7e]', '?'
+    if ($mountPoint) { $report['mountPoint'] = $mountPoint.Substring(0, [Math]::Min(260, $mountPoint.Length)) }
+    $percentage = $Volume.EncryptionPercentage
+    if ($null -ne $percentage -and [double]$percentage -ge 0 -and [double]$percentage -le 100) { $report['encryptionPercentage'] = [Math]::Round([double]$percentage, 1) }
+    $report['keyProtectorTypes'] = [string[]]$others
+    return $report
 }
 
 #endregion
@@ -289,7 +329,7 @@ function Invoke-Service($Http, [string]$BaseUrl, $Certificate, [string]$Method, 
         $request = [System.Net.Http.HttpRequestMessage]::new([System.Net.Http.HttpMethod]::new($Method), $uri)
         # Signs what HttpClient puts on the request line; the service brings both to the canonical form.
         [void]$request.Headers.TryAddWithoutValidation('Authorization', (New-DeviceAuthorization $Certificate $Method $uri.PathAndQuery $body))
-        [void]$request.Headers.TryAddWithoutValidation('User-Agent', 'BitLockerKeyEscrow-Intune/2')
+        [void]$request.Headers.TryAddWithoutValidation('User-Agent', "BitLockerKeyEscrow-Intune/$($script:ClientVersion)")
         if ($Json) {
             $request.Content = [System.Net.Http.ByteArrayContent]::new($body)
             $request.Content.Headers.ContentType = [System.Net.Http.Headers.MediaTypeHeaderValue]::new('application/json')
@@ -407,6 +447,78 @@ function Get-EscrowedKeyIds($Http, [string]$BaseUrl, $Certificate, [string]$Devi
     return [pscustomobject]@{ Ids = $ids; Failure = $null }
 }
 
+function Get-ExceptionText($ErrorRecord) {
+    # The innermost exception's type and HRESULT only: a message could quote a request.
+    $base = $ErrorRecord.Exception.GetBaseException()
+    return ('{0} (0x{1:X8})' -f $base.GetType().Name, $base.HResult)
+}
+
+function Invoke-DeviceRequest($Service, [string]$Method, [string]$PathAndQuery, [string]$Json) {
+    return Invoke-Service $Service.Http $Service.BaseUrl $Service.Certificate $Method $PathAndQuery $Json
+}
+
+function Send-DeviceStatus($Service) {
+    # PUT deviceStatuses/{deviceId} with what is on the disks now, read afresh. Returns $null once stored,
+    # else the words for the result line: the status is a report, its failure fails nothing else.
+    $set = Get-BitLockerVolumeSet
+    # A status without a volume BitLocker could not read would make its keys look stale: better none.
+    if ($set.ErrorCount -gt 0) { return 'StatusSkipped: a volume could not be read' }
+    $types = Get-EncryptableVolumeType
+    $volumes = @($set.Volumes | Where-Object { $null -ne $_ } | ForEach-Object { ConvertTo-VolumeReport $_ $types })
+    $json = [ordered]@{ volumes = [object[]]$volumes; clientVersion = "KeyEscrow.ps1/$($script:ClientVersion)" } | ConvertTo-Json -Depth 5 -Compress
+    try {
+        $response = Invoke-DeviceRequest $Service 'PUT' "$($script:StatusPath)/$($Service.DeviceId)" $json
+    } catch {
+        return "StatusFailed: $(Get-ExceptionText $_)"
+    }
+    if ($response.Status -eq 200) { return $null }
+    return "StatusFailed: $(Get-FailureText $response)"
+}
+
+function New-RunOutcome([string[]]$Parts, [int]$ExitCode, [bool]$ReportStatus) {
+    return [pscustomobject]@{ Parts = @($Parts); ExitCode = $ExitCode; ReportStatus = $ReportStatus }
+}
+
+function Invoke-EscrowStep($Service, [string]$Mode, $Found) {
+    # List, then escrow what is missing (Remediate). ReportStatus: whether the service answered this
+    # device, so that its status is worth sending.
+    $notes = @()
+    if ($Found.VolumeErrors -gt 0) { $notes += "VolumeErrors $($Found.VolumeErrors)" }
+    if (@($Found.Protectors).Count -eq 0) {
+        $word = if ($Found.VolumeCount -eq 0) { 'NoBitLockerVolumes' } else { 'NoRecoveryPasswords' }
+        return New-RunOutcome (@($word) + $notes) 0 $true
+    }
+
+    $listed = Get-EscrowedKeyIds $Service.Http $Service.BaseUrl $Service.Certificate $Service.DeviceId
+    if ($null -eq $listed.Ids) {
+        $line = if ($listed.Failure -match '^(Unauthorized|Forbidden|ServiceUnavailable|Failed):') { $listed.Failure } else { 'Failed: ' + $listed.Failure }
+        return New-RunOutcome @($line) 1 $false
+    }
+    $missing = @($Found.Protectors | Where-Object { -not $listed.Ids.ContainsKey($_.Id) })
+    $unreadable = @($missing | Where-Object { -not $_.Readable })
+    $missing = @($missing | Where-Object { $_.Readable })
+    if ($unreadable.Count -gt 0) { $notes += "Skipped $($unreadable.Count) (volume locked or password unreadable)" }
+
+    if ($missing.Count -eq 0) { return New-RunOutcome (@('UpToDate') + $notes) 0 $true }
+    if ($Mode -eq 'Detect') { return New-RunOutcome (@("MissingKeys $($missing.Count)") + $notes) 1 $true }
+
+    $escrowed = 0
+    $failures = @()
+    foreach ($item in $missing) {
+        # The password goes from the protector into the request body and nowhere else.
+        $json = [ordered]@{ id = $item.Id; deviceId = $Service.DeviceId; volumeType = $item.VolumeType; key = [string]$item.Protector.RecoveryPassword } | ConvertTo-Json -Compress
+        $response = Invoke-DeviceRequest $Service 'PATCH' $script:CollectionPath $json
+        if ($response.Status -eq 200 -or $response.Status -eq 201) { $escrowed++ } else { $failures += $response }
+    }
+    $parts = @("Escrowed $escrowed")
+    if ($failures.Count -gt 0) {
+        $byStatus = ($failures | Group-Object -Property Status | ForEach-Object { "$($_.Name) x$($_.Count)" }) -join ', '
+        $parts += "Failed $($failures.Count) ($byStatus): $(Get-FailureText $failures[0])"
+    }
+    $exitCode = if ($failures.Count -gt 0 -or $Found.VolumeErrors -gt 0) { 1 } else { 0 }
+    return New-RunOutcome ($parts + $notes) $exitCode $true
+}
+
 function Invoke-KeyEscrow([string]$ServiceUrl, [string]$Mode, $Http) {
     # The whole run; returns the result line and exit code (the entry point prints and exits).
     if ($Mode -ne 'Detect' -and $Mode -ne 'Remediate') { return New-Result 'Failed: Mode must be Detect or Remediate' 1 }
@@ -417,50 +529,22 @@ function Invoke-KeyEscrow([string]$ServiceUrl, [string]$Mode, $Http) {
     try {
         $certificate = Find-DeviceCertificate
         if ($null -eq $certificate) { return New-Result 'NotEntraJoined' 0 }
-        $deviceId = ([string](Get-DeviceId $certificate)).ToLowerInvariant()
-
         $found = Get-RecoveryPasswordProtector
-        $notes = @()
-        if ($found.VolumeErrors -gt 0) { $notes += "VolumeErrors $($found.VolumeErrors)" }
-        if (@($found.Protectors).Count -eq 0) {
-            $word = if ($found.VolumeCount -eq 0) { 'NoBitLockerVolumes' } else { 'NoRecoveryPasswords' }
-            return New-Result ((@($word) + $notes) -join '; ') 0
-        }
-
         if ($null -eq $Http) { $Http = New-HttpClient }
-        $listed = Get-EscrowedKeyIds $Http $ServiceUrl $certificate $deviceId
-        if ($null -eq $listed.Ids) {
-            $line = if ($listed.Failure -match '^(Unauthorized|Forbidden|ServiceUnavailable|Failed):') { $listed.Failure } else { 'Failed: ' + $listed.Failure }
-            return New-Result $line 1
-        }
-        $missing = @($found.Protectors | Where-Object { -not $listed.Ids.ContainsKey($_.Id) })
-        $unreadable = @($missing | Where-Object { -not $_.Readable })
-        $missing = @($missing | Where-Object { $_.Readable })
-        if ($unreadable.Count -gt 0) { $notes += "Skipped $($unreadable.Count) (volume locked or password unreadable)" }
+        $service = [pscustomobject]@{ Http = $Http; BaseUrl = $ServiceUrl; Certificate = $certificate; DeviceId = ([string](Get-DeviceId $certificate)).ToLowerInvariant() }
 
-        if ($missing.Count -eq 0) { return New-Result ((@('UpToDate') + $notes) -join '; ') 0 }
-        if ($Mode -eq 'Detect') { return New-Result ((@("MissingKeys $($missing.Count)") + $notes) -join '; ') 1 }
-
-        $escrowed = 0
-        $failures = @()
-        foreach ($item in $missing) {
-            # The password goes from the protector into the request body and nowhere else.
-            $json = [ordered]@{ id = $item.Id; deviceId = $deviceId; volumeType = $item.VolumeType; key = [string]$item.Protector.RecoveryPassword } | ConvertTo-Json -Compress
-            $response = Invoke-Service $Http $ServiceUrl $certificate 'PATCH' $script:CollectionPath $json
-            if ($response.Status -eq 200 -or $response.Status -eq 201) { $escrowed++ } else { $failures += $response }
+        $outcome = Invoke-EscrowStep $service $Mode $found
+        $parts = $outcome.Parts
+        # Every run that reached the service ends with the device's status; its failure is reported, not fatal.
+        if ($outcome.ReportStatus) {
+            $statusProblem = Send-DeviceStatus $service
+            if ($statusProblem) { $parts += $statusProblem }
         }
-        $parts = @("Escrowed $escrowed")
-        if ($failures.Count -gt 0) {
-            $byStatus = ($failures | Group-Object -Property Status | ForEach-Object { "$($_.Name) x$($_.Count)" }) -join ', '
-            $parts += "Failed $($failures.Count) ($byStatus): $(Get-FailureText $failures[0])"
-        }
-        $exitCode = if ($failures.Count -gt 0 -or $found.VolumeErrors -gt 0) { 1 } else { 0 }
-        return New-Result (($parts + $notes) -join '; ') $exitCode
+        return New-Result ($parts -join '; ') $outcome.ExitCode
     } catch {
-        # The innermost exception's type and HRESULT only: a message could quote a request.
         $base = $_.Exception.GetBaseException()
         if ($base -is [System.InvalidOperationException] -and $base.Message -eq 'NoDeviceCertificate') { return New-Result 'Failed: NoDeviceCertificate' 1 }
-        return New-Result ('Failed: {0} (0x{1:X8})' -f $base.GetType().Name, $base.HResult) 1
+        return New-Result "Failed: $(Get-ExceptionText $_)" 1
     }
 }
 

@@ -107,3 +107,17 @@ function New-Volume([string]$MountPoint, [string]$VolumeType = 'Data', [object[]
 function Get-ProtectorId($Protector) {
     return $Protector.KeyProtectorId.Trim('{', '}').ToLowerInvariant()
 }
+
+function Get-StageToken($Stage, [string[]]$Roles) {
+    # A development token the stage's host accepts (AUTH_MODE local), for reading what the client stored.
+    $body = @{ roles = @($Roles) } | ConvertTo-Json
+    return (Invoke-RestMethod -Method Post -Uri "$($Stage.Url)/__stage/token" -Body $body -ContentType 'application/json').token
+}
+
+function Invoke-StageApi($Stage, [string]$Method, [string]$Path, [string]$Token, [hashtable]$Headers = @{}) {
+    # One call to the host as a Graph client would make it; the status and the parsed body, whatever the status.
+    $all = @{ Authorization = "Bearer $Token" } + $Headers
+    $response = Invoke-WebRequest -Method $Method -Uri "$($Stage.Url)$Path" -Headers $all -SkipHttpErrorCheck
+    $json = if ($response.Content) { [string]$response.Content | ConvertFrom-Json -DateKind String } else { $null }
+    return [pscustomobject]@{ Status = [int]$response.StatusCode; Json = $json }
+}
