@@ -29,6 +29,8 @@ interface Fault {
   method?: string;
   /** ...whose body contains this text (any when absent). */
   bodyIncludes?: string;
+  /** ...whose path and query contain this text (any when absent). */
+  pathIncludes?: string;
   /** How many matching requests it answers (1 when absent). */
   times?: number;
   status: number;
@@ -144,7 +146,11 @@ async function main(): Promise<void> {
       seen.push({ method: req.method ?? '', path: url, at: Date.now() });
       const text = body.toString('utf8');
       const fault = faults.find(
-        (f) => (!f.method || f.method === req.method) && (!f.bodyIncludes || text.includes(f.bodyIncludes)) && (f.times ?? 1) > 0,
+        (f) =>
+          (!f.method || f.method === req.method) &&
+          (!f.bodyIncludes || text.includes(f.bodyIncludes)) &&
+          (!f.pathIncludes || url.includes(f.pathIncludes)) &&
+          (f.times ?? 1) > 0,
       );
       if (fault) {
         fault.times = (fault.times ?? 1) - 1;

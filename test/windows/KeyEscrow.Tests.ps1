@@ -9,68 +9,13 @@ Describe 'KeyEscrow.ps1' {
     BeforeAll {
         . (Join-Path $PSScriptRoot 'TestSupport.ps1')
         . $ScriptUnderTest
-        $script:Stage = Start-Stage
-        $script:Work = (New-Item -ItemType Directory -Path (Join-Path ([System.IO.Path]::GetTempPath()) ("keyescrow-" + [guid]::NewGuid()))).FullName
+        Start-Suite 'keyescrow'
         $script:Vectors = Get-Content (Join-Path $RepoRoot 'test/vectors/device-proof.json') -Raw | ConvertFrom-Json -DateKind String
-        $script:Events = [System.Collections.Generic.List[string]]::new()
-
-        function Use-Device([switch]$Unregistered, [switch]$IssuedByOrganizationAccess, [string]$JoinInfo = 'thumbprint') {
-            # A joined device whose certificate is in LocalMachine\My and named by JoinInfo.
-            $certificate = New-TestDeviceCertificate $Work -IssuedByOrganizationAccess:$IssuedByOrganizationAccess
-            if (-not $Unregistered) { Register-StageDevice $Stage $certificate }
-            $subkey = switch ($JoinInfo) { 'thumbprint' { $certificate.Thumbprint } 'deviceId' { Get-DeviceId $certificate } default { $null } }
-            $script:CurrentCertificate = $certificate
-            $script:CurrentSubkeys = @($subkey | Where-Object { $_ })
-            Mock Get-JoinInfoSubkeyName { $script:CurrentSubkeys }
-            Mock Get-MachineCertificate { @($script:CurrentCertificate) }
-            return $certificate
-        }
-
-        function Use-Volumes([object[]]$Volumes, [hashtable]$Types = @{}, [int]$Errors = 0) {
-            $script:CurrentVolumes = [pscustomobject]@{ Volumes = @($Volumes); ErrorCount = $Errors }
-            $script:CurrentTypes = $Types
-            Mock Get-BitLockerVolumeSet { $script:CurrentVolumes }
-            Mock Get-EncryptableVolumeType { $script:CurrentTypes }
-        }
-
-        function Invoke-Run([string]$Mode, [string]$Url = $Stage.Url) {
-            return Invoke-KeyEscrow -ServiceUrl $Url -Mode $Mode
-        }
-
-        function Assert-Run([string]$Mode, [string]$Line, [int]$ExitCode) {
-            # One run, its line and exit code as expected.
-            $result = Invoke-Run $Mode
-            $result.Line | Should -BeExactly $Line
-            $result.ExitCode | Should -Be $ExitCode
-        }
-
-        function Get-ListedKeys($Certificate) {
-            # The device's keys as the service lists them to the device itself.
-            $http = New-HttpClient
-            $response = Invoke-Service $http $Stage.Url $Certificate 'GET' (Get-ListPath (Get-DeviceId $Certificate)) $null
-            $response.Status | Should -Be 200
-            return @(($response.Text | ConvertFrom-Json).value)
-        }
-
-        function Assert-OneLine($Result) {
-            $Result.Line | Should -Not -Match "[`r`n]"
-            $Result.Line.Length | Should -BeLessOrEqual 2048
-            $Result.Line.Length | Should -BeGreaterThan 0
-        }
     }
 
-    AfterAll {
-        Stop-Stage $Stage
-        Remove-Item -Recurse -Force $Work -ErrorAction SilentlyContinue
-    }
+    AfterAll { Stop-Suite }
 
-    BeforeEach {
-        Set-StageFault $Stage @()
-        Clear-StageRequest $Stage
-        $Events.Clear()
-        Mock Write-EscrowEvent { $Events.Add($Line) }
-        Mock Test-Wow64Process { $false }
-    }
+    BeforeEach { Reset-Suite }
 
     Describe 'A1: the request line and the signature, byte for byte' {
         It 'writes the list query out as the vector pins it, whatever case the deviceId comes in' {
