@@ -12,7 +12,15 @@ import { COLLECTION_ROUTES, functionNameOf } from '../shared/http/routes';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
 import { continuationOf, nextLinkOf, parseItemSelect, parseListQuery } from '../shared/odata';
 import type { StoredRecoveryKey } from '../shared/recoveryKeys/model';
-import { contextUrl, graphEntity, graphProperties, type KeyProperty, propertiesFor } from '../shared/recoveryKeys/representation';
+import {
+  type Audience,
+  contextUrl,
+  graphEntity,
+  graphProperties,
+  type KeyProperty,
+  propertiesFor,
+} from '../shared/recoveryKeys/representation';
+import type { Caller } from '../shared/auth/caller';
 import { parseRevealHeaders } from '../shared/recoveryKeys/revealReason';
 import { permitReveal } from '../shared/reveal/permit';
 import { keyIdOf, parseRecoveryKeyBody } from '../shared/recoveryKeys/schema';
@@ -27,8 +35,22 @@ function entityResponse(
   password?: string,
   headers: Record<string, string> = {},
   select?: readonly KeyProperty[],
+  audience: Audience = 'reader',
 ): HttpResponseInit {
-  return jsonResponse(requestContext, status, graphEntity(requestContext, key, password, select), { ETag: key.etag, ...headers });
+  return jsonResponse(requestContext, status, graphEntity(requestContext, key, password, select, audience), { ETag: key.etag, ...headers });
+}
+
+const audienceOf = (caller: Caller): Audience => (caller.device ? 'device' : 'reader');
+
+/**
+ * A reveal of a retired key still answers (an old disk image may need it), and says which key replaced it:
+ * beside the @escrow.supersededBy annotation, a Link to the successor (RFC 5829 successor-version).
+ */
+function successorLink(request: HttpRequest, requestContext: RequestContext, key: StoredRecoveryKey): Record<string, string> {
+  if (key.supersededBy === undefined) return {};
+  const url = publicUrlOf(request, requestContext);
+  const collection = url.pathname.replace(/\/[^/]*\/?$/, '');
+  return { Link: `<${url.origin}${collection}/${key.supersededBy}>; rel="successor-version"` };
 }
 
 /** The key id of an item route's `{id}`, normalized; 400 if it is not a GUID. */
@@ -50,7 +72,7 @@ export async function listKeys(
   const properties = query.select ?? propertiesFor(false);
   const body: Record<string, unknown> = {
     '@odata.context': contextUrl(requestContext, query.select, false),
-    value: page.items.map((key) => graphProperties(key, properties)),
+    value: page.items.map((key) => graphProperties(key, properties, undefined, audienceOf(caller))),
   };
   const nextLink = nextLinkOf(publicUrlOf(request, requestContext), fingerprint, page.continuation);
   if (nextLink !== undefined) body['@odata.nextLink'] = nextLink;
@@ -79,7 +101,7 @@ export async function getKey(request: HttpRequest, requestContext: RequestContex
       deviceId,
       permit: (key) => permitReveal({ caller, key, request }),
     });
-    return entityResponse(requestContext, 200, stored, key, {}, select);
+    return entityResponse(requestContext, 200, stored, key, successorLink(request, requestContext, stored), select);
   } catch (error) {
     throw await audit.recordFailure(error);
   }
@@ -100,10 +122,10 @@ export async function patchKey(
   try {
     authorize(caller, 'writeKey');
     const id = request.params.id === undefined ? undefined : keyIdOf(request);
-    const { input, etag } = parseRecoveryKeyBody(await readJsonObject(request), id);
+    const { input, etag, replaces } = parseRecoveryKeyBody(await readJsonObject(request), id);
     audit.target({ keyId: id ?? input.id, deviceId: input.deviceId });
-    const { stored, key } = await keys.upsertRecoveryKey(id, input, preconditionsOf(request, etag), audit.source);
-    return entityResponse(requestContext, 200, stored, key);
+    const { stored, key } = await keys.upsertRecoveryKey(id, input, preconditionsOf(request, etag), audit.source, replaces);
+    return entityResponse(requestContext, 200, stored, key, {}, undefined, audienceOf(caller));
   } catch (error) {
     throw await audit.recordFailure(error);
   }
@@ -120,18 +142,21 @@ export async function createKey(
   try {
     authorize(caller, 'writeKey');
     // @odata.etag is read and ignored here, as If-Match is: a POST creates, so there is no stored version to match.
-    const { input } = parseRecoveryKeyBody(await readJsonObject(request));
+    const { input, replaces } = parseRecoveryKeyBody(await readJsonObject(request));
     audit.target({ keyId: input.id, deviceId: input.deviceId });
-    const { stored, key } = await keys.createRecoveryKey(input, audit.source);
+    const { stored, key } = await keys.createRecoveryKey(input, audit.source, replaces);
     const collection = publicUrlOf(request, requestContext);
     const location = `${collection.origin}${collection.pathname.replace(/\/+$/, '')}/${stored.id}`;
-    return entityResponse(requestContext, 201, stored, key, { Location: location });
+    return entityResponse(requestContext, 201, stored, key, { Location: location }, undefined, audienceOf(caller));
   } catch (error) {
     throw await audit.recordFailure(error);
   }
 }
 
-/** DELETE {collection}/{id}: a soft delete (204); the key goes to directory/deletedItems. Audited, allowed or refused. */
+/**
+ * DELETE {collection}/{id}: a soft delete (204); the key goes to directory/deletedItems. A writer deletes any
+ * key; a device only its own, once superseded by a successor. Audited, allowed or refused.
+ */
 export async function deleteKey(
   request: HttpRequest,
   requestContext: RequestContext,

@@ -83,6 +83,11 @@ export interface Settings {
   keyReadLimitPerMinute: number;
   /** REQUIRE_REVEAL_REASON: a key read without a valid X-Reveal-Reason is a 400 (shared/recoveryKeys/revealReason.ts). */
   requireRevealReason: boolean;
+  /**
+   * ROTATE_AFTER_REVEAL: the first allowed key read marks the key disclosed, so that its device replaces it
+   * (shared/recoveryKeys/rotation.ts). Off, a reveal is audited as always and marks nothing.
+   */
+  rotateAfterReveal: boolean;
   /** DEVICE_AUTH: off (default), entra (devices looked up in Microsoft Graph) or local (devices under LOCAL_STATE_DIR/devices). */
   deviceAuth: DeviceAuthMode;
   /** GRAPH_BASE_URL without a trailing slash: https, or http on loopback only (test stand-ins). */
@@ -346,6 +351,7 @@ export function readSettings(env: Env = process.env): Settings {
     port: readPort(env),
     keyReadLimitPerMinute: readKeyReadLimit(env),
     requireRevealReason: readBoolean(env, 'REQUIRE_REVEAL_REASON', false),
+    rotateAfterReveal: readBoolean(env, 'ROTATE_AFTER_REVEAL', true),
     deviceAuth: readDeviceAuth(env),
     // GRAPH_BASE_URL carries our managed identity's Graph token: https only, except to a stand-in on this machine.
     graphBaseUrl: readServiceUrl(env, 'GRAPH_BASE_URL', true) ?? 'https://graph.microsoft.com',

@@ -21,6 +21,11 @@ export const ACTIVITIES = {
   command: { displayName: 'Run BitLocker key administration command', operationType: 'Other' },
   /** A key brought in from elsewhere (Entra ID's own copy, an MBAM or manage-bde export), stored by the same use case as a PATCH. */
   import: { displayName: 'Import BitLocker key', operationType: 'Add' },
+  /**
+   * A key retired: its successor (escrowed with `@escrow.replaces`) is linked to it; the reason names both
+   * key ids. The successor's own escrow is an 'add' (or 'update') whose reason names the key it replaces.
+   */
+  retire: { displayName: 'Retire BitLocker key', operationType: 'Update' },
   /** A device's BitLocker status, written by the device or a management tool (shared/deviceStatus/service.ts). */
   status: { displayName: 'Update BitLocker device status', operationType: 'Update' },
 } as const;

@@ -4,12 +4,13 @@ import { firstPage } from '../storage/firstPage';
 import { storageCall } from '../storage/storageCall';
 import { byPartition } from '../storage/byPartition';
 import { tableClient } from '../storage/tables';
-import { type KeyMetadata, VOLUME_TYPES, type VolumeType } from './model';
+import { type KeyMetadata, type KeyRotation, rotationOf, VOLUME_TYPES, type VolumeType } from './model';
 import { TABLES } from '../storage/layout';
 
 // The device index (README "Storage layout"):
 //   RecoveryKeysByDevice  PartitionKey = device id, RowKey = key id,
-//                         volumeType, createdDateTime (the record's listed metadata), listed (boolean)
+//                         volumeType, createdDateTime, the rotation fields (the record's listed metadata),
+//                         listed (boolean)
 // A device's keys are one single-partition query here. The record (RecoveryKeys) stays the truth;
 // an entry carries a copy of what a list shows, so that a page of a device's keys needs no read of
 // the records, and says whether that copy can be trusted:
@@ -56,11 +57,14 @@ const fallbackReads = new InFlightLimit(FALLBACK_READS_IN_FLIGHT);
  */
 const AFTER_COMMIT_DEADLINE_MS = 1_000;
 
-interface IndexEntity {
+interface IndexEntity extends KeyRotation {
   volumeType?: string;
   createdDateTime?: string;
   listed?: boolean;
 }
+
+/** What an entry copies of its record's rotation (model.ts KeyRotation): the annotations a device's list shows. */
+const ROTATION_FIELDS = ['disclosedDateTime', 'disclosedBy', 'supersededBy', 'supersededDateTime'] as const;
 
 export interface MetadataPage {
   items: KeyMetadata[];
@@ -71,8 +75,18 @@ export interface MetadataPage {
 const deviceIndex = () => tableClient(DEVICE_INDEX_TABLE);
 
 function entity(key: KeyMetadata, listed: boolean) {
-  return { partitionKey: key.deviceId, rowKey: key.id, volumeType: key.volumeType, createdDateTime: key.createdDateTime, listed };
+  return {
+    partitionKey: key.deviceId,
+    rowKey: key.id,
+    volumeType: key.volumeType,
+    createdDateTime: key.createdDateTime,
+    ...rotationOf(key),
+    listed,
+  };
 }
+
+/** Whether two copies agree on the rotation. */
+export const sameRotation = (a: KeyRotation, b: KeyRotation): boolean => ROTATION_FIELDS.every((field) => a[field] === b[field]);
 
 async function writePending(pending: { partitionKey: string; rowKey: string; listed: false }): Promise<string> {
   const response = await storageCall(async () => (await deviceIndex()).upsertEntity(pending, 'Replace'));
@@ -117,10 +131,13 @@ export async function remove(deviceId: string, id: string, pendingEtag: string):
 function copyOf(deviceId: string, entry: TableEntityResult<IndexEntity>): KeyMetadata | undefined {
   const { volumeType, createdDateTime } = entry;
   if (typeof createdDateTime !== 'string' || !VOLUME_TYPES.includes(volumeType as VolumeType)) return undefined;
-  return { id: entry.rowKey!, deviceId, volumeType: volumeType as VolumeType, createdDateTime };
+  const rotation: KeyRotation = {};
+  for (const field of ROTATION_FIELDS) if (typeof entry[field] === 'string') rotation[field] = entry[field];
+  return { id: entry.rowKey!, deviceId, volumeType: volumeType as VolumeType, createdDateTime, ...rotation };
 }
 
-const sameCopy = (a: KeyMetadata, b: KeyMetadata): boolean => a.volumeType === b.volumeType && a.createdDateTime === b.createdDateTime;
+const sameCopy = (a: KeyMetadata, b: KeyMetadata): boolean =>
+  a.volumeType === b.volumeType && a.createdDateTime === b.createdDateTime && sameRotation(a, b);
 
 /**
  * One page of a device's keys: one query on the index. Trusted entries are used as they are; the
@@ -137,7 +154,10 @@ export async function listDevicePage(
 ): Promise<MetadataPage> {
   const page = await storageCall(async () => {
     const entries = (await deviceIndex()).listEntities<IndexEntity>({
-      queryOptions: { filter: odata`PartitionKey eq ${deviceId}`, select: ['RowKey', 'volumeType', 'createdDateTime', 'listed'] },
+      queryOptions: {
+        filter: odata`PartitionKey eq ${deviceId}`,
+        select: ['RowKey', 'volumeType', 'createdDateTime', ...ROTATION_FIELDS, 'listed'],
+      },
     });
     return firstPage(entries.byPage({ maxPageSize: pageSize, continuationToken: continuation }));
   });
@@ -149,7 +169,7 @@ export async function listDevicePage(
       const record = await fallbackReads.run(() => readRecord(entry.rowKey!));
       if (!record || record.deletedDateTime !== undefined || record.deviceId !== deviceId) return undefined;
       const { id, volumeType, createdDateTime } = record;
-      const shown: KeyMetadata = { id, deviceId, volumeType, createdDateTime };
+      const shown: KeyMetadata = { id, deviceId, volumeType, createdDateTime, ...rotationOf(record) };
       if (copy && entry.listed === false && entry.etag && sameCopy(copy, shown)) await confirm(shown, entry.etag);
       return shown;
     }),

@@ -2,7 +2,7 @@ import type { RequestContext } from '../http/requestContext';
 import type { JsonObject } from '../http/responses';
 import { writeDateTimeOffset } from '../odata/dateTimeOffset';
 import type { KeyMetadata, StoredRecoveryKey } from './model';
-import { ODATA_TYPE } from './schema';
+import { ODATA_TYPE, ROTATION_ANNOTATIONS as ANNOTATIONS } from './schema';
 
 export const COLLECTION_CONTEXT = 'informationProtection/bitlocker/recoveryKeys';
 
@@ -10,9 +10,34 @@ export type KeyProperty = 'id' | 'createdDateTime' | 'volumeType' | 'deviceId' |
 
 const METADATA_PROPERTIES: readonly KeyProperty[] = ['id', 'createdDateTime', 'volumeType', 'deviceId'];
 
-/** The Graph JSON of one key: metadata always, `key` (the plain-text password) only where the operation says so and supplies it. */
-export function graphProperties(key: KeyMetadata, properties: readonly KeyProperty[], password?: string): JsonObject {
-  const json: JsonObject = { '@odata.type': ODATA_TYPE };
+/** Who is shown who revealed a key: every caller with a token; a device sees only that its key was disclosed. */
+export type Audience = 'reader' | 'device';
+
+/** The annotations of a key's rotation (OData JSON 4.01 section 18: clients that do not know them ignore them). */
+function rotationAnnotations(key: KeyMetadata, audience: Audience): JsonObject {
+  const json: JsonObject = {};
+  if (key.disclosedDateTime !== undefined) {
+    json[ANNOTATIONS.disclosedDateTime] = writeDateTimeOffset(key.disclosedDateTime);
+    if (audience === 'reader' && key.disclosedBy !== undefined) json[ANNOTATIONS.disclosedBy] = key.disclosedBy;
+  }
+  if (key.supersededBy !== undefined) {
+    json[ANNOTATIONS.supersededBy] = key.supersededBy;
+    if (key.supersededDateTime !== undefined) json[ANNOTATIONS.supersededDateTime] = writeDateTimeOffset(key.supersededDateTime);
+  }
+  return json;
+}
+
+/**
+ * The Graph JSON of one key: metadata always, `key` (the plain-text password) only where the operation says
+ * so and supplies it; its rotation's annotations whatever `$select` chose (annotations are not properties).
+ */
+export function graphProperties(
+  key: KeyMetadata,
+  properties: readonly KeyProperty[],
+  password?: string,
+  audience: Audience = 'reader',
+): JsonObject {
+  const json: JsonObject = { '@odata.type': ODATA_TYPE, ...rotationAnnotations(key, audience) };
   for (const property of properties) {
     if (property === 'key') json.key = password;
     else json[property] = property === 'createdDateTime' ? writeDateTimeOffset(key.createdDateTime) : key[property];
@@ -42,11 +67,12 @@ export function graphEntity(
   key: StoredRecoveryKey,
   password?: string,
   select?: readonly KeyProperty[],
+  audience: Audience = 'reader',
 ): JsonObject {
   return {
     '@odata.context': contextUrl(requestContext, select, true),
     '@odata.etag': key.etag,
-    ...graphProperties(key, select ?? propertiesFor(password !== undefined), password),
+    ...graphProperties(key, select ?? propertiesFor(password !== undefined), password, audience),
   };
 }
 

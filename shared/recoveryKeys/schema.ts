@@ -107,12 +107,22 @@ const schemas = builtOnFirstUse((Joi) => {
       'string.empty': '{{#label}} must be the @odata.etag (or ETag header) of a read, not empty',
       'string.max': '{{#label}} is longer than any ETag of this service',
     }),
+    // A successor names the key it replaces; the read-only annotations of a key read back are ignored.
+    '@escrow.replaces': guid,
+    ...Object.fromEntries(READ_ONLY_ANNOTATIONS.map((name) => [name, Joi.any()])),
   })
     .pattern(
       /^@odata\.(context|etag|type)$/i,
       Joi.any()
         .forbidden()
         .messages({ 'any.unknown': `{{#label}} is not an annotation of this service; names are case-sensitive: ${KNOWN_ANNOTATIONS}` }),
+    )
+    // An unknown @escrow.* (a misspelt @escrow.replaces) is refused by name: a successor must not be stored unlinked.
+    .pattern(
+      /^@escrow\./,
+      Joi.any()
+        .forbidden()
+        .messages({ 'any.unknown': `{{#label}} is not an annotation of this service; names are case-sensitive: ${ESCROW_ANNOTATIONS}` }),
     )
     .unknown(true);
 
@@ -158,15 +168,32 @@ export function parseRecoveryKeyInput(body: unknown, urlId?: string): RecoveryKe
 // the object it just read carries @odata.context and @odata.etag. @odata.type stays with the properties,
 // where its value is checked; any other @odata.* annotation is ignored, as OData lets a service do. A
 // case slip of a known one is refused, so that a precondition meant as @odata.etag is never silently dropped.
-const isInstanceAnnotation = (name: string): boolean => name.startsWith('@odata.') && name !== '@odata.type';
+// This service's own annotations (@escrow.*, shared/recoveryKeys/representation.ts) are read the same way:
+// @escrow.replaces is the one a client sends; those a read answers with are ignored when sent back.
+const isInstanceAnnotation = (name: string): boolean =>
+  (name.startsWith('@odata.') && name !== '@odata.type') || name.startsWith('@escrow.');
+
+/** The instance annotations of a key's rotation that a read carries (representation.ts) and a write ignores. */
+export const ROTATION_ANNOTATIONS = {
+  disclosedDateTime: '@escrow.disclosedDateTime',
+  disclosedBy: '@escrow.disclosedBy',
+  supersededBy: '@escrow.supersededBy',
+  supersededDateTime: '@escrow.supersededDateTime',
+} as const;
+
+const READ_ONLY_ANNOTATIONS: readonly string[] = Object.values(ROTATION_ANNOTATIONS);
 
 const KNOWN_ANNOTATIONS = '@odata.context, @odata.etag, @odata.type';
+
+const ESCROW_ANNOTATIONS = `@escrow.replaces, and ignored when sent back: ${READ_ONLY_ANNOTATIONS.join(', ')}`;
 
 /** A request body split into the key's properties and the @odata.etag it carried, if any. */
 export interface RecoveryKeyBody {
   input: RecoveryKeyInput;
   /** The body's @odata.etag: a precondition like If-Match (shared/http/preconditions.ts). */
   etag?: string;
+  /** The body's @escrow.replaces: the key this one is escrowed to replace (shared/recoveryKeys/rotation.ts). */
+  replaces?: string;
 }
 
 /**
@@ -177,11 +204,15 @@ export interface RecoveryKeyBody {
 export function parseRecoveryKeyBody(body: Record<string, unknown>, urlId?: string): RecoveryKeyBody {
   const entries = Object.entries(body);
   const input = parseRecoveryKeyInput(Object.fromEntries(entries.filter(([name]) => !isInstanceAnnotation(name))), urlId);
-  const annotations = validatedOrBadRequest<{ '@odata.etag'?: string }>(
+  const annotations = validatedOrBadRequest<{ '@odata.etag'?: string; '@escrow.replaces'?: string }>(
     schemas().annotationsSchema,
     Object.fromEntries(entries.filter(([name]) => isInstanceAnnotation(name))),
   );
-  return { input, ...(annotations['@odata.etag'] !== undefined && { etag: annotations['@odata.etag'] }) };
+  return {
+    input,
+    ...(annotations['@odata.etag'] !== undefined && { etag: annotations['@odata.etag'] }),
+    ...(annotations['@escrow.replaces'] !== undefined && { replaces: annotations['@escrow.replaces'] }),
+  };
 }
 
 /** The key a creation stores: all of its properties must be there. */

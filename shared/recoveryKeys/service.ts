@@ -2,19 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { badRequest, conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../errors/graphError';
 import { KeyDeletedError, PasswordChangedError } from './writeRefusals';
 import type { Preconditions } from '../http/preconditions';
-import type { Activity, AuditSource, ModifiedProperty } from '../audit/model';
+import type { AuditSource } from '../audit/model';
 import { auditEvent } from '../audit/model';
 import { requireOwnDevice } from '../auth/device/access';
 import { limitPasswordComparisons } from '../auth/rateLimit';
 import { writeAuditEntry } from '../audit/store';
-import { writeReadAudit } from '../audit/outbox';
 import type { FromEither } from '../storage/secondary';
-import type { KeyMetadata, KeyRecord, RecoveryKey, RecoveryKeyInput, StoredRecoveryKey } from './model';
+import { type KeyMetadata, type KeyRecord, type RecoveryKey, type RecoveryKeyInput, rotationOf, type StoredRecoveryKey } from './model';
 import { modifiedProperties } from './changes';
+import { successEvent } from './events';
+export { successEvent };
 import { requireComplete } from './schema';
 import { isSealedWithActiveKey, isStoredPassword, openPassword, sealPassword } from './sealing';
 import * as store from './store';
-import { isStorageError } from '../storage/storageError';
+import { isStorageError, StorageError } from '../storage/storageError';
+import { auditReveal, escrowSuccessor, requireSuperseded } from './rotation';
 
 // Use cases of the recovery-key resource. Each write reads the stored version and writes against its
 // ETag, so concurrent writers cannot overwrite each other unseen; a lost race is simply tried again
@@ -73,19 +75,6 @@ const sealRecord = (key: RecoveryKey, claim?: true): KeyRecord => {
   return { ...metadata, sealed: sealPassword(key.id, password), ...(claim && { claim }) };
 };
 
-// The adoption tools (scripts/import.ts, the Entra mirror) write through these same use cases; their
-// additions and changes are audited as 'Import BitLocker key', with where the key came from.
-const writeActivity = (source: AuditSource, activity: Activity): Activity =>
-  source.importedFrom !== undefined && (activity === 'add' || activity === 'update') ? 'import' : activity;
-
-/** The audit event of an operation on `key` that succeeded: what the trail records with the write (or, for a key read, before the key leaves). */
-export const successEvent = (source: AuditSource, activity: Activity, key: KeyMetadata, reason = '', changes?: ModifiedProperty[]) =>
-  auditEvent(source, writeActivity(source, activity), 'success', reason, {
-    keyId: key.id,
-    deviceId: key.deviceId,
-    modifiedProperties: changes,
-  });
-
 /**
  * BitLocker never changes the password of a key protector; a rotated password is a new protector
  * with a new ID. So a different password under a stored id is refused, whoever sends it.
@@ -116,6 +105,7 @@ async function updateExisting(
   input: RecoveryKeyInput,
   pre: Preconditions,
   source: AuditSource,
+  replaces?: string,
 ): Promise<WriteResult> {
   const metadata = mergeMetadata(current, input);
   if (input.key !== undefined && !(await comparePassword(current, input.key, source))) throw new PasswordChangedError(current.id);
@@ -123,7 +113,7 @@ async function updateExisting(
     // Moving the record there would give that device two keys under one id, and hide one of them.
     throw conflict(`Device ${metadata.deviceId} holds its own claim on key ${current.id}; the record cannot move to it.`);
   }
-  if (sameMetadata(metadata, current)) {
+  if (sameMetadata(metadata, current) && (replaces === undefined || replaces === current.replaces)) {
     // Nothing to write; the attempt is audited all the same (a sent password, as the comparison it was).
     await writeAuditEntry(
       input.key === undefined
@@ -138,17 +128,31 @@ async function updateExisting(
   // A write that holds the password anyway (the request sent it) also moves the record to the active
   // encryption key; one that does not keeps the ciphertext as it is, and `npm run reencrypt` moves it.
   const reseal = input.key !== undefined && !isSealedWithActiveKey(current);
-  const record: KeyRecord = reseal
-    ? sealRecord({ ...metadata, key: input.key! }, current.claim)
-    : { ...metadata, sealed: current.sealed, ...(current.claim && { claim: current.claim }) };
+  const record: KeyRecord = {
+    ...(reseal ? sealRecord({ ...metadata, key: input.key! }, current.claim) : { ...metadata, sealed: current.sealed }),
+    ...(current.claim && { claim: current.claim }),
+    ...keptState(current),
+    ...(replaces !== undefined && { replaces }),
+  };
   const stored = await store.replaceKey(
     record,
     writeEtag(current, pre),
     current,
-    successEvent(source, 'update', record, '', modifiedProperties(current, record)),
+    successEvent(source, 'update', record, successorReason(replaces), modifiedProperties(current, record)),
   );
   return { stored, key: input.key };
 }
+
+/** What a write of a key's properties keeps as it was: its rotation, and the key it replaces. */
+const keptState = (current: KeyRecord): Partial<KeyRecord> => ({
+  ...rotationOf(current),
+  ...(current.replaces !== undefined && { replaces: current.replaces }),
+  ...(current.successorPending && { successorPending: current.successorPending }),
+});
+
+/** The audit reason of a successor's escrow: both key ids, the new one being the record's. */
+const successorReason = (replaces: string | undefined): string =>
+  replaces === undefined ? '' : `Successor escrowed: replaces key ${replaces} (@escrow.replaces).`;
 
 function newRecoveryKey(id: string, input: RecoveryKeyInput): RecoveryKey {
   return requireComplete({ ...input, id, createdDateTime: input.createdDateTime ?? new Date().toISOString() });
@@ -179,16 +183,30 @@ export async function upsertRecoveryKey(
   input: RecoveryKeyInput,
   pre: Preconditions,
   source: AuditSource,
+  replaces?: string,
 ): Promise<WriteResult> {
   const keyId = id ?? input.id ?? randomUUID();
+  if (replaces === undefined) return upsertOnce(keyId, input, pre, source);
+  const deviceId = input.deviceId ?? source.caller.device?.deviceId ?? (await writeTarget(source, keyId)).current?.deviceId;
+  if (deviceId === undefined) throw badRequest('deviceId is required when a recovery key is created');
+  return escrowSuccessor(replaces, { id: keyId, deviceId }, source, () => upsertOnce(keyId, input, pre, source, replaces));
+}
+
+async function upsertOnce(
+  keyId: string,
+  input: RecoveryKeyInput,
+  pre: Preconditions,
+  source: AuditSource,
+  replaces?: string,
+): Promise<WriteResult> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const { current, heldBy } = await writeTarget(source, keyId);
     requireDeviceOwnsKey(source, keyId, current, input.deviceId);
     if (current?.deletedDateTime !== undefined) throw new KeyDeletedError(keyId);
     checkPreconditions(current, pre);
     try {
-      if (!current) return await insertNew(newRecoveryKey(keyId, input), source, heldBy);
-      return await updateExisting(current, input, pre, source);
+      if (!current) return await insertNew(newRecoveryKey(keyId, input), source, heldBy, replaces);
+      return await updateExisting(current, input, pre, source, replaces);
     } catch (error) {
       // Lost races: another writer changed the key (412) or deleted it (404) since our read, or
       // created it first (409). Unless the client pinned the version, the write starts over from a
@@ -227,29 +245,34 @@ function claimReason(key: RecoveryKey, heldBy: StoredRecoveryKey): string {
   );
 }
 
-async function insertNew(key: RecoveryKey, source: AuditSource, heldBy?: StoredRecoveryKey): Promise<WriteResult> {
+async function insertNew(key: RecoveryKey, source: AuditSource, heldBy?: StoredRecoveryKey, replaces?: string): Promise<WriteResult> {
   const changes = modifiedProperties(undefined, key);
   const event = heldBy
-    ? auditEvent(source, 'claim', 'success', claimReason(key, heldBy), {
+    ? auditEvent(source, 'claim', 'success', `${claimReason(key, heldBy)} ${successorReason(replaces)}`.trim(), {
         keyId: key.id,
         deviceId: key.deviceId,
         modifiedProperties: changes,
       })
-    : successEvent(source, 'add', key, '', changes);
-  const stored = await store.insertKey(sealRecord(key, heldBy && true), event);
+    : successEvent(source, 'add', key, successorReason(replaces), changes);
+  const stored = await store.insertKey({ ...sealRecord(key, heldBy && true), ...(replaces !== undefined && { replaces }) }, event);
   return { stored, key: key.key };
 }
 
 /** POST: creates the key; 409 if its id exists. */
-export async function createRecoveryKey(input: RecoveryKeyInput, source: AuditSource): Promise<WriteResult> {
+export async function createRecoveryKey(input: RecoveryKeyInput, source: AuditSource, replaces?: string): Promise<WriteResult> {
   const key = newRecoveryKey(input.id ?? randomUUID(), input);
+  if (replaces === undefined) return createOnce(key, source);
+  return escrowSuccessor(replaces, key, source, () => createOnce(key, source, replaces));
+}
+
+async function createOnce(key: RecoveryKey, source: AuditSource, replaces?: string): Promise<WriteResult> {
   // A known id is refused before anything is written: the store adds the device index entry ahead of
   // the record, so a conflict found by the insert would leave an entry under the POSTed deviceId.
   const { current: existing, heldBy } = await writeTarget(source, key.id);
   requireDeviceOwnsKey(source, key.id, existing, key.deviceId);
   if (existing?.deletedDateTime !== undefined) throw new KeyDeletedError(key.id);
   if (existing) throw conflict(`Recovery key ${key.id} already exists.`);
-  return insertNew(key, source, heldBy);
+  return insertNew(key, source, heldBy, replaces);
 }
 
 /** The stored key with this id, deleted or not, or undefined: metadata, the password still sealed. */
@@ -292,8 +315,8 @@ export async function readRecoveryPassword(
   // The reveal rules see the key's metadata (its device above all) before its password is opened.
   await options.permit?.(stored);
   const key = openPassword(stored);
-  await writeReadAudit(successEvent(source, 'read', stored), fromSecondary);
-  return { stored, key };
+  // Audited before the password leaves; the first reveal also marks the key disclosed (rotation.ts).
+  return { stored: await auditReveal(stored, source, fromSecondary), key };
 }
 
 /**
@@ -302,7 +325,16 @@ export async function readRecoveryPassword(
  */
 export function deleteRecoveryKey(id: string, pre: Preconditions, source: AuditSource): Promise<StoredRecoveryKey> {
   const live = (key: StoredRecoveryKey | undefined) => (key?.deletedDateTime === undefined ? key : undefined);
-  return writeCurrentVersion(id, pre, live, `Recovery key ${id} was not found.`, (current, etag) => {
+  return writeCurrentVersion(id, pre, live, `Recovery key ${id} was not found.`, async (current, etag) => {
+    if (source.caller.device) {
+      // A device deletes only its own key, and only once its successor is linked; a link left half done
+      // (the successor stored, the key not yet retired) is completed first, and the delete tried again.
+      requireOwnDevice(source.caller, id, current.deviceId, undefined);
+      if (current.supersededBy === undefined) {
+        await requireSuperseded(current, source);
+        throw new StorageError('versionMoved', `Recovery key ${id} was linked to its successor just now.`, 'The recovery key');
+      }
+    }
     const deleted = { ...current, deletedDateTime: new Date().toISOString() };
     return store.softDeleteKey(deleted, etag, successEvent(source, 'delete', current));
   });

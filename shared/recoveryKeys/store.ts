@@ -7,7 +7,7 @@ import { isStorageError, toStorageError } from '../storage/storageError';
 import { type FromEither, readWithFallback } from '../storage/secondary';
 import { tableClient } from '../storage/tables';
 import * as deviceIndex from './deviceIndex';
-import type { KeyMetadata, KeyRecord, StoredRecoveryKey, VolumeType } from './model';
+import { type KeyMetadata, type KeyRecord, rotationOf, type StoredRecoveryKey, type VolumeType } from './model';
 import { CLAIM_ROW_END, CLAIM_ROW_PREFIX, claimRow, RECORD_ROW, TABLES } from '../storage/layout';
 
 // Table layout (see README "Storage layout"):
@@ -40,6 +40,14 @@ type RecordEntity = {
   recoveryPasswordCiphertext: string;
   encryptionKeyVersion: string;
   deletedDateTime?: string;
+  // A key's rotation (model.ts KeyRotation, rotation.ts): absent until it happens.
+  disclosedDateTime?: string;
+  disclosedBy?: string;
+  supersededBy?: string;
+  supersededDateTime?: string;
+  replaces?: string;
+  successorPendingId?: string;
+  successorPendingSince?: string;
 };
 
 export interface Page<T = StoredRecoveryKey> {
@@ -61,8 +69,13 @@ function toEntity(key: KeyRecord): RecordEntity {
     encryptionKeyVersion: key.sealed.keyVersion,
     // Absent on a live key: a Replace then drops it, which is what a restore does.
     ...(key.deletedDateTime !== undefined && { deletedDateTime: key.deletedDateTime }),
+    ...rotationOf(key),
+    ...(key.replaces !== undefined && { replaces: key.replaces }),
+    ...(key.successorPending && { successorPendingId: key.successorPending.id, successorPendingSince: key.successorPending.since }),
   };
 }
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 function fromEntity(entity: TableEntityResult<RecordEntity>): StoredRecoveryKey {
   return {
@@ -74,6 +87,16 @@ function fromEntity(entity: TableEntityResult<RecordEntity>): StoredRecoveryKey 
     etag: entity.etag,
     ...(typeof entity.deletedDateTime === 'string' && { deletedDateTime: entity.deletedDateTime }),
     ...(entity.rowKey !== RECORD_ROW && { claim: true }),
+    ...rotationOf({
+      disclosedDateTime: text(entity.disclosedDateTime),
+      disclosedBy: text(entity.disclosedBy),
+      supersededBy: text(entity.supersededBy),
+      supersededDateTime: text(entity.supersededDateTime),
+    }),
+    ...(typeof entity.replaces === 'string' && { replaces: entity.replaces }),
+    ...(typeof entity.successorPendingId === 'string' && {
+      successorPending: { id: entity.successorPendingId, since: text(entity.successorPendingSince) ?? '' },
+    }),
   };
 }
 
@@ -153,19 +176,28 @@ export async function insertKey(key: KeyRecord, audit: AuditEvent): Promise<Stor
   return { ...key, etag: etag! };
 }
 
-const listedChange = (a: KeyMetadata, b: KeyMetadata): boolean => a.deviceId !== b.deviceId || a.volumeType !== b.volumeType;
+const listedChange = (a: KeyMetadata, b: KeyMetadata): boolean =>
+  a.deviceId !== b.deviceId || a.volumeType !== b.volumeType || !deviceIndex.sameRotation(a, b);
 
 /**
  * Replaces a stored key if it is still at `etag` (412 otherwise). A change of what the device index
- * shows (deviceId, volumeType) turns its entries pending first (the old device's too, on a move).
+ * shows (deviceId, volumeType, the rotation) turns its entries pending first (the old device's too, on a move).
  */
-export async function replaceKey(key: KeyRecord, etag: string, previous: KeyRecord, audit: AuditEvent): Promise<StoredRecoveryKey> {
+export async function replaceKey(
+  key: KeyRecord,
+  etag: string,
+  previous: KeyRecord,
+  audit: AuditEvent,
+  /** Other writes that must precede the record's (an index of the caller's), made alongside the device index's. */
+  alongside?: () => Promise<unknown>,
+): Promise<StoredRecoveryKey> {
   const moved = previous.deviceId !== key.deviceId;
   const reindexed = listedChange(previous, key);
   const [pending, leaving] = await Promise.all([
     reindexed ? deviceIndex.markPending(key) : undefined,
     moved ? deviceIndex.markLeaving(previous) : undefined,
     writeAuditEntry(audit, true),
+    alongside?.(),
   ]);
   const newEtag = await commit(['update', toEntity(key), 'Replace', { etag }], audit);
   await Promise.all([

@@ -19,6 +19,11 @@ export const TABLES = {
   deviceInventory: 'DeviceInventory',
   /** Disclosure marks of keys whose password was shown (PartitionKey = device id, RowKey = key id): shared/coverage/disclosures.ts. */
   keyDisclosures: 'KeyDisclosures',
+  /**
+   * Keys disclosed and not yet superseded, oldest disclosure first (one partition, RowKey = disclosure time,
+   * key id, device id): shared/recoveryKeys/awaitingRotation.ts.
+   */
+  keysAwaitingRotation: 'KeysAwaitingRotation',
   /** The coverage reports (rows by report and state), the latest's pointer, daily summaries, the run's checkpoint: shared/coverage/store.ts. */
   coverage: 'CoverageReport',
 } as const;

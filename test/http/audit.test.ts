@@ -106,7 +106,8 @@ describe('GET /auditLogs/directoryAudits records key reads', () => {
       category: 'KeyManagement',
       correlationId: requestIdOf(allowed),
       result: 'success',
-      resultReason: '',
+      // The first reveal: its own record names the disclosure (ROTATE_AFTER_REVEAL).
+      resultReason: `Disclosed: the first reveal of key ${success.targetResources[0].id}; rotation required (ROTATE_AFTER_REVEAL).`,
       activityDisplayName: 'Read BitLocker key',
       activityDateTime: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
       loggedByService: 'BitLocker key escrow',

@@ -65,7 +65,9 @@ describe('ETag on single-object responses', () => {
     }
     expect(viaItem.headers.get('etag')).not.toBe(viaCollection.headers.get('etag'));
     expect(got.headers.get('etag')).toBe(viaItem.headers.get('etag'));
-    expect(gotKey.headers.get('etag')).toBe(viaItem.headers.get('etag'));
+    // The first reveal marks the key disclosed (ROTATE_AFTER_REVEAL): a new version, which its answer carries.
+    expect(gotKey.headers.get('etag')).not.toBe(viaItem.headers.get('etag'));
+    expect((await call('GET', item(body.id!), { token: reader })).headers.get('etag')).toBe(gotKey.headers.get('etag'));
   });
 
   it('a repeated PATCH with the same body returns the same ETag (nothing is rewritten)', async () => {
@@ -105,9 +107,9 @@ describe('preconditions', () => {
     const { body, etag } = await stored();
     const response = await patch(body.id!, { ...body, key: recoveryPassword() }, { 'If-None-Match': '*' });
     expectGraphError(response, 412, 'preconditionFailed');
-    const after = await readKey(body.id!);
-    expect(after.json.key).toBe(body.key);
-    expect(after.headers.get('etag')).toBe(etag);
+    // The version first (a metadata read), then the password (a reveal, which marks the key disclosed).
+    expect((await call('GET', item(body.id!), { token: reader })).headers.get('etag')).toBe(etag);
+    expect((await readKey(body.id!)).json.key).toBe(body.key);
   });
 
   it('If-None-Match: * on a new key creates it', async () => {
@@ -122,10 +124,13 @@ describe('preconditions', () => {
     const changed = await patch(body.id!, { volumeType: 'fixedDataVolume' });
     const current = changed.headers.get('etag')!;
     expectGraphError(await remove(body.id!, { 'If-Match': first }), 412, 'preconditionFailed');
-    const still = await readKey(body.id!);
-    expect(still.status).toBe(200);
-    expect(still.json.key).toBe(body.key);
-    expect((await remove(body.id!, { 'If-Match': current })).status).toBe(204);
+    const still = await call('GET', item(body.id!), { token: reader });
+    expect({ status: still.status, etag: still.headers.get('etag') }).toEqual({ status: 200, etag: current });
+    expect((await readKey(body.id!)).json.key).toBe(body.key);
+    // That reveal marked the key disclosed, a new version: the ETag it answered with is the current one.
+    expectGraphError(await remove(body.id!, { 'If-Match': current }), 412, 'preconditionFailed');
+    const revealed = await readKey(body.id!);
+    expect((await remove(body.id!, { 'If-Match': revealed.headers.get('etag')! })).status).toBe(204);
     expectGraphError(await readKey(body.id!), 404, 'itemNotFound');
   });
 });
@@ -142,9 +147,12 @@ describe('concurrent writers', () => {
     const winningDevice = devices[responses.indexOf(winner)];
     expect(winner.json.deviceId).toBe(winningDevice);
 
-    const after = await readKey(body.id!);
-    expect({ deviceId: after.json.deviceId, key: after.json.key }).toEqual({ deviceId: winningDevice, key: body.key });
-    expect(after.headers.get('etag')).toBe(winner.headers.get('etag'));
+    const after = await call('GET', item(body.id!), { token: reader });
+    expect({ deviceId: after.json.deviceId, etag: after.headers.get('etag') }).toEqual({
+      deviceId: winningDevice,
+      etag: winner.headers.get('etag'),
+    });
+    expect((await readKey(body.id!)).json.key).toBe(body.key);
   });
 
   it('20 concurrent If-None-Match: * creations of one id: exactly one 200, nineteen 412', async () => {

@@ -216,6 +216,9 @@ describe('GET {collection}/{id}', () => {
       '@odata.context': `${baseUrl()}/beta/$metadata#informationProtection/bitlocker/recoveryKeys(key)/$entity`,
       '@odata.etag': response.headers.get('etag'),
       '@odata.type': '#microsoft.graph.bitlockerRecoveryKey',
+      // The first reveal marks the key disclosed (ROTATE_AFTER_REVEAL): instance annotations, not properties.
+      '@escrow.disclosedDateTime': expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/),
+      '@escrow.disclosedBy': expect.any(String),
       key: body.key,
     });
   });

@@ -3,14 +3,16 @@ import type { Caller } from '../caller';
 import type { Operation } from '../permissions';
 import type { DeviceIdentity } from './verifier';
 
-// What a device principal may do (README "Escrow from devices"): escrow keys of its own deviceId and
-// list its own keys' metadata. Never read a password, delete, read another device's keys or list them.
-// Which key a write touches is checked against the stored record in the write's use case
-// (shared/recoveryKeys/service.ts, requireDeviceOwnsKey).
+// What a device principal may do (README "Escrow from devices"): escrow keys of its own deviceId, list
+// its own keys' metadata, and delete its own key once a successor has replaced it. Never read a
+// password, delete any other key, read another device's keys or list them. Which key a write or a
+// delete touches is checked against the stored record in its use case (shared/recoveryKeys/service.ts,
+// requireDeviceOwnsKey and deleteRecoveryKey; rotation.ts requireSuperseded).
 
-const DEVICE_OPERATIONS: ReadonlySet<Operation> = new Set(['writeKey', 'writeDeviceStatus']);
+const DEVICE_OPERATIONS: ReadonlySet<Operation> = new Set(['writeKey', 'writeDeviceStatus', 'deleteKey']);
 
-const NOT_FOR_DEVICES = "A device may only escrow its own keys and list them with $filter=deviceId eq '<its deviceId>'.";
+const NOT_FOR_DEVICES =
+  "A device may only escrow its own keys, list them with $filter=deviceId eq '<its deviceId>' and delete those its successors superseded.";
 
 /** 403 unless a device may perform the operation at all. */
 export function authorizeDevice(device: DeviceIdentity, operation: Operation): void {
