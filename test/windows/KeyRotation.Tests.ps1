@@ -6,9 +6,9 @@
 # mocked over the volumes the test holds (shaped as Get-BitLockerVolume and Add-BitLockerKeyProtector
 # return them); each call records which requests the service had seen by then, so the order of disk
 # and service steps is asserted, not inferred from clocks. The service's answers about disclosure
-# (the key list with its instance annotations, the successor's escrow, the device's DELETE) are
-# scripted on the stage in the shapes the single-use-keys contract pins; the rest (signing, the
-# status PUT) goes to the real host.
+# come from the real host in the first test (a helpdesk reader's reveal, then detect and remediate);
+# the others script the answer of the step that fails (and the steps around it) on the stage, in the
+# shapes the single-use-keys contract pins, while signing and the status PUT still go to the host.
 
 Describe 'KeyEscrow.ps1: rotation after a reveal' {
     BeforeAll {
@@ -94,6 +94,30 @@ Describe 'KeyEscrow.ps1: rotation after a reveal' {
     AfterAll { Stop-Suite }
 
     BeforeEach { Reset-Suite }
+
+    It 'against the service itself: a reveal makes detect exit 1, remediate rotates, the old key becomes a deleted item' {
+        $certificate = Use-Device
+        $tpm = New-Protector -Type 'Tpm'; $old = New-Protector; $new = New-Protector
+        Use-Volumes @((New-Volume 'C:' 'OperatingSystem' @($tpm, $old))) @{ 'C:' = 0 }
+        Use-BitLockerChanges -Added @($new)
+        Assert-Run 'Remediate' 'Escrowed 1' 0
+        Assert-Run 'Detect' 'UpToDate' 0
+        $reader = Get-StageToken $Stage @('BitLockerKey.Read.All')
+        (Invoke-StageApi $Stage 'GET' "/v1.0/informationProtection/bitlocker/recoveryKeys/$(Get-ProtectorId $old)?`$select=key" $reader).Json.key | Should -BeExactly $old.RecoveryPassword
+
+        Assert-Run 'Detect' 'RotationDue 1' 1
+        Assert-Run 'Remediate' 'Rotated 1' 0
+        Assert-Run 'Detect' 'UpToDate' 0
+        $DiskCalls.Call | Should -Be @('Add C:', "Remove C: $($old.KeyProtectorId)")
+        (Get-Protectors 'C:').KeyProtectorId | Should -Be @($tpm.KeyProtectorId, $new.KeyProtectorId)
+        @(Get-ListedKeys $certificate).id | Should -Be @(Get-ProtectorId $new)
+        $basic = Get-StageToken $Stage @('BitLockerKey.ReadBasic.All')
+        $deleted = Invoke-StageApi $Stage 'GET' "/v1.0/directory/deletedItems/$(Get-ProtectorId $old)" $basic
+        $deleted.Status | Should -Be 200
+        $deleted.Json.'@escrow.supersededBy' | Should -Be (Get-ProtectorId $new)
+        $deleted.Json.'@escrow.disclosedDateTime' | Should -Match '^\d{4}-\d\d-\d\dT'
+        (Invoke-StageApi $Stage 'GET' "/v1.0/informationProtection/bitlocker/recoveryKeys/$(Get-ProtectorId $new)?`$select=key" $reader).Json.key | Should -BeExactly $new.RecoveryPassword
+    }
 
     It 'detect exits 1 while a rotation is due, and touches no protector' {
         Use-DisclosedDevice
