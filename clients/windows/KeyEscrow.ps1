@@ -270,7 +270,7 @@ function ConvertTo-VolumeReport($Volume, [hashtable]$EncryptableTypes) {
             $type = [string]$_.KeyProtectorType
             if ($type) { $type.Substring(0, 1).ToLowerInvariant() + $type.Substring(1) }
         } | Sort-Object -Unique)
-    # Casts make plain arrays: Windows PowerShell 5.1 writes an array wrapped in a PSObject as {"value":…,"Count":…}.
+    # Casts make plain arrays: Windows PowerShell 5.1 writes an array wrapped in a PSObject as {"value":...,"Count":...}.
     $report = [ordered]@{
         volumeType          = Get-VolumeType $Volume $EncryptableTypes
         protectionStatus    = Get-ProtectionStatus $Volume
