@@ -505,23 +505,25 @@ function Get-RotationPlan($Protectors, [hashtable]$Escrowed) {
     return [pscustomobject]@{ Rotate = $rotate; Retire = $retire; Skipped = $skipped; Due = $rotate.Count + $retire.Count }
 }
 
-function Add-Successor($Service, $Item, $Protectors) {
+function Add-Successor($Service, $Item, [System.Collections.Generic.HashSet[string]]$Known) {
     # Adds a recovery password to the old one's volume and escrows it with "@escrow.replaces". Sets
     # $Item.NewId and returns '' when the service took it, else the failure text. A new protector the
     # service refused outright (4xx: nothing stored) is taken off again; one whose fate is unknown (no
     # answer, 5xx) stays, and a later run escrows it as a missing key. The old protector is never touched here.
-    $before = @($Protectors | Where-Object { $_.MountPoint -eq $Item.MountPoint } | ForEach-Object { $_.Id })
+    # $Known: the ids of every protector seen or added this run, so that a second rotation on the same
+    # volume tells its new protector from the first one's.
     try {
         $volume = Add-RecoveryPasswordProtector $Item.MountPoint
     } catch {
         return "the new protector could not be added: $(Get-ExceptionText $_)"
     }
     $added = @(@($volume) | Where-Object { $null -ne $_ } | ForEach-Object { @($_.KeyProtector) } | Where-Object {
-            $null -ne $_ -and [string]$_.KeyProtectorType -eq 'RecoveryPassword' -and $before -notcontains (ConvertTo-KeyId $_.KeyProtectorId)
+            $null -ne $_ -and [string]$_.KeyProtectorType -eq 'RecoveryPassword' -and -not $Known.Contains((ConvertTo-KeyId $_.KeyProtectorId))
         })
     if ($added.Count -ne 1) { return 'the new protector is not on the volume BitLocker returned' }
     $new = $added[0]
     $Item.NewId = ConvertTo-KeyId $new.KeyProtectorId
+    [void]$Known.Add($Item.NewId)
     # The password goes from the protector into the request body and nowhere else.
     $json = [ordered]@{ id = $Item.NewId; deviceId = $Service.DeviceId; volumeType = $Item.Old.VolumeType; key = [string]$new.RecoveryPassword; '@escrow.replaces' = $Item.OldId } | ConvertTo-Json -Compress
     try {
@@ -569,8 +571,9 @@ function Invoke-Rotation($Service, $Plan, $Protectors) {
     # anything failed (the next run picks up where this one stopped).
     $failures = @()
     $escrowed = @()
+    $known = [System.Collections.Generic.HashSet[string]]::new([string[]]@($Protectors | ForEach-Object { $_.Id }))
     foreach ($item in $Plan.Rotate) {
-        $failure = Add-Successor $Service $item $Protectors
+        $failure = Add-Successor $Service $item $known
         if ($failure) { $failures += $failure } else { $escrowed += $item }
     }
     $confirmed = @()

@@ -119,6 +119,21 @@ Describe 'KeyEscrow.ps1: rotation after a reveal' {
         (Invoke-StageApi $Stage 'GET' "/v1.0/informationProtection/bitlocker/recoveryKeys/$(Get-ProtectorId $new)?`$select=key" $reader).Json.key | Should -BeExactly $new.RecoveryPassword
     }
 
+    It 'against the service itself: two revealed passwords on one volume are both rotated, each with its own successor' {
+        $certificate = Use-Device
+        $first = New-Protector; $second = New-Protector; $firstNew = New-Protector; $secondNew = New-Protector
+        Use-Volumes @((New-Volume 'C:' 'OperatingSystem' @($first, $second))) @{ 'C:' = 0 }
+        Use-BitLockerChanges -Added @($firstNew, $secondNew)
+        Assert-Run 'Remediate' 'Escrowed 2' 0
+        $reader = Get-StageToken $Stage @('BitLockerKey.Read.All')
+        foreach ($revealed in @($first, $second)) {
+            (Invoke-StageApi $Stage 'GET' "/v1.0/informationProtection/bitlocker/recoveryKeys/$(Get-ProtectorId $revealed)?`$select=key" $reader).Status | Should -Be 200
+        }
+        Assert-Run 'Remediate' 'Rotated 2' 0
+        (Get-Protectors 'C:').KeyProtectorId | Sort-Object | Should -Be (@($firstNew.KeyProtectorId, $secondNew.KeyProtectorId) | Sort-Object)
+        @(Get-ListedKeys $certificate).id | Sort-Object | Should -Be (@((Get-ProtectorId $firstNew), (Get-ProtectorId $secondNew)) | Sort-Object)
+    }
+
     It 'detect exits 1 while a rotation is due, and touches no protector' {
         Use-DisclosedDevice
         Set-StageFault $Stage @((New-ListAnswer @(New-KeyEntry $Old -Disclosed)))
