@@ -36,6 +36,9 @@ Set-StrictMode -Version 2.0
 $ErrorActionPreference = 'Stop'
 
 $script:CollectionPath = '/v1.0/informationProtection/bitlocker/recoveryKeys'
+$script:StatusPath = '/v1.0/informationProtection/bitlocker/deviceStatuses'
+# Sent as the status's clientVersion and in User-Agent: which client reported what.
+$script:ClientVersion = '3'
 $script:GuidPattern = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
 $script:EventSource = 'BitLockerKeyEscrow'
 $script:MaxTries = 3
@@ -89,6 +92,18 @@ function Get-EncryptableVolumeType {
         # Without WMI the type falls back to Get-BitLockerVolume's OperatingSystem/Data.
     }
     return $types
+}
+
+function Add-RecoveryPasswordProtector([string]$MountPoint) {
+    # A new random 48-digit recovery password on the volume. Returns what the cmdlet outputs: the
+    # BitLockerVolume, whose KeyProtector list holds the new protector with its RecoveryPassword. The
+    # cmdlet also writes the new password in a warning ("save this numerical recovery password"): silenced.
+    return Add-BitLockerKeyProtector -MountPoint $MountPoint -RecoveryPasswordProtector -WarningAction SilentlyContinue -ErrorAction Stop
+}
+
+function Remove-RecoveryPasswordProtector([string]$MountPoint, [string]$KeyProtectorId) {
+    # One protector, by its id as BitLocker writes it ({GUID}); only ever a RecoveryPassword one.
+    Remove-BitLockerKeyProtector -MountPoint $MountPoint -KeyProtectorId $KeyProtectorId -Confirm:$false -ErrorAction Stop | Out-Null
 }
 
 function Write-EscrowEvent([string]$Line, [int]$ExitCode) {
@@ -220,14 +235,53 @@ function Get-RecoveryPasswordProtector {
         $locked = [string]$volume.LockStatus -eq 'Locked'
         foreach ($protector in @($volume.KeyProtector | Where-Object { [string]$_.KeyProtectorType -eq 'RecoveryPassword' })) {
             $found += [pscustomobject]@{
-                Id         = ([string]$protector.KeyProtectorId).Trim('{', '}').ToLowerInvariant()
+                Id         = ConvertTo-KeyId $protector.KeyProtectorId
                 VolumeType = Get-VolumeType $volume $types
+                MountPoint = [string]$volume.MountPoint
+                Locked     = $locked
                 Readable   = (-not $locked) -and -not [string]::IsNullOrEmpty([string]$protector.RecoveryPassword)
                 Protector  = $protector
             }
         }
     }
     return [pscustomobject]@{ Protectors = $found; VolumeErrors = $set.ErrorCount; VolumeCount = @($set.Volumes).Count }
+}
+
+function ConvertTo-KeyId([string]$KeyProtectorId) {
+    # BitLocker writes {5F1C4E0A-...}; the service's key ids are bare lower-case GUIDs.
+    return $KeyProtectorId.Trim('{', '}').ToLowerInvariant()
+}
+
+function Get-ProtectionStatus($Volume) {
+    # ProtectionStatus is On or Off (Unknown on a locked volume, which is encrypted all the same); Off on a
+    # volume that is encrypted, or being encrypted, and still has its protectors is what Suspend-BitLocker leaves.
+    if ([string]$Volume.ProtectionStatus -eq 'On' -or [string]$Volume.LockStatus -eq 'Locked') { return 'on' }
+    $protectors = @($Volume.KeyProtector | Where-Object { $null -ne $_ })
+    if ([string]$Volume.VolumeStatus -ne 'FullyDecrypted' -and $protectors.Count -gt 0) { return 'suspended' }
+    return 'off'
+}
+
+function ConvertTo-VolumeReport($Volume, [hashtable]$EncryptableTypes) {
+    # One volume as PUT deviceStatuses takes it (docs/coverage.md): ids of its recovery passwords, never one.
+    $protectors = @($Volume.KeyProtector | Where-Object { $null -ne $_ })
+    $recovery = @($protectors | Where-Object { [string]$_.KeyProtectorType -eq 'RecoveryPassword' } | ForEach-Object { ConvertTo-KeyId $_.KeyProtectorId })
+    # Tpm, TpmPin, ExternalKey... as the service names them: tpm, tpmPin, externalKey.
+    $others = @($protectors | Where-Object { [string]$_.KeyProtectorType -ne 'RecoveryPassword' } | ForEach-Object {
+            $type = [string]$_.KeyProtectorType
+            if ($type) { $type.Substring(0, 1).ToLowerInvariant() + $type.Substring(1) }
+        } | Sort-Object -Unique)
+    # Casts make plain arrays: Windows PowerShell 5.1 writes an array wrapped in a PSObject as {"value":...,"Count":...}.
+    $report = [ordered]@{
+        volumeType          = Get-VolumeType $Volume $EncryptableTypes
+        protectionStatus    = Get-ProtectionStatus $Volume
+        recoveryPasswordIds = [string[]]$recovery
+    }
+    $mountPoint = ([string]$Volume.MountPoint) -replace '[^\x20-\x7e]', '?'
+    if ($mountPoint) { $report['mountPoint'] = $mountPoint.Substring(0, [Math]::Min(260, $mountPoint.Length)) }
+    $percentage = $Volume.EncryptionPercentage
+    if ($null -ne $percentage -and [double]$percentage -ge 0 -and [double]$percentage -le 100) { $report['encryptionPercentage'] = [Math]::Round([double]$percentage, 1) }
+    $report['keyProtectorTypes'] = [string[]]$others
+    return $report
 }
 
 #endregion
@@ -289,7 +343,7 @@ function Invoke-Service($Http, [string]$BaseUrl, $Certificate, [string]$Method, 
         $request = [System.Net.Http.HttpRequestMessage]::new([System.Net.Http.HttpMethod]::new($Method), $uri)
         # Signs what HttpClient puts on the request line; the service brings both to the canonical form.
         [void]$request.Headers.TryAddWithoutValidation('Authorization', (New-DeviceAuthorization $Certificate $Method $uri.PathAndQuery $body))
-        [void]$request.Headers.TryAddWithoutValidation('User-Agent', 'BitLockerKeyEscrow-Intune/2')
+        [void]$request.Headers.TryAddWithoutValidation('User-Agent', "BitLockerKeyEscrow-Intune/$($script:ClientVersion)")
         if ($Json) {
             $request.Content = [System.Net.Http.ByteArrayContent]::new($body)
             $request.Content.Headers.ContentType = [System.Net.Http.Headers.MediaTypeHeaderValue]::new('application/json')
@@ -369,8 +423,16 @@ function New-Result([string]$Line, [int]$ExitCode) {
 
 #endregion
 
+function Get-AnnotationText($Key, [string]$Name) {
+    # An instance annotation's value as text, or '' when it is absent, null or not a string.
+    $property = $Key.PSObject.Properties[$Name]
+    if ($null -eq $property -or $property.Value -isnot [string]) { return '' }
+    return [string]$property.Value
+}
+
 function Get-EscrowedKeyIds($Http, [string]$BaseUrl, $Certificate, [string]$DeviceId) {
-    # The ids of this device's escrowed keys (every page), or the failure text of the answer that stopped it.
+    # This device's escrowed keys (every page) by id, each with its disclosure marks (Disclosed, and
+    # SupersededBy: the successor's id or ''); or the failure text of the answer that stopped it.
     $ids = @{}
     $path = Get-ListPath $DeviceId
     $base = [System.Uri]::new($BaseUrl.TrimEnd('/') + '/')
@@ -391,7 +453,13 @@ function Get-EscrowedKeyIds($Http, [string]$BaseUrl, $Certificate, [string]$Devi
         foreach ($key in @($page.value)) {
             # An entry without a string id (a broken or hostile answer) names no key: it is not counted as escrowed.
             $idProperty = if ($null -ne $key) { $key.PSObject.Properties['id'] } else { $null }
-            if ($null -ne $idProperty -and $idProperty.Value -is [string]) { $ids[$idProperty.Value.ToLowerInvariant()] = $true }
+            if ($null -eq $idProperty -or $idProperty.Value -isnot [string]) { continue }
+            # A date-shaped annotation may come back as a DateTime from ConvertFrom-Json: present is what counts.
+            $disclosed = $key.PSObject.Properties['@escrow.disclosedDateTime']
+            $ids[$idProperty.Value.ToLowerInvariant()] = [pscustomobject]@{
+                Disclosed    = ($null -ne $disclosed -and $null -ne $disclosed.Value -and [string]$disclosed.Value -ne '')
+                SupersededBy = (Get-AnnotationText $key '@escrow.supersededBy').ToLowerInvariant()
+            }
         }
         $path = $null
         $next = $page.PSObject.Properties['@odata.nextLink']
@@ -407,6 +475,218 @@ function Get-EscrowedKeyIds($Http, [string]$BaseUrl, $Certificate, [string]$Devi
     return [pscustomobject]@{ Ids = $ids; Failure = $null }
 }
 
+#region Rotation after a reveal
+
+function New-RotationItem([string]$OldId, $Old, [string]$NewId) {
+    # One disclosed key to replace: its protector on the disk ($null once removed) and its successor's id.
+    return [pscustomobject]@{ OldId = $OldId; Old = $Old; NewId = $NewId; MountPoint = $(if ($null -ne $Old) { $Old.MountPoint } else { '' }) }
+}
+
+function Get-RotationPlan($Protectors, [hashtable]$Escrowed) {
+    # What the service's disclosure marks ask of this disk.
+    #   Rotate: a disclosed key not yet superseded whose protector is on an unlocked OS or fixed volume.
+    #   Retire: a disclosed key superseded by a protector that is on the disk (on the same volume while the
+    #           old protector is still there): the old protector goes, then the old key (a run cut short).
+    #   Skipped: disclosed keys on removable drives or locked volumes, left alone.
+    # A disclosed key whose protector is not on the disk at all is no longer this disk's to rotate.
+    $rotate = @(); $retire = @(); $skipped = 0
+    foreach ($id in @($Escrowed.Keys)) {
+        $key = $Escrowed[$id]
+        if (-not $key.Disclosed) { continue }
+        $old = @($Protectors | Where-Object { $_.Id -eq $id }) | Select-Object -First 1
+        if ($null -ne $old -and ($old.Locked -or $old.VolumeType -eq 'removableDataVolume')) { $skipped++; continue }
+        if ($key.SupersededBy) {
+            $successor = @($Protectors | Where-Object { $_.Id -eq $key.SupersededBy -and ($null -eq $old -or $_.MountPoint -eq $old.MountPoint) })
+            if ($successor.Count -gt 0) { $retire += New-RotationItem $id $old $key.SupersededBy }
+        } elseif ($null -ne $old) {
+            $rotate += New-RotationItem $id $old ''
+        }
+    }
+    return [pscustomobject]@{ Rotate = $rotate; Retire = $retire; Skipped = $skipped; Due = $rotate.Count + $retire.Count }
+}
+
+function Add-Successor($Service, $Item, [System.Collections.Generic.HashSet[string]]$Known) {
+    # Adds a recovery password to the old one's volume and escrows it with "@escrow.replaces". Sets
+    # $Item.NewId and returns '' when the service took it, else the failure text. A new protector the
+    # service refused outright (4xx: nothing stored) is taken off again; one whose fate is unknown (no
+    # answer, 5xx) stays, and a later run escrows it as a missing key. The old protector is never touched here.
+    # $Known: the ids of every protector seen or added this run, so that a second rotation on the same
+    # volume tells its new protector from the first one's.
+    try {
+        $volume = Add-RecoveryPasswordProtector $Item.MountPoint
+    } catch {
+        return "the new protector could not be added: $(Get-ExceptionText $_)"
+    }
+    $added = @(@($volume) | Where-Object { $null -ne $_ } | ForEach-Object { @($_.KeyProtector) } | Where-Object {
+            $null -ne $_ -and [string]$_.KeyProtectorType -eq 'RecoveryPassword' -and -not $Known.Contains((ConvertTo-KeyId $_.KeyProtectorId))
+        })
+    if ($added.Count -ne 1) { return 'the new protector is not on the volume BitLocker returned' }
+    $new = $added[0]
+    $Item.NewId = ConvertTo-KeyId $new.KeyProtectorId
+    [void]$Known.Add($Item.NewId)
+    # The password goes from the protector into the request body and nowhere else.
+    $json = [ordered]@{ id = $Item.NewId; deviceId = $Service.DeviceId; volumeType = $Item.Old.VolumeType; key = [string]$new.RecoveryPassword; '@escrow.replaces' = $Item.OldId } | ConvertTo-Json -Compress
+    try {
+        $response = Invoke-DeviceRequest $Service 'PATCH' $script:CollectionPath $json
+    } catch {
+        return Get-ExceptionText $_
+    }
+    if ($response.Status -eq 200 -or $response.Status -eq 201) { return '' }
+    if ($response.Status -ge 400 -and $response.Status -lt 500 -and $response.Status -ne 429) {
+        try { Remove-RecoveryPasswordProtector $Item.MountPoint ([string]$new.KeyProtectorId) } catch { return "$(Get-FailureText $response) (the new protector stays: $(Get-ExceptionText $_))" }
+    }
+    return Get-FailureText $response
+}
+
+function Complete-Rotation($Service, $Item) {
+    # Removes the old protector and deletes the old key, once the successor is on the same volume as
+    # BitLocker reads it now. Returns Removed (the old protector left the disk), Retired (the old key is
+    # gone from the service) and Failure.
+    $disk = @((Get-RecoveryPasswordProtector).Protectors)
+    $successor = @($disk | Where-Object { $_.Id -eq $Item.NewId -and ($Item.MountPoint -eq '' -or $_.MountPoint -eq $Item.MountPoint) })
+    if ($successor.Count -eq 0) { return [pscustomobject]@{ Removed = $false; Retired = $false; Failure = 'the successor is not on the volume' } }
+    $old = @($disk | Where-Object { $_.Id -eq $Item.OldId -and $_.MountPoint -eq $successor[0].MountPoint })
+    $removed = $false
+    if ($old.Count -gt 0) {
+        try {
+            Remove-RecoveryPasswordProtector $old[0].MountPoint ([string]$old[0].Protector.KeyProtectorId)
+            $removed = $true
+        } catch {
+            return [pscustomobject]@{ Removed = $false; Retired = $false; Failure = "the old protector could not be removed: $(Get-ExceptionText $_)" }
+        }
+    }
+    try {
+        $response = Invoke-DeviceRequest $Service 'DELETE' "$($script:CollectionPath)/$($Item.OldId)" $null
+    } catch {
+        return [pscustomobject]@{ Removed = $removed; Retired = $false; Failure = Get-ExceptionText $_ }
+    }
+    # 404: already retired (a run whose answer was lost).
+    if ($response.Status -eq 204 -or $response.Status -eq 200 -or $response.Status -eq 404) { return [pscustomobject]@{ Removed = $removed; Retired = $true; Failure = '' } }
+    return [pscustomobject]@{ Removed = $removed; Retired = $false; Failure = (Get-FailureText $response) }
+}
+
+function Invoke-Rotation($Service, $Plan, $Protectors) {
+    # For each disclosed key: a successor added and escrowed, confirmed in the service's list, and only
+    # then the old protector removed and the old key deleted. Returns the words for the line and whether
+    # anything failed (the next run picks up where this one stopped).
+    $failures = @()
+    $escrowed = @()
+    $known = [System.Collections.Generic.HashSet[string]]::new([string[]]@($Protectors | ForEach-Object { $_.Id }))
+    foreach ($item in $Plan.Rotate) {
+        $failure = Add-Successor $Service $item $known
+        if ($failure) { $failures += $failure } else { $escrowed += $item }
+    }
+    $confirmed = @()
+    if ($escrowed.Count -gt 0) {
+        $listed = Get-EscrowedKeyIds $Service.Http $Service.BaseUrl $Service.Certificate $Service.DeviceId
+        foreach ($item in $escrowed) {
+            $ok = $null -ne $listed.Ids -and $listed.Ids.ContainsKey($item.NewId) -and
+                (-not $listed.Ids.ContainsKey($item.OldId) -or $listed.Ids[$item.OldId].SupersededBy -eq $item.NewId)
+            if ($ok) { $confirmed += $item } elseif ($null -eq $listed.Ids) { $failures += $listed.Failure } else { $failures += 'the service does not list the new key as the successor' }
+        }
+    }
+    $rotated = 0; $retired = 0
+    foreach ($item in @($confirmed) + @($Plan.Retire)) {
+        $done = Complete-Rotation $Service $item
+        if ($done.Removed) { $rotated++ } elseif ($done.Retired) { $retired++ }
+        if ($done.Failure) { $failures += $done.Failure }
+    }
+    $parts = @("Rotated $rotated")
+    if ($retired -gt 0) { $parts += "Retired $retired" }
+    if ($failures.Count -gt 0) { $parts += "RotationFailed $($failures.Count): $($failures[0])" }
+    return [pscustomobject]@{ Parts = $parts; Failed = ($failures.Count -gt 0) }
+}
+
+#endregion
+
+function Get-ExceptionText($ErrorRecord) {
+    # The innermost exception's type and HRESULT only: a message could quote a request.
+    $base = $ErrorRecord.Exception.GetBaseException()
+    return ('{0} (0x{1:X8})' -f $base.GetType().Name, $base.HResult)
+}
+
+function Invoke-DeviceRequest($Service, [string]$Method, [string]$PathAndQuery, [string]$Json) {
+    return Invoke-Service $Service.Http $Service.BaseUrl $Service.Certificate $Method $PathAndQuery $Json
+}
+
+function Send-DeviceStatus($Service) {
+    # PUT deviceStatuses/{deviceId} with what is on the disks now, read afresh. Returns $null once stored,
+    # else the words for the result line: the status is a report, its failure fails nothing else.
+    $set = Get-BitLockerVolumeSet
+    # A status without a volume BitLocker could not read would make its keys look stale: better none.
+    if ($set.ErrorCount -gt 0) { return 'StatusSkipped: a volume could not be read' }
+    $types = Get-EncryptableVolumeType
+    $volumes = @($set.Volumes | Where-Object { $null -ne $_ } | ForEach-Object { ConvertTo-VolumeReport $_ $types })
+    $json = [ordered]@{ volumes = [object[]]$volumes; clientVersion = "KeyEscrow.ps1/$($script:ClientVersion)" } | ConvertTo-Json -Depth 5 -Compress
+    try {
+        $response = Invoke-DeviceRequest $Service 'PUT' "$($script:StatusPath)/$($Service.DeviceId)" $json
+    } catch {
+        return "StatusFailed: $(Get-ExceptionText $_)"
+    }
+    if ($response.Status -eq 200) { return $null }
+    return "StatusFailed: $(Get-FailureText $response)"
+}
+
+function New-RunOutcome([string[]]$Parts, [int]$ExitCode, [bool]$ReportStatus) {
+    return [pscustomobject]@{ Parts = @($Parts); ExitCode = $ExitCode; ReportStatus = $ReportStatus }
+}
+
+function Invoke-EscrowStep($Service, [string]$Mode, $Found) {
+    # List, then escrow what is missing (Remediate). ReportStatus: whether the service answered this
+    # device, so that its status is worth sending.
+    $notes = @()
+    if ($Found.VolumeErrors -gt 0) { $notes += "VolumeErrors $($Found.VolumeErrors)" }
+    if (@($Found.Protectors).Count -eq 0) {
+        $word = if ($Found.VolumeCount -eq 0) { 'NoBitLockerVolumes' } else { 'NoRecoveryPasswords' }
+        return New-RunOutcome (@($word) + $notes) 0 $true
+    }
+
+    $listed = Get-EscrowedKeyIds $Service.Http $Service.BaseUrl $Service.Certificate $Service.DeviceId
+    if ($null -eq $listed.Ids) {
+        $line = if ($listed.Failure -match '^(Unauthorized|Forbidden|ServiceUnavailable|Failed):') { $listed.Failure } else { 'Failed: ' + $listed.Failure }
+        return New-RunOutcome @($line) 1 $false
+    }
+    $missing = @($Found.Protectors | Where-Object { -not $listed.Ids.ContainsKey($_.Id) })
+    $unreadable = @($missing | Where-Object { -not $_.Readable })
+    $missing = @($missing | Where-Object { $_.Readable })
+    if ($unreadable.Count -gt 0) { $notes += "Skipped $($unreadable.Count) (volume locked or password unreadable)" }
+    $plan = Get-RotationPlan $Found.Protectors $listed.Ids
+    if ($plan.Skipped -gt 0) { $notes += "RotationSkipped $($plan.Skipped) (removable drive or locked volume)" }
+
+    if ($missing.Count -eq 0 -and $plan.Due -eq 0) { return New-RunOutcome (@('UpToDate') + $notes) 0 $true }
+    if ($Mode -eq 'Detect') {
+        $parts = @()
+        if ($missing.Count -gt 0) { $parts += "MissingKeys $($missing.Count)" }
+        if ($plan.Due -gt 0) { $parts += "RotationDue $($plan.Due)" }
+        return New-RunOutcome ($parts + $notes) 1 $true
+    }
+
+    $parts = @()
+    $failed = $Found.VolumeErrors -gt 0
+    if ($missing.Count -gt 0) {
+        $escrowed = 0
+        $failures = @()
+        foreach ($item in $missing) {
+            # The password goes from the protector into the request body and nowhere else.
+            $json = [ordered]@{ id = $item.Id; deviceId = $Service.DeviceId; volumeType = $item.VolumeType; key = [string]$item.Protector.RecoveryPassword } | ConvertTo-Json -Compress
+            $response = Invoke-DeviceRequest $Service 'PATCH' $script:CollectionPath $json
+            if ($response.Status -eq 200 -or $response.Status -eq 201) { $escrowed++ } else { $failures += $response }
+        }
+        $parts += "Escrowed $escrowed"
+        if ($failures.Count -gt 0) {
+            $byStatus = ($failures | Group-Object -Property Status | ForEach-Object { "$($_.Name) x$($_.Count)" }) -join ', '
+            $parts += "Failed $($failures.Count) ($byStatus): $(Get-FailureText $failures[0])"
+            $failed = $true
+        }
+    }
+    if ($plan.Due -gt 0) {
+        $rotation = Invoke-Rotation $Service $plan $Found.Protectors
+        $parts += $rotation.Parts
+        if ($rotation.Failed) { $failed = $true }
+    }
+    return New-RunOutcome ($parts + $notes) $(if ($failed) { 1 } else { 0 }) $true
+}
+
 function Invoke-KeyEscrow([string]$ServiceUrl, [string]$Mode, $Http) {
     # The whole run; returns the result line and exit code (the entry point prints and exits).
     if ($Mode -ne 'Detect' -and $Mode -ne 'Remediate') { return New-Result 'Failed: Mode must be Detect or Remediate' 1 }
@@ -417,50 +697,22 @@ function Invoke-KeyEscrow([string]$ServiceUrl, [string]$Mode, $Http) {
     try {
         $certificate = Find-DeviceCertificate
         if ($null -eq $certificate) { return New-Result 'NotEntraJoined' 0 }
-        $deviceId = ([string](Get-DeviceId $certificate)).ToLowerInvariant()
-
         $found = Get-RecoveryPasswordProtector
-        $notes = @()
-        if ($found.VolumeErrors -gt 0) { $notes += "VolumeErrors $($found.VolumeErrors)" }
-        if (@($found.Protectors).Count -eq 0) {
-            $word = if ($found.VolumeCount -eq 0) { 'NoBitLockerVolumes' } else { 'NoRecoveryPasswords' }
-            return New-Result ((@($word) + $notes) -join '; ') 0
-        }
-
         if ($null -eq $Http) { $Http = New-HttpClient }
-        $listed = Get-EscrowedKeyIds $Http $ServiceUrl $certificate $deviceId
-        if ($null -eq $listed.Ids) {
-            $line = if ($listed.Failure -match '^(Unauthorized|Forbidden|ServiceUnavailable|Failed):') { $listed.Failure } else { 'Failed: ' + $listed.Failure }
-            return New-Result $line 1
-        }
-        $missing = @($found.Protectors | Where-Object { -not $listed.Ids.ContainsKey($_.Id) })
-        $unreadable = @($missing | Where-Object { -not $_.Readable })
-        $missing = @($missing | Where-Object { $_.Readable })
-        if ($unreadable.Count -gt 0) { $notes += "Skipped $($unreadable.Count) (volume locked or password unreadable)" }
+        $service = [pscustomobject]@{ Http = $Http; BaseUrl = $ServiceUrl; Certificate = $certificate; DeviceId = ([string](Get-DeviceId $certificate)).ToLowerInvariant() }
 
-        if ($missing.Count -eq 0) { return New-Result ((@('UpToDate') + $notes) -join '; ') 0 }
-        if ($Mode -eq 'Detect') { return New-Result ((@("MissingKeys $($missing.Count)") + $notes) -join '; ') 1 }
-
-        $escrowed = 0
-        $failures = @()
-        foreach ($item in $missing) {
-            # The password goes from the protector into the request body and nowhere else.
-            $json = [ordered]@{ id = $item.Id; deviceId = $deviceId; volumeType = $item.VolumeType; key = [string]$item.Protector.RecoveryPassword } | ConvertTo-Json -Compress
-            $response = Invoke-Service $Http $ServiceUrl $certificate 'PATCH' $script:CollectionPath $json
-            if ($response.Status -eq 200 -or $response.Status -eq 201) { $escrowed++ } else { $failures += $response }
+        $outcome = Invoke-EscrowStep $service $Mode $found
+        $parts = $outcome.Parts
+        # Every run that reached the service ends with the device's status; its failure is reported, not fatal.
+        if ($outcome.ReportStatus) {
+            $statusProblem = Send-DeviceStatus $service
+            if ($statusProblem) { $parts += $statusProblem }
         }
-        $parts = @("Escrowed $escrowed")
-        if ($failures.Count -gt 0) {
-            $byStatus = ($failures | Group-Object -Property Status | ForEach-Object { "$($_.Name) x$($_.Count)" }) -join ', '
-            $parts += "Failed $($failures.Count) ($byStatus): $(Get-FailureText $failures[0])"
-        }
-        $exitCode = if ($failures.Count -gt 0 -or $found.VolumeErrors -gt 0) { 1 } else { 0 }
-        return New-Result (($parts + $notes) -join '; ') $exitCode
+        return New-Result ($parts -join '; ') $outcome.ExitCode
     } catch {
-        # The innermost exception's type and HRESULT only: a message could quote a request.
         $base = $_.Exception.GetBaseException()
         if ($base -is [System.InvalidOperationException] -and $base.Message -eq 'NoDeviceCertificate') { return New-Result 'Failed: NoDeviceCertificate' 1 }
-        return New-Result ('Failed: {0} (0x{1:X8})' -f $base.GetType().Name, $base.HResult) 1
+        return New-Result "Failed: $(Get-ExceptionText $_)" 1
     }
 }
 

@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/devhost/localHost';
 import { recoveryPassword } from '../support/fixtures';
 import { randomUUID } from 'node:crypto';
-import { callOn, READ_BASIC } from '../support/client';
+import { callOn, READ, READ_BASIC } from '../support/client';
+import { COLLECTION } from '../support/keys';
 import { mintDevelopmentToken } from '../../shared/auth/developmentToken';
 import { DeviceClient } from '../../scripts/cli/device/client';
 import { loadDevice } from '../../scripts/cli/device/identity';
@@ -38,12 +39,15 @@ it('register records a device in the local directory; escrow stores a key for it
 
   const first = await device('escrow', '--url', host.url);
   expect(first.stdout).toMatch(
-    new RegExp(`^Escrowed key [0-9a-f-]{36} for device ${deviceId}; the service now lists 1 key\\(s\\) for it; status reported\\.\\n$`),
+    new RegExp(
+      `^Escrowed key [0-9a-f-]{36} for device ${deviceId}\\.\\nThe service now lists 1 key\\(s\\) for device ${deviceId}; status reported\\.\\n$`,
+    ),
   );
+  // The simulated disk keeps its protector: the second run has nothing to escrow.
   const second = await device('escrow', '--url', host.url);
-  expect(second.stdout).toMatch(/now lists 2 key\(s\)/);
-  // Every run reports the device's status: the protector on its disk is the key it escrowed last.
-  const lastKey = /^Escrowed key ([0-9a-f-]{36})/.exec(second.stdout)![1];
+  expect(second.stdout).toBe(`The service now lists 1 key(s) for device ${deviceId}; status reported.\n`);
+  // Every run reports the device's status: the protector on its disk is the key it escrowed.
+  const lastKey = /^Escrowed key ([0-9a-f-]{36})/.exec(first.stdout)![1];
   const status = await callOn(host.url, 'GET', `/v1.0/informationProtection/bitlocker/deviceStatuses/${deviceId}`, {
     token: await mintDevelopmentToken(stateDir, { roles: [READ_BASIC] }),
   });
@@ -69,6 +73,35 @@ it('register records a device in the local directory; escrow stores a key for it
   // Nothing shaped like a recovery password on either output.
   const password = new RegExp(recoveryPassword().replace(/\d/g, '\\d'));
   expect(`${first.stdout}${first.stderr}${second.stdout}${second.stderr}`).not.toMatch(password);
+});
+
+it('a key the helpdesk revealed is rotated by the next run: successor escrowed, old protector and key retired', async () => {
+  const registered = await device('register');
+  const deviceId = /Registered device ([0-9a-f-]{36})/.exec(registered.stdout)![1];
+  const first = await device('escrow', '--url', host.url);
+  const oldId = /^Escrowed key ([0-9a-f-]{36})/.exec(first.stdout)![1];
+  const reader = await mintDevelopmentToken(stateDir, { roles: [READ] });
+  expect((await callOn(host.url, 'GET', `${COLLECTION}/${oldId}?$select=key`, { token: reader })).status).toBe(200);
+
+  const rotated = await device('escrow', '--url', host.url);
+  const newId = new RegExp(`^Rotated key ${oldId} -> ([0-9a-f-]{36})\\n`).exec(rotated.stdout)?.[1];
+  expect(rotated.stdout).toBe(
+    `Rotated key ${oldId} -> ${newId}\nThe service now lists 1 key(s) for device ${deviceId}; status reported.\n`,
+  );
+
+  // The device lists only the successor; the old key is a deleted item that names it.
+  const listed = await new DeviceClient(host.url, await loadDevice(stateDir)).listOwnKeys(deviceId);
+  expect(listed.keys.map((k) => k.id)).toEqual([newId]);
+  const basic = await mintDevelopmentToken(stateDir, { roles: [READ_BASIC] });
+  const deleted = await callOn(host.url, 'GET', `/v1.0/directory/deletedItems/${oldId}`, { token: basic });
+  expect({ status: deleted.status, supersededBy: deleted.json['@escrow.supersededBy'] }).toEqual({ status: 200, supersededBy: newId });
+  const status = await callOn(host.url, 'GET', `/v1.0/informationProtection/bitlocker/deviceStatuses/${deviceId}`, { token: basic });
+  expect((status.json.volumes as { recoveryPasswordIds: string[] }[])[0].recoveryPasswordIds).toEqual([newId]);
+
+  // Nothing left to do: the successor was never revealed.
+  expect((await device('escrow', '--url', host.url)).stdout).toBe(
+    `The service now lists 1 key(s) for device ${deviceId}; status reported.\n`,
+  );
 });
 
 it("a device may not write another device's status", async () => {

@@ -9,68 +9,13 @@ Describe 'KeyEscrow.ps1' {
     BeforeAll {
         . (Join-Path $PSScriptRoot 'TestSupport.ps1')
         . $ScriptUnderTest
-        $script:Stage = Start-Stage
-        $script:Work = (New-Item -ItemType Directory -Path (Join-Path ([System.IO.Path]::GetTempPath()) ("keyescrow-" + [guid]::NewGuid()))).FullName
+        Start-Suite 'keyescrow'
         $script:Vectors = Get-Content (Join-Path $RepoRoot 'test/vectors/device-proof.json') -Raw | ConvertFrom-Json -DateKind String
-        $script:Events = [System.Collections.Generic.List[string]]::new()
-
-        function Use-Device([switch]$Unregistered, [switch]$IssuedByOrganizationAccess, [string]$JoinInfo = 'thumbprint') {
-            # A joined device whose certificate is in LocalMachine\My and named by JoinInfo.
-            $certificate = New-TestDeviceCertificate $Work -IssuedByOrganizationAccess:$IssuedByOrganizationAccess
-            if (-not $Unregistered) { Register-StageDevice $Stage $certificate }
-            $subkey = switch ($JoinInfo) { 'thumbprint' { $certificate.Thumbprint } 'deviceId' { Get-DeviceId $certificate } default { $null } }
-            $script:CurrentCertificate = $certificate
-            $script:CurrentSubkeys = @($subkey | Where-Object { $_ })
-            Mock Get-JoinInfoSubkeyName { $script:CurrentSubkeys }
-            Mock Get-MachineCertificate { @($script:CurrentCertificate) }
-            return $certificate
-        }
-
-        function Use-Volumes([object[]]$Volumes, [hashtable]$Types = @{}, [int]$Errors = 0) {
-            $script:CurrentVolumes = [pscustomobject]@{ Volumes = @($Volumes); ErrorCount = $Errors }
-            $script:CurrentTypes = $Types
-            Mock Get-BitLockerVolumeSet { $script:CurrentVolumes }
-            Mock Get-EncryptableVolumeType { $script:CurrentTypes }
-        }
-
-        function Invoke-Run([string]$Mode, [string]$Url = $Stage.Url) {
-            return Invoke-KeyEscrow -ServiceUrl $Url -Mode $Mode
-        }
-
-        function Assert-Run([string]$Mode, [string]$Line, [int]$ExitCode) {
-            # One run, its line and exit code as expected.
-            $result = Invoke-Run $Mode
-            $result.Line | Should -BeExactly $Line
-            $result.ExitCode | Should -Be $ExitCode
-        }
-
-        function Get-ListedKeys($Certificate) {
-            # The device's keys as the service lists them to the device itself.
-            $http = New-HttpClient
-            $response = Invoke-Service $http $Stage.Url $Certificate 'GET' (Get-ListPath (Get-DeviceId $Certificate)) $null
-            $response.Status | Should -Be 200
-            return @(($response.Text | ConvertFrom-Json).value)
-        }
-
-        function Assert-OneLine($Result) {
-            $Result.Line | Should -Not -Match "[`r`n]"
-            $Result.Line.Length | Should -BeLessOrEqual 2048
-            $Result.Line.Length | Should -BeGreaterThan 0
-        }
     }
 
-    AfterAll {
-        Stop-Stage $Stage
-        Remove-Item -Recurse -Force $Work -ErrorAction SilentlyContinue
-    }
+    AfterAll { Stop-Suite }
 
-    BeforeEach {
-        Set-StageFault $Stage @()
-        Clear-StageRequest $Stage
-        $Events.Clear()
-        Mock Write-EscrowEvent { $Events.Add($Line) }
-        Mock Test-Wow64Process { $false }
-    }
+    BeforeEach { Reset-Suite }
 
     Describe 'A1: the request line and the signature, byte for byte' {
         It 'writes the list query out as the vector pins it, whatever case the deviceId comes in' {
@@ -154,8 +99,8 @@ Describe 'KeyEscrow.ps1' {
             (Invoke-Run 'Remediate' "$($Stage.Url)/escrow/").Line | Should -BeExactly 'Escrowed 1'
             (Invoke-Run 'Detect' "$($Stage.Url)/escrow").Line | Should -BeExactly 'UpToDate'
             $paths = @(Get-StageRequest $Stage | ForEach-Object { $_.path })
-            $paths.Count | Should -Be 3
-            $paths | ForEach-Object { $_ | Should -Match '^/escrow/v1\.0/informationProtection/bitlocker/recoveryKeys' }
+            $paths.Count | Should -Be 5
+            $paths | ForEach-Object { $_ | Should -Match '^/escrow/v1\.0/informationProtection/bitlocker/(recoveryKeys|deviceStatuses/)' }
         }
 
         It 'A10: finds a Cloud PC''s certificate, whose JoinInfo subkey is the deviceId' {
@@ -177,7 +122,7 @@ Describe 'KeyEscrow.ps1' {
             Use-Volumes @((New-Volume 'C:' 'OperatingSystem' @(New-Protector))) @{ 'C:' = 0 }
             Set-StageFault $Stage @(@{ method = 'GET'; status = 429; headers = @{ 'Retry-After' = '1'; 'Content-Type' = 'application/json' }; body = '{"error":{"code":"TooManyRequests","message":"slow down"}}' })
             (Invoke-Run 'Detect').Line | Should -BeExactly 'MissingKeys 1'
-            $seen = Get-StageRequest $Stage
+            $seen = @(Get-StageRequest $Stage | Where-Object { $_.method -eq 'GET' })
             $seen.Count | Should -Be 2
             ($seen[1].at - $seen[0].at) | Should -BeGreaterOrEqual 950
         }
@@ -250,8 +195,113 @@ Describe 'KeyEscrow.ps1' {
             Use-Device | Out-Null
             Use-Volumes @((New-Volume 'C:' 'OperatingSystem' @(New-Protector))) @{ 'C:' = 0 } 1
             $result = Invoke-Run 'Remediate'
-            $result.Line | Should -BeExactly 'Escrowed 1; VolumeErrors 1'
+            $result.Line | Should -BeExactly 'Escrowed 1; VolumeErrors 1; StatusSkipped: a volume could not be read'
             $result.ExitCode | Should -Be 1
+        }
+    }
+
+    Describe 'the device status: every run that reached the service ends with PUT deviceStatuses' {
+        BeforeAll {
+            function Get-StoredStatus($Certificate) {
+                # The status as a reader (BitLockerKey.ReadBasic.All) gets it back.
+                $token = Get-StageToken $Stage @('BitLockerKey.ReadBasic.All')
+                return Invoke-StageApi $Stage 'GET' "/v1.0/informationProtection/bitlocker/deviceStatuses/$(Get-DeviceId $Certificate)" $token
+            }
+
+            function Assert-StoredVolumes($Certificate, [object[]]$Expected) {
+                $stored = Get-StoredStatus $Certificate
+                $stored.Status | Should -Be 200
+                $stored.Json.deviceId | Should -Be (Get-DeviceId $Certificate)
+                $stored.Json.clientVersion | Should -BeExactly 'KeyEscrow.ps1/3'
+                $stored.Json.lastReportedDateTime | Should -Match '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$'
+                ConvertTo-Json -InputObject @($stored.Json.volumes) -Depth 5 -Compress | Should -BeExactly (ConvertTo-Json -InputObject @($Expected) -Depth 5 -Compress)
+            }
+        }
+
+        It 'reports each volume as BitLocker shows it: type, on, suspended, off, locked, the recovery password ids and the other protectors' {
+            $certificate = Use-Device
+            $os = New-Protector; $data = New-Protector; $usb = New-Protector
+            $suspended = New-Volume 'D:' 'Data' @($data)
+            $suspended.ProtectionStatus = 'Off'
+            $decrypted = New-Volume 'F:' 'Data' @()
+            $decrypted.ProtectionStatus = 'Off'; $decrypted.VolumeStatus = 'FullyDecrypted'; $decrypted.EncryptionPercentage = 0
+            $locked = New-Volume 'E:' 'Data' @($usb) 'Locked'
+            $locked.ProtectionStatus = 'Unknown'; $locked.EncryptionPercentage = [single]37.26
+            Use-Volumes @((New-Volume 'C:' 'OperatingSystem' @((New-Protector -Type 'TpmPin'), $os, (New-Protector -Type 'Tpm'))), $suspended, $locked, $decrypted) @{ 'C:' = 0; 'D:' = 1; 'E:' = 2; 'F:' = 1 }
+
+            Assert-Run 'Detect' 'MissingKeys 2; Skipped 1 (volume locked or password unreadable)' 1
+            Assert-StoredVolumes $certificate @(
+                [ordered]@{ volumeType = 'operatingSystemVolume'; protectionStatus = 'on'; recoveryPasswordIds = @(Get-ProtectorId $os); mountPoint = 'C:'; encryptionPercentage = 100; keyProtectorTypes = @('tpm', 'tpmPin') }
+                [ordered]@{ volumeType = 'fixedDataVolume'; protectionStatus = 'suspended'; recoveryPasswordIds = @(Get-ProtectorId $data); mountPoint = 'D:'; encryptionPercentage = 100; keyProtectorTypes = @() }
+                [ordered]@{ volumeType = 'removableDataVolume'; protectionStatus = 'on'; recoveryPasswordIds = @(Get-ProtectorId $usb); mountPoint = 'E:'; encryptionPercentage = 37.3; keyProtectorTypes = @() }
+                [ordered]@{ volumeType = 'fixedDataVolume'; protectionStatus = 'off'; recoveryPasswordIds = @(); mountPoint = 'F:'; encryptionPercentage = 0; keyProtectorTypes = @() }
+            )
+            $put = @(Get-StageRequest $Stage | Where-Object { $_.method -eq 'PUT' })
+            $put.Count | Should -Be 1
+            $put[0].path | Should -BeExactly "/v1.0/informationProtection/bitlocker/deviceStatuses/$(Get-DeviceId $certificate)"
+        }
+
+        It 'remediate reports after its escrow, so the status names keys the service holds; the line stays the escrow''s' {
+            $certificate = Use-Device
+            $os = New-Protector
+            Use-Volumes @((New-Volume 'C:' 'OperatingSystem' @($os))) @{ 'C:' = 0 }
+            Assert-Run 'Remediate' 'Escrowed 1' 0
+            @(Get-StageRequest $Stage | ForEach-Object { $_.method }) | Should -Be @('GET', 'PATCH', 'PUT')
+            (Get-StoredStatus $certificate).Json.volumes[0].recoveryPasswordIds | Should -Be @(Get-ProtectorId $os)
+        }
+
+        It 'a device with no recovery password (TPM only) still reports, so coverage sees an encrypted disk without a key' {
+            $certificate = Use-Device
+            Use-Volumes @((New-Volume 'C:' 'OperatingSystem' @(New-Protector -Type 'Tpm'))) @{ 'C:' = 0 }
+            Assert-Run 'Detect' 'NoRecoveryPasswords' 0
+            Assert-StoredVolumes $certificate @([ordered]@{ volumeType = 'operatingSystemVolume'; protectionStatus = 'on'; recoveryPasswordIds = @(); mountPoint = 'C:'; encryptionPercentage = 100; keyProtectorTypes = @('tpm') })
+        }
+
+        It 'a refused status fails neither the escrow nor its exit code, and the line says so: <name>' -ForEach @(
+            @{ name = 'a Graph error'; fault = @{ method = 'PUT'; status = 400; headers = @{ 'Content-Type' = 'application/json' }; body = '{"error":{"code":"badRequest","message":"volumes[0].mountPoint must be printable ASCII"}}' }; note = 'StatusFailed: BadRequest: volumes[0].mountPoint must be printable ASCII' }
+            @{ name = 'an HTML page'; fault = @{ method = 'PUT'; status = 500; headers = @{ 'Content-Type' = 'text/html' }; body = '<html>oops</html>' }; note = 'StatusFailed: HTTP 500: the answer is not the escrow service''s (text/html)' }
+            @{ name = 'a 503 that outlasts the retries'; fault = @{ method = 'PUT'; status = 503; times = 3; headers = @{ 'Retry-After' = '120'; 'Content-Type' = 'application/json' }; body = '{"error":{"code":"serviceNotAvailable","message":"try later"}}' }; note = 'StatusFailed: ServiceUnavailable: try later' }
+        ) {
+            $certificate = Use-Device
+            $os = New-Protector
+            Use-Volumes @((New-Volume 'C:' 'OperatingSystem' @($os))) @{ 'C:' = 0 }
+            Set-StageFault $Stage @($fault)
+            $result = Invoke-Run 'Remediate'
+            $result.Line | Should -BeExactly "Escrowed 1; $note"
+            $result.ExitCode | Should -Be 0
+            Assert-OneLine $result
+            @(Get-ListedKeys $certificate).id | Should -Be @(Get-ProtectorId $os)
+            (Get-StoredStatus $certificate).Status | Should -Be 404
+            Set-StageFault $Stage @(@{ method = 'PUT'; status = 403; headers = @{ 'Content-Type' = 'application/json' }; body = '{"error":{"code":"accessDenied","message":"no"}}' })
+            Assert-Run 'Detect' 'UpToDate; StatusFailed: Forbidden: no' 0
+        }
+
+        It 'a connection dropped on the status is named by its exception, and the escrow still counts' {
+            $certificate = Use-Device
+            Use-Volumes @((New-Volume 'C:' 'OperatingSystem' @(New-Protector))) @{ 'C:' = 0 }
+            Set-StageFault $Stage @(@{ method = 'PUT'; status = 0; drop = $true })
+            $result = Invoke-Run 'Remediate'
+            $result.Line | Should -Match '^Escrowed 1; StatusFailed: (HttpRequestException|HttpIOException|IOException|SocketException) \(0x[0-9A-F]{8}\)$'
+            $result.ExitCode | Should -Be 0
+            @(Get-ListedKeys $certificate).Count | Should -Be 1
+        }
+
+        It 'no status when BitLocker could not read a volume: a partial one would make its keys look stale' {
+            $certificate = Use-Device
+            Use-Volumes @((New-Volume 'C:' 'OperatingSystem' @(New-Protector))) @{ 'C:' = 0 } 1
+            $result = Invoke-Run 'Remediate'
+            $result.Line | Should -BeExactly 'Escrowed 1; VolumeErrors 1; StatusSkipped: a volume could not be read'
+            $result.ExitCode | Should -Be 1
+            @(Get-StageRequest $Stage | Where-Object { $_.method -eq 'PUT' }).Count | Should -Be 0
+            (Get-StoredStatus $certificate).Status | Should -Be 404
+        }
+
+        It 'a refused list sends no status (the run already failed, and the service is not answering this device)' {
+            Use-Device | Out-Null
+            Use-Volumes @((New-Volume 'C:' 'OperatingSystem' @(New-Protector))) @{ 'C:' = 0 }
+            Set-StageFault $Stage @(@{ method = 'GET'; status = 401; headers = @{ 'Content-Type' = 'application/json' }; body = '{"error":{"code":"InvalidAuthenticationToken","message":"unknown device"}}' })
+            Assert-Run 'Detect' 'Unauthorized: unknown device' 1
+            @(Get-StageRequest $Stage).Count | Should -Be 1
         }
     }
 

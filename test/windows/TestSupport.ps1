@@ -107,3 +107,85 @@ function New-Volume([string]$MountPoint, [string]$VolumeType = 'Data', [object[]
 function Get-ProtectorId($Protector) {
     return $Protector.KeyProtectorId.Trim('{', '}').ToLowerInvariant()
 }
+
+function Get-StageToken($Stage, [string[]]$Roles) {
+    # A development token the stage's host accepts (AUTH_MODE local), for reading what the client stored.
+    $body = @{ roles = @($Roles) } | ConvertTo-Json
+    return (Invoke-RestMethod -Method Post -Uri "$($Stage.Url)/__stage/token" -Body $body -ContentType 'application/json').token
+}
+
+function Invoke-StageApi($Stage, [string]$Method, [string]$Path, [string]$Token, [hashtable]$Headers = @{}) {
+    # One call to the host as a Graph client would make it; the status and the parsed body, whatever the status.
+    $all = @{ Authorization = "Bearer $Token" } + $Headers
+    $response = Invoke-WebRequest -Method $Method -Uri "$($Stage.Url)$Path" -Headers $all -SkipHttpErrorCheck
+    $json = if ($response.Content) { [string]$response.Content | ConvertFrom-Json -DateKind String } else { $null }
+    return [pscustomobject]@{ Status = [int]$response.StatusCode; Json = $json }
+}
+
+function Start-Suite([string]$Name) {
+    # A suite's BeforeAll, after dot-sourcing this file and the script: the stage, a work folder, the events.
+    $script:Stage = Start-Stage
+    $script:Work = (New-Item -ItemType Directory -Path (Join-Path ([System.IO.Path]::GetTempPath()) ("$Name-" + [guid]::NewGuid()))).FullName
+    $script:Events = [System.Collections.Generic.List[string]]::new()
+}
+
+function Stop-Suite {
+    Stop-Stage $Stage
+    Remove-Item -Recurse -Force $Work -ErrorAction SilentlyContinue
+}
+
+function Reset-Suite {
+    # A suite's BeforeEach: no faults queued, no requests seen, no events; the event log and the bitness mocked.
+    Set-StageFault $Stage @()
+    Clear-StageRequest $Stage
+    $Events.Clear()
+    Mock Write-EscrowEvent { $Events.Add($Line) }
+    Mock Test-Wow64Process { $false }
+}
+
+# What every suite does with the stage, as one helper each. They call Mock: call them from a test or a
+# BeforeEach. They use $Stage, $Work and $Events of the suite that dot-sources this file.
+
+function Use-Device([switch]$Unregistered, [switch]$IssuedByOrganizationAccess, [string]$JoinInfo = 'thumbprint') {
+    # A joined device whose certificate is in LocalMachine\My and named by JoinInfo.
+    $certificate = New-TestDeviceCertificate $Work -IssuedByOrganizationAccess:$IssuedByOrganizationAccess
+    if (-not $Unregistered) { Register-StageDevice $Stage $certificate }
+    $subkey = switch ($JoinInfo) { 'thumbprint' { $certificate.Thumbprint } 'deviceId' { Get-DeviceId $certificate } default { $null } }
+    $script:CurrentCertificate = $certificate
+    $script:CurrentSubkeys = @($subkey | Where-Object { $_ })
+    Mock Get-JoinInfoSubkeyName { $script:CurrentSubkeys }
+    Mock Get-MachineCertificate { @($script:CurrentCertificate) }
+    return $certificate
+}
+
+function Use-Volumes([object[]]$Volumes, [hashtable]$Types = @{}, [int]$Errors = 0) {
+    $script:CurrentVolumes = [pscustomobject]@{ Volumes = @($Volumes); ErrorCount = $Errors }
+    $script:CurrentTypes = $Types
+    Mock Get-BitLockerVolumeSet { $script:CurrentVolumes }
+    Mock Get-EncryptableVolumeType { $script:CurrentTypes }
+}
+
+function Invoke-Run([string]$Mode, [string]$Url = $Stage.Url) {
+    return Invoke-KeyEscrow -ServiceUrl $Url -Mode $Mode
+}
+
+function Assert-Run([string]$Mode, [string]$Line, [int]$ExitCode) {
+    # One run, its line and exit code as expected.
+    $result = Invoke-Run $Mode
+    $result.Line | Should -BeExactly $Line
+    $result.ExitCode | Should -Be $ExitCode
+}
+
+function Get-ListedKeys($Certificate) {
+    # The device's keys as the service lists them to the device itself.
+    $http = New-HttpClient
+    $response = Invoke-Service $http $Stage.Url $Certificate 'GET' (Get-ListPath (Get-DeviceId $Certificate)) $null
+    $response.Status | Should -Be 200
+    return @(($response.Text | ConvertFrom-Json).value)
+}
+
+function Assert-OneLine($Result) {
+    $Result.Line | Should -Not -Match "[`r`n]"
+    $Result.Line.Length | Should -BeLessOrEqual 2048
+    $Result.Line.Length | Should -BeGreaterThan 0
+}

@@ -28,6 +28,19 @@ export interface EscrowedKey {
   deviceId: string;
   volumeType: string;
   createdDateTime: string;
+  /** When the helpdesk first read its password: the device must rotate it. */
+  '@escrow.disclosedDateTime'?: string;
+  /** The id of the key escrowed to replace it. */
+  '@escrow.supersededBy'?: string;
+}
+
+/** A key protector to escrow; with `@escrow.replaces`, as the successor of a disclosed key. */
+export interface KeyToEscrow {
+  id: string;
+  deviceId: string;
+  volumeType: string;
+  key: string;
+  '@escrow.replaces'?: string;
 }
 
 /** The members of a Graph body this client reads: a page of the device's keys, or Graph's error. */
@@ -105,7 +118,12 @@ export class DeviceClient {
   }
 
   /** Escrows one key protector: PATCH {collection} with its id. */
-  escrow(key: { id: string; deviceId: string; volumeType: string; key: string }): Promise<DeviceResponse> {
+  escrow(key: KeyToEscrow): Promise<DeviceResponse> {
     return this.send('PATCH', COLLECTION_PATH, key);
+  }
+
+  /** Retires one of its own keys (allowed to a device once the key is superseded): DELETE {collection}/{id}. */
+  deleteKey(id: string): Promise<DeviceResponse> {
+    return this.send('DELETE', `${COLLECTION_PATH}/${id}`);
   }
 }

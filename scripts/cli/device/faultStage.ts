@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { alternativeSecurityIdKey, CERTIFICATE_SECURITY_ID_TYPE } from '../../../shared/auth/device/alternativeSecurityId';
 import { readDeviceCertificate } from '../../../shared/auth/device/certificate';
 import { registerLocalDevice } from '../../../shared/auth/device/localDirectory';
+import { mintDevelopmentToken } from '../../../shared/auth/developmentToken';
 import { startAzuriteTables } from '../../devhost/azurite';
 import { startLocalHost } from '../../devhost/localHost';
 
@@ -19,7 +20,8 @@ import { startLocalHost } from '../../devhost/localHost';
 //   - records each request's method, path and arrival time, so a test can see retries and waits.
 // Control, on the same port: POST /__stage/faults (a JSON array of Fault, replacing the queue),
 // GET|DELETE /__stage/requests, POST /__stage/devices {certificateDerBase64} (records a device in the
-// local directory, as Entra ID lists it). Prints one JSON line {url, stateDir} when ready; stops when
+// local directory, as Entra ID lists it), POST /__stage/token {roles} (a development token for the host,
+// e.g. a helpdesk reader's). Prints one JSON line {url, stateDir} when ready; stops when
 // its stdin closes.
 
 interface Fault {
@@ -27,6 +29,8 @@ interface Fault {
   method?: string;
   /** ...whose body contains this text (any when absent). */
   bodyIncludes?: string;
+  /** ...whose path and query contain this text (any when absent). */
+  pathIncludes?: string;
   /** How many matching requests it answers (1 when absent). */
   times?: number;
   status: number;
@@ -34,6 +38,8 @@ interface Fault {
   body?: string;
   /** The body repeated this many times (a huge answer). */
   repeat?: number;
+  /** Drops the connection instead of answering (the client sees a transport error). */
+  drop?: boolean;
 }
 
 interface SeenRequest {
@@ -57,6 +63,10 @@ function answer(res: http.ServerResponse, status: number, body: unknown): void {
 }
 
 function sendFault(res: http.ServerResponse, fault: Fault): void {
+  if (fault.drop) {
+    res.socket?.destroy();
+    return;
+  }
   res.writeHead(fault.status, fault.headers ?? {});
   const body = fault.body ?? '';
   if (!fault.repeat) {
@@ -121,6 +131,10 @@ async function main(): Promise<void> {
       });
       return answer(res, 200, { deviceId: certificate.deviceId });
     }
+    if (route === 'POST /__stage/token') {
+      const { roles } = JSON.parse(body.toString('utf8')) as { roles: string[] };
+      return answer(res, 200, { token: await mintDevelopmentToken(stateDir, { roles }) });
+    }
     answer(res, 404, {});
   };
 
@@ -132,7 +146,11 @@ async function main(): Promise<void> {
       seen.push({ method: req.method ?? '', path: url, at: Date.now() });
       const text = body.toString('utf8');
       const fault = faults.find(
-        (f) => (!f.method || f.method === req.method) && (!f.bodyIncludes || text.includes(f.bodyIncludes)) && (f.times ?? 1) > 0,
+        (f) =>
+          (!f.method || f.method === req.method) &&
+          (!f.bodyIncludes || text.includes(f.bodyIncludes)) &&
+          (!f.pathIncludes || url.includes(f.pathIncludes)) &&
+          (f.times ?? 1) > 0,
       );
       if (fault) {
         fault.times = (fault.times ?? 1) - 1;
