@@ -4,7 +4,6 @@ import { readFile } from 'node:fs/promises';
 import type { Browser } from 'playwright-core';
 import { startAzuriteTables, type RunningAzurite } from '../../scripts/devhost/azurite';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/devhost/localHost';
-import { TABLES } from '../../shared/storage/layout';
 import { launchBrowser, openPage, screenshot } from '../support/browser';
 import { callOn, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { recoveryPassword } from '../support/fixtures';

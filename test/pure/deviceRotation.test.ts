@@ -1,12 +1,12 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DeviceClient, type EscrowedKey } from '../../scripts/device/client';
-import { newProtector, type SimulatedDisk } from '../../scripts/device/disk';
-import { rotateDisclosedKeys } from '../../scripts/device/rotation';
-import { selfSignedCertificate } from '../../scripts/device/selfSignedCertificate';
+import { DeviceClient, type EscrowedKey } from '../../scripts/cli/device/client';
+import { newProtector, type SimulatedDisk } from '../../scripts/cli/device/disk';
+import { rotateDisclosedKeys } from '../../scripts/cli/device/rotation';
+import { selfSignedCertificate } from '../../scripts/cli/device/selfSignedCertificate';
 
-// The reference client's rotation (scripts/device/rotation.ts) against a scripted service that answers
+// The reference client's rotation (scripts/cli/device/rotation.ts) against a scripted service that answers
 // in the shapes the single-use-keys contract pins: the order of its requests and of its changes to the
 // simulated disk, and each failure in between. test/http runs the same client against the real host.
 
