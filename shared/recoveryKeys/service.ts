@@ -200,7 +200,13 @@ export async function upsertRecoveryKey(
   return escrowSuccessor(replaces, { id: keyId, deviceId }, source, () => upsertOnce(keyId, input, pre, source, replaces));
 }
 
-function upsertOnce(keyId: string, input: RecoveryKeyInput, pre: Preconditions, source: AuditSource, replaces?: string): Promise<WriteResult> {
+function upsertOnce(
+  keyId: string,
+  input: RecoveryKeyInput,
+  pre: Preconditions,
+  source: AuditSource,
+  replaces?: string,
+): Promise<WriteResult> {
   return retryLostRaces(
     MAX_ATTEMPTS,
     async () => {
