@@ -6,7 +6,7 @@ import { AUDIT_READ } from '../support/audit';
 import { launchBrowser, openPage, screenshot, type ConsolePage } from '../support/browser';
 import { baseUrl, call, callOn, READ, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { keyBody, newId } from '../support/fixtures';
-import { escrowKeys, idWithPrefix, keyBodies, randomHex } from '../support/keys';
+import { COLLECTION, escrowKeys, followPages, idWithPrefix, keyBodies, randomHex } from '../support/keys';
 import { startLocalHost, stopLocalHosts } from '../../scripts/devhost/localHost';
 import { HttpRequest } from '@azure/functions';
 import { developmentTokenHandler } from '../../functions/helpdesk';
@@ -196,12 +196,26 @@ describe('the console in a browser', () => {
     expect(await page.getByRole('alert').textContent()).toContain('Type at least 8 characters of the key ID');
   });
 
+  it("fills the first page of a device whose 30 new keys the service confirms a few a page", async () => {
+    const deviceId = newId();
+    const bodies = keyBodies(30, { deviceId });
+    for (const body of bodies) await escrowKeys(writer, [body], 1);
+    const page = await signIn([READ_BASIC]);
+    // Unconfirmed, the service answers short pages (8 checks each); the console follows them to a full page.
+    const summary = await search(page, deviceId);
+    expect(summary).toMatch(new RegExp(`^(More than (2[5-9]|30)|30) keys found for ${deviceId}, newest first\\.$`));
+    expect((await rowIds(page)).length).toBeGreaterThanOrEqual(25);
+  });
+
   it("lists a device's keys newest first, with their volume types and dates, page by page", async () => {
     const deviceId = newId();
     const bodies = keyBodies(27, { deviceId });
     bodies[26].volumeType = 'fixedDataVolume';
     // One by one, so that their creation times are in order.
     for (const body of bodies) await escrowKeys(writer, [body], 1);
+    // A device's first list confirms its new keys a few a page; listed once, its pages are full, as on any
+    // day but a device's first (the console fills a short first page: test below).
+    await followPages(`${COLLECTION}?$filter=deviceId eq '${deviceId}'`, await tokenWith(READ_BASIC), 10);
     const page = await signIn([READ_BASIC]);
 
     expect(await search(page, `{${deviceId.toUpperCase()}}`)).toBe(`More than 25 keys found for ${deviceId}, newest first.`);

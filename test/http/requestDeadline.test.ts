@@ -122,16 +122,21 @@ describe('one storage deadline per request', () => {
 
   it('ends a PATCH whose every storage call is slow but answered within its own budget by the request deadline, writing nothing', async () => {
     // Each call after the first answers only on its second try, after a hung first try (the 2 s per-try
-    // timeout): every call fits its own 4 s budget, but the read, the index entry with the audit entry, the
-    // commit and the confirmation in a row would take over 6 s. The request's deadline cuts the commit.
+    // timeout): every call fits its own 4 s budget, but the read, the count of the device's keys
+    // (MAX_KEYS_PER_DEVICE), the index entry with the audit rows, the commit and the confirmation in a row
+    // would take over 8 s. The request's deadline cuts the index entry and the audit rows, which run side
+    // by side: either answer may win.
     const { response, ms, body } = await timedPatch('answerOnlyRetries');
-    expect(expectGraphError(response, 503, 'serviceNotAvailable').message).toBe(STORAGE_UNREACHABLE);
+    const { message } = expectGraphError(response, 503, 'serviceNotAvailable');
+    expect([STORAGE_UNREACHABLE, AUDIT_UNAVAILABLE]).toContain(message);
     expect(response.headers.get('retry-after')).toBe('10');
     expect(ms).toBeLessThanOrEqual(BOUND_MS);
-    // The call cut short is the commit, after the index and audit entries had taken a hung try and a retry each.
-    const failure = dependencyFailureOf(response);
-    expect(failure.cause).toMatchObject({ call: 'POST $batch', code: 'ETIMEDOUT', tries: 1 });
-    expect(failure.cause.ms).toBeLessThan(STORAGE_TRY_TIMEOUT_MS);
+    if (message === STORAGE_UNREACHABLE) {
+      // The index entry's call was cut by the request's deadline, before its own per-try timeout.
+      const failure = dependencyFailureOf(response);
+      expect(failure.cause).toMatchObject({ code: 'ETIMEDOUT', tries: 1 });
+      expect(failure.cause.ms).toBeLessThan(STORAGE_TRY_TIMEOUT_MS);
+    }
     await expectNothingWritten(body);
   });
 

@@ -208,6 +208,14 @@ Describe 'KeyEscrow.ps1' {
                 return Invoke-StageApi $Stage 'GET' "/v1.0/informationProtection/bitlocker/deviceStatuses/$(Get-DeviceId $Certificate)" $token
             }
 
+            function Assert-NoStoredStatus($Certificate) {
+                # A device that never reported answers 200 with its names and no report: no time, no volumes.
+                $stored = Get-StoredStatus $Certificate
+                $stored.Status | Should -Be 200
+                $stored.Json.lastReportedDateTime | Should -BeNullOrEmpty
+                @($stored.Json.volumes).Count | Should -Be 0
+            }
+
             function Assert-StoredVolumes($Certificate, [object[]]$Expected) {
                 $stored = Get-StoredStatus $Certificate
                 $stored.Status | Should -Be 200
@@ -271,7 +279,7 @@ Describe 'KeyEscrow.ps1' {
             $result.ExitCode | Should -Be 0
             Assert-OneLine $result
             @(Get-ListedKeys $certificate).id | Should -Be @(Get-ProtectorId $os)
-            (Get-StoredStatus $certificate).Status | Should -Be 404
+            Assert-NoStoredStatus $certificate
             Set-StageFault $Stage @(@{ method = 'PUT'; status = 403; headers = @{ 'Content-Type' = 'application/json' }; body = '{"error":{"code":"accessDenied","message":"no"}}' })
             Assert-Run 'Detect' 'UpToDate; StatusFailed: Forbidden: no' 0
         }
@@ -293,7 +301,7 @@ Describe 'KeyEscrow.ps1' {
             $result.Line | Should -BeExactly 'Escrowed 1; VolumeErrors 1; StatusSkipped: a volume could not be read'
             $result.ExitCode | Should -Be 1
             @(Get-StageRequest $Stage | Where-Object { $_.method -eq 'PUT' }).Count | Should -Be 0
-            (Get-StoredStatus $certificate).Status | Should -Be 404
+            Assert-NoStoredStatus $certificate
         }
 
         It 'a refused list sends no status (the run already failed, and the service is not answering this device)' {

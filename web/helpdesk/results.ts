@@ -142,7 +142,9 @@ export function setUpResults(session: Session, actions: RowActions, names: Devic
     current = search;
     void pager
       .reset(firstUrls(search))
-      .then(() => (search.kind === 'keyPrefix' ? pager.loadRest(PREFIX_MATCHES_LOADED) : undefined))
+      // A device's page may come back short (the service confirms a bounded number of new keys a page):
+      // the console fills its first page, so a device's newest keys are all on it.
+      .then(() => pager.loadRest(search.kind === 'keyPrefix' ? PREFIX_MATCHES_LOADED : PAGE_SIZE))
       .then(() => {
         section.hidden = false;
       }, fail);
