@@ -196,7 +196,7 @@ describe('the console in a browser', () => {
     expect(await page.getByRole('alert').textContent()).toContain('Type at least 8 characters of the key ID');
   });
 
-  it("fills the first page of a device whose 30 new keys the service confirms a few a page", async () => {
+  it('fills the first page of a device whose 30 new keys the service confirms a few a page', async () => {
     const deviceId = newId();
     const bodies = keyBodies(30, { deviceId });
     for (const body of bodies) await escrowKeys(writer, [body], 1);
