@@ -100,6 +100,7 @@ export interface Successor {
 export async function escrowSuccessor<T>(oldId: string, successor: Successor, source: AuditSource, escrow: () => Promise<T>): Promise<T> {
   if (oldId === successor.id) throw conflict(`Recovery key ${oldId} cannot replace itself (@escrow.replaces names the key written).`);
   requireOwnDevice(source.caller, successor.id, undefined, successor.deviceId);
+  await requireNewSuccessor(oldId, successor);
   const reserved = await reserve(oldId, successor, source);
   let written: T;
   try {
@@ -111,6 +112,21 @@ export async function escrowSuccessor<T>(oldId: string, successor: Successor, so
   }
   await link(oldId, successor, source);
   return written;
+}
+
+/**
+ * A successor is a new key. An existing one may only be the same successor again (a repeat that completes
+ * its link): otherwise two of a device's keys could supersede each other, and the device, which may delete
+ * a superseded key, could delete every key it has.
+ */
+async function requireNewSuccessor(oldId: string, successor: Successor): Promise<void> {
+  const existing = (await store.getHeldBy(successor.id, successor.deviceId)) ?? (await store.getKey(successor.id));
+  if (existing === undefined) return;
+  if (existing.replaces === oldId && existing.deletedDateTime === undefined && existing.supersededBy === undefined) return;
+  throw conflict(
+    `Recovery key ${successor.id} already exists; a successor named with @escrow.replaces must be a new key ` +
+      `(or, repeated, the same successor of key ${oldId}).`,
+  );
 }
 
 /** The key `oldId` as held on `deviceId` (the record, or that device's claim), or the refusal that says why not. */

@@ -273,15 +273,25 @@ async function liveKeysOf(deviceId: string, upTo: number): Promise<number> {
  * 409 when device `deviceId` already holds MAX_KEYS_PER_DEVICE live keys, as Entra ID refuses a 201st.
  * Without a cap one device could write thousands of keys, burying a real key among decoys sharing its
  * first characters. The adoption tools bring in what another escrow already holds, and are not capped.
+ * A full device may still escrow the successor of a key the helpdesk revealed (`replaces`): otherwise it
+ * could never rotate it, and could delete nothing to make room (a device deletes only superseded keys).
+ * Reveals are what bound those: a device cannot disclose its own keys.
  */
-async function requireRoomOnDevice(deviceId: string, source: AuditSource): Promise<void> {
+async function requireRoomOnDevice(deviceId: string, source: AuditSource, replaces?: string): Promise<void> {
   if (source.importedFrom !== undefined) return;
   const limit = settings().maxKeysPerDevice;
   if ((await liveKeysOf(deviceId, limit)) < limit) return;
+  if (replaces !== undefined && (await replacesRevealedKey(deviceId, replaces))) return;
   throw conflict(
     `Device ${deviceId} already holds ${limit} live recovery keys, the most a device may hold (MAX_KEYS_PER_DEVICE); ` +
       'delete keys the device no longer uses before escrowing another.',
   );
+}
+
+/** The key `replaces` is live on `deviceId`, revealed and not yet superseded: its successor is a rotation, not a new key. */
+async function replacesRevealedKey(deviceId: string, replaces: string): Promise<boolean> {
+  const old = await store.getHeldBy(replaces, deviceId);
+  return old !== undefined && old.deletedDateTime === undefined && old.disclosedDateTime !== undefined && old.supersededBy === undefined;
 }
 
 /** New keys of one device are counted and written one at a time (see OneAtATime). */
@@ -292,7 +302,7 @@ async function insertNew(key: RecoveryKey, source: AuditSource, heldBy?: StoredR
     source.importedFrom !== undefined
       ? await insertCounted(key, source, heldBy, replaces)
       : await newKeysOfDevice.run(key.deviceId, async () => {
-          await requireRoomOnDevice(key.deviceId, source);
+          await requireRoomOnDevice(key.deviceId, source, replaces);
           return insertCounted(key, source, heldBy, replaces);
         });
   // After the device's turn: an alert's webhook must not hold the device's next key.
