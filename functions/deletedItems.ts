@@ -12,6 +12,7 @@ import { singleOptions } from '../shared/odata/listQuery';
 import * as deleted from '../shared/recoveryKeys/deletedKeys';
 import { DELETED_COLLECTION_CONTEXT, deletedEntity, deletedProperties, graphEntity } from '../shared/recoveryKeys/representation';
 import { keyIdOf } from '../shared/recoveryKeys/schema';
+import { ensureVisible, onlyVisible } from '../shared/reveal/scopes';
 
 // Deleted recovery keys in Graph's directory/deletedItems shapes (Entra ID's recycle bin): list and
 // read (metadata and deletedDateTime, never the key), restore, purge. A key gets here through
@@ -26,14 +27,15 @@ export async function listDeleted(
   requestContext: RequestContext,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  await authorizeRequest(request, requestContext, context, 'readMetadata');
+  const caller = await authorizeRequest(request, requestContext, context, 'readMetadata');
   const query = parsePageQuery(request.query, 'when listing deleted recovery keys');
   const continuation = continuationOf(query.skipToken, FINGERPRINT);
   const page = await deleted.listDeletedKeys(query.top, continuation);
   const nextLink = nextLinkOf(publicUrlOf(request, requestContext), FINGERPRINT, page.continuation);
   return jsonResponse(requestContext, 200, {
     '@odata.context': `${requestContext.serviceRoot}/$metadata#${DELETED_COLLECTION_CONTEXT}`,
-    value: page.items.map(deletedProperties),
+    // A scoped user (REVEAL_SCOPES) sees only their devices' deleted keys, as in the live list.
+    value: (await onlyVisible(caller, page.items)).map(deletedProperties),
     ...(nextLink !== undefined && { '@odata.nextLink': nextLink }),
   });
 }
@@ -44,9 +46,9 @@ export async function getDeleted(
   requestContext: RequestContext,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  await authorizeRequest(request, requestContext, context, 'readMetadata');
+  const caller = await authorizeRequest(request, requestContext, context, 'readMetadata');
   singleOptions(request.query, [], 'when reading a deleted recovery key');
-  const key = await deleted.getDeletedKey(keyIdOf(request));
+  const key = await ensureVisible(caller, await deleted.getDeletedKey(keyIdOf(request)));
   return jsonResponse(requestContext, 200, deletedEntity(requestContext, key), { ETag: key.etag });
 }
 

@@ -8,6 +8,7 @@ import { jsonResponse } from '../shared/http/responses';
 import { continuationOf, nextLinkOf, parsePageQuery } from '../shared/odata';
 import { graphProperties, propertiesFor } from '../shared/recoveryKeys/representation';
 import { listAwaitingRotation } from '../shared/recoveryKeys/rotation';
+import { onlyVisible } from '../shared/reveal/scopes';
 
 /** The query a page token of this list is issued for: there is one list, unfiltered. */
 const FINGERPRINT = 'keysAwaitingRotation';
@@ -22,12 +23,13 @@ export async function listKeysAwaitingRotation(
   requestContext: RequestContext,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  await authorizeRequest(request, requestContext, context, 'readMetadata');
+  const caller = await authorizeRequest(request, requestContext, context, 'readMetadata');
   const { top, skipToken } = parsePageQuery(request.query, 'when listing keys awaiting rotation');
   const page = await listAwaitingRotation(top, continuationOf(skipToken, FINGERPRINT));
   const body: Record<string, unknown> = {
     '@odata.context': `${requestContext.serviceRoot}/$metadata#Collection(microsoft.graph.bitlockerRecoveryKey)`,
-    value: page.items.map((key) => graphProperties(key, propertiesFor(false))),
+    // A scoped user (REVEAL_SCOPES) sees only their devices' keys: a page may come back shorter.
+    value: (await onlyVisible(caller, page.items)).map((key) => graphProperties(key, propertiesFor(false))),
   };
   const nextLink = nextLinkOf(publicUrlOf(request, requestContext), FINGERPRINT, page.continuation);
   if (nextLink !== undefined) body['@odata.nextLink'] = nextLink;

@@ -22,6 +22,7 @@ import {
   propertiesFor,
 } from '../shared/recoveryKeys/representation';
 import type { Caller } from '../shared/auth/caller';
+import { Permission } from '../shared/auth/permissions';
 import { parseRevealHeaders } from '../shared/recoveryKeys/revealReason';
 import { permitReveal } from '../shared/reveal/permit';
 import { authorizeKeyRead } from '../shared/reveal/selfService';
@@ -42,7 +43,15 @@ function entityResponse(
   return jsonResponse(requestContext, status, graphEntity(requestContext, key, password, select, audience), { ETag: key.etag, ...headers });
 }
 
-const audienceOf = (caller: Caller): Audience => (caller.device ? 'device' : 'reader');
+/** The BitLocker roles, lower-cased as a caller's permissions are. */
+const BITLOCKER_ROLES = Object.values(Permission)
+  .filter((permission) => permission.startsWith('BitLockerKey.'))
+  .map((permission) => permission.toLowerCase());
+
+const audienceOf = (caller: Caller): Audience => {
+  if (caller.device) return 'device';
+  return BITLOCKER_ROLES.some((role) => caller.permissions.has(role)) ? 'reader' : 'owner';
+};
 
 /**
  * A reveal of a retired key still answers (an old disk image may need it), and says which key replaced it:
@@ -105,7 +114,7 @@ export async function getKey(request: HttpRequest, requestContext: RequestContex
       permit: (key) => permitReveal({ caller, key, request, source: audit.source }),
     });
     await queueIntuneRotation(stored, audit.source);
-    return entityResponse(requestContext, 200, stored, key, successorLink(request, requestContext, stored), select);
+    return entityResponse(requestContext, 200, stored, key, successorLink(request, requestContext, stored), select, audienceOf(caller));
   } catch (error) {
     throw await audit.recordFailure(error);
   }

@@ -1,5 +1,8 @@
 // What a security alert says, and its JSON for a Teams- or Slack-style incoming webhook. Built from
-// metadata only: the builders here are never handed a recovery password, so no alert can carry one.
+// metadata only: the builders here are never handed a recovery password. The details may repeat client
+// text (a reason, a ticket) where one can be pasted by mistake: they are masked as the audit trail masks it.
+
+import { withoutSecrets } from '../redact';
 
 /** What happened; the webhook's readers and the Sentinel rule (infra/sentinel/) use these names. */
 export type AlertKind = 'reveal' | 'revealLimit' | 'approvalRequested' | 'keyIdCollision';
@@ -31,13 +34,17 @@ const UNUSUAL_TEXT: Record<UnusualReason, string> = {
   selfService: 'self-service (the user holds no BitLocker role)',
 };
 
+/** The alert's details, client text in them masked (shared/redact.ts). */
+const detailsOf = (alert: SecurityAlert): Record<string, string> =>
+  Object.fromEntries(Object.entries(alert.details ?? {}).map(([name, value]) => [name, withoutSecrets(value)]));
+
 /** The lines of the message, in the order a reader needs them. */
 function linesOf(alert: SecurityAlert): string[] {
   const lines = [alert.title, `Who: ${alert.actor}`];
   if (alert.keyId !== undefined) lines.push(`Key: ${alert.keyId}`);
   if (alert.deviceId !== undefined) lines.push(`Device: ${alert.deviceId}`);
   if (alert.unusual.length > 0) lines.push(`Unusual: ${alert.unusual.map((reason) => UNUSUAL_TEXT[reason]).join('; ')}`);
-  for (const [name, value] of Object.entries(alert.details ?? {})) lines.push(`${name}: ${value}`);
+  for (const [name, value] of Object.entries(detailsOf(alert))) lines.push(`${name}: ${value}`);
   lines.push(`When: ${alert.at.toISOString()}`);
   if (alert.requestId !== undefined) lines.push(`Request: ${alert.requestId}`);
   return lines;
@@ -60,7 +67,7 @@ export function webhookBody(alert: SecurityAlert): Record<string, unknown> {
       deviceId: alert.deviceId,
       requestId: alert.requestId,
       unusual: alert.unusual,
-      details: alert.details ?? {},
+      details: detailsOf(alert),
     },
   };
 }

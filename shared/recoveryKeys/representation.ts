@@ -10,8 +10,11 @@ export type KeyProperty = 'id' | 'createdDateTime' | 'volumeType' | 'deviceId' |
 
 const METADATA_PROPERTIES: readonly KeyProperty[] = ['id', 'createdDateTime', 'volumeType', 'deviceId'];
 
-/** Who is shown who revealed a key: every caller with a token; a device sees only that its key was disclosed. */
-export type Audience = 'reader' | 'device';
+/**
+ * Who is shown who revealed a key: a caller holding a BitLocker role. A device, and a self-service owner
+ * reading their own key, see only that it was disclosed: who helped them is not theirs to learn.
+ */
+export type Audience = 'reader' | 'device' | 'owner';
 
 /** The annotations of a key's rotation (OData JSON 4.01 section 18: clients that do not know them ignore them). */
 function rotationAnnotations(key: KeyMetadata, audience: Audience): JsonObject {

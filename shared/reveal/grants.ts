@@ -4,7 +4,7 @@ import { writeAuditEntry } from '../audit/store';
 import type { Caller } from '../auth/caller';
 import { isAllowed } from '../auth/permissions';
 import { settings } from '../config';
-import { badRequest, notFound } from '../errors/graphError';
+import { badRequest, forbidden, notFound } from '../errors/graphError';
 import { revealNow } from './clock';
 import { revealDirectory, type OwnedDevice } from './directory';
 import { insertGrant, liveGrants, readGrant } from './grantStore';
@@ -21,6 +21,13 @@ import { personOf, tenantOf } from './requests';
 export async function createRevealGrant(caller: Caller, input: RevealGrantInput, source: AuditSource): Promise<RevealGrant> {
   const maxHours = settings().revealApprovalHours;
   if (input.hours > maxHours) throw badRequest(`hours must be at most ${maxHours} (REVEAL_APPROVAL_HOURS)`);
+  // A grant to one's own group would be one person approving their own reads: two-person approval
+  // needs the granter outside the grantees. Graph down is the directory's 503, never a grant.
+  if ((await callerGroups(caller)).has(input.granteeGroupId)) {
+    throw forbidden(
+      'You cannot grant a reveal to a group you are a member of: another holder of BitLockerKey.Approve.All, outside that group, must grant it.',
+    );
+  }
   const now = revealNow();
   const grant: RevealGrant = {
     id: randomUUID(),
@@ -59,7 +66,9 @@ export async function activeGrant(caller: Caller, deviceId: string): Promise<Rev
   const live = await liveGrants(tenantOf(caller), revealNow());
   if (live.length === 0) return undefined;
   const groups = await callerGroups(caller);
-  const mine = live.filter((grant) => groups.has(grant.granteeGroupId));
+  // A granter who joined the grantee group after granting still does not read under their own grant.
+  const me = personOf(caller).id;
+  const mine = live.filter((grant) => groups.has(grant.granteeGroupId) && grant.grantedBy.id !== me);
   if (mine.length === 0) return undefined;
   const deviceGroups = await revealDirectory().deviceGroups(deviceId);
   return mine.find((grant) => deviceGroups?.has(grant.deviceGroupId));

@@ -1,3 +1,4 @@
+import { withoutSecrets } from '../redact';
 import { REVEAL_REASON_PATTERN } from '../recoveryKeys/revealReason';
 import { validatedOrBadRequest } from '../recoveryKeys/schema';
 import { MAX_REVEAL_TICKET, PRINTABLE_ASCII, REVEAL_REASON_CODES } from '../revealReasons';
@@ -7,15 +8,18 @@ import type { RevealGrantInput, RevealRequestInput } from './model';
 
 // All validation of the reveal-request and reveal-grant bodies. The reason is a key read's reason
 // (X-Reveal-Reason's code[:text]) and the ticket a key read's ticket: a reader of the trail sees the
-// same kinds of text for a request, its approval and the read it allowed.
+// same kinds of text for a request, its approval and the read it allowed. Both are stored, answered and
+// alerted on: a recovery password or token pasted into them is masked here, as the audit trail masks it.
 
 const schemas = builtOnFirstUse((Joi) => {
   const guid = (what: string) =>
     Joi.string()
       .custom((value: string, helpers) => normalizeGuid(value) ?? helpers.error('guid.format'))
       .messages({ 'guid.format': `{{#label}} must be ${what} (a GUID)` });
+  const masked = (value: string): string => withoutSecrets(value);
   const reason = Joi.string()
     .pattern(REVEAL_REASON_PATTERN)
+    .custom(masked)
     .required()
     .messages({
       'string.pattern.base': `{{#label}} must be one of the codes ${REVEAL_REASON_CODES.join(', ')}, optionally followed by ':' and text`,
@@ -23,6 +27,7 @@ const schemas = builtOnFirstUse((Joi) => {
   const ticket = Joi.string()
     .max(MAX_REVEAL_TICKET)
     .pattern(PRINTABLE_ASCII)
+    .custom(masked)
     .messages({ 'string.pattern.base': '{{#label}} must be printable ASCII' });
   const request = Joi.object<RevealRequestInput>({ keyId: guid('a recovery key id').required(), reason, ticket })
     .unknown(false)

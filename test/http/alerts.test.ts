@@ -224,3 +224,59 @@ describe('security events', () => {
     ]);
   });
 });
+
+describe('a recovery password pasted into client text', () => {
+  const APPROVE = 'BitLockerKey.Approve.All';
+  const REQUESTS = '/v1.0/informationProtection/bitlocker/revealRequests';
+  const GRANTS = '/v1.0/informationProtection/bitlocker/revealGrants';
+
+  /** The password's spellings and each of its 6-digit groups: none may appear in `text`. */
+  function expectNoneOf(password: string, text: string): void {
+    const groups = password.split('-');
+    expect(groups).toHaveLength(8);
+    expect(secretsIn(text, [...keySpellings(password), ...groups])).toEqual([]);
+  }
+
+  it('is masked in reveal requests and grants, as stored and answered, and in the webhook bodies', async () => {
+    const key = await escrowed();
+    const pasted = recoveryPassword();
+    const compact = recoveryPassword().replace(/-/g, '');
+    const from = webhook.received.length;
+
+    const requester = await helpdeskUser();
+    const asked = await callOn(host.url, 'POST', REQUESTS, {
+      token: requester,
+      body: { keyId: key.id, reason: `lostPin:user read me ${pasted}`, ticket: compact },
+    });
+    expect(asked.status).toBe(201);
+    expect(asked.json).toMatchObject({ reason: 'lostPin:user read me [recovery password]', ticket: '[recovery password]' });
+    const again = await callOn(host.url, 'GET', `${REQUESTS}/${asked.json.id}`, { token: requester });
+    expect(again.json).toMatchObject({ reason: 'lostPin:user read me [recovery password]', ticket: '[recovery password]' });
+
+    const approver = await mint({ roles: [APPROVE], scopes: [READ], claims: { oid: randomUUID() }, groups: [randomUUID()] });
+    const granted = await callOn(host.url, 'POST', GRANTS, {
+      token: approver,
+      body: { deviceGroupId: randomUUID(), granteeGroupId: randomUUID(), reason: `other:${pasted}`, ticket: compact, hours: 1 },
+    });
+    expect(granted.status).toBe(201);
+    expect(granted.json).toMatchObject({ reason: 'other:[recovery password]', ticket: '[recovery password]' });
+    const grant = await callOn(host.url, 'GET', `${GRANTS}/${granted.json.id}`, { token: approver });
+    expect(grant.json).toMatchObject({ reason: 'other:[recovery password]', ticket: '[recovery password]' });
+
+    const read = await reveal(await helpdeskUser(), key, { 'X-Reveal-Reason': 'lostPin', 'X-Reveal-Ticket': pasted });
+    expect(read.status).toBe(200);
+
+    const alerts = alertsSince(from, [key]);
+    expect(alerts.map((alert) => alert.json.escrowAlert.kind)).toEqual(['approvalRequested', 'reveal']);
+    expect(alerts[0].json.escrowAlert.details).toEqual({
+      'Reveal request': asked.json.id,
+      Reason: 'lostPin:user read me [recovery password]',
+      Ticket: '[recovery password]',
+    });
+    expect(alerts[1].json.escrowAlert.details).toEqual({ Reason: 'lostPin', Ticket: '[recovery password]' });
+    for (const body of [asked.text, again.text, granted.text, grant.text, ...alerts.map((alert) => alert.text)]) {
+      expectNoneOf(pasted, body);
+      expectNoneOf(compact.replace(/(\d{6})(?=\d)/g, '$1-'), body);
+    }
+  });
+});

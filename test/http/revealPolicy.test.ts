@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { startLocalHost, stopLocalHosts, HostDidNotStart, type LocalHost } from '../../scripts/devhost/localHost';
-import { AUDIT_READ, auditsOf, detailOf } from '../support/audit';
+import { AUDIT_READ, auditsOf, auditsPath, detailOf, readAllAudits } from '../support/audit';
 import { call, callOn, expectGraphError, READ, READ_BASIC, token, WRITE, type ApiResponse } from '../support/client';
 import { keyBody, type KeyBody } from '../support/fixtures';
 import { startGraphStandIn, type GraphStandIn } from '../support/graphStandIn';
@@ -16,6 +16,8 @@ const SCOPE = ['user_impersonation'];
 const REQUESTS = '/v1.0/informationProtection/bitlocker/revealRequests';
 const GRANTS = '/v1.0/informationProtection/bitlocker/revealGrants';
 const MY_DEVICES = '/v1.0/informationProtection/bitlocker/myDevices';
+const DELETED = '/v1.0/directory/deletedItems';
+const AWAITING = '/v1.0/informationProtection/bitlocker/keysAwaitingRotation';
 
 const BRAZIL_AGENTS = randomUUID();
 const BRAZIL_DEVICES = randomUUID();
@@ -47,6 +49,19 @@ async function readRecord(keyId: string, response: ApiResponse) {
   const record = events.find((event) => event.correlationId === response.headers.get('request-id'));
   expect(record).toBeDefined();
   return record!;
+}
+
+/** The ids of every page of a collection, following @odata.nextLink. */
+async function allIds(path: string, bearer: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let next: string | undefined = path; next !== undefined;) {
+    const page = await on('GET', next, bearer);
+    expect(page.status).toBe(200);
+    ids.push(...(page.json.value as { id: string }[]).map((value) => value.id));
+    const link = page.json['@odata.nextLink'] as string | undefined;
+    next = link === undefined ? undefined : link.slice(host.url.length);
+  }
+  return ids;
 }
 
 function expectNoPassword(response: ApiResponse, key: KeyBody): void {
@@ -156,6 +171,29 @@ describe('REVEAL_SCOPES', () => {
     }
     expect((await reveal(fresh.id!, await agent([BRAZIL_AGENTS]))).json.key).toBe(fresh.key);
   });
+
+  it("hides other devices' keys from a scoped agent in deleted items and in keys awaiting rotation", async () => {
+    const gone = { brazil: keyBody({ deviceId: devices.brazil }), elsewhere: keyBody({ deviceId: devices.elsewhere }) };
+    for (const key of Object.values(gone)) {
+      expect((await on('PATCH', COLLECTION, writer, { body: key })).status).toBe(200);
+      expect((await on('DELETE', item(key.id!), writer)).status).toBe(204);
+    }
+    const bearer = await agent([BRAZIL_AGENTS], [READ_BASIC]);
+    const deleted = await allIds(`${DELETED}/microsoft.graph.bitlockerRecoveryKey?$top=999`, bearer);
+    expect(deleted).toContain(gone.brazil.id);
+    expect(deleted).not.toContain(gone.elsewhere.id);
+    expect((await on('GET', `${DELETED}/${gone.brazil.id}`, bearer)).json).toMatchObject({ id: gone.brazil.id, deviceId: devices.brazil });
+    const hidden = await on('GET', `${DELETED}/${gone.elsewhere.id}`, bearer);
+    expect(expectGraphError(hidden, 404, 'itemNotFound').message).toBe(`Recovery key ${gone.elsewhere.id} was not found.`);
+    // The app-only reader sees every deleted key.
+    expect((await on('GET', `${DELETED}/${gone.elsewhere.id}`, await token({ roles: [READ_BASIC] }))).status).toBe(200);
+
+    // Both live keys were revealed above (the agent's read and the app's): both await rotation.
+    const awaiting = await allIds(`${AWAITING}?$top=999`, bearer);
+    expect(awaiting).toContain(keys.brazil.id);
+    expect(awaiting).not.toContain(keys.elsewhere.id);
+    expect(await allIds(`${AWAITING}?$top=999`, await token({ roles: [READ_BASIC] }))).toContain(keys.elsewhere.id);
+  });
 });
 
 describe('approval', () => {
@@ -252,6 +290,11 @@ describe('self-service', () => {
     const record = await readRecord(keys.brazil.id!, response);
     expect(detailOf(record, 'RevealBasis')).toBe('selfService');
     expect(record.initiatedBy.user?.id).toBe(owner);
+    // The key was revealed by an agent before: the owner learns that it was disclosed, not by whom.
+    expect(response.json['@escrow.disclosedDateTime']).toEqual(expect.any(String));
+    expect(response.json).not.toHaveProperty(['@escrow.disclosedBy']);
+    const byAgent = await reveal(keys.brazil.id!, await agent([BRAZIL_AGENTS]));
+    expect(byAgent.json['@escrow.disclosedBy']).toEqual(expect.any(String));
   });
 
   it('needs a reason', async () => {
@@ -294,6 +337,50 @@ describe('self-service', () => {
     });
     expect(expectGraphError(response, 403, 'authorization_error').message).toMatch(/BitLockerKey.Read.All/);
     expectGraphError(await call('GET', MY_DEVICES, { token: bearer }), 403, 'authorization_error');
+  });
+});
+
+describe('a bulk grant and its granter', () => {
+  it('refuses a grant to a group the granter is a member of (403, audited); Graph down is a 503', async () => {
+    const ownGroup = randomUUID();
+    const oid = randomUUID();
+    const since = new Date(Date.now() - 1000).toISOString();
+    const body = { deviceGroupId: EXEC_DEVICES, granteeGroupId: ownGroup, reason: 'lostPin', hours: 1 };
+    const refused = await on('POST', GRANTS, await agent([EXEC_AGENTS, ownGroup], [READ, APPROVE], { oid }), { body });
+    expect(expectGraphError(refused, 403, 'authorization_error').message).toMatch(
+      /^You cannot grant a reveal to a group you are a member of: another holder of BitLockerKey.Approve.All/,
+    );
+    const filter = `activityDisplayName eq 'Grant bulk BitLocker key reveal' and activityDateTime ge ${since}`;
+    const events = (await readAllAudits(auditsPath({ $filter: filter }), auditor)).events;
+    const record = events.find((event) => event.correlationId === refused.headers.get('request-id'));
+    expect(record).toMatchObject({ result: 'failure', initiatedBy: { user: { id: oid } } });
+
+    // Membership on an overage comes from Graph, and Graph down refuses with 503, never grants.
+    const overageOid = randomUUID();
+    graph.directory.memberOf.set(overageOid, [ownGroup]);
+    const overage = await agent([], [APPROVE], { oid: overageOid, _claim_names: { groups: 'src1' } });
+    graph.down = true;
+    try {
+      const down = await on('POST', GRANTS, overage, { body });
+      expect(expectGraphError(down, 503, 'serviceNotAvailable').message).toMatch(/Microsoft Graph could not be reached/);
+    } finally {
+      graph.down = false;
+    }
+    expectGraphError(await on('POST', GRANTS, overage, { body }), 403, 'authorization_error');
+  });
+
+  it('never lets a granter read under their own grant, even once they are in the grantee group', async () => {
+    const grantees = randomUUID();
+    const granterOid = randomUUID();
+    const granted = await on('POST', GRANTS, await agent([randomUUID()], [APPROVE], { oid: granterOid }), {
+      body: { deviceGroupId: EXEC_DEVICES, granteeGroupId: grantees, reason: 'bootConfigurationChanged', hours: 1 },
+    });
+    expect(granted.status).toBe(201);
+    const another = await reveal(keys.exec.id!, await agent([EXEC_AGENTS, grantees]));
+    expect(another.json.key).toBe(keys.exec.key);
+    const granter = await reveal(keys.exec.id!, await agent([EXEC_AGENTS, grantees], [READ, APPROVE], { oid: granterOid }));
+    expect(expectGraphError(granter, 403, 'authorization_error').message).toMatch(/^Approval needed/);
+    expectNoPassword(granter, keys.exec);
   });
 });
 
