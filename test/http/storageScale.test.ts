@@ -90,11 +90,12 @@ async function seed(scale: number): Promise<Size> {
   const call = (method: string, path: string, body?: object): Promise<ApiResponse> =>
     callOn(host.url, method, path, { token: writer, body });
   // Through the app: one key whose record is the template of the seeded ones, and every table created
-  // (its reveal creates the disclosure tables, KeyDisclosures and KeysAwaitingRotation, created on first use).
+  // (its reveal, after the template is taken, creates the disclosure tables, created on first use:
+  // KeyDisclosures and KeysAwaitingRotation).
   const first = keyBody();
   expect((await call('PATCH', item(first.id!), first)).status).toBe(200);
-  expect((await callOn(host.url, 'GET', `${item(first.id!)}?$select=key`, { token: reader })).status).toBe(200);
   const template = propertiesOf(await rawTable(azurite, TABLES.recoveryKeys).getEntity(first.id!, RECORD_ROW));
+  expect((await callOn(host.url, 'GET', `${item(first.id!)}?$select=key`, { token: reader })).status).toBe(200);
   const devices = Array.from({ length: DEVICES_PER_SCALE * scale }, () => newId());
   const keys = devices.flatMap((deviceId) => Array.from({ length: KEYS_PER_DEVICE }, () => ({ id: newId(), deviceId })));
   const deleted = new Set(keys.slice(0, scale * 2).map((k) => k.id));
