@@ -328,6 +328,20 @@ async function seedKeys(): Promise<void> {
     expect(response.status).toBe(200);
     seeds.push(body);
   }
+  // A key's first reveal marks it disclosed (ROTATE_AFTER_REVEAL), a write: each is revealed once here, so
+  // that the reveals of the properties below are plain reads, change nothing, and answer the disclosure's
+  // @escrow. annotations beside what they select.
+  for (const seed of seeds) {
+    const response = await send({
+      method: 'GET',
+      path: `${itemPath(seed.id)}?$select=key`,
+      headers: { authorization: bearer(reader) },
+    });
+    expect({ status: response.status, disclosed: typeof response.json?.['@escrow.disclosedDateTime'] }).toEqual({
+      status: 200,
+      disclosed: 'string',
+    });
+  }
   // A new key's device index entry stays pending until a list of its device confirms it: listed once
   // here, so that the reads of the properties below find every entry trusted and change nothing.
   for (const deviceId of new Set(seeds.map((seed) => seed.deviceId))) {
@@ -378,6 +392,24 @@ afterAll(async () => {
 });
 
 // ---- oracles ----------------------------------------------------------------------------------------------------
+
+/**
+ * The service's own instance annotations (`@escrow.…`), which Graph allows beside the properties a $select
+ * names. The seeded keys are all disclosed (seedKeys), so each answer of one carries exactly these two.
+ */
+const DISCLOSURE = ['@escrow.disclosedBy', '@escrow.disclosedDateTime'];
+const ownAnnotation = (name: string): boolean => name.startsWith('@escrow.');
+/** An answered key as two parts: its properties and OData annotations, and the names of its own annotations. */
+function splitOwn(json: Record<string, unknown>): { rest: Record<string, unknown>; own: string[] } {
+  const entries = Object.entries(json);
+  return {
+    rest: Object.fromEntries(entries.filter(([name]) => !ownAnnotation(name))),
+    own: entries
+      .map(([name]) => name)
+      .filter(ownAnnotation)
+      .sort(),
+  };
+}
 
 const isJsonMediaType = (value: string | undefined): boolean =>
   value !== undefined && value.split(';', 1)[0].trim().toLowerCase() === 'application/json';
@@ -737,11 +769,14 @@ describe('fuzzing the recovery-key API over HTTP', () => {
                   )[method] ?? 405);
             expect(received.status).toBe(expected);
             if (received.status === 200 && query === '?$select=id' && method === 'GET')
-              expect(received.json).toEqual({
-                '@odata.context': expect.stringMatching(/recoveryKeys\(id\)\/\$entity$/),
-                '@odata.etag': received.headers.etag,
-                '@odata.type': '#microsoft.graph.bitlockerRecoveryKey',
-                id,
+              expect(splitOwn(received.json!)).toEqual({
+                rest: {
+                  '@odata.context': expect.stringMatching(/recoveryKeys\(id\)\/\$entity$/),
+                  '@odata.etag': received.headers.etag,
+                  '@odata.type': '#microsoft.graph.bitlockerRecoveryKey',
+                  id,
+                },
+                own: DISCLOSURE,
               });
             else if (received.status === 200 && method !== 'HEAD') expect(received.json!.id).toBe(id);
             if (method === 'HEAD') expect(received.text).toBe('');
@@ -838,7 +873,9 @@ describe('fuzzing the recovery-key API over HTTP', () => {
               expect(item).not.toHaveProperty('key');
               if (select && !repeated) {
                 const allowed = new Set(['@odata.type', ...select.value.split(',').map((n) => n.trim())]);
-                for (const property of Object.keys(item)) expect(allowed).toContain(property);
+                const { rest, own } = splitOwn(item);
+                for (const property of Object.keys(rest)) expect(allowed).toContain(property);
+                expect(own).toEqual(DISCLOSURE);
               }
             }
             if (filter?.supported && !repeated) {
@@ -898,9 +935,14 @@ describe('fuzzing the recovery-key API over HTTP', () => {
               expect(received.status).toBe(403);
             } else {
               expect(received.status).toBe(200);
-              // Exactly the selected properties (each once), with the entity's annotations.
+              // Exactly the selected properties (each once), with the entity's annotations, and the key's
+              // disclosure beside them (instance annotations, which Graph allows beside any $select).
               const selected = [...new Set(names)];
-              expect(Object.keys(received.json!).sort()).toEqual(['@odata.context', '@odata.etag', '@odata.type', ...selected].sort());
+              const { rest, own } = splitOwn(received.json!);
+              expect({ properties: Object.keys(rest).sort(), own }).toEqual({
+                properties: ['@odata.context', '@odata.etag', '@odata.type', ...selected].sort(),
+                own: DISCLOSURE,
+              });
               expect(received.json!['@odata.context']).toMatch(new RegExp(`recoveryKeys\\(${selected.join(',')}\\)/\\$entity$`));
               if (selected.includes('id')) expect(received.json!.id).toBe(seed.id);
               if (wantsKey) expect(received.json!.key).toBe(seed.key);

@@ -258,12 +258,26 @@ describe('a storage outage under a running host (Azurite stopped and restarted)'
 
   it('still holds every key written before the outage, unchanged', async () => {
     const reads = await Promise.all([...before.keys()].map((id) => readKeyAt(id)));
+    // The reader as a disclosure names it: a token without a UPN is named by its object id.
+    const reader = `object ${(JSON.parse(Buffer.from(keyReader.split('.')[1], 'base64url').toString()) as { oid: string }).oid}`;
     for (const r of reads) {
-      const expected = before.get(r.json.id)!;
+      const { '@odata.etag': writtenEtag, etag: _written, ...written } = before.get(r.json.id)!;
       expect(r.status).toBe(200);
-      // The write's answer and the read's differ only in @odata.context, which names the read's $select.
-      expect({ ...r.json, '@odata.context': undefined, etag: r.headers.get('etag') }).toEqual({ ...expected, '@odata.context': undefined });
+      // The write's answer and the read's differ only in @odata.context, which names the read's $select, and
+      // in the disclosure: this is each key's first reveal (the recovery probe's, for one of them), which
+      // marks it disclosed (ROTATE_AFTER_REVEAL), adding the two annotations and a new version (ETag).
+      const { '@escrow.disclosedDateTime': disclosedAt, '@escrow.disclosedBy': disclosedBy, '@odata.etag': etag, ...read } = r.json;
+      expect({ ...read, '@odata.context': undefined }).toEqual({ ...written, '@odata.context': undefined });
+      expect({
+        disclosedBy,
+        disclosedAfterWrite: Date.parse(String(disclosedAt)) >= Date.parse(String(written.createdDateTime)),
+        header: r.headers.get('etag'),
+        newVersion: etag !== writtenEtag,
+      }).toEqual({ disclosedBy: reader, disclosedAfterWrite: true, header: etag, newVersion: true });
     }
+    // Nothing else moves: a second reveal answers each key exactly as the first did (the mark stays).
+    const again = await Promise.all(reads.map((r) => readKeyAt(String(r.json.id))));
+    expect(again.map((r) => r.json)).toEqual(reads.map((r) => r.json));
   });
 
   it('left no half-written key: each attempted key is findable by id, device and prefix, or by none', async () => {
