@@ -48,12 +48,16 @@ afterAll(async () => {
   await identity?.close();
 });
 
+// Several people and pages in one test, each waiting on the page: a bound for a loaded machine, not a speed.
+jest.setTimeout(120_000);
+
 /** Signs in for development as `user` with `roles`, or as a self-service user. */
 async function signIn(user: string, roles: string[], selfService = false): Promise<Page> {
   const console = await openPage(browser, host.url);
   opened.push(console);
   const { page } = console;
-  page.setDefaultTimeout(8_000);
+  // Generous: each wait is for the page to show an answer, and a loaded machine is slow to give one.
+  page.setDefaultTimeout(30_000);
   await page.goto(`${host.url}/helpdesk`);
   for (const role of ['BitLockerKey.ReadBasic.All', 'BitLockerKey.Read.All', 'AuditLog.Read.All', 'BitLockerKey.Approve.All'])
     await page.getByRole('checkbox', { name: new RegExp(`^${role.replace(/\./g, '\\.')}`) }).setChecked(roles.includes(role));
