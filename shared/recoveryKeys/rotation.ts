@@ -120,7 +120,10 @@ export async function escrowSuccessor<T>(oldId: string, successor: Successor, so
  * a superseded key, could delete every key it has.
  */
 async function requireNewSuccessor(oldId: string, successor: Successor): Promise<void> {
-  const existing = (await store.getHeldBy(successor.id, successor.deviceId)) ?? (await store.getKey(successor.id));
+  // The record once; the device's own claim only when the record is another device's (getHeldBy, without
+  // reading the record again when neither is this device's).
+  const record = await store.getKey(successor.id);
+  const existing = record?.deviceId === successor.deviceId ? record : ((await store.getClaim(successor.id, successor.deviceId)) ?? record);
   if (existing === undefined) return;
   if (existing.replaces === oldId && existing.deletedDateTime === undefined && existing.supersededBy === undefined) return;
   throw conflict(
