@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -74,6 +75,9 @@ export async function startBitLockerStandIn(acceptedToken: string): Promise<BitL
     throttleWindows: [] as ThrottleWindow[],
   } as Omit<BitLockerStandIn, 'url' | 'close'> & { onKeyRead?: (count: number) => void };
   let url = '';
+  // Each stand-in answers under a path of its own: the mirror keys its checkpoint on GRAPH_BASE_URL, and a
+  // later stand-in handed a closed one's port must still be another tenant.
+  const tenantPath = `/${randomUUID()}`;
 
   const listPage = (offset: number): Record<string, unknown> => {
     const all = [...standIn.keys.values()];
@@ -93,6 +97,8 @@ export async function startBitLockerStandIn(acceptedToken: string): Promise<BitL
     const error = (status: number, code: string, message: string, headers?: Record<string, string>): void =>
       send(status, { error: { code, message, innerError: { date: new Date().toISOString() } } }, headers);
     const target = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (!target.pathname.startsWith(`${tenantPath}/`)) return error(404, 'Request_ResourceNotFound', 'Unknown tenant path.');
+    target.pathname = target.pathname.slice(tenantPath.length);
     const arrived = Date.now();
     for (const window of standIn.throttleWindows) if (arrived >= window.from && arrived < window.until) window.arrived++;
     if (req.headers.authorization !== `Bearer ${acceptedToken}`)
@@ -138,7 +144,7 @@ export async function startBitLockerStandIn(acceptedToken: string): Promise<BitL
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${tenantPath}`;
   return Object.assign(standIn, {
     url,
     close: () => {
