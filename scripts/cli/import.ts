@@ -230,8 +230,17 @@ async function storeRows(path: string, check: KeyCsvCheck, options: ImportOption
 export async function importKeyFile(path: string, options: ImportOptions = {}): Promise<ImportResult> {
   const report = options.report ?? stderrLine;
   const progress = new RunProgress<Counter>('import', COUNTERS, report, options.progressEveryMs ?? DEFAULT_PROGRESS_EVERY_MS);
-  const check = await checkKeyCsv(path, { deviceIdOfName: deviceIdsByName, volumeType: options.volumeType }, ({ line, reason }) =>
-    report(`import: line ${line}: ${reason}`),
+  const everyMs = options.progressEveryMs ?? DEFAULT_PROGRESS_EVERY_MS;
+  let lastLine = Date.now();
+  const check = await checkKeyCsv(
+    path,
+    { deviceIdOfName: deviceIdsByName, volumeType: options.volumeType },
+    ({ line, reason }) => report(`import: line ${line}: ${reason}`),
+    (rows) => {
+      if (Date.now() - lastLine < everyMs) return;
+      lastLine = Date.now();
+      report(`import: checking the file: ${rows} row(s) read`);
+    },
   );
   // Header names are the file's text like its rows: masked (a password pasted into the header) and quoted
   // with control characters escaped, so that nothing in the file reaches the terminal as a command.
@@ -242,9 +251,9 @@ export async function importKeyFile(path: string, options: ImportOptions = {}): 
   const refused = check.problems > 0 && !options.skipInvalid;
   if (refused) {
     report(`import: ${check.problems} bad row(s): nothing stored. Fix them, or pass --skip-invalid to store the other rows.`);
-    progress.add('seen', check.rows);
     progress.add('invalid', check.problems);
     progress.add('skipped', check.repeated);
+    progress.add('seen', check.rows);
   } else {
     report(`import: ${check.rows} row(s) checked, ${check.keys} key(s) to store`);
     await storeRows(path, check, options, progress);

@@ -11,6 +11,7 @@ import type { AuditSource } from '../audit/model';
 import { type Caller, callerFromClaims } from '../auth/caller';
 import { loadJose } from '../auth/lazyJose';
 import { settings } from '../config';
+import type { TokenCredential } from '@azure/identity';
 import { GraphClient } from '../graph/client';
 import { serviceCredential } from '../graph/credential';
 import { GraphCallFailed } from '../graph/errors';
@@ -56,7 +57,8 @@ const COUNTERS = ['seen', 'imported', 'updated', 'skipped', 'vanished', 'conflic
 export type MirrorCounter = (typeof COUNTERS)[number];
 
 export interface MirrorOptions {
-  graph?: GraphClient;
+  /** The identity the run lists and reads Entra's keys as, and is audited as: DefaultAzureCredential by default. */
+  credential?: TokenCredential;
   budgetMs?: number;
   concurrency?: number;
   progressEveryMs?: number;
@@ -77,10 +79,10 @@ export interface MirrorResult {
 }
 
 /** The mirror's own identity, from its Graph token's claims, for the audit trail (never the token itself). */
-async function mirrorCaller(): Promise<Caller | undefined> {
+async function mirrorCaller(credential: TokenCredential): Promise<Caller | undefined> {
   let token;
   try {
-    token = await serviceCredential().getToken(GRAPH_SCOPE);
+    token = await credential.getToken(GRAPH_SCOPE);
   } catch (error) {
     // Before anything is listed: a run without a Graph token stops here, naming why (never a secret).
     throw new GraphCallFailed(`No token for Microsoft Graph: ${(error as Error).name}.`);
@@ -272,8 +274,9 @@ class MirrorRun {
  * the checkpoint is where the next run starts.
  */
 export async function runEntraMirror(options: MirrorOptions = {}): Promise<MirrorResult> {
-  const graph = options.graph ?? new GraphClient(settings().graphBaseUrl, serviceCredential());
-  const source = adoptionSource('entra', 'mirror', await mirrorCaller());
+  const credential = options.credential ?? serviceCredential();
+  const graph = new GraphClient(settings().graphBaseUrl, credential);
+  const source = adoptionSource('entra', 'mirror', await mirrorCaller(credential));
   await recordCommandRun(source, 'the Entra mirror');
   const report = options.report ?? stderrLine;
   // Lines carry ids and text from Graph: escaped, so that no answer reaches a terminal as a command or forges a line.

@@ -201,7 +201,13 @@ async function* readRows(path: string, reading: Reading, digest: Hash): AsyncGen
  * with their line numbers as they are found, and only each key id's first line is kept (KeyIdIndex).
  * Throws KeyCsvError when the file is not a readable key export.
  */
-export async function checkKeyCsv(path: string, options: KeyCsvOptions, onProblem: (problem: RowProblem) => void): Promise<KeyCsvCheck> {
+export async function checkKeyCsv(
+  path: string,
+  options: KeyCsvOptions,
+  onProblem: (problem: RowProblem) => void,
+  /** Called after each row with the number read so far (for progress lines). */
+  onRow: (rows: number) => void = () => undefined,
+): Promise<KeyCsvCheck> {
   const reading: Reading = { options, after: 0, importedAt: new Date().toISOString(), ignoredColumns: [] };
   const firstLines = new KeyIdIndex();
   const digest = createHash('sha256');
@@ -211,7 +217,7 @@ export async function checkKeyCsv(path: string, options: KeyCsvOptions, onProble
     onProblem({ line, reason });
   };
   for await (const { line, key, problem: reason, values } of readRows(path, reading, digest)) {
-    counts.rows++;
+    onRow(++counts.rows);
     if (!key) {
       problem(line, reason!);
       continue;

@@ -55,7 +55,7 @@ const SUMMARY =
 
 const PROGRESS = /^import: \d+ seen, \d+ imported, .* keys\/s(, \d+ to go(, about \d+ s left)?)?$/;
 /** The line between the check of the file and the storing of its rows. */
-const CHECKED = /^import: \d+ row\(s\) checked, \d+ key\(s\) to store$/;
+const CHECKED = /^import: (\d+ row\(s\) checked, \d+ key\(s\) to store|checking the file: \d+ row\(s\) read)$/;
 
 function summaryOf(run: ScriptRun) {
   const lines = run.stdout.trim().split('\n');
