@@ -27,6 +27,8 @@ export interface BulkResult {
   heapBeforeMiB: number;
   heapPeakMiB: number;
   rssPeakMiB: number;
+  /** Why the job stopped before its end (its figures are then of the part done), if it did. */
+  failed?: string;
 }
 
 const MIB = 2 ** 20;
@@ -53,8 +55,12 @@ async function measured(job: string, keys: number, monitor: StorageMonitor, run:
   const memory = memorySampler();
   monitor.measuring(job);
   const started = now();
+  let failed: string | undefined;
   try {
     await run();
+  } catch (error) {
+    // One job's failure (storage too slow to answer on a loaded machine) is reported with the others' figures.
+    failed = error instanceof Error ? error.message : String(error);
   } finally {
     monitor.measuring(undefined);
   }
@@ -68,6 +74,7 @@ async function measured(job: string, keys: number, monitor: StorageMonitor, run:
     requestsPerKey: requests.total,
     detail: requests.detail,
     ...memory.stop(),
+    ...(failed !== undefined && { failed }),
   };
 }
 

@@ -72,7 +72,16 @@ export function renderReport(results: Results): string {
   out.push(
     table(
       ['job', 'keys', 's', 'keys/s', 'storage requests per key', 'heap before', 'heap peak', 'RSS peak'],
-      results.bulk.map((b) => [b.job, b.keys, b.seconds, b.keysPerSec, b.requestsPerKey, b.heapBeforeMiB, b.heapPeakMiB, b.rssPeakMiB]),
+      results.bulk.map((b) => [
+        b.failed === undefined ? b.job : `${b.job} (FAILED: ${b.failed})`,
+        b.keys,
+        b.seconds,
+        b.keysPerSec,
+        b.requestsPerKey,
+        b.heapBeforeMiB,
+        b.heapPeakMiB,
+        b.rssPeakMiB,
+      ]),
     ),
   );
   for (const b of results.bulk) {
