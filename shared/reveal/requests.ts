@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { alertApprovalRequested } from '../alerts/events';
 import { writeAuditEntry } from '../audit/store';
 import { auditEvent, type AuditSource } from '../audit/model';
-import { callerKey, type Caller } from '../auth/caller';
+import { callerKey, canonicalId, type Caller } from '../auth/caller';
 import { isAllowed } from '../auth/permissions';
 import { settings } from '../config';
 import { conflict, forbidden, notFound } from '../errors/graphError';
@@ -21,10 +21,10 @@ import { authorizeScope, isScoped } from './scopes';
 /** Requests one list answers at most (a tenant's pending ones are a queue, not an archive). */
 export const MAX_LISTED_REQUESTS = 200;
 
-export const tenantOf = (caller: Caller): string => (caller.tid ?? '-').toLowerCase();
+export const tenantOf = (caller: Caller): string => canonicalId(caller.tid ?? '-').toLowerCase();
 
 export const personOf = (caller: Caller): Person => ({
-  id: caller.oid ?? caller.appId ?? 'unknown',
+  id: canonicalId(caller.oid ?? caller.appId ?? 'unknown'),
   ...(caller.upn !== undefined && { userPrincipalName: caller.upn }),
 });
 

@@ -381,6 +381,11 @@ describe('a bulk grant and its granter', () => {
     const granter = await reveal(keys.exec.id!, await agent([EXEC_AGENTS, grantees], [READ, APPROVE], { oid: granterOid }));
     expect(expectGraphError(granter, 403, 'authorization_error').message).toMatch(/^Approval needed/);
     expectNoPassword(granter, keys.exec);
+    // The same granter under another spelling of their object id is still the granter.
+    const respelled = { oid: `{${granterOid.toUpperCase()}}` };
+    const again = await reveal(keys.exec.id!, await agent([EXEC_AGENTS, grantees], [READ, APPROVE], respelled));
+    expect(expectGraphError(again, 403, 'authorization_error').message).toMatch(/^Approval needed/);
+    expectNoPassword(again, keys.exec);
   });
 });
 
