@@ -53,7 +53,8 @@ export async function getDeleted(
 ): Promise<HttpResponseInit> {
   const caller = await authorizeRequest(request, requestContext, context, 'readMetadata');
   refuseQueryOptions(request.query, 'when reading a deleted recovery key', DELETED_PROPERTIES);
-  const key = await ensureVisible(caller, await deleted.getDeletedKey(keyIdOf(request)));
+  const id = keyIdOf(request);
+  const key = await ensureVisible(caller, await deleted.getDeletedKey(id), () => deleted.deletedKeyNotFound(id));
   return jsonResponse(requestContext, 200, deletedEntity(requestContext, key), { ETag: key.etag });
 }
 

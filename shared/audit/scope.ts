@@ -63,8 +63,10 @@ export class AuditScope {
     // A 503 the service decided on (a required alert not delivered) is a refusal like any other.
     const answer = asGraphError(error);
     if (answer instanceof GraphError && answer.status === 503 && !answer.decided) return error;
-    // An unexpected error's message stays out of the record, as it stays out of the response.
-    const reason = answer instanceof GraphError ? `${answer.status} ${answer.code}: ${answer.message}` : '500 generalException';
+    // An unexpected error's message stays out of the record, as it stays out of the response. A refusal
+    // answered as if its key were absent is recorded as what it is.
+    const refusal = answer instanceof GraphError ? (answer.auditedAs ?? answer) : undefined;
+    const reason = refusal ? `${refusal.status} ${refusal.code}: ${refusal.message}` : '500 generalException';
     await recordWithinBudget(auditEvent(this.source, this.activity, 'failure', reason, this.about));
     return error;
   }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AuditSource } from '../audit/model';
 import { settings } from '../config';
 import { recordCommandRun } from '../audit/commandRun';
-import { notFound } from '../errors/graphError';
+import { type GraphError, notFound } from '../errors/graphError';
 import type { Preconditions } from '../http/preconditions';
 import type { StoredRecoveryKey } from './model';
 import { successEvent, writeCurrentVersion } from './service';
@@ -34,10 +34,13 @@ const isPastRetention = (key: DeletedKey, now: Date): boolean => key.deletedDate
 
 const deletedNotFoundMessage = (id: string): string => `Deleted recovery key ${id} was not found (it is not deleted, or it was purged).`;
 
+/** The answer to a read of deleted key `id` that finds none; a deleted key the caller may not see answers the same. */
+export const deletedKeyNotFound = (id: string): GraphError => notFound(deletedNotFoundMessage(id));
+
 /** GET directory/deletedItems/{id}: metadata and deletedDateTime (the password never leaves through here); 404 past its retention at `now`. */
 export async function getDeletedKey(id: string, now = new Date()): Promise<DeletedKey> {
   const key = deletedOnly(await store.getKey(id));
-  if (!key || isPastRetention(key, now)) throw notFound(deletedNotFoundMessage(id));
+  if (!key || isPastRetention(key, now)) throw deletedKeyNotFound(id);
   return key;
 }
 

@@ -4,7 +4,7 @@ import type { Caller } from '../auth/caller';
 import { requireOwnDevice } from '../auth/device/access';
 import { settings } from '../config';
 import { markDisclosed, markSuperseded } from '../coverage/disclosures';
-import { conflict, forbidden, GraphError, notFound, serviceUnavailable } from '../errors/graphError';
+import { asIfAbsent, conflict, forbidden, GraphError, notFound, serviceUnavailable } from '../errors/graphError';
 import { InFlightLimit } from '../storage/inFlightLimit';
 import { isStorageError } from '../storage/storageError';
 import { addAwaiting, listAwaiting, removeAwaiting } from './awaitingRotation';
@@ -137,14 +137,16 @@ async function heldKey(oldId: string, successor: Successor, source: AuditSource)
   const held = await store.getHeldBy(oldId, successor.deviceId);
   if (held) return held;
   const record = await store.getKey(oldId);
+  const absent = notFound(`Recovery key ${oldId} (named by @escrow.replaces) was not found.`);
+  // A device is not told that another device holds the id (asIfAbsent): it is answered as an absent key.
   if (record && source.caller.device)
-    throw forbidden(`Recovery key ${oldId} belongs to another device; a device may replace only its own keys.`);
+    throw asIfAbsent(absent, forbidden(`Recovery key ${oldId} belongs to another device; a device may replace only its own keys.`));
   if (record) {
     throw conflict(
       `Recovery key ${oldId} is on device ${record.deviceId}; its successor must be on the same device (${successor.deviceId}).`,
     );
   }
-  throw notFound(`Recovery key ${oldId} (named by @escrow.replaces) was not found.`);
+  throw absent;
 }
 
 /** Step 1: the old key, reserved for `successor` (or already linked to it). */

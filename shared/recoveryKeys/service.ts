@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { badRequest, conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../errors/graphError';
+import { keyNotFound } from './notFound';
 import { KeyDeletedError, PasswordChangedError } from './writeRefusals';
 import type { Preconditions } from '../http/preconditions';
 import type { AuditSource } from '../audit/model';
@@ -364,7 +365,7 @@ export const findRecoveryKey = (id: string): Promise<StoredRecoveryKey | undefin
 async function readLiveKey(id: string, deviceId?: string): Promise<FromEither<StoredRecoveryKey>> {
   const { value: stored, fromSecondary } = await store.readHolders(id);
   const holders = stored.filter(isLive).filter((key) => deviceId === undefined || key.deviceId === deviceId);
-  if (holders.length === 0) throw notFound(`Recovery key ${id} was not found${deviceId === undefined ? '' : ` on device ${deviceId}`}.`);
+  if (holders.length === 0) throw keyNotFound(id, deviceId);
   if (holders.length > 1) {
     throw conflict(
       `Recovery key ${id} is held by ${holders.length} devices (${holders.map((key) => key.deviceId).join(', ')}); ` +
@@ -402,7 +403,7 @@ export async function readRecoveryPassword(
  */
 export function deleteRecoveryKey(id: string, pre: Preconditions, source: AuditSource): Promise<StoredRecoveryKey> {
   const live = (key: StoredRecoveryKey | undefined) => (key?.deletedDateTime === undefined ? key : undefined);
-  return writeCurrentVersion(id, pre, live, `Recovery key ${id} was not found.`, async (current, etag) => {
+  return writeCurrentVersion(id, pre, live, keyNotFound(id).message, async (current, etag) => {
     if (source.caller.device) {
       // A device deletes only its own key, and only once its successor is linked; a link left half done
       // (the successor stored, the key not yet retired) is completed first, and the delete tried again.

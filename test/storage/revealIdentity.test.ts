@@ -5,11 +5,12 @@ import { limitRevealsPerHour } from '../../shared/alerts/revealChecks';
 import type { AuditSource } from '../../shared/audit/model';
 import { type Caller, callerFromClaims } from '../../shared/auth/caller';
 import { resetSettings } from '../../shared/config';
-import { GraphError } from '../../shared/errors/graphError';
 import type { StoredRecoveryKey } from '../../shared/recoveryKeys/model';
+import { keyNotFound } from '../../shared/recoveryKeys/notFound';
 import { createRecoveryKey } from '../../shared/recoveryKeys/service';
 import { createRevealRequest, decideRevealRequest } from '../../shared/reveal/requests';
 import { keyBody } from '../support/fixtures';
+import { asyncRefusal as refusal } from '../support/refusal';
 
 // One identity, however its token spells its ids: Entra ID writes object ids lower-case, Windows and
 // other issuers write `{GUID}` in upper case. The per-user reveal count and the rule that nobody decides
@@ -28,16 +29,6 @@ const SPELLINGS: Record<string, (id: string) => string> = {
 };
 
 const sourceOf = (who: Caller): AuditSource => ({ caller: who, requestId: randomUUID() });
-
-/** What `work` threw, as the GraphError it must be. */
-async function refusal(work: Promise<unknown>): Promise<GraphError> {
-  const error = await work.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(GraphError);
-  return error as GraphError;
-}
 
 let key: StoredRecoveryKey;
 
@@ -63,7 +54,7 @@ it('counts the hourly reveals of one user under every spelling of their ids: the
   const request = new HttpRequest({ method: 'GET', url: `http://localhost/v1.0/informationProtection/bitlocker/recoveryKeys/${key.id}` });
   const read = (spelling: string) => {
     const caller = userWith(oid, SPELLINGS[spelling], ['BitLockerKey.Read.All']);
-    return limitRevealsPerHour({ caller, key, request, source: sourceOf(caller) });
+    return limitRevealsPerHour({ caller, key, request, source: sourceOf(caller), absent: () => keyNotFound(key.id) });
   };
   await read('plain');
   await read('braced');
