@@ -429,7 +429,7 @@ resource auditRule 'Microsoft.Insights/dataCollectionRules@2023-03-11' = if (aud
   tags: tags
   kind: 'Direct'
   properties: {
-    streamDeclarations: { '${auditStream}': { columns: auditColumns } }
+    streamDeclarations: { 'Custom-EscrowAudit_CL': { columns: auditColumns } } // auditStream
     destinations: { logAnalytics: [{ name: 'workspace', workspaceResourceId: logs.id }] }
     dataFlows: [{ streams: [auditStream], destinations: ['workspace'], transformKql: 'source', outputStream: auditStream }]
   }
