@@ -280,7 +280,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         ENCRYPTION_KEYS: '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${keyringSecretName}/)'
         ENCRYPTION_ACTIVE_KEY: encryptionActiveKey
       },
-      // Where the audit trail is sent as it is written (Logs Ingestion API): the rule's own endpoint.
+      // Where the app sends audit records (Logs Ingestion API): the rule's own endpoint, id and stream.
       auditToLogAnalytics
         ? {
             AUDIT_LOGS_INGESTION_ENDPOINT: auditRule!.properties.endpoints.logsIngestion
@@ -392,7 +392,7 @@ resource adminSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = if 
 
 // ---------------------------------------------------------------------------------------------
 // The audit trail in Log Analytics: a custom table and a Direct data collection rule the app sends
-// each audit record to (Logs Ingestion API), as Graph's directoryAudit record, one row each. Microsoft
+// audit records to (Logs Ingestion API), as Graph's directoryAudit records, one row each. Microsoft
 // Sentinel's rules (infra/sentinel/escrowAuditAlerts.json) and the reveal alert below read it.
 
 var auditStream = 'Custom-EscrowAudit_CL'
