@@ -245,6 +245,12 @@ describe('app settings', () => {
     'ENCRYPTION_KEYS',
     'ENCRYPTION_ACTIVE_KEY',
     'BACKUP_BLOB_ENDPOINT',
+    // The audit export's data collection rule (its endpoint and immutable id) and its stream and
+    // schedule: set by the template from the rule it creates, wired on the infra branch.
+    'AUDIT_LOGS_INGESTION_ENDPOINT',
+    'AUDIT_LOGS_RULE_ID',
+    'AUDIT_LOGS_STREAM',
+    'AUDIT_LOGS_SCHEDULE',
   ];
   const LOCAL_ONLY = ['STORAGE_CONNECTION_STRING', 'BACKUP_CONNECTION_STRING', 'LOCAL_STATE_DIR', 'PORT'];
   // Set by the hosting platform, read only to refuse local modes there: never an operator's choice.
