@@ -217,6 +217,8 @@ it('an upload killed halfway resumes at the last accepted batch: no gap, nothing
   expect(listed.length).toBeGreaterThan(3 * EXPORT_BATCH);
   expect(idsOf(standIn.rows)).toEqual(new Set(listed.map((event) => event.id)));
   expect(standIn.rows.length).toBe(listed.length);
+  // The SDK keeps every call under the API's 1 MB: none was refused as too large.
+  expect(standIn.requests.filter((request) => request.status === 413 || request.bytes > 1_000_000)).toEqual([]);
 });
 
 it('a run whose uploads fail (503) says why and keeps the checkpoint; the next run sends the rest, each batch accepted once', async () => {
