@@ -25,8 +25,13 @@ async function main(): Promise<number> {
   });
   try {
     const run = await runLogsExport({ lagMs });
+    const note = run.checkpointMoved
+      ? ' (its checkpoint was moved meanwhile: run again)'
+      : run.caughtUp
+        ? ''
+        : ' (time budget reached: run again)';
     process.stdout.write(
-      `export-audit-logs: ${run.exported} events in ${run.batches} uploads; exported through ${run.exportedThrough}${run.caughtUp ? '' : ' (time budget reached: run again)'}\n`,
+      `export-audit-logs: ${run.exported} events in ${run.batches} uploads; exported through ${run.exportedThrough}${note}\n`,
     );
     return 0;
   } catch (error) {

@@ -1,3 +1,4 @@
+import { settings } from '../config';
 import { isStorageError } from '../storage/storageError';
 import { storageCall } from '../storage/storageCall';
 import { tableClient } from '../storage/tables';
@@ -9,7 +10,9 @@ import { TABLES } from '../storage/layout';
 // holding the instant every event at or before which has been accepted by the Logs Ingestion API.
 // Another rule (a new workspace) starts afresh. The row is written with its ETag: a run whose
 // checkpoint was changed meanwhile (another run, or an operator moving it back to re-export a span)
-// stops rather than overwrite it, and the next run starts from what is stored.
+// stops rather than overwrite it, and the next run starts from what is stored. Key reads merged back
+// from the audit outbox keep their own (earlier) time, so the merge moves the checkpoint back before
+// them (rewindExportCheckpoint): the next run sends them, and what follows them again.
 
 const PARTITION = 'logsIngestion';
 const SUBJECT = 'The audit export checkpoint';
@@ -68,4 +71,30 @@ export async function saveExportCheckpoint(
     SUBJECT,
   );
   return { ...next, etag };
+}
+
+/** Tries of a rewind that lost a race with a run saving its progress. */
+const REWIND_ATTEMPTS = 5;
+
+/**
+ * Moves the checkpoint of the configured export back to just before `at` when it has passed it, so
+ * that events stored late with their own time (the audit outbox's) are exported. No export, no row,
+ * or a checkpoint before `at`: nothing to do.
+ */
+export async function rewindExportCheckpoint(at: Date): Promise<void> {
+  const target = settings().auditLogs;
+  if (target === undefined) return;
+  for (let attempt = 1; ; attempt++) {
+    const stored = await readExportCheckpoint(target.ruleId, target.stream);
+    if (stored === undefined || stored.exportedThrough < at) return;
+    try {
+      await saveExportCheckpoint(target.ruleId, target.stream, stored, {
+        exportedThrough: new Date(at.getTime() - 1),
+        exportedEvents: stored.exportedEvents,
+      });
+      return;
+    } catch (error) {
+      if (!isStorageError(error, 'versionMoved') || attempt === REWIND_ATTEMPTS) throw error;
+    }
+  }
 }

@@ -1,6 +1,7 @@
 import type { AggregateLogsUploadError, LogsIngestionClient } from '@azure/monitor-ingestion';
 import { type AuditLogsSettings, settings } from '../config';
 import { describeError } from '../errors/describeError';
+import { isStorageError } from '../storage/storageError';
 import type { JsonObject } from '../http/responses';
 import { serviceCredential } from '../graph/credential';
 import { readExportCheckpoint, saveExportCheckpoint } from './exportCheckpoint';
@@ -50,6 +51,8 @@ export interface LogsExportRun {
   exportedThrough: string;
   /** Whether the run reached now - EXPORT_LAG_MS (false: it stopped on its time budget, the next run goes on). */
   caughtUp: boolean;
+  /** The run stopped because its checkpoint was changed by another (the outbox merge moving it back): the next run starts there. */
+  checkpointMoved?: boolean;
 }
 
 /** Why a run stopped before its end (an upload or a storage call failed), with what it did before; its message is masked. */
@@ -147,12 +150,19 @@ async function exportWindows({ endpoint, ruleId, stream }: AuditLogsSettings, en
       if (batch.length > 0) await uploader.upload(ruleId, stream, batch.map(logsRowOf), { maxConcurrency: 1 });
       // The last batch (or an empty window) reaches the window's end: nothing else is in it.
       through = i === batches.length - 1 ? windowEnd : batch.at(-1)!.at.getTime();
-      checkpoint = await saveExportCheckpoint(ruleId, stream, checkpoint, {
-        exportedThrough: new Date(through),
-        exportedEvents: (checkpoint?.exportedEvents ?? 0) + batch.length,
-      });
       run.exported += batch.length;
       if (batch.length > 0) run.batches++;
+      try {
+        checkpoint = await saveExportCheckpoint(ruleId, stream, checkpoint, {
+          exportedThrough: new Date(through),
+          exportedEvents: (checkpoint?.exportedEvents ?? 0) + batch.length,
+        });
+      } catch (error) {
+        // Moved meanwhile (the outbox merge moved it back, or another run): the next run starts from it.
+        if (!isStorageError(error, 'versionMoved', 'exists')) throw error;
+        run.checkpointMoved = true;
+        return;
+      }
       run.exportedThrough = new Date(through).toISOString();
     }
     // A quiet window: the next may be longer (a first run or a catch-up crosses a day in few reads).

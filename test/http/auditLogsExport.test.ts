@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAzuriteTables, type RunningAzurite } from '../../scripts/devhost/azurite';
 import { startLocalHost, stopLocalHosts, type EnvOverrides, type LocalHost } from '../../scripts/devhost/localHost';
+import { readExportCheckpoint, saveExportCheckpoint } from '../../shared/audit/exportCheckpoint';
 import { EXPORT_BATCH } from '../../shared/audit/logsExport';
 import { auditEvent } from '../../shared/audit/model';
 import { writeAuditEntry } from '../../shared/audit/store';
@@ -251,4 +252,29 @@ it('a 429 with Retry-After is waited out within the run', async () => {
   expect(run.code).toBe(0);
   expect(standIn.requests.map((request) => request.status)).toEqual([429, ...standIn.requests.slice(1).map(() => 204)]);
   expect(idsOf(standIn.rows)).toEqual(new Set((await allAudits()).map((event) => event.id)));
+});
+
+it('a run whose checkpoint is moved back meanwhile stops after its accepted batch; the next run sends from there again', async () => {
+  const { standIn, env } = await ingestion();
+  const ruleId = env.AUDIT_LOGS_RULE_ID!;
+  standIn.plan('hold');
+  const arrived = standIn.arrivals(1);
+  const running = startExport(env);
+  const ended = await Promise.race([arrived.then(() => undefined), running.finished]);
+  expect(ended).toBeUndefined();
+  // While the first upload is in flight, the checkpoint is moved back a day (as the outbox merge moves it).
+  const stored = await readExportCheckpoint(ruleId, STREAM);
+  await saveExportCheckpoint(ruleId, STREAM, stored, { exportedThrough: new Date(Date.now() - 86_400_000), exportedEvents: 0 });
+  standIn.release();
+  const stopped = await running.finished;
+  expect(stopped.code).toBe(0);
+  expect(stopped.stdout).toMatch(/ \(its checkpoint was moved meanwhile: run again\)\n$/);
+  const first = standIn.rows.length;
+  expect(first).toBeGreaterThan(0);
+
+  expect((await exportRun(env)).code).toBe(0);
+  const all = await allAudits();
+  expect(idsOf(standIn.rows)).toEqual(new Set(all.map((event) => event.id)));
+  // The batch accepted before the move is sent again: at least once.
+  expect(standIn.rows.length).toBe(all.length + first);
 });

@@ -17,7 +17,7 @@ import { gunzipSync } from 'node:zlib';
 export const INGESTION_API_VERSION = '2023-01-01';
 const MAX_CALL_BYTES = 1_000_000;
 
-/** One planned answer for a request: taken as documented (`accept`), never answered (`hold`), or a failure status. */
+/** One planned answer for a request: taken as documented (`accept`), held until `release()` (`hold`), or a failure status. */
 export type PlannedAnswer = 'accept' | 'hold' | { status: number; retryAfterSeconds?: number };
 
 export interface IngestionRequest {
@@ -33,7 +33,7 @@ export interface IngestionRequest {
 
 export interface LogsIngestionStandIn {
   readonly endpoint: string;
-  /** Every request, in order, with the status it got (holds are not listed until answered: never). */
+  /** Every request, in order of its answer, with the status it got. */
   readonly requests: readonly IngestionRequest[];
   /** The decompressed body text of every accepted request, in order. */
   readonly acceptedBodies: readonly string[];
@@ -43,6 +43,8 @@ export interface LogsIngestionStandIn {
   plan(...answers: PlannedAnswer[]): void;
   /** The answer to requests beyond the plan. */
   otherwise(answer: PlannedAnswer): void;
+  /** Takes the held requests as documented (a request whose client has gone is recorded all the same). */
+  release(): void;
   /** Resolves once `count` requests have arrived since the call (held ones included). */
   arrivals(count: number): Promise<void>;
   close(): Promise<void>;
@@ -65,6 +67,7 @@ export async function startLogsIngestionStandIn(options: StandInOptions): Promis
   const rows: Record<string, unknown>[] = [];
   const planned: PlannedAnswer[] = [];
   let fallback: PlannedAnswer = 'accept';
+  const held: (() => void)[] = [];
   let arrived = 0;
   const waiters: { at: number; resolve: () => void }[] = [];
 
@@ -95,8 +98,12 @@ export async function startLogsIngestionStandIn(options: StandInOptions): Promis
             res.writeHead(status, text ? { 'content-type': 'application/json', ...headers } : headers);
             res.end(text);
           };
-          const next = planned.shift() ?? fallback;
-          if (next === 'hold') return; // never answered: the client waits until it gives up or is killed
+          let next = planned.shift() ?? fallback;
+          if (next === 'hold') {
+            // The client waits until release() (or gives up, or is killed); then the request is taken.
+            await new Promise<void>((resolve) => held.push(resolve));
+            next = 'accept';
+          }
           if (req.method !== 'POST' || !path) return answer(404, errorBody('NotFound', 'No such resource'));
           if (req.headers.authorization !== `Bearer ${await options.token()}`)
             return answer(401, errorBody('InvalidToken', 'The bearer token is missing or not valid for https://monitor.azure.com'));
@@ -139,6 +146,7 @@ export async function startLogsIngestionStandIn(options: StandInOptions): Promis
     rows,
     plan: (...answers) => planned.push(...answers),
     otherwise: (answer) => (fallback = answer),
+    release: () => held.splice(0).forEach((resume) => resume()),
     arrivals: (count) => new Promise((resolve) => waiters.push({ at: arrived + count, resolve })),
     close: () =>
       new Promise((resolve) => {
