@@ -8,6 +8,7 @@ import { storageCall } from '../storage/storageCall';
 import { UNREACHABLE_RETRY_AFTER_S } from '../storage/storageError';
 import type { AuditEvent } from './model';
 import { type AuditEntity, contentOf, rowsOfStored } from './entity';
+import { rewindExportCheckpoint } from './exportCheckpoint';
 import { writeAuditEntry, writeRows } from './store';
 
 // The audit outbox: where a key read's audit record goes when the audit table cannot take it (its
@@ -99,11 +100,18 @@ export async function mergeAuditOutbox(): Promise<number> {
     const from = await mergedLength(container, item.name);
     if (length <= from) continue;
     const text = (await container.getAppendBlobClient(item.name).downloadToBuffer(from, length - from)).toString('utf8');
+    let earliest: Date | undefined;
     for (const line of text.split('\n').filter(Boolean)) {
       // A line of an earlier version holds the entity with the earlier layout's keys: its rows are rebuilt alike.
-      await storageCall(() => writeRows(rowsOfStored(JSON.parse(line) as AuditEntity)), 'The audit record');
+      const entity = JSON.parse(line) as AuditEntity;
+      await storageCall(() => writeRows(rowsOfStored(entity)), 'The audit record');
+      const at = new Date(entity.activityDateTime);
+      if (earliest === undefined || at < earliest) earliest = at;
       copied++;
     }
+    // The merged records keep their own time, which the export to Log Analytics may have passed: it
+    // is moved back before the marker, so that a failure here is retried with the merge.
+    if (earliest !== undefined) await rewindExportCheckpoint(earliest);
     await container
       .getBlockBlobClient(`${MERGED_PREFIX}${item.name}/${length}`)
       .uploadData(Buffer.alloc(0), { conditions: { ifNoneMatch: '*' } });

@@ -34,6 +34,8 @@ export const TABLES = {
   revealRequests: 'RevealRequests',
   /** Bulk reveal grants (PartitionKey = tenant id, RowKey = random grant id): shared/reveal/grantStore.ts. */
   revealGrants: 'RevealGrants',
+  /** How far the audit trail was exported to Log Analytics (one row per data collection rule and stream): shared/audit/exportCheckpoint.ts. */
+  auditExport: 'AuditExport',
 } as const;
 
 /** The RowKey of a user's reveal count in its partition of TABLES.revealCounts. */
