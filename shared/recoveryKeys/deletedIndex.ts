@@ -4,7 +4,7 @@ import { storageCall } from '../storage/storageCall';
 import { isStorageError, toStorageError } from '../storage/storageError';
 import { tableClient } from '../storage/tables';
 import { DELETED_ROW, TABLES } from '../storage/layout';
-import { AFTER_COMMIT_DEADLINE_MS, CHECKS_PER_PAGE, fallbackReads, ROTATION_FIELDS, sameRotation } from './deviceIndex';
+import { AFTER_COMMIT_DEADLINE_MS, coveredByChecks, fallbackReads, type MetadataPage, ROTATION_FIELDS, sameRotation } from './deviceIndex';
 import { type KeyMetadata, type KeyRotation, rotationOf, VOLUME_TYPES, type VolumeType } from './model';
 import { type Resume, resumeOf, tokenOf } from './pageTokens';
 
@@ -47,12 +47,6 @@ interface DeletedEntity extends KeyRotation {
   createdDateTime?: string;
   deletedDateTime?: string;
   listed?: boolean;
-}
-
-export interface DeletedPage {
-  items: DeletedMetadata[];
-  continuation?: string;
-  cut?: boolean;
 }
 
 const deletedIndex = () => tableClient(DELETED_INDEX_TABLE);
@@ -140,7 +134,7 @@ export async function listPage(
   continuation: string | undefined,
   readRecord: ReadDeleted,
   now = new Date(),
-): Promise<DeletedPage> {
+): Promise<MetadataPage<DeletedMetadata>> {
   const resume = resumeOf(continuation);
   const after = resume.kind === 'start' ? '' : resume.partitionKey;
   const page = await storageCall(async () => {
@@ -151,14 +145,7 @@ export async function listPage(
   });
   const entries: TableEntityResult<DeletedEntity>[] = page ?? [];
   const trusted = (entry: TableEntityResult<DeletedEntity>): boolean => entry.listed === true && copyOf(entry) !== undefined;
-  let covered = entries.length;
-  for (let i = 0, checks = 0; i < entries.length; i++) {
-    if (trusted(entries[i])) continue;
-    if (++checks > CHECKS_PER_PAGE) {
-      covered = i;
-      break;
-    }
-  }
+  const covered = coveredByChecks(entries, trusted);
   const shown = await Promise.all(
     entries.slice(0, covered).map(async (entry) => (trusted(entry) ? copyOf(entry) : check(entry, readRecord, now))),
   );

@@ -67,8 +67,8 @@ interface IndexEntity extends KeyRotation {
 /** What an entry copies of its record's rotation (model.ts KeyRotation): the annotations a device's list shows. */
 export const ROTATION_FIELDS = ['disclosedDateTime', 'disclosedBy', 'supersededBy', 'supersededDateTime'] as const;
 
-export interface MetadataPage {
-  items: KeyMetadata[];
+export interface MetadataPage<T = KeyMetadata> {
+  items: T[];
   /** Opaque storage continuation; absent on the last page. */
   continuation?: string;
   /** Cut short at CHECKS_PER_PAGE untrusted entries: the caller answers with it rather than top it up. */
@@ -189,6 +189,17 @@ function resumeFrom(continuation: string | undefined): { after?: string; continu
   return { continuation };
 }
 
+/**
+ * How many of `entries` one page covers: all of them, or those before the entry that would be the
+ * (CHECKS_PER_PAGE + 1)th untrusted one, so that a page checks at most CHECKS_PER_PAGE against records.
+ */
+export function coveredByChecks<T>(entries: readonly T[], trusted: (entry: T) => boolean): number {
+  for (let i = 0, checks = 0; i < entries.length; i++) {
+    if (!trusted(entries[i]) && ++checks > CHECKS_PER_PAGE) return i;
+  }
+  return entries.length;
+}
+
 /** Reads a key's record (of device `deviceId`: its record there, or its claim) to check an entry of that device. */
 export type ReadRecord = (id: string, deviceId: string) => Promise<(KeyMetadata & { deletedDateTime?: string }) | undefined>;
 
@@ -234,16 +245,7 @@ async function showEntries(
   entries: TableEntityResult<IndexEntity>[],
   readRecord: ReadRecord,
 ): Promise<{ items: KeyMetadata[]; covered: number }> {
-  const trusted = (entry: TableEntityResult<IndexEntity>): boolean =>
-    entry.listed === true && copyOf(entry.partitionKey!, entry) !== undefined;
-  let covered = entries.length;
-  for (let i = 0, checks = 0; i < entries.length; i++) {
-    if (trusted(entries[i])) continue;
-    if (++checks > CHECKS_PER_PAGE) {
-      covered = i;
-      break;
-    }
-  }
+  const covered = coveredByChecks(entries, (entry) => entry.listed === true && copyOf(entry.partitionKey!, entry) !== undefined);
   const confirmations: { key: KeyMetadata; etag: string }[] = [];
   const items = await Promise.all(
     entries.slice(0, covered).map(async (entry) => {
