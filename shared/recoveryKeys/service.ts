@@ -459,7 +459,8 @@ const MAX_FETCHES_PER_PAGE = 5;
 
 async function fetchPage(query: KeyQuery | undefined, size: number, continuation?: string): Promise<store.Page<KeyMetadata>> {
   if (query?.kind === 'deviceId') return store.listByDevice(query.deviceId, size, continuation);
-  const page = await store.listKeys(size, continuation, query?.kind === 'idPrefix' ? query.prefix : undefined);
+  if (query === undefined) return store.listAll(size, continuation);
+  const page = await store.listKeys(size, continuation, query.kind === 'idPrefix' ? query.prefix : undefined);
   return { ...page, items: page.items.filter(isLive) };
 }
 

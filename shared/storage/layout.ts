@@ -7,6 +7,11 @@ export const TABLES = {
   recoveryKeys: 'RecoveryKeys',
   /** The device index (PartitionKey = device id, RowKey = key id): shared/recoveryKeys/deviceIndex.ts. */
   deviceIndex: 'RecoveryKeysByDevice',
+  /**
+   * The deleted keys, each in a partition of its own (PartitionKey = key id, RowKey = DELETED_ROW), with what
+   * directory/deletedItems shows: shared/recoveryKeys/deletedIndex.ts.
+   */
+  deletedKeys: 'DeletedRecoveryKeys',
   /** The audit trail by time: shared/audit/store.ts. */
   auditLog: 'AuditLog',
   /** Device-proof nonces (PartitionKey = device id, RowKey = nonce): shared/auth/device/nonceStore.ts. */
@@ -46,6 +51,9 @@ export const INTUNE_ROTATION_PARTITION = 'pending';
 
 /** The RowKey of a key's record in its partition of TABLES.recoveryKeys (its audit twins have others). */
 export const RECORD_ROW = 'recoveryKey';
+
+/** The RowKey of a deleted key's row in its partition of TABLES.deletedKeys. */
+export const DELETED_ROW = 'deleted';
 
 /** The RowKey of a device's status in its partition of TABLES.deviceStatuses (its audit twins have others). */
 export const STATUS_ROW = 'status';
