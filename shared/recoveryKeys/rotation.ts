@@ -1,7 +1,7 @@
 import { contentOf } from '../audit/entity';
 import type { AuditEvent, AuditSource } from '../audit/model';
 import type { RecordedAhead } from '../audit/scope';
-import { writeReadAudit } from '../audit/outbox';
+import { writeReadAudit, writeReadAuditToOutbox } from '../audit/outbox';
 import type { Caller } from '../auth/caller';
 import { requireOwnDevice } from '../auth/device/access';
 import { settings } from '../config';
@@ -61,8 +61,11 @@ export async function auditReveal(
   fromSecondary: boolean,
   ahead?: RecordedAhead,
 ): Promise<StoredRecoveryKey> {
-  // The record written ahead lands before any later version of it: one written after it replaces it.
-  await ahead?.written;
+  // The record written ahead settles before any later version of it is written, which then replaces it.
+  const aheadFailure = await ahead?.written.then(
+    () => undefined,
+    (failure: unknown) => failure ?? new Error('The audit record written ahead failed.'),
+  );
   const version = (event: AuditEvent): AuditEvent => ahead?.pin(event) ?? event;
   const marking = settings().rotateAfterReveal && stored.disclosedDateTime === undefined;
   if (!marking || fromSecondary) {
@@ -71,10 +74,13 @@ export async function auditReveal(
     const unmarked = marking ? ' Not marked disclosed: read from the secondary while the primary was down.' : '';
     const read = successEvent(source, 'read', stored, `${retiredNote(stored)}${unmarked}`.trim());
     if (ahead === undefined) await writeReadAudit(read, fromSecondary);
+    // The audit table did not take the record: the outbox takes the whole one, as it takes a read's from the secondary.
+    else if (aheadFailure !== undefined) await writeReadAuditToOutbox(version(read), aheadFailure);
     // The read is in the trail already; what the read found (the device, what let it through) follows.
-    else if (!sameContent(ahead.event, ahead.pin(read))) ahead.amend(read);
+    else if (!sameContent(ahead.event, version(read))) ahead.amend(read);
     return stored;
   }
+  // The disclosure writes the read's record again (the same rows), with its twin, whatever became of the first.
   let current = stored;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const at = new Date();

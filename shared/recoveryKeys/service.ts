@@ -4,12 +4,11 @@ import { KeyDeletedError, PasswordChangedError } from './writeRefusals';
 import type { Preconditions } from '../http/preconditions';
 import type { AuditSource } from '../audit/model';
 import type { AuditScope } from '../audit/scope';
-import { writeReadAudit } from '../audit/outbox';
 import { auditEvent } from '../audit/model';
 import { requireOwnDevice } from '../auth/device/access';
 import { limitPasswordComparisons } from '../auth/rateLimit';
 import { writeAuditEntry } from '../audit/store';
-import type { FromEither } from '../storage/secondary';
+import { type FromEither, primaryMarkedDown } from '../storage/secondary';
 import { type KeyMetadata, type KeyRecord, type RecoveryKey, type RecoveryKeyInput, rotationOf, type StoredRecoveryKey } from './model';
 import { modifiedProperties } from './changes';
 import { successEvent } from './events';
@@ -395,10 +394,12 @@ export async function readRecoveryPassword(
   options: { deviceId?: string; permit?: (stored: StoredRecoveryKey) => Promise<void>; scope?: AuditScope } = {},
 ): Promise<{ stored: StoredRecoveryKey; key: string }> {
   // A copy of the source: the reveal rules name in the source what let the read through, which the
-  // record written ahead cannot know yet.
-  const ahead = options.scope?.recordAhead(successEvent({ ...source }, 'read', { id, deviceId: options.deviceId }), (event) =>
-    writeReadAudit(event, false),
-  );
+  // record written ahead cannot know yet. To the audit table only, never ahead into the outbox, whose
+  // immutable lines could not be taken back if the read is refused; while the table's primary is down,
+  // the read is audited after it, as before (rotation.ts auditReveal).
+  const ahead = primaryMarkedDown()
+    ? undefined
+    : options.scope?.recordAhead(successEvent({ ...source }, 'read', { id, deviceId: options.deviceId }), (event) => writeAuditEntry(event));
   const { value: stored, fromSecondary } = await readLiveKey(id, options.deviceId);
   // The reveal rules see the key's metadata (its device above all) before its password is opened.
   await options.permit?.(stored);
