@@ -123,7 +123,9 @@ export class AuditScope {
       pin,
       amend: (version) => {
         const pinned = pin(version);
-        ahead.last = outsideStorageDeadline(() => ahead.last.then(() => write(pinned)));
+        // On the next turn of the event loop: the answer that does not wait for it goes out first.
+        const nextTurn = new Promise<void>((resolve) => setImmediate(resolve));
+        ahead.last = outsideStorageDeadline(() => Promise.all([ahead.last, nextTurn]).then(() => write(pinned)));
         ahead.last.catch((failure: unknown) => notAmended(pinned, failure));
       },
     };

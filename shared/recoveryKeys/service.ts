@@ -399,7 +399,9 @@ export async function readRecoveryPassword(
   // the read is audited after it, as before (rotation.ts auditReveal).
   const ahead = primaryMarkedDown()
     ? undefined
-    : options.scope?.recordAhead(successEvent({ ...source }, 'read', { id, deviceId: options.deviceId }), (event) => writeAuditEntry(event));
+    : options.scope?.recordAhead(successEvent({ ...source }, 'read', { id, deviceId: options.deviceId }), (event) =>
+        writeAuditEntry(event),
+      );
   const { value: stored, fromSecondary } = await readLiveKey(id, options.deviceId);
   // The reveal rules see the key's metadata (its device above all) before its password is opened.
   await options.permit?.(stored);
