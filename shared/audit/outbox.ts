@@ -48,11 +48,14 @@ async function appendToOutbox(event: AuditEvent): Promise<void> {
     const blob = await outboxBlob(await backupContainer(), event.at, abortSignal);
     const line = Buffer.from(`${JSON.stringify(contentOf(event, false))}\n`);
     await blob.appendBlock(line, line.length, { abortSignal });
-  } catch {
-    throw serviceUnavailable(
+  } catch (error) {
+    const unavailable = serviceUnavailable(
       'The audit trail could not be written, so the operation was not carried out; try again shortly.',
       UNREACHABLE_RETRY_AFTER_S,
     );
+    // For the dependencyFailure log line: the outbox failed too (its error's name only, never a URL).
+    unavailable.logDetails = { audit: 'outbox', code: error instanceof Error ? error.name : typeof error };
+    throw unavailable;
   }
 }
 
