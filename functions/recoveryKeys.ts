@@ -119,6 +119,7 @@ export async function getKey(request: HttpRequest, requestContext: RequestContex
     const { stored, key } = await keys.readRecoveryPassword(id, audit.source, {
       deviceId,
       permit: (key) => permitReveal({ caller, key, request, source: audit.source, absent }),
+      scope: audit,
     });
     await queueIntuneRotation(stored, audit.source);
     return entityResponse(requestContext, 200, stored, key, successorLink(request, requestContext, stored), select, audienceOf(caller));

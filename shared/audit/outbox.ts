@@ -71,10 +71,19 @@ export async function writeReadAudit(event: AuditEvent, fromSecondary: boolean):
     try {
       return await writeAuditEntry(event);
     } catch (error) {
-      if (!(error instanceof GraphError && error.status === 503)) throw error;
-      markPrimaryDown();
+      return writeReadAuditToOutbox(event, error);
     }
   }
+  await appendToOutbox(event);
+}
+
+/**
+ * A key read's record whose write to the audit table just failed with `failure`: in the outbox, when the
+ * table was unavailable (a 503) and a backup container is configured; else `failure`, thrown as it is.
+ */
+export async function writeReadAuditToOutbox(event: AuditEvent, failure: unknown): Promise<void> {
+  if (settings().backup === undefined || !(failure instanceof GraphError && failure.status === 503)) throw failure;
+  markPrimaryDown();
   await appendToOutbox(event);
 }
 

@@ -10,7 +10,7 @@ import { TWIN_LOOKUPS } from '../../shared/audit/listing';
 import { DELETED_ROW, RECORD_ROW, TABLES } from '../../shared/storage/layout';
 import { AUDIT_READ, auditsPath, targetFilter } from '../support/audit';
 import { type ApiResponse, callOn, READ, tokenWith, WRITE } from '../support/client';
-import { startCountingProxy, type CountingProxy, type RequestCount } from '../support/countingProxy';
+import { inFlightTogether, requestsOf, startCountingProxy, type CountingProxy, type RequestCount } from '../support/countingProxy';
 import { keyBody, newId } from '../support/fixtures';
 import { item, listPath, mapLimit } from '../support/keys';
 
@@ -228,9 +228,12 @@ describe.each(SIZES)('at %ix the data', (scale) => {
     // The first reveal marks the key disclosed (ROTATE_AFTER_REVEAL): its two indexes first (the device's
     // KeyDisclosures mark, the KeysAwaitingRotation row, one point write each), the device index entry
     // turned pending and confirmed after (the list shows the rotation), and the record with the read's
-    // audit twin after its AuditLog rows (2 transactions). Points and one partition query: no scan.
+    // audit twin after its AuditLog rows (2 transactions). Before all that, the read's record written
+    // beside the read (a transaction; its AuditLog rows are then rewritten with the disclosure, in place).
+    // Points and one partition query: no scan.
     const reveal = () => send('GET', `${item(body.id!)}?$select=key`, reader);
     expect((await classes('GET a key, $select=key (the first: disclosed)', reveal)).classes).toEqual([
+      'batch $batch',
       'batch $batch',
       'batch $batch',
       'partition RecoveryKeys',
@@ -239,8 +242,16 @@ describe.each(SIZES)('at %ix the data', (scale) => {
       'point RecoveryKeysByDevice',
       'point RecoveryKeysByDevice',
     ]);
-    // A later reveal is a plain read: the record, and its AuditLog rows.
-    expect((await classes('GET a key, $select=key (a later one)', reveal)).classes).toEqual(['batch $batch', 'partition RecoveryKeys']);
+    // A later reveal is a plain read: the record, and its AuditLog rows, in flight together (the answer
+    // waits for both: one round trip); the rows are completed with the key's device after the answer.
+    const later = await classes('GET a key, $select=key (a later one)', reveal);
+    expect(later.classes).toEqual(['batch $batch', 'batch $batch', 'partition RecoveryKeys']);
+    const [read] = requestsOf(later, 'partition RecoveryKeys');
+    const [record, completed] = requestsOf(later, 'batch $batch');
+    expect({ together: inFlightTogether(read, record), completedAfterRead: completed.start >= read.end }).toEqual({
+      together: true,
+      completedAfterRead: true,
+    });
     // A delete and a restore move the key between the device index and the deleted keys' index: each
     // entry and row turned pending before the record's transaction, confirmed or removed after it.
     const moves = [
