@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEV_ACCOUNT_NAME, startAzuriteTables, type RunningAzurite } from '../devhost/azurite';
+import { measureBulk } from './bulk';
 import { measureColdLoad } from './coldLoad';
 import { startBenchWebhook } from './alertWebhook';
 import { startFloorServer } from './floor';
@@ -153,6 +154,9 @@ async function main(): Promise<void> {
       monitor,
     });
 
+    log(`bulk: import and Entra mirror of ${knobs.bulkKeys} keys each`);
+    const bulk = await measureBulk(knobs.bulkKeys, stateDir, monitor, (line) => log(line));
+
     const results: RowResult[] = rows.map((row) => {
       const s = serial.get(row.name)!;
       const c = concurrent.get(row.name);
@@ -191,6 +195,7 @@ async function main(): Promise<void> {
       azurite: (JSON.parse(fs.readFileSync(require.resolve('azurite/package.json'), 'utf8')) as { version: string }).version,
       rows: results,
       cold,
+      bulk,
       targets: evaluateTargets(results, cold, knobs.concurrency),
       totalSeconds: round((now() - started) / 1000, 1),
     };

@@ -23,6 +23,8 @@ export interface Knobs {
   /** Devices stored for the read, repeat and list rows (BENCH_DEVICES), each with BENCH_KEYS_PER_DEVICE keys. */
   devices: number;
   keysPerDevice: number;
+  /** Keys of the bulk rows (BENCH_BULK_KEYS): the import's file and the mirror's tenant each hold this many. */
+  bulkKeys: number;
 }
 
 export function readKnobs(): Knobs {
@@ -35,5 +37,6 @@ export function readKnobs(): Knobs {
     coldRuns: intEnv('BENCH_COLD_RUNS', 20),
     devices: intEnv('BENCH_DEVICES', 16),
     keysPerDevice: intEnv('BENCH_KEYS_PER_DEVICE', 4),
+    bulkKeys: intEnv('BENCH_BULK_KEYS', 2_000),
   };
 }

@@ -68,6 +68,29 @@ export function renderReport(results: Results): string {
       ]),
     ),
   );
+  out.push(`\nBulk jobs, ${knobs.bulkKeys} keys each, in this process (heap: MiB in use before the run and at its peak):`);
+  out.push(
+    table(
+      ['job', 'keys', 's', 'keys/s', 'storage requests per key', 'heap before', 'heap peak', 'RSS peak'],
+      results.bulk.map((b) => [
+        b.failed === undefined ? b.job : `${b.job} (FAILED: ${b.failed})`,
+        b.keys,
+        b.seconds,
+        b.keysPerSec,
+        b.requestsPerKey,
+        b.heapBeforeMiB,
+        b.heapPeakMiB,
+        b.rssPeakMiB,
+      ]),
+    ),
+  );
+  for (const b of results.bulk) {
+    out.push(
+      `  ${b.job}: ${Object.entries(b.detail)
+        .map(([what, n]) => `${what} ${n}`)
+        .join(', ')}`,
+    );
+  }
   out.push('\nTargets:');
   for (const t of results.targets) out.push(`  ${t.met ? 'met   ' : 'MISSED'}  ${t.target}: ${t.value}`);
   return `${out.join('\n')}\n`;

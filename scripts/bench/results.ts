@@ -1,5 +1,6 @@
 // The shape of one run's results (bench-results/latest.json).
 
+import type { BulkResult } from './bulk';
 import type { ColdResult } from './coldLoad';
 import type { Knobs } from './knobs';
 import type { RoundTrips, Summary } from './measure';
@@ -35,6 +36,8 @@ export interface Results {
   azurite: string;
   rows: RowResult[];
   cold: ColdResult[];
+  /** The import and the Entra mirror of BENCH_BULK_KEYS keys (bulk.ts). */
+  bulk: BulkResult[];
   targets: Target[];
   totalSeconds: number;
 }

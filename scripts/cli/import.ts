@@ -1,12 +1,15 @@
+import { createHash } from 'node:crypto';
 import { recordCommandRun } from '../../shared/audit/commandRun';
 import { keyring } from '../../shared/crypto/keyring';
 import { describeError, failureReason } from '../../shared/errors/describeError';
 import { adoptionSource } from '../../shared/keyImport/auditSource';
-import { type KeyCsv, readKeyCsv } from '../../shared/keyImport/csvKeys';
+import { checkKeyCsv, type KeyCsvCheck, keysToStore } from '../../shared/keyImport/csvKeys';
+import { readImportCheckpoint, removeImportCheckpoint, saveImportCheckpoint } from '../../shared/keyImport/checkpoint';
 import { importRecoveryKey } from '../../shared/keyImport/importKey';
 import { deviceIdsByName } from '../../shared/keyImport/mbam';
-import { VOLUME_TYPES, type VolumeType } from '../../shared/recoveryKeys/model';
-import { forEachLimit } from '../../shared/runs/forEachLimit';
+import { type RecoveryKey, VOLUME_TYPES, type VolumeType } from '../../shared/recoveryKeys/model';
+import type { AuditSource } from '../../shared/audit/model';
+import { forEachOfStream } from '../../shared/runs/forEachLimit';
 import { DEFAULT_PROGRESS_EVERY_MS, RunProgress, stderrLine } from '../../shared/runs/progress';
 import { withoutSecrets } from '../../shared/redact';
 import { quoteClientText } from '../../shared/text/quoteClientText';
@@ -20,10 +23,14 @@ import { parseCommandLine, runCommand, UsageError, wholeNumber } from './command
 // ENCRYPTION_KEYS / ENCRYPTION_ACTIVE_KEY (or AUTH_MODE=local with LOCAL_STATE_DIR for the development key).
 //
 // - Every row is checked before anything is stored; a bad row is reported with its line number and
-//   why, and then nothing is stored unless --skip-invalid is given.
+//   why, and then nothing is stored unless --skip-invalid is given. The file is read twice, streaming
+//   (to check, then to store), never held: memory holds the key id index (28-56 bytes per key, for
+//   repeated rows) and the rows in flight, whatever the file's size.
+// - Resumable: a checkpoint in storage (shared/keyImport/checkpoint.ts) says up to which line every row
+//   is done; a run of the same file after a stop (Ctrl-C, a kill, a lost connection) goes on from there.
 // - Idempotent: a key already escrowed with the same password is left as it is; one escrowed with
 //   another password is reported as a conflict and left as it is (a password never changes under its id).
-// - Output: progress on stderr (at most every ~2 s), one summary line on stdout. Line numbers, key
+// - Output: progress on stderr (at most every ~2 s: counts, keys/s, rows to go and about how long), one summary line on stdout. Line numbers, key
 //   ids and reasons are printed; never a key.
 // - Exit code: 0 when every row is escrowed as the file has it; 1 when some are not (bad rows,
 //   conflicts, deleted keys, failures: each named on stderr); 2 when the import could not run (usage, an unreadable
@@ -51,8 +58,11 @@ function volumeTypeOption(value: string | undefined): VolumeType | undefined {
 /** Rows stored at once: enough to hide storage latency, few enough to leave the service its share. */
 const DEFAULT_CONCURRENCY = 8;
 
-const COUNTERS = ['seen', 'imported', 'updated', 'skipped', 'invalid', 'conflicts', 'deleted', 'failed'] as const;
+const COUNTERS = ['seen', 'imported', 'updated', 'skipped', 'invalid', 'conflicts', 'deleted', 'failed', 'resumed'] as const;
 type Counter = (typeof COUNTERS)[number];
+
+/** How often the checkpoint is saved while rows are stored: a storage request every few seconds, whatever the rate. */
+const CHECKPOINT_EVERY_MS = 2_000;
 
 export interface ImportOptions {
   skipInvalid?: boolean;
@@ -69,52 +79,186 @@ export interface ImportResult {
   summary: string;
   /** Nothing was stored because some rows are bad and --skip-invalid was not given. */
   refused: boolean;
+  /** Bytes the run held for the file's rows (the key id index): what grows with the file. */
+  heldBytes: number;
 }
 
-async function storeRows(file: KeyCsv, options: ImportOptions, progress: RunProgress<Counter>): Promise<void> {
+/**
+ * The last line up to which every row is finished, as rows start in line order and finish in any:
+ * one below the first row still in flight, and never past a row that failed (a resumed run redoes it).
+ */
+class FinishedThrough {
+  private readonly inFlight = new Set<number>();
+  private lastStarted: number;
+  private firstFailed = Infinity;
+
+  constructor(after: number) {
+    this.lastStarted = after;
+  }
+
+  started(line: number): void {
+    this.lastStarted = line;
+    this.inFlight.add(line);
+  }
+
+  finished(line: number, failed = false): void {
+    this.inFlight.delete(line);
+    if (failed) this.firstFailed = Math.min(this.firstFailed, line);
+  }
+
+  get line(): number {
+    const open = Math.min(this.firstFailed, ...this.inFlight);
+    return open === Infinity ? this.lastStarted : open - 1;
+  }
+
+  get anyFailed(): boolean {
+    return this.firstFailed !== Infinity;
+  }
+}
+
+/** The checkpoint of one import, saved every CHECKPOINT_EVERY_MS as its rows finish (./checkpoint.ts). */
+class ImportCheckpoint {
+  private saved: number;
+  private savedAt = Date.now();
+  private saving = false;
+
+  constructor(
+    private readonly importId: string,
+    readonly rows: FinishedThrough,
+    after: number,
+    private readonly report: (line: string) => void,
+  ) {
+    this.saved = after;
+  }
+
+  /** Saves where the import stands if it moved on and the last save is old enough; never throws. */
+  async maybeSave(): Promise<void> {
+    if (this.saving || Date.now() - this.savedAt < CHECKPOINT_EVERY_MS || this.rows.line <= this.saved) return;
+    this.saving = true;
+    try {
+      await this.save();
+    } finally {
+      this.saving = false;
+    }
+  }
+
+  private async save(): Promise<void> {
+    const line = this.rows.line;
+    this.savedAt = Date.now();
+    try {
+      await saveImportCheckpoint(this.importId, line);
+      this.saved = line;
+    } catch (error) {
+      this.report(`import: checkpoint not saved (${failureReason(error)}); a rerun redoes more rows, nothing is lost`);
+    }
+  }
+
+  /** The end of the run: every row done, the checkpoint goes (a rerun checks every key again); else it says where to go on. */
+  async close(complete: boolean): Promise<void> {
+    if (complete && !this.rows.anyFailed) await removeImportCheckpoint(this.importId);
+    else if (this.rows.line > this.saved) await this.save();
+  }
+}
+
+/** Which import a checkpoint belongs to: the file's content and the option that changes what its rows mean. */
+const importIdOf = (check: KeyCsvCheck, options: ImportOptions): string =>
+  createHash('sha256')
+    .update(`${check.digest} ${options.volumeType ?? ''}`)
+    .digest('hex');
+
+async function storeRow(
+  line: number,
+  key: RecoveryKey,
+  source: AuditSource,
+  report: (line: string) => void,
+  progress: RunProgress<Counter>,
+) {
+  const outcome = await importRecoveryKey(key, source);
+  if (outcome === 'conflict') {
+    report(`import: line ${line}: conflict: key ${key.id} is escrowed with another recovery password; left as it is`);
+    progress.add('conflicts');
+  } else if (outcome === 'deleted') {
+    report(`import: line ${line}: key ${key.id} is a deleted key here; restore or purge it to import it; left as it is`);
+    progress.add('deleted');
+  } else {
+    progress.add(outcome === 'unchanged' ? 'skipped' : outcome);
+  }
+}
+
+/** The second reading of the file: each row to store, `concurrency` at a time, from the checkpoint on. */
+async function storeRows(path: string, check: KeyCsvCheck, options: ImportOptions, progress: RunProgress<Counter>): Promise<void> {
   const report = options.report ?? stderrLine;
+  const importId = importIdOf(check, options);
+  const after = await readImportCheckpoint(importId);
+  if (after > 0) report(`import: resuming this file after line ${after}: an earlier run finished every row up to it`);
   const source = adoptionSource('file', 'import');
   await recordCommandRun(source, 'npm run import');
-  await forEachLimit(file.rows, options.concurrency ?? DEFAULT_CONCURRENCY, async ({ line, key }) => {
-    try {
-      const outcome = await importRecoveryKey(key, source);
-      if (outcome === 'conflict') {
-        report(`import: line ${line}: conflict: key ${key.id} is escrowed with another recovery password; left as it is`);
-        progress.add('conflicts');
-      } else if (outcome === 'deleted') {
-        report(`import: line ${line}: key ${key.id} is a deleted key here; restore or purge it to import it; left as it is`);
-        progress.add('deleted');
-      } else {
-        progress.add(outcome === 'unchanged' ? 'skipped' : outcome);
+  const checkpoint = new ImportCheckpoint(importId, new FinishedThrough(after), after, report);
+  const rows = keysToStore(path, check, { deviceIdOfName: deviceIdsByName, volumeType: options.volumeType }, after);
+  const storeEach = forEachOfStream(rows, options.concurrency ?? DEFAULT_CONCURRENCY, async ({ line, key, passed }) => {
+    checkpoint.rows.started(line);
+    let failed = false;
+    if (passed === 'before') {
+      progress.skipAhead('seen', 1);
+      progress.skipAhead('resumed', 1);
+    } else {
+      progress.add('seen');
+      if (passed) progress.add(passed === 'invalid' ? 'invalid' : 'skipped');
+      else {
+        try {
+          await storeRow(line, key!, source, report, progress);
+        } catch (error) {
+          report(`import: line ${line}: key ${key!.id} not stored: ${failureReason(error)}`);
+          progress.add('failed');
+          failed = true;
+        }
       }
-    } catch (error) {
-      report(`import: line ${line}: key ${key.id} not stored: ${failureReason(error)}`);
-      progress.add('failed');
     }
+    checkpoint.rows.finished(line, failed);
+    await checkpoint.maybeSave();
   });
+  try {
+    await storeEach;
+  } catch (error) {
+    await checkpoint.close(false).catch(() => undefined);
+    throw error;
+  }
+  await checkpoint.close(true);
 }
 
 /** Imports a CSV file of recovery keys; throws KeyCsvError when the file cannot be read as one. */
 export async function importKeyFile(path: string, options: ImportOptions = {}): Promise<ImportResult> {
   const report = options.report ?? stderrLine;
-  const file = await readKeyCsv(path, { deviceIdOfName: deviceIdsByName, volumeType: options.volumeType });
   const progress = new RunProgress<Counter>('import', COUNTERS, report, options.progressEveryMs ?? DEFAULT_PROGRESS_EVERY_MS);
+  const everyMs = options.progressEveryMs ?? DEFAULT_PROGRESS_EVERY_MS;
+  let lastLine = Date.now();
+  const check = await checkKeyCsv(
+    path,
+    { deviceIdOfName: deviceIdsByName, volumeType: options.volumeType },
+    ({ line, reason }) => report(`import: line ${line}: ${reason}`),
+    (rows) => {
+      if (Date.now() - lastLine < everyMs) return;
+      lastLine = Date.now();
+      report(`import: checking the file: ${rows} row(s) read`);
+    },
+  );
   // Header names are the file's text like its rows: masked (a password pasted into the header) and quoted
   // with control characters escaped, so that nothing in the file reaches the terminal as a command.
-  if (file.ignoredColumns.length > 0) {
-    report(`import: ignoring columns ${file.ignoredColumns.map((name) => quoteClientText(withoutSecrets(name))).join(', ')}`);
+  if (check.ignoredColumns.length > 0) {
+    report(`import: ignoring columns ${check.ignoredColumns.map((name) => quoteClientText(withoutSecrets(name))).join(', ')}`);
   }
-  for (const { line, reason } of file.problems) report(`import: line ${line}: ${reason}`);
-  progress.add('seen', file.rows.length + file.problems.length + file.repeated);
-  progress.add('skipped', file.repeated);
-  progress.add('invalid', file.problems.length);
-  const refused = file.problems.length > 0 && !options.skipInvalid;
+  progress.total = check.rows;
+  const refused = check.problems > 0 && !options.skipInvalid;
   if (refused) {
-    report(`import: ${file.problems.length} bad row(s): nothing stored. Fix them, or pass --skip-invalid to store the other rows.`);
+    report(`import: ${check.problems} bad row(s): nothing stored. Fix them, or pass --skip-invalid to store the other rows.`);
+    progress.add('invalid', check.problems);
+    progress.add('skipped', check.repeated);
+    progress.add('seen', check.rows);
   } else {
-    await storeRows(file, options, progress);
+    report(`import: ${check.rows} row(s) checked, ${check.keys} key(s) to store`);
+    await storeRows(path, check, options, progress);
   }
-  return { counts: progress.snapshot(), summary: progress.summary(), refused };
+  return { counts: progress.snapshot(), summary: progress.summary(), refused, heldBytes: check.heldBytes };
 }
 
 async function main(): Promise<number> {

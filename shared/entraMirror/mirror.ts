@@ -6,10 +6,12 @@ import { forEachLimit } from '../runs/forEachLimit';
 import { findEscrowedKey, importRecoveryKey } from '../keyImport/importKey';
 import { DEFAULT_PROGRESS_EVERY_MS, RunProgress, stderrLine } from '../runs/progress';
 import { supersedeDisclosedBy } from '../recoveryKeys/rotation';
+import { listAwaiting } from '../recoveryKeys/awaitingRotation';
 import type { AuditSource } from '../audit/model';
 import { type Caller, callerFromClaims } from '../auth/caller';
 import { loadJose } from '../auth/lazyJose';
 import { settings } from '../config';
+import type { TokenCredential } from '@azure/identity';
 import { GraphClient } from '../graph/client';
 import { serviceCredential } from '../graph/credential';
 import { GraphCallFailed } from '../graph/errors';
@@ -29,6 +31,23 @@ import { type ListedKey, listEntraKeys, readEntraKey, RECOVERY_KEYS_PATH } from 
 // Graph throttles them hard. A key Entra no longer has stays here; a complete run counts them.
 // Runs resume from a checkpoint (./checkpoint.ts) and stop at their time budget.
 
+/** Entries of the awaiting-rotation index read to know which devices a new key may retire a key of; beyond, every device is looked at. */
+const AWAITING_ENTRIES_READ = 5_000;
+
+/** The devices of the first `upTo` entries of the awaiting-rotation index; undefined if it holds more. */
+async function devicesAwaitingRotation(upTo: number): Promise<ReadonlySet<string> | undefined> {
+  const devices = new Set<string>();
+  let read = 0;
+  let continuation: string | undefined;
+  do {
+    const page = await listAwaiting(1000, continuation);
+    for (const entry of page.entries) devices.add(entry.deviceId);
+    read += page.entries.length;
+    continuation = page.continuation;
+  } while (continuation !== undefined && read < upTo);
+  return continuation === undefined ? devices : undefined;
+}
+
 /** Keys read and stored at once: Graph throttles key reads per app and tenant, so a few. */
 export const DEFAULT_MIRROR_CONCURRENCY = 4;
 /** A run's time; a timer function must end before the host's functionTimeout (5 or 10 minutes on Consumption). */
@@ -38,7 +57,8 @@ const COUNTERS = ['seen', 'imported', 'updated', 'skipped', 'vanished', 'conflic
 export type MirrorCounter = (typeof COUNTERS)[number];
 
 export interface MirrorOptions {
-  graph?: GraphClient;
+  /** The identity the run lists and reads Entra's keys as, and is audited as: DefaultAzureCredential by default. */
+  credential?: TokenCredential;
   budgetMs?: number;
   concurrency?: number;
   progressEveryMs?: number;
@@ -59,10 +79,10 @@ export interface MirrorResult {
 }
 
 /** The mirror's own identity, from its Graph token's claims, for the audit trail (never the token itself). */
-async function mirrorCaller(): Promise<Caller | undefined> {
+async function mirrorCaller(credential: TokenCredential): Promise<Caller | undefined> {
   let token;
   try {
-    token = await serviceCredential().getToken(GRAPH_SCOPE);
+    token = await credential.getToken(GRAPH_SCOPE);
   } catch (error) {
     // Before anything is listed: a run without a Graph token stops here, naming why (never a secret).
     throw new GraphCallFailed(`No token for Microsoft Graph: ${(error as Error).name}.`);
@@ -126,7 +146,7 @@ class MirrorRun {
         this.progress.add('vanished');
         return false;
       }
-      const outcome = await importRecoveryKey(key, this.source);
+      const outcome = await importRecoveryKey(key, this.source, { stored: escrowed });
       if (outcome === 'conflict') {
         this.report(`mirror:entra: conflict: key ${key.id} is escrowed with another recovery password than Entra's; left as it is`);
         this.progress.add('conflicts');
@@ -136,7 +156,7 @@ class MirrorRun {
         this.progress.add(outcome === 'unchanged' ? 'skipped' : outcome);
       }
       // A key Intune (or the user) rotated after a reveal comes back through here: it retires the disclosed one.
-      if (outcome === 'imported') {
+      if (outcome === 'imported' && (await this.mayRetireOnDevice(key.deviceId))) {
         for (const old of await supersedeDisclosedBy(key, this.source)) {
           this.report(`mirror:entra: key ${old} superseded by key ${key.id}, created after its disclosure`);
         }
@@ -154,12 +174,32 @@ class MirrorRun {
     }
   }
 
+  /** Devices with keys awaiting rotation, read once per page when a key of it is imported (see mayRetireOnDevice). */
+  private awaitingOnPage: Promise<ReadonlySet<string> | undefined> | undefined;
+
+  /**
+   * Whether a key imported for `deviceId` could retire a disclosed key there: only a device with a key
+   * in the awaiting-rotation index can have one, and that index is written before a key is marked
+   * disclosed. Read after the page was listed, so every key of the page was created before the read: a
+   * disclosure missing from it is newer than the key, which then retires nothing. Without it (more
+   * entries than AWAITING_ENTRIES_READ), every device is looked at, as before the index was read.
+   * This spares the list of the device's keys (and the read and confirmation of the new key's index
+   * entry it makes) for the tenant's other devices: three storage requests of seven per new key.
+   */
+  private async mayRetireOnDevice(deviceId: string): Promise<boolean> {
+    // Unreadable: every device is looked at, as before, and that look says what fails.
+    this.awaitingOnPage ??= devicesAwaitingRotation(AWAITING_ENTRIES_READ).catch(() => undefined);
+    const devices = await this.awaitingOnPage;
+    return devices === undefined || devices.has(deviceId);
+  }
+
   /** The pages this run listed, to refuse a nextLink cycle. */
   private readonly pagesRead = new Set<string>();
 
   /** Mirrors the page at `checkpoint.nextPage`; false if the budget ran out before its last key. */
   private async mirrorPage(checkpoint: Checkpoint): Promise<boolean> {
     const page = await patiently(() => listEntraKeys(this.graph, checkpoint.nextPage!), this.deadline);
+    this.awaitingOnPage = undefined;
     if (page.malformed > 0) {
       this.report(`mirror:entra: ${page.malformed} listed item(s) without an id skipped`);
       this.progress.add('failed', page.malformed);
@@ -234,8 +274,9 @@ class MirrorRun {
  * the checkpoint is where the next run starts.
  */
 export async function runEntraMirror(options: MirrorOptions = {}): Promise<MirrorResult> {
-  const graph = options.graph ?? new GraphClient(settings().graphBaseUrl, serviceCredential());
-  const source = adoptionSource('entra', 'mirror', await mirrorCaller());
+  const credential = options.credential ?? serviceCredential();
+  const graph = new GraphClient(settings().graphBaseUrl, credential);
+  const source = adoptionSource('entra', 'mirror', await mirrorCaller(credential));
   await recordCommandRun(source, 'the Entra mirror');
   const report = options.report ?? stderrLine;
   // Lines carry ids and text from Graph: escaped, so that no answer reaches a terminal as a command or forges a line.

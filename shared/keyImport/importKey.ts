@@ -2,7 +2,7 @@ import { GraphError } from '../errors/graphError';
 import type { AuditSource } from '../audit/model';
 import type { RecoveryKey, StoredRecoveryKey } from '../recoveryKeys/model';
 import { isStoredPassword } from '../recoveryKeys/sealing';
-import { findRecoveryKey, upsertRecoveryKey } from '../recoveryKeys/service';
+import { findRecoveryKey, insertImportedKey, upsertRecoveryKey } from '../recoveryKeys/service';
 import { KeyDeletedError, PasswordChangedError } from '../recoveryKeys/writeRefusals';
 import { LostRace, retryLostRaces } from '../storage/retryLostRaces';
 import { isStorageError } from '../storage/storageError';
@@ -14,6 +14,10 @@ import { isStorageError } from '../storage/storageError';
 // stored key with another password is a conflict to report, never a value to overwrite. The PATCH use
 // case refuses that itself with a 409; the importer compares first anyway, with the same check, so that a
 // row already escrowed exactly so is reported unchanged without a write or a "No change" audit entry.
+// That read is the only one: a key it finds absent is inserted at once (conditionally: a key created
+// meanwhile is a lost race, decided again from a fresh read), a new key costs its read and the insert's
+// writes, as a PATCH does. A caller that has read the key itself (the mirror, to know whether to ask
+// Entra for it) hands its read over, and the first attempt reads nothing.
 
 /**
  * - `imported`: the key was not escrowed and now is.
@@ -39,8 +43,8 @@ export const findEscrowedKey = (id: string): Promise<StoredRecoveryKey | undefin
 
 async function writeKey(key: RecoveryKey, stored: StoredRecoveryKey | undefined, source: AuditSource): Promise<ImportOutcome> {
   if (!stored) {
-    // If-None-Match: * : a key created meanwhile by someone else is looked at again, not overwritten.
-    await upsertRecoveryKey(key.id, key, { ifNoneMatch: '*' }, source);
+    // Conditional: a key created meanwhile by someone else is looked at again, not overwritten.
+    await insertImportedKey(key, source);
     return 'imported';
   }
   if (stored.deletedDateTime !== undefined) return 'deleted';
@@ -51,17 +55,22 @@ async function writeKey(key: RecoveryKey, stored: StoredRecoveryKey | undefined,
   return 'updated';
 }
 
+/** What the caller read of the key's id a moment ago (`findEscrowedKey`): the first attempt uses it rather than read again. */
+export interface EarlierRead {
+  stored: StoredRecoveryKey | undefined;
+}
+
 /**
  * Stores `key` (already validated by the recoveryKeys schema) unless an equal one is escrowed.
  * Throws what the use case throws (GraphError: 503 when storage or the audit trail is unavailable,
  * 400 for a key the schema refuses), except the refusals it names: another password under the id is
  * `conflict`, a deleted key under it `deleted`, and a lost race is decided again from a fresh read.
  */
-export function importRecoveryKey(key: RecoveryKey, source: AuditSource): Promise<ImportOutcome> {
+export function importRecoveryKey(key: RecoveryKey, source: AuditSource, read?: EarlierRead): Promise<ImportOutcome> {
   return retryLostRaces(
     MAX_ATTEMPTS,
-    async () => {
-      const stored = await findEscrowedKey(key.id);
+    async (attempt) => {
+      const stored = attempt === 1 && read ? read.stored : await findEscrowedKey(key.id);
       try {
         return await writeKey(key, stored, source);
       } catch (error) {

@@ -337,6 +337,17 @@ async function insertCounted(
   return store.insertKey({ ...sealRecord(key, heldBy && true), ...(replaces !== undefined && { replaces }) }, event);
 }
 
+/**
+ * Stores a new key for an adoption tool (`source.importedFrom`) that has just found its id free
+ * (`findRecoveryKey`), without reading it again: the record's insert is conditional, so a key created
+ * meanwhile fails it with StorageError 'exists', for the tool to decide again from a fresh read. The
+ * same writes, audit event and (absent) cap as an upsert's insert; one storage request fewer.
+ */
+export async function insertImportedKey(key: RecoveryKey, source: AuditSource): Promise<WriteResult> {
+  if (source.importedFrom === undefined) throw new Error('insertImportedKey stores only what an adoption tool brings in');
+  return insertNew(key, source);
+}
+
 /** POST: creates the key; 409 if its id exists. */
 export async function createRecoveryKey(input: RecoveryKeyInput, source: AuditSource, replaces?: string): Promise<WriteResult> {
   const key = newRecoveryKey(input.id ?? randomUUID(), input);

@@ -12,6 +12,10 @@ export class RunProgress<Counter extends string> {
   private readonly counts: Record<Counter, number>;
   private readonly startedAt = Date.now();
   private lastLine = Date.now();
+  /** Of the first counter, what was counted without being done in this run (skipAhead): left out of the rate. */
+  private untimed = 0;
+  /** How many the first counter will reach, when known: lines then say how many are left and about how long. */
+  total?: number;
 
   /**
    * @param tool prefix of every line, such as 'import'
@@ -35,6 +39,12 @@ export class RunProgress<Counter extends string> {
     }
   }
 
+  /** Counts `n` the run passes over without doing them (rows an earlier run finished): not in the rate. */
+  skipAhead(counter: Counter, n: number): void {
+    if (counter === this.counters[0]) this.untimed += n;
+    this.add(counter, n);
+  }
+
   get(counter: Counter): number {
     return this.counts[counter];
   }
@@ -48,11 +58,15 @@ export class RunProgress<Counter extends string> {
     return (Date.now() - this.startedAt) / 1000;
   }
 
-  /** '120 seen, 100 imported, …, 35.2 keys/s' */
+  /** '120 seen, 100 imported, …, 35.2 keys/s', then with a total ', 880 to go, about 25 s left' */
   describe(): string {
     const seconds = this.elapsedSeconds();
-    const rate = seconds > 0 ? this.counts[this.counters[0]] / seconds : 0;
-    return `${this.counters.map((c) => `${this.counts[c]} ${c}`).join(', ')}, ${rate.toFixed(1)} keys/s`;
+    const done = this.counts[this.counters[0]];
+    const rate = seconds > 0 ? (done - this.untimed) / seconds : 0;
+    const counts = `${this.counters.map((c) => `${this.counts[c]} ${c}`).join(', ')}, ${rate.toFixed(1)} keys/s`;
+    if (this.total === undefined || done >= this.total) return counts;
+    const left = this.total - done;
+    return `${counts}, ${left} to go${rate > 0 ? `, about ${Math.ceil(left / rate)} s left` : ''}`;
   }
 
   /** The closing line: every count, the rate and the duration. */

@@ -18,6 +18,8 @@ export const TABLES = {
   deviceNonces: 'DeviceNonces',
   /** The Entra mirror's checkpoint and seen keys: shared/entraMirror/checkpoint.ts. */
   entraMirror: 'EntraMirror',
+  /** Checkpoints of key file imports under way (PartitionKey = IMPORT_CHECKPOINT_PARTITION, RowKey = the file's digest): shared/keyImport/checkpoint.ts. */
+  keyImports: 'KeyImports',
   /** Devices' BitLocker statuses (PartitionKey = device id, RowKey = STATUS_ROW) and their audit twins: shared/deviceStatus/store.ts. */
   deviceStatuses: 'DeviceStatuses',
   /** Entra ID's and Intune's devices (PartitionKey = device id) and the inventory's checkpoint: shared/inventory/store.ts. */
@@ -42,6 +44,9 @@ export const TABLES = {
   /** How far the audit trail was exported to Log Analytics (one row per data collection rule and stream): shared/audit/exportCheckpoint.ts. */
   auditExport: 'AuditExport',
 } as const;
+
+/** The one partition of TABLES.keyImports: a row per key file whose import has not finished. */
+export const IMPORT_CHECKPOINT_PARTITION = 'checkpoint';
 
 /** The RowKey of a user's reveal count in its partition of TABLES.revealCounts. */
 export const REVEAL_COUNT_ROW = 'reveals';
