@@ -7,10 +7,15 @@ import { preconditionsOf } from '../shared/http/preconditions';
 import { publicUrlOf, type RequestContext } from '../shared/http/requestContext';
 import { DELETED_ITEMS_ROUTES, DELETED_KEYS_CAST, functionNameOf } from '../shared/http/routes';
 import { emptyResponse, jsonResponse } from '../shared/http/responses';
-import { continuationOf, nextLinkOf, parsePageQuery } from '../shared/odata';
-import { singleOptions } from '../shared/odata/listQuery';
+import { continuationOf, nextLinkOf, parsePageQuery, refuseQueryOptions } from '../shared/odata';
 import * as deleted from '../shared/recoveryKeys/deletedKeys';
-import { DELETED_COLLECTION_CONTEXT, deletedEntity, deletedProperties, graphEntity } from '../shared/recoveryKeys/representation';
+import {
+  DELETED_COLLECTION_CONTEXT,
+  DELETED_PROPERTIES,
+  deletedEntity,
+  deletedProperties,
+  graphEntity,
+} from '../shared/recoveryKeys/representation';
 import { keyIdOf } from '../shared/recoveryKeys/schema';
 import { ensureVisible, onlyVisible } from '../shared/reveal/scopes';
 
@@ -47,8 +52,9 @@ export async function getDeleted(
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const caller = await authorizeRequest(request, requestContext, context, 'readMetadata');
-  singleOptions(request.query, [], 'when reading a deleted recovery key');
-  const key = await ensureVisible(caller, await deleted.getDeletedKey(keyIdOf(request)));
+  refuseQueryOptions(request.query, 'when reading a deleted recovery key', DELETED_PROPERTIES);
+  const id = keyIdOf(request);
+  const key = await ensureVisible(caller, await deleted.getDeletedKey(id), () => deleted.deletedKeyNotFound(id));
   return jsonResponse(requestContext, 200, deletedEntity(requestContext, key), { ETag: key.etag });
 }
 

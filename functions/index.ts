@@ -5,6 +5,7 @@
 import { settings } from '../shared/config';
 import { keyring } from '../shared/crypto/keyring';
 import './auditLogs';
+import './auditLogsExport';
 import './auditRetention';
 import './backup';
 import './coverage';

@@ -10,8 +10,8 @@ import { purgeExpiredKeys, systemSource } from '../shared/recoveryKeys/deletedKe
 /** Runs one purge and logs its counts (ids only of failures; never a key). */
 export async function purgeExpiredOnTimer(timer: Timer, context: InvocationContext): Promise<void> {
   const result = await purgeExpiredKeys(new Date(), systemSource('purge-expired timer'));
-  const { expired, purged, skipped, failed } = result;
-  const line = { event: 'purgeExpired', pastDue: timer.isPastDue, expired, purged, skipped, failed: failed.map((f) => f.id) };
+  const { expired, purged, skipped, failed, indexed } = result;
+  const line = { event: 'purgeExpired', pastDue: timer.isPastDue, expired, purged, skipped, failed: failed.map((f) => f.id), indexed };
   if (failed.length > 0) context.warn(JSON.stringify(line));
   else context.log(JSON.stringify(line));
 }

@@ -25,6 +25,8 @@ import type { Caller } from '../shared/auth/caller';
 import { Permission } from '../shared/auth/permissions';
 import { parseRevealHeaders } from '../shared/recoveryKeys/revealReason';
 import { permitReveal } from '../shared/reveal/permit';
+import { requireRevealRule } from '../shared/reveal/policy';
+import { keyNotFound } from '../shared/recoveryKeys/notFound';
 import { authorizeKeyRead } from '../shared/reveal/selfService';
 import { ensureVisible, onlyVisible } from '../shared/reveal/scopes';
 import { keyIdOf, parseRecoveryKeyBody } from '../shared/recoveryKeys/schema';
@@ -98,20 +100,26 @@ export async function getKey(request: HttpRequest, requestContext: RequestContex
   const { includeKey, select, deviceId } = parseItemSelect(request.query, isBeta(requestContext));
   if (!includeKey) {
     authorize(caller, 'readMetadata');
-    const key = await ensureVisible(caller, await keys.getRecoveryKey(keyIdOf(request), deviceId));
+    const id = keyIdOf(request);
+    const key = await ensureVisible(caller, await keys.getRecoveryKey(id, deviceId), () => keyNotFound(id, deviceId));
     return entityResponse(requestContext, 200, key, undefined, {}, select);
   }
   refuseHead(request.method, 'read a recovery key');
   const audit = openAudit(request, requestContext, caller, 'read');
   try {
     // BitLockerKey.Read.All, or a self-service user whose ownership of the device is checked once the key is read.
-    authorizeKeyRead(caller);
+    authorizeKeyRead(caller, audit.source.revealReason);
     // Checked before the rate limit: a malformed read costs the caller no read.
     parseRevealHeaders(request.headers, settings().requireRevealReason);
     limitKeyReads(caller);
-    const { stored, key } = await keys.readRecoveryPassword(keyIdOf(request), audit.source, {
+    await requireRevealRule(caller);
+    // A key the caller may not see (REVEAL_SCOPES, self-service) is answered as a missing one.
+    const id = keyIdOf(request);
+    const absent = () => keyNotFound(id, deviceId);
+    const { stored, key } = await keys.readRecoveryPassword(id, audit.source, {
       deviceId,
-      permit: (key) => permitReveal({ caller, key, request, source: audit.source }),
+      permit: (key) => permitReveal({ caller, key, request, source: audit.source, absent }),
+      scope: audit,
     });
     await queueIntuneRotation(stored, audit.source);
     return entityResponse(requestContext, 200, stored, key, successorLink(request, requestContext, stored), select, audienceOf(caller));

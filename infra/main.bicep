@@ -94,6 +94,18 @@ param provisioningPrincipalId string = ''
 ])
 param provisioningPrincipalType string = 'User'
 
+@description('Email address the alert rules notify (a new action group); empty for none.')
+param alertEmail string = ''
+
+@description('Resource id of an existing action group the alert rules notify as well; empty for none.')
+param alertActionGroupId string = ''
+
+@description('Keep both storage accounts and the Key Vault off the public network: a VNet, the Function App integrated into it, private endpoints and private DNS zones. Data-plane access from outside the VNet (the keyring hook, npm run backup/restore from a workstation) stops working: docs/deployment.md.')
+param privateNetwork bool = false
+
+@description('Create the EscrowAudit_CL table and a data collection rule, and give the app AUDIT_LOGS_* settings, so that the audit trail goes to the Log Analytics workspace (what Microsoft Sentinel reads).')
+param auditToLogAnalytics bool = true
+
 @description('Grant the provisioning principal Key Vault Secrets Officer on the keyring vault, so that the postprovision hook can create the keyring secret. Only for the provision that creates it: the hook removes the grant again.')
 param grantKeyringAdmin bool = false
 
@@ -120,6 +132,10 @@ module resources 'resources.bicep' = {
     encryptionActiveKey: encryptionActiveKey
     // Empty values dropped: an empty app setting is not the same as an absent one for every reader.
     optionalAppSettings: toObject(filter(items(appSettings), item => !empty(item.value)), item => item.key, item => item.value)
+    alertEmail: alertEmail
+    alertActionGroupId: alertActionGroupId
+    privateNetwork: privateNetwork
+    auditToLogAnalytics: auditToLogAnalytics
     keyringAdmin: grantKeyringAdmin && !empty(provisioningPrincipalId)
       ? { principalId: provisioningPrincipalId, principalType: provisioningPrincipalType }
       : {}

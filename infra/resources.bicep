@@ -28,6 +28,14 @@ param keyringAdmin object
 @description('Days a backup snapshot (and an audit-outbox blob) is kept immutable and recoverable after deletion.')
 @minValue(1)
 param backupRetentionDays int
+@description('Email address the alert rules notify through a new action group; empty for none.')
+param alertEmail string
+@description('Resource id of an existing action group the alert rules notify; empty for none.')
+param alertActionGroupId string
+@description('Storage and Key Vault reachable only through private endpoints in a VNet the Function App is integrated into.')
+param privateNetwork bool
+@description('The audit trail\'s Log Analytics table, its data collection rule and the app settings that send to it.')
+param auditToLogAnalytics bool
 
 var keyringSecretName = 'escrow-encryption-keys'
 var backupContainerName = 'escrow-backups'
@@ -42,6 +50,9 @@ var roles = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 }
+
+// With privateNetwork, nothing that holds keys, backups or the keyring answers from the internet.
+var publicNetworkAccess = privateNetwork ? 'Disabled' : 'Enabled'
 
 // ---------------------------------------------------------------------------------------------
 // Identity
@@ -68,7 +79,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
     defaultToOAuthAuthentication: true
-    publicNetworkAccess: 'Enabled' // restrict with networkAcls + VNet integration where policy requires
+    publicNetworkAccess: publicNetworkAccess // privateNetwork: only through the private endpoints below
   }
 
   resource blobServices 'blobServices' = {
@@ -96,7 +107,7 @@ resource backupStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
     defaultToOAuthAuthentication: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
   }
 
   resource blobServices 'blobServices' = {
@@ -133,7 +144,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableSoftDelete: true
     softDeleteRetentionInDays: 90
     enablePurgeProtection: true // a deleted keyring can be recovered, never purged early: without it no stored key decrypts
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
   }
 }
 
@@ -218,6 +229,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Flex Consumption: outbound traffic through the delegated subnet, where the private endpoints are.
+    virtualNetworkSubnetId: privateNetwork ? vnet::appSubnet.id : null
     keyVaultReferenceIdentity: identity.id // Key Vault references resolve with the user-assigned identity
     siteConfig: {
       minTlsVersion: '1.2'
@@ -267,6 +280,14 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         ENCRYPTION_KEYS: '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${keyringSecretName}/)'
         ENCRYPTION_ACTIVE_KEY: encryptionActiveKey
       },
+      // Where the app sends audit records (Logs Ingestion API): the rule's own endpoint, id and stream.
+      auditToLogAnalytics
+        ? {
+            AUDIT_LOGS_INGESTION_ENDPOINT: auditRule!.properties.endpoints.logsIngestion
+            AUDIT_LOGS_RULE_ID: auditRule!.properties.immutableId
+            AUDIT_LOGS_STREAM: auditStream
+          }
+        : {},
       optionalAppSettings
     )
   }
@@ -344,6 +365,17 @@ resource appBackups 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+// The app: send audit records to the audit trail's data collection rule (Logs Ingestion API).
+resource appAuditExport 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (auditToLogAnalytics) {
+  name: guid(auditRule.id, identity.id, roles.monitoringMetricsPublisher)
+  scope: auditRule
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 // Whoever provisions, only when asked (grantKeyringAdmin): create the keyring secret once
 // (infra/scripts/ensure-keyring.sh), which then deletes this assignment again. Never standing: with
 // it and table read access one could decrypt every key outside the audited $select=key path.
@@ -357,6 +389,395 @@ resource adminSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = if 
     principalType: keyringAdmin.?principalType ?? 'User'
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The audit trail in Log Analytics: a custom table and a Direct data collection rule the app sends
+// audit records to (Logs Ingestion API), as Graph's directoryAudit records, one row each. Microsoft
+// Sentinel's rules (infra/sentinel/escrowAuditAlerts.json) and the reveal alert below read it.
+
+var auditStream = 'Custom-EscrowAudit_CL'
+// The table's columns and the stream's, the same list: the rule's transformation is `source`.
+var auditColumns = [
+  { name: 'TimeGenerated', type: 'datetime' }
+  { name: 'id', type: 'string' }
+  { name: 'category', type: 'string' }
+  { name: 'correlationId', type: 'string' }
+  { name: 'activityDisplayName', type: 'string' }
+  { name: 'activityDateTime', type: 'datetime' }
+  { name: 'operationType', type: 'string' }
+  { name: 'loggedByService', type: 'string' }
+  { name: 'result', type: 'string' }
+  { name: 'resultReason', type: 'string' }
+  { name: 'initiatedBy', type: 'dynamic' }
+  { name: 'targetResources', type: 'dynamic' }
+  { name: 'additionalDetails', type: 'dynamic' }
+]
+
+resource auditTable 'Microsoft.OperationalInsights/workspaces/tables@2022-10-01' = if (auditToLogAnalytics) {
+  parent: logs
+  name: 'EscrowAudit_CL'
+  properties: {
+    plan: 'Analytics' // Sentinel analytics rules and log alerts run only on Analytics tables
+    schema: { name: 'EscrowAudit_CL', columns: auditColumns }
+  }
+}
+
+// Kind Direct: the rule has its own logs-ingestion endpoint, no data collection endpoint needed.
+resource auditRule 'Microsoft.Insights/dataCollectionRules@2023-03-11' = if (auditToLogAnalytics) {
+  name: 'dcr-escrow-audit-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'Direct'
+  properties: {
+    streamDeclarations: { 'Custom-EscrowAudit_CL': { columns: auditColumns } } // auditStream
+    destinations: { logAnalytics: [{ name: 'workspace', workspaceResourceId: logs.id }] }
+    dataFlows: [{ streams: [auditStream], destinations: ['workspace'], transformKql: 'source', outputStream: auditStream }]
+  }
+  // The rule's output stream must name a table that exists.
+  dependsOn: [auditTable]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diagnostic settings: who touched the tables, blobs and keyring, and how storage answered, in the
+// workspace (StorageTableLogs, StorageBlobLogs, AZKVAuditLogs; docs/operations.md has queries).
+
+resource storageTables 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+var storageDiagnostics = {
+  workspaceId: logs.id
+  logs: [{ categoryGroup: 'allLogs', enabled: true }]
+  metrics: [{ category: 'Transaction', enabled: true }]
+}
+
+resource tableDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: storageTables
+  properties: storageDiagnostics
+}
+
+resource blobDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: storage::blobServices
+  properties: storageDiagnostics
+}
+
+resource backupDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: backupStorage::blobServices
+  properties: storageDiagnostics
+}
+
+resource vaultDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: logs.id
+    logAnalyticsDestinationType: 'Dedicated' // AZKVAuditLogs rather than AzureDiagnostics
+    logs: [{ categoryGroup: 'allLogs', enabled: true }]
+    metrics: [{ category: 'AllMetrics', enabled: true }]
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts. Each log alert reads a line the app really writes (shared/http/handler.ts, shared/audit/)
+// or the audit table above; docs/operations.md names the signal of each. Sampled telemetry counts
+// by itemCount, so a sampled line still counts for the lines it stands for.
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
+  name: 'ag-escrow-${resourceToken}'
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: 'escrow'
+    enabled: true
+    emailReceivers: [{ name: 'operator', emailAddress: alertEmail, useCommonAlertSchema: true }]
+  }
+}
+
+var alertActionGroups = concat(empty(alertEmail) ? [] : [actionGroup.id], empty(alertActionGroupId) ? [] : [alertActionGroupId])
+
+// on: 'insights' (Application Insights: requests, traces) or 'audit' (the workspace's EscrowAudit_CL).
+var logAlerts = [
+  {
+    name: 'http-5xx'
+    displayName: 'BitLocker escrow: 5xx answers above 5% of requests'
+    description: 'More than 5% of HTTP requests answered 5xx over 15 minutes (at least 20 requests): storage, the keyring or a bug. Requests are not sampled (host.json).'
+    severity: 1
+    on: 'insights'
+    frequency: 'PT5M'
+    window: 'PT15M'
+    query: '''
+requests
+| where isnotempty(url)
+| summarize Requests = sum(itemCount), Failed = sumif(itemCount, toint(resultCode) >= 500)
+| where Requests >= 20
+| extend FailedPercent = 100.0 * Failed / Requests
+'''
+    measure: 'FailedPercent'
+    threshold: 5
+  }
+  {
+    name: 'storage-503'
+    displayName: 'BitLocker escrow: 503s caused by storage'
+    description: 'Requests answered 503 because a storage call failed (unreachable, throttled, refused the identity): the dependencyFailure lines of graphHandler, with the failed call and its code.'
+    severity: 2
+    on: 'insights'
+    frequency: 'PT5M'
+    window: 'PT15M'
+    query: '''
+traces
+| where message has "dependencyFailure"
+| extend m = parse_json(message)
+| where tostring(m.event) == "dependencyFailure" and toint(m.status) == 503
+| summarize Failures = sum(itemCount)
+'''
+    measure: 'Failures'
+    threshold: 10
+  }
+  {
+    name: 'audit-write'
+    displayName: 'BitLocker escrow: audit records could not be written'
+    description: 'An operation was refused because its audit record could not be stored (the audit table, or the audit outbox during an outage), or a minute of counted refusals was lost.'
+    severity: 1
+    on: 'insights'
+    frequency: 'PT5M'
+    window: 'PT15M'
+    query: '''
+traces
+| where message has "dependencyFailure" or message has "refusalSummaryLost"
+| extend m = parse_json(message)
+| where isnotempty(tostring(m.cause.audit)) or tostring(m.event) == "refusalSummaryLost"
+| summarize Failures = sum(itemCount)
+'''
+    measure: 'Failures'
+    threshold: 0
+  }
+  {
+    name: 'reveal-spike'
+    displayName: 'BitLocker escrow: many recovery keys revealed in an hour'
+    description: 'More than 50 successful key reads ($select=key) by anyone in the last hour, from the audit trail in EscrowAudit_CL. Per identity: the Sentinel rules (infra/sentinel).'
+    severity: 2
+    on: 'audit'
+    frequency: 'PT15M'
+    window: 'PT1H'
+    query: '''
+EscrowAudit_CL
+| where activityDisplayName == "Read BitLocker key" and result == "success"
+| summarize Reveals = count()
+'''
+    measure: 'Reveals'
+    threshold: 50
+  }
+]
+
+resource logAlertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
+  for rule in logAlerts: if (rule.on == 'insights' || auditToLogAnalytics) {
+    name: 'alert-escrow-${rule.name}-${resourceToken}'
+    location: location
+    tags: tags
+    properties: {
+      displayName: rule.displayName
+      description: rule.description
+      severity: rule.severity
+      enabled: true
+      scopes: [rule.on == 'audit' ? logs.id : insights.id]
+      evaluationFrequency: rule.frequency
+      windowSize: rule.window
+      criteria: {
+        allOf: [
+          {
+            query: rule.query
+            timeAggregation: 'Maximum'
+            metricMeasureColumn: rule.measure
+            operator: 'GreaterThan'
+            threshold: rule.threshold
+            failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+          }
+        ]
+      }
+      autoMitigate: true
+      actions: { actionGroups: alertActionGroups }
+    }
+    // The reveal rule's query names EscrowAudit_CL, which must exist when the rule is validated.
+    dependsOn: [auditTable]
+  }
+]
+
+// An availability test of GET /health from five regions every five minutes: healthy means 200 with
+// {"status":"healthy",…} (storage answered, the keyring round-trips, authentication is configured).
+resource healthTest 'Microsoft.Insights/webtests@2022-06-15' = {
+  name: 'webtest-escrow-health-${resourceToken}'
+  location: location
+  // The portal shows a test under the component it is tagged with.
+  tags: union(tags, { 'hidden-link:${insights.id}': 'Resource' })
+  kind: 'standard'
+  properties: {
+    SyntheticMonitorId: 'webtest-escrow-health-${resourceToken}'
+    Name: 'escrow /health'
+    Description: 'GET /health answers 200 healthy'
+    Enabled: true
+    Frequency: 300
+    Timeout: 30
+    Kind: 'standard'
+    RetryEnabled: true
+    // Azure's availability-test location ids: East US, West US, West Europe, North Europe, Southeast Asia.
+    Locations: [
+      { Id: 'us-va-ash-azr' }
+      { Id: 'us-ca-sjc-azr' }
+      { Id: 'emea-nl-ams-azr' }
+      { Id: 'emea-gb-db3-azr' }
+      { Id: 'apac-sg-sin-azr' }
+    ]
+    Request: {
+      RequestUrl: 'https://${app.properties.defaultHostName}/health'
+      HttpVerb: 'GET'
+      ParseDependentRequests: false
+    }
+    ValidationRules: {
+      ExpectedHttpStatusCode: 200
+      SSLCheck: true
+      SSLCertRemainingLifetimeCheck: 7
+      ContentValidation: { ContentMatch: '"status":"healthy"', IgnoreCase: false, PassIfTextFound: true }
+    }
+  }
+}
+
+resource healthAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: 'alert-escrow-health-${resourceToken}'
+  location: 'global'
+  tags: union(tags, { 'hidden-link:${insights.id}': 'Resource', 'hidden-link:${healthTest.id}': 'Resource' })
+  properties: {
+    description: 'GET /health failed from at least 2 of 5 test locations: the service is down or unhealthy (its 503 names the dependency).'
+    severity: 1
+    enabled: true
+    scopes: [healthTest.id, insights.id]
+    evaluationFrequency: 'PT1M'
+    windowSize: 'PT5M'
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.WebtestLocationAvailabilityCriteria'
+      webTestId: healthTest.id
+      componentId: insights.id
+      failedLocationCount: 2
+    }
+    autoMitigate: true
+    actions: [for group in alertActionGroups: { actionGroupId: group }]
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Private network (privateNetwork): a VNet with a subnet delegated to Flex Consumption (the app's
+// outbound traffic) and one for private endpoints to the tables, the blobs of both accounts (host
+// storage, deployment package, backups, audit outbox) and the Key Vault, each resolved through a
+// private DNS zone linked to the VNet. Layout after Azure-Samples/functions-quickstart-typescript-azd.
+
+resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = if (privateNetwork) {
+  name: 'vnet-escrow-${resourceToken}'
+  location: location
+  tags: tags
+  properties: {
+    addressSpace: { addressPrefixes: ['10.0.0.0/16'] }
+    subnets: [
+      {
+        name: 'app'
+        properties: {
+          addressPrefix: '10.0.1.0/24'
+          // Flex Consumption integrates through Microsoft.App/environments, not Microsoft.Web/serverFarms.
+          delegations: [{ name: 'flex-consumption', properties: { serviceName: 'Microsoft.App/environments' } }]
+          // Graph, Entra ID, Application Insights and the logs-ingestion endpoint are reached over the internet.
+          defaultOutboundAccess: true
+        }
+      }
+      {
+        name: 'private-endpoints'
+        properties: {
+          addressPrefix: '10.0.2.0/24'
+          privateEndpointNetworkPolicies: 'Disabled'
+        }
+      }
+    ]
+  }
+
+  resource appSubnet 'subnets' existing = {
+    name: 'app'
+  }
+
+  resource endpointSubnet 'subnets' existing = {
+    name: 'private-endpoints'
+  }
+}
+
+// Key Vault's private link zone has no suffix in environment(); this is the public cloud's.
+var privateDnsZoneNames = [
+  'privatelink.table.${environment().suffixes.storage}'
+  'privatelink.blob.${environment().suffixes.storage}'
+  'privatelink.vaultcore.azure.net'
+]
+
+resource privateZones 'Microsoft.Network/privateDnsZones@2020-06-01' = [
+  for zone in privateDnsZoneNames: if (privateNetwork) {
+    name: zone
+    location: 'global'
+    tags: tags
+  }
+]
+
+resource privateZoneLinks 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06-01' = [
+  for (zone, i) in privateDnsZoneNames: if (privateNetwork) {
+    parent: privateZones[i]
+    name: 'vnet-escrow'
+    location: 'global'
+    tags: tags
+    properties: {
+      registrationEnabled: false
+      virtualNetwork: { id: vnet.id }
+    }
+  }
+]
+
+// account: which resource the endpoint reaches; zone: index in privateDnsZoneNames. The secondary
+// table endpoint (key reads during a regional outage) has an endpoint of its own, only where the SKU
+// reads from the second region (RA-GRS, RA-GZRS).
+var privateEndpointTargets = [
+  { name: 'table', account: 'storage', group: 'table', zone: 0 }
+  { name: 'table-secondary', account: 'storage', group: 'table_secondary', zone: 0 }
+  { name: 'blob', account: 'storage', group: 'blob', zone: 1 }
+  { name: 'backup-blob', account: 'backup', group: 'blob', zone: 1 }
+  { name: 'vault', account: 'vault', group: 'vault', zone: 2 }
+]
+var readsSecondary = startsWith(storageSku, 'Standard_RA')
+
+resource privateEndpoints 'Microsoft.Network/privateEndpoints@2024-05-01' = [
+  for target in privateEndpointTargets: if (privateNetwork && (target.group != 'table_secondary' || readsSecondary)) {
+    name: 'pe-escrow-${target.name}-${resourceToken}'
+    location: location
+    tags: tags
+    properties: {
+      subnet: { id: vnet::endpointSubnet.id }
+      privateLinkServiceConnections: [
+        {
+          name: target.name
+          properties: {
+            privateLinkServiceId: target.account == 'vault' ? vault.id : target.account == 'backup' ? backupStorage.id : storage.id
+            groupIds: [target.group]
+          }
+        }
+      ]
+    }
+  }
+]
+
+resource privateEndpointZones 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024-05-01' = [
+  for (target, i) in privateEndpointTargets: if (privateNetwork && (target.group != 'table_secondary' || readsSecondary)) {
+    parent: privateEndpoints[i]
+    name: 'default'
+    properties: {
+      privateDnsZoneConfigs: [{ name: 'zone', properties: { privateDnsZoneId: privateZones[target.zone].id } }]
+    }
+  }
+]
 
 output functionAppName string = app.name
 output functionAppUrl string = 'https://${app.properties.defaultHostName}'

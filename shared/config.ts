@@ -48,6 +48,22 @@ export type BackupTarget = (
   container: string;
 };
 
+/**
+ * The audit trail's export to Log Analytics through the Logs Ingestion API (shared/audit/logsExport.ts),
+ * with DefaultAzureCredential (the identity needs *Monitoring Metrics Publisher* on the rule). On when
+ * both AUDIT_LOGS_INGESTION_ENDPOINT and AUDIT_LOGS_RULE_ID are set.
+ */
+export interface AuditLogsSettings {
+  /** AUDIT_LOGS_INGESTION_ENDPOINT: the data collection rule's (or its endpoint's) logs ingestion URL, without a trailing slash. */
+  endpoint: string;
+  /** AUDIT_LOGS_RULE_ID: the rule's immutable id, `dcr-` and 32 hex digits. */
+  ruleId: string;
+  /** AUDIT_LOGS_STREAM (default Custom-EscrowAudit_CL): the rule's input stream. */
+  stream: string;
+  /** AUDIT_LOGS_SCHEDULE (default every five minutes): NCRONTAB of the export timer. */
+  schedule: string;
+}
+
 /** The helpdesk console at /helpdesk (functions/helpdesk.ts). */
 export interface HelpdeskSettings {
   /** HELPDESK_CLIENT_ID: the Entra SPA app registration the page signs in with (entra mode only). */
@@ -128,6 +144,8 @@ export interface Settings {
   auditRetentionDays: number;
   /** AUDIT_RETENTION_SCHEDULE: NCRONTAB (six fields, seconds first) of the timer that exports and deletes them. */
   auditRetentionSchedule: string;
+  /** The audit trail's export to a Log Analytics workspace (shared/audit/logsExport.ts); undefined = off. */
+  auditLogs?: AuditLogsSettings;
   /** ENTRA_MIRROR_SCHEDULE: when the Entra mirror runs (NCRONTAB, six fields); undefined = the timer is off. */
   entraMirrorSchedule?: string;
   /** INVENTORY_SCHEDULE: when the device inventory is read from Entra ID and Intune (NCRONTAB, six fields); undefined = off. */
@@ -268,6 +286,10 @@ export const DEFAULT_PURGE_EXPIRED_SCHEDULE = '0 30 2 * * *';
 export const DEFAULT_AUDIT_RETENTION_DAYS = 400;
 /** Daily at 03:30 UTC, after the purge and the backup. */
 export const DEFAULT_AUDIT_RETENTION_SCHEDULE = '0 30 3 * * *';
+/** Sentinel's rules run every 15 to 60 minutes over the last such span: five minutes keeps each run's window well inside it. */
+export const DEFAULT_AUDIT_LOGS_SCHEDULE = '0 */5 * * * *';
+/** The input stream of the data collection rule in infra/, feeding the table EscrowAudit_CL. */
+export const DEFAULT_AUDIT_LOGS_STREAM = 'Custom-EscrowAudit_CL';
 
 // A timer schedule as the Functions timer trigger reads it: NCRONTAB {second} {minute} {hour} {day}
 // {month} {day-of-week}, each field a number, a range, a list, a step or '*' (month and day names
@@ -389,6 +411,28 @@ function readBackup(env: Env): BackupTarget | undefined {
   return connectionString !== undefined ? { connectionString, container } : undefined;
 }
 
+/** A data collection rule's immutable id, as Azure shows it (`immutableId`). */
+const DCR_IMMUTABLE_ID = /^dcr-[0-9a-f]{32}$/;
+/** A stream name as a data collection rule declares one: `Custom-` and the table's or stream's name. */
+const DCR_STREAM = /^Custom-[A-Za-z0-9_-]{1,100}$/;
+
+function readAuditLogs(env: Env): AuditLogsSettings | undefined {
+  const endpoint = readServiceUrl(env, 'AUDIT_LOGS_INGESTION_ENDPOINT', true);
+  const ruleId = nonEmpty(env, 'AUDIT_LOGS_RULE_ID')?.toLowerCase();
+  const stream = nonEmpty(env, 'AUDIT_LOGS_STREAM') ?? DEFAULT_AUDIT_LOGS_STREAM;
+  const schedule = readTimerSchedule(env, 'AUDIT_LOGS_SCHEDULE', DEFAULT_AUDIT_LOGS_SCHEDULE) ?? DEFAULT_AUDIT_LOGS_SCHEDULE;
+  if (ruleId !== undefined && !DCR_IMMUTABLE_ID.test(ruleId))
+    throw new ConfigError("AUDIT_LOGS_RULE_ID must be a data collection rule's immutable id: 'dcr-' and 32 hex digits");
+  if (!DCR_STREAM.test(stream))
+    throw new ConfigError("AUDIT_LOGS_STREAM must be a data collection rule's stream name, e.g. 'Custom-EscrowAudit_CL'");
+  // Half an export configuration would silently export nothing: refused as the app loads.
+  if ((endpoint === undefined) !== (ruleId === undefined))
+    throw new ConfigError(
+      'Set both AUDIT_LOGS_INGESTION_ENDPOINT and AUDIT_LOGS_RULE_ID to export the audit trail to Log Analytics, or neither',
+    );
+  return endpoint !== undefined && ruleId !== undefined ? { endpoint, ruleId, stream, schedule } : undefined;
+}
+
 /** Per user per hour: a helpdesk agent on a normal day reads a handful; a bulk export is what this stops. */
 export const DEFAULT_REVEAL_LIMIT_PER_HOUR = 30;
 /** A webhook answers in well under a second; this leaves room for a slow one without holding a reveal long. */
@@ -474,6 +518,7 @@ export function readSettings(env: Env = process.env): Settings {
     auditRetentionDays: readWholeNumber(env, 'AUDIT_RETENTION_DAYS', DEFAULT_AUDIT_RETENTION_DAYS, 30, 36_500),
     auditRetentionSchedule:
       readTimerSchedule(env, 'AUDIT_RETENTION_SCHEDULE', DEFAULT_AUDIT_RETENTION_SCHEDULE) ?? DEFAULT_AUDIT_RETENTION_SCHEDULE,
+    auditLogs: readAuditLogs(env),
     entraMirrorSchedule: readTimerSchedule(env, 'ENTRA_MIRROR_SCHEDULE', '0 0 * * * *'),
     inventorySchedule: readTimerSchedule(env, 'INVENTORY_SCHEDULE', '0 0 */6 * * *'),
     coverageSchedule: readTimerSchedule(env, 'COVERAGE_SCHEDULE', '0 30 */6 * * *'),

@@ -17,7 +17,8 @@ interface RowTarget {
 export const ROW_TARGETS: readonly RowTarget[] = [
   { row: PATCH_NEW, requests: 3, inARow: 2, p50VsFloor: 2.0 },
   { row: PATCH_REPEAT, requests: 2, inARow: 2, p50VsFloor: 1.5 },
-  { row: GET_KEY, requests: 2, inARow: 2, p50VsFloor: 1.6 },
+  // The read and its audit record go out together; the record's completion follows, not waited for.
+  { row: GET_KEY, requests: 3, inARow: 2, p50VsFloor: 1.6 },
   { row: GET_METADATA, requests: 1, inARow: 1, p50VsFloor: 1.2 },
   { row: LIST_DEVICE, requests: 2, inARow: 2, p50VsFloor: 1.5 },
 ];

@@ -15,7 +15,8 @@
 //   are 430 KB of the bundle, identity ~2 MB); external, a start that never validates a body or a token
 //   never reads them. Measured side by side (docs/benchmark.md), the require() of the app went from
 //   ~370 to ~320 ms with joi and jose external. `@azure/storage-blob` likewise (shared/backup/blobs.ts):
-//   only backups and a key read during a storage outage need it.
+//   only backups and a key read during a storage outage need it. `@azure/monitor-ingestion` too
+//   (shared/audit/logsExport.ts): only the audit export's timer needs it.
 // - `@azure/data-tables` bundled: the stores import it at load, so every start pays for it; bundled,
 //   the load went from ~2.3x to ~1.6x the bare library (one file instead of ~180).
 // - `minify` with `keepNames`: ~40 ms less to parse (require() ~320 -> ~270 ms in the same run), and
@@ -41,6 +42,7 @@ export const APP_EXTERNALS: readonly string[] = [
   '@azure/functions',
   '@azure/functions-core',
   '@azure/identity',
+  '@azure/monitor-ingestion',
   '@azure/storage-blob',
   'joi',
   'jose',

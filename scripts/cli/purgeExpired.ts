@@ -8,6 +8,8 @@ import { parseCommandLine, runCommand, UsageError } from './commandLine';
 // meanwhile is left alone) and audited as 'Purge BitLocker key'. Settings are the service's own
 // (STORAGE_CONNECTION_STRING, DELETED_KEY_RETENTION_DAYS). `--now` runs it as of another instant
 // (ISO 8601), to see what a later run would purge or to test retention without waiting for it.
+// On the way it adds to the deleted keys' index (DeletedRecoveryKeys) every deleted key it lacks: after an
+// upgrade from a version without that index, one run lists the keys deleted before it.
 // Prints one summary line on stdout; ids of failures on stderr; never a key.
 // Exit code: 0 done; 1 some keys could not be purged (named); 2 the run could not complete (rerun).
 
@@ -41,7 +43,8 @@ async function main(): Promise<number> {
   }
   for (const { id, reason } of result.failed) process.stderr.write(`purge-expired: key ${id} was not purged: ${reason}\n`);
   process.stdout.write(
-    `purge-expired: done: ${result.expired} past retention, ${result.purged} purged, ${result.skipped} changed meanwhile, ${result.failed.length} failed\n`,
+    `purge-expired: done: ${result.expired} past retention, ${result.purged} purged, ${result.skipped} changed meanwhile, ` +
+      `${result.failed.length} failed; ${result.indexed} deleted keys added to their index\n`,
   );
   return result.failed.length > 0 ? 1 : 0;
 }

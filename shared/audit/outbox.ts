@@ -8,6 +8,7 @@ import { storageCall } from '../storage/storageCall';
 import { UNREACHABLE_RETRY_AFTER_S } from '../storage/storageError';
 import type { AuditEvent } from './model';
 import { type AuditEntity, contentOf, rowsOfStored } from './entity';
+import { rewindExportCheckpoint } from './exportCheckpoint';
 import { writeAuditEntry, writeRows } from './store';
 
 // The audit outbox: where a key read's audit record goes when the audit table cannot take it (its
@@ -48,11 +49,14 @@ async function appendToOutbox(event: AuditEvent): Promise<void> {
     const blob = await outboxBlob(await backupContainer(), event.at, abortSignal);
     const line = Buffer.from(`${JSON.stringify(contentOf(event, false))}\n`);
     await blob.appendBlock(line, line.length, { abortSignal });
-  } catch {
-    throw serviceUnavailable(
+  } catch (error) {
+    const unavailable = serviceUnavailable(
       'The audit trail could not be written, so the operation was not carried out; try again shortly.',
       UNREACHABLE_RETRY_AFTER_S,
     );
+    // For the dependencyFailure log line: the outbox failed too (its error's name only, never a URL).
+    unavailable.logDetails = { audit: 'outbox', code: error instanceof Error ? error.name : typeof error };
+    throw unavailable;
   }
 }
 
@@ -67,10 +71,19 @@ export async function writeReadAudit(event: AuditEvent, fromSecondary: boolean):
     try {
       return await writeAuditEntry(event);
     } catch (error) {
-      if (!(error instanceof GraphError && error.status === 503)) throw error;
-      markPrimaryDown();
+      return writeReadAuditToOutbox(event, error);
     }
   }
+  await appendToOutbox(event);
+}
+
+/**
+ * A key read's record whose write to the audit table just failed with `failure`: in the outbox, when the
+ * table was unavailable (a 503) and a backup container is configured; else `failure`, thrown as it is.
+ */
+export async function writeReadAuditToOutbox(event: AuditEvent, failure: unknown): Promise<void> {
+  if (settings().backup === undefined || !(failure instanceof GraphError && failure.status === 503)) throw failure;
+  markPrimaryDown();
   await appendToOutbox(event);
 }
 
@@ -96,11 +109,18 @@ export async function mergeAuditOutbox(): Promise<number> {
     const from = await mergedLength(container, item.name);
     if (length <= from) continue;
     const text = (await container.getAppendBlobClient(item.name).downloadToBuffer(from, length - from)).toString('utf8');
+    let earliest: Date | undefined;
     for (const line of text.split('\n').filter(Boolean)) {
       // A line of an earlier version holds the entity with the earlier layout's keys: its rows are rebuilt alike.
-      await storageCall(() => writeRows(rowsOfStored(JSON.parse(line) as AuditEntity)), 'The audit record');
+      const entity = JSON.parse(line) as AuditEntity;
+      await storageCall(() => writeRows(rowsOfStored(entity)), 'The audit record');
+      const at = new Date(entity.activityDateTime);
+      if (earliest === undefined || at < earliest) earliest = at;
       copied++;
     }
+    // The merged records keep their own time, which the export to Log Analytics may have passed: it
+    // is moved back before the marker, so that a failure here is retried with the merge.
+    if (earliest !== undefined) await rewindExportCheckpoint(earliest);
     await container
       .getBlockBlobClient(`${MERGED_PREFIX}${item.name}/${length}`)
       .uploadData(Buffer.alloc(0), { conditions: { ifNoneMatch: '*' } });

@@ -153,13 +153,8 @@ function forgetOldest(): void {
   }
 }
 
-/**
- * Records a refusal (an audited operation that failed): one by one up to REFUSALS_RECORDED_PER_MINUTE
- * per caller and minute, awaited, so the record exists before the error goes out; beyond, counted into
- * the minute's summary without waiting for storage. Throws the audit trail's 503 if a record written
- * one by one cannot be written.
- */
-export async function recordWithinBudget(event: AuditEvent): Promise<void> {
+/** The window of `event`'s caller and minute, made the most recently refused. */
+function windowOf(event: AuditEvent): Window {
   const { caller, minute } = refusalWindowOf(event);
   const key = `${caller}\n${minute}`;
   const window = windows.get(key) ?? { caller, minute, recorded: 0 };
@@ -167,6 +162,32 @@ export async function recordWithinBudget(event: AuditEvent): Promise<void> {
   windows.delete(key);
   windows.set(key, window);
   forgetOldest();
+  return window;
+}
+
+/**
+ * Whether the caller of `event` may have a success record written ahead of its work (shared/audit/scope.ts
+ * recordAhead): only while its refusals this minute are still recorded one by one, since a refusal of
+ * that work replaces the record with its own, one by one, whatever the budget.
+ */
+export function mayRecordAhead(event: AuditEvent): boolean {
+  const { caller, minute } = refusalWindowOf(event);
+  return (windows.get(`${caller}\n${minute}`)?.recorded ?? 0) < REFUSALS_RECORDED_PER_MINUTE;
+}
+
+/** Counts a refusal recorded one by one outside recordWithinBudget (one that replaced a record written ahead). */
+export function countRecorded(event: AuditEvent): void {
+  windowOf(event).recorded += 1;
+}
+
+/**
+ * Records a refusal (an audited operation that failed): one by one up to REFUSALS_RECORDED_PER_MINUTE
+ * per caller and minute, awaited, so the record exists before the error goes out; beyond, counted into
+ * the minute's summary without waiting for storage. Throws the audit trail's 503 if a record written
+ * one by one cannot be written.
+ */
+export async function recordWithinBudget(event: AuditEvent): Promise<void> {
+  const window = windowOf(event);
   if (window.recorded < REFUSALS_RECORDED_PER_MINUTE) {
     window.recorded += 1;
     await writeAuditEntry(event);

@@ -6,8 +6,9 @@ import { headerText } from '../http/headerText';
 import type { RequestContext } from '../http/requestContext';
 import { REVEAL_REASON_HEADER, REVEAL_TICKET_HEADER } from '../revealReasons';
 import { normalizeGuid } from '../text/normalizeGuid';
-import { type Activity, type AuditSource, type AuditTarget, auditEvent } from './model';
-import { recordWithinBudget } from './refusalBudget';
+import { outsideStorageDeadline } from '../storage/requestDeadline';
+import { type Activity, type AuditEvent, type AuditSource, type AuditTarget, auditEvent } from './model';
+import { countRecorded, mayRecordAhead, recordWithinBudget } from './refusalBudget';
 
 // Refusals and failures are audited here and only here: an operation's scope records its error
 // (recordFailure), and the refusal budget (refusalBudget.ts) decides whether that is a record of its own
@@ -28,6 +29,32 @@ export function auditSourceOf(request: HttpRequest, requestContext: RequestConte
 }
 
 /**
+ * A success record written ahead of the work it records, beside it rather than after it (a key read's,
+ * while the key is read): AuditScope.recordAhead. Every later version of it keeps its id and time, and
+ * so its rows: it is rewritten in place, never added to.
+ */
+export interface RecordedAhead {
+  /** The record as written ahead. */
+  readonly event: AuditEvent;
+  /** Settles once the record is stored; the audit trail's 503 if it could not be. Awaited before the answer goes out. */
+  readonly written: Promise<void>;
+  /** `event` as a version of this record: its id and time. */
+  pin(event: AuditEvent): AuditEvent;
+  /**
+   * Rewrites the record with what the work found (the key's device, what let the read through), once
+   * the writes before it are done; not awaited (the record already stands for the read), best effort.
+   */
+  amend(event: AuditEvent): void;
+}
+
+interface Ahead {
+  event: AuditEvent;
+  write: (event: AuditEvent) => Promise<void>;
+  /** The record's last write: a later one starts only after it, so that the newest version lands last. */
+  last: Promise<void>;
+}
+
+/**
  * The audit scope of one operation on one key: who asks (`source`, what every event of the operation
  * records about the caller and the request), what they do (`activity`), and the key it is about. An
  * operation opens it once the caller is authenticated, names the key with `target` as soon as it knows
@@ -37,6 +64,7 @@ export function auditSourceOf(request: HttpRequest, requestContext: RequestConte
  */
 export class AuditScope {
   private about: AuditTarget;
+  private ahead?: Ahead;
 
   constructor(
     readonly source: AuditSource,
@@ -58,16 +86,94 @@ export class AuditScope {
    * audit trail's 503 instead.
    */
   async recordFailure(error: unknown): Promise<unknown> {
+    if (this.ahead) return this.replaceAhead(error);
     // Storage unavailable or throttling: the trail lives in that same storage, so trying to write there
     // would only double the client's wait for the same 503. Such failures are in the log with their request-id.
     // A 503 the service decided on (a required alert not delivered) is a refusal like any other.
     const answer = asGraphError(error);
     if (answer instanceof GraphError && answer.status === 503 && !answer.decided) return error;
-    // An unexpected error's message stays out of the record, as it stays out of the response.
-    const reason = answer instanceof GraphError ? `${answer.status} ${answer.code}: ${answer.message}` : '500 generalException';
-    await recordWithinBudget(auditEvent(this.source, this.activity, 'failure', reason, this.about));
+    await recordWithinBudget(this.failureEvent(answer));
     return error;
   }
+
+  private failureEvent(answer: unknown): AuditEvent {
+    // An unexpected error's message stays out of the record, as it stays out of the response. A refusal
+    // answered as if its key were absent is recorded as what it is.
+    const refusal = answer instanceof GraphError ? (answer.auditedAs ?? answer) : undefined;
+    const reason = refusal ? `${refusal.status} ${refusal.code}: ${refusal.message}` : '500 generalException';
+    return auditEvent(this.source, this.activity, 'failure', reason, this.about);
+  }
+
+  /**
+   * Writes `event`, this operation's success record, now, beside the work it records (which must not
+   * depend on it), with `write`; the work's answer waits for `written`. From then on a failure of the
+   * operation (any, storage's 503 included: the record is in the trail already) replaces the record,
+   * so that the trail does not keep a success that did not happen. Undefined, nothing written, for a
+   * caller beyond its refusal budget this minute: its refusals are counted, not recorded one by one,
+   * and a record written ahead could only be replaced by one.
+   */
+  recordAhead(event: AuditEvent, write: (event: AuditEvent) => Promise<void>): RecordedAhead | undefined {
+    if (this.ahead || !mayRecordAhead(event)) return undefined;
+    const ahead: Ahead = { event, write, last: write(event) };
+    this.ahead = ahead;
+    // Handled here: the work may fail before it awaits the record, and the failure waits for it below.
+    ahead.last.catch(() => undefined);
+    const pin = (version: AuditEvent): AuditEvent => ({ ...version, id: event.id, at: event.at, keyId: event.keyId });
+    return {
+      event,
+      written: ahead.last,
+      pin,
+      amend: (version) => {
+        const pinned = pin(version);
+        // On the next turn of the event loop: the answer that does not wait for it goes out first.
+        const nextTurn = new Promise<void>((resolve) => setImmediate(resolve));
+        ahead.last = outsideStorageDeadline(() => Promise.all([ahead.last, nextTurn]).then(() => write(pinned)));
+        ahead.last.catch((failure: unknown) => notAmended(pinned, failure));
+      },
+    };
+  }
+
+  /**
+   * A failure after a record written ahead: the record, once every write of it is done, replaced by the
+   * failure's (its id, time and rows). If the record itself could not be written, the failure goes out at
+   * once and the replacement follows (a record that timed out may still have been stored).
+   */
+  private async replaceAhead(error: unknown): Promise<unknown> {
+    const { event, write, last } = this.ahead!;
+    const failure = { ...this.failureEvent(asGraphError(error)), id: event.id, at: event.at, keyId: event.keyId };
+    countRecorded(failure);
+    const stored = await last.then(
+      () => true,
+      () => false,
+    );
+    const replaced = outsideStorageDeadline(() => last.catch(() => undefined).then(() => write(failure)));
+    this.ahead!.last = replaced;
+    if (!stored) {
+      replaced.catch((failed: unknown) => notAmended(failure, failed));
+      return error;
+    }
+    try {
+      await replaced;
+    } catch (failed) {
+      notAmended(failure, failed);
+      throw failed;
+    }
+    return error;
+  }
+}
+
+/** A record written ahead that could not be brought up to date: the log names it, for whoever reconciles. */
+function notAmended(event: AuditEvent, failure: unknown): void {
+  console.warn(
+    JSON.stringify({
+      event: 'auditRecordNotAmended',
+      auditEventId: event.id,
+      keyId: event.keyId,
+      requestId: event.source.requestId,
+      result: event.result,
+      reason: failure instanceof GraphError ? `${failure.status} ${failure.code}` : 'unexpected',
+    }),
+  );
 }
 
 /** Opens the audit scope of an authenticated caller's `activity`; the key is the route's `{id}` until the operation names another. */

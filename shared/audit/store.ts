@@ -28,8 +28,10 @@ export function auditUnavailable(cause: unknown): GraphError {
     'The audit trail could not be written, so the operation was not carried out; try again shortly.',
     (outcome instanceof StorageError ? outcome.retryAfterSeconds : undefined) ?? UNREACHABLE_RETRY_AFTER_S,
   );
-  // The failed call's details (call, code, tries, ms) for graphHandler's dependencyFailure log line.
-  if (outcome instanceof StorageError) unavailable.logDetails = outcome.details;
+  // The failed call's details (call, code, tries, ms) for graphHandler's dependencyFailure log line,
+  // marked as the audit trail's: an operation refused for want of its audit record is alerted on
+  // (infra/resources.bicep), and a `POST $batch` alone does not say which table failed.
+  unavailable.logDetails = { ...(outcome instanceof StorageError ? outcome.details : {}), audit: 'table' };
   return unavailable;
 }
 

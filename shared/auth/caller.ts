@@ -1,4 +1,5 @@
 import type { JWTPayload } from 'jose';
+import { normalizeGuid } from '../text/normalizeGuid';
 import type { DeviceIdentity } from './device/verifier';
 
 /** Who is calling, as far as a verified token says. */
@@ -31,6 +32,18 @@ export interface Caller {
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
 
+/**
+ * One spelling per identity: a GUID (an object, tenant, app or group id) lower-case without braces,
+ * however a token wrote it (`{6F9619FF-...}` and `6f9619ff-...` are one user); anything else as given.
+ * Every comparison and every per-caller count keys on this, so two spellings never make two callers.
+ */
+export const canonicalId = (value: string): string => normalizeGuid(value) ?? value;
+
+const identity = (value: unknown): string | undefined => {
+  const given = text(value);
+  return given === undefined ? undefined : canonicalId(given);
+};
+
 export function callerFromClaims(claims: JWTPayload): Caller {
   const permissions = new Set<string>();
   if (Array.isArray(claims.roles)) {
@@ -42,25 +55,26 @@ export function callerFromClaims(claims: JWTPayload): Caller {
   const claimNames = claims._claim_names as Record<string, unknown> | undefined;
   const groupsOverage = (typeof claimNames === 'object' && claimNames !== null && 'groups' in claimNames) || claims.hasgroups === true;
   return {
-    oid: text(claims.oid),
-    appId: text(claims.appid) ?? text(claims.azp),
+    oid: identity(claims.oid),
+    appId: identity(claims.appid) ?? identity(claims.azp),
     upn: text(claims.upn) ?? text(claims.preferred_username),
-    tid: text(claims.tid),
+    tid: identity(claims.tid),
     delegated: typeof claims.scp === 'string',
     permissions,
-    ...(Array.isArray(claims.groups) && { groups: new Set(claims.groups.map((id) => String(id).toLowerCase())) }),
+    ...(Array.isArray(claims.groups) && { groups: new Set(claims.groups.map((id) => canonicalId(String(id)).toLowerCase())) }),
     ...(groupsOverage && { groupsOverage: true }),
   };
 }
 
 /**
- * The identity a per-caller bound counts under: `{tid}/{oid}` from the validated claims, lower-cased
- * (GUIDs compare case-insensitively). Every spelling of the Authorization header and every token issued
- * to one identity give the same key. A token without `oid` (Entra ID always issues one to users and
- * service principals) falls back to its client application id.
+ * The identity a per-caller bound counts under: `{tid}/{oid}` from the validated claims, each in its one
+ * spelling (canonicalId), lower-cased. Every spelling of the Authorization header, of the ids in it, and
+ * every token issued to one identity give the same key; so does a caller rebuilt from a stored record. A
+ * token without `oid` (Entra ID always issues one to users and service principals) falls back to its
+ * client application id.
  */
 export function callerKey(caller: Pick<Caller, 'tid' | 'oid' | 'appId' | 'device'>): string {
   // A device has no token claims: its proven device id is its identity.
-  if (caller.device) return `device/${caller.device.deviceId}`.toLowerCase();
-  return `${caller.tid ?? '-'}/${caller.oid ?? caller.appId ?? 'unknown'}`.toLowerCase();
+  if (caller.device) return `device/${canonicalId(caller.device.deviceId)}`.toLowerCase();
+  return `${canonicalId(caller.tid ?? '-')}/${canonicalId(caller.oid ?? caller.appId ?? 'unknown')}`.toLowerCase();
 }

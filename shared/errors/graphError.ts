@@ -21,6 +21,8 @@ export class GraphError extends Error {
   logDetails?: Readonly<Record<string, unknown>>;
   /** A 503 the service chose (e.g. a required alert not delivered) rather than an outage of its storage: audited like any refusal. */
   decided?: true;
+  /** What really refused a request answered as if its object were absent (asIfAbsent): the audit trail records this, not the answer. */
+  auditedAs?: GraphError;
 
   constructor(
     readonly status: number,
@@ -45,6 +47,14 @@ export const methodNotAllowed = (method: string, allowed: readonly string[]): Gr
   new GraphError(405, 'methodNotAllowed', `${method} is not supported here; use ${allowed.join(', ')}.`, {
     Allow: allowed.join(', '),
   });
+
+/**
+ * A refusal of an object the caller may not know exists (another device's key for a device, a key
+ * outside a scoped reader's REVEAL_SCOPES, a key of a device a self-service user does not own):
+ * answered exactly as `absent`, the answer the same request gets when there is no such object, so
+ * that the answer says nothing of its existence; the audit trail records `refusal`, the real reason.
+ */
+export const asIfAbsent = (absent: GraphError, refusal: GraphError): GraphError => Object.assign(absent, { auditedAs: refusal });
 
 export const conflict = (message: string): GraphError => new GraphError(409, 'conflict', message);
 

@@ -11,6 +11,7 @@ export {
   parseItemSelect,
   parseListQuery,
   parsePageQuery,
+  refuseQueryOptions,
   SELECTABLE_PROPERTIES,
   type SelectableProperty,
 } from './listQuery';

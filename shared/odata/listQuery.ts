@@ -65,6 +65,18 @@ export function singleOptions<T extends string>(query: URLSearchParams, supporte
   return options;
 }
 
+/**
+ * Refuses any query option on a resource that takes none, naming the properties its answer always holds:
+ * a client that asked for `$select` learns what it gets instead.
+ */
+export function refuseQueryOptions(query: URLSearchParams, where: string, answered: readonly string[]): void {
+  for (const name of query.keys()) {
+    throw badRequest(
+      `The query option ${quoteClientText(name)} is not supported ${where}: it takes no query options. Its answer always holds ${answered.join(', ')}.`,
+    );
+  }
+}
+
 /** OData's system query options (OData 4.01 part 2, section 5.1), named without their '$'. */
 const SYSTEM_OPTIONS = [
   'filter',

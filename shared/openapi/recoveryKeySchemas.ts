@@ -126,7 +126,7 @@ export function recoveryKeySchemas(): Record<string, SchemaObject> {
           format: 'uuid',
           description:
             'The id of the live key of the same device this key is escrowed to replace (single-use keys): the old key is retired ' +
-            "(@escrow.supersededBy). 404 no such key, 403 another device's key (a device caller), 409 deleted, on another device, " +
+            "(@escrow.supersededBy). 404 no such key, or another device's key to a device caller; 409 deleted, on another device, " +
             'already superseded or being replaced; nothing is stored then.',
         },
       },

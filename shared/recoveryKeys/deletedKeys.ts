@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { AuditSource } from '../audit/model';
 import { settings } from '../config';
 import { recordCommandRun } from '../audit/commandRun';
-import { notFound } from '../errors/graphError';
+import { type GraphError, notFound } from '../errors/graphError';
 import type { Preconditions } from '../http/preconditions';
 import type { StoredRecoveryKey } from './model';
 import { successEvent, writeCurrentVersion } from './service';
 import { isStorageError } from '../storage/storageError';
 import * as store from './store';
+import type { DeletedMetadata } from './deletedIndex';
 
 // Use cases of deleted keys, after Entra ID's deleted items (Graph: directory/deletedItems): a deleted
 // key is kept, sealed, for DELETED_KEY_RETENTION_DAYS; within that time it can be listed, read
@@ -30,21 +31,26 @@ const isDeleted = (key: StoredRecoveryKey | undefined): key is DeletedKey => key
 const deletedOnly = (key: StoredRecoveryKey | undefined): DeletedKey | undefined => (isDeleted(key) ? key : undefined);
 
 /** Deleted at or before the retention's cutoff at `now`: gone for every read, even before the purge job runs. */
-const isPastRetention = (key: DeletedKey, now: Date): boolean => key.deletedDateTime <= retentionCutoff(now);
+const isPastRetention = (key: DeletedKey, now: Date, days?: number): boolean => key.deletedDateTime <= retentionCutoff(now, days);
 
 const deletedNotFoundMessage = (id: string): string => `Deleted recovery key ${id} was not found (it is not deleted, or it was purged).`;
+
+/** The answer to a read of deleted key `id` that finds none; a deleted key the caller may not see answers the same. */
+export const deletedKeyNotFound = (id: string): GraphError => notFound(deletedNotFoundMessage(id));
 
 /** GET directory/deletedItems/{id}: metadata and deletedDateTime (the password never leaves through here); 404 past its retention at `now`. */
 export async function getDeletedKey(id: string, now = new Date()): Promise<DeletedKey> {
   const key = deletedOnly(await store.getKey(id));
-  if (!key || isPastRetention(key, now)) throw notFound(deletedNotFoundMessage(id));
+  if (!key || isPastRetention(key, now)) throw deletedKeyNotFound(id);
   return key;
 }
 
-/** One page of deleted keys still within their retention; a storage query on deletedDateTime, live keys are not read. */
-export async function listDeletedKeys(pageSize: number, continuation?: string, now = new Date()): Promise<store.Page<DeletedKey>> {
-  const page = await store.listDeleted({ deletedAfter: retentionCutoff(now) }, pageSize, continuation);
-  return { ...page, items: page.items.filter(isDeleted) };
+/**
+ * One page of deleted keys still within their retention at `now`, in key id order: from the deleted-keys
+ * index (deletedIndex.ts), one key-range query and at most CHECKS_PER_PAGE record reads, whatever the tables hold.
+ */
+export function listDeletedKeys(pageSize: number, continuation?: string, now = new Date()): Promise<store.Page<DeletedMetadata>> {
+  return store.listDeletedPage(retentionCutoff(now), pageSize, continuation);
 }
 
 /** POST directory/deletedItems/{id}/restore: the key is live again, password intact, back in its device's list. */
@@ -72,6 +78,8 @@ export interface PurgeExpiredResult {
   skipped: number;
   /** Ids whose purge failed for another reason, with that reason. */
   failed: { id: string; reason: string }[];
+  /** Deleted keys the deleted-keys index lacked (deleted before it existed), added on the way. */
+  indexed: number;
 }
 
 /** Who the audit trail names for the purge job: the service itself, no caller. */
@@ -85,17 +93,20 @@ const PURGE_PAGE_SIZE = 100;
  * Purges every deleted key past its retention at `now` (the clock is a parameter so that a test or
  * an operator can run the job as of another time). Each purge is ETag-guarded against the version the
  * query returned, so a key restored meanwhile is left alone; each is audited as 'Purge' with the reason.
+ * The job reads every deleted record (a scan, in pages, as before: a job's, not a request's) and adds
+ * those the deleted-keys index lacks to it (store.indexDeleted): the upgrade's backfill, resumed by every run.
  */
 export async function purgeExpiredKeys(now: Date, source: AuditSource, retentionDays?: number): Promise<PurgeExpiredResult> {
   const days = retentionDays ?? settings().deletedKeyRetentionDays;
-  const cutoff = retentionCutoff(now, days);
   await recordCommandRun(source, `purge-expired as of ${now.toISOString()}`);
-  const result: PurgeExpiredResult = { expired: 0, purged: 0, skipped: 0, failed: [] };
+  const result: PurgeExpiredResult = { expired: 0, purged: 0, skipped: 0, failed: [], indexed: 0 };
   let continuation: string | undefined;
   do {
     // Purged rows do not move the storage continuation (it names the next partition), so paging on is safe.
-    const page = await store.listDeleted({ deletedUpTo: cutoff }, PURGE_PAGE_SIZE, continuation);
-    for (const key of page.items.filter(isDeleted)) {
+    const page = await store.scanDeleted(PURGE_PAGE_SIZE, continuation);
+    const deleted = page.items.filter(isDeleted);
+    result.indexed += await store.indexDeleted(deleted.filter((key) => !isPastRetention(key, now, days)));
+    for (const key of deleted.filter((key) => isPastRetention(key, now, days))) {
       result.expired++;
       const reason = `Retention ended: deleted ${key.deletedDateTime}, kept ${days} days.`;
       try {

@@ -6,6 +6,7 @@ import { byPartition } from '../storage/byPartition';
 import { tableClient } from '../storage/tables';
 import { type KeyMetadata, type KeyRotation, rotationOf, VOLUME_TYPES, type VolumeType } from './model';
 import { TABLES } from '../storage/layout';
+import { type Resume, resumeOf, tokenOf } from './pageTokens';
 
 // The device index (README "Storage layout"):
 //   RecoveryKeysByDevice  PartitionKey = device id, RowKey = key id,
@@ -48,14 +49,14 @@ const DEVICE_INDEX_TABLE = TABLES.deviceIndex;
  */
 export const FALLBACK_READS_IN_FLIGHT = 8;
 
-const fallbackReads = new InFlightLimit(FALLBACK_READS_IN_FLIGHT);
+export const fallbackReads = new InFlightLimit(FALLBACK_READS_IN_FLIGHT);
 
 /**
  * Confirming or removing an entry after the record committed is best effort, so it gets a short
  * deadline of its own rather than the whole storage call budget: when storage dies just after a
  * commit, the client's 200 waits at most this much longer, and the entry stays pending (safe).
  */
-const AFTER_COMMIT_DEADLINE_MS = 1_000;
+export const AFTER_COMMIT_DEADLINE_MS = 1_000;
 
 interface IndexEntity extends KeyRotation {
   volumeType?: string;
@@ -64,10 +65,10 @@ interface IndexEntity extends KeyRotation {
 }
 
 /** What an entry copies of its record's rotation (model.ts KeyRotation): the annotations a device's list shows. */
-const ROTATION_FIELDS = ['disclosedDateTime', 'disclosedBy', 'supersededBy', 'supersededDateTime'] as const;
+export const ROTATION_FIELDS = ['disclosedDateTime', 'disclosedBy', 'supersededBy', 'supersededDateTime'] as const;
 
-export interface MetadataPage {
-  items: KeyMetadata[];
+export interface MetadataPage<T = KeyMetadata> {
+  items: T[];
   /** Opaque storage continuation; absent on the last page. */
   continuation?: string;
   /** Cut short at CHECKS_PER_PAGE untrusted entries: the caller answers with it rather than top it up. */
@@ -188,61 +189,70 @@ function resumeFrom(continuation: string | undefined): { after?: string; continu
   return { continuation };
 }
 
-/** Confirms entries whose copy equals the record a list just read, in one transaction (best effort, as confirm). */
-async function confirmAll(confirmations: { key: KeyMetadata; etag: string }[]): Promise<void> {
-  if (confirmations.length === 0) return;
-  try {
-    const abortSignal = AbortSignal.timeout(AFTER_COMMIT_DEADLINE_MS);
-    await (
-      await deviceIndex()
-    ).submitTransaction(
-      confirmations.map(({ key, etag }): TransactionAction => ['update', entity(key, true), 'Replace', { etag }]),
-      { abortSignal },
-    );
-  } catch {
-    // A 412 on any entry (a writer owns it now) leaves them all pending, which is safe: the next list checks them.
+/**
+ * How many of `entries` one page covers: all of them, or those before the entry that would be the
+ * (CHECKS_PER_PAGE + 1)th untrusted one, so that a page checks at most CHECKS_PER_PAGE against records.
+ */
+export function coveredByChecks<T>(entries: readonly T[], trusted: (entry: T) => boolean): number {
+  for (let i = 0, checks = 0; i < entries.length; i++) {
+    if (!trusted(entries[i]) && ++checks > CHECKS_PER_PAGE) return i;
   }
+  return entries.length;
+}
+
+/** Reads a key's record (of device `deviceId`: its record there, or its claim) to check an entry of that device. */
+export type ReadRecord = (id: string, deviceId: string) => Promise<(KeyMetadata & { deletedDateTime?: string }) | undefined>;
+
+/**
+ * Confirms entries whose copy equals the record a list just read, one transaction per device (a device's
+ * list: one), best effort as confirm.
+ */
+async function confirmAll(confirmations: { key: KeyMetadata; etag: string }[]): Promise<void> {
+  const byDevice = new Map<string, TransactionAction[]>();
+  for (const { key, etag } of confirmations) {
+    byDevice.set(key.deviceId, [...(byDevice.get(key.deviceId) ?? []), ['update', entity(key, true), 'Replace', { etag }]]);
+  }
+  await Promise.all(
+    [...byDevice.values()].map(async (actions) => {
+      try {
+        const abortSignal = AbortSignal.timeout(AFTER_COMMIT_DEADLINE_MS);
+        await (await deviceIndex()).submitTransaction(actions, { abortSignal });
+      } catch {
+        // A 412 on any entry (a writer owns it now) leaves them all pending, which is safe: the next list checks them.
+      }
+    }),
+  );
+}
+
+/** The entries an index query selects: the keys, the copy, whether it is trusted. */
+const ENTRY_FIELDS = ['PartitionKey', 'RowKey', 'volumeType', 'createdDateTime', ...ROTATION_FIELDS, 'listed'];
+
+async function queryEntries(filter: string, pageSize: number, continuation?: string) {
+  return storageCall(async () => {
+    const entries = (await deviceIndex()).listEntities<IndexEntity>({ queryOptions: { filter, select: ENTRY_FIELDS } });
+    return firstPage(entries.byPage({ maxPageSize: pageSize, continuationToken: continuation }));
+  });
 }
 
 /**
- * One page of a device's keys: one query on the index. Trusted entries are used as they are; the
- * others are each checked with `readRecord` (a point read of the record, bounded per instance and
- * per page: CHECKS_PER_PAGE), and shown only if the record exists, is live and is still on this
- * device. Pending entries whose copy equals what they show are confirmed on the way, together (a new
- * key's first listing; see the module comment for why that is safe), so the next list needs no read
- * for them.
+ * The keys `entries` show, in order, up to the entry before the one that would be the (CHECKS_PER_PAGE + 1)th
+ * untrusted one (`covered` of them): trusted entries as they are, the others each checked with `readRecord`
+ * (bounded per instance: FALLBACK_READS_IN_FLIGHT) and shown only if the record exists, is live and is on the
+ * entry's device. Pending entries whose copy equals what they show are confirmed on the way (a new key's
+ * first listing; see the module comment for why that is safe), so the next list needs no read for them.
  */
-export async function listDevicePage(
-  deviceId: string,
-  pageSize: number,
-  continuation: string | undefined,
-  readRecord: (id: string) => Promise<(KeyMetadata & { deletedDateTime?: string }) | undefined>,
-): Promise<MetadataPage> {
-  const resume = resumeFrom(continuation);
-  const filter =
-    resume.after === undefined ? odata`PartitionKey eq ${deviceId}` : odata`PartitionKey eq ${deviceId} and RowKey gt ${resume.after}`;
-  const page = await storageCall(async () => {
-    const entries = (await deviceIndex()).listEntities<IndexEntity>({
-      queryOptions: { filter, select: ['RowKey', 'volumeType', 'createdDateTime', ...ROTATION_FIELDS, 'listed'] },
-    });
-    return firstPage(entries.byPage({ maxPageSize: pageSize, continuationToken: resume.continuation }));
-  });
-  const entries: TableEntityResult<IndexEntity>[] = page ?? [];
-  const trusted = (entry: TableEntityResult<IndexEntity>): boolean => entry.listed === true && copyOf(deviceId, entry) !== undefined;
-  let covered = entries.length;
-  for (let i = 0, checks = 0; i < entries.length; i++) {
-    if (trusted(entries[i])) continue;
-    if (++checks > CHECKS_PER_PAGE) {
-      covered = i;
-      break;
-    }
-  }
+async function showEntries(
+  entries: TableEntityResult<IndexEntity>[],
+  readRecord: ReadRecord,
+): Promise<{ items: KeyMetadata[]; covered: number }> {
+  const covered = coveredByChecks(entries, (entry) => entry.listed === true && copyOf(entry.partitionKey!, entry) !== undefined);
   const confirmations: { key: KeyMetadata; etag: string }[] = [];
   const items = await Promise.all(
     entries.slice(0, covered).map(async (entry) => {
+      const deviceId = entry.partitionKey!;
       const copy = copyOf(deviceId, entry);
       if (copy && entry.listed === true) return copy;
-      const record = await fallbackReads.run(() => readRecord(entry.rowKey!));
+      const record = await fallbackReads.run(() => readRecord(entry.rowKey!, deviceId));
       if (!record || record.deletedDateTime !== undefined || record.deviceId !== deviceId) return undefined;
       const { id, volumeType, createdDateTime } = record;
       const shown: KeyMetadata = { id, deviceId, volumeType, createdDateTime, ...rotationOf(record) };
@@ -251,9 +261,61 @@ export async function listDevicePage(
     }),
   );
   await confirmAll(confirmations);
+  return { items: items.filter((item): item is KeyMetadata => item !== undefined), covered };
+}
+
+/**
+ * One page of a device's keys: one query on the index, its untrusted entries checked with `readRecord`
+ * (a point read of the record, at most CHECKS_PER_PAGE a page: showEntries).
+ */
+export async function listDevicePage(
+  deviceId: string,
+  pageSize: number,
+  continuation: string | undefined,
+  readRecord: ReadRecord,
+): Promise<MetadataPage> {
+  const resume = resumeFrom(continuation);
+  const filter =
+    resume.after === undefined ? odata`PartitionKey eq ${deviceId}` : odata`PartitionKey eq ${deviceId} and RowKey gt ${resume.after}`;
+  const page = await queryEntries(filter, pageSize, resume.continuation);
+  const entries: TableEntityResult<IndexEntity>[] = page ?? [];
+  const { items, covered } = await showEntries(entries, readRecord);
   const cut = covered < entries.length;
   const next = cut ? afterToken(entries[covered - 1].rowKey!) : page?.continuationToken;
-  return { items: items.filter((item): item is KeyMetadata => item !== undefined), continuation: next, ...(cut && { cut }) };
+  return { items, continuation: next, ...(cut && { cut }) };
+}
+
+/** Above every device id (GUIDs, and whatever else a device id holds is below '~'): the end of the walk. */
+const PAST_LAST_DEVICE = '~';
+
+/**
+ * One page of every device's keys, in device id then key id order: the index read as key ranges, one
+ * query a page, every row it reads a key's entry (no record, audit twin or deleted key is read, whatever
+ * the tables hold). Entries are shown and checked as a device's list does (showEntries). The first page
+ * walks the partitions from the first; a page that ends inside a device's partition goes on with the rest
+ * of that partition (one partition query), then with the partitions after it (pageTokens.ts).
+ */
+export async function listAllPage(pageSize: number, continuation: string | undefined, readRecord: ReadRecord): Promise<MetadataPage> {
+  const resume = resumeOf(continuation);
+  const inDevice = resume.kind === 'after';
+  const after = resume.kind === 'start' ? '' : resume.partitionKey;
+  const filter = inDevice
+    ? odata`PartitionKey eq ${after} and RowKey gt ${resume.rowKey ?? ''}`
+    : odata`PartitionKey gt ${after} and PartitionKey lt ${PAST_LAST_DEVICE}`;
+  const page = await queryEntries(filter, pageSize, resume.kind === 'walk' ? resume.storage : undefined);
+  const entries: TableEntityResult<IndexEntity>[] = page ?? [];
+  const { items, covered } = await showEntries(entries, readRecord);
+  const cut = covered < entries.length;
+  const last = covered > 0 ? entries[covered - 1] : undefined;
+  let next: Resume | undefined;
+  if (cut || (inDevice && page?.continuationToken !== undefined)) {
+    next = last ? { kind: 'after', partitionKey: last.partitionKey!, rowKey: last.rowKey! } : resume;
+  } else if (inDevice) {
+    next = { kind: 'walk', partitionKey: after };
+  } else if (page?.continuationToken !== undefined) {
+    next = { kind: 'walk', partitionKey: after, storage: page.continuationToken };
+  }
+  return { items, continuation: next && tokenOf(next), ...(cut && { cut }) };
 }
 
 /** One device's live keys, as the index shows them. */

@@ -7,7 +7,13 @@ const writeActivity = (source: AuditSource, activity: Activity): Activity =>
   source.importedFrom !== undefined && (activity === 'add' || activity === 'update') ? 'import' : activity;
 
 /** The audit event of an operation on `key` that succeeded: what the trail records with the write (or, for a key read, before the key leaves). */
-export const successEvent = (source: AuditSource, activity: Activity, key: KeyMetadata, reason = '', changes?: ModifiedProperty[]) =>
+export const successEvent = (
+  source: AuditSource,
+  activity: Activity,
+  key: Pick<KeyMetadata, 'id'> & { deviceId?: string },
+  reason = '',
+  changes?: ModifiedProperty[],
+) =>
   auditEvent(source, writeActivity(source, activity), 'success', reason, {
     keyId: key.id,
     deviceId: key.deviceId,

@@ -82,6 +82,9 @@ export function graphEntity(
 /** Where directory/deletedItems lists deleted keys, as Graph names a cast of its deleted items. */
 export const DELETED_COLLECTION_CONTEXT = 'directory/deletedItems/microsoft.graph.bitlockerRecoveryKey';
 
+/** The properties of a deleted key as directory/deletedItems shows it, in order. */
+export const DELETED_PROPERTIES: readonly string[] = [...METADATA_PROPERTIES, 'deletedDateTime'];
+
 /** A deleted key as directory/deletedItems shows it: metadata and deletedDateTime, never the key. */
 export function deletedProperties(key: KeyMetadata & { deletedDateTime: string }): JsonObject {
   return { ...graphProperties(key, METADATA_PROPERTIES), deletedDateTime: key.deletedDateTime };

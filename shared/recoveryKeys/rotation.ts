@@ -1,10 +1,12 @@
-import type { AuditSource } from '../audit/model';
-import { writeReadAudit } from '../audit/outbox';
+import { contentOf } from '../audit/entity';
+import type { AuditEvent, AuditSource } from '../audit/model';
+import type { RecordedAhead } from '../audit/scope';
+import { writeReadAudit, writeReadAuditToOutbox } from '../audit/outbox';
 import type { Caller } from '../auth/caller';
 import { requireOwnDevice } from '../auth/device/access';
 import { settings } from '../config';
 import { markDisclosed, markSuperseded } from '../coverage/disclosures';
-import { conflict, forbidden, GraphError, notFound, serviceUnavailable } from '../errors/graphError';
+import { asIfAbsent, conflict, forbidden, GraphError, notFound, serviceUnavailable } from '../errors/graphError';
 import { InFlightLimit } from '../storage/inFlightLimit';
 import { isStorageError } from '../storage/storageError';
 import { addAwaiting, listAwaiting, removeAwaiting } from './awaitingRotation';
@@ -50,17 +52,35 @@ const retiredNote = (key: StoredRecoveryKey): string =>
 /**
  * Audits a reveal of `stored` (its password already opened, not yet answered) and, when it is the key's
  * first with ROTATE_AFTER_REVEAL on, marks the key disclosed in the same transaction as the read's audit
- * twin: the read's record names the disclosure. The key as it is after the reveal.
+ * twin: the read's record names the disclosure. The key as it is after the reveal. With a record written
+ * `ahead` (beside the read), that record is the read's: waited for, then completed in place.
  */
-export async function auditReveal(stored: StoredRecoveryKey, source: AuditSource, fromSecondary: boolean): Promise<StoredRecoveryKey> {
+export async function auditReveal(
+  stored: StoredRecoveryKey,
+  source: AuditSource,
+  fromSecondary: boolean,
+  ahead?: RecordedAhead,
+): Promise<StoredRecoveryKey> {
+  // The record written ahead settles before any later version of it is written, which then replaces it.
+  const aheadFailure = await ahead?.written.then(
+    () => undefined,
+    (failure: unknown) => failure ?? new Error('The audit record written ahead failed.'),
+  );
+  const version = (event: AuditEvent): AuditEvent => ahead?.pin(event) ?? event;
   const marking = settings().rotateAfterReveal && stored.disclosedDateTime === undefined;
   if (!marking || fromSecondary) {
     // Read from the secondary, the primary is down: the reveal is audited in the outbox and the key cannot
     // be marked; the record says so, for whoever follows up.
     const unmarked = marking ? ' Not marked disclosed: read from the secondary while the primary was down.' : '';
-    await writeReadAudit(successEvent(source, 'read', stored, `${retiredNote(stored)}${unmarked}`.trim()), fromSecondary);
+    const read = successEvent(source, 'read', stored, `${retiredNote(stored)}${unmarked}`.trim());
+    if (ahead === undefined) await writeReadAudit(read, fromSecondary);
+    // The audit table did not take the record: the outbox takes the whole one, as it takes a read's from the secondary.
+    else if (aheadFailure !== undefined) await writeReadAuditToOutbox(version(read), aheadFailure);
+    // The read is in the trail already; what the read found (the device, what let it through) follows.
+    else if (!sameContent(ahead.event, version(read))) ahead.amend(read);
     return stored;
   }
+  // The disclosure writes the read's record again (the same rows), with its twin, whatever became of the first.
   let current = stored;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const at = new Date();
@@ -70,7 +90,7 @@ export async function auditReveal(stored: StoredRecoveryKey, source: AuditSource
     // Both indexes before the record: a crash in between leaves a mark too many (checked against the record), never one too few.
     const indexes = () => Promise.all([markDisclosed(current.deviceId, current.id, at), due ? addAwaiting(disclosed) : undefined]);
     try {
-      return await store.replaceKey(disclosed, current.etag, current, successEvent(source, 'read', current, reason), indexes);
+      return await store.replaceKey(disclosed, current.etag, current, version(successEvent(source, 'read', current, reason)), indexes);
     } catch (error) {
       if (!isStorageError(error, 'versionMoved')) throw error;
     }
@@ -78,13 +98,16 @@ export async function auditReveal(stored: StoredRecoveryKey, source: AuditSource
     if (!fresh || fresh.deletedDateTime !== undefined) throw notFound(`Recovery key ${current.id} was deleted while it was read.`);
     if (fresh.disclosedDateTime !== undefined) {
       // Another reveal marked it first: this one is a plain read.
-      await writeReadAudit(successEvent(source, 'read', fresh, retiredNote(fresh).trim()), false);
+      await writeReadAudit(version(successEvent(source, 'read', fresh, retiredNote(fresh).trim())), false);
       return fresh;
     }
     current = fresh;
   }
   throw contention();
 }
+
+/** Whether two versions of one record would store the same content. */
+const sameContent = (a: AuditEvent, b: AuditEvent): boolean => JSON.stringify(contentOf(a, false)) === JSON.stringify(contentOf(b, false));
 
 /** The key `successor` names in `@escrow.replaces`: who and where. */
 export interface Successor {
@@ -137,14 +160,16 @@ async function heldKey(oldId: string, successor: Successor, source: AuditSource)
   const held = await store.getHeldBy(oldId, successor.deviceId);
   if (held) return held;
   const record = await store.getKey(oldId);
+  const absent = notFound(`Recovery key ${oldId} (named by @escrow.replaces) was not found.`);
+  // A device is not told that another device holds the id (asIfAbsent): it is answered as an absent key.
   if (record && source.caller.device)
-    throw forbidden(`Recovery key ${oldId} belongs to another device; a device may replace only its own keys.`);
+    throw asIfAbsent(absent, forbidden(`Recovery key ${oldId} belongs to another device; a device may replace only its own keys.`));
   if (record) {
     throw conflict(
       `Recovery key ${oldId} is on device ${record.deviceId}; its successor must be on the same device (${successor.deviceId}).`,
     );
   }
-  throw notFound(`Recovery key ${oldId} (named by @escrow.replaces) was not found.`);
+  throw absent;
 }
 
 /** Step 1: the old key, reserved for `successor` (or already linked to it). */

@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { badRequest, conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../errors/graphError';
+import { keyNotFound } from './notFound';
 import { KeyDeletedError, PasswordChangedError } from './writeRefusals';
 import type { Preconditions } from '../http/preconditions';
 import type { AuditSource } from '../audit/model';
+import type { AuditScope } from '../audit/scope';
 import { auditEvent } from '../audit/model';
 import { requireOwnDevice } from '../auth/device/access';
 import { limitPasswordComparisons } from '../auth/rateLimit';
 import { writeAuditEntry } from '../audit/store';
-import type { FromEither } from '../storage/secondary';
+import { type FromEither, primaryMarkedDown } from '../storage/secondary';
 import { type KeyMetadata, type KeyRecord, type RecoveryKey, type RecoveryKeyInput, rotationOf, type StoredRecoveryKey } from './model';
 import { modifiedProperties } from './changes';
 import { successEvent } from './events';
@@ -375,7 +377,7 @@ export const findRecoveryKey = (id: string): Promise<StoredRecoveryKey | undefin
 async function readLiveKey(id: string, deviceId?: string): Promise<FromEither<StoredRecoveryKey>> {
   const { value: stored, fromSecondary } = await store.readHolders(id);
   const holders = stored.filter(isLive).filter((key) => deviceId === undefined || key.deviceId === deviceId);
-  if (holders.length === 0) throw notFound(`Recovery key ${id} was not found${deviceId === undefined ? '' : ` on device ${deviceId}`}.`);
+  if (holders.length === 0) throw keyNotFound(id, deviceId);
   if (holders.length > 1) {
     throw conflict(
       `Recovery key ${id} is held by ${holders.length} devices (${holders.map((key) => key.deviceId).join(', ')}); ` +
@@ -392,19 +394,32 @@ export async function getRecoveryKey(id: string, deviceId?: string): Promise<Sto
 
 /**
  * A key with its recovery password, for BitLockerKey.Read.All: audited before the password leaves this
- * function (in the audit outbox when the tables' primary is down: shared/audit/outbox.ts).
+ * function (in the audit outbox when the tables' primary is down: shared/audit/outbox.ts). Given the
+ * operation's audit `scope`, the read's record is written beside the read, not after it (the record
+ * needs nothing the read returns: the key id is the route's), and the password waits for both: one
+ * round trip. The record is then completed with what the read found (rotation.ts auditReveal), and a
+ * read that fails or is refused replaces it with its refusal (the scope's recordFailure).
  */
 export async function readRecoveryPassword(
   id: string,
   source: AuditSource,
-  options: { deviceId?: string; permit?: (stored: StoredRecoveryKey) => Promise<void> } = {},
+  options: { deviceId?: string; permit?: (stored: StoredRecoveryKey) => Promise<void>; scope?: AuditScope } = {},
 ): Promise<{ stored: StoredRecoveryKey; key: string }> {
+  // A copy of the source: the reveal rules name in the source what let the read through, which the
+  // record written ahead cannot know yet. To the audit table only, never ahead into the outbox, whose
+  // immutable lines could not be taken back if the read is refused; while the table's primary is down,
+  // the read is audited after it, as before (rotation.ts auditReveal).
+  const ahead = primaryMarkedDown()
+    ? undefined
+    : options.scope?.recordAhead(successEvent({ ...source }, 'read', { id, deviceId: options.deviceId }), (event) =>
+        writeAuditEntry(event),
+      );
   const { value: stored, fromSecondary } = await readLiveKey(id, options.deviceId);
   // The reveal rules see the key's metadata (its device above all) before its password is opened.
   await options.permit?.(stored);
   const key = openPassword(stored);
   // Audited before the password leaves; the first reveal also marks the key disclosed (rotation.ts).
-  return { stored: await auditReveal(stored, source, fromSecondary), key };
+  return { stored: await auditReveal(stored, source, fromSecondary, ahead), key };
 }
 
 /**
@@ -413,7 +428,7 @@ export async function readRecoveryPassword(
  */
 export function deleteRecoveryKey(id: string, pre: Preconditions, source: AuditSource): Promise<StoredRecoveryKey> {
   const live = (key: StoredRecoveryKey | undefined) => (key?.deletedDateTime === undefined ? key : undefined);
-  return writeCurrentVersion(id, pre, live, `Recovery key ${id} was not found.`, async (current, etag) => {
+  return writeCurrentVersion(id, pre, live, keyNotFound(id).message, async (current, etag) => {
     if (source.caller.device) {
       // A device deletes only its own key, and only once its successor is linked; a link left half done
       // (the successor stored, the key not yet retired) is completed first, and the delete tried again.
@@ -469,7 +484,8 @@ const MAX_FETCHES_PER_PAGE = 5;
 
 async function fetchPage(query: KeyQuery | undefined, size: number, continuation?: string): Promise<store.Page<KeyMetadata>> {
   if (query?.kind === 'deviceId') return store.listByDevice(query.deviceId, size, continuation);
-  const page = await store.listKeys(size, continuation, query?.kind === 'idPrefix' ? query.prefix : undefined);
+  if (query === undefined) return store.listAll(size, continuation);
+  const page = await store.listKeys(size, continuation, query.kind === 'idPrefix' ? query.prefix : undefined);
   return { ...page, items: page.items.filter(isLive) };
 }
 

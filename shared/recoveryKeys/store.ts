@@ -7,6 +7,7 @@ import { isStorageError, toStorageError } from '../storage/storageError';
 import { type FromEither, readWithFallback } from '../storage/secondary';
 import { tableClient } from '../storage/tables';
 import * as deviceIndex from './deviceIndex';
+import * as deletedIndex from './deletedIndex';
 import { type KeyMetadata, type KeyRecord, rotationOf, type StoredRecoveryKey, type VolumeType } from './model';
 import { CLAIM_ROW_END, CLAIM_ROW_PREFIX, claimRow, RECORD_ROW, TABLES } from '../storage/layout';
 
@@ -20,7 +21,8 @@ import { CLAIM_ROW_END, CLAIM_ROW_PREFIX, claimRow, RECORD_ROW, TABLES } from '.
 // so a write interrupted between the two leaves an entry that lists check against the record
 // (deviceIndex.ts); a key is never findable by one path and not by another.
 // A deleted key keeps its record, with deletedDateTime set, until it is purged: delete and restore are
-// ETag-guarded updates of the record like any other write.
+// ETag-guarded updates of the record like any other write. The deleted keys have an index of their own
+// (deletedIndex.ts: DeletedRecoveryKeys), kept with the device index's discipline.
 // Each write also stores the twin of its audit event (shared/audit/store.ts) in the key's partition,
 // in the same transaction as the record: the change and its audit record commit together or not at all.
 // A device that escrows a key id whose record is another device's stores its own claim beside it
@@ -209,19 +211,34 @@ export async function replaceKey(
   return { ...key, etag: newEtag! };
 }
 
-/** Marks a stored key deleted if it is still at `etag` (412 otherwise); its device index entry goes after it. */
-export async function softDeleteKey(deleted: KeyRecord, etag: string, audit: AuditEvent): Promise<StoredRecoveryKey> {
-  const [leaving] = await Promise.all([deviceIndex.markLeaving(deleted), writeAuditEntry(audit, true)]);
+/**
+ * Marks a stored key deleted if it is still at `etag` (412 otherwise): its device index entry and its
+ * deleted-keys row turn pending first, then the record, then the entry goes and the row is confirmed.
+ */
+export async function softDeleteKey(
+  deleted: KeyRecord & { deletedDateTime: string },
+  etag: string,
+  audit: AuditEvent,
+): Promise<StoredRecoveryKey> {
+  const [leaving, deleting] = await Promise.all([
+    deviceIndex.markLeaving(deleted),
+    deletedIndex.markDeleting(deleted),
+    writeAuditEntry(audit, true),
+  ]);
   const newEtag = await commit(['update', toEntity(deleted), 'Replace', { etag }], audit);
-  await deviceIndex.remove(deleted.deviceId, deleted.id, leaving);
+  await Promise.all([deviceIndex.remove(deleted.deviceId, deleted.id, leaving), deletedIndex.confirm(deleted, deleting)]);
   return { ...deleted, etag: newEtag! };
 }
 
-/** Brings a deleted key back if it is still at `etag` (412 otherwise), and into its device's list again. */
+/** Brings a deleted key back if it is still at `etag` (412 otherwise), into its device's list again and out of the deleted keys'. */
 export async function restoreKey(restored: KeyRecord, etag: string, audit: AuditEvent): Promise<StoredRecoveryKey> {
-  const [pending] = await Promise.all([deviceIndex.markPending(restored), writeAuditEntry(audit, true)]);
+  const [pending, leaving] = await Promise.all([
+    deviceIndex.markPending(restored),
+    deletedIndex.markLeaving(restored.id),
+    writeAuditEntry(audit, true),
+  ]);
   const newEtag = await commit(['update', toEntity(restored), 'Replace', { etag }], audit);
-  await deviceIndex.confirm(restored, pending);
+  await Promise.all([deviceIndex.confirm(restored, pending), deletedIndex.remove(restored.id, leaving)]);
   return { ...restored, etag: newEtag! };
 }
 
@@ -229,10 +246,10 @@ export async function restoreKey(restored: KeyRecord, etag: string, audit: Audit
  * Deletes a (soft-deleted) record for good if it is still at `etag`; its audit twins stay, as the
  * trail of what happened to it. The SDK's transactions cannot carry If-Match on a delete, so here the
  * audit twin is written first and withdrawn if the delete is refused: a crash in between over-reports
- * a purge, never hides one.
+ * a purge, never hides one. The deleted-keys row turns pending first and goes after.
  */
 export async function purgeKey(stored: KeyRecord, etag: string, audit: AuditEvent): Promise<void> {
-  await writeAuditEntry(audit, true);
+  const [, leaving] = await Promise.all([writeAuditEntry(audit, true), deletedIndex.markLeaving(stored.id)]);
   const twin = twinEntity(audit);
   await storageCall(async () => (await keys()).createEntity(twin));
   try {
@@ -241,6 +258,7 @@ export async function purgeKey(stored: KeyRecord, etag: string, audit: AuditEven
     await (await keys()).deleteEntity(twin.partitionKey, twin.rowKey).catch(() => undefined);
     throw error;
   }
+  await deletedIndex.remove(stored.id, leaving);
 }
 
 /** Moves a record to another encryption key version, if it is still at `etag`; nothing else changes. */
@@ -253,25 +271,29 @@ export const countDeviceEntries = (deviceId: string, upTo: number): Promise<numb
 
 /** One page of the live keys of a device, from the device index (see deviceIndex.ts for when a record is read). */
 export function listByDevice(deviceId: string, pageSize: number, continuation?: string): Promise<Page<KeyMetadata>> {
-  return deviceIndex.listDevicePage(deviceId, pageSize, continuation, (id) => getHeldBy(id, deviceId));
+  return deviceIndex.listDevicePage(deviceId, pageSize, continuation, getHeldBy);
 }
 
+/** One page of every live key, from the device index read as key ranges (deviceIndex.ts listAllPage): device id, then key id order. */
+export function listAll(pageSize: number, continuation?: string): Promise<Page<KeyMetadata>> {
+  return deviceIndex.listAllPage(pageSize, continuation, getHeldBy);
+}
+
+/** One page of the keys deleted after `cutoff`, from the deleted-keys index (deletedIndex.ts): key id order. */
+export function listDeletedPage(cutoff: string, pageSize: number, continuation?: string): Promise<Page<deletedIndex.DeletedMetadata>> {
+  return deletedIndex.listPage(cutoff, pageSize, continuation, getKey);
+}
+
+/** Adds to the deleted-keys index the deleted records it lacks (deletedIndex.ts reconcile); how many. */
+export const indexDeleted = (records: deletedIndex.DeletedMetadata[]): Promise<number> => deletedIndex.reconcile(records);
+
 /**
- * One page of deleted keys, those deleted after `deletedAfter` and/or at or before `deletedUpTo`
- * (ISO 8601 UTC). A live record has no deletedDateTime, and Table storage leaves an entity out of
- * a comparison on a property it lacks, so live keys are never read here. A scan of the records,
- * like the unfiltered list: the deleted keys have no partition of their own.
+ * One page of the deleted records, for the purge job: a scan of the records (a job's, in pages; no
+ * request reads this way). A live record has no deletedDateTime, and Table storage leaves an entity out
+ * of a comparison on a property it lacks, so only deleted records are returned.
  */
-export async function listDeleted(
-  range: { deletedAfter?: string; deletedUpTo?: string },
-  pageSize: number,
-  continuation?: string,
-): Promise<Page> {
-  const clauses = [odata`RowKey eq ${RECORD_ROW}`];
-  if (range.deletedAfter !== undefined) clauses.push(odata`deletedDateTime gt ${range.deletedAfter}`);
-  if (range.deletedUpTo !== undefined) clauses.push(odata`deletedDateTime le ${range.deletedUpTo}`);
-  if (clauses.length === 1) clauses.push(odata`deletedDateTime gt ${''}`);
-  return queryRecords(clauses.join(' and '), pageSize, continuation);
+export async function scanDeleted(pageSize: number, continuation?: string): Promise<Page> {
+  return queryRecords(odata`RowKey eq ${RECORD_ROW} and deletedDateTime gt ${''}`, pageSize, continuation);
 }
 
 /** The rows of a key partition that hold a key: its record and the claims, not the audit twins. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { auditEvent, type AuditSource } from '../audit/model';
 import { writeAuditEntry } from '../audit/store';
-import type { Caller } from '../auth/caller';
+import { canonicalId, type Caller } from '../auth/caller';
 import { isAllowed } from '../auth/permissions';
 import { settings } from '../config';
 import { badRequest, forbidden, notFound } from '../errors/graphError';
@@ -68,7 +68,7 @@ export async function activeGrant(caller: Caller, deviceId: string): Promise<Rev
   const groups = await callerGroups(caller);
   // A granter who joined the grantee group after granting still does not read under their own grant.
   const me = personOf(caller).id;
-  const mine = live.filter((grant) => groups.has(grant.granteeGroupId) && grant.grantedBy.id !== me);
+  const mine = live.filter((grant) => groups.has(grant.granteeGroupId) && canonicalId(grant.grantedBy.id) !== me);
   if (mine.length === 0) return undefined;
   const deviceGroups = await revealDirectory().deviceGroups(deviceId);
   return mine.find((grant) => deviceGroups?.has(grant.deviceGroupId));

@@ -1,6 +1,7 @@
 import type { HttpRequest } from '@azure/functions';
 import type { AuditSource } from '../audit/model';
 import type { Caller } from '../auth/caller';
+import type { GraphError } from '../errors/graphError';
 import type { StoredRecoveryKey } from '../recoveryKeys/model';
 import { alertOnReveal, limitRevealsPerHour } from '../alerts/revealChecks';
 import { checkRevealPolicy } from './policy';
@@ -12,6 +13,8 @@ export interface RevealAttempt {
   request: HttpRequest;
   /** The read's audit source: a check names there what let the read through (`reveal`), for its record. */
   source: AuditSource;
+  /** The answer this read gets when there is no such key: a key the caller may not see is answered the same. */
+  absent: () => GraphError;
 }
 
 /** One rule a reveal must pass: it returns to allow, and throws a GraphError to refuse. */

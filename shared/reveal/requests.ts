@@ -2,16 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { alertApprovalRequested } from '../alerts/events';
 import { writeAuditEntry } from '../audit/store';
 import { auditEvent, type AuditSource } from '../audit/model';
-import { callerKey, type Caller } from '../auth/caller';
+import { callerKey, canonicalId, type Caller } from '../auth/caller';
 import { isAllowed } from '../auth/permissions';
 import { settings } from '../config';
 import { conflict, forbidden, notFound } from '../errors/graphError';
+import { keyNotFound } from '../recoveryKeys/notFound';
 import { getRecoveryKey } from '../recoveryKeys/service';
 import { isStorageError } from '../storage/storageError';
 import { revealNow } from './clock';
 import { type Person, type RevealRequest, type RevealRequestInput, statusAt } from './model';
 import { insertRequest, queryRequests, readRequest, replaceRequest } from './requestStore';
-import { authorizeScope, isScoped } from './scopes';
+import { authorizeScope, isScoped, requireScopeRule } from './scopes';
 
 // Two-person approval of a key read: a reader asks (pending), an approver who is not the requester
 // approves or denies, and an approval lets its requester read that one key for REVEAL_APPROVAL_HOURS.
@@ -21,10 +22,10 @@ import { authorizeScope, isScoped } from './scopes';
 /** Requests one list answers at most (a tenant's pending ones are a queue, not an archive). */
 export const MAX_LISTED_REQUESTS = 200;
 
-export const tenantOf = (caller: Caller): string => (caller.tid ?? '-').toLowerCase();
+export const tenantOf = (caller: Caller): string => canonicalId(caller.tid ?? '-').toLowerCase();
 
 export const personOf = (caller: Caller): Person => ({
-  id: caller.oid ?? caller.appId ?? 'unknown',
+  id: canonicalId(caller.oid ?? caller.appId ?? 'unknown'),
   ...(caller.upn !== undefined && { userPrincipalName: caller.upn }),
 });
 
@@ -34,9 +35,11 @@ const requestNotFound = (id: string): Error => notFound(`No reveal request '${id
 
 /** POST revealRequests: a pending request for a key the caller may read (in their scope); audited. */
 export async function createRevealRequest(caller: Caller, input: RevealRequestInput, source: AuditSource): Promise<RevealRequest> {
+  // A request for a device outside the caller's scope could never be used: refused as a read would be,
+  // a key outside it answered as a missing one.
+  if (isScoped(caller)) await requireScopeRule(caller);
   const key = await getRecoveryKey(input.keyId);
-  // A request for a device outside the caller's scope could never be used: refused as a read would be.
-  if (isScoped(caller)) await authorizeScope(caller, key.deviceId);
+  if (isScoped(caller)) await authorizeScope(caller, key.deviceId, () => keyNotFound(input.keyId));
   const now = revealNow();
   const request: Omit<RevealRequest, 'etag'> = {
     id: randomUUID(),

@@ -1,6 +1,6 @@
 import type { Caller } from '../auth/caller';
 import { settings } from '../config';
-import { forbidden, notFound } from '../errors/graphError';
+import { asIfAbsent, forbidden, type GraphError } from '../errors/graphError';
 import { revealDirectory } from './directory';
 import { callerGroups } from './membership';
 import type { RevealScopeRule } from './scopeRules';
@@ -57,16 +57,31 @@ async function decide(caller: Caller, deviceId: string, candidates: number[]): P
   return chosen === undefined ? undefined : { rule: chosen + 1, approval: rules[chosen].approval };
 }
 
-/** For a key read: the rule that allows it, or 403 naming why not. Only for scoped callers (isScoped). */
-export async function authorizeScope(caller: Caller, deviceId: string | undefined): Promise<ScopeDecision> {
+const noRule = (): GraphError =>
+  forbidden('Reveal scope: none of your groups is in a REVEAL_SCOPES rule, so you may not read recovery keys.');
+
+/**
+ * Before a scoped caller's key is read or named (isScoped): 403 when none of their groups is in a rule.
+ * Such a caller may read no key at all, whichever id they name, so the 403 says nothing of the key.
+ */
+export async function requireScopeRule(caller: Caller): Promise<void> {
+  if ((await callerRules(caller, settings().revealScopes!)).length === 0) throw noRule();
+}
+
+/**
+ * For a key read or a reveal request: the rule that allows it. A key of a device outside the caller's
+ * scope is answered as `absent` (asIfAbsent), the answer to the same request for a key that does not
+ * exist, with the refusal naming why kept for the audit trail. Only for scoped callers (isScoped).
+ */
+export async function authorizeScope(caller: Caller, deviceId: string | undefined, absent: () => GraphError): Promise<ScopeDecision> {
   const candidates = await callerRules(caller, settings().revealScopes!);
-  if (candidates.length === 0) {
-    throw forbidden('Reveal scope: none of your groups is in a REVEAL_SCOPES rule, so you may not read recovery keys.');
-  }
+  if (candidates.length === 0) throw noRule();
   const decision = deviceId === undefined ? undefined : await decide(caller, deviceId, candidates);
   if (!decision) {
-    throw forbidden(
-      `Reveal scope: this key's device is in none of the device groups of your REVEAL_SCOPES rules (${candidates.map((i) => i + 1).join(', ')}).`,
+    const rules = candidates.map((i) => i + 1).join(', ');
+    throw asIfAbsent(
+      absent(),
+      forbidden(`Reveal scope: this key's device is in none of the device groups of your REVEAL_SCOPES rules (${rules}).`),
     );
   }
   return decision;
@@ -90,8 +105,12 @@ export async function onlyVisible<T extends { deviceId?: string }>(caller: Calle
   return items.filter((_, i) => shown[i]);
 }
 
-/** A key's metadata for a scoped caller: a device outside their scope is answered as a key that does not exist. */
-export async function ensureVisible<T extends { id: string; deviceId?: string }>(caller: Caller, key: T): Promise<T> {
-  if ((await onlyVisible(caller, [key])).length === 0) throw notFound(`Recovery key ${key.id} was not found.`);
+/** A key's metadata for a scoped caller: a device outside their scope is answered as `absent`, as a key that does not exist. */
+export async function ensureVisible<T extends { id: string; deviceId?: string }>(
+  caller: Caller,
+  key: T,
+  absent: () => GraphError,
+): Promise<T> {
+  if ((await onlyVisible(caller, [key])).length === 0) throw absent();
   return key;
 }

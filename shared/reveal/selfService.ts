@@ -1,7 +1,7 @@
 import type { Caller } from '../auth/caller';
 import { authorize, isAllowed, Permission } from '../auth/permissions';
 import { settings } from '../config';
-import { badRequest, forbidden } from '../errors/graphError';
+import { asIfAbsent, badRequest, forbidden, type GraphError } from '../errors/graphError';
 import { REVEAL_REASON_HEADER } from '../revealReasons';
 import { revealDirectory } from './directory';
 
@@ -19,21 +19,27 @@ export const isSelfService = (caller: Caller): boolean =>
   !BITLOCKER_PERMISSIONS.some((permission) => caller.permissions.has(permission));
 
 /**
- * A key read's permission: BitLockerKey.Read.All, or self-service, whose ownership of the key's device
- * is checked once the key is read (checkSelfService). 403 otherwise, as before.
+ * A key read's permission, before the key is read: BitLockerKey.Read.All, or self-service with a reason
+ * (400 without), whose ownership of the key's device is checked once the key is read (checkSelfService).
+ * 403 otherwise, as before. Nothing here depends on the key, so no answer tells whether it exists.
  */
-export function authorizeKeyRead(caller: Caller): void {
-  if (isSelfService(caller)) return;
-  authorize(caller, 'readKey');
+export function authorizeKeyRead(caller: Caller, reason: string | undefined): void {
+  if (!isSelfService(caller)) return authorize(caller, 'readKey');
+  if (!reason) throw badRequest(`A self-service key read needs ${REVEAL_REASON_HEADER}: say why the key is needed.`);
 }
 
-/** For a caller without BitLockerKey.Read.All: 403 unless a self-service owner of the key's device, 400 without a reason. */
-export async function checkSelfService(caller: Caller, deviceId: string | undefined, reason: string | undefined): Promise<void> {
+/**
+ * For a caller without BitLockerKey.Read.All: a self-service owner of the key's device may read it; the
+ * key of a device they do not own is answered as `absent` (asIfAbsent), the refusal kept for the audit trail.
+ */
+export async function checkSelfService(caller: Caller, deviceId: string | undefined, absent: () => GraphError): Promise<void> {
   if (isAllowed(caller, 'readKey')) return;
   if (!isSelfService(caller) || !caller.oid) authorize(caller, 'readKey');
-  if (!reason) throw badRequest(`A self-service key read needs ${REVEAL_REASON_HEADER}: say why the key is needed.`);
   const owners = deviceId === undefined ? undefined : await revealDirectory().deviceOwners(deviceId);
   if (!owners?.has(caller.oid!.toLowerCase())) {
-    throw forbidden("Self-service: you are not a registered owner of this key's device in Entra ID, so you may not read its key.");
+    throw asIfAbsent(
+      absent(),
+      forbidden("Self-service: you are not a registered owner of this key's device in Entra ID, so you may not read its key."),
+    );
   }
 }

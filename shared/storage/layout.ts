@@ -7,6 +7,11 @@ export const TABLES = {
   recoveryKeys: 'RecoveryKeys',
   /** The device index (PartitionKey = device id, RowKey = key id): shared/recoveryKeys/deviceIndex.ts. */
   deviceIndex: 'RecoveryKeysByDevice',
+  /**
+   * The deleted keys, each in a partition of its own (PartitionKey = key id, RowKey = DELETED_ROW), with what
+   * directory/deletedItems shows: shared/recoveryKeys/deletedIndex.ts.
+   */
+  deletedKeys: 'DeletedRecoveryKeys',
   /** The audit trail by time: shared/audit/store.ts. */
   auditLog: 'AuditLog',
   /** Device-proof nonces (PartitionKey = device id, RowKey = nonce): shared/auth/device/nonceStore.ts. */
@@ -36,6 +41,8 @@ export const TABLES = {
   revealRequests: 'RevealRequests',
   /** Bulk reveal grants (PartitionKey = tenant id, RowKey = random grant id): shared/reveal/grantStore.ts. */
   revealGrants: 'RevealGrants',
+  /** How far the audit trail was exported to Log Analytics (one row per data collection rule and stream): shared/audit/exportCheckpoint.ts. */
+  auditExport: 'AuditExport',
 } as const;
 
 /** The one partition of TABLES.keyImports: a row per key file whose import has not finished. */
@@ -49,6 +56,9 @@ export const INTUNE_ROTATION_PARTITION = 'pending';
 
 /** The RowKey of a key's record in its partition of TABLES.recoveryKeys (its audit twins have others). */
 export const RECORD_ROW = 'recoveryKey';
+
+/** The RowKey of a deleted key's row in its partition of TABLES.deletedKeys. */
+export const DELETED_ROW = 'deleted';
 
 /** The RowKey of a device's status in its partition of TABLES.deviceStatuses (its audit twins have others). */
 export const STATUS_ROW = 'status';

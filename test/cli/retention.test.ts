@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startAzuriteTables, type RunningAzurite } from '../../scripts/devhost/azurite';
 import { DEFAULT_DELETED_KEY_RETENTION_DAYS, resetSettings } from '../../shared/config';
-import { keyRowsOf } from '../support/storage';
+import { keyRowsOf, rawTable } from '../support/storage';
+import { DELETED_ROW, TABLES } from '../../shared/storage/layout';
 import { keyBody } from '../support/fixtures';
 
 // Retention of deleted keys and the purge job (timer and `npm run purge-expired`), on an Azurite of
@@ -62,7 +63,7 @@ describe('retention of deleted keys', () => {
     // A run before the end leaves it; a run after purges it.
     expect(await deleted.purgeExpiredKeys(justBefore, source)).toMatchObject({ expired: 0, purged: 0 });
     expect((await keyRowsOf(body.id!)).records).toHaveLength(1);
-    expect(await deleted.purgeExpiredKeys(justAfter, source)).toEqual({ expired: 1, purged: 1, skipped: 0, failed: [] });
+    expect(await deleted.purgeExpiredKeys(justAfter, source)).toEqual({ expired: 1, purged: 1, skipped: 0, failed: [], indexed: 0 });
     expect(await keyRowsOf(body.id!)).toEqual({ records: [], index: [] });
     await expect(deleted.getDeletedKey(body.id!)).rejects.toMatchObject({ status: 404 });
 
@@ -83,6 +84,23 @@ describe('retention of deleted keys', () => {
     expect(read.key).toBe(body.key);
   });
 
+  it('a key deleted before the deleted keys had an index of their own is listed once the purge job has run', async () => {
+    const source = deleted.systemSource('retention.test');
+    const { body } = await escrowAndDelete();
+    // As an earlier version left it: the record deleted, no row in the index.
+    await rawTable(TABLES.deletedKeys).deleteEntity(body.id!, DELETED_ROW);
+    const listed = async (): Promise<string[]> => (await deleted.listDeletedKeys(1000)).items.map((k) => k.id);
+    expect(await listed()).not.toContain(body.id);
+    expect(await deleted.purgeExpiredKeys(new Date(), source)).toMatchObject({ expired: 0, indexed: 1 });
+    expect(await listed()).toContain(body.id);
+    // The row the job added was checked against the record by that list, and confirmed; a second run adds nothing.
+    expect(await rawTable(TABLES.deletedKeys).getEntity(body.id!, DELETED_ROW)).toMatchObject({ listed: true, deviceId: body.deviceId });
+    expect(await deleted.purgeExpiredKeys(new Date(), source)).toMatchObject({ indexed: 0 });
+    expect((await deleted.getDeletedKey(body.id!)).id).toBe(body.id);
+    // Restored, so that the purges of the next test find only their own key.
+    await deleted.restoreDeletedKey(body.id!, {}, source);
+  });
+
   it('npm run purge-expired -- --now purges what is past its retention at that time, with DELETED_KEY_RETENTION_DAYS from the settings', async () => {
     const { body, deletedAt } = await escrowAndDelete();
     const env = { ...process.env, STORAGE_CONNECTION_STRING: azurite.connectionString, DELETED_KEY_RETENTION_DAYS: '7' };
@@ -91,7 +109,9 @@ describe('retention of deleted keys', () => {
     expect((await keyRowsOf(body.id!)).records).toHaveLength(1);
 
     const late = await run(process.execPath, [PURGE_SCRIPT, '--now', new Date(retentionEnd(deletedAt, 7) + 1000).toISOString()], { env });
-    expect(late.stdout).toMatch(/^purge-expired: done: 1 past retention, 1 purged, 0 changed meanwhile, 0 failed$/m);
+    expect(late.stdout).toMatch(
+      /^purge-expired: done: 1 past retention, 1 purged, 0 changed meanwhile, 0 failed; 0 deleted keys added to their index$/m,
+    );
     expect(await keyRowsOf(body.id!)).toEqual({ records: [], index: [] });
     expect(`${late.stdout}${late.stderr}`).not.toContain(body.key);
 

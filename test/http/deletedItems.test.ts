@@ -208,4 +208,16 @@ describe('directory/deletedItems paths', () => {
     expectGraphError(await call('GET', `${deletedItem(newId())}/restore/more`, { token: reader }), 404, 'itemNotFound');
     expectGraphError(await call('GET', deletedItem(newId()), { token: reader }), 404, 'itemNotFound');
   });
+
+  it('a query option on one deleted key is a 400 that names the properties its answer holds', async () => {
+    const body = await escrowAndDelete();
+    for (const query of ['$select=id', '$select=key', '$expand=key&$select=id']) {
+      const response = await call('GET', `${deletedItem(body.id!)}?${query}`, { token: basicReader });
+      expect(expectGraphError(response, 400, 'badRequest').message).toBe(
+        `The query option '${query.split('&')[0].split('=')[0]}' is not supported when reading a deleted recovery key: ` +
+          'it takes no query options. Its answer always holds id, createdDateTime, volumeType, deviceId, deletedDateTime.',
+      );
+      expectNoKey(response, body.key!);
+    }
+  });
 });

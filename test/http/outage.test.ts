@@ -81,7 +81,8 @@ async function callAt(
 }
 
 /** A storage fault as the client must see it: 503, Graph's error shape, Retry-After, within the bound. */
-function expectPrompt503(response: TimedResponse, what: string): void {
+function expectPrompt503(response: TimedResponse, request: string): void {
+  const what = `${request}, answered in ${response.ms} ms`;
   expect({ what, status: response.status, withinBound: response.ms <= BOUND_MS }).toEqual({
     what,
     status: 503,

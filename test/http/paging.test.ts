@@ -166,20 +166,24 @@ describe('prefix search among thousands of keys', () => {
   let created: string[];
 
   beforeAll(async () => {
-    // Records written straight into the table, as a large tenant's would be: random ids, other devices.
+    // Records written straight into the table, as a large tenant's would be: random ids, other devices,
+    // each with its device index entry as the service leaves it once confirmed (the unfiltered list reads those).
     const records = rawTable(TABLES.recoveryKeys);
-    await records.createTable();
+    const index = rawTable(TABLES.deviceIndex);
+    await Promise.all([records.createTable(), index.createTable()]);
     const now = new Date().toISOString();
-    await mapLimit(Array.from({ length: SEEDED }), 32, () =>
-      records.createEntity({
-        partitionKey: randomUUID(),
+    await mapLimit(Array.from({ length: SEEDED }), 32, async () => {
+      const [id, deviceId, volumeType] = [randomUUID(), randomUUID(), 'fixedDataVolume'];
+      await records.createEntity({
+        partitionKey: id,
         rowKey: RECORD_ROW,
-        deviceId: randomUUID(),
-        volumeType: 'fixedDataVolume',
+        deviceId,
+        volumeType,
         createdDateTime: now,
         recoveryPassword: recoveryPassword(),
-      }),
-    );
+      });
+      await index.createEntity({ partitionKey: deviceId, rowKey: id, volumeType, createdDateTime: now, listed: true });
+    });
     created = (
       await escrowKeys(
         writer,

@@ -80,7 +80,10 @@ async function timedPatch(next: typeof mode): Promise<{ response: ApiResponse; m
 }
 
 /** The host's dependencyFailure log line for a response (shared/http/handler.ts). */
-function dependencyFailureOf(response: ApiResponse): { status: number; cause: { call: string; code?: string; tries: number; ms: number } } {
+function dependencyFailureOf(response: ApiResponse): {
+  status: number;
+  cause: { call: string; code?: string; tries: number; ms: number; audit?: string };
+} {
   const line = host
     .output()
     .split('\n')
@@ -138,6 +141,21 @@ describe('one storage deadline per request', () => {
       expect(failure.cause.ms).toBeLessThan(STORAGE_TRY_TIMEOUT_MS);
     }
     await expectNothingWritten(body);
+  });
+
+  it("marks the 503 of a write whose audit record could not be stored as the audit trail's, for the alert on it", async () => {
+    // A device's daily repeat of an escrowed key: the record's read is answered, the audit rows' transaction hangs.
+    const body = keyBody({ deviceId: newId() });
+    expect((await callOn(host.url, 'PATCH', `${COLLECTION}/${body.id}`, { token: writer, body })).status).toBe(200);
+    await proxy.settled();
+    testMode('hangAfterFirst');
+    proxy.reset();
+    const response = await callOn(host.url, 'PATCH', `${COLLECTION}/${body.id}`, { token: writer, body });
+    testMode('answer');
+    expect(expectGraphError(response, 503, 'serviceNotAvailable').message).toBe(AUDIT_UNAVAILABLE);
+    // infra/resources.bicep's audit-write alert counts dependencyFailure lines with cause.audit: a
+    // `POST $batch` alone does not say which table failed.
+    expect(dependencyFailureOf(response)).toMatchObject({ status: 503, cause: { call: 'POST $batch', audit: 'table' } });
   });
 
   it('leaves requests whose storage answers promptly alone', async () => {

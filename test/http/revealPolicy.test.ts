@@ -1,7 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { startLocalHost, stopLocalHosts, HostDidNotStart, type LocalHost } from '../../scripts/devhost/localHost';
 import { AUDIT_READ, auditsOf, auditsPath, detailOf, readAllAudits } from '../support/audit';
-import { call, callOn, expectGraphError, READ, READ_BASIC, token, WRITE, type ApiResponse } from '../support/client';
+import {
+  call,
+  callOn,
+  expectAnsweredAsAbsent,
+  expectGraphError,
+  READ,
+  READ_BASIC,
+  token,
+  WRITE,
+  type ApiResponse,
+} from '../support/client';
 import { keyBody, type KeyBody } from '../support/fixtures';
 import { startGraphStandIn, type GraphStandIn } from '../support/graphStandIn';
 import { COLLECTION, item } from '../support/keys';
@@ -68,6 +78,14 @@ function expectNoPassword(response: ApiResponse, key: KeyBody): void {
   expect(response.text).not.toContain(key.key);
 }
 
+/** A reveal this bearer may not make, answered exactly as the reveal of a key id that does not exist. */
+async function expectRevealAsAbsent(response: ApiResponse, key: KeyBody, bearer: string, headers: Record<string, string> = {}) {
+  const missing = randomUUID();
+  expectAnsweredAsAbsent(response, await reveal(missing, bearer, headers), { hidden: key.id!, absent: missing });
+  expect(response.json.error?.message).toBe(`Recovery key ${key.id} was not found.`);
+  expectNoPassword(response, key);
+}
+
 beforeAll(async () => {
   identity = await startManagedIdentityStandIn();
   graph = await startGraphStandIn(await identity.tokenFor(GRAPH_RESOURCE));
@@ -107,19 +125,34 @@ describe('REVEAL_SCOPES', () => {
     expect(detailOf(record, 'ScopeRule')).toBe('1');
   });
 
-  it('refuses a device outside the scope with 403 naming the reason, audited, without the password', async () => {
-    const response = await reveal(keys.elsewhere.id!, await agent([BRAZIL_AGENTS]));
-    const error = expectGraphError(response, 403, 'authorization_error');
-    expect(error.message).toMatch(/device is in none of the device groups of your REVEAL_SCOPES rules \(1\)/);
-    expectNoPassword(response, keys.elsewhere);
+  it('answers a key of a device outside the scope as a missing key, audited with the real reason, without the password', async () => {
+    const bearer = await agent([BRAZIL_AGENTS]);
+    const response = await reveal(keys.elsewhere.id!, bearer);
+    await expectRevealAsAbsent(response, keys.elsewhere, bearer);
+    // Naming the device gives the same answer as naming it for a missing id.
+    const named = await on('GET', `${item(keys.elsewhere.id!)}?$select=key&deviceId=${devices.elsewhere}`, bearer, {
+      headers: { 'X-Reveal-Reason': 'lostPin' },
+    });
+    const missing = randomUUID();
+    const namedMissing = await on('GET', `${item(missing)}?$select=key&deviceId=${devices.elsewhere}`, bearer, {
+      headers: { 'X-Reveal-Reason': 'lostPin' },
+    });
+    expectAnsweredAsAbsent(named, namedMissing, { hidden: keys.elsewhere.id!, absent: missing });
     const record = await readRecord(keys.elsewhere.id!, response);
     expect(record.result).toBe('failure');
-    expect(record.resultReason).toMatch(/^403 authorization_error: Reveal scope/);
+    expect(record.resultReason).toMatch(
+      /^403 authorization_error: Reveal scope: this key's device is in none of the device groups of your REVEAL_SCOPES rules \(1\)/,
+    );
   });
 
-  it('refuses an agent whose groups are in no rule', async () => {
-    const response = await reveal(keys.brazil.id!, await agent([randomUUID()]));
-    expect(expectGraphError(response, 403, 'authorization_error').message).toMatch(/none of your groups is in a REVEAL_SCOPES rule/);
+  it('refuses an agent whose groups are in no rule, with the same 403 for any key id', async () => {
+    const bearer = await agent([randomUUID()]);
+    for (const id of [keys.brazil.id!, randomUUID()]) {
+      const response = await reveal(id, bearer);
+      expect(expectGraphError(response, 403, 'authorization_error').message).toBe(
+        'Reveal scope: none of your groups is in a REVEAL_SCOPES rule, so you may not read recovery keys.',
+      );
+    }
   });
 
   it('shows a scoped agent only in-scope devices in lists, searches and metadata reads', async () => {
@@ -131,7 +164,16 @@ describe('REVEAL_SCOPES', () => {
     expect(outOfScope.status).toBe(200);
     expect(outOfScope.json.value).toEqual([]);
     expect((await on('GET', item(keys.brazil.id!), bearer)).json.deviceId).toBe(devices.brazil);
-    expectGraphError(await on('GET', item(keys.elsewhere.id!), bearer), 404, 'itemNotFound');
+    const missing = randomUUID();
+    expectAnsweredAsAbsent(await on('GET', item(keys.elsewhere.id!), bearer), await on('GET', item(missing), bearer), {
+      hidden: keys.elsewhere.id!,
+      absent: missing,
+    });
+    const named = (id: string) => `${item(id)}?deviceId=${devices.elsewhere}`;
+    expectAnsweredAsAbsent(await on('GET', named(keys.elsewhere.id!), bearer), await on('GET', named(missing), bearer), {
+      hidden: keys.elsewhere.id!,
+      absent: missing,
+    });
   });
 
   it('keeps app-only reads tenant-wide', async () => {
@@ -184,7 +226,11 @@ describe('REVEAL_SCOPES', () => {
     expect(deleted).not.toContain(gone.elsewhere.id);
     expect((await on('GET', `${DELETED}/${gone.brazil.id}`, bearer)).json).toMatchObject({ id: gone.brazil.id, deviceId: devices.brazil });
     const hidden = await on('GET', `${DELETED}/${gone.elsewhere.id}`, bearer);
-    expect(expectGraphError(hidden, 404, 'itemNotFound').message).toBe(`Recovery key ${gone.elsewhere.id} was not found.`);
+    const missing = randomUUID();
+    expectAnsweredAsAbsent(hidden, await on('GET', `${DELETED}/${missing}`, bearer), { hidden: gone.elsewhere.id!, absent: missing });
+    expect(hidden.json.error?.message).toBe(
+      `Deleted recovery key ${gone.elsewhere.id} was not found (it is not deleted, or it was purged).`,
+    );
     // The app-only reader sees every deleted key.
     expect((await on('GET', `${DELETED}/${gone.elsewhere.id}`, await token({ roles: [READ_BASIC] }))).status).toBe(200);
 
@@ -270,9 +316,11 @@ describe('approval', () => {
     expect(expectGraphError(unknown, 400, 'badRequest').message).toMatch(/approver is not a property of a reveal request/);
     expectGraphError(await on('POST', REQUESTS, requester, { body: { keyId: 'nope', reason: 'lostPin' } }), 400, 'badRequest');
     expectGraphError(await on('POST', REQUESTS, requester, { body: { keyId: keys.exec.id, reason: 'because' } }), 400, 'badRequest');
-    expectGraphError(await on('POST', REQUESTS, requester, { body: { keyId: randomUUID(), reason: 'lostPin' } }), 404, 'itemNotFound');
+    // A key outside the requester's scope is answered as a missing one.
     const outOfScope = await on('POST', REQUESTS, requester, { body: { keyId: keys.brazil.id, reason: 'lostPin' } });
-    expectGraphError(outOfScope, 403, 'authorization_error');
+    const missing = randomUUID();
+    const absent = await on('POST', REQUESTS, requester, { body: { keyId: missing, reason: 'lostPin' } });
+    expectAnsweredAsAbsent(outOfScope, absent, { hidden: keys.brazil.id!, absent: missing });
     const id = (await on('POST', REQUESTS, requester, { body: { keyId: keys.exec.id, reason: 'lostPin' } })).json.id;
     expectGraphError(await on('GET', `${REQUESTS}/${id}`, await agent([EXEC_AGENTS])), 404, 'itemNotFound');
     expectGraphError(await on('POST', `${REQUESTS}/${id}/approve`, await agent([EXEC_AGENTS])), 403, 'authorization_error');
@@ -297,21 +345,28 @@ describe('self-service', () => {
     expect(byAgent.json['@escrow.disclosedBy']).toEqual(expect.any(String));
   });
 
-  it('needs a reason', async () => {
-    const response = await on('GET', `${item(keys.brazil.id!)}?$select=key`, await user());
-    expect(expectGraphError(response, 400, 'badRequest').message).toMatch(/self-service key read needs X-Reveal-Reason/);
-    expectNoPassword(response, keys.brazil);
+  it('needs a reason, asked before the key is looked up: the same 400 for an owned, a foreign and a missing key', async () => {
+    const bearer = await user();
+    for (const id of [keys.brazil.id!, keys.elsewhere.id!, randomUUID()]) {
+      const response = await on('GET', `${item(id)}?$select=key`, bearer);
+      expect(expectGraphError(response, 400, 'badRequest').message).toBe(
+        'A self-service key read needs X-Reveal-Reason: say why the key is needed.',
+      );
+      expectNoPassword(response, keys.brazil);
+    }
   });
 
-  it("refuses a device the user does not own, and opens nothing else: no list, no metadata, no one else's device", async () => {
+  it("answers a device the user does not own as a missing key, and opens nothing else: no list, no metadata, no one else's device", async () => {
     const bearer = await user();
     const notOwned = await reveal(keys.elsewhere.id!, bearer);
-    expect(expectGraphError(notOwned, 403, 'authorization_error').message).toMatch(/not a registered owner/);
-    expectNoPassword(notOwned, keys.elsewhere);
+    await expectRevealAsAbsent(notOwned, keys.elsewhere, bearer);
+    const record = await readRecord(keys.elsewhere.id!, notOwned);
+    expect(record.resultReason).toMatch(/^403 authorization_error: Self-service: you are not a registered owner of this key's device/);
     expectGraphError(await on('GET', COLLECTION, bearer), 403, 'authorization_error');
     expectGraphError(await on('GET', `${COLLECTION}?$filter=deviceId eq '${devices.brazil}'`, bearer), 403, 'authorization_error');
     expectGraphError(await on('GET', item(keys.brazil.id!), bearer), 403, 'authorization_error');
-    expectGraphError(await reveal(keys.brazil.id!, await user(randomUUID())), 403, 'authorization_error');
+    const stranger = await user(randomUUID());
+    await expectRevealAsAbsent(await reveal(keys.brazil.id!, stranger), keys.brazil, stranger);
     // An app without a role is not a user: no self-service.
     expectGraphError(await reveal(keys.brazil.id!, await token({})), 403, 'authorization_error');
   });
@@ -381,6 +436,11 @@ describe('a bulk grant and its granter', () => {
     const granter = await reveal(keys.exec.id!, await agent([EXEC_AGENTS, grantees], [READ, APPROVE], { oid: granterOid }));
     expect(expectGraphError(granter, 403, 'authorization_error').message).toMatch(/^Approval needed/);
     expectNoPassword(granter, keys.exec);
+    // The same granter under another spelling of their object id is still the granter.
+    const respelled = { oid: `{${granterOid.toUpperCase()}}` };
+    const again = await reveal(keys.exec.id!, await agent([EXEC_AGENTS, grantees], [READ, APPROVE], respelled));
+    expect(expectGraphError(again, 403, 'authorization_error').message).toMatch(/^Approval needed/);
+    expectNoPassword(again, keys.exec);
   });
 });
 
@@ -415,7 +475,7 @@ describe('mass recovery', () => {
     expect(detailOf(record, 'RevealBasis')).toBe('grant');
     expect(detailOf(record, 'GrantId')).toBe(grantId);
     // The grant does not widen the scope: the Brazil device stays out of reach of these agents.
-    expectGraphError(await reveal(keys.brazil.id!, agentToken), 403, 'authorization_error');
+    await expectRevealAsAbsent(await reveal(keys.brazil.id!, agentToken), keys.brazil, agentToken);
     expectGraphError(await on('GET', `${GRANTS}/${grantId}`, await agent([BRAZIL_AGENTS])), 404, 'itemNotFound');
   });
 });

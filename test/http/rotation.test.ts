@@ -8,7 +8,7 @@ import { DeviceClient } from '../../scripts/cli/device/client';
 import { registerDevice, type LocalDevice } from '../../scripts/cli/device/identity';
 import { startLocalHost, stopLocalHosts, type LocalHost } from '../../scripts/devhost/localHost';
 import { AUDIT_READ, auditsOf, keySpellings, secretsIn } from '../support/audit';
-import { type ApiResponse, callOn, expectGraphError, READ, READ_BASIC, tokenWith, WRITE } from '../support/client';
+import { type ApiResponse, callOn, expectAnsweredAsAbsent, expectGraphError, READ, READ_BASIC, tokenWith, WRITE } from '../support/client';
 import { startCountingProxy, type CountingProxy } from '../support/countingProxy';
 import { keyBody, newId, recoveryPassword } from '../support/fixtures';
 import { COLLECTION, item } from '../support/keys';
@@ -234,14 +234,26 @@ describe('a successor', () => {
     expect(secretsIn(JSON.stringify(own), keySpellings(old.key))).toEqual([]);
   });
 
-  it('is refused for a key that does not exist (404), another device’s key (403) or a deleted one (409), and stores nothing', async () => {
+  it('is refused for a key that does not exist (404), another device’s key (as if absent) or a deleted one (409), and stores nothing', async () => {
     const device = await newDevice();
     const other = await newDevice();
     const othersKey = await disclosedKey(other);
-    const cases: [string, number, string, RegExp][] = [
-      [newId(), 404, 'itemNotFound', /was not found/],
-      [othersKey.id, 403, 'authorization_error', /belongs to another device/],
+    // Another device's key is answered as a missing one; the trail records the real refusal.
+    const missing = newId();
+    const [foreign, absent] = [
+      escrowBody(device, { '@escrow.replaces': othersKey.id }),
+      escrowBody(device, { '@escrow.replaces': missing }),
     ];
+    const hidden = await device.client.send('PATCH', COLLECTION, foreign);
+    expectAnsweredAsAbsent(hidden, await device.client.send('PATCH', COLLECTION, absent), { hidden: othersKey.id, absent: missing });
+    expect(hidden.json.error?.message).toBe(`Recovery key ${othersKey.id} (named by @escrow.replaces) was not found.`);
+    const record = (await auditsOf(foreign.id!, auditor)).find((event) => event.correlationId === hidden.headers.get('request-id'));
+    expect(record?.result).toBe('failure');
+    expect(record?.resultReason).toBe(
+      `403 authorization_error: Recovery key ${othersKey.id} belongs to another device; a device may replace only its own keys.`,
+    );
+    for (const body of [foreign, absent]) expect((await api('GET', item(body.id!), basic)).status).toBe(404);
+    const cases: [string, number, string, RegExp][] = [];
     const gone = await disclosedKey(device);
     expect((await api('DELETE', item(gone.id), writer)).status).toBe(204);
     cases.push([gone.id, 409, 'conflict', /is deleted/]);
@@ -302,14 +314,22 @@ describe('a device delete', () => {
     expect((await api('GET', item(key.id), basic)).status).toBe(200);
   });
 
-  it('of another device’s key, even superseded, is a 403', async () => {
+  it('of another device’s key, even superseded, is answered as for a missing key, and audited as the 403 it is', async () => {
     const owner = await newDevice();
     const intruder = await newDevice();
     const old = await disclosedKey(owner);
     expect((await owner.client.send('PATCH', COLLECTION, escrowBody(owner, { '@escrow.replaces': old.id }))).status).toBe(200);
     const refused = await intruder.client.send('DELETE', item(old.id));
-    expect(expectGraphError(refused, 403, 'authorization_error').message).toMatch(/belongs to another device/);
+    const missing = newId();
+    expectAnsweredAsAbsent(refused, await intruder.client.send('DELETE', item(missing)), { hidden: old.id, absent: missing });
+    expect(refused.json.error?.message).toBe(`Recovery key ${old.id} was not found.`);
     expect((await api('GET', item(old.id), basic)).status).toBe(200);
+    const record = (await auditsOf(old.id, auditor)).find((event) => event.correlationId === refused.headers.get('request-id'));
+    expect(record).toMatchObject({
+      activityDisplayName: 'Delete BitLocker key',
+      result: 'failure',
+      resultReason: `403 authorization_error: Recovery key ${old.id} belongs to another device; a device may write only its own keys.`,
+    });
   });
 });
 

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ACTIVITIES } from '../../shared/audit/model';
 import {
   type ArmResource,
   type CompiledInfra,
@@ -203,6 +204,7 @@ describe('role assignments', () => {
     expect(assignments.map((a) => [principalOf(a), roleOf(a), scopeTypeOf(a)]).sort()).toEqual([
       ['app identity', 'keyVaultSecretsUser', 'Microsoft.KeyVault/vaults'],
       ['app identity', 'monitoringMetricsPublisher', 'Microsoft.Insights/components'],
+      ['app identity', 'monitoringMetricsPublisher', 'Microsoft.Insights/dataCollectionRules'],
       ['app identity', 'storageBlobDataContributor', 'Microsoft.Storage/storageAccounts/blobServices/containers'],
       ['app identity', 'storageBlobDataOwner', 'Microsoft.Storage/storageAccounts'],
       ['app identity', 'storageTableDataContributor', 'Microsoft.Storage/storageAccounts'],
@@ -245,6 +247,10 @@ describe('app settings', () => {
     'ENCRYPTION_KEYS',
     'ENCRYPTION_ACTIVE_KEY',
     'BACKUP_BLOB_ENDPOINT',
+    // The audit trail's data collection rule (auditToLogAnalytics): its endpoint, id and stream.
+    'AUDIT_LOGS_INGESTION_ENDPOINT',
+    'AUDIT_LOGS_RULE_ID',
+    'AUDIT_LOGS_STREAM',
   ];
   const LOCAL_ONLY = ['STORAGE_CONNECTION_STRING', 'BACKUP_CONNECTION_STRING', 'LOCAL_STATE_DIR', 'PORT'];
   // Set by the hosting platform, read only to refuse local modes there: never an operator's choice.
@@ -283,6 +289,10 @@ describe('app settings', () => {
     expect(parameterFile.parameters.grantKeyringAdmin).toEqual({ value: '${GRANT_KEYRING_ADMIN=false}' });
     expect(parameterFile.parameters.storageSku).toEqual({ value: '${AZURE_STORAGE_SKU=Standard_RAGZRS}' });
     expect(parameterFile.parameters.backupRetentionDays).toEqual({ value: '${BACKUP_RETENTION_DAYS=35}' });
+    expect(parameterFile.parameters.alertEmail).toEqual({ value: '${AZURE_ALERT_EMAIL=}' });
+    expect(parameterFile.parameters.alertActionGroupId).toEqual({ value: '${AZURE_ALERT_ACTION_GROUP_ID=}' });
+    expect(parameterFile.parameters.privateNetwork).toEqual({ value: '${AZURE_PRIVATE_NETWORK=false}' });
+    expect(parameterFile.parameters.auditToLogAnalytics).toEqual({ value: '${AUDIT_TO_LOG_ANALYTICS=true}' });
   });
 });
 
@@ -305,5 +315,272 @@ describe('the region', () => {
     expect(location.allowedValues).toEqual(expect.arrayContaining(['eastus', 'westeurope', 'swedencentral', 'australiaeast']));
     // Flex Consumption is not offered there (quickstart's allow-list).
     expect(location.allowedValues).not.toContain('westindia');
+  });
+});
+
+/** The value of a `[variables('name')]` expression (or `[variables('name')][copyIndex()]`'s list) from the resources template. */
+function variable<T>(name: string): T {
+  const value = infra.resources.variables?.[name];
+  if (value === undefined) throw new Error(`no variable ${name}`);
+  return value as T;
+}
+
+/** Whether a resource is deployed only when `parameters('name')` is true (its condition names it). */
+function conditionOf(resource: ArmResource): string {
+  return String(resource.condition ?? 'always');
+}
+
+interface LogAlert {
+  name: string;
+  on: 'insights' | 'audit';
+  query: string;
+  measure: string;
+  threshold: number;
+  frequency: string;
+  window: string;
+}
+
+describe('the audit trail in Log Analytics (auditToLogAnalytics)', () => {
+  // The columns Graph's directoryAudit record has, as the exporter sends them, and TimeGenerated.
+  const COLUMNS = [
+    ['TimeGenerated', 'datetime'],
+    ['id', 'string'],
+    ['category', 'string'],
+    ['correlationId', 'string'],
+    ['activityDisplayName', 'string'],
+    ['activityDateTime', 'datetime'],
+    ['operationType', 'string'],
+    ['loggedByService', 'string'],
+    ['result', 'string'],
+    ['resultReason', 'string'],
+    ['initiatedBy', 'dynamic'],
+    ['targetResources', 'dynamic'],
+    ['additionalDetails', 'dynamic'],
+  ].map(([name, type]) => ({ name, type }));
+
+  it('is on by default, from a parameter azd feeds', () => {
+    expect(infra.main.parameters.auditToLogAnalytics).toMatchObject({ type: 'bool', defaultValue: true });
+    expect(moduleParameters(infra.main).auditToLogAnalytics).toEqual({ value: "[parameters('auditToLogAnalytics')]" });
+  });
+
+  it('creates the EscrowAudit_CL table on the Analytics plan with exactly the directoryAudit columns', () => {
+    const table = onlyResourceOfType(infra.resources, 'Microsoft.OperationalInsights/workspaces/tables');
+    expect(conditionOf(table)).toBe("[parameters('auditToLogAnalytics')]");
+    expect(table.name).toMatch(/'EscrowAudit_CL'\)\]$/);
+    expect(propertiesOf(table)).toEqual({ plan: 'Analytics', schema: { name: 'EscrowAudit_CL', columns: "[variables('auditColumns')]" } });
+    expect(variable('auditColumns')).toEqual(COLUMNS);
+  });
+
+  it('sends through a Direct data collection rule whose stream declares the same columns, into that table unchanged', () => {
+    const rule = onlyResourceOfType(infra.resources, 'Microsoft.Insights/dataCollectionRules');
+    expect({ kind: rule.kind, apiVersion: rule.apiVersion, condition: conditionOf(rule) }).toEqual({
+      kind: 'Direct',
+      apiVersion: '2023-03-11',
+      condition: "[parameters('auditToLogAnalytics')]",
+    });
+    expect(variable('auditStream')).toBe('Custom-EscrowAudit_CL');
+    const properties = propertiesOf(rule);
+    // The table's columns and the stream's are one list.
+    expect(properties.streamDeclarations).toEqual({ 'Custom-EscrowAudit_CL': { columns: "[variables('auditColumns')]" } });
+    expect(properties.destinations).toEqual({
+      logAnalytics: [{ name: 'workspace', workspaceResourceId: "[resourceId('Microsoft.OperationalInsights/workspaces', format('log-escrow-{0}', parameters('resourceToken')))]" }],
+    });
+    expect(properties.dataFlows).toEqual([
+      { streams: ["[variables('auditStream')]"], destinations: ['workspace'], transformKql: 'source', outputStream: "[variables('auditStream')]" },
+    ]);
+  });
+
+  it("gives the app the rule's ingestion endpoint, immutable id and stream, and the right to send to it", () => {
+    const settings = propertiesExpressionOf(onlyResourceOfType(infra.resources, 'Microsoft.Web/sites/config'));
+    const rule = "reference(resourceId('Microsoft.Insights/dataCollectionRules', format('dcr-escrow-audit-{0}', parameters('resourceToken'))), '2023-03-11')";
+    expect(settings).toContain(
+      `if(parameters('auditToLogAnalytics'), createObject('AUDIT_LOGS_INGESTION_ENDPOINT', ${rule}.endpoints.logsIngestion, 'AUDIT_LOGS_RULE_ID', ${rule}.immutableId, 'AUDIT_LOGS_STREAM', variables('auditStream')), createObject())`,
+    );
+    const publisher = resourcesOfType(infra.resources, 'Microsoft.Authorization/roleAssignments').find(
+      (assignment) => scopeTypeOf(assignment) === 'Microsoft.Insights/dataCollectionRules',
+    );
+    expect([roleOf(publisher!), principalOf(publisher!), conditionOf(publisher!)]).toEqual([
+      'monitoringMetricsPublisher',
+      'app identity',
+      "[parameters('auditToLogAnalytics')]",
+    ]);
+  });
+
+  it("has every column the Sentinel rules' queries read", () => {
+    const template = JSON.parse(readFileSync(join(ROOT, 'infra', 'sentinel', 'escrowAuditAlerts.json'), 'utf8')) as {
+      resources: { properties: { query: string } }[];
+    };
+    const columns = new Set(COLUMNS.map((column) => column.name));
+    const KQL_WORDS = new Set(['let', 'where', 'and', 'or', 'extend', 'summarize', 'by', 'on', 'project', 'has', 'startswith', 'mv-apply']);
+    const read = new Set<string>();
+    for (const { properties } of template.resources) {
+      const text = properties.query.replace(/@?"[^"]*"/g, '""');
+      // Names the query defines (let x =, extend X =, summarize X =, mv-apply x =) are not columns.
+      const defined = new Set([...text.matchAll(/([A-Za-z_]\w*)\s*=(?!=)/g)].map((m) => m[1]));
+      // A column is a name neither a member (x.name), a function (name(...)), a keyword nor the table.
+      for (const m of text.matchAll(/(?<![.\w-])([A-Za-z_][\w-]*)(?![\w-]|\s*\()/g)) {
+        const name = m[1];
+        if (!KQL_WORDS.has(name) && !defined.has(name) && name !== 'EscrowAudit_CL' && !/^\d/.test(name)) read.add(name);
+      }
+    }
+    expect([...read].sort()).toEqual(
+      ['TimeGenerated', 'activityDisplayName', 'additionalDetails', 'correlationId', 'initiatedBy', 'result', 'resultReason', 'targetResources'],
+    );
+    for (const name of read) expect([name, columns.has(name)]).toEqual([name, true]);
+  });
+});
+
+describe('alerts', () => {
+  const rules = () => variable<LogAlert[]>('logAlerts');
+  const rule = (name: string) => rules().find((candidate) => candidate.name === name)!;
+
+  it('are log alert rules for 5xx, storage 503s, audit write failures and reveal spikes', () => {
+    expect(rules().map((candidate) => [candidate.name, candidate.on])).toEqual([
+      ['http-5xx', 'insights'],
+      ['storage-503', 'insights'],
+      ['audit-write', 'insights'],
+      ['reveal-spike', 'audit'],
+    ]);
+    const resource = onlyResourceOfType(infra.resources, 'Microsoft.Insights/scheduledQueryRules');
+    // The reveal rule reads EscrowAudit_CL, so it exists only with the table.
+    expect(conditionOf(resource)).toBe("[or(equals(variables('logAlerts')[copyIndex()].on, 'insights'), parameters('auditToLogAnalytics'))]");
+    expect(propertiesOf(resource).scopes).toEqual([
+      "[if(equals(variables('logAlerts')[copyIndex()].on, 'audit'), resourceId('Microsoft.OperationalInsights/workspaces', format('log-escrow-{0}', parameters('resourceToken'))), resourceId('Microsoft.Insights/components', format('appi-escrow-{0}', parameters('resourceToken'))))]",
+    ]);
+    expect(propertiesOf(resource).actions).toEqual({ actionGroups: "[variables('alertActionGroups')]" });
+    for (const { name, query, measure } of rules()) expect([name, query.includes(`${measure} =`)]).toEqual([name, true]);
+  });
+
+  it('count 5xx among HTTP requests, which are never sampled', () => {
+    expect(rule('http-5xx').query).toContain('sumif(itemCount, toint(resultCode) >= 500)');
+    const host = JSON.parse(readFileSync(join(ROOT, 'host.json'), 'utf8')) as {
+      logging: { applicationInsights: { samplingSettings: { excludedTypes: string } } };
+    };
+    expect(host.logging.applicationInsights.samplingSettings.excludedTypes.split(';')).toContain('Request');
+  });
+
+  it("match the log lines the app writes: graphHandler's dependencyFailure, the audit trail's mark, the lost refusal summary", () => {
+    const handler = readFileSync(join(ROOT, 'shared', 'http', 'handler.ts'), 'utf8');
+    expect(handler).toContain("event: 'dependencyFailure', ...fields, status: error.status, cause: error.logDetails");
+    expect(rule('storage-503').query).toContain('tostring(m.event) == "dependencyFailure" and toint(m.status) == 503');
+    expect(rule('audit-write').query).toContain('isnotempty(tostring(m.cause.audit)) or tostring(m.event) == "refusalSummaryLost"');
+    expect(readFileSync(join(ROOT, 'shared', 'audit', 'store.ts'), 'utf8')).toContain("audit: 'table' }");
+    expect(readFileSync(join(ROOT, 'shared', 'audit', 'outbox.ts'), 'utf8')).toContain("audit: 'outbox'");
+    expect(readFileSync(join(ROOT, 'shared', 'audit', 'refusalBudget.ts'), 'utf8')).toContain("event: 'refusalSummaryLost'");
+  });
+
+  it("count successful reads of a key's password by the activity name the audit trail records", () => {
+    expect(rule('reveal-spike').query).toContain(`activityDisplayName == "${ACTIVITIES.read.displayName}" and result == "success"`);
+    expect([rule('reveal-spike').window, rule('reveal-spike').threshold]).toEqual(['PT1H', 50]);
+  });
+
+  it('notify a new action group for an email address, an existing one by id, both or neither', () => {
+    const group = onlyResourceOfType(infra.resources, 'Microsoft.Insights/actionGroups');
+    expect(conditionOf(group)).toBe("[not(empty(parameters('alertEmail')))]");
+    expect(propertiesOf(group).emailReceivers).toEqual([
+      { name: 'operator', emailAddress: "[parameters('alertEmail')]", useCommonAlertSchema: true },
+    ]);
+    expect(variable('alertActionGroups')).toBe(
+      "[concat(if(empty(parameters('alertEmail')), createArray(), createArray(resourceId('Microsoft.Insights/actionGroups', format('ag-escrow-{0}', parameters('resourceToken'))))), if(empty(parameters('alertActionGroupId')), createArray(), createArray(parameters('alertActionGroupId'))))]",
+    );
+    expect(infra.main.parameters.alertEmail).toMatchObject({ type: 'string', defaultValue: '' });
+    expect(infra.main.parameters.alertActionGroupId).toMatchObject({ type: 'string', defaultValue: '' });
+  });
+});
+
+describe('the availability test of /health', () => {
+  it('is a standard test that expects 200 and the body GET /health answers when healthy', () => {
+    const test = onlyResourceOfType(infra.resources, 'Microsoft.Insights/webtests');
+    expect(test.kind).toBe('standard');
+    const properties = propertiesOf(test) as { Request: Record<string, unknown>; ValidationRules: { ContentValidation: { ContentMatch: string } } } & Record<string, unknown>;
+    expect(properties).toMatchObject({ Kind: 'standard', Enabled: true, Frequency: 300 });
+    expect(properties.Request).toMatchObject({
+      RequestUrl: "[format('https://{0}/health', reference(resourceId('Microsoft.Web/sites', format('func-escrow-{0}', parameters('resourceToken'))), '2024-04-01').defaultHostName)]",
+      HttpVerb: 'GET',
+    });
+    expect(properties.ValidationRules).toMatchObject({ ExpectedHttpStatusCode: 200, SSLCheck: true });
+    // functions/health.ts answers jsonResponse(…, 200, { status: 'healthy', checks }).
+    expect(JSON.stringify({ status: 'healthy', checks: { storage: 'ok' } })).toContain(properties.ValidationRules.ContentValidation.ContentMatch);
+    expect(readFileSync(join(ROOT, 'functions', 'health.ts'), 'utf8')).toContain("{ status: 'healthy', checks: report.checks }");
+  });
+
+  it('alerts when two locations fail', () => {
+    const alert = onlyResourceOfType(infra.resources, 'Microsoft.Insights/metricAlerts');
+    expect(propertiesOf(alert).criteria).toMatchObject({
+      'odata.type': 'Microsoft.Azure.Monitor.WebtestLocationAvailabilityCriteria',
+      failedLocationCount: 2,
+    });
+  });
+});
+
+describe('diagnostic settings', () => {
+  it('send the tables, both accounts\' blobs and the Key Vault to the workspace, every log category', () => {
+    const settings = resourcesOfType(infra.resources, 'Microsoft.Insights/diagnosticSettings');
+    expect(settings.map((setting) => [scopeTypeOf(setting), /'(stescrow|stescrowbk|kv-escrow-)\{0\}'/.exec(setting.scope ?? '')?.[1]]).sort()).toEqual([
+      ['Microsoft.KeyVault/vaults', 'kv-escrow-'],
+      ['Microsoft.Storage/storageAccounts/blobServices', 'stescrow'],
+      ['Microsoft.Storage/storageAccounts/blobServices', 'stescrowbk'],
+      ['Microsoft.Storage/storageAccounts/tableServices', 'stescrow'],
+    ]);
+    const workspace = "[resourceId('Microsoft.OperationalInsights/workspaces', format('log-escrow-{0}', parameters('resourceToken')))]";
+    expect(variable('storageDiagnostics')).toEqual({
+      workspaceId: workspace,
+      logs: [{ categoryGroup: 'allLogs', enabled: true }],
+      metrics: [{ category: 'Transaction', enabled: true }],
+    });
+    const vault = settings.find((setting) => scopeTypeOf(setting) === 'Microsoft.KeyVault/vaults')!;
+    expect(propertiesOf(vault)).toMatchObject({ workspaceId: workspace, logs: [{ categoryGroup: 'allLogs', enabled: true }] });
+  });
+});
+
+describe('the private network option (privateNetwork)', () => {
+  const ON = "[parameters('privateNetwork')]";
+
+  it('is off by default', () => {
+    expect(infra.main.parameters.privateNetwork).toMatchObject({ type: 'bool', defaultValue: false });
+    expect(moduleParameters(infra.main).privateNetwork).toEqual({ value: ON });
+  });
+
+  it('turns public network access off on both storage accounts and the vault when on, and only then', () => {
+    expect(variable('publicNetworkAccess')).toBe("[if(parameters('privateNetwork'), 'Disabled', 'Enabled')]");
+    for (const resource of [storageAccount('stescrow'), storageAccount('stescrowbk'), onlyResourceOfType(infra.resources, 'Microsoft.KeyVault/vaults')]) {
+      expect([resource.name, propertiesOf(resource).publicNetworkAccess]).toEqual([resource.name, "[variables('publicNetworkAccess')]"]);
+    }
+  });
+
+  it("integrates the Function App into a subnet delegated to Flex Consumption's Microsoft.App/environments", () => {
+    const site = onlyResourceOfType(infra.resources, 'Microsoft.Web/sites');
+    expect(propertiesOf(site).virtualNetworkSubnetId).toBe(
+      "[if(parameters('privateNetwork'), resourceId('Microsoft.Network/virtualNetworks/subnets', format('vnet-escrow-{0}', parameters('resourceToken')), 'app'), null())]",
+    );
+    const vnet = onlyResourceOfType(infra.resources, 'Microsoft.Network/virtualNetworks');
+    expect(conditionOf(vnet)).toBe(ON);
+    const subnets = propertiesOf(vnet).subnets as { name: string; properties: Record<string, unknown> }[];
+    expect(subnets.map((subnet) => subnet.name)).toEqual(['app', 'private-endpoints']);
+    expect(subnets[0].properties.delegations).toEqual([{ name: 'flex-consumption', properties: { serviceName: 'Microsoft.App/environments' } }]);
+  });
+
+  it('reaches the tables (and their secondary on RA SKUs), both accounts\' blobs and the vault through private endpoints and DNS zones', () => {
+    expect(variable<{ name: string; account: string; group: string; zone: number }[]>('privateEndpointTargets').map((t) => [t.account, t.group, t.zone])).toEqual([
+      ['storage', 'table', 0],
+      ['storage', 'table_secondary', 0],
+      ['storage', 'blob', 1],
+      ['backup', 'blob', 1],
+      ['vault', 'vault', 2],
+    ]);
+    expect(variable('privateDnsZoneNames')).toEqual([
+      "[format('privatelink.table.{0}', environment().suffixes.storage)]",
+      "[format('privatelink.blob.{0}', environment().suffixes.storage)]",
+      'privatelink.vaultcore.azure.net',
+    ]);
+    expect(variable('readsSecondary')).toBe("[startsWith(parameters('storageSku'), 'Standard_RA')]");
+    const endpoints = onlyResourceOfType(infra.resources, 'Microsoft.Network/privateEndpoints');
+    const endpointCondition =
+      "[and(parameters('privateNetwork'), or(not(equals(variables('privateEndpointTargets')[copyIndex()].group, 'table_secondary')), variables('readsSecondary')))]";
+    expect(conditionOf(endpoints)).toBe(endpointCondition);
+    expect(conditionOf(onlyResourceOfType(infra.resources, 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups'))).toBe(endpointCondition);
+    for (const type of ['Microsoft.Network/privateDnsZones', 'Microsoft.Network/privateDnsZones/virtualNetworkLinks']) {
+      expect([type, conditionOf(onlyResourceOfType(infra.resources, type))]).toEqual([type, ON]);
+    }
   });
 });

@@ -50,6 +50,24 @@ it('is an ARM deployment template of scheduled Sentinel rules, each with its own
   expect(new Set(rules.map((rule) => rule.name)).size).toBe(rules.length);
 });
 
+/** An ISO 8601 duration of hours and minutes (PT1H15M) in minutes. */
+const minutesOf = (duration: string): number => {
+  const [, hours, minutes] = /^PT(?:(\d+)H)?(?:(\d+)M)?$/.exec(duration) ?? [];
+  return Number(hours ?? 0) * 60 + Number(minutes ?? 0);
+};
+
+it('looks back further than its schedule and counts each row once, by when it was ingested', () => {
+  // The export delivers rows minutes after the event (docs/alerts.md): a look-back of exactly the
+  // schedule would miss a row that lands after its run; the ingestion-time filter keeps the longer
+  // look-back from counting a row in two runs.
+  for (const { properties } of rules) {
+    const every = minutesOf(properties.queryFrequency);
+    expect(minutesOf(properties.queryPeriod)).toBeGreaterThanOrEqual(every + 15);
+    const [, since, unit] = /\| where ingestion_time\(\) > ago\((\d+)([mh])\)\n/.exec(properties.query) ?? [];
+    expect(Number(since) * (unit === 'h' ? 60 : 1)).toBe(every);
+  }
+});
+
 it('reads EscrowAudit_CL and names only activity display names the service writes', () => {
   const named = new Set<string>();
   for (const { properties } of rules) {

@@ -3,11 +3,12 @@ import { randomUUID } from 'node:crypto';
 import type { AuditSource } from '../../shared/audit/model';
 import type { Caller } from '../../shared/auth/caller';
 import { resetSettings } from '../../shared/config';
-import { GraphError } from '../../shared/errors/graphError';
+import type { GraphError } from '../../shared/errors/graphError';
 import { createRecoveryKey } from '../../shared/recoveryKeys/service';
 import { useRevealClock } from '../../shared/reveal/clock';
 import { activeApproval, createRevealRequest, decideRevealRequest, getRevealRequest } from '../../shared/reveal/requests';
 import { keyBody } from '../support/fixtures';
+import { asyncRefusal as refusal } from '../support/refusal';
 
 // Reveal requests against the run's Azurite, in process: what needs a clock moved by hours (an approval
 // expiring, a pending request lapsing) or a second tenant (which the host's token check would refuse
@@ -29,16 +30,6 @@ const requester = caller(['BitLockerKey.Read.All']);
 const approver = caller(['BitLockerKey.Approve.All']);
 let keyId: string;
 let now = Date.now();
-
-/** What a use case threw, for its status and message. */
-async function refusal(work: Promise<unknown>): Promise<GraphError> {
-  const error = await work.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(GraphError);
-  return error as GraphError;
-}
 
 beforeAll(async () => {
   delete process.env.REVEAL_APPROVAL_HOURS;

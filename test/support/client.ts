@@ -104,17 +104,39 @@ export const call = (method: string, path: string, options: CallOptions = {}): P
   callOn(baseUrl(), method, path, options);
 
 /** Asserts Graph's error shape and returns the error object (of this client's or the device client's response). */
-export function expectGraphError(
-  response: { status: number; headers: Headers; json: { error?: unknown } },
-  status: number,
-  code: string,
-): GraphErrorJson {
+/** A response as expectGraphError reads it: this client's or the device client's. */
+type ErrorAnswer = { status: number; headers: Headers; json: { error?: unknown } };
+
+export function expectGraphError(response: ErrorAnswer, status: number, code: string): GraphErrorJson {
   const error = response.json.error as GraphErrorJson | undefined;
   expect({ status: response.status, code: error?.code }).toEqual({ status, code });
   expect(typeof error!.message).toBe('string');
   expect(error!.innerError['request-id']).toBe(response.headers.get('request-id'));
   expect(error!.innerError.date).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/);
   return error!;
+}
+
+/**
+ * A refusal answered as if its object did not exist: `hidden` (for id `ids.hidden`) has the status,
+ * error code, headers and error JSON of `absent`, the answer to the same request for an id that does
+ * not exist (`ids.absent`), message for message once the id it echoes is set aside. Returns the error.
+ */
+export function expectAnsweredAsAbsent(hidden: ErrorAnswer, absent: ErrorAnswer, ids: { hidden: string; absent: string }): GraphErrorJson {
+  const shape = (response: ErrorAnswer, id: string) => {
+    const error = expectGraphError(response, 404, 'itemNotFound');
+    expect(error.message).toContain(id);
+    const headers: string[] = [];
+    response.headers.forEach((_value, name) => headers.push(name));
+    return {
+      code: error.code,
+      message: error.message.split(id).join('{id}'),
+      error: Object.keys(error).sort(),
+      innerError: Object.keys(error.innerError).sort(),
+      headers: headers.sort(),
+    };
+  };
+  expect(shape(hidden, ids.hidden)).toEqual(shape(absent, ids.absent));
+  return hidden.json.error as GraphErrorJson;
 }
 
 /**

@@ -33,7 +33,16 @@ export interface RequestCount {
   requests: string[];
   /** `class table` per request (`partition AuditLog`), sorted. */
   classes: string[];
+  /** Every request, in the order they arrived, with their times (performance.now of this process, as the test's own). */
+  seen: readonly CountedRequest[];
 }
+
+/** The requests of `count` of one `class table` (`batch $batch`), in the order they arrived. */
+export const requestsOf = (count: Pick<RequestCount, 'seen'>, name: string): CountedRequest[] =>
+  count.seen.filter((request) => `${request.kind} ${request.table}` === name);
+
+/** Whether two requests were in flight together: each started before the other ended. */
+export const inFlightTogether = (a: CountedRequest, b: CountedRequest): boolean => a.start < b.end && b.start < a.end;
 
 export interface CountingProxy {
   /** A connection string for the run's storage account, through the proxy. */
@@ -55,11 +64,15 @@ export interface CountingProxy {
  */
 export type HangWhen = (request: CountedRequest, tryId: string) => boolean;
 
+/** How much longer than `holdMs` the proxy holds a request before it forwards it (a slow storage), asked on arrival. */
+export type HoldLonger = (request: CountedRequest) => number;
+
 /** Starts a proxy on a free port of 127.0.0.1 in front of the storage at `target` (the run's Azurite: its connection string). */
 export async function startCountingProxy(
   target: string = process.env.STORAGE_CONNECTION_STRING!,
   holdMs = 50,
   hangWhen: HangWhen = () => false,
+  holdLonger: HoldLonger = () => 0,
 ): Promise<CountingProxy> {
   const endpoint = new URL(/TableEndpoint=([^;]+)/.exec(target)![1]);
   let counted: CountedRequest[] = [];
@@ -86,21 +99,24 @@ export async function startCountingProxy(
       res.once('close', done);
       return;
     }
-    setTimeout(() => {
-      const upstream = http.request(
-        { host: endpoint.hostname, port: endpoint.port, method: req.method, path: req.url, headers: req.headers },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-          answer.once('end', done);
-        },
-      );
-      upstream.once('error', () => {
-        done();
-        res.destroy();
-      });
-      req.pipe(upstream);
-    }, holdMs);
+    setTimeout(
+      () => {
+        const upstream = http.request(
+          { host: endpoint.hostname, port: endpoint.port, method: req.method, path: req.url, headers: req.headers },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+            answer.once('end', done);
+          },
+        );
+        upstream.once('error', () => {
+          done();
+          res.destroy();
+        });
+        req.pipe(upstream);
+      },
+      holdMs + holdLonger(request),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -117,6 +133,7 @@ export async function startCountingProxy(
         inARow: longestChain(counted.map((r) => [r.start, r.end] as const)),
         requests: counted.map((r) => `${r.method} ${r.table}`).sort(),
         classes: counted.map((r) => `${r.kind} ${r.table}`).sort(),
+        seen: counted,
       };
     },
     close: () =>

@@ -12,3 +12,13 @@ export function refusal(act: () => unknown): GraphError {
   }
   throw new Error('expected a 400 refusal, but nothing was thrown');
 }
+
+/** The GraphError that `work` rejects with, whatever its status (the test asserts that). */
+export async function asyncRefusal(work: Promise<unknown>): Promise<GraphError> {
+  const error = await work.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(GraphError);
+  return error as GraphError;
+}

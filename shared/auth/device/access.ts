@@ -1,4 +1,5 @@
-import { forbidden, type GraphError } from '../../errors/graphError';
+import { asIfAbsent, forbidden, type GraphError } from '../../errors/graphError';
+import { keyNotFound } from '../../recoveryKeys/notFound';
 import type { Caller } from '../caller';
 import type { DeviceIdentity } from './verifier';
 
@@ -22,7 +23,11 @@ export function authorizeDeviceListing(caller: Caller, filter: { kind: string; d
   throw notForDevices(caller.device);
 }
 
-/** 403 when a device writes a key that is, or would become, another device's. */
+/**
+ * Refuses a device's write or delete of a key that is, or would become, another device's: another
+ * device's stored key answers as an absent one would (a 404; the audit trail keeps the real reason), so
+ * that a device cannot learn which ids other devices hold; writing under another deviceId is a 403.
+ */
 export function requireOwnDevice(
   caller: Caller,
   keyId: string,
@@ -32,7 +37,10 @@ export function requireOwnDevice(
   const device = caller.device;
   if (!device) return;
   if (storedDeviceId !== undefined && storedDeviceId !== device.deviceId) {
-    throw forbidden(`Recovery key ${keyId} belongs to another device; a device may write only its own keys.`);
+    throw asIfAbsent(
+      keyNotFound(keyId),
+      forbidden(`Recovery key ${keyId} belongs to another device; a device may write only its own keys.`),
+    );
   }
   if (writtenDeviceId !== undefined && writtenDeviceId !== device.deviceId) {
     throw forbidden(`A device may escrow keys only under its own deviceId (${device.deviceId}).`);
