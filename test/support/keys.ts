@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type ApiResponse, baseUrl, call, callOn } from './client';
+import { type ApiResponse, baseUrl, callOn } from './client';
 import { type KeyBody, keyBody } from './fixtures';
 
 // Helpers for tests that need many keys or whole result sets: escrowing over HTTP with bounded
@@ -36,10 +36,13 @@ export function idWithPrefix(prefix: string): string {
 /** A random lowercase hex string of `length` characters. */
 export const randomHex = (length: number): string => randomUUID().replace(/-/g, '').slice(0, length);
 
-/** Escrows each body with PATCH over HTTP, `concurrency` at a time; fails loudly on anything but 200. */
-export async function escrowKeys(token: string, bodies: readonly KeyBody[], concurrency = 8): Promise<KeyBody[]> {
+/**
+ * Escrows each body with PATCH over HTTP, `concurrency` at a time; fails loudly on anything but 200.
+ * `base` is the run's host unless given.
+ */
+export async function escrowKeys(token: string, bodies: readonly KeyBody[], concurrency = 8, base = baseUrl()): Promise<KeyBody[]> {
   await mapLimit(bodies, concurrency, async (body) => {
-    const response = await call('PATCH', '/bitlocker/recoveryKeys', { token, body });
+    const response = await callOn(base, 'PATCH', '/bitlocker/recoveryKeys', { token, body });
     if (response.status !== 200) throw new Error(`escrowing ${body.id} gave ${response.status}: ${response.text}`);
   });
   return [...bodies];
@@ -81,8 +84,8 @@ export async function followPages(firstPath: string, token: string, maxPages: nu
   return pages;
 }
 
-export async function readAllPages(firstPath: string, token: string, maxPages = 100): Promise<Traversal> {
-  const pages = await followPages(firstPath, token, maxPages);
+export async function readAllPages(firstPath: string, token: string, maxPages = 100, base = baseUrl()): Promise<Traversal> {
+  const pages = await followPages(firstPath, token, maxPages, base);
   return {
     pages,
     ids: pages.flatMap((page) => (page.json.value as { id: string }[]).map((item) => item.id)),

@@ -3,8 +3,9 @@ import { RECORD_ROW, TABLES } from '../../shared/storage/layout';
 
 // Raw reads of the tables, below the service, for "nothing stored" and layout assertions.
 
-export function rawTable(name: string): TableClient {
-  return TableClient.fromConnectionString(process.env.STORAGE_CONNECTION_STRING!, name, { allowInsecureConnection: true });
+/** A table of the run's Azurite, or of the one `connectionString` names (a test's own). */
+export function rawTable(name: string, connectionString = process.env.STORAGE_CONNECTION_STRING!): TableClient {
+  return TableClient.fromConnectionString(connectionString, name, { allowInsecureConnection: true });
 }
 
 export async function rawEntities(table: string, filter?: string): Promise<Record<string, unknown>[]> {
