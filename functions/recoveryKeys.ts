@@ -27,6 +27,7 @@ import { parseRevealHeaders } from '../shared/recoveryKeys/revealReason';
 import { permitReveal } from '../shared/reveal/permit';
 import { requireRevealRule } from '../shared/reveal/policy';
 import { keyNotFound } from '../shared/recoveryKeys/notFound';
+import { holderVisibility } from '../shared/reveal/holders';
 import { authorizeKeyRead } from '../shared/reveal/selfService';
 import { ensureVisible, onlyVisible } from '../shared/reveal/scopes';
 import { keyIdOf, parseRecoveryKeyBody } from '../shared/recoveryKeys/schema';
@@ -101,7 +102,9 @@ export async function getKey(request: HttpRequest, requestContext: RequestContex
   if (!includeKey) {
     authorize(caller, 'readMetadata');
     const id = keyIdOf(request);
-    const key = await ensureVisible(caller, await keys.getRecoveryKey(id, deviceId), () => keyNotFound(id, deviceId));
+    const key = await ensureVisible(caller, await keys.getRecoveryKey(id, deviceId, holderVisibility(caller, 'metadata')), () =>
+      keyNotFound(id, deviceId),
+    );
     return entityResponse(requestContext, 200, key, undefined, {}, select);
   }
   refuseHead(request.method, 'read a recovery key');
@@ -118,6 +121,7 @@ export async function getKey(request: HttpRequest, requestContext: RequestContex
     const absent = () => keyNotFound(id, deviceId);
     const { stored, key } = await keys.readRecoveryPassword(id, audit.source, {
       deviceId,
+      visible: holderVisibility(caller, 'reveal'),
       permit: (key) => permitReveal({ caller, key, request, source: audit.source, absent }),
       scope: audit,
     });

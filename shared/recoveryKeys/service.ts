@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { badRequest, conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../errors/graphError';
+import { asIfAbsent, badRequest, conflict, GraphError, notFound, preconditionFailed, serviceUnavailable } from '../errors/graphError';
 import { keyNotFound } from './notFound';
 import { KeyDeletedError, PasswordChangedError } from './writeRefusals';
 import type { Preconditions } from '../http/preconditions';
@@ -369,27 +369,41 @@ async function createOnce(key: RecoveryKey, source: AuditSource, replaces?: stri
 export const findRecoveryKey = (id: string): Promise<StoredRecoveryKey | undefined> => store.getKey(id);
 
 /**
+ * Which holders of a shared key id a caller may see (the reveal layer's rules, shared/reveal/holders.ts);
+ * undefined for a caller who sees every device.
+ */
+export type HolderVisibility = (key: StoredRecoveryKey) => Promise<boolean>;
+
+/**
  * The live key `id`, of device `deviceId` if named, read from the secondary if the primary is down; a
  * deleted one is absent here as everywhere but directory/deletedItems. Graph's key id is unique, so when
  * several devices hold the id (a device's claim beside another's record) and none is named, the answer
- * is a 409 naming the devices: the service never picks one of two passwords for the caller.
+ * is a 409 naming the devices: the service never picks one of two passwords for the caller. A caller
+ * who sees only some devices (`visible`) is answered over the holders it may see: none is an absent key
+ * (the 409 kept for the audit trail), one is that key, as if its device were named.
  */
-async function readLiveKey(id: string, deviceId?: string): Promise<FromEither<StoredRecoveryKey>> {
+async function readLiveKey(id: string, deviceId?: string, visible?: HolderVisibility): Promise<FromEither<StoredRecoveryKey>> {
   const { value: stored, fromSecondary } = await store.readHolders(id);
-  const holders = stored.filter(isLive).filter((key) => deviceId === undefined || key.deviceId === deviceId);
-  if (holders.length === 0) throw keyNotFound(id, deviceId);
-  if (holders.length > 1) {
-    throw conflict(
-      `Recovery key ${id} is held by ${holders.length} devices (${holders.map((key) => key.deviceId).join(', ')}); ` +
+  const live = stored.filter(isLive).filter((key) => deviceId === undefined || key.deviceId === deviceId);
+  if (live.length === 0) throw keyNotFound(id, deviceId);
+  const heldBy = (keys: StoredRecoveryKey[]) =>
+    conflict(
+      `Recovery key ${id} is held by ${keys.length} devices (${keys.map((key) => key.deviceId).join(', ')}); ` +
         `name the caller's device with ?deviceId=<device id>.`,
     );
+  let holders = live;
+  if (holders.length > 1 && visible) {
+    const shown = await Promise.all(holders.map(visible));
+    holders = holders.filter((_, i) => shown[i]);
+    if (holders.length === 0) throw asIfAbsent(keyNotFound(id, deviceId), heldBy(live));
   }
+  if (holders.length > 1) throw heldBy(holders);
   return { value: holders[0], fromSecondary };
 }
 
-/** A live key (of device `deviceId`, when several devices hold the id). */
-export async function getRecoveryKey(id: string, deviceId?: string): Promise<StoredRecoveryKey> {
-  return (await readLiveKey(id, deviceId)).value;
+/** A live key (of device `deviceId`, when several devices hold the id, or the one of them `visible` lets through). */
+export async function getRecoveryKey(id: string, deviceId?: string, visible?: HolderVisibility): Promise<StoredRecoveryKey> {
+  return (await readLiveKey(id, deviceId, visible)).value;
 }
 
 /**
@@ -403,7 +417,12 @@ export async function getRecoveryKey(id: string, deviceId?: string): Promise<Sto
 export async function readRecoveryPassword(
   id: string,
   source: AuditSource,
-  options: { deviceId?: string; permit?: (stored: StoredRecoveryKey) => Promise<void>; scope?: AuditScope } = {},
+  options: {
+    deviceId?: string;
+    visible?: HolderVisibility;
+    permit?: (stored: StoredRecoveryKey) => Promise<void>;
+    scope?: AuditScope;
+  } = {},
 ): Promise<{ stored: StoredRecoveryKey; key: string }> {
   // A copy of the source: the reveal rules name in the source what let the read through, which the
   // record written ahead cannot know yet. To the audit table only, never ahead into the outbox, whose
@@ -414,7 +433,7 @@ export async function readRecoveryPassword(
     : options.scope?.recordAhead(successEvent({ ...source }, 'read', { id, deviceId: options.deviceId }), (event) =>
         writeAuditEntry(event),
       );
-  const { value: stored, fromSecondary } = await readLiveKey(id, options.deviceId);
+  const { value: stored, fromSecondary } = await readLiveKey(id, options.deviceId, options.visible);
   // The reveal rules see the key's metadata (its device above all) before its password is opened.
   await options.permit?.(stored);
   const key = openPassword(stored);

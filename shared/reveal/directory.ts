@@ -5,6 +5,7 @@ import { GraphCallFailed } from '../graph/errors';
 import { getPage } from '../graph/paging';
 import { settings } from '../config';
 import { normalizeGuid } from '../text/normalizeGuid';
+import { withoutSecrets } from '../redact';
 import { TtlCache } from './ttlCache';
 
 // What the reveal rules ask Microsoft Graph (application permissions GroupMember.Read.All and
@@ -47,12 +48,21 @@ export interface RevealDirectory {
   groupDevices(groupId: string): Promise<readonly OwnedDevice[]>;
 }
 
-/** The 503 of a membership check whose directory could not answer. */
+/**
+ * The 503 of a membership check whose directory could not answer. The cause (a credential's or Graph's
+ * own error text) names internals the caller has no use for: it goes to the log line only, masked.
+ */
 export function directoryUnavailable(error: GraphCallFailed): GraphError {
-  return serviceUnavailable(
-    `Microsoft Graph could not be reached to check who may reveal this key (${error.message}); nothing was revealed. Try again shortly.`,
+  const unavailable = serviceUnavailable(
+    'Microsoft Graph could not be reached to check the reveal scope; try again later.',
     error.retryAfterSeconds ?? 10,
   );
+  unavailable.logDetails = {
+    dependency: 'graph',
+    ...(error.status !== undefined && { graphStatus: error.status }),
+    cause: withoutSecrets(error.message),
+  };
+  return unavailable;
 }
 
 const idsOf = (values: unknown[]): string[] =>

@@ -10,6 +10,7 @@ import { keyNotFound } from '../recoveryKeys/notFound';
 import { getRecoveryKey } from '../recoveryKeys/service';
 import { isStorageError } from '../storage/storageError';
 import { revealNow } from './clock';
+import { holderVisibility } from './holders';
 import { type Person, type RevealRequest, type RevealRequestInput, statusAt } from './model';
 import { insertRequest, queryRequests, readRequest, replaceRequest } from './requestStore';
 import { authorizeScope, isScoped, requireScopeRule } from './scopes';
@@ -38,7 +39,7 @@ export async function createRevealRequest(caller: Caller, input: RevealRequestIn
   // A request for a device outside the caller's scope could never be used: refused as a read would be,
   // a key outside it answered as a missing one.
   if (isScoped(caller)) await requireScopeRule(caller);
-  const key = await getRecoveryKey(input.keyId);
+  const key = await getRecoveryKey(input.keyId, undefined, holderVisibility(caller, 'reveal'));
   if (isScoped(caller)) await authorizeScope(caller, key.deviceId, () => keyNotFound(input.keyId));
   const now = revealNow();
   const request: Omit<RevealRequest, 'etag'> = {

@@ -28,6 +28,12 @@ export function authorizeKeyRead(caller: Caller, reason: string | undefined): vo
   if (!reason) throw badRequest(`A self-service key read needs ${REVEAL_REASON_HEADER}: say why the key is needed.`);
 }
 
+/** Whether the caller is a registered owner in Entra ID of `deviceId`; Graph's 503 if it cannot say. */
+export async function ownsDevice(caller: Caller, deviceId: string | undefined): Promise<boolean> {
+  const owners = deviceId === undefined || !caller.oid ? undefined : await revealDirectory().deviceOwners(deviceId);
+  return owners?.has(caller.oid!.toLowerCase()) ?? false;
+}
+
 /**
  * For a caller without BitLockerKey.Read.All: a self-service owner of the key's device may read it; the
  * key of a device they do not own is answered as `absent` (asIfAbsent), the refusal kept for the audit trail.
@@ -35,8 +41,7 @@ export function authorizeKeyRead(caller: Caller, reason: string | undefined): vo
 export async function checkSelfService(caller: Caller, deviceId: string | undefined, absent: () => GraphError): Promise<void> {
   if (isAllowed(caller, 'readKey')) return;
   if (!isSelfService(caller) || !caller.oid) authorize(caller, 'readKey');
-  const owners = deviceId === undefined ? undefined : await revealDirectory().deviceOwners(deviceId);
-  if (!owners?.has(caller.oid!.toLowerCase())) {
+  if (!(await ownsDevice(caller, deviceId))) {
     throw asIfAbsent(
       absent(),
       forbidden("Self-service: you are not a registered owner of this key's device in Entra ID, so you may not read its key."),

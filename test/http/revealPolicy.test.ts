@@ -1,4 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { DeviceClient } from '../../scripts/cli/device/client';
+import { selfSignedCertificate } from '../../scripts/cli/device/selfSignedCertificate';
 import { startLocalHost, stopLocalHosts, HostDidNotStart, type LocalHost } from '../../scripts/devhost/localHost';
 import { AUDIT_READ, auditsOf, auditsPath, detailOf, readAllAudits } from '../support/audit';
 import {
@@ -96,6 +98,8 @@ beforeAll(async () => {
   graph.directory.memberOf.set(devices.exec, [EXEC_DEVICES]);
   graph.directory.owners.set(devices.brazil, [owner]);
   host = await startLocalHost({
+    // Devices escrow for themselves too: a device's claim on another's key id is how one id gets two holders.
+    DEVICE_AUTH: 'entra',
     REVEAL_SCOPES: JSON.stringify(RULES, null, 2),
     SELF_SERVICE_REVEAL: 'true',
     GRAPH_BASE_URL: graph.url,
@@ -114,6 +118,36 @@ afterAll(async () => {
   await graph?.close();
   await identity?.close();
 });
+
+/** Escrows `key` as its own device would (registered in the stand-in Graph with a certificate of its own). */
+async function escrowAsDevice(key: KeyBody): Promise<void> {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const certificate = selfSignedCertificate(privateKey, key.deviceId!);
+  graph.devices.set(key.deviceId!, { deviceId: key.deviceId!, accountEnabled: true, certificates: [certificate] });
+  const escrowed = await new DeviceClient(host.url, { certificate, privateKey }).escrow({
+    id: key.id!,
+    deviceId: key.deviceId!,
+    volumeType: String(key.volumeType),
+    key: key.key!,
+  });
+  expect(escrowed.status).toBe(200);
+}
+
+/** One key id escrowed by two devices, each with its own password: the writer's record, then the second device's claim. */
+async function sharedId(first: string, second: string): Promise<[KeyBody, KeyBody]> {
+  const held = keyBody({ deviceId: first });
+  expect((await on('PATCH', COLLECTION, writer, { body: held })).status).toBe(200);
+  const claim = keyBody({ id: held.id, deviceId: second });
+  await escrowAsDevice(claim);
+  return [held, claim];
+}
+
+/** The devices (sorted) a 409 for key `id`, after `prefix`, says hold it. */
+function holdersNamed(text: string, id: string, prefix = ''): string[] {
+  const named = new RegExp(`^${prefix}Recovery key ${id} is held by 2 devices \\(([^)]*)\\)`).exec(text);
+  expect(named).not.toBeNull();
+  return named![1].split(', ').sort();
+}
 
 describe('REVEAL_SCOPES', () => {
   it("lets a scoped agent read a key of a device in their rule's device group, audited with the rule", async () => {
@@ -143,6 +177,54 @@ describe('REVEAL_SCOPES', () => {
     expect(record.resultReason).toMatch(
       /^403 authorization_error: Reveal scope: this key's device is in none of the device groups of your REVEAL_SCOPES rules \(1\)/,
     );
+  });
+
+  it('answers a key id held by two devices over the holders a caller may see, never naming a hidden one', async () => {
+    const bearer = await agent([BRAZIL_AGENTS]);
+    const hiddenDevices = [randomUUID(), randomUUID()];
+    const [hidden, hiddenClaim] = await sharedId(hiddenDevices[0], hiddenDevices[1]);
+    const missing = randomUUID();
+    const metadata = (id: string) => on('GET', item(id), bearer);
+    const ask = (id: string) => on('POST', REQUESTS, bearer, { body: { keyId: id, reason: 'lostPin' } });
+
+    // Neither holder in scope: the metadata read, the key read and the reveal request answer as for a made-up id.
+    expectAnsweredAsAbsent(await metadata(hidden.id!), await metadata(missing), { hidden: hidden.id!, absent: missing });
+    const read = await reveal(hidden.id!, bearer);
+    await expectRevealAsAbsent(read, hidden, bearer);
+    expectNoPassword(read, hiddenClaim);
+    expectAnsweredAsAbsent(await ask(hidden.id!), await ask(missing), { hidden: hidden.id!, absent: missing });
+    for (const response of [read, await metadata(hidden.id!), await ask(hidden.id!)]) {
+      for (const device of hiddenDevices) expect(response.text).not.toContain(device);
+    }
+    // A self-service user who owns neither device, likewise.
+    const ownerless = token({ scopes: SCOPE, claims: { oid: owner } });
+    await expectRevealAsAbsent(await reveal(hidden.id!, await ownerless), hidden, await ownerless);
+    // The trail records what really stood in the way: the two holders.
+    const record = await readRecord(hidden.id!, read);
+    expect(record.result).toBe('failure');
+    expect(holdersNamed(record.resultReason, hidden.id!, '409 conflict: ')).toEqual([...hiddenDevices].sort());
+
+    // One holder in scope: it is that key, as if its device had been named.
+    const outside = randomUUID();
+    const brazil = randomUUID();
+    graph.directory.devices.set(brazil, { displayName: 'BR-LAPTOP-03' });
+    graph.directory.memberOf.set(brazil, [BRAZIL_DEVICES]);
+    const [inScope, outsideClaim] = await sharedId(brazil, outside);
+    const seen = await reveal(inScope.id!, bearer);
+    expect(seen.status).toBe(200);
+    expect(seen.json.key).toBe(inScope.key);
+    expectNoPassword(seen, outsideClaim);
+    expect((await metadata(inScope.id!)).json).toMatchObject({ id: inScope.id, deviceId: brazil });
+    const asked = await ask(inScope.id!);
+    expect(asked.status).toBe(201);
+    expect(asked.json).toMatchObject({ keyId: inScope.id, deviceId: brazil });
+    for (const response of [seen, asked]) expect(response.text).not.toContain(outside);
+
+    // A reader every device is visible to still has to name the device: the 409 names both.
+    const unrestricted = await on('GET', `${item(inScope.id!)}?$select=key`, await token({ roles: [READ] }));
+    const message = expectGraphError(unrestricted, 409, 'conflict').message;
+    expect(holdersNamed(message, inScope.id!)).toEqual([brazil, outside].sort());
+    expect(message).toMatch(/; name the caller's device with \?deviceId=<device id>\.$/);
   });
 
   it('refuses an agent whose groups are in no rule, with the same 403 for any key id', async () => {
@@ -205,7 +287,10 @@ describe('REVEAL_SCOPES', () => {
     graph.down = true;
     try {
       const response = await reveal(fresh.id!, await agent([BRAZIL_AGENTS]));
-      expect(expectGraphError(response, 503, 'serviceNotAvailable').message).toMatch(/Microsoft Graph could not be reached/);
+      // Why Graph could not answer (a credential's error, Graph's own text) is for the log, not the caller.
+      expect(expectGraphError(response, 503, 'serviceNotAvailable').message).toBe(
+        'Microsoft Graph could not be reached to check the reveal scope; try again later.',
+      );
       expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
       expectNoPassword(response, fresh);
     } finally {
