@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DeviceClient } from '../../scripts/cli/device/client';
 import { selfSignedCertificate } from '../../scripts/cli/device/selfSignedCertificate';
 import { startLocalHost, stopLocalHosts, HostDidNotStart, type LocalHost } from '../../scripts/devhost/localHost';
@@ -45,6 +46,7 @@ let graph: GraphStandIn;
 let host: LocalHost;
 let writer: string;
 let auditor: string;
+const hostLogs: string[] = [];
 const owner = randomUUID();
 const devices = { brazil: randomUUID(), elsewhere: randomUUID(), exec: randomUUID() };
 const keys: Record<keyof typeof devices, KeyBody> = {} as Record<keyof typeof devices, KeyBody>;
@@ -97,15 +99,18 @@ beforeAll(async () => {
   graph.directory.memberOf.set(devices.brazil, [randomUUID(), BRAZIL_DEVICES]);
   graph.directory.memberOf.set(devices.exec, [EXEC_DEVICES]);
   graph.directory.owners.set(devices.brazil, [owner]);
-  host = await startLocalHost({
-    // Devices escrow for themselves too: a device's claim on another's key id is how one id gets two holders.
-    DEVICE_AUTH: 'entra',
-    REVEAL_SCOPES: JSON.stringify(RULES, null, 2),
-    SELF_SERVICE_REVEAL: 'true',
-    GRAPH_BASE_URL: graph.url,
-    IDENTITY_ENDPOINT: identity.endpoint,
-    IDENTITY_HEADER: identity.header,
-  });
+  host = await startLocalHost(
+    {
+      // Devices escrow for themselves too: a device's claim on another's key id is how one id gets two holders.
+      DEVICE_AUTH: 'entra',
+      REVEAL_SCOPES: JSON.stringify(RULES, null, 2),
+      SELF_SERVICE_REVEAL: 'true',
+      GRAPH_BASE_URL: graph.url,
+      IDENTITY_ENDPOINT: identity.endpoint,
+      IDENTITY_HEADER: identity.header,
+    },
+    { onLine: (line: string) => void hostLogs.push(line) },
+  );
   [writer, auditor] = await Promise.all([token({ roles: [WRITE] }), token({ roles: [AUDIT_READ] })]);
   for (const name of Object.keys(devices) as (keyof typeof devices)[]) {
     keys[name] = keyBody({ deviceId: devices[name] });
@@ -292,6 +297,11 @@ describe('REVEAL_SCOPES', () => {
         'Microsoft Graph could not be reached to check the reveal scope; try again later.',
       );
       expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
+      // ... where the cause is, under the request's id.
+      const requestId = response.headers.get('request-id')!;
+      const logged = () => hostLogs.find((line) => line.includes(requestId) && line.includes('dependencyFailure'));
+      for (let waited = 0; waited < 5_000 && logged() === undefined; waited += 50) await sleep(50);
+      expect(logged()).toMatch(/"dependency":"graph".*"cause":"[^"]+"/);
       expectNoPassword(response, fresh);
     } finally {
       graph.down = false;
