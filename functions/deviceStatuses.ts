@@ -10,7 +10,8 @@ import { DEVICE_STATUS_ROUTES } from '../shared/http/routes';
 import { jsonResponse } from '../shared/http/responses';
 import { statusEntity } from '../shared/deviceStatus/representation';
 import { parseDeviceStatus } from '../shared/deviceStatus/schema';
-import { getDeviceStatus, putDeviceStatus } from '../shared/deviceStatus/service';
+import { getDeviceStatus, putDeviceStatus, unreportedDevice } from '../shared/deviceStatus/service';
+import { visibleDevices } from '../shared/reveal/scopes';
 import { normalizeGuid } from '../shared/text/normalizeGuid';
 import { escapeNonPrintableAscii } from '../shared/text/quoteClientText';
 
@@ -23,7 +24,12 @@ function deviceIdOf(request: HttpRequest): string {
   return deviceId;
 }
 
-/** GET {route}/{deviceId}: the device's last status (BitLockerKey.ReadBasic.All and up); 404 if it never sent one. */
+/**
+ * GET {route}/{deviceId}: the device's last status (BitLockerKey.ReadBasic.All and up). A device that
+ * never reported, and for a scoped user (REVEAL_SCOPES) a device outside their scope, answer the same:
+ * the device id and no volumes, so the answer neither names its key ids nor tells it exists. 503 when
+ * Graph cannot say whether the device is in scope.
+ */
 export async function getStatus(
   request: HttpRequest,
   requestContext: RequestContext,
@@ -31,7 +37,10 @@ export async function getStatus(
 ): Promise<HttpResponseInit> {
   const caller = await authenticate(request, requestContext, context);
   authorize(caller, 'readDeviceStatus');
-  return jsonResponse(requestContext, 200, statusEntity(requestContext, await getDeviceStatus(deviceIdOf(request))));
+  const deviceId = deviceIdOf(request);
+  const visible = await visibleDevices(caller);
+  const status = visible && !(await visible(deviceId)) ? unreportedDevice(deviceId) : await getDeviceStatus(deviceId);
+  return jsonResponse(requestContext, 200, statusEntity(requestContext, status));
 }
 
 /**

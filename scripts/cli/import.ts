@@ -72,6 +72,13 @@ export interface ImportOptions {
   progressEveryMs?: number;
   /** Where progress and per-row reports go; stderr by default. */
   report?: (line: string) => void;
+  /** Called as the import moves from checking the file to storing its rows (nothing is stored before). */
+  onStoring?: () => void;
+  /**
+   * Ctrl-C while rows are stored: saves the checkpoint, then hands over the line it reached and the
+   * counts so far (the command prints them and exits). Unset, SIGINT keeps Node's default.
+   */
+  onInterrupt?: (doneThrough: number, counts: string) => void;
 }
 
 export interface ImportResult {
@@ -129,6 +136,11 @@ class ImportCheckpoint {
     private readonly report: (line: string) => void,
   ) {
     this.saved = after;
+  }
+
+  /** The line the checkpoint in storage was last saved at by this run. */
+  get savedThrough(): number {
+    return this.saved;
   }
 
   /** Saves where the import stands if it moved on and the last save is old enough; never throws. */
@@ -194,6 +206,11 @@ async function storeRows(path: string, check: KeyCsvCheck, options: ImportOption
   const source = adoptionSource('file', 'import');
   await recordCommandRun(source, 'npm run import');
   const checkpoint = new ImportCheckpoint(importId, new FinishedThrough(after), after, report);
+  const { onInterrupt } = options;
+  const interrupted = (): void => {
+    void checkpoint.close(false).finally(() => onInterrupt!(checkpoint.savedThrough, progress.describe()));
+  };
+  if (onInterrupt) process.once('SIGINT', interrupted);
   const rows = keysToStore(path, check, { deviceIdOfName: deviceIdsByName, volumeType: options.volumeType }, after);
   const storeEach = forEachOfStream(rows, options.concurrency ?? DEFAULT_CONCURRENCY, async ({ line, key, passed }) => {
     checkpoint.rows.started(line);
@@ -222,6 +239,8 @@ async function storeRows(path: string, check: KeyCsvCheck, options: ImportOption
   } catch (error) {
     await checkpoint.close(false).catch(() => undefined);
     throw error;
+  } finally {
+    process.removeListener('SIGINT', interrupted);
   }
   await checkpoint.close(true);
 }
@@ -256,6 +275,7 @@ export async function importKeyFile(path: string, options: ImportOptions = {}): 
     progress.add('seen', check.rows);
   } else {
     report(`import: ${check.rows} row(s) checked, ${check.keys} key(s) to store`);
+    options.onStoring?.();
     await storeRows(path, check, options, progress);
   }
   return { counts: progress.snapshot(), summary: progress.summary(), refused, heldBytes: check.heldBytes };
@@ -272,6 +292,14 @@ async function main(): Promise<number> {
     };
     return { path: positionals[0], options: importOptions };
   });
+  let storing = false;
+  options.onStoring = () => (storing = true);
+  options.onInterrupt = (doneThrough, counts) => {
+    process.stdout.write(
+      `import: stopped (Ctrl-C) after line ${doneThrough}: ${counts}. The checkpoint is saved: run the same file again to resume.\n`,
+    );
+    process.exit(130);
+  };
   // A missing or malformed key setting stops here (runCommand: exit code 2); its message names the setting, never a key.
   keyring();
 
@@ -279,7 +307,11 @@ async function main(): Promise<number> {
   try {
     result = await importKeyFile(path, options);
   } catch (error) {
-    stderrLine(`import: stopped: ${describeError(error)}. Keys stored so far stay stored; rerun to continue.`);
+    stderrLine(
+      storing
+        ? `import: stopped: ${describeError(error)}. Keys stored so far stay stored; rerun to continue.`
+        : `import: stopped while checking the file: ${describeError(error)}. Nothing is stored; fix the file and rerun.`,
+    );
     return 2;
   }
   process.stdout.write(`${result.summary}\n`);

@@ -1,7 +1,7 @@
 import { badRequest, notFound } from '../errors/graphError';
 import type { JsonObject } from '../http/responses';
 import { continuationOf, INVALID_SKIP_TOKEN_MESSAGE, nextLinkOf } from '../odata';
-import { COVERAGE_STATES, type CoverageReportHead, type CoverageState } from './model';
+import { COVERAGE_STATES, type CoverageReportHead, type CoverageRow, type CoverageState } from './model';
 import type { ReportQuery } from './reportQuery';
 import { parseStatePartition, readLatest, readRows, readTrend, statePartition } from './store';
 
@@ -52,8 +52,16 @@ async function positionOf(query: ReportQuery, fingerprint: string): Promise<Posi
   return { head, state: at.state, ...(nextRowKey !== undefined && { continuation }) };
 }
 
-/** The body of one page; `publicUrl` is the request's, for @odata.nextLink. */
-export async function coverageReportPage(query: ReportQuery, publicUrl: URL, serviceRoot: string): Promise<JsonObject> {
+/**
+ * The body of one page; `publicUrl` is the request's, for @odata.nextLink. `shown` keeps the rows the
+ * caller may see (a scoped user's devices): the page may come back shorter, its nextLink as it was.
+ */
+export async function coverageReportPage(
+  query: ReportQuery,
+  publicUrl: URL,
+  serviceRoot: string,
+  shown: (rows: readonly CoverageRow[]) => Promise<CoverageRow[]>,
+): Promise<JsonObject> {
   const fingerprint = `coverageReport:${query.state ?? '*'}`;
   const { head, state, continuation } = await positionOf(query, fingerprint);
   const page = await readRows(head.reportId, state, query.top, continuation);
@@ -67,7 +75,7 @@ export async function coverageReportPage(query: ReportQuery, publicUrl: URL, ser
     generatedDateTime: head.generatedDateTime,
     summary: head.summary,
     ...(query.skipToken === undefined && { trend: await readTrend(TREND_DAYS) }),
-    value: page.rows,
+    value: await shown(page.rows),
   };
   const nextLink = nextLinkOf(publicUrl, fingerprint, next);
   if (nextLink !== undefined) body['@odata.nextLink'] = nextLink;

@@ -64,6 +64,9 @@ export interface DeviceDescription extends Partial<DeviceStatus> {
   userPrincipalName?: string;
 }
 
+/** A device the service has no status for: no lastReportedDateTime, no volumes. */
+export const unreportedDevice = (deviceId: string): DeviceDescription => ({ deviceId, volumes: [] });
+
 /**
  * The device's last status, with its display name and owner when the device inventory has them (the
  * helpdesk console names devices with these). A device that never reported has no lastReportedDateTime
@@ -73,7 +76,7 @@ export interface DeviceDescription extends Partial<DeviceStatus> {
 export async function getDeviceStatus(deviceId: string): Promise<DeviceDescription> {
   const [status, device] = await Promise.all([readStatus(deviceId), countingRuns().then((runs) => readInventoryDevice(deviceId, runs))]);
   return {
-    ...(status ?? { deviceId, volumes: [] }),
+    ...(status ?? unreportedDevice(deviceId)),
     ...(device && { displayName: displayNameOf(device), userPrincipalName: ownerOf(device) }),
   };
 }

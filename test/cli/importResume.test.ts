@@ -119,6 +119,43 @@ it('a run killed part-way is resumed from its checkpoint: every row stored once,
   expect(await checkpoints()).toEqual([]);
 });
 
+it('Ctrl-C while rows are stored saves the checkpoint and says so in one line; the rerun resumes there', async () => {
+  const rows = Array.from({ length: ROWS }, () => ({ id: newId(), deviceId: newId(), key: recoveryPassword() }));
+  const file = join(dir, 'interrupted.csv');
+  await writeFile(file, ['id,deviceId,key,volumeType', ...rows.map((r) => `${r.id},${r.deviceId},${r.key},1`)].join('\n'));
+  const before = new Set((await checkpoints()).map((row) => row.rowKey));
+  const mine = async () => (await checkpoints()).filter((row) => !before.has(row.rowKey));
+
+  const first = startScript('import', [file, '--progress-every', '500'], env(), RUN_TIMEOUT_MS);
+  await until(async () => Number((await mine())[0]?.doneThrough ?? 0) > 1, 'a saved checkpoint');
+  first.kill('SIGINT');
+  const stopped = await first.finished;
+  expect(stopped.code).toBe(130);
+  const lines = stopped.stdout.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  const said =
+    /^import: stopped \(Ctrl-C\) after line (\d+): \d+ seen, .+\. The checkpoint is saved: run the same file again to resume\.$/.exec(
+      lines[0],
+    );
+  expect(said).not.toBeNull();
+  const doneThrough = Number(said![1]);
+  // The line it names is saved (a save already under way may have gone a few rows further).
+  const saved = Number((await mine())[0].doneThrough);
+  expect(saved).toBeGreaterThanOrEqual(doneThrough);
+  expect(doneThrough).toBeGreaterThan(1);
+
+  const second = await runScript('import', [file], env(), RUN_TIMEOUT_MS);
+  expect(second.code).toBe(0);
+  expect(second.stderr).toContain(`import: resuming this file after line ${saved}: an earlier run finished every row up to it`);
+  expect(summaryOf(second.stdout)).toMatchObject({ seen: ROWS, resumed: saved - 1, failed: 0 });
+  expect(
+    secretsIn(
+      stopped.stdout + stopped.stderr,
+      rows.flatMap((r) => keySpellings(r.key)),
+    ),
+  ).toEqual([]);
+});
+
 it('a file of 50,000 keys is checked within a 24 MiB heap: the file is streamed, never held', async () => {
   // Held as objects (the reader before streaming), these rows took 36 MiB of heap and the run died of
   // heap out of memory under this cap; streamed, it holds the key id index (under 4 MiB here) and a few

@@ -10,7 +10,7 @@ import { DISCLOSURE_FIELD } from '../../shared/coverage/disclosures';
 import { COVERAGE_STATES, type CoverageRow } from '../../shared/coverage/model';
 import { STATUS_ROW, TABLES } from '../../shared/storage/layout';
 import { secretsIn, tokenParts } from '../support/audit';
-import { callOn, expectGraphError, READ_BASIC, tokenWith, WRITE } from '../support/client';
+import { callOn, expectGraphError, READ_BASIC, token, tokenWith, WRITE } from '../support/client';
 import { recoveryPassword } from '../support/fixtures';
 import { type GraphStandIn, startGraphStandIn } from '../support/graphStandIn';
 import { mapLimit } from '../support/keys';
@@ -331,6 +331,41 @@ describe('the report', () => {
     expect(got).toEqual(Object.fromEntries(listed().map((s) => [s.deviceId, s.expected])));
     const overdue = rows.find((r) => r.state === 'rotationOverdue')!;
     expect(overdue.overdueKeyIds).toEqual([seeds.find((s) => s.deviceId === overdue.deviceId)!.keys[0]]);
+  });
+
+  it("shows a scoped user (REVEAL_SCOPES) only their devices' rows; the counts stay the tenant's", async () => {
+    const [agents, scopedDevices] = [randomUUID(), randomUUID()];
+    const mine = listed().slice(0, 2);
+    for (const s of mine) {
+      graph.directory.devices.set(s.deviceId, { displayName: s.name });
+      graph.directory.memberOf.set(s.deviceId, [scopedDevices]);
+    }
+    const scoped = await startLocalHost({
+      STORAGE_CONNECTION_STRING: azurite.connectionString,
+      REVEAL_SCOPES: JSON.stringify([{ callerGroups: [agents], deviceGroups: [scopedDevices] }]),
+      GRAPH_BASE_URL: graph.url,
+      IDENTITY_ENDPOINT: identity.endpoint,
+      IDENTITY_HEADER: identity.header,
+    });
+    const agent = await token({ roles: [READ_BASIC], scopes: ['user_impersonation'], groups: [agents] });
+    // Fail closed: while Graph cannot say which devices are in scope, a 503, never a row.
+    graph.down = true;
+    try {
+      const down = await callOn(scoped.url, 'GET', `${REPORT}?$top=999`, { token: agent });
+      expect(expectGraphError(down, 503, 'serviceNotAvailable').message).toMatch(/Microsoft Graph could not be reached/);
+    } finally {
+      graph.down = false;
+    }
+    const rows: CoverageRow[] = [];
+    for (let path: string | undefined = `${REPORT}?$top=999`; path;) {
+      const page = await callOn(scoped.url, 'GET', path, { token: agent });
+      expect({ status: page.status, error: page.json.error }).toEqual({ status: 200, error: undefined });
+      expect(page.json).toMatchObject({ summary: report.summary });
+      rows.push(...(page.json.value as unknown as CoverageRow[]));
+      const next = (page.json as { '@odata.nextLink'?: string })['@odata.nextLink'];
+      path = next ? next.slice(scoped.url.length) : undefined;
+    }
+    expect(rows.map((r) => r.deviceId).sort()).toEqual(mine.map((s) => s.deviceId).sort());
   });
 
   it('refuses what it cannot answer, with Graph errors', async () => {

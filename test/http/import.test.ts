@@ -241,10 +241,18 @@ describe('files that are not key exports stop the import (exit 2) before anythin
       [HEADER, `"${newId()},${newId()},"${recoveryPassword()}"x,1,2024-01-01T00:00:00Z`],
       /malformed CSV \(CSV_\w+\)/,
     ],
+    [
+      'a quote is never closed',
+      [HEADER, `${newId()},"${newId()},${recoveryPassword()},1,2024-01-01T00:00:00Z`],
+      /malformed CSV \(CSV_\w+\)/,
+    ],
   ])('%s', async (name, lines, message) => {
     const run = await runImport(await csvFile(`${name.replace(/\W/g, '-')}.csv`, lines));
     expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 2, stdout: '' });
     expect(run.stderr).toMatch(message);
+    // Said while checking: nothing was stored, so nothing "stays stored".
+    expect(run.stderr).toMatch(/^import: stopped while checking the file: .+\. Nothing is stored; fix the file and rerun\.$/m);
+    expect(run.stderr).not.toContain('stay stored');
     expect(run.stderr).not.toMatch(/\d{6}-\d{6}/);
   });
 

@@ -31,6 +31,7 @@ const GRANTS = '/v1.0/informationProtection/bitlocker/revealGrants';
 const MY_DEVICES = '/v1.0/informationProtection/bitlocker/myDevices';
 const DELETED = '/v1.0/directory/deletedItems';
 const AWAITING = '/v1.0/informationProtection/bitlocker/keysAwaitingRotation';
+const STATUSES = '/v1.0/informationProtection/bitlocker/deviceStatuses';
 
 const BRAZIL_AGENTS = randomUUID();
 const BRAZIL_DEVICES = randomUUID();
@@ -309,6 +310,52 @@ describe('REVEAL_SCOPES', () => {
     expect((await reveal(fresh.id!, await agent([BRAZIL_AGENTS]))).json.key).toBe(fresh.key);
   });
 
+  it("answers a device status outside a scoped agent's scope as a device that never reported; Graph down is a 503", async () => {
+    for (const name of ['brazil', 'elsewhere'] as const) {
+      const body = {
+        volumes: [{ volumeType: 1, protectionStatus: 'on', recoveryPasswordIds: [keys[name].id] }],
+        clientVersion: 'tool/2.1',
+      };
+      expect((await on('PUT', `${STATUSES}/${devices[name]}`, writer, { body })).status).toBe(200);
+    }
+    const bearer = await agent([BRAZIL_AGENTS], [READ_BASIC]);
+    const inScope = await on('GET', `${STATUSES}/${devices.brazil}`, bearer);
+    expect(inScope.status).toBe(200);
+    expect(inScope.json).toMatchObject({
+      deviceId: devices.brazil,
+      clientVersion: 'tool/2.1',
+      volumes: [{ recoveryPasswordIds: [keys.brazil.id] }],
+    });
+
+    const hidden = await on('GET', `${STATUSES}/${devices.elsewhere}`, bearer);
+    const silent = randomUUID();
+    const never = await on('GET', `${STATUSES}/${silent}`, bearer);
+    const context = expect.stringMatching(/\/\$metadata#informationProtection\/bitlocker\/deviceStatuses\/\$entity$/) as unknown;
+    expect({ status: never.status, body: never.json }).toEqual({
+      status: 200,
+      body: { '@odata.context': context, deviceId: silent, volumes: [] },
+    });
+    expect({ status: hidden.status, body: hidden.json }).toEqual({
+      status: 200,
+      body: { '@odata.context': context, deviceId: devices.elsewhere, volumes: [] },
+    });
+    expect(hidden.text).not.toContain(keys.elsewhere.id);
+    // An agent whose groups are in no rule sees no device's status; an app reader sees every one.
+    const unruled = await on('GET', `${STATUSES}/${devices.brazil}`, await agent([randomUUID()], [READ_BASIC]));
+    expect(unruled.json).toEqual({ '@odata.context': context, deviceId: devices.brazil, volumes: [] });
+    const app = await on('GET', `${STATUSES}/${devices.elsewhere}`, await token({ roles: [READ_BASIC] }));
+    expect(app.json).toMatchObject({ volumes: [{ recoveryPasswordIds: [keys.elsewhere.id] }] });
+
+    // A device Graph was not asked about yet: fail closed.
+    graph.down = true;
+    try {
+      const down = await on('GET', `${STATUSES}/${randomUUID()}`, bearer);
+      expect(expectGraphError(down, 503, 'serviceNotAvailable').message).toMatch(/Microsoft Graph could not be reached/);
+    } finally {
+      graph.down = false;
+    }
+  });
+
   it("hides other devices' keys from a scoped agent in deleted items and in keys awaiting rotation", async () => {
     const gone = { brazil: keyBody({ deviceId: devices.brazil }), elsewhere: keyBody({ deviceId: devices.elsewhere }) };
     for (const key of Object.values(gone)) {
@@ -460,6 +507,8 @@ describe('self-service', () => {
     expectGraphError(await on('GET', COLLECTION, bearer), 403, 'authorization_error');
     expectGraphError(await on('GET', `${COLLECTION}?$filter=deviceId eq '${devices.brazil}'`, bearer), 403, 'authorization_error');
     expectGraphError(await on('GET', item(keys.brazil.id!), bearer), 403, 'authorization_error');
+    // No device status either, not even of the user's own device: reading one needs a BitLocker role.
+    expectGraphError(await on('GET', `${STATUSES}/${devices.brazil}`, bearer), 403, 'authorization_error');
     const stranger = await user(randomUUID());
     await expectRevealAsAbsent(await reveal(keys.brazil.id!, stranger), keys.brazil, stranger);
     // An app without a role is not a user: no self-service.
