@@ -46,6 +46,8 @@ const CLOSE_GRACE_MS = 10_000;
 
 /** A whole request (headers and body) must arrive within this; a request body is at most 16 KiB. */
 const REQUEST_TIMEOUT_MS = 30_000;
+/** How long an idle connection is kept for the client's next request (Node's default is 5 s). */
+const KEEP_ALIVE_MS = 65_000;
 
 export interface HostOptions {
   port: number;
@@ -224,6 +226,10 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   });
   // A body shorter than its Content-Length must not hold a connection for Node's default five minutes.
   server.requestTimeout = REQUEST_TIMEOUT_MS;
+  // Node closes an idle kept-alive connection after 5 s, and a client that is itself slow to run its timers
+  // (a loaded machine) can send its next request on a connection being closed: "other side closed". Held a
+  // minute, an idle connection is the client's to close, as behind Azure's front ends (minutes).
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
