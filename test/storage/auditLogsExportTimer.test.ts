@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Timer } from '@azure/functions';
 import { auditLogsExportOnTimer } from '../../functions/auditLogsExport';
-import { readExportCheckpoint } from '../../shared/audit/exportCheckpoint';
+import { readExportCheckpoint, saveExportCheckpoint } from '../../shared/audit/exportCheckpoint';
 import { auditEvent } from '../../shared/audit/model';
 import { writeAuditEntry } from '../../shared/audit/store';
 import { resetSettings } from '../../shared/config';
@@ -51,8 +51,10 @@ afterAll(async () => {
 });
 
 it('logs auditLogsExportFailed with the reason and no token, fails the run, and keeps the checkpoint', async () => {
-  // An event older than the export's lag, so that the run has something to send.
-  const at = new Date(Date.now() - 5 * 60_000);
+  // An event days old, and the checkpoint just before it: the run's first window holds this event
+  // alone, however many events the rest of the suite writes into the shared Azurite meanwhile.
+  const at = new Date(Date.now() - 3 * 86_400_000);
+  await saveExportCheckpoint(RULE, 'Custom-EscrowAudit_CL', undefined, { exportedThrough: new Date(at.getTime() - 1), exportedEvents: 0 });
   await writeAuditEntry({
     ...auditEvent({ requestId: newId(), caller: { oid: newId(), delegated: false, permissions: new Set() } }, 'read', 'success', '', {
       keyId: newId(),
