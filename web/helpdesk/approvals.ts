@@ -31,13 +31,14 @@ export function setUpApprovals(session: Session): void {
   const reason = byId<HTMLSelectElement>('approval-reason');
   reason.replaceChildren(...REVEAL_REASONS.map((r) => h('option', { value: r.code }, r.words)));
 
-  const refresh = async (): Promise<void> => {
+  /** Reloads the list; `note`, a decision's or a request's own, stays in place of the empty list's text. */
+  const refresh = async (note?: string): Promise<void> => {
     try {
       const page = await request<Page<RevealRequestRow>>('GET', REVEAL_REQUESTS, { token: await session.accessToken() });
       rows.replaceChildren(...page.value.map(row));
       table.hidden = page.value.length === 0;
-      // A decision's or a request's own note stays; an empty list says so.
-      if (page.value.length === 0)
+      if (note !== undefined) status.textContent = note;
+      else if (page.value.length === 0)
         status.textContent = canApprove ? 'No requests are waiting for approval.' : 'You have no reveal requests.';
     } catch (error) {
       showProblem(byId('problem'), explain(error, 'see reveal requests'));
@@ -50,8 +51,7 @@ export function setUpApprovals(session: Session): void {
         const decided = await request<RevealRequestRow>('POST', `${REVEAL_REQUESTS}/${encodeURIComponent(id)}/${verb}`, {
           token: await session.accessToken(),
         });
-        status.textContent = `Request ${decided.id} is ${decided.status}.`;
-        await refresh();
+        await refresh(`Request ${decided.id} is ${decided.status}.`);
       } catch (error) {
         showProblem(byId('problem'), explain(error, `${verb} reveal requests`));
       }
@@ -86,8 +86,7 @@ export function setUpApprovals(session: Session): void {
           body: { keyId, reason: reason.value, ...(ticket && { ticket }) },
         });
         showProblem(byId('problem'), undefined);
-        status.textContent = `Approval requested (${created.id}): ask an approver, then reveal the key.`;
-        await refresh();
+        await refresh(`Approval requested (${created.id}): ask an approver, then reveal the key.`);
       } catch (error) {
         showProblem(byId('problem'), explain(error, 'request reveal approvals'));
       }
