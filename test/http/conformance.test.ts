@@ -471,7 +471,10 @@ describe('3. HEAD: the GET status and headers, no body', () => {
     const filter = encodeURIComponent(`targetResources/any(t:t/id eq '${body.id}')`);
     const path = `${version}/auditLogs/directoryAudits?$filter=${filter}&$top=1`;
     const page = await call('GET', path, { token: auditor });
-    expect({ items: (page.json.value as unknown[]).length, next: typeof page.json['@odata.nextLink'] }).toEqual({ items: 1, next: 'string' });
+    expect({ items: (page.json.value as unknown[]).length, next: typeof page.json['@odata.nextLink'] }).toEqual({
+      items: 1,
+      next: 'string',
+    });
     await expectHeadLikeGet(path, auditor);
     await expectHeadLikeGet(`${version}/auditLogs/directoryAudits`, basic);
     await expectHeadLikeGet('/openapi.json', undefined);
