@@ -1,4 +1,4 @@
-import { settings } from '../config';
+import { odata } from '@azure/data-tables';
 import { isStorageError } from '../storage/storageError';
 import { storageCall } from '../storage/storageCall';
 import { tableClient } from '../storage/tables';
@@ -77,19 +77,36 @@ export async function saveExportCheckpoint(
 const REWIND_ATTEMPTS = 5;
 
 /**
- * Moves the checkpoint of the configured export back to just before `at` when it has passed it, so
- * that events stored late with their own time (the audit outbox's) are exported. No export, no row,
- * or a checkpoint before `at`: nothing to do.
+ * Moves every export's checkpoint (each rule and stream that has one, configured here or not: the
+ * operator's `npm run backup` merges without the app's settings) back to just before `at`, so that
+ * events stored late with their own time (the audit outbox's) are exported. A checkpoint already before
+ * `at` is written again unchanged: its new ETag stops a run that read its window before those events
+ * were stored from saving past them (the run's save fails `versionMoved`; the next run reads again).
  */
 export async function rewindExportCheckpoint(at: Date): Promise<void> {
-  const target = settings().auditLogs;
-  if (target === undefined) return;
+  const table = await tableClient(TABLES.auditExport);
+  const rows = await storageCall(async () => {
+    const found: { ruleId: string; stream: string }[] = [];
+    const entities = table.listEntities<CheckpointEntity>({
+      queryOptions: { filter: odata`PartitionKey eq ${PARTITION}`, select: ['RowKey'] },
+    });
+    for await (const { rowKey } of entities) {
+      const [ruleId, stream] = rowKey.split(' ');
+      if (stream !== undefined) found.push({ ruleId, stream });
+    }
+    return found;
+  }, SUBJECT);
+  for (const { ruleId, stream } of rows) await rewindOne(ruleId, stream, at);
+}
+
+async function rewindOne(ruleId: string, stream: string, at: Date): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    const stored = await readExportCheckpoint(target.ruleId, target.stream);
-    if (stored === undefined || stored.exportedThrough < at) return;
+    const stored = await readExportCheckpoint(ruleId, stream);
+    if (stored === undefined) return;
+    const before = new Date(at.getTime() - 1);
     try {
-      await saveExportCheckpoint(target.ruleId, target.stream, stored, {
-        exportedThrough: new Date(at.getTime() - 1),
+      await saveExportCheckpoint(ruleId, stream, stored, {
+        exportedThrough: stored.exportedThrough < before ? stored.exportedThrough : before,
         exportedEvents: stored.exportedEvents,
       });
       return;
