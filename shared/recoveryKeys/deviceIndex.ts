@@ -302,18 +302,23 @@ export async function listAllPage(pageSize: number, continuation: string | undef
   const filter = inDevice
     ? odata`PartitionKey eq ${after} and RowKey gt ${resume.rowKey ?? ''}`
     : odata`PartitionKey gt ${after} and PartitionKey lt ${PAST_LAST_DEVICE}`;
-  const page = await queryEntries(filter, pageSize, resume.kind === 'walk' ? resume.storage : undefined);
+  const page = await queryEntries(filter, pageSize, resume.kind === 'start' ? undefined : resume.storage);
   const entries: TableEntityResult<IndexEntity>[] = page ?? [];
   const { items, covered } = await showEntries(entries, readRecord);
   const cut = covered < entries.length;
   const last = covered > 0 ? entries[covered - 1] : undefined;
+  const more = page?.continuationToken;
   let next: Resume | undefined;
-  if (cut || (inDevice && page?.continuationToken !== undefined)) {
-    next = last ? { kind: 'after', partitionKey: last.partitionKey!, rowKey: last.rowKey! } : resume;
+  if (last && (cut || (inDevice && more !== undefined))) {
+    next = { kind: 'after', partitionKey: last.partitionKey!, rowKey: last.rowKey! };
+  } else if (inDevice && more !== undefined) {
+    // Storage may answer a page with no entry and a continuation (its time limit): the next page takes
+    // that continuation, or it would ask the same again.
+    next = { ...resume, storage: more };
   } else if (inDevice) {
     next = { kind: 'walk', partitionKey: after };
-  } else if (page?.continuationToken !== undefined) {
-    next = { kind: 'walk', partitionKey: after, storage: page.continuationToken };
+  } else if (more !== undefined) {
+    next = { kind: 'walk', partitionKey: after, storage: more };
   }
   return { items, continuation: next && tokenOf(next), ...(cut && { cut }) };
 }

@@ -11,8 +11,11 @@ import { INVALID_SKIP_TOKEN_MESSAGE } from '../odata/skipToken';
 /** Where an index walk goes on from. */
 export type Resume =
   | { kind: 'start' }
-  /** After the entry with these keys (a device's partition key; for a one-row-a-partition index, the row's partition key alone). */
-  | { kind: 'after'; partitionKey: string; rowKey?: string }
+  /**
+   * After the entry with these keys (a device's partition key; for a one-row-a-partition index, the row's
+   * partition key alone), at storage's continuation `storage` of that query if it gave one and no entry.
+   */
+  | { kind: 'after'; partitionKey: string; rowKey?: string; storage?: string }
   /** The walk over the partitions after `partitionKey`, at storage's continuation `storage` (from its start if absent). */
   | { kind: 'walk'; partitionKey: string; storage?: string };
 
@@ -27,7 +30,7 @@ export function tokenOf(resume: Resume): string | undefined {
     case 'start':
       return undefined;
     case 'after':
-      return encode(MARKERS.after, [resume.partitionKey, resume.rowKey ?? null]);
+      return encode(MARKERS.after, [resume.partitionKey, resume.rowKey ?? null, ...(resume.storage !== undefined ? [resume.storage] : [])]);
     case 'walk':
       return encode(MARKERS.walk, [resume.partitionKey, resume.storage ?? null]);
   }
@@ -45,10 +48,12 @@ export function resumeOf(continuation: string | undefined): Resume {
   try {
     const { nextPartitionKey, nextRowKey } = JSON.parse(Buffer.from(continuation, 'base64').toString('latin1')) as Record<string, unknown>;
     const position: unknown = isText(nextRowKey) ? JSON.parse(nextRowKey) : undefined;
-    if (Array.isArray(position) && position.length === 2 && isText(position[0])) {
-      const [partitionKey, second] = position as [string, unknown];
-      if (nextPartitionKey === MARKERS.after) return { kind: 'after', partitionKey, ...(isText(second) && { rowKey: second }) };
-      if (nextPartitionKey === MARKERS.walk) return { kind: 'walk', partitionKey, ...(isText(second) && { storage: second }) };
+    if (Array.isArray(position) && (position.length === 2 || position.length === 3) && isText(position[0])) {
+      const [partitionKey, second, third] = position as [string, unknown, unknown];
+      if (nextPartitionKey === MARKERS.after)
+        return { kind: 'after', partitionKey, ...(isText(second) && { rowKey: second }), ...(isText(third) && { storage: third }) };
+      if (nextPartitionKey === MARKERS.walk && position.length === 2)
+        return { kind: 'walk', partitionKey, ...(isText(second) && { storage: second }) };
     }
   } catch {
     // Not a walk's token: see above.
