@@ -558,7 +558,7 @@ traces
   {
     name: 'reveal-spike'
     displayName: 'BitLocker escrow: many recovery keys revealed in an hour'
-    description: 'More than 50 successful key reads ($select=key) by anyone in the last hour, from the audit trail in EscrowAudit_CL. Per identity: the Sentinel rules (infra/sentinel).'
+    description: 'More than 50 successful key reads ($select=key) by anyone in the last hour, from the audit trail in EscrowAudit_CL, each event counted once by id (the export delivers at least once). Per identity: the Sentinel rules (infra/sentinel).'
     severity: 2
     on: 'audit'
     frequency: 'PT15M'
@@ -566,7 +566,7 @@ traces
     query: '''
 EscrowAudit_CL
 | where activityDisplayName == "Read BitLocker key" and result == "success"
-| summarize Reveals = count()
+| summarize Reveals = dcount(id)
 '''
     measure: 'Reveals'
     threshold: 50

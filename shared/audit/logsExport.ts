@@ -25,10 +25,12 @@ import { directoryAudit } from './representation';
 /**
  * Events are stamped when their request starts and written within its storage deadline (4 s), by any
  * instance, whose clocks may differ by a little: an event may land in the table with a time a moment
- * earlier than one already there. Exporting only up to two minutes ago leaves them the time to land
- * before the checkpoint passes them.
+ * earlier than one already there. A refusal summary is stamped at the start of its minute and counts
+ * into the same rows for that minute and its merge's retries (refusalBudget.ts: about 2 minutes and a
+ * quarter at worst). Exporting only up to five minutes ago leaves both the time to land, and to be
+ * complete, before the checkpoint passes them.
  */
-export const EXPORT_LAG_MS = 2 * 60_000;
+export const EXPORT_LAG_MS = 5 * 60_000;
 /** A first run exports the last day: what Sentinel's rules look back over, and then some; the API and the blobs hold the rest. */
 export const FIRST_EXPORT_SPAN_MS = 86_400_000;
 /** Events one upload (and one checkpoint step) carries; the SDK cuts it into requests of at most 1 MB. */
