@@ -91,7 +91,7 @@ export class AuditScope {
     // would only double the client's wait for the same 503. Such failures are in the log with their request-id.
     // A 503 the service decided on (a required alert not delivered) is a refusal like any other.
     const answer = asGraphError(error);
-    if (answer instanceof GraphError && answer.status === 503 && !answer.decided) return error;
+    if (isStorageFailure(answer)) return error;
     await recordWithinBudget(this.failureEvent(answer));
     return error;
   }
@@ -135,22 +135,26 @@ export class AuditScope {
 
   /**
    * A failure after a record written ahead: the record, once every write of it is done, replaced by the
-   * failure's (its id, time and rows). If the record itself could not be written, the failure goes out at
-   * once and the replacement follows (a record that timed out may still have been stored).
+   * failure's (its id, time and rows). If the record itself could not be written, the replacement follows
+   * in the background (a record that timed out may still have been stored) and the answer does not wait
+   * for it: storage's own failure goes out as it is (as recordFailure's: a record would only double the
+   * wait), a refusal as the trail's 503 that the record ahead got (as recordFailure's when its record
+   * cannot be written: no refusal goes out unrecorded).
    */
   private async replaceAhead(error: unknown): Promise<unknown> {
     const { event, write, last } = this.ahead!;
-    const failure = { ...this.failureEvent(asGraphError(error)), id: event.id, at: event.at, keyId: event.keyId };
+    const answer = asGraphError(error);
+    const failure = { ...this.failureEvent(answer), id: event.id, at: event.at, keyId: event.keyId };
     countRecorded(failure);
-    const stored = await last.then(
-      () => true,
-      () => false,
+    const notStored = await last.then(
+      () => undefined,
+      (failed: unknown) => failed ?? new Error('audit record not stored'),
     );
     const replaced = outsideStorageDeadline(() => last.catch(() => undefined).then(() => write(failure)));
     this.ahead!.last = replaced;
-    if (!stored) {
+    if (notStored !== undefined) {
       replaced.catch((failed: unknown) => notAmended(failure, failed));
-      return error;
+      return isStorageFailure(answer) ? error : notStored;
     }
     try {
       await replaced;
@@ -161,6 +165,9 @@ export class AuditScope {
     return error;
   }
 }
+
+/** Storage unavailable or throttling (a 503 the service did not decide on): the trail, in that storage, cannot take a record either. */
+const isStorageFailure = (answer: unknown): boolean => answer instanceof GraphError && answer.status === 503 && !answer.decided;
 
 /** A record written ahead that could not be brought up to date: the log names it, for whoever reconciles. */
 function notAmended(event: AuditEvent, failure: unknown): void {

@@ -59,6 +59,16 @@ async function readsOf(id: string): Promise<DirectoryAudit[]> {
   return (await auditsOf(id, auditor)).filter((event) => event.activityDisplayName === 'Read BitLocker key');
 }
 
+/** The key's read records once there are any: a record written after the answer, once storage answers (within 10 s). */
+async function readsOnceWritten(id: string): Promise<DirectoryAudit[]> {
+  let reads: DirectoryAudit[] = [];
+  for (let tries = 0; tries < 40 && reads.length === 0; tries++) {
+    reads = await readsOf(id);
+    if (reads.length === 0) await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return reads;
+}
+
 /** A reveal with the proxy doing `mode` to transactions; what went over the wire, and when the answer came. */
 async function revealWith(
   mode: typeof batches,
@@ -115,13 +125,20 @@ it('answers 503 with no password when the audit record cannot be stored, though 
   expect({ status: response.status, code: response.json.error?.code }).toEqual({ status: 503, code: 'serviceNotAvailable' });
   expect(secretsIn(response.text, keySpellings(body.key!))).toEqual([]);
   // The record the read wrote ahead never arrived; its replacement, written once storage answers, says what happened.
-  let reads: DirectoryAudit[] = [];
-  for (let tries = 0; tries < 40 && reads.length === 0; tries++) {
-    reads = await readsOf(body.id!);
-    if (reads.length === 0) await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  const reads = await readsOnceWritten(body.id!);
   expect(reads.map((event) => ({ result: event.result, reason: event.resultReason.split(':')[0] }))).toEqual([
     { result: 'failure', reason: '503 serviceNotAvailable' },
+  ]);
+});
+
+it("answers a refusal with the trail's 503 when the record written ahead could not be stored: no refusal goes out unrecorded", async () => {
+  const id = newId();
+  const { response } = await revealWith('swallow', id);
+  expect({ status: response.status, code: response.json.error?.code }).toEqual({ status: 503, code: 'serviceNotAvailable' });
+  // The refusal's record replaces the one that never arrived, once storage answers.
+  const reads = await readsOnceWritten(id);
+  expect(reads.map((event) => ({ result: event.result, reason: event.resultReason.split(':')[0] }))).toEqual([
+    { result: 'failure', reason: '404 itemNotFound' },
   ]);
 });
 
