@@ -4,7 +4,7 @@ import { keyring } from '../../shared/crypto/keyring';
 import { describeError, failureReason } from '../../shared/errors/describeError';
 import { adoptionSource } from '../../shared/keyImport/auditSource';
 import { checkKeyCsv, type KeyCsvCheck, keysToStore } from '../../shared/keyImport/csvKeys';
-import { readImportCheckpoint, removeImportCheckpoint, saveImportCheckpoint } from '../../shared/keyImport/checkpoint';
+import { type ImportPosition, readImportCheckpoint, removeImportCheckpoint, saveImportCheckpoint } from '../../shared/keyImport/checkpoint';
 import { importRecoveryKey } from '../../shared/keyImport/importKey';
 import { deviceIdsByName } from '../../shared/keyImport/mbam';
 import { type RecoveryKey, VOLUME_TYPES, type VolumeType } from '../../shared/recoveryKeys/model';
@@ -90,17 +90,22 @@ export interface ImportResult {
   heldBytes: number;
 }
 
+/** How a row ended: stored or left as it is (a problem the exit code reports), or not done (a resumed run redoes it). */
+type RowEnd = 'done' | 'conflicts' | 'deleted' | 'failed';
+
 /**
  * The last line up to which every row is finished, as rows start in line order and finish in any:
- * one below the first row still in flight, and never past a row that failed (a resumed run redoes it).
+ * one below the first row still in flight, and never past a row that failed (a resumed run redoes it);
+ * and how many rows up to a line were left as they are, earlier runs' included.
  */
 class FinishedThrough {
   private readonly inFlight = new Set<number>();
   private lastStarted: number;
   private firstFailed = Infinity;
+  private readonly problemLines = { conflicts: [] as number[], deleted: [] as number[] };
 
-  constructor(after: number) {
-    this.lastStarted = after;
+  constructor(private readonly earlier: ImportPosition) {
+    this.lastStarted = earlier.doneThrough;
   }
 
   started(line: number): void {
@@ -108,9 +113,20 @@ class FinishedThrough {
     this.inFlight.add(line);
   }
 
-  finished(line: number, failed = false): void {
+  finished(line: number, end: RowEnd = 'done'): void {
     this.inFlight.delete(line);
-    if (failed) this.firstFailed = Math.min(this.firstFailed, line);
+    if (end === 'failed') this.firstFailed = Math.min(this.firstFailed, line);
+    else if (end !== 'done') this.problemLines[end].push(line);
+  }
+
+  /** Where the import stands at `line` (a rerun redoes the rows after it, and counts their problems itself). */
+  positionAt(line: number): ImportPosition {
+    const upTo = (lines: number[]) => lines.filter((problem) => problem <= line).length;
+    return {
+      doneThrough: line,
+      conflicts: this.earlier.conflicts + upTo(this.problemLines.conflicts),
+      deleted: this.earlier.deleted + upTo(this.problemLines.deleted),
+    };
   }
 
   get line(): number {
@@ -158,7 +174,7 @@ class ImportCheckpoint {
     const line = this.rows.line;
     this.savedAt = Date.now();
     try {
-      await saveImportCheckpoint(this.importId, line);
+      await saveImportCheckpoint(this.importId, this.rows.positionAt(line));
       this.saved = line;
     } catch (error) {
       this.report(`import: checkpoint not saved (${failureReason(error)}); a rerun redoes more rows, nothing is lost`);
@@ -184,28 +200,40 @@ async function storeRow(
   source: AuditSource,
   report: (line: string) => void,
   progress: RunProgress<Counter>,
-) {
+): Promise<RowEnd> {
   const outcome = await importRecoveryKey(key, source);
   if (outcome === 'conflict') {
     report(`import: line ${line}: conflict: key ${key.id} is escrowed with another recovery password; left as it is`);
     progress.add('conflicts');
-  } else if (outcome === 'deleted') {
+    return 'conflicts';
+  }
+  if (outcome === 'deleted') {
     report(`import: line ${line}: key ${key.id} is a deleted key here; restore or purge it to import it; left as it is`);
     progress.add('deleted');
-  } else {
-    progress.add(outcome === 'unchanged' ? 'skipped' : outcome);
+    return 'deleted';
   }
+  progress.add(outcome === 'unchanged' ? 'skipped' : outcome);
+  return 'done';
 }
 
 /** The second reading of the file: each row to store, `concurrency` at a time, from the checkpoint on. */
 async function storeRows(path: string, check: KeyCsvCheck, options: ImportOptions, progress: RunProgress<Counter>): Promise<void> {
   const report = options.report ?? stderrLine;
   const importId = importIdOf(check, options);
-  const after = await readImportCheckpoint(importId);
-  if (after > 0) report(`import: resuming this file after line ${after}: an earlier run finished every row up to it`);
+  const earlier = await readImportCheckpoint(importId);
+  const after = earlier.doneThrough;
+  if (after > 0) {
+    const leftAlone = earlier.conflicts + earlier.deleted;
+    report(
+      `import: resuming this file after line ${after}: an earlier run finished every row up to it` +
+        (leftAlone > 0 ? ` (${earlier.conflicts} conflict(s) and ${earlier.deleted} deleted key(s) among them, reported then)` : ''),
+    );
+    progress.skipAhead('conflicts', earlier.conflicts);
+    progress.skipAhead('deleted', earlier.deleted);
+  }
   const source = adoptionSource('file', 'import');
   await recordCommandRun(source, 'npm run import');
-  const checkpoint = new ImportCheckpoint(importId, new FinishedThrough(after), after, report);
+  const checkpoint = new ImportCheckpoint(importId, new FinishedThrough(earlier), after, report);
   const { onInterrupt } = options;
   const interrupted = (): void => {
     void checkpoint.close(false).finally(() => onInterrupt!(checkpoint.savedThrough, progress.describe()));
@@ -214,24 +242,25 @@ async function storeRows(path: string, check: KeyCsvCheck, options: ImportOption
   const rows = keysToStore(path, check, { deviceIdOfName: deviceIdsByName, volumeType: options.volumeType }, after);
   const storeEach = forEachOfStream(rows, options.concurrency ?? DEFAULT_CONCURRENCY, async ({ line, key, passed }) => {
     checkpoint.rows.started(line);
-    let failed = false;
+    let end: RowEnd = 'done';
     if (passed === 'before') {
       progress.skipAhead('seen', 1);
       progress.skipAhead('resumed', 1);
     } else {
       progress.add('seen');
-      if (passed) progress.add(passed === 'invalid' ? 'invalid' : 'skipped');
-      else {
+      // Bad rows are counted from the check, before and after the checkpoint alike (importKeyFile).
+      if (passed === 'repeated') progress.add('skipped');
+      else if (passed === undefined) {
         try {
-          await storeRow(line, key!, source, report, progress);
+          end = await storeRow(line, key!, source, report, progress);
         } catch (error) {
           report(`import: line ${line}: key ${key!.id} not stored: ${failureReason(error)}`);
           progress.add('failed');
-          failed = true;
+          end = 'failed';
         }
       }
     }
-    checkpoint.rows.finished(line, failed);
+    checkpoint.rows.finished(line, end);
     await checkpoint.maybeSave();
   });
   try {
@@ -275,6 +304,7 @@ export async function importKeyFile(path: string, options: ImportOptions = {}): 
     progress.add('seen', check.rows);
   } else {
     report(`import: ${check.rows} row(s) checked, ${check.keys} key(s) to store`);
+    progress.add('invalid', check.problems);
     options.onStoring?.();
     await storeRows(path, check, options, progress);
   }

@@ -7,41 +7,51 @@ import { IMPORT_CHECKPOINT_PARTITION, TABLES } from '../storage/layout';
 // connection) continues where it was instead of reading every stored key again:
 //   KeyImports  PartitionKey 'checkpoint', RowKey = the import's identity (the file's SHA-256 with the
 //               options that change what a row means), doneThrough = the last line up to which every
-//               row is finished
+//               row is finished, conflicts and deleted = how many of those rows were left as they are
+//               (reported then; counted again by the run that resumes, whose exit code says so)
 // Rows are stored several at a time and finish out of order: the line saved is one below the first
 // row still in flight or failed, never beyond, so a resumed run redoes at most the rows that were in
 // flight (each found stored and left as it is: nothing is written twice) and never skips one that was
 // not done. A run that finishes every row removes its row: running the file again then checks every key.
 
-interface CheckpointEntity {
+/** Where an import stands: every row up to `doneThrough` finished, so many of them left as they are. */
+export interface ImportPosition {
+  doneThrough: number;
+  conflicts: number;
+  deleted: number;
+}
+
+interface CheckpointEntity extends Partial<ImportPosition> {
   partitionKey: string;
   rowKey: string;
-  doneThrough: number;
   savedAt: string;
 }
+
+const START: ImportPosition = { doneThrough: 0, conflicts: 0, deleted: 0 };
+const count = (value: unknown): number => (typeof value === 'number' ? value : 0);
 
 const table = () => tableClient(TABLES.keyImports);
 const SUBJECT = 'The import checkpoint';
 
-/** The last line up to which an earlier run of this import finished every row; 0 if none ran. */
-export async function readImportCheckpoint(importId: string): Promise<number> {
+/** Where earlier runs of this import stopped; line 0 if none ran. */
+export async function readImportCheckpoint(importId: string): Promise<ImportPosition> {
   try {
     const entity = await storageCall(
       async () => (await table()).getEntity<CheckpointEntity>(IMPORT_CHECKPOINT_PARTITION, importId),
       SUBJECT,
     );
-    return typeof entity.doneThrough === 'number' ? entity.doneThrough : 0;
+    return { doneThrough: count(entity.doneThrough), conflicts: count(entity.conflicts), deleted: count(entity.deleted) };
   } catch (error) {
-    if (isStorageError(error, 'gone')) return 0;
+    if (isStorageError(error, 'gone')) return START;
     throw error;
   }
 }
 
-export async function saveImportCheckpoint(importId: string, doneThrough: number): Promise<void> {
+export async function saveImportCheckpoint(importId: string, position: ImportPosition): Promise<void> {
   const entity: CheckpointEntity = {
     partitionKey: IMPORT_CHECKPOINT_PARTITION,
     rowKey: importId,
-    doneThrough,
+    ...position,
     savedAt: new Date().toISOString(),
   };
   await storageCall(async () => (await table()).upsertEntity(entity, 'Replace'), SUBJECT);

@@ -119,38 +119,48 @@ it('a run killed part-way is resumed from its checkpoint: every row stored once,
   expect(await checkpoints()).toEqual([]);
 });
 
-it('Ctrl-C while rows are stored saves the checkpoint and says so in one line; the rerun resumes there', async () => {
+it('Ctrl-C while rows are stored saves the checkpoint and says so in one line; the rerun resumes there, its exit code counting the rows before it', async () => {
   const rows = Array.from({ length: ROWS }, () => ({ id: newId(), deviceId: newId(), key: recoveryPassword() }));
+  // Line 2's key is escrowed already with another password (a conflict), line 3 is not a key (skipped as invalid).
+  const elsewhere = join(dir, 'elsewhere.csv');
+  await writeFile(elsewhere, ['id,deviceId,key,volumeType', `${rows[0].id},${rows[0].deviceId},${recoveryPassword()},1`].join('\n'));
+  expect((await runScript('import', [elsewhere], env(), RUN_TIMEOUT_MS)).code).toBe(0);
   const file = join(dir, 'interrupted.csv');
-  await writeFile(file, ['id,deviceId,key,volumeType', ...rows.map((r) => `${r.id},${r.deviceId},${r.key},1`)].join('\n'));
+  const lines = rows.map((r, i) => (i === 1 ? `${r.id},${r.deviceId},not-a-key,1` : `${r.id},${r.deviceId},${r.key},1`));
+  await writeFile(file, ['id,deviceId,key,volumeType', ...lines].join('\n'));
   const before = new Set((await checkpoints()).map((row) => row.rowKey));
   const mine = async () => (await checkpoints()).filter((row) => !before.has(row.rowKey));
 
-  const first = startScript('import', [file, '--progress-every', '500'], env(), RUN_TIMEOUT_MS);
-  await until(async () => Number((await mine())[0]?.doneThrough ?? 0) > 1, 'a saved checkpoint');
+  const first = startScript('import', [file, '--skip-invalid', '--progress-every', '500'], env(), RUN_TIMEOUT_MS);
+  await until(async () => Number((await mine())[0]?.doneThrough ?? 0) > 3, 'a saved checkpoint past line 3');
   first.kill('SIGINT');
   const stopped = await first.finished;
   expect(stopped.code).toBe(130);
-  const lines = stopped.stdout.trimEnd().split('\n');
-  expect(lines).toHaveLength(1);
-  const said =
+  expect(stopped.stderr).toContain(`import: line 2: conflict: key ${rows[0].id} is escrowed with another recovery password; left as it is`);
+  const said = stopped.stdout.trimEnd().split('\n');
+  expect(said).toHaveLength(1);
+  const stop =
     /^import: stopped \(Ctrl-C\) after line (\d+): \d+ seen, .+\. The checkpoint is saved: run the same file again to resume\.$/.exec(
-      lines[0],
+      said[0],
     );
-  expect(said).not.toBeNull();
-  const doneThrough = Number(said![1]);
+  expect(stop).not.toBeNull();
+  const doneThrough = Number(stop![1]);
   // The line it names is saved (a save already under way may have gone a few rows further).
   const saved = Number((await mine())[0].doneThrough);
   expect(saved).toBeGreaterThanOrEqual(doneThrough);
-  expect(doneThrough).toBeGreaterThan(1);
+  expect(doneThrough).toBeGreaterThan(3);
 
-  const second = await runScript('import', [file], env(), RUN_TIMEOUT_MS);
-  expect(second.code).toBe(0);
-  expect(second.stderr).toContain(`import: resuming this file after line ${saved}: an earlier run finished every row up to it`);
-  expect(summaryOf(second.stdout)).toMatchObject({ seen: ROWS, resumed: saved - 1, failed: 0 });
+  // Nothing wrong after the checkpoint, yet the file is not escrowed as it has it: the rerun says so and exits 1.
+  const second = await runScript('import', [file, '--skip-invalid'], env(), RUN_TIMEOUT_MS);
+  expect(second.code).toBe(1);
+  expect(second.stderr).toContain(
+    `import: resuming this file after line ${saved}: an earlier run finished every row up to it (1 conflict(s) and 0 deleted key(s) among them, reported then)`,
+  );
+  expect(summaryOf(second.stdout)).toMatchObject({ seen: ROWS, resumed: saved - 1, failed: 0, invalid: 1, conflicts: 1, deleted: 0 });
+  expect(await escrowed.escrowedPassword(rows[0].id)).not.toBe(rows[0].key);
   expect(
     secretsIn(
-      stopped.stdout + stopped.stderr,
+      stopped.stdout + stopped.stderr + second.stdout + second.stderr,
       rows.flatMap((r) => keySpellings(r.key)),
     ),
   ).toEqual([]);
