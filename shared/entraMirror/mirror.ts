@@ -131,6 +131,7 @@ class MirrorRun {
     }
     try {
       const escrowed = await findEscrowedKey(listed.id);
+      const readAt = Date.now();
       if (escrowed?.deletedDateTime !== undefined) {
         // Not read from Entra again on every run: a deleted key keeps its id until restored or purged.
         this.reportDeleted(listed.id);
@@ -146,7 +147,7 @@ class MirrorRun {
         this.progress.add('vanished');
         return false;
       }
-      const outcome = await importRecoveryKey(key, this.source, { stored: escrowed });
+      const outcome = await importRecoveryKey(key, this.source, { stored: escrowed, at: readAt });
       if (outcome === 'conflict') {
         this.report(`mirror:entra: conflict: key ${key.id} is escrowed with another recovery password than Entra's; left as it is`);
         this.progress.add('conflicts');

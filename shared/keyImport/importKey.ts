@@ -55,10 +55,19 @@ async function writeKey(key: RecoveryKey, stored: StoredRecoveryKey | undefined,
   return 'updated';
 }
 
-/** What the caller read of the key's id a moment ago (`findEscrowedKey`): the first attempt uses it rather than read again. */
+/**
+ * What the caller read of the key's id (`findEscrowedKey`) and when (Date.now()): the first attempt uses
+ * it rather than read again while it is at most EARLIER_READ_FRESH_MS old. An older one is read again: a
+ * new key's write first overwrites the device index entry of its id (recoveryKeys/store.ts insertKey), which a key
+ * escrowed meanwhile by its device has, and then finds the key there.
+ */
 export interface EarlierRead {
   stored: StoredRecoveryKey | undefined;
+  at: number;
 }
+
+/** How old an earlier read may be and still spare a read: a moment, as between two calls, not a Graph read's retries. */
+export const EARLIER_READ_FRESH_MS = 1_000;
 
 /**
  * Stores `key` (already validated by the recoveryKeys schema) unless an equal one is escrowed.
@@ -70,7 +79,8 @@ export function importRecoveryKey(key: RecoveryKey, source: AuditSource, read?: 
   return retryLostRaces(
     MAX_ATTEMPTS,
     async (attempt) => {
-      const stored = attempt === 1 && read ? read.stored : await findEscrowedKey(key.id);
+      const fresh = attempt === 1 && read !== undefined && Date.now() - read.at <= EARLIER_READ_FRESH_MS;
+      const stored = fresh ? read.stored : await findEscrowedKey(key.id);
       try {
         return await writeKey(key, stored, source);
       } catch (error) {
