@@ -31,18 +31,19 @@ function newestSource() {
   return newest;
 }
 
-let builtAt = 0;
-try {
-  builtAt = fs.statSync(compiled).mtimeMs;
-} catch {
-  // Not built yet.
-}
-if (builtAt < newestSource()) {
+// When this last built: tsc --incremental rewrites only the outputs an edit changes (and nothing for a
+// file touched but not changed), so neither the script's time nor the build info's says that the build
+// has seen every source; this stamp, touched after each build, does.
+const stamp = path.join(root, 'dist', '.runCompiled-built');
+const mtimeOf = (file) => (fs.existsSync(file) ? fs.statSync(file).mtimeMs : 0);
+const built = fs.existsSync(compiled) ? Math.max(mtimeOf(compiled), mtimeOf(stamp)) : 0;
+if (built < newestSource()) {
   // The compiler's output goes to stderr: stdout belongs to the script (a token, and nothing else).
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], {
     cwd: root,
     stdio: ['ignore', process.stderr, process.stderr],
   });
+  fs.writeFileSync(stamp, '');
 }
 // Started as its own process, exactly as `node dist/scripts/<name>.js args…` would start it: scripts
 // run their main() only when they are the main module (require.main === module), so a require() here
