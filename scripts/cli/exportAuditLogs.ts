@@ -5,9 +5,9 @@ import { parseCommandLine, runCommand, UsageError, wholeNumber } from './command
 
 // The audit export to Log Analytics of the timer function (functions/auditLogsExport.ts), on demand:
 // ships every audit event since the checkpoint to the data collection rule of AUDIT_LOGS_INGESTION_ENDPOINT
-// and AUDIT_LOGS_RULE_ID, with DefaultAzureCredential, up to two minutes ago (or `--lag` seconds ago: 0
-// ships what was just written, once nothing is being written). Prints one summary line on stdout,
-// never an event.
+// and AUDIT_LOGS_RULE_ID, with DefaultAzureCredential, up to five minutes ago (EXPORT_LAG_MS; or `--lag`
+// seconds ago: 0 ships what was just written, once nothing is being written). Prints one summary line on
+// stdout, never an event.
 // Exit code: 0 done (caught up, or stopped on its time budget: run again); 2 the run failed (rerun:
 // it resumes at the checkpoint).
 
