@@ -13,7 +13,7 @@ import { parseCommandLine, runCommand, UsageError, wholeNumber } from './command
 
 const COMMAND = {
   tool: 'export-audit-logs',
-  usage: 'usage: node scripts/devhost/runCompiled.cjs cli/exportAuditLogs [--lag <seconds>]',
+  usage: 'usage: npm run export-audit-logs -- [--lag <seconds>]',
   options: { lag: { type: 'string' } },
 } as const;
 
