@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { keyringFrom } from '../../shared/crypto/envelope';
 import { GraphError } from '../../shared/errors/graphError';
 import { refusal } from '../support/refusal';
-import { decodeSkipToken, encodeSkipToken, MAX_SKIP_TOKEN_LENGTH } from '../../shared/odata/skipToken';
+import { decodeSkipToken, encodeSkipToken, MAX_SKIP_TOKEN_LENGTH, sealSkipToken, type SkipTokenState } from '../../shared/odata/skipToken';
 
 const INVALID = 'The $skiptoken is invalid or was altered; start again from the first page.';
 const QUERY = "deviceId eq '2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e'";
@@ -11,20 +12,21 @@ const continuationOf = (fields: unknown): string => Buffer.from(JSON.stringify(f
 
 const CONTINUATION = continuationOf({ nextPartitionKey: '1!48!MmQ3YjNjNmEtOGYwZS00YjFk', nextRowKey: '1!16!cmVjb3ZlcnlLZXk-' });
 
+const newKey = (): string => randomBytes(32).toString('base64');
+/** The service's keyring; the longest key version name there can be, for the length bound. */
+const LONGEST = 'v'.repeat(64);
+const RING = keyringFrom({ v1: newKey(), [LONGEST]: newKey() }, 'v1');
+const encode = (state: SkipTokenState, ring = RING): string => encodeSkipToken(state, ring);
+const decode = (token: string, query: string, ring = RING): SkipTokenState => decodeSkipToken(token, query, ring);
+
 /**
- * A token built the way the format documents, for any continuation: what a forger can do, since the
- * check is deliberately not keyed. Lets the tests show the continuation is validated even when the check passes.
+ * A token sealed with the service's key around any continuation, shape or not: what only a leaked key
+ * could make. Lets the tests show the continuation is validated even when the seal holds.
  */
-function forge(continuation: string, query = QUERY, version = 1): string {
-  const check = createHash('sha256')
-    .update(JSON.stringify([version, query, continuation]))
-    .digest()
-    .subarray(0, 16);
-  return Buffer.concat([Buffer.from([version]), Buffer.from(continuation, 'latin1'), check]).toString('base64url');
-}
+const forge = (continuation: string, query = QUERY): string => sealSkipToken(query, continuation, RING);
 
 function expectInvalid(token: string, query = QUERY): void {
-  expect(refusal(() => decodeSkipToken(token, query)).message).toBe(INVALID);
+  expect(refusal(() => decode(token, query)).message).toBe(INVALID);
 }
 
 /** Continuations the SDK never produces; none may reach storage. */
@@ -52,33 +54,43 @@ const BAD_CONTINUATIONS: [string, string][] = [
 
 describe('encodeSkipToken and decodeSkipToken', () => {
   it('round-trips the query and the continuation', () => {
-    const token = encodeSkipToken({ query: QUERY, continuation: CONTINUATION });
-    expect(decodeSkipToken(token, QUERY)).toEqual({ query: QUERY, continuation: CONTINUATION });
+    const token = encode({ query: QUERY, continuation: CONTINUATION });
+    expect(decode(token, QUERY)).toEqual({ query: QUERY, continuation: CONTINUATION });
   });
 
   it('round-trips a continuation without nextRowKey, which the SDK leaves out when storage sends none', () => {
     const continuation = continuationOf({ nextPartitionKey: '2d7b3c6a' });
-    expect(decodeSkipToken(encodeSkipToken({ query: '', continuation }), '')).toEqual({ query: '', continuation });
+    expect(decode(encode({ query: '', continuation }), '')).toEqual({ query: '', continuation });
   });
 
   it('round-trips a continuation of exactly 1 KiB of JSON within the length bound', () => {
     const continuation = continuationOf({ nextPartitionKey: 'p'.repeat(500), nextRowKey: 'r'.repeat(485) });
     expect(Buffer.from(continuation, 'base64').length).toBe(1024);
-    const token = encodeSkipToken({ query: 'q'.repeat(10_000), continuation });
+    const longestRing = keyringFrom(Object.fromEntries([...RING.keys].map(([v, k]) => [v, k.toString('base64')])), LONGEST);
+    const token = encode({ query: 'q'.repeat(10_000), continuation }, longestRing);
     expect(token.length).toBeLessThanOrEqual(MAX_SKIP_TOKEN_LENGTH);
-    expect(decodeSkipToken(token, 'q'.repeat(10_000)).continuation).toBe(continuation);
+    expect(decode(token, 'q'.repeat(10_000)).continuation).toBe(continuation);
   });
 
-  it('makes a URL-safe base64url token that does not reveal the query', () => {
-    const token = encodeSkipToken({ query: QUERY, continuation: CONTINUATION });
+  it('makes a URL-safe base64url token that reveals neither the query nor where the list goes on', () => {
+    const token = encode({ query: QUERY, continuation: CONTINUATION });
     expect(token).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(Buffer.from(token, 'base64url').toString('latin1')).not.toContain('deviceId');
+    const bytes = Buffer.from(token, 'base64url').toString('latin1');
+    for (const clear of [
+      'deviceId',
+      CONTINUATION,
+      'nextPartitionKey',
+      '1!48!MmQ3YjNjNmEtOGYwZS00YjFk',
+      Buffer.from(CONTINUATION, 'base64').toString(),
+    ]) {
+      expect(bytes).not.toContain(clear);
+    }
+    // Sealed afresh each time: two pages at the same place do not even look alike.
+    expect(encode({ query: QUERY, continuation: CONTINUATION })).not.toBe(token);
   });
 
   it('gives different tokens for different queries on the same continuation', () => {
-    expect(encodeSkipToken({ query: 'a', continuation: CONTINUATION })).not.toBe(
-      encodeSkipToken({ query: 'b', continuation: CONTINUATION }),
-    );
+    expect(encode({ query: 'a', continuation: CONTINUATION })).not.toBe(encode({ query: 'b', continuation: CONTINUATION }));
   });
 
   it('bounds tokens to 2 KiB', () => {
@@ -87,7 +99,7 @@ describe('encodeSkipToken and decodeSkipToken', () => {
 });
 
 describe('decodeSkipToken refuses what it did not issue for this query', () => {
-  const token = encodeSkipToken({ query: QUERY, continuation: CONTINUATION });
+  const token = encode({ query: QUERY, continuation: CONTINUATION });
 
   it('rejects a token issued for another filter', () => {
     expectInvalid(token, "deviceId eq '00000000-0000-0000-0000-000000000000'");
@@ -117,8 +129,25 @@ describe('decodeSkipToken refuses what it did not issue for this query', () => {
     expectInvalid(`${token}AAAA`);
   });
 
-  it('rejects a token of another version even if its check is consistent', () => {
-    expectInvalid(forge(CONTINUATION, QUERY, 2));
+  it('rejects a token of the earlier, unsealed format (version 1: the continuation in clear, an unkeyed check)', () => {
+    const check = Buffer.alloc(16);
+    expectInvalid(Buffer.concat([Buffer.from([1]), Buffer.from(CONTINUATION, 'latin1'), check]).toString('base64url'));
+    const sealed = Buffer.from(token, 'base64url');
+    sealed[0] = 1;
+    expectInvalid(sealed.toString('base64url'));
+  });
+
+  it('rejects a token sealed under a key the service does not have, or no longer has', () => {
+    const elsewhere = keyringFrom({ v1: newKey() }, 'v1');
+    expectInvalid(encode({ query: QUERY, continuation: CONTINUATION }, elsewhere));
+    const retired = keyringFrom({ old: newKey() }, 'old');
+    expectInvalid(encode({ query: QUERY, continuation: CONTINUATION }, retired));
+  });
+
+  it('reads a token sealed under a key version still in the ring after the active one changed (a rotation)', () => {
+    const before = encode({ query: QUERY, continuation: CONTINUATION });
+    const rotated = keyringFrom(Object.fromEntries([...RING.keys].map(([v, k]) => [v, k.toString('base64')])), LONGEST);
+    expect(decode(before, QUERY, rotated)).toEqual({ query: QUERY, continuation: CONTINUATION });
   });
 
   it('rejects base64 padding, standard-alphabet characters and whitespace', () => {
@@ -131,7 +160,10 @@ describe('decodeSkipToken refuses what it did not issue for this query', () => {
   it.each([
     ['empty', ''],
     ['one character', 'A'],
-    ['only a version byte and a check', Buffer.alloc(17, 1).toString('base64url')],
+    [
+      'a version, a key version and a tag only',
+      Buffer.concat([Buffer.from([2, 2]), Buffer.from('v1'), Buffer.alloc(28, 1)]).toString('base64url'),
+    ],
     ['a NUL byte', `${token.slice(0, 10)}\u0000${token.slice(10)}`],
     ['non-ASCII letters', 'ÄÖÜ'],
     ['Arabic-Indic digits', '١٢٣٤'],
@@ -146,12 +178,12 @@ describe('decodeSkipToken refuses what it did not issue for this query', () => {
     expectInvalid('A'.repeat(5_000_000));
   });
 
-  it('accepts a forged token whose continuation has the SDK shape: it can only move within the same query', () => {
+  it('accepts a token sealed with its key around any continuation of the SDK shape (only the service can make one)', () => {
     const continuation = continuationOf({ nextPartitionKey: 'ffffffff', nextRowKey: 'recoveryKey' });
-    expect(decodeSkipToken(forge(continuation), QUERY)).toEqual({ query: QUERY, continuation });
+    expect(decode(forge(continuation), QUERY)).toEqual({ query: QUERY, continuation });
   });
 
-  it.each(BAD_CONTINUATIONS)('rejects a token with a consistent check around a continuation that is %s', (_case, continuation) => {
+  it.each(BAD_CONTINUATIONS)('rejects a token sealed with its key around a continuation that is %s', (_case, continuation) => {
     expectInvalid(forge(continuation));
   });
 });
@@ -160,7 +192,7 @@ describe('encodeSkipToken', () => {
   it.each(BAD_CONTINUATIONS)('refuses, as a defect rather than a client error, a continuation that is %s', (_case, continuation) => {
     let thrown: unknown;
     try {
-      encodeSkipToken({ query: QUERY, continuation });
+      encode({ query: QUERY, continuation });
     } catch (error) {
       thrown = error;
     }

@@ -827,7 +827,7 @@ export const selectText = (selectable: readonly string[]): fc.Arbitrary<string> 
     fc.string({ unit: 'binary', maxLength: 30 }),
   );
 
-/** Garbage where a $skiptoken belongs, and tokens forged to pass the check (it is not keyed) but carrying odd continuations. */
+/** Garbage where a $skiptoken belongs, and tokens sealed with the service's own (development) key around odd continuations. */
 export const skipTokenText = (fingerprints: readonly string[]): fc.Arbitrary<string> =>
   fc.oneof(
     fc.base64String({ maxLength: 200 }),
