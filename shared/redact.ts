@@ -4,14 +4,23 @@
 
 /** 8 groups of 6 digits, joined by '-', by another single separator or by nothing: a recovery password, valid or not. */
 const RECOVERY_PASSWORD_LIKE = /(?<![0-9])[0-9]{6}(?:[^0-9A-Za-z]?[0-9]{6}){7}(?![0-9])/g;
+/**
+ * Part of one: two groups or more joined the same way, or twelve digits or more in a row. Seven groups
+ * leave 65,536 candidates for the eighth, nothing against a disk image; two groups are a sixth of it.
+ * A ticket or a serial number that long is masked too: no stored text needs one to be read.
+ */
+const RECOVERY_PASSWORD_PART = /(?<![0-9])[0-9]{6}(?:[^0-9A-Za-z]?[0-9]{6})+(?![0-9])|[0-9]{12,}/g;
 /** A JWT (header and payload at least): base64url of '{"' starts with 'eyJ'. */
 const JWT_LIKE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?/g;
 
-/** `text` with anything shaped like a recovery password or a token masked. */
+/** `text` with anything shaped like a recovery password, part of one, or a token masked. */
 export function withoutSecrets(text: string): string;
 export function withoutSecrets(text: string | undefined): string | undefined;
 export function withoutSecrets(text: string | undefined): string | undefined {
-  return text?.replace(RECOVERY_PASSWORD_LIKE, '[recovery password]').replace(JWT_LIKE, '[token]');
+  return text
+    ?.replace(RECOVERY_PASSWORD_LIKE, '[recovery password]')
+    .replace(JWT_LIKE, '[token]')
+    .replace(RECOVERY_PASSWORD_PART, '[digits]');
 }
 
 /** Eight groups of six digits as above, wherever they are, even among more digits ('1' before a pasted password). */

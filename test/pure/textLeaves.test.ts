@@ -1,4 +1,4 @@
-import { withoutSecretsFrom } from '../../shared/redact';
+import { withoutSecrets, withoutSecretsFrom } from '../../shared/redact';
 import { normalizeGuid } from '../../shared/text/normalizeGuid';
 import { escapeNonPrintableAscii, quoteClientText } from '../../shared/text/quoteClientText';
 
@@ -49,5 +49,32 @@ describe('withoutSecretsFrom: a message that repeats a fragment of what the clie
 
   it('leaves digits alone when it did not', () => {
     expect(withoutSecretsFrom("$top must be from 1 to 999, not '1234567'", '1234567')).toBe("$top must be from 1 to 999, not '1234567'");
+  });
+});
+
+describe('withoutSecrets: part of a recovery password is masked as well as the whole', () => {
+  const groups = ['496298', '461032', '321464', '595518', '463221', '173943', '033616', '712289'];
+
+  it.each([
+    ['seven groups with dashes', `other:${groups.slice(0, 7).join('-')}`, 'other:[digits]'],
+    ['two groups', `ticket ${groups.slice(0, 2).join('-')} please`, 'ticket [digits] please'],
+    ['groups with spaces', `UA/1.0 (${groups.slice(0, 3).join(' ')})`, 'UA/1.0 ([digits])'],
+    ['a dashless run of 34 digits', `INC${'1234567890'.repeat(3)}1234`, 'INC[digits]'],
+    ['a whole password', `a-${groups.join('-')}`, 'a-[recovery password]'],
+  ])('%s', (_case, text, masked) => {
+    expect(withoutSecrets(text)).toBe(masked);
+  });
+
+  it.each([
+    ['one group', 'error 123456 at line 7'],
+    ['eleven digits', 'call 01234567890'],
+    ['a GUID', '2d7b3c6a-8f0e-4b1d-9a53-0c2e7f1d4b6e'],
+    ['a date and time', '2026-12-06T21:30:00.123Z'],
+  ])('leaves %s as it is', (_case, text) => {
+    expect(withoutSecrets(text)).toBe(text);
+  });
+
+  it('masks a token whole, digits in it or not', () => {
+    expect(withoutSecrets('Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwMTIzNDU2In0.c2ln123456789012')).toBe('Bearer [token]');
   });
 });
