@@ -33,8 +33,9 @@ import { parseCommandLine, runCommand, UsageError, wholeNumber } from './command
 // - Output: progress on stderr (at most every ~2 s: counts, keys/s, rows to go and about how long), one summary line on stdout. Line numbers, key
 //   ids and reasons are printed; never a key.
 // - Exit code: 0 when every row is escrowed as the file has it; 1 when some are not (bad rows,
-//   conflicts, deleted keys, failures: each named on stderr); 2 when the import could not run (usage, an unreadable
-//   or malformed file, bad settings).
+//   conflicts, deleted keys, failures: each named on stderr by the run that met it; a resumed run
+//   counts those before its checkpoint and says how many); 2 when the import could not run (usage,
+//   an unreadable or malformed file, bad settings).
 
 const COMMAND = {
   tool: 'import',
