@@ -146,13 +146,16 @@ class ImportCheckpoint {
   private savedAt = Date.now();
   private saving = false;
 
+  /** Where this run's rows stand, from where the earlier runs stopped. */
+  readonly rows: FinishedThrough;
+
   constructor(
     private readonly importId: string,
-    readonly rows: FinishedThrough,
-    after: number,
+    earlier: ImportPosition,
     private readonly report: (line: string) => void,
   ) {
-    this.saved = after;
+    this.rows = new FinishedThrough(earlier);
+    this.saved = earlier.doneThrough;
   }
 
   /** The line the checkpoint in storage was last saved at by this run. */
@@ -234,7 +237,7 @@ async function storeRows(path: string, check: KeyCsvCheck, options: ImportOption
   }
   const source = adoptionSource('file', 'import');
   await recordCommandRun(source, 'npm run import');
-  const checkpoint = new ImportCheckpoint(importId, new FinishedThrough(earlier), after, report);
+  const checkpoint = new ImportCheckpoint(importId, earlier, report);
   const { onInterrupt } = options;
   const interrupted = (): void => {
     void checkpoint.close(false).finally(() => onInterrupt!(checkpoint.savedThrough, progress.describe()));
